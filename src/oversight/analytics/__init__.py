@@ -1,0 +1,1 @@
+"""Analytics: motion, pluggable object detectors, tracking and rules that turn tracks into events."""

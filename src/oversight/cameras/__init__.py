@@ -1,0 +1,1 @@
+"""Cameras: opening RTSP/HTTP/file streams, reading packets and frames, reconnecting with backoff."""

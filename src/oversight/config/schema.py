@@ -1,0 +1,184 @@
+"""The configuration model. Every camera and every analytic rule declares a purpose.
+
+Pydantic models with ``extra="forbid"`` so an unknown key is an error, not silently ignored.
+Cross-field checks (zones inside the frame, unique ids) live in ``loader.semantic_issues``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Point = tuple[float, float]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MqttConfig(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(1883, ge=1, le=65535)
+    topic_prefix: str = "oversight"
+    username: str | None = None
+    password: str | None = None
+
+
+class SiteSettings(Strict):
+    name: str = "Oversight site"
+    timezone: str = "UTC"
+    data_dir: str = "var"
+    database_url: str | None = None  # default: sqlite:///<data_dir>/oversight.db
+    storage_cap_gb: float | None = Field(None, gt=0)
+    mqtt: MqttConfig | None = None
+    site_plan: str | None = None  # image path for the map page
+    controller: str = "the city"  # the data controller named in reports
+
+
+class GeoLocation(Strict):
+    lat: float | None = Field(None, ge=-90, le=90)
+    lon: float | None = Field(None, ge=-180, le=180)
+    x: float | None = Field(None, ge=0, le=1)  # position on the site plan, 0..1
+    y: float | None = Field(None, ge=0, le=1)
+    address: str | None = None
+
+
+class Streams(Strict):
+    record: str
+    detect: str | None = None  # defaults to the record stream
+
+    @field_validator("record", "detect")
+    @classmethod
+    def _known_scheme(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        if "://" in v and v.split("://", 1)[0].lower() not in {"rtsp", "rtsps", "http", "https", "file"}:
+            raise ValueError("stream URL must be rtsp://, rtsps://, http(s)://, file:// or a file path")
+        return v
+
+
+class DetectConfig(Strict):
+    enabled: bool = True
+    fps: float = Field(5.0, gt=0, le=60)
+    width: int = Field(640, ge=64, le=4096)
+    height: int = Field(360, ge=64, le=4096)
+    detector: Literal["hog", "onnx", "none"] = "hog"
+    model_path: str | None = None
+    providers: list[str] | None = None  # ONNX Runtime providers; default picks CUDA/TensorRT when present
+    min_confidence: float = Field(0.4, ge=0, le=1)
+    classes: list[str] = Field(default_factory=lambda: ["person", "car", "truck", "bus", "bicycle", "motorcycle"])
+
+
+class MotionConfig(Strict):
+    threshold: int = Field(25, ge=1, le=255)  # per-pixel difference
+    min_area: float = Field(0.002, ge=0, le=1)  # fraction of the frame that must change
+    masks: list[list[Point]] = Field(default_factory=list)  # polygons excluded from motion
+
+
+class RecordConfig(Strict):
+    mode: Literal["continuous", "events"] = "continuous"
+    segment_seconds: float = Field(10.0, ge=1, le=600)
+    pre_roll: float = Field(5.0, ge=0, le=120)
+    post_roll: float = Field(5.0, ge=0, le=600)
+    retention_days: float = Field(7.0, gt=0)
+    event_retention_days: float | None = Field(30.0, gt=0)
+
+
+class RedactionConfig(Strict):
+    faces: bool = True
+    persons: bool = False
+    plates: bool = False
+    style: Literal["blur", "pixelate"] = "blur"
+    face_model_path: str | None = None
+    plate_model_path: str | None = None
+
+
+class Schedule(Strict):
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
+        default_factory=lambda: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    )
+    start: str = "00:00"
+    end: str = "24:00"
+
+    @field_validator("start", "end")
+    @classmethod
+    def _hhmm(cls, v: str) -> str:
+        parts = v.split(":")
+        if len(parts) != 2 or not all(p.isdigit() for p in parts):
+            raise ValueError("time must be HH:MM")
+        h, m = int(parts[0]), int(parts[1])
+        if not (0 <= h <= 24 and 0 <= m < 60) or (h == 24 and m):
+            raise ValueError("time must be between 00:00 and 24:00")
+        return v
+
+
+class RuleBase(Strict):
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    purpose: str = Field(min_length=3)
+    classes: list[str] = Field(default_factory=lambda: ["person"])
+    schedule: Schedule | None = None
+
+
+class ZoneRule(RuleBase):
+    type: Literal["zone"]
+    polygon: list[Point] = Field(min_length=3)
+
+
+class LineRule(RuleBase):
+    type: Literal["line"]
+    line: tuple[Point, Point]
+    direction: Literal["any", "a_to_b", "b_to_a"] = "any"  # a = left of the line walking from p1 to p2
+
+
+class DwellRule(RuleBase):
+    type: Literal["dwell"]
+    polygon: list[Point] = Field(min_length=3)
+    seconds: float = Field(gt=0)
+
+
+class CrowdRule(RuleBase):
+    type: Literal["crowd"]
+    polygon: list[Point] = Field(min_length=3)
+    max_count: int = Field(ge=1)
+
+
+Rule = Annotated[ZoneRule | LineRule | DwellRule | CrowdRule, Field(discriminator="type")]
+
+
+class CameraConfig(Strict):
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_-]+$")
+    name: str | None = None
+    purpose: str = Field(min_length=3)
+    enabled: bool = True
+    streams: Streams
+    location: GeoLocation | None = None
+    manufacturer: str | None = None
+    model: str | None = None
+    onvif: str | None = None  # ONVIF device service URL for device information
+    loop: bool = False  # loop file sources (tests, demos)
+    realtime: bool = True  # pace file sources at their frame rate
+    detect: DetectConfig = Field(default_factory=DetectConfig)
+    motion: MotionConfig = Field(default_factory=MotionConfig)
+    record: RecordConfig = Field(default_factory=RecordConfig)
+    redaction: RedactionConfig = Field(default_factory=RedactionConfig)
+    rules: list[Rule] = Field(default_factory=list)
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.id
+
+    @property
+    def detect_url(self) -> str:
+        return self.streams.detect or self.streams.record
+
+
+class SiteConfig(Strict):
+    site: SiteSettings = Field(default_factory=SiteSettings)
+    cameras: list[CameraConfig] = Field(default_factory=list)
+
+    def camera(self, camera_id: str) -> CameraConfig:
+        for cam in self.cameras:
+            if cam.id == camera_id:
+                return cam
+        raise KeyError(camera_id)

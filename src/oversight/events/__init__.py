@@ -1,0 +1,1 @@
+"""Events: the in-process bus, the event lifecycle store, and MQTT publishing."""

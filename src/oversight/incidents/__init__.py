@@ -1,0 +1,1 @@
+"""Emergency response: incidents, response units, dispatch and response-time standards."""

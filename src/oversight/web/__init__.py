@@ -1,0 +1,1 @@
+"""The monitoring-center web app and REST/WebSocket API."""

@@ -1,0 +1,64 @@
+"""Shared fixtures. The database fixture runs on SQLite by default and on PostgreSQL when
+OVERSIGHT_TEST_DB=postgres (CI runs the suite both ways). Each test session gets its own
+PostgreSQL database so parallel runs never see each other's rows."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from oversight.store.base import Base
+from oversight.store.db import Database
+
+ASSETS = Path(__file__).resolve().parents[1].parent / "shared" / "assets"
+PG_ADMIN_URL = os.environ.get("OVERSIGHT_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def backend() -> str:
+    return os.environ.get("OVERSIGHT_TEST_DB", "sqlite")
+
+
+def asset(rel: str) -> Path:
+    """Path to a file under ../shared/assets, or skip the test cleanly when it is absent."""
+    p = ASSETS / rel
+    if not p.exists():
+        pytest.skip(f"test asset not present: {p}")
+    return p
+
+
+@pytest.fixture(scope="session")
+def db_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if backend() == "postgres":
+        name = f"oversight_t_{uuid.uuid4().hex[:12]}"
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.execute(text(f'CREATE DATABASE "{name}"'))
+        base = PG_ADMIN_URL.rsplit("/", 1)[0]
+        yield f"{base}/{name}"
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    else:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'oversight.db'}"
+
+
+@pytest.fixture(scope="session")
+def migrated_db(db_url: str) -> Iterator[Database]:
+    database = Database(db_url)
+    database.migrate()
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def db(migrated_db: Database) -> Iterator[Database]:
+    """A migrated database, emptied before each test."""
+    with migrated_db.engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+    yield migrated_db
