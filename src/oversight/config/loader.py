@@ -58,7 +58,7 @@ def _known(loc: PathKey, lines: dict[PathKey, int]) -> PathKey:
     for part in loc:
         if (*path, part) in lines:
             path = (*path, part)
-    missing = loc[-1] if loc and (*path, loc[-1]) not in lines and isinstance(loc[-1], str) else None
+    missing = loc[-1] if loc and path[-1:] != loc[-1:] and isinstance(loc[-1], str) else None
     return (*path, missing) if missing else path
 
 
