@@ -52,14 +52,18 @@ def _construct(node: yaml.Node, path: PathKey, lines: dict[PathKey, int]) -> Any
 
 def _known(loc: PathKey, lines: dict[PathKey, int]) -> PathKey:
     """The part of an error location that exists in the file (drops pydantic's union tags)."""
-    tags = {"zone", "line", "dwell", "crowd"}
-    loc = tuple(p for i, p in enumerate(loc) if not (i >= 2 and loc[i - 2] == "rules" and p in tags))
     path: PathKey = ()
     for part in loc:
         if (*path, part) in lines:
             path = (*path, part)
     missing = loc[-1] if loc and path[-1:] != loc[-1:] and isinstance(loc[-1], str) else None
     return (*path, missing) if missing else path
+
+
+def _untagged(loc: Any) -> PathKey:
+    """Drop the discriminator pydantic inserts after ``rules[i]`` in error locations."""
+    tags = {"zone", "line", "dwell", "crowd"}
+    return tuple(p for i, p in enumerate(loc) if not (i >= 2 and loc[i - 2] == "rules" and p in tags))
 
 
 def _line_for(loc: PathKey, lines: dict[PathKey, int]) -> int:
@@ -148,7 +152,12 @@ def parse_config(text: str, filename: str = "<config>") -> SiteConfig:
         cfg = SiteConfig.model_validate(data)
     except ValidationError as exc:
         issues = [
-            ConfigIssue(filename, _line_for(e["loc"], lines), _fmt_path(_known(e["loc"], lines)), _pydantic_message(e))
+            ConfigIssue(
+                filename,
+                _line_for(_untagged(e["loc"]), lines),
+                _fmt_path(_known(_untagged(e["loc"]), lines)),
+                _pydantic_message(e),
+            )
             for e in exc.errors()
         ]
         raise ConfigError(issues) from exc

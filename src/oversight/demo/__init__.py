@@ -1,0 +1,1 @@
+"""`oversight demo`: the whole system on embedded defaults, on real footage when present."""

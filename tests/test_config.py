@@ -1,0 +1,108 @@
+"""check-config: every kind of error is reported with file, line and what is expected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from oversight.cli import app
+from oversight.config import ConfigError, parse_config
+
+GOOD = """\
+site:
+  name: Test square
+  timezone: Europe/Paris
+cameras:
+  - id: square-north
+    purpose: Emergency response on the market square
+    streams:
+      record: rtsp://127.0.0.1:8554/hi
+      detect: rtsp://127.0.0.1:8554/lo
+    detect: {fps: 5, width: 640, height: 360}
+    rules:
+      - id: fountain
+        type: zone
+        purpose: Detect people climbing into the fountain at night
+        polygon: [[10, 10], [200, 10], [200, 200]]
+        schedule: {days: [fri, sat], start: "22:00", end: "24:00"}
+      - id: gate
+        type: line
+        purpose: Count people entering during events for crowd safety
+        line: [[0, 100], [640, 100]]
+        direction: a_to_b
+"""
+
+
+def issues_of(text: str) -> list[tuple[int, str]]:
+    with pytest.raises(ConfigError) as exc:
+        parse_config(text, "site.yaml")
+    assert all(i.file == "site.yaml" for i in exc.value.issues)
+    return [(i.line, i.message) for i in exc.value.issues]
+
+
+def test_good_config_parses() -> None:
+    cfg = parse_config(GOOD)
+    cam = cfg.camera("square-north")
+    assert cam.detect_url.endswith("/lo")
+    assert [r.type for r in cam.rules] == ["zone", "line"]
+
+
+@pytest.mark.parametrize(
+    ("needle", "replacement", "line", "fragment"),
+    [
+        ("  timezone: Europe/Paris", "  timezone: Europe/Paris\n  colour: red", 4, "unknown key 'colour'"),
+        ("{fps: 5,", "{fps: fast,", 10, "valid number"),
+        ("direction: a_to_b", "direction: sideways", 21, "'a_to_b'"),
+        ("[200, 10], [200, 200]]", "[900, 10], [200, 200]]", 15, "outside the 640x360 detect frame"),
+        ("record: rtsp://127.0.0.1:8554/hi", "record: ftp://x/y", 8, "stream URL must be"),
+        ("    purpose: Emergency response on the market square\n", "", 5, "missing required key 'purpose'"),
+        ('start: "22:00"', 'start: "25:00"', 16, "between 00:00 and 24:00"),
+        ("line: [[0, 100], [640, 100]]", "line: [[0, 100], [0, 100]]", 20, "two different points"),
+    ],
+)
+def test_each_error_names_line_and_expectation(needle: str, replacement: str, line: int, fragment: str) -> None:
+    assert needle in GOOD
+    found = issues_of(GOOD.replace(needle, replacement))
+    assert any(ln == line and fragment in msg for ln, msg in found), found
+
+
+def test_duplicate_camera_and_rule_ids() -> None:
+    cam = GOOD.split("cameras:\n", 1)[1]
+    text = GOOD + cam.replace("  - id: gate", "  - id: fountain")
+    found = issues_of(text)
+    assert any("duplicate camera id 'square-north'" in m and ln == 22 for ln, m in found), found
+    assert any("duplicate rule id 'fountain'" in m for _, m in found), found
+
+
+def test_every_error_is_reported_not_only_the_first() -> None:
+    text = GOOD.replace("  timezone: Europe/Paris", "  timezone: 3\n  bogus: 1").replace("{fps: 5,", "{fps: -1,")
+    found = issues_of(text)
+    assert len(found) >= 3, found
+
+
+def test_invalid_yaml_names_the_line() -> None:
+    found = issues_of("site:\n  name: [unclosed\ncameras: []\n")
+    assert found[0][1].startswith("invalid YAML")
+    assert found[0][0] in (2, 3)
+
+
+def test_onnx_detector_needs_an_existing_model(tmp_path: Path) -> None:
+    text = GOOD.replace("{fps: 5,", "{detector: onnx, model_path: /nonexistent/model.onnx, fps: 5,")
+    found = issues_of(text)
+    assert any("model file not found" in m for _, m in found), found
+
+
+def test_cli_exits_non_zero_and_prints_file_and_line(tmp_path: Path) -> None:
+    bad = tmp_path / "site.yaml"
+    bad.write_text(GOOD.replace("direction: a_to_b", "direction: sideways"))
+    result = CliRunner().invoke(app, ["check-config", str(bad)])
+    assert result.exit_code == 1
+    assert f"{bad}:21:" in result.output
+    good = tmp_path / "good.yaml"
+    good.write_text(GOOD)
+    result = CliRunner().invoke(app, ["check-config", str(good)])
+    assert result.exit_code == 0, result.output
+    missing = CliRunner().invoke(app, ["check-config", str(tmp_path / "nope.yaml")])
+    assert missing.exit_code == 1 and "cannot read config" in missing.output
