@@ -26,6 +26,61 @@ def check_config(path: Path) -> None:
 
 
 @app.command()
+def demo(
+    duration: float | None = typer.Option(None, help="Stop by itself after this many seconds and print a summary."),
+    footage: Path | None = typer.Option(None, help="A video file or folder to use as demo cameras."),
+    data_dir: Path = typer.Option(Path("var/demo"), help="Where the SQLite database and recordings go."),
+    host: str = typer.Option("127.0.0.1", help="Web app address."),
+    port: int = typer.Option(8080, help="Web app port."),
+    web: bool = typer.Option(True, help="Serve the web app."),
+    detector: str = typer.Option("hog", help="hog (built in) or onnx (needs --model)."),
+    model: Path | None = typer.Option(None, help="ONNX detector model for --detector onnx."),
+) -> None:
+    """Run the whole system on embedded defaults: demo cameras, recording, analytics, events, web."""
+    import logging
+
+    from oversight.demo.run import run_demo
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if detector not in ("hog", "onnx", "none"):
+        raise typer.BadParameter("detector must be hog, onnx or none", param_hint="--detector")
+    if detector == "onnx" and model is None:
+        raise typer.BadParameter("--detector onnx needs --model PATH", param_hint="--model")
+    run_demo(duration, footage, data_dir, host, port, web, detector, model)
+
+
+@app.command()
+def serve(
+    config: Path = typer.Option(..., "--config", "-c", help="Site config (see docs/config.md)."),
+    host: str = typer.Option("127.0.0.1", help="Web app address."),
+    port: int = typer.Option(8080, help="Web app port."),
+) -> None:
+    """Run Oversight for the cameras in a site config until interrupted."""
+    import logging
+    import signal
+    import threading
+
+    from oversight.service import Service
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        cfg = load_config(config)
+    except ConfigError as exc:
+        for issue in exc.issues:
+            typer.echo(str(issue), err=True)
+        raise typer.Exit(1) from None
+    service = Service(cfg, config)
+    service.start(host, port)
+    typer.echo(f"Oversight serving {len(cfg.cameras)} camera(s) on http://{host}:{port}/")
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop.wait()
+    service.stop()
+    service.close()
+
+
+@app.command()
 def version() -> None:
     """Print the version."""
     from oversight import __version__

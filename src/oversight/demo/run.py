@@ -1,0 +1,85 @@
+"""Run the demo: the whole system on embedded defaults, with a status line and a summary."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+import yaml
+
+from oversight.demo.site import demo_site
+from oversight.service import Service
+
+DEMO_ROLES = ("operator", "supervisor", "auditor")
+
+
+def _demo_accounts(service: Service) -> dict[str, str]:
+    """Fresh random passwords for one account per role, printed once: the demo has no default password."""
+    from sqlalchemy import select
+
+    from oversight.store.models import User
+    from oversight.web.auth import create_user, hash_password
+
+    accounts = {}
+    with service.db.session() as s:
+        for role in DEMO_ROLES:
+            name = f"demo-{role}"
+            password = secrets.token_urlsafe(9)
+            user = s.scalar(select(User).where(User.username == name))
+            if user is None:
+                create_user(s, name, password, role)
+            else:
+                user.password_hash = hash_password(password)
+            accounts[name] = password
+    return accounts
+
+
+def _status_line(summary: dict[str, Any], elapsed: float) -> str:
+    events = ", ".join(f"{k}={v}" for k, v in summary["events"].items()) or "none yet"
+    return (
+        f"[{elapsed:5.0f}s] cameras online {summary['cameras_online']}/{summary['cameras']}"
+        f" | segments {summary['segments']} ({summary['recorded_mb']} MB) | events: {events}"
+    )
+
+
+def run_demo(duration: float | None, footage: Path | None, data_dir: Path, host: str, port: int,
+             web: bool, detector: str, model: Path | None, interval: float = 5.0) -> dict[str, Any]:
+    data_dir = data_dir.resolve()
+    cfg = demo_site(data_dir, footage, detector, model)
+    config_path = data_dir / "demo-site.yaml"
+    config_path.write_text(yaml.safe_dump(cfg.model_dump(mode="json", exclude_none=True), sort_keys=False))
+    service = Service(cfg, config_path)
+    typer.echo(f"Oversight demo: {len(cfg.cameras)} camera(s) from {', '.join(c.streams.record for c in cfg.cameras)}")
+    typer.echo(f"  data (SQLite, recordings, snapshots): {data_dir}")
+    typer.echo(f"  config: {config_path}  (try: oversight check-config {config_path})")
+    service.start(host if web else None, port)
+    if web and service.web_ctx is not None:
+        typer.echo(f"  web app: http://{host}:{port}/   API docs: http://{host}:{port}/docs")
+        for name, password in _demo_accounts(service).items():
+            typer.echo(f"    log in as {name} / {password}")
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    started = time.monotonic()
+    try:
+        while not stop.is_set():
+            elapsed = time.monotonic() - started
+            remaining = None if duration is None else duration - elapsed
+            if remaining is not None and remaining <= 0:
+                break
+            stop.wait(interval if remaining is None else min(interval, remaining))
+            typer.echo(_status_line(service.summary(), time.monotonic() - started))
+    finally:
+        service.stop()
+    try:
+        summary = service.summary()
+    finally:
+        service.close()
+    typer.echo("Summary: " + json.dumps(summary, indent=2, default=str))
+    return summary

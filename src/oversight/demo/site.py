@@ -1,0 +1,90 @@
+"""Build the demo's site config from whatever footage is at hand."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import av
+
+from oversight.config.schema import SiteConfig
+from oversight.demo.footage import generate
+
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".ts"}
+MAX_CAMERAS = 4
+
+
+def find_footage(explicit: Path | None) -> list[Path]:
+    """Clips from --footage, $OVERSIGHT_FOOTAGE, or ../shared/assets/video near the cwd or the checkout."""
+    candidates: list[Path] = []
+    if explicit is not None:
+        candidates.append(explicit)
+    if os.environ.get("OVERSIGHT_FOOTAGE"):
+        candidates.append(Path(os.environ["OVERSIGHT_FOOTAGE"]))
+    repo = Path(__file__).resolve().parents[3]
+    for base in (Path.cwd(), Path.cwd().parent, repo, repo.parent):
+        candidates.append(base / "shared" / "assets" / "video")
+    for c in candidates:
+        if c.is_file() and c.suffix.lower() in VIDEO_SUFFIXES:
+            return [c]
+        if c.is_dir():
+            clips = sorted(p for p in c.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
+            if clips:
+                return clips[:MAX_CAMERAS]
+        if explicit is not None and c == explicit:
+            raise FileNotFoundError(f"no video found at {explicit}")
+    return []
+
+
+def _probe(path: Path) -> tuple[int, int]:
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        return int(s.codec_context.width), int(s.codec_context.height)
+
+
+def _detect_size(w: int, h: int, max_w: int = 480) -> tuple[int, int]:
+    if w <= max_w:
+        return w, h
+    return max_w, max(64, int(round(h * max_w / w / 2)) * 2)
+
+
+def camera_entry(index: int, cam_id: str, clip: Path, detector: str, model: Path | None) -> dict:
+    w, h = _detect_size(*_probe(clip))
+    detect: dict = {"fps": 5, "width": w, "height": h, "detector": detector, "classes": ["person", "car", "truck", "bus"]}
+    if model is not None:
+        detect["model_path"] = str(model)
+    mid_x, mid_y = w // 2, h // 2
+    return {
+        "id": cam_id,
+        "name": clip.stem.replace("_", " ").replace("-", " ").title(),
+        "purpose": "Demonstration: emergency response on a public square",
+        "streams": {"record": str(clip)},
+        "loop": True,
+        "realtime": True,
+        "location": {"x": round(0.15 + 0.22 * (index % 4), 2), "y": 0.35 + 0.3 * (index // 4 % 2)},
+        "detect": detect,
+        "record": {"segment_seconds": 6, "retention_days": 1, "event_retention_days": 2},
+        "rules": [
+            {"id": "plaza-zone", "type": "zone", "purpose": "Alert when someone enters the closed area",
+             "polygon": [[mid_x, mid_y // 2], [w - 1, mid_y // 2], [w - 1, h - 1], [mid_x, h - 1]]},
+            {"id": "crossing", "type": "line", "purpose": "Count people crossing the square for crowd safety",
+             "line": [[mid_x, 0], [mid_x, h - 1]]},
+            {"id": "lingering", "type": "dwell", "purpose": "Find people who may need help",
+             "polygon": [[w // 4, h // 4], [3 * w // 4, h // 4], [3 * w // 4, h - 1], [w // 4, h - 1]],
+             "seconds": 8},
+            {"id": "crowding", "type": "crowd", "purpose": "Warn of dangerous crowd density",
+             "polygon": [[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], "max_count": 3},
+        ],
+    }
+
+
+def demo_site(data_dir: Path, footage: Path | None, detector: str = "hog", model: Path | None = None) -> SiteConfig:
+    clips = find_footage(footage)
+    if not clips:
+        gen = data_dir / "footage"
+        clips = [generate(gen / f"street-{i}.mp4", seed=i) for i in range(2)]
+    cameras = [camera_entry(i, f"cam{i + 1}-{c.stem[:24].lower().replace('_', '-')}", c, detector, model)
+               for i, c in enumerate(clips)]
+    return SiteConfig.model_validate(
+        {"site": {"name": "Oversight demo", "data_dir": str(data_dir), "controller": "Demo city"}, "cameras": cameras}
+    )
