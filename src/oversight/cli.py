@@ -11,6 +11,19 @@ from oversight.config import ConfigError, load_config
 
 app = typer.Typer(help="Oversight: public-safety video with privacy enforced by the software.", no_args_is_help=True)
 
+from oversight.web.cli import users_app  # noqa: E402
+
+app.add_typer(users_app, name="users")
+from oversight.bench.cli import bench_app  # noqa: E402
+
+app.add_typer(bench_app, name="bench")
+from oversight.cluster.cli import cluster_app  # noqa: E402  (no Ray import until a cluster command runs)
+
+app.add_typer(cluster_app, name="cluster")
+from oversight.privacy.cli import register as register_privacy  # noqa: E402
+
+register_privacy(app)  # audit, retention, cameras audit, report, export, verify-export
+
 
 @app.command("check-config")
 def check_config(path: Path) -> None:
@@ -29,6 +42,7 @@ def check_config(path: Path) -> None:
 def demo(
     duration: float | None = typer.Option(None, help="Stop by itself after this many seconds and print a summary."),
     footage: Path | None = typer.Option(None, help="A video file or folder to use as demo cameras."),
+    synthetic: bool = typer.Option(False, help="Use generated footage even where real footage is found."),
     data_dir: Path = typer.Option(Path("var/demo"), help="Where the SQLite database and recordings go."),
     host: str = typer.Option("127.0.0.1", help="Web app address."),
     port: int = typer.Option(8080, help="Web app port."),
@@ -46,7 +60,19 @@ def demo(
         raise typer.BadParameter("detector must be hog, onnx or none", param_hint="--detector")
     if detector == "onnx" and model is None:
         raise typer.BadParameter("--detector onnx needs --model PATH", param_hint="--model")
-    run_demo(duration, footage, data_dir, host, port, web, detector, model)
+    run_demo(duration, footage, data_dir, host, port, web, detector, model, synthetic)
+    _exit_now(0)
+
+
+def _exit_now(code: int) -> None:
+    """Leave without running native libraries' static destructors: one of the decoder/detector
+    thread pools aborts ("terminate called without an active exception") when torn down at
+    interpreter exit. Everything of ours is stopped, committed and flushed by now."""
+    import os
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 @app.command()
@@ -78,6 +104,7 @@ def serve(
     stop.wait()
     service.stop()
     service.close()
+    _exit_now(0)
 
 
 @app.command()

@@ -37,8 +37,12 @@ class Service:
         Path(cfg.site.data_dir).mkdir(parents=True, exist_ok=True)
         self.db = Database(database_url(cfg))
         self.db.migrate()
+        from oversight.privacy.audit import install_signer
+        from oversight.privacy.keys import load_or_create_signing_key
+
+        install_signer(load_or_create_signing_key(cfg.site.data_dir))  # signed audit checkpoints
         self.bus = EventBus()
-        self.runtime = Runtime(cfg, self.db, self.bus)
+        self.runtime = Runtime(cfg, self.db, self.bus, analytics_factory="default")
         self.mqtt: Any = None
         self.web_ctx: Any = None
         self._server: Any = None

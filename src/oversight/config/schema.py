@@ -173,9 +173,15 @@ class CameraConfig(Strict):
         return self.streams.detect or self.streams.record
 
 
+from oversight.cluster.settings import ClusterConfig  # noqa: E402  (the optional cluster: section; no Ray)
+from oversight.incidents.settings import IncidentSettings  # noqa: E402  (the optional incidents: section)
+
+
 class SiteConfig(Strict):
     site: SiteSettings = Field(default_factory=SiteSettings)
     cameras: list[CameraConfig] = Field(default_factory=list)
+    incidents: IncidentSettings | None = None  # emergency response; defaults apply when absent
+    cluster: ClusterConfig | None = None  # scale-out (Ray, PostgreSQL, S3, broker); absent: embedded
 
     def camera(self, camera_id: str) -> CameraConfig:
         for cam in self.cameras:

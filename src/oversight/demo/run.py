@@ -49,9 +49,15 @@ def _status_line(summary: dict[str, Any], elapsed: float) -> str:
 
 
 def run_demo(duration: float | None, footage: Path | None, data_dir: Path, host: str, port: int,
-             web: bool, detector: str, model: Path | None, interval: float = 5.0) -> dict[str, Any]:
+             web: bool, detector: str, model: Path | None, synthetic: bool = False,
+             interval: float = 5.0) -> dict[str, Any]:
     data_dir = data_dir.resolve()
-    cfg = demo_site(data_dir, footage, detector, model)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        cfg = demo_site(data_dir, footage, detector, model, synthetic)
+    except FileNotFoundError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     config_path = data_dir / "demo-site.yaml"
     config_path.write_text(yaml.safe_dump(cfg.model_dump(mode="json", exclude_none=True), sort_keys=False))
     service = Service(cfg, config_path)

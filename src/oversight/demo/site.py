@@ -78,8 +78,9 @@ def camera_entry(index: int, cam_id: str, clip: Path, detector: str, model: Path
     }
 
 
-def demo_site(data_dir: Path, footage: Path | None, detector: str = "hog", model: Path | None = None) -> SiteConfig:
-    clips = find_footage(footage)
+def demo_site(data_dir: Path, footage: Path | None, detector: str = "hog", model: Path | None = None,
+              synthetic: bool = False) -> SiteConfig:
+    clips = [] if synthetic else find_footage(footage)
     if not clips:
         gen = data_dir / "footage"
         clips = [generate(gen / f"street-{i}.mp4", seed=i) for i in range(2)]

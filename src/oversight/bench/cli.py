@@ -1,0 +1,118 @@
+"""``oversight bench ...`` commands: each prints JSON, with figures measured against a floor from the
+same run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+bench_app = typer.Typer(
+    help="Benchmarks: print JSON, compared against a floor measured in the same run.", no_args_is_help=True
+)
+
+
+@bench_app.command("pipeline")
+def pipeline(
+    video: Path = typer.Option(
+        ..., "--video", exists=True, dir_okay=False, help="A video file to decode and analyse."
+    ),
+    frames: int = typer.Option(300, "--frames", min=1, help="How many frames (from the start)."),
+    detector: str = typer.Option("hog", "--detector", help="hog or onnx"),
+    model: Path | None = typer.Option(
+        None, "--model", exists=True, dir_okay=False, help="ONNX model (for --detector onnx)."
+    ),
+    repeats: int = typer.Option(3, "--repeats", min=1, help="Runs per stage; medians are reported."),
+) -> None:
+    """CPU per frame of decode, motion, detection and the full analytics pipeline, and the ratios."""
+    if detector not in ("hog", "onnx"):
+        raise typer.BadParameter("must be hog or onnx", param_hint="--detector")
+    if detector == "onnx" and model is None:
+        raise typer.BadParameter("--detector onnx needs --model PATH", param_hint="--model")
+    from oversight.bench.pipeline import run
+
+    result = run(
+        video, frames=frames, detector=detector, model=str(model) if model else None, repeats=repeats
+    )
+    typer.echo(json.dumps(result, indent=2))
+
+
+@bench_app.command("incidents")
+def incidents(
+    backend: str = typer.Option("both", "--backend", help="sqlite, postgres or both"),
+    pg_url: str = typer.Option("postgresql+psycopg://postgres@127.0.0.1:5432/test", "--pg-url",
+                               help="PostgreSQL admin URL; a scratch database is created and dropped."),
+    incidents: int = typer.Option(200, "--incidents", min=1),
+    units: int = typer.Option(500, "--units", min=1),
+    consoles: int = typer.Option(20, "--consoles", min=1),
+    samples: int = typer.Option(60, "--samples", min=5),
+) -> None:
+    """p95 of a dispatch round trip and of a unit status change reaching every console (target < 100 ms)."""
+    if backend not in ("sqlite", "postgres", "both"):
+        raise typer.BadParameter("must be sqlite, postgres or both", param_hint="--backend")
+    from oversight.bench.incidents import run as run_incidents
+
+    backends = ["sqlite", "postgres"] if backend == "both" else [backend]
+    typer.echo(json.dumps(run_incidents(backends, pg_url, incidents, units, consoles, samples), indent=2))
+
+
+@bench_app.command("scale")
+def scale(
+    video: Path = typer.Option(..., "--video", exists=True, dir_okay=False, help="H.264 clip per camera."),
+    model: Path = typer.Option(..., "--model", exists=True, dir_okay=False, help="ONNX detector (YOLO)."),
+    pg_url: str | None = typer.Option(None, "--pg-url", help="PostgreSQL admin URL (a scratch db is used)."),
+    nodes: int = typer.Option(100, "--nodes", min=1, help="Extrapolate DB and broker load to this many."),
+    repeats: int = typer.Option(2, "--repeats", min=1, help="1- and 2-process runs; the best is kept."),
+    parts: str = typer.Option("scaling,detector,load", "--parts", help="Comma list of parts to run."),
+    per_node: float | None = typer.Option(None, "--cameras-per-node", help="Extrapolate at this density."),
+) -> None:
+    """Scaling 1 -> 2 worker processes, detector service batched vs not, DB/broker load per camera."""
+    from oversight.bench.scale import run as run_scale  # engineer F (cluster)
+
+    chosen = tuple(p.strip() for p in parts.split(",") if p.strip())
+    result = run_scale(video, model, pg_url, nodes, repeats, parts=chosen, cameras_per_node=per_node)
+    typer.echo(json.dumps(result, indent=2))
+
+
+@bench_app.command("redaction")
+def redaction(
+    video: Path = typer.Option(..., "--video", exists=True, dir_okay=False, help="Background video."),
+    frames: int = typer.Option(60, "--frames", min=1, help="How many frames (from the start)."),
+    width: int = typer.Option(960, "--width", min=64, help="Frame width the footage is scaled to."),
+    faces: str | None = typer.Option(None, "--faces", help="Glob of group photos (default: the assets)."),
+    model: Path | None = typer.Option(None, "--model", exists=True, dir_okay=False, help="YuNet ONNX model."),
+    upscale: float = typer.Option(1.5, "--upscale", min=1.0, max=3.0, help="Redactor detection upscale."),
+    min_face: float = typer.Option(12.0, "--min-face", min=1, help="Smaller faces (px) are reported apart."),
+) -> None:
+    """Recall of face boxes against a slow, strong reference, and CPU per frame vs the decode floor."""
+    from oversight.bench.redaction import DEFAULT_FACES, run
+
+    result = run(video, frames=frames, width=width, faces_glob=faces or DEFAULT_FACES,
+                 model=str(model) if model else None, upscale=upscale, min_face=min_face)
+    typer.echo(json.dumps(result, indent=2))
+
+
+@bench_app.command("web")
+def web(
+    video: Path | None = typer.Option(None, "--video", exists=True, dir_okay=False,
+                                      help="Clip with people for the alert latency (looped, HOG detector)."),
+    events: int = typer.Option(1_000_000, "--events", min=100, help="Rows in the events table."),
+    backend: str = typer.Option("both", "--backend", help="sqlite, postgres or both (event list)."),
+    pg_url: str = typer.Option("postgresql+psycopg://postgres@127.0.0.1:5432/test", "--pg-url",
+                               help="PostgreSQL admin URL; a scratch database is created and dropped."),
+    alert_seconds: float = typer.Option(30.0, "--alert-seconds", min=3, help="How long the clip runs."),
+    viewers: int = typer.Option(4, "--viewers", min=2, help="Live-wall viewers for the CPU figure."),
+    cameras: int = typer.Option(16, "--cameras", min=1, help="Cameras on the live wall."),
+    parts: str = typer.Option("alerts,wall,events", "--parts", help="Comma list: alerts, wall, events."),
+) -> None:
+    """Alert latency p50/p99, server CPU per live-wall viewer, event list API p95 (engineer C, web)."""
+    from oversight.bench.web import run as run_web
+
+    if backend not in ("sqlite", "postgres", "both"):
+        raise typer.BadParameter("must be sqlite, postgres or both", param_hint="--backend")
+    backends = ("sqlite", "postgres") if backend == "both" else (backend,)
+    chosen = tuple(p.strip() for p in parts.split(",") if p.strip())
+    result = run_web(video, events=events, backends=backends, alert_seconds=alert_seconds, cameras=cameras,
+                     viewers=viewers, pg_admin=pg_url, parts=chosen)
+    typer.echo(json.dumps(result, indent=2))

@@ -1,0 +1,340 @@
+"""One camera: a reader thread per stream (record, and detect when separate), a decode thread
+for analytics and the live view, reconnect with backoff forever, and a queryable status.
+
+Threads per camera keep one slow or dead camera from touching the others. Recording runs on the
+reader thread (packet copy is cheap); decoding runs behind a dropping queue (see ``frames``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from datetime import UTC, datetime
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from oversight.cameras.backoff import Backoff
+from oversight.cameras.clock import PacketClock
+from oversight.cameras.frames import AnalyticsFactory, FrameSampler, StreamInfo
+from oversight.cameras.source import Source, SourceError, open_source, parse_source
+from oversight.config.schema import CameraConfig
+from oversight.events.bus import EventBus
+from oversight.recording.index import close_gaps, open_gap
+from oversight.recording.recorder import Recorder
+from oversight.recording.segment import UnsupportedCodec
+from oversight.recording.storage import LocalStorage
+from oversight.store.db import Database
+
+log = logging.getLogger(__name__)
+
+
+def _iso(wall: float | None) -> str | None:
+    return datetime.fromtimestamp(wall, UTC).isoformat() if wall is not None else None
+
+
+class _Meter:
+    """Packets and bytes over the last few seconds -> fps and kbit/s."""
+
+    def __init__(self, window: float = 5.0):
+        self.window = window
+        self.samples: deque[tuple[float, int]] = deque()
+
+    def add(self, nbytes: int, now: float) -> None:
+        self.samples.append((now, nbytes))
+        while self.samples and now - self.samples[0][0] > self.window:
+            self.samples.popleft()
+
+    def rates(self, now: float) -> tuple[float, float]:
+        while self.samples and now - self.samples[0][0] > self.window:
+            self.samples.popleft()
+        if len(self.samples) < 2:
+            return 0.0, 0.0
+        span = max(now - self.samples[0][0], 1e-3)
+        return len(self.samples) / span, sum(b for _, b in self.samples) * 8 / 1000 / span
+
+
+class CameraWorker:
+    def __init__(
+        self,
+        cam: CameraConfig,
+        db: Database,
+        bus: EventBus | None,
+        storage: LocalStorage,
+        analytics_factory: AnalyticsFactory | None = None,
+        *,
+        backoff_initial: float = 1.0,
+        backoff_max: float = 30.0,
+        open_timeout: float = 10.0,
+        read_timeout: float = 10.0,
+    ):
+        self.cam = cam
+        self.db = db
+        self.bus = bus
+        self.storage = storage
+        self.analytics_factory = analytics_factory
+        self.backoff_initial = backoff_initial
+        self.backoff_max = backoff_max
+        self.open_timeout = open_timeout
+        self.read_timeout = read_timeout
+        self.recorder = Recorder(cam, db, bus, storage)
+        self.sampler: FrameSampler | None = None
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._meter = _Meter()
+        # status
+        self.state = "created"  # created|connecting|online|offline|ended|stopped|disabled
+        self.online = False
+        self.last_frame_wall: float | None = None
+        self.reconnects = 0
+        self.error: str | None = None
+        self.record_error: str | None = None
+        self.detect_error: str | None = None
+        self._gap_open = False
+        self._published: tuple[Any, ...] | None = None
+
+    # -- public ----------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        return self.cam.id
+
+    def start(self) -> None:
+        if self._threads:
+            return
+        if not self.cam.enabled:
+            self._set(state="disabled")
+            return
+        analytics = None
+        if self.analytics_factory is not None and self.cam.detect.enabled:
+            try:
+                analytics = self.analytics_factory(self.cam)
+            except Exception as exc:  # no analytics, but keep recording
+                self.detect_error = f"analytics unavailable: {exc}"
+                log.exception("camera %s: analytics factory failed", self.cam.id)
+        self.sampler = FrameSampler(self.cam, analytics)
+        self.sampler.start()
+        close_gaps(self.db, self.cam.id, datetime.now(UTC))  # stale gaps from a previous run
+        record = parse_source(self.cam.streams.record)
+        detect_url = self.cam.streams.detect
+        separate = bool(detect_url) and detect_url != self.cam.streams.record
+        self._threads.append(
+            threading.Thread(
+                target=self._run, args=(record, True, not separate), name=f"rec-{self.cam.id}", daemon=True
+            )
+        )
+        if separate and detect_url:
+            self._threads.append(
+                threading.Thread(
+                    target=self._run,
+                    args=(parse_source(detect_url), False, True),
+                    name=f"det-{self.cam.id}",
+                    daemon=True,
+                )
+            )
+        self._set(state="connecting")
+        for t in self._threads:
+            t.start()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop reading; the open segment is closed and indexed; the downtime becomes an open gap."""
+        self._stop.set()
+        wait = timeout if timeout is not None else self.open_timeout + self.read_timeout + 5
+        for t in self._threads:
+            t.join(wait)
+        if self.sampler is not None:
+            self.sampler.stop()
+        if self.online or self.state == "online":
+            start = datetime.fromtimestamp(self.last_frame_wall or time.time(), UTC)
+            try:
+                open_gap(self.db, self.cam.id, start, "recorder stopped")
+            except Exception:
+                log.exception("camera %s: could not record the stop gap", self.cam.id)
+        self._set(online=False, state="stopped")
+
+    def alive(self) -> bool:
+        return any(t.is_alive() for t in self._threads)
+
+    def latest_frame(self) -> tuple[np.ndarray, datetime] | None:
+        return self.sampler.latest() if self.sampler is not None else None
+
+    @property
+    def analytics(self) -> Any | None:
+        return self.sampler.analytics if self.sampler is not None else None
+
+    def status(self) -> dict[str, Any]:
+        fps, kbps = self._meter.rates(time.monotonic()) if self.online else (0.0, 0.0)
+        return {
+            "id": self.cam.id,
+            "name": self.cam.display_name,
+            "state": self.state,
+            "online": self.online,
+            "last_frame_at": _iso(self.last_frame_wall),
+            "fps": round(fps, 2),
+            "bitrate_kbps": round(kbps, 1),
+            "reconnects": self.reconnects,
+            "error": self.error or self.record_error or self.recorder.error,
+            "recording": self.online
+            and self.record_error is None
+            and self.cam.record.mode == "continuous"
+            or self.recorder.current is not None,
+            "record_mode": self.cam.record.mode,
+            "segments_written": self.recorder.segments_written,
+            "last_segment_at": self.recorder.last_segment_at.isoformat()
+            if self.recorder.last_segment_at
+            else None,
+            "detect_error": self.detect_error or (self.sampler.error if self.sampler else None),
+            "frames_analyzed": self.sampler.frames_processed if self.sampler else 0,
+        }
+
+    # -- internals -------------------------------------------------------
+
+    def _set(self, **changes: Any) -> None:
+        with self._lock:
+            for k, v in changes.items():
+                setattr(self, k, v)
+            key = (self.state, self.online, self.error, self.record_error)
+            changed = key != self._published
+            self._published = key
+        if changed and self.bus is not None:
+            self.bus.publish("camera.status", self.status())
+
+    def _run(self, src: Source, primary: bool, feed_sampler: bool) -> None:
+        backoff = Backoff(self.backoff_initial, self.backoff_max)
+        continue_wall: float | None = None
+        while not self._stop.is_set():
+            try:
+                end_wall = self._session(src, primary, feed_sampler, backoff, continue_wall)
+                if self._stop.is_set():
+                    break
+                if src.kind == "file" and self.cam.loop:
+                    continue_wall = None if self.cam.realtime else end_wall
+                    continue
+                if src.kind == "file":
+                    if primary:
+                        self._set(online=False, state="ended")
+                    return
+                raise SourceError("stream ended")
+            except Exception as exc:
+                if self._stop.is_set():
+                    break
+                msg = (
+                    str(exc)
+                    if isinstance(exc, (SourceError, UnsupportedCodec))
+                    else f"{type(exc).__name__}: {exc}"
+                )
+                if primary:
+                    self._on_failure(msg)
+                else:
+                    self.detect_error = msg
+                delay = backoff.next_delay()
+                log.info("camera %s: %s; retrying in %.1fs", self.cam.id, msg, delay)
+                if self._stop.wait(delay):
+                    break
+                if primary:
+                    with self._lock:
+                        self.reconnects += 1
+
+    def _on_failure(self, msg: str) -> None:
+        self._set(online=False, state="offline", error=msg)
+        if not self._gap_open:
+            start = datetime.fromtimestamp(self.last_frame_wall or time.time(), UTC)
+            try:
+                open_gap(self.db, self.cam.id, start, msg)
+                self._gap_open = True
+            except Exception:
+                log.exception("camera %s: could not store the recording gap", self.cam.id)
+
+    def _on_first_packet(self) -> None:
+        if self._gap_open:
+            try:
+                close_gaps(self.db, self.cam.id, datetime.now(UTC))
+                self._gap_open = False
+            except Exception:
+                log.exception("camera %s: could not close the recording gap", self.cam.id)
+        self._set(online=True, state="online", error=None)
+
+    def _session(
+        self, src: Source, primary: bool, feed_sampler: bool, backoff: Backoff, continue_wall: float | None
+    ) -> float | None:
+        """Read one connection (or one pass over a file) until it ends; returns the last wall time."""
+        opened_at = time.time()
+        container = open_source(src, self.open_timeout, self.read_timeout)
+        stream = container.streams.video[0]
+        rate = stream.average_rate or stream.guessed_rate or Fraction(25)
+        clock = PacketClock(
+            stream.time_base or Fraction(1, 90000),
+            rate,
+            live=src.live,
+            start_wall=opened_at if src.live else continue_wall,
+        )
+        record = primary
+        if record:
+            try:
+                self.recorder.begin(stream)
+                self.record_error = None
+            except UnsupportedCodec as exc:
+                record = False
+                self._set(record_error=str(exc))
+        if feed_sampler and self.sampler is not None:
+            cc = stream.codec_context
+            self.sampler.new_stream(
+                StreamInfo(cc.name, cc.extradata, cc.width, cc.height, clock.time_base, clock.wall_of)
+            )
+        pace = src.kind == "file" and self.cam.realtime
+        block = src.kind == "file" and not self.cam.realtime
+        first = True
+        pace_origin: tuple[float, float] | None = None
+        last_wall: float | None = None
+        try:
+            for pkt in container.demux(stream):
+                if self._stop.is_set():
+                    break
+                if not pkt.size:
+                    continue
+                rp = clock.stamp(pkt)
+                if rp is None:
+                    continue
+                if pace:
+                    dts_wall = clock.wall_of(rp.dts)
+                    if pace_origin is None:
+                        pace_origin = (time.monotonic(), dts_wall)
+                    delay = pace_origin[0] + (dts_wall - pace_origin[1]) - time.monotonic()
+                    if delay > 0 and self._stop.wait(delay):
+                        break
+                if primary:
+                    if first:
+                        first = False
+                        backoff.reset()
+                        self._on_first_packet()
+                    self._meter.add(len(rp.data), time.monotonic())
+                    self.last_frame_wall = rp.wall
+                if record:
+                    event = self.sampler.event_active if self.sampler is not None else False
+                    try:
+                        self.recorder.feed(rp, event)
+                    except Exception as exc:  # a disk problem: keep analytics running, report it
+                        self.recorder.current = None
+                        self._set(record_error=f"recording failed: {exc}")
+                        log.exception("camera %s: recording failed", self.cam.id)
+                        record = False
+                if feed_sampler and self.sampler is not None:
+                    self.sampler.submit(rp.data, rp.pts, rp.keyframe, block=block)
+                end = rp.wall + rp.duration_s
+                last_wall = end if last_wall is None else max(last_wall, end)
+                if not primary:
+                    self.detect_error = None
+        finally:
+            if primary:
+                try:
+                    self.recorder.end(last_wall)
+                except Exception:
+                    log.exception("camera %s: closing the segment failed", self.cam.id)
+            container.close()
+        if first and primary and not self._stop.is_set():
+            raise SourceError(f"no video packets from {src.url if src.kind == 'file' else 'the stream'}")
+        return last_wall

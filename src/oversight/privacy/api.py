@@ -1,0 +1,348 @@
+"""HTTP API for reveals (four-eyes), the audit log (auditors, no footage), exports and reports.
+
+Mounted by ``oversight.web.app.create_app`` (``router``). Roles:
+- reveals: operators and supervisors request; only a *different* supervisor decides (also refused
+  for API tokens: a decision needs a person); auditors read.
+- audit log: auditors and admins browse, verify and export; nothing here returns pixels.
+- exports: supervisors (the four-eyes rule applies to the unredacted content: without an approved
+  reveal of the exporter the clips are redacted).
+- reports and the retention report: auditors, admins, supervisors.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import FileResponse, PlainTextResponse, Response
+from pydantic import BaseModel, Field
+
+from oversight.privacy import audit, hooks, reveals
+from oversight.web.auth import Principal, client_ip, get_ctx, require_roles
+from oversight.web.params import DbId, as_utc
+
+router = APIRouter(prefix="/api", tags=["privacy"])
+
+REQUESTERS = require_roles(*reveals.REQUEST_ROLES)
+APPROVERS = require_roles(*reveals.APPROVER_ROLES)
+REVEAL_READERS = require_roles("operator", "supervisor", "auditor", "admin")
+AUDITORS = require_roles("auditor", "admin")
+EXPORTERS = require_roles("supervisor")
+EXPORT_READERS = require_roles("supervisor", "auditor", "admin")
+REPORT_READERS = require_roles("auditor", "admin", "supervisor")
+
+
+class RevealIn(BaseModel):
+    camera_ids: list[str] = Field(min_length=1, max_length=64)
+    start: datetime
+    end: datetime
+    reason: str = Field(min_length=10, max_length=4000)
+    reference: str = Field(min_length=1, max_length=128)
+
+
+class DecisionIn(BaseModel):
+    note: str | None = Field(None, max_length=4000)
+    valid_hours: float = Field(8.0, gt=0, le=24 * 7)
+
+
+def _source(request: Request) -> str:
+    return f"web {client_ip(request)}"
+
+
+def _refused(request: Request, who: Principal, action: str, reveal_id: int | None, exc: Exception) -> None:
+    """Refused attempts are audited too (in their own transaction, since the request fails)."""
+    with get_ctx(request).db.session() as s:
+        audit.record(
+            s,
+            who.username,
+            action,
+            "reveal",
+            reveal_id,
+            source=_source(request),
+            role=who.role,
+            detail={"refused": str(exc)},
+        )
+
+
+@router.post("/reveals", status_code=201)
+def create_reveal(body: RevealIn, request: Request, who: Principal = Depends(REQUESTERS)) -> dict[str, Any]:
+    ctx = get_ctx(request)
+    start, end = as_utc(body.start, "start"), as_utc(body.end, "end")
+    assert start is not None and end is not None
+    try:
+        with ctx.db.session() as s:
+            r = reveals.request_reveal(
+                s,
+                who.username,
+                who.role,
+                body.camera_ids,
+                start,
+                end,
+                body.reason,
+                body.reference,
+                source=_source(request),
+                known_cameras={c.id for c in ctx.cfg.cameras},
+            )
+            return reveals.reveal_dict(r)
+    except reveals.RevealError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+
+
+@router.get("/reveals")
+def list_reveals(
+    request: Request,
+    status: Literal["pending", "approved", "denied", "revoked"] | None = None,
+    who: Principal = Depends(REVEAL_READERS),
+) -> list[dict[str, Any]]:
+    """Operators see their own requests; supervisors, auditors and admins see all."""
+    only = who.username if who.role == "operator" else None
+    with get_ctx(request).db.session() as s:
+        return [reveals.reveal_dict(r) for r in reveals.list_reveals(s, status, only)]
+
+
+def _decide(
+    reveal_id: int, body: DecisionIn, request: Request, who: Principal, approve: bool
+) -> dict[str, Any]:
+    ctx = get_ctx(request)
+    try:
+        if who.via != "session":
+            raise reveals.RevealError("a reveal must be decided by a person logged in, not an API token", 403)
+        with ctx.db.session() as s:
+            r = reveals.decide(
+                s,
+                reveal_id,
+                who.username,
+                who.role,
+                approve,
+                body.note,
+                timedelta(hours=body.valid_hours),
+                source=_source(request),
+            )
+            out = reveals.reveal_dict(r)
+    except reveals.RevealError as exc:
+        _refused(request, who, "reveal.decide_refused", reveal_id, exc)
+        raise HTTPException(exc.status, str(exc)) from None
+    hooks.forget_cache(ctx)
+    return out
+
+
+@router.post("/reveals/{reveal_id}/approve")
+def approve_reveal(
+    reveal_id: DbId, body: DecisionIn, request: Request, who: Principal = Depends(APPROVERS)
+) -> dict[str, Any]:
+    return _decide(reveal_id, body, request, who, True)
+
+
+@router.post("/reveals/{reveal_id}/deny")
+def deny_reveal(
+    reveal_id: DbId, body: DecisionIn, request: Request, who: Principal = Depends(APPROVERS)
+) -> dict[str, Any]:
+    return _decide(reveal_id, body, request, who, False)
+
+
+@router.post("/reveals/{reveal_id}/revoke")
+def revoke_reveal(reveal_id: DbId, request: Request, who: Principal = Depends(REQUESTERS)) -> dict[str, Any]:
+    ctx = get_ctx(request)
+    try:
+        with ctx.db.session() as s:
+            out = reveals.reveal_dict(reveals.revoke(s, reveal_id, who.username, who.role, _source(request)))
+    except reveals.RevealError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    hooks.forget_cache(ctx)
+    return out
+
+
+# ------------------------------------------------------------------ audit log
+
+
+def _range(since: datetime | None, until: datetime | None) -> dict[str, Any]:
+    return {"since": as_utc(since, "since"), "until": as_utc(until, "until")}
+
+
+@router.get("/audit")
+def browse_audit(
+    request: Request,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    actor: str | None = Query(None, max_length=64),
+    action: str | None = Query(None, max_length=64),
+    limit: int = Query(200, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+    who: Principal = Depends(AUDITORS),
+) -> dict[str, Any]:
+    with get_ctx(request).db.session() as s:
+        rows = [
+            audit.entry_dict(e)
+            for e in audit.query(
+                s, actor=actor, action=action, limit=limit, offset=offset, **_range(since, until)
+            )
+        ]
+        total = audit.count(s)
+    return {"total": total, "entries": rows}
+
+
+@router.get("/audit/export")
+def export_audit(
+    request: Request,
+    format: Literal["csv", "json"] = "csv",
+    since: datetime | None = None,
+    until: datetime | None = None,
+    who: Principal = Depends(AUDITORS),
+) -> Response:
+    with get_ctx(request).db.session() as s:
+        body = audit.export(s, format, **_range(since, until))
+        audit.record(
+            s,
+            who.username,
+            "audit.export",
+            "audit",
+            None,
+            source=_source(request),
+            role=who.role,
+            detail={"format": format, "since": str(since), "until": str(until)},
+        )
+    media = "text/csv" if format == "csv" else "application/json"
+    return PlainTextResponse(
+        body, media_type=media, headers={"Content-Disposition": f'attachment; filename="audit.{format}"'}
+    )
+
+
+@router.get("/audit/verify")
+def verify_audit(request: Request, who: Principal = Depends(AUDITORS)) -> dict[str, Any]:
+    ctx = get_ctx(request)
+    from oversight.privacy.keys import load_or_create_signing_key
+
+    key = load_or_create_signing_key(ctx.data_dir)
+    with ctx.db.session() as s:
+        r = audit.verify(s, key.verify_key)
+    return {
+        "ok": r.ok,
+        "entries": r.entries,
+        "checkpoints": r.checkpoints,
+        "first_bad_seq": r.first_bad_seq,
+        "message": r.message,
+        "problems": r.problems[:50],
+    }
+
+
+@router.get("/audit/public-key")
+def public_key(request: Request, who: Principal = Depends(REPORT_READERS)) -> dict[str, str]:
+    from oversight.privacy.keys import fingerprint, load_or_create_signing_key, public_hex
+
+    key = load_or_create_signing_key(get_ctx(request).data_dir)
+    return {"public_key": public_hex(key), "fingerprint": fingerprint(key), "algorithm": "Ed25519"}
+
+
+# ------------------------------------------------------------------ exports
+
+
+class ExportIn(BaseModel):
+    camera_ids: list[str] = Field(min_length=1, max_length=64)
+    start: datetime
+    end: datetime
+    purpose: str = Field(min_length=10, max_length=4000)
+    reference: str | None = Field(None, max_length=128)
+
+
+@router.post("/exports", status_code=201)
+def create_export(body: ExportIn, request: Request, who: Principal = Depends(EXPORTERS)) -> dict[str, Any]:
+    from oversight.privacy.export import ExportError, export_footage
+
+    ctx = get_ctx(request)
+    start, end = as_utc(body.start, "start"), as_utc(body.end, "end")
+    assert start is not None and end is not None
+    try:
+        res = export_footage(
+            ctx.db,
+            ctx.cfg,
+            body.camera_ids,
+            start,
+            end,
+            exporter=who.username,
+            role=who.role,
+            purpose=body.purpose,
+            reference=body.reference,
+            source=_source(request),
+            zip_it=True,
+        )
+    except ExportError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    return res.as_dict()
+
+
+@router.get("/exports")
+def list_exports(request: Request, who: Principal = Depends(EXPORT_READERS)) -> list[dict[str, Any]]:
+    from oversight.privacy.export import export_record_dict, list_exports
+
+    with get_ctx(request).db.session() as s:
+        return [export_record_dict(r) for r in list_exports(s)]
+
+
+@router.get("/exports/{export_id}/download")
+def download_export(export_id: DbId, request: Request, who: Principal = Depends(EXPORTERS)) -> Response:
+    from oversight.privacy.models import ExportRecord
+
+    ctx = get_ctx(request)
+    with ctx.db.session() as s:
+        rec = s.get(ExportRecord, export_id)
+        if rec is None or not Path(rec.path).is_file():
+            raise HTTPException(404, "no such export file")
+        audit.record(
+            s,
+            who.username,
+            "export.download",
+            "export",
+            export_id,
+            purpose=rec.purpose,
+            source=_source(request),
+            role=who.role,
+            detail={"manifest_sha256": rec.manifest_sha256},
+        )
+        path = Path(rec.path)
+    return FileResponse(path, filename=path.name, media_type="application/zip")
+
+
+# ------------------------------------------------------------------ reports
+
+
+@router.get("/reports/retention")
+def retention_report(request: Request, who: Principal = Depends(REPORT_READERS)) -> dict[str, Any]:
+    from oversight.privacy.retention_report import retention_report as build
+
+    ctx = get_ctx(request)
+    return build(ctx.db, ctx.cfg).as_dict()
+
+
+@router.get("/reports/{kind}")
+def report(
+    kind: Literal["pia", "transparency"],
+    request: Request,
+    format: Literal["html", "pdf", "csv"] = "html",
+    since: datetime | None = Query(None, alias="from"),
+    until: datetime | None = Query(None, alias="to"),
+    who: Principal = Depends(REPORT_READERS),
+) -> Response:
+    from oversight.privacy import reports
+
+    ctx = get_ctx(request)
+    end = as_utc(until, "to") or datetime.now().astimezone()
+    start = as_utc(since, "from") or end - timedelta(days=30)
+    if kind == "pia" and format == "csv":
+        raise HTTPException(422, "the privacy impact assessment is HTML or PDF")
+    out = ctx.web_cache_dir() / "reports"
+    files = reports.build_report(kind, ctx.db, ctx.cfg, start, end, out, formats=(format,))
+    with ctx.db.session() as s:
+        audit.record(
+            s,
+            who.username,
+            f"report.{kind}",
+            "report",
+            kind,
+            source=_source(request),
+            role=who.role,
+            detail={"format": format, "from": start.isoformat(), "to": end.isoformat()},
+        )
+    media = {"html": "text/html", "pdf": "application/pdf", "csv": "text/csv"}[format]
+    return FileResponse(files[format], media_type=media, filename=files[format].name)

@@ -1,0 +1,405 @@
+"""Signed evidence export: MP4 clips + ``manifest.json`` + ``manifest.sig`` (Ed25519), folder or zip.
+
+Why this shape: a court or a defence lawyer must be able to check, offline and with only the
+installation's public key, that nothing in the package changed since it left the system. The
+manifest lists the SHA-256 of every file, the cameras and window, whether each clip is redacted,
+who exported it and why, the incident reference and the chain of custody (the audit entries of
+the reveal that allowed unredacted content, and the evidence holds). The signature covers the
+manifest's exact bytes; the audit log records the manifest's SHA-256, anchoring the package.
+
+Clips are whole recorded segments overlapping the window (never cut, so revealed clips are the
+original bytes); the manifest gives each clip's own start and end.
+Clips are redacted unless an approved, unexpired reveal of the exporter covers that camera over
+the whole requested window (the four-eyes rule); exporting itself needs the supervisor role.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from nacl.exceptions import BadSignatureError
+from nacl.signing import SigningKey, VerifyKey
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from oversight.config.schema import SiteConfig
+from oversight.privacy import audit
+from oversight.privacy.keys import fingerprint, load_or_create_signing_key, load_verify_key, public_hex
+from oversight.privacy.models import AuditEntry, ExportRecord
+from oversight.privacy.redaction import Redactor, redact_video
+from oversight.privacy.reveals import covering_reveal
+from oversight.store.base import utcnow
+from oversight.store.db import Database
+from oversight.store.models import EvidenceHold, Segment
+
+FORMAT = "oversight-evidence-export/1"
+EXPORT_ROLES = ("supervisor",)
+META_FILES = {"manifest.json", "manifest.sig", "public_key.txt"}
+
+
+class ExportError(Exception):
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class ExportResult:
+    id: int
+    path: Path
+    manifest_sha256: str
+    files: int
+    redacted: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "path": str(self.path),
+            "manifest_sha256": self.manifest_sha256,
+            "files": self.files,
+            "redacted": self.redacted,
+            "download": f"/api/exports/{self.id}/download",
+        }
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).isoformat()
+
+
+def _custody(
+    session: Session, reveal_id: int | None, camera_ids: list[str], start: datetime, end: datetime
+) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    if reveal_id is not None:
+        q = select(AuditEntry).where(
+            AuditEntry.object_type == "reveal", AuditEntry.object_id == str(reveal_id)
+        )
+        for e in session.execute(q.order_by(AuditEntry.seq)).scalars():
+            out.append(
+                {
+                    "at": _iso(e.ts),
+                    "actor": e.actor,
+                    "action": e.action,
+                    "audit_seq": e.seq,
+                    "audit_hash": e.hash,
+                    "purpose": e.purpose,
+                }
+            )
+    holds = select(EvidenceHold).where(
+        EvidenceHold.camera_id.in_(camera_ids), EvidenceHold.start < end, EvidenceHold.end > start
+    )
+    for h in session.execute(holds).scalars():
+        out.append(
+            {
+                "at": _iso(h.created_at),
+                "actor": h.created_by,
+                "action": "evidence.hold",
+                "camera_id": h.camera_id,
+                "reference": h.reference,
+                "reason": h.reason,
+                "released_at": _iso(h.released_at) if h.released_at else None,
+            }
+        )
+    return sorted(out, key=lambda x: x["at"])
+
+
+def export_footage(
+    db: Database,
+    cfg: SiteConfig,
+    camera_ids: list[str],
+    start: datetime,
+    end: datetime,
+    exporter: str,
+    role: str,
+    purpose: str,
+    reference: str | None = None,
+    source: str | None = None,
+    out_root: Path | None = None,
+    zip_it: bool = False,
+    key: SigningKey | None = None,
+    redactor_factory: Any = None,
+) -> ExportResult:
+    """Build, sign and record one export. Nothing is recorded if anything fails."""
+    if role not in EXPORT_ROLES:
+        raise ExportError("exports need the supervisor role", 403)
+    cams = sorted(set(camera_ids))
+    known = {c.id for c in cfg.cameras}
+    if not cams or (unknown := set(cams) - known):
+        raise ExportError(f"unknown camera(s): {', '.join(sorted(unknown)) if cams else '(none)'}", 404)
+    if start.tzinfo is None or end.tzinfo is None or end <= start:
+        raise ExportError("give a UTC start before the end")
+    if len(purpose.strip()) < 10:
+        raise ExportError("give the purpose of the export (at least 10 characters)")
+    key = key or load_or_create_signing_key(cfg.site.data_dir)
+    now = utcnow()
+    root = out_root or Path(cfg.site.data_dir) / "exports"
+    tag = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in (reference or "export"))[:40]
+    folder = root / f"{now:%Y%m%dT%H%M%SZ}-{tag}"
+    n = 1
+    while folder.exists() or folder.with_suffix(".zip").exists():
+        folder = root / f"{now:%Y%m%dT%H%M%SZ}-{tag}-{n}"
+        n += 1
+    root.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".export-", dir=root))  # same file system: the final rename is atomic
+    try:
+        with db.session() as s:
+            segs = list(
+                s.execute(
+                    select(Segment)
+                    .where(Segment.camera_id.in_(cams), Segment.end > start, Segment.start < end)
+                    .order_by(Segment.camera_id, Segment.start)
+                ).scalars()
+            )
+            reveals = {c: covering_reveal(s, exporter, c, start, end) for c in cams}
+            reveal_ids = sorted({r.id for r in reveals.values() if r is not None})
+            custody = []
+            for rid in reveal_ids or [None]:  # type: ignore[list-item]
+                custody.extend(_custody(s, rid, cams, start, end))
+        if not segs:
+            raise ExportError("no recorded footage for these cameras in this window", 404)
+        files = []
+        for seg in segs:
+            src = Path(seg.path)
+            if not src.is_file():
+                raise ExportError(f"segment {seg.id} file is missing: {src}", 410)
+            rel = Path("clips") / seg.camera_id / f"{seg.start.astimezone(UTC):%Y%m%dT%H%M%S}Z-{seg.id}.mp4"
+            dst = work / rel
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            revealed = reveals[seg.camera_id] is not None
+            if revealed:
+                shutil.copyfile(src, dst)  # original evidence bytes
+            else:
+                cam_cfg = cfg.camera(seg.camera_id).redaction
+                redactor = redactor_factory(cam_cfg) if redactor_factory else Redactor(cam_cfg)
+                redact_video(src, dst, redactor)
+            files.append(
+                {
+                    "path": rel.as_posix(),
+                    "sha256": sha256_file(dst),
+                    "bytes": dst.stat().st_size,
+                    "camera_id": seg.camera_id,
+                    "start": _iso(seg.start),
+                    "end": _iso(seg.end),
+                    "redacted": not revealed,
+                    "source_segment_id": seg.id,
+                    "reveal_id": reveals[seg.camera_id].id if revealed else None,  # type: ignore[union-attr]
+                    "source_sha256": sha256_file(src) if revealed else None,
+                }
+            )
+        redacted_all = all(f["redacted"] for f in files)
+        manifest = {
+            "format": FORMAT,
+            "site": cfg.site.name,
+            "controller": cfg.site.controller,
+            "created_at": _iso(now),
+            "exporter": exporter,
+            "exporter_role": role,
+            "purpose": purpose.strip(),
+            "reference": reference,
+            "cameras": [
+                {"id": c, "name": cfg.camera(c).display_name, "purpose": cfg.camera(c).purpose} for c in cams
+            ],
+            "time_range": {"start": _iso(start), "end": _iso(end)},
+            "redaction": "redacted"
+            if redacted_all
+            else ("unredacted" if not any(f["redacted"] for f in files) else "mixed"),
+            "reveal_ids": reveal_ids,
+            "files": files,
+            "chain_of_custody": custody
+            + [{"at": _iso(now), "actor": exporter, "action": "export.create", "purpose": purpose.strip()}],
+            "public_key": public_hex(key),
+            "public_key_fingerprint": fingerprint(key),
+            "signature_algorithm": "Ed25519 over the exact bytes of manifest.json",
+        }
+        body = json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False).encode("utf-8")
+        (work / "manifest.json").write_bytes(body)
+        (work / "manifest.sig").write_text(key.sign(body).signature.hex() + "\n")
+        (work / "public_key.txt").write_text(public_hex(key) + "\n")
+        msha = hashlib.sha256(body).hexdigest()
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        if zip_it:
+            final = folder.with_suffix(".zip")
+            tmpzip = final.with_name("." + final.name + ".part")
+            with zipfile.ZipFile(tmpzip, "w", zipfile.ZIP_STORED) as z:
+                for p in sorted(work.rglob("*")):
+                    if p.is_file():
+                        z.write(p, p.relative_to(work).as_posix())
+            tmpzip.replace(final)
+        else:
+            final = folder
+            work.replace(final)
+        with db.session() as s:
+            rec = ExportRecord(
+                created_at=now,
+                exporter=exporter,
+                camera_ids=cams,
+                start=start,
+                end=end,
+                purpose=purpose.strip(),
+                reference=reference,
+                redacted=redacted_all,
+                reveal_id=reveal_ids[0] if reveal_ids else None,
+                path=str(final),
+                manifest_sha256=msha,
+            )
+            s.add(rec)
+            s.flush()
+            audit.record(
+                s,
+                exporter,
+                "export.create",
+                "export",
+                rec.id,
+                purpose=purpose.strip(),
+                source=source,
+                role=role,
+                detail={
+                    "cameras": cams,
+                    "start": _iso(start),
+                    "end": _iso(end),
+                    "reference": reference,
+                    "manifest_sha256": msha,
+                    "files": len(files),
+                    "redaction": manifest["redaction"],
+                    "reveal_ids": reveal_ids,
+                },
+            )
+            rid = rec.id
+        return ExportResult(rid, final, msha, len(files), redacted_all)
+    finally:
+        if work.exists():
+            shutil.rmtree(work, ignore_errors=True)
+
+
+@dataclass
+class ExportCheck:
+    ok: bool
+    problems: list[str] = field(default_factory=list)
+    manifest: dict[str, Any] | None = None
+    trusted_key: bool = False
+
+    @property
+    def message(self) -> str:
+        if not self.ok:
+            return self.problems[0]
+        n = len((self.manifest or {}).get("files", []))
+        who = (
+            "the given public key"
+            if self.trusted_key
+            else "the public key INSIDE the package (give --public-key"
+        )
+        tail = "" if self.trusted_key else " to check it really comes from the installation)"
+        return f"export OK: signature valid with {who}{tail}; {n} file(s) match their SHA-256"
+
+
+def _extract(zpath: Path, dest: Path) -> list[str]:
+    """Unpack member by member; a damaged member is a problem naming the file, not a crash."""
+    problems = []
+    with zipfile.ZipFile(zpath) as z:
+        for info in z.infolist():
+            name = Path(info.filename)
+            if name.is_absolute() or ".." in name.parts:
+                problems.append(f"{info.filename}: unsafe path in the zip")
+                continue
+            try:
+                z.extract(info, dest)
+            except (zipfile.BadZipFile, OSError) as exc:
+                problems.append(f"{info.filename}: damaged in the zip, the file was changed ({exc})")
+    return problems
+
+
+def verify_export(path: str | Path, public_key: str | Path | VerifyKey | None = None) -> ExportCheck:
+    """Check a folder or zip offline. Any changed, missing or extra byte fails, naming the file."""
+    path = Path(path)
+    if path.is_file() and zipfile.is_zipfile(path):
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                damaged = _extract(path, Path(tmp))
+            except zipfile.BadZipFile as exc:
+                return ExportCheck(False, [f"{path.name}: not a readable zip ({exc})"])
+            res = verify_export(tmp, public_key)
+            if damaged:
+                res.ok = False
+                res.problems = damaged + res.problems
+            return res
+    if not path.is_dir():
+        return ExportCheck(False, [f"{path}: not an export folder or zip"])
+    mpath, spath = path / "manifest.json", path / "manifest.sig"
+    if not mpath.is_file() or not spath.is_file():
+        return ExportCheck(False, ["manifest.json or manifest.sig is missing"])
+    body = mpath.read_bytes()
+    trusted = public_key is not None
+    try:
+        if isinstance(public_key, VerifyKey):
+            vk = public_key
+        elif public_key is not None:
+            vk = load_verify_key(public_key)
+        elif (path / "public_key.txt").is_file():
+            vk = load_verify_key(path / "public_key.txt")
+        else:
+            return ExportCheck(False, ["no public key given and none in the package"])
+        vk.verify(body, bytes.fromhex(spath.read_text().strip()))
+    except (BadSignatureError, ValueError) as exc:
+        why = "the signature does not match" if isinstance(exc, BadSignatureError) else str(exc)
+        return ExportCheck(
+            False, [f"manifest.json: {why} (the manifest was changed, or signed by another key)"]
+        )
+    manifest = json.loads(body)
+    res = ExportCheck(True, manifest=manifest, trusted_key=trusted)
+    if manifest.get("public_key_fingerprint") != fingerprint(vk):
+        res.ok = False
+        res.problems.append("manifest.json: public key fingerprint does not match the verifying key")
+    listed = set()
+    for f in manifest.get("files", []):
+        rel = f["path"]
+        listed.add(rel)
+        p = path / rel
+        if ".." in Path(rel).parts or not p.is_file():
+            res.ok = False
+            res.problems.append(f"{rel}: missing from the export")
+        elif sha256_file(p) != f["sha256"]:
+            res.ok = False
+            res.problems.append(f"{rel}: SHA-256 mismatch, the file was changed")
+    for p in sorted(path.rglob("*")):
+        rel = p.relative_to(path).as_posix()
+        if p.is_file() and rel not in listed and rel not in META_FILES:
+            res.ok = False
+            res.problems.append(f"{rel}: not listed in the signed manifest (added after export)")
+    return res
+
+
+def list_exports(session: Session, limit: int = 200) -> list[ExportRecord]:
+    return list(session.execute(select(ExportRecord).order_by(ExportRecord.id.desc()).limit(limit)).scalars())
+
+
+def export_record_dict(r: ExportRecord) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "created_at": _iso(r.created_at),
+        "exporter": r.exporter,
+        "camera_ids": r.camera_ids,
+        "start": _iso(r.start),
+        "end": _iso(r.end),
+        "purpose": r.purpose,
+        "reference": r.reference,
+        "redacted": r.redacted,
+        "reveal_id": r.reveal_id,
+        "manifest_sha256": r.manifest_sha256,
+        "file": Path(r.path).name,
+    }

@@ -1,0 +1,215 @@
+"""Four-eyes reveals: unredacted footage only after a second person with the supervisor role agrees.
+
+An operator (or supervisor) requests cameras + a time window + a reason + an incident/case
+reference. A *different* user with the supervisor role approves or denies it. An approved reveal
+lets the requester, and only the requester, see exactly those cameras in exactly that window until
+``expires_at``. Every step goes into the audit log in the same transaction as the change.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from oversight.privacy import audit
+from oversight.privacy.models import RevealRequest
+from oversight.store.base import utcnow
+
+REQUEST_ROLES = ("operator", "supervisor")
+APPROVER_ROLES = ("supervisor",)
+DEFAULT_VALID_FOR = timedelta(hours=8)
+MAX_VALID_FOR = timedelta(days=7)
+MAX_WINDOW = timedelta(days=7)
+
+
+class RevealError(Exception):
+    """A request or decision that the rules forbid; ``status`` is the HTTP status to answer."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+def request_reveal(
+    session: Session,
+    requester: str,
+    role: str,
+    camera_ids: list[str],
+    start: datetime,
+    end: datetime,
+    reason: str,
+    reference: str,
+    source: str | None = None,
+    known_cameras: set[str] | None = None,
+) -> RevealRequest:
+    if role not in REQUEST_ROLES:
+        raise RevealError(f"role '{role}' may not request reveals", 403)
+    cams = sorted({c.strip() for c in camera_ids if c and c.strip()})
+    if not cams:
+        raise RevealError("name at least one camera")
+    if known_cameras is not None and (unknown := set(cams) - known_cameras):
+        raise RevealError(f"unknown camera(s): {', '.join(sorted(unknown))}")
+    if start.tzinfo is None or end.tzinfo is None:
+        raise RevealError("start and end need a time zone (UTC ISO-8601)")
+    if end <= start:
+        raise RevealError("end must be after start")
+    if end - start > MAX_WINDOW:
+        raise RevealError(f"a reveal window may be at most {MAX_WINDOW.days} days")
+    if len((reason or "").strip()) < 10:
+        raise RevealError("give a reason of at least 10 characters")
+    if not (reference or "").strip():
+        raise RevealError("give the incident or case reference")
+    r = RevealRequest(
+        requested_by=requester,
+        camera_ids=cams,
+        start=start,
+        end=end,
+        reason=reason.strip(),
+        reference=reference.strip(),
+        status="pending",
+        created_at=utcnow(),
+    )
+    session.add(r)
+    session.flush()
+    audit.record(
+        session,
+        requester,
+        "reveal.request",
+        "reveal",
+        r.id,
+        purpose=r.reason,
+        source=source,
+        role=role,
+        detail=reveal_dict(r),
+    )
+    return r
+
+
+def decide(
+    session: Session,
+    reveal_id: int,
+    approver: str,
+    role: str,
+    approve: bool,
+    note: str | None = None,
+    valid_for: timedelta = DEFAULT_VALID_FOR,
+    source: str | None = None,
+    now: datetime | None = None,
+) -> RevealRequest:
+    """Approve or deny. Raises RevealError for self-approval, wrong role or a decided request."""
+    now = now or utcnow()
+    r = session.get(RevealRequest, reveal_id, with_for_update=True)
+    if r is None:
+        raise RevealError(f"no reveal request {reveal_id}", 404)
+    if role not in APPROVER_ROLES:
+        raise RevealError("only a supervisor may approve or deny a reveal", 403)
+    if approver == r.requested_by:
+        raise RevealError("the requester cannot decide their own reveal request (four-eyes rule)", 403)
+    if r.status != "pending":
+        raise RevealError(f"reveal {reveal_id} is already {r.status}", 409)
+    if approve and not (timedelta(0) < valid_for <= MAX_VALID_FOR):
+        raise RevealError(f"validity must be between 0 and {MAX_VALID_FOR.days} days")
+    r.status = "approved" if approve else "denied"
+    r.decided_by = approver
+    r.decided_at = now
+    r.decision_note = note
+    r.expires_at = now + valid_for if approve else None
+    session.flush()
+    audit.record(
+        session,
+        approver,
+        f"reveal.{'approve' if approve else 'deny'}",
+        "reveal",
+        r.id,
+        purpose=note or r.reason,
+        source=source,
+        role=role,
+        detail=reveal_dict(r),
+    )
+    return r
+
+
+def revoke(session: Session, reveal_id: int, by: str, role: str, source: str | None = None) -> RevealRequest:
+    r = session.get(RevealRequest, reveal_id)
+    if r is None:
+        raise RevealError(f"no reveal request {reveal_id}", 404)
+    if by != r.requested_by and role not in APPROVER_ROLES:
+        raise RevealError("only the requester or a supervisor may revoke a reveal", 403)
+    if r.status not in ("pending", "approved"):
+        raise RevealError(f"reveal {reveal_id} is already {r.status}", 409)
+    r.status = "revoked"
+    r.expires_at = min(r.expires_at, utcnow()) if r.expires_at else None
+    session.flush()
+    audit.record(
+        session, by, "reveal.revoke", "reveal", r.id, source=source, role=role, detail=reveal_dict(r)
+    )
+    return r
+
+
+def active_reveals(session: Session, username: str, now: datetime | None = None) -> list[RevealRequest]:
+    now = now or utcnow()
+    q = select(RevealRequest).where(
+        RevealRequest.requested_by == username,
+        RevealRequest.status == "approved",
+        RevealRequest.expires_at > now,
+    )
+    return list(session.execute(q).scalars())
+
+
+def covering_reveal(
+    session: Session,
+    username: str,
+    camera_id: str,
+    start: datetime,
+    end: datetime | None = None,
+    now: datetime | None = None,
+) -> RevealRequest | None:
+    """The approved, unexpired reveal of ``username`` that covers ``camera_id`` over all of [start, end]."""
+    end = end or start
+    for r in active_reveals(session, username, now):
+        if camera_id in (r.camera_ids or []) and r.start <= start and end <= r.end:
+            return r
+    return None
+
+
+def is_revealed(
+    session: Session, username: str, camera_id: str, ts: datetime, now: datetime | None = None
+) -> RevealRequest | None:
+    """The reveal that lets ``username`` see ``camera_id`` unredacted at footage time ``ts``, or None."""
+    return covering_reveal(session, username, camera_id, ts, ts, now)
+
+
+def reveal_dict(r: RevealRequest, now: datetime | None = None) -> dict[str, Any]:
+    now = now or utcnow()
+    status = r.status
+    if status == "approved" and r.expires_at is not None and r.expires_at <= now:
+        status = "expired"
+    return {
+        "id": r.id,
+        "requested_by": r.requested_by,
+        "camera_ids": list(r.camera_ids or []),
+        "start": r.start.isoformat(),
+        "end": r.end.isoformat(),
+        "reason": r.reason,
+        "reference": r.reference,
+        "status": status,
+        "created_at": r.created_at.isoformat() if r.created_at else None,
+        "decided_by": r.decided_by,
+        "decided_at": r.decided_at.isoformat() if r.decided_at else None,
+        "decision_note": r.decision_note,
+        "expires_at": r.expires_at.isoformat() if r.expires_at else None,
+    }
+
+
+def list_reveals(
+    session: Session, status: str | None = None, username: str | None = None, limit: int = 200
+) -> list[RevealRequest]:
+    q = select(RevealRequest).order_by(RevealRequest.id.desc()).limit(limit)
+    if status:
+        q = q.where(RevealRequest.status == status)
+    if username:
+        q = q.where(RevealRequest.requested_by == username)
+    return list(session.execute(q).scalars())

@@ -1,0 +1,161 @@
+"""Retention: delete footage that is due, never footage under an active evidence hold.
+
+Rules, per segment:
+* due when its end is older than the camera's ``record.retention_days``; segments that overlap
+  an event (``has_event``) keep ``event_retention_days`` instead (never less than the plain one);
+* a segment that overlaps an active ``EvidenceHold`` of its camera (``released_at`` is None) is
+  never deleted, by age or by the storage cap;
+* the storage cap (``site.storage_cap_gb``) then evicts the oldest remaining segments first;
+* a row whose file has vanished is removed (reason ``missing``) so the index stays true.
+
+Each deletion runs in its own transaction: the row is deleted and the ``on_delete`` hook (the
+audit log) is called, then the file is unlinked, then the transaction commits. If the unlink
+fails the transaction rolls back and the row stays: a row never points to a missing file.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from oversight.config.schema import RecordConfig, SiteConfig
+from oversight.recording.storage import LocalStorage
+from oversight.store.db import Database
+from oversight.store.models import EvidenceHold, Segment
+
+log = logging.getLogger(__name__)
+
+OnDelete = Callable[[Session, Segment, str], Any]
+
+
+@dataclass
+class RetentionResult:
+    deleted: list[int] = field(default_factory=list)  # segment ids
+    by_reason: dict[str, int] = field(default_factory=dict)
+    bytes_freed: int = 0
+    held: int = 0  # due segments kept because of an evidence hold
+    errors: list[str] = field(default_factory=list)
+    bytes_after: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "deleted": len(self.deleted),
+            "by_reason": dict(self.by_reason),
+            "bytes_freed": self.bytes_freed,
+            "held": self.held,
+            "errors": list(self.errors),
+            "bytes_after": self.bytes_after,
+        }
+
+
+def _keep_days(rec: RecordConfig, has_event: bool) -> float:
+    if has_event and rec.event_retention_days is not None:
+        return max(rec.retention_days, rec.event_retention_days)
+    return rec.retention_days
+
+
+def _held(s: Session, seg: Segment) -> bool:
+    q = select(EvidenceHold.id).where(
+        EvidenceHold.camera_id == seg.camera_id,
+        EvidenceHold.released_at.is_(None),
+        EvidenceHold.start < seg.end,
+        EvidenceHold.end > seg.start,
+    )
+    return s.scalars(q.limit(1)).first() is not None
+
+
+def _delete(
+    db: Database,
+    storage: LocalStorage,
+    seg_id: int,
+    reason: str,
+    on_delete: OnDelete | None,
+    res: RetentionResult,
+) -> bool:
+    try:
+        with db.session() as s:
+            seg = s.get(Segment, seg_id)
+            if seg is None:
+                return False
+            if reason != "missing" and _held(s, seg):  # re-checked inside the transaction
+                res.held += 1
+                return False
+            nbytes = seg.bytes
+            s.delete(seg)
+            if on_delete is not None:
+                on_delete(s, seg, reason)
+            s.flush()
+            storage.delete(seg.path)  # OSError -> rollback, the row stays
+    except Exception as exc:
+        res.errors.append(f"segment {seg_id}: {exc}")
+        log.warning("retention could not delete segment %s: %s", seg_id, exc)
+        return False
+    res.deleted.append(seg_id)
+    res.by_reason[reason] = res.by_reason.get(reason, 0) + 1
+    res.bytes_freed += nbytes
+    return True
+
+
+def run_retention(
+    db: Database, cfg: SiteConfig, now: datetime, storage: LocalStorage, on_delete: OnDelete | None = None
+) -> RetentionResult:
+    res = RetentionResult()
+    records = {c.id: c.record for c in cfg.cameras}
+    default = RecordConfig.model_validate({})  # cameras removed from the config still age out
+    with db.session() as s:
+        rows = list(
+            s.execute(
+                select(
+                    Segment.id,
+                    Segment.camera_id,
+                    Segment.start,
+                    Segment.end,
+                    Segment.has_event,
+                    Segment.path,
+                    Segment.bytes,
+                ).order_by(Segment.start, Segment.id)
+            )
+        )
+        holds = list(
+            s.execute(
+                select(EvidenceHold.camera_id, EvidenceHold.start, EvidenceHold.end).where(
+                    EvidenceHold.released_at.is_(None)
+                )
+            )
+        )
+    held_ids = {
+        r.id
+        for r in rows
+        if any(h.camera_id == r.camera_id and h.start < r.end and h.end > r.start for h in holds)
+    }
+    remaining: list[tuple[int, int]] = []  # (id, bytes) oldest first
+    for r in rows:
+        if not storage.exists(r.path):
+            _delete(db, storage, r.id, "missing", on_delete, res)
+            continue
+        rec = records.get(r.camera_id, default)
+        due = r.end < now - timedelta(days=_keep_days(rec, r.has_event))
+        if due and r.id in held_ids:
+            res.held += 1
+        elif due and _delete(db, storage, r.id, "retention", on_delete, res):
+            continue
+        remaining.append((r.id, r.bytes))
+    total = sum(b for _, b in remaining)
+    cap = cfg.site.storage_cap_gb
+    if cap is not None:
+        limit = int(cap * 1024**3)
+        for seg_id, nbytes in remaining:
+            if total <= limit:
+                break
+            if seg_id in held_ids:
+                continue
+            if _delete(db, storage, seg_id, "storage_cap", on_delete, res):
+                total -= nbytes
+    res.bytes_after = total
+    return res

@@ -1,0 +1,64 @@
+"""Write one MP4 segment by packet copy (remux, never re-encode).
+
+Fragmented MP4 (``frag_keyframe+empty_moov+default_base_moof``): browsers play it through a plain
+``<video src>`` or MSE, and the file needs no rewrite pass at the end (unlike faststart).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+from av.container import OutputContainer
+from av.video.stream import VideoStream
+
+from oversight.recording.packet import RecPacket
+
+MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof"
+RECORDABLE_CODECS = {"h264", "hevc"}
+
+
+class UnsupportedCodec(Exception):
+    pass
+
+
+def check_recordable(codec_name: str) -> None:
+    if codec_name not in RECORDABLE_CODECS:
+        raise UnsupportedCodec(
+            f"codec '{codec_name}' cannot be recorded without re-encoding (browsers play H.264/H.265 in MP4);"
+            " "
+            "set the camera's record stream to H.264 or H.265"
+        )
+
+
+class SegmentWriter:
+    """Muxes RecPackets into ``path``; timestamps are rebased so the segment starts at 0."""
+
+    def __init__(self, path: Path, template: VideoStream):
+        check_recordable(template.codec_context.name)
+        self.path = path
+        self.out: OutputContainer = av.open(str(path), "w", format="mp4", options={"movflags": MOVFLAGS})
+        self.stream = self.out.add_stream_from_template(template)
+        if template.codec_context.name == "hevc":
+            self.stream.codec_tag = "hvc1"  # the tag Safari/Chrome expect for HEVC in MP4
+        self.offset: int | None = None
+        self.packets = 0
+        self.closed = False
+
+    def write(self, p: RecPacket) -> None:
+        if self.offset is None:
+            self.offset = p.dts
+        pkt = av.Packet(p.data)
+        pkt.pts = p.pts - self.offset
+        pkt.dts = p.dts - self.offset
+        pkt.duration = p.duration
+        pkt.time_base = p.time_base
+        pkt.is_keyframe = p.keyframe
+        pkt.stream = self.stream
+        self.out.mux(pkt)
+        self.packets += 1
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.out.close()

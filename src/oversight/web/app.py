@@ -1,0 +1,145 @@
+"""``create_app(ctx)``: the FastAPI application serving the API under /api and the UI under /.
+
+Routers come from ``oversight.web.routes`` plus, when installed, the privacy and incidents
+routers (``oversight.privacy.api.router``, ``oversight.incidents.api.router``). Errors never
+carry stack traces to the client: a catch-all handler logs them and answers a plain 500.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from oversight import __version__
+from oversight.web.auth import ensure_bootstrap
+from oversight.web.context import AppContext
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+OPTIONAL_ROUTERS = ("oversight.privacy.api", "oversight.incidents.api")
+
+CSP = (
+    "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
+    "style-src 'self' 'unsafe-inline'; "
+    "script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+    "form-action 'self'"
+)
+
+
+def _optional_router(name: str) -> Any | None:
+    try:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name not in (name, name.rsplit(".", 1)[0]):
+            raise
+        return None
+    return getattr(module, "router", None)
+
+
+def create_app(ctx: AppContext) -> FastAPI:
+    from oversight.web.routes import ROUTERS
+
+    app = FastAPI(
+        title="Oversight API",
+        version=__version__,
+        description="Monitoring-center API. Times are UTC ISO-8601. Authenticate with the session "
+        "cookie (browsers, plus X-CSRF-Token on writes) or `Authorization: Bearer <api token>`.",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.ctx = ctx
+    for router in ROUTERS:
+        app.include_router(router)
+    for name in OPTIONAL_ROUTERS:
+        optional = _optional_router(name)
+        if optional is not None:
+            app.include_router(optional)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        headers = getattr(exc, "headers", None)
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        issues = [
+            {
+                "loc": [str(p) for p in e.get("loc", ())],
+                "msg": str(e.get("msg", "")),
+                "type": e.get("type", ""),
+            }
+            for e in exc.errors()
+        ]
+        return JSONResponse({"detail": issues}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse({"detail": "internal server error"}, status_code=500)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        path = request.url.path
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        if not path.startswith("/docs"):
+            response.headers.setdefault("Content-Security-Policy", CSP)
+        if path.startswith("/api"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
+
+    ensure_bootstrap(ctx)
+    return app
+
+
+def iter_routes(app: FastAPI) -> list[tuple[str, Any]]:
+    """Every route of the app as (full path, route), looking inside included routers.
+
+    FastAPI >= 0.16x keeps included routers as lazy branches; older versions flatten them.
+    """
+    try:
+        from fastapi.routing import _iter_routes_with_context
+    except ImportError:  # older FastAPI: app.routes is already flat
+        return [(getattr(r, "path", ""), r) for r in app.routes]
+    out: list[tuple[str, Any]] = []
+    for route, rc in _iter_routes_with_context(app.routes):
+        starlette_route = getattr(rc, "starlette_route", None) if rc is not None else None
+        path = getattr(starlette_route, "path", None) or getattr(route, "path", "")
+        out.append((str(path), route))
+    return out
+
+
+def route_roles(route: Any) -> tuple[str, ...] | None:
+    """The roles a route allows, read from its ``require_roles`` dependency (or ``.roles`` on a
+    WebSocket endpoint); None when the route has no role check."""
+    found = getattr(getattr(route, "endpoint", None), "roles", None)
+    if found:
+        return tuple(found)
+    stack = list(getattr(getattr(route, "dependant", None), "dependencies", []))
+    while stack:
+        dep = stack.pop()
+        roles = getattr(dep.call, "roles", None)
+        if roles:
+            return tuple(roles)
+        stack.extend(dep.dependencies)
+    return None

@@ -1,0 +1,62 @@
+"""What the web app needs from the rest of the system, in one object handed to ``create_app``.
+
+Routes read everything through this context (never module globals) so tests and the bench can
+build an app around a fake runtime, and ``oversight serve`` around the real one.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from oversight.config.schema import RedactionConfig, SiteConfig
+from oversight.events.bus import EventBus
+from oversight.store.db import Database
+
+
+class FrameRedactor(Protocol):
+    def redact(self, frame_bgr: np.ndarray, tracks: Any = None) -> np.ndarray: ...
+
+
+RedactorFactory = Callable[[RedactionConfig], FrameRedactor]
+
+
+@dataclass
+class AppContext:
+    """Everything the web app reads: config, database, bus and (optionally) the camera runtime.
+
+    ``runtime`` is engineer A's ``oversight.runtime.Runtime`` (``.workers[id].latest_frame()``,
+    ``.workers[id].status()``, ``.status()``, ``.apply_camera(cam)``) or ``None`` (API-only app).
+    ``redactor_factory`` builds the per-camera live/playback redactor; ``None`` picks
+    ``oversight.privacy.redaction.Redactor`` when installed and a whole-frame blur otherwise.
+    """
+
+    cfg: SiteConfig
+    db: Database
+    bus: EventBus
+    runtime: Any | None = None
+    config_path: Path | None = None
+    redactor_factory: RedactorFactory | None = None
+    cache_dir: Path | None = None  # redacted playback files; default <data_dir>/cache/web
+    secure_cookies: bool | None = None  # None: Secure when the request is https
+    bootstrap_secret: str | None = None  # one-time first-admin secret, set by ensure_bootstrap
+    lock: threading.RLock = field(default_factory=threading.RLock)  # guards cfg edits
+    extras: dict[str, Any] = field(default_factory=dict)  # per-app caches (redactors, frames)
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.cfg.site.data_dir)
+
+    def web_cache_dir(self) -> Path:
+        d = self.cache_dir or self.data_dir / "cache" / "web"
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    def worker(self, camera_id: str) -> Any | None:
+        workers = getattr(self.runtime, "workers", None) or {}
+        return workers.get(camera_id)

@@ -1,0 +1,5 @@
+"""API routers of the web app. Add a module here and list its router in ROUTERS."""
+
+from oversight.web.routes import auth, cameras, configure, events, live, users
+
+ROUTERS = (auth.router, users.router, cameras.router, events.router, configure.router, live.router)

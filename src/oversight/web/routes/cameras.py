@@ -1,0 +1,413 @@
+"""Cameras: list and status, live MJPEG and snapshots, the recordings timeline and playback.
+
+Every pixel goes out through ``oversight.web.frames.outgoing_frame`` / ``outgoing_segment``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import FileResponse, Response, StreamingResponse
+from pydantic import BaseModel
+from sqlalchemy import func, select
+from starlette.concurrency import run_in_threadpool
+
+from oversight.config.schema import CameraConfig
+from oversight.store.base import utcnow
+from oversight.store.models import Event, RecordingGap, Segment
+from oversight.web import frames
+from oversight.web.audit import audit
+from oversight.web.auth import ALL_ROLES, FOOTAGE_ROLES, PLAYBACK_ROLES, Principal, get_ctx, require_roles
+from oversight.web.context import AppContext
+from oversight.web.live_frames import live_frames
+from oversight.web.params import CameraId, DbId, as_utc
+from oversight.web.playback import frames_from
+
+router = APIRouter(prefix="/api", tags=["cameras"])
+BOUNDARY = "ovframe"
+ACTIVE_ALERT_WINDOW = timedelta(hours=1)
+
+
+class Location(BaseModel):
+    lat: float | None = None
+    lon: float | None = None
+    x: float | None = None
+    y: float | None = None
+    address: str | None = None
+
+
+class CameraOut(BaseModel):
+    id: str
+    name: str
+    purpose: str
+    enabled: bool
+    online: bool
+    status: dict[str, Any]
+    location: Location | None
+    active_alerts: int
+    detect_width: int
+    detect_height: int
+
+
+class SiteOut(BaseModel):
+    name: str
+    timezone: str
+    controller: str
+    has_site_plan: bool
+
+
+class Span(BaseModel):
+    start: datetime
+    end: datetime
+
+
+class GapOut(BaseModel):
+    start: datetime
+    end: datetime | None
+    reason: str
+
+
+class TimelineEvent(BaseModel):
+    id: int
+    start: datetime
+    end: datetime | None
+    label: str
+    rule_id: str | None
+
+
+class SegmentOut(BaseModel):
+    id: int
+    start: datetime
+    end: datetime
+    bytes: int
+    has_event: bool
+    url: str
+
+
+class Recordings(BaseModel):
+    camera_id: str
+    start: datetime
+    end: datetime
+    spans: list[Span]
+    gaps: list[GapOut]
+    events: list[TimelineEvent]
+    segments: list[SegmentOut]
+    truncated: bool
+
+
+def _camera(ctx: AppContext, camera_id: str) -> CameraConfig:
+    try:
+        return ctx.cfg.camera(camera_id)
+    except KeyError:
+        raise HTTPException(404, f"no camera '{camera_id}'") from None
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return str(value)
+
+
+def camera_status(ctx: AppContext, cam: CameraConfig) -> dict[str, Any]:
+    worker = ctx.worker(cam.id)
+    if worker is None:
+        return {"id": cam.id, "online": False, "error": "not running" if cam.enabled else "disabled"}
+    try:
+        return {str(k): _jsonable(v) for k, v in dict(worker.status()).items()}
+    except Exception as exc:  # a broken worker must not break the camera list
+        return {"id": cam.id, "online": False, "error": f"status unavailable: {type(exc).__name__}"}
+
+
+def active_alerts(ctx: AppContext) -> dict[str, int]:
+    since = utcnow() - ACTIVE_ALERT_WINDOW
+    with ctx.db.session() as s:
+        q = (
+            select(Event.camera_id, func.count())
+            .where(Event.start >= since, Event.acknowledged_at.is_(None))
+            .group_by(Event.camera_id)
+        )
+        return {cid: int(n) for cid, n in s.execute(q).all()}
+
+
+def _camera_out(ctx: AppContext, cam: CameraConfig, alerts: dict[str, int]) -> CameraOut:
+    st = camera_status(ctx, cam)
+    loc = Location(**cam.location.model_dump()) if cam.location else None
+    return CameraOut(
+        id=cam.id,
+        name=cam.display_name,
+        purpose=cam.purpose,
+        enabled=cam.enabled,
+        online=bool(st.get("online")),
+        status=st,
+        location=loc,
+        active_alerts=alerts.get(cam.id, 0),
+        detect_width=cam.detect.width,
+        detect_height=cam.detect.height,
+    )
+
+
+@router.get("/site", response_model=SiteOut)
+def site(request: Request, who: Principal = Depends(require_roles(*ALL_ROLES))) -> SiteOut:
+    s = get_ctx(request).cfg.site
+    return SiteOut(name=s.name, timezone=s.timezone, controller=s.controller, has_site_plan=bool(s.site_plan))
+
+
+@router.get("/site/plan")
+def site_plan(request: Request, who: Principal = Depends(require_roles(*ALL_ROLES))) -> FileResponse:
+    """The site plan image the map page draws cameras on."""
+    plan = get_ctx(request).cfg.site.site_plan
+    if not plan or not Path(plan).is_file():
+        raise HTTPException(404, "no site plan configured")
+    return FileResponse(plan)
+
+
+@router.get("/cameras", response_model=list[CameraOut])
+def list_cameras(request: Request, who: Principal = Depends(require_roles(*ALL_ROLES))) -> list[CameraOut]:
+    ctx = get_ctx(request)
+    alerts = active_alerts(ctx)
+    return [_camera_out(ctx, cam, alerts) for cam in list(ctx.cfg.cameras)]
+
+
+@router.get("/cameras/{camera_id}", response_model=CameraOut)
+def get_camera(
+    camera_id: CameraId, request: Request, who: Principal = Depends(require_roles(*ALL_ROLES))
+) -> CameraOut:
+    ctx = get_ctx(request)
+    return _camera_out(ctx, _camera(ctx, camera_id), active_alerts(ctx))
+
+
+def _part(jpeg: bytes) -> bytes:
+    head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
+    return head + jpeg + b"\r\n"
+
+
+@router.get(
+    "/cameras/{camera_id}/live.mjpeg",
+    response_class=StreamingResponse,
+    responses={200: {"content": {f"multipart/x-mixed-replace; boundary={BOUNDARY}": {}}}},
+)
+async def live(
+    camera_id: CameraId,
+    request: Request,
+    fps: float = Query(10.0, ge=1, le=25),
+    who: Principal = Depends(require_roles(*FOOTAGE_ROLES)),
+) -> StreamingResponse:
+    """Live video as multipart MJPEG (an <img> plays it). Redacted per frame."""
+    ctx = get_ctx(request)
+    _camera(ctx, camera_id)
+    with ctx.db.session() as s:
+        audit(s, who, "footage.live", "camera", camera_id)
+    live = live_frames(ctx)
+    period = 1.0 / fps
+    stats = ctx.extras.setdefault("stats", {"mjpeg_viewers": 0, "mjpeg_frames": 0})
+
+    async def stream() -> AsyncIterator[bytes]:
+        stats["mjpeg_viewers"] += 1
+        last_ts: Any = object()
+        last_sent = 0.0
+        try:
+            while True:
+                t0 = time.monotonic()
+                enc = await run_in_threadpool(live.latest, ctx, camera_id, who)
+                if enc is None:
+                    if t0 - last_sent >= 1.0:
+                        yield _part(live.placeholder("no picture"))
+                        last_sent = t0
+                elif enc.ts != last_ts:
+                    last_ts = enc.ts
+                    last_sent = t0
+                    stats["mjpeg_frames"] += 1
+                    yield _part(enc.jpeg)
+                await asyncio.sleep(max(0.005, period - (time.monotonic() - t0)))
+        finally:
+            stats["mjpeg_viewers"] -= 1
+
+    return StreamingResponse(
+        stream(),
+        media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.get(
+    "/cameras/{camera_id}/snapshot.jpg",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}},
+)
+def snapshot(
+    camera_id: CameraId, request: Request, who: Principal = Depends(require_roles(*FOOTAGE_ROLES))
+) -> Response:
+    """The newest live frame, redacted."""
+    ctx = get_ctx(request)
+    _camera(ctx, camera_id)
+    enc = live_frames(ctx).latest(ctx, camera_id, who)
+    if enc is None:
+        raise HTTPException(503, "no picture from this camera yet")
+    with ctx.db.session() as s:
+        audit(s, who, "footage.snapshot", "camera", camera_id)
+    headers = {"X-Frame-Time": enc.ts.isoformat()} if enc.ts else {}
+    return Response(enc.jpeg, media_type="image/jpeg", headers=headers)
+
+
+def _spans(segments: list[Segment], tolerance: float = 1.5) -> list[Span]:
+    spans: list[Span] = []
+    for seg in segments:
+        if spans and (seg.start - spans[-1].end).total_seconds() <= tolerance:
+            spans[-1].end = max(spans[-1].end, seg.end)
+        else:
+            spans.append(Span(start=seg.start, end=seg.end))
+    return spans
+
+
+@router.get("/cameras/{camera_id}/recordings", response_model=Recordings)
+def recordings(
+    camera_id: CameraId,
+    request: Request,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    who: Principal = Depends(require_roles(*PLAYBACK_ROLES)),
+) -> Recordings:
+    """Recorded spans, gaps and events of a camera in [start, end] (default: the last 24 h)."""
+    ctx = get_ctx(request)
+    _camera(ctx, camera_id)
+    end_ = as_utc(end, "end") or utcnow()
+    start_ = as_utc(start, "start") or end_ - timedelta(hours=24)
+    if start_ >= end_:
+        raise HTTPException(422, "start must be before end")
+    limit = 20000
+    with ctx.db.session() as s:
+        segs = list(
+            s.scalars(
+                select(Segment)
+                .where(Segment.camera_id == camera_id, Segment.end > start_, Segment.start < end_)
+                .order_by(Segment.start)
+                .limit(limit + 1)
+            )
+        )
+        gaps = list(
+            s.scalars(
+                select(RecordingGap)
+                .where(RecordingGap.camera_id == camera_id, RecordingGap.start < end_)
+                .where((RecordingGap.end.is_(None)) | (RecordingGap.end > start_))
+                .order_by(RecordingGap.start)
+            )
+        )
+        evs = list(
+            s.scalars(
+                select(Event)
+                .where(Event.camera_id == camera_id, Event.start >= start_, Event.start < end_)
+                .order_by(Event.start)
+                .limit(2000)
+            )
+        )
+    truncated = len(segs) > limit
+    segs = segs[:limit]
+    return Recordings(
+        camera_id=camera_id,
+        start=start_,
+        end=end_,
+        spans=_spans(segs),
+        truncated=truncated,
+        gaps=[GapOut(start=g.start, end=g.end, reason=g.reason) for g in gaps],
+        events=[
+            TimelineEvent(id=e.id, start=e.start, end=e.end, label=e.label, rule_id=e.rule_id) for e in evs
+        ],
+        segments=[
+            SegmentOut(
+                id=g.id,
+                start=g.start,
+                end=g.end,
+                bytes=g.bytes,
+                has_event=g.has_event,
+                url=f"/api/segments/{g.id}/video.mp4",
+            )
+            for g in segs[-500:]
+        ],
+    )
+
+
+@router.get(
+    "/cameras/{camera_id}/playback.mjpeg",
+    response_class=StreamingResponse,
+    responses={200: {"content": {f"multipart/x-mixed-replace; boundary={BOUNDARY}": {}}}},
+)
+async def playback(
+    camera_id: CameraId,
+    request: Request,
+    start: datetime,
+    speed: float = Query(1.0, ge=0.25, le=8),
+    who: Principal = Depends(require_roles(*PLAYBACK_ROLES)),
+) -> StreamingResponse:
+    """Recorded video from ``start`` onwards as MJPEG at ``speed``, redacted per frame."""
+    ctx = get_ctx(request)
+    cam = _camera(ctx, camera_id)
+    t0 = as_utc(start, "start")
+    assert t0 is not None
+    with ctx.db.session() as s:
+        audit(s, who, "footage.playback", "camera", camera_id, detail={"start": t0.isoformat()})
+    it = frames_from(ctx, camera_id, t0, (cam.detect.width, cam.detect.height))
+
+    def next_jpeg() -> tuple[bytes, datetime] | None:
+        got = next(it, None)
+        if got is None:
+            return None
+        frame, ts = got
+        out = frames.outgoing_frame(ctx, camera_id, frame, ts, who)
+        return frames.encode_jpeg(out), ts
+
+    async def stream() -> AsyncIterator[bytes]:
+        wall0 = time.monotonic()
+        first: datetime | None = None
+        sent = 0
+        while True:
+            got = await run_in_threadpool(next_jpeg)
+            if got is None:
+                break
+            jpeg, ts = got
+            first = first or ts
+            due = wall0 + (ts - first).total_seconds() / speed
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            sent += 1
+            yield _part(jpeg)
+        yield _part(live_frames(ctx).placeholder("end of recording" if sent else "no recording here"))
+
+    return StreamingResponse(
+        stream(),
+        media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@router.get(
+    "/segments/{segment_id}/video.mp4",
+    response_class=FileResponse,
+    responses={200: {"content": {"video/mp4": {}}}},
+)
+def segment_video(
+    segment_id: DbId, request: Request, who: Principal = Depends(require_roles(*PLAYBACK_ROLES))
+) -> FileResponse:
+    """One recorded segment as a redacted MP4 (supports HTTP Range)."""
+    ctx = get_ctx(request)
+    with ctx.db.session() as s:
+        seg = s.get(Segment, segment_id)
+        if seg is None:
+            raise HTTPException(404, "no such segment")
+        audit(s, who, "footage.segment", "segment", segment_id, detail={"camera_id": seg.camera_id})
+    if not Path(seg.path).is_file():
+        raise HTTPException(410, "the segment file is gone (retention)")
+    path = frames.outgoing_segment(ctx, seg, who)
+    return FileResponse(
+        path, media_type="video/mp4", filename=f"{seg.camera_id}-{seg.start:%Y%m%dT%H%M%SZ}.mp4"
+    )

@@ -1,0 +1,218 @@
+"""Add and edit cameras from the UI. Validated exactly like ``oversight check-config`` (the same
+pydantic model and ``camera_issues``), applied with ``runtime.apply_camera`` so the other cameras
+keep running, and written back to the config file when the site was loaded from one."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import yaml
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from oversight.config.loader import ConfigError, _fmt_path, _pydantic_message, camera_issues, parse_config
+from oversight.config.schema import CameraConfig, SiteConfig
+from oversight.web.audit import audit
+from oversight.web.auth import ADMIN_ROLES, Principal, get_ctx, require_roles
+from oversight.web.context import AppContext
+from oversight.web.live_frames import live_frames
+from oversight.web.params import CameraId
+
+router = APIRouter(prefix="/api/config", tags=["configure"])
+admin_only = require_roles(*ADMIN_ROLES)
+
+
+class Issue(BaseModel):
+    path: str
+    message: str
+
+
+class ConfigResult(BaseModel):
+    camera: dict[str, Any]
+    applied: bool
+    saved: bool
+    apply_error: str | None = None
+
+
+def validate_camera(data: Any) -> tuple[CameraConfig | None, list[Issue]]:
+    """The camera model plus the semantic checks of check-config; issues when invalid."""
+    if not isinstance(data, dict):
+        return None, [Issue(path="", message="the camera must be a JSON object")]
+    try:
+        cam = CameraConfig.model_validate(data)
+    except ValidationError as exc:
+        return None, [
+            Issue(path=_fmt_path(tuple(e["loc"])), message=_pydantic_message(dict(e))) for e in exc.errors()
+        ]
+    issues = [Issue(path=_fmt_path(loc), message=msg) for loc, msg in camera_issues(cam)]
+    return (None, issues) if issues else (cam, [])
+
+
+def _invalid(issues: list[Issue]) -> JSONResponse:
+    return JSONResponse(
+        {"detail": "invalid camera configuration", "issues": [i.model_dump() for i in issues]},
+        status_code=422,
+    )
+
+
+def save_config(ctx: AppContext, cfg: SiteConfig) -> bool:
+    """Write the site config back (atomically, keeping a .bak); re-parse it first to be sure it loads."""
+    if ctx.config_path is None:
+        return False
+    data = cfg.model_dump(mode="json", exclude_defaults=True)
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    parse_config(text, str(ctx.config_path))  # raises ConfigError rather than write a broken file
+    path = ctx.config_path
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("# written by the Oversight web app; comments are not kept\n" + text, encoding="utf-8")
+    if path.exists():
+        os.replace(path, path.with_name(path.name + ".bak"))
+    os.replace(tmp, path)
+    return True
+
+
+def _apply(ctx: AppContext, cam: CameraConfig) -> str | None:
+    apply = getattr(ctx.runtime, "apply_camera", None)
+    if apply is None:
+        return None if ctx.runtime is None else "the runtime cannot apply cameras"
+    try:
+        apply(cam)
+    except Exception as exc:  # reported to the admin; the config change itself stands
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+async def _store(ctx: AppContext, cam: CameraConfig, who: Principal, action: str) -> ConfigResult:
+    with ctx.lock:
+        cameras = [c for c in ctx.cfg.cameras if c.id != cam.id]
+        index = next((i for i, c in enumerate(ctx.cfg.cameras) if c.id == cam.id), len(cameras))
+        cameras.insert(index, cam)
+        new_cfg = ctx.cfg.model_copy(update={"cameras": cameras})
+        try:
+            saved = save_config(ctx, new_cfg)
+        except ConfigError as exc:
+            return_issues = [Issue(path=i.path, message=i.message) for i in exc.issues]
+            raise HTTPException(
+                422,
+                {"message": "invalid site configuration", "issues": [i.model_dump() for i in return_issues]},
+            ) from None
+        ctx.cfg.cameras[:] = cameras
+    error = await run_in_threadpool(_apply, ctx, cam)
+    with ctx.db.session() as s:
+        audit(s, who, action, "camera", cam.id, detail={"applied": error is None, "saved": saved})
+    ctx.bus.publish("config.camera", {"id": cam.id, "action": action})
+    return ConfigResult(
+        camera=cam.model_dump(mode="json"),
+        applied=ctx.runtime is not None and error is None,
+        saved=saved,
+        apply_error=error,
+    )
+
+
+CAMERA_BODY = Body(
+    ..., examples=[{"id": "gate", "purpose": "entrance safety", "streams": {"record": "rtsp://..."}}]
+)
+
+
+@router.get("/cameras", response_model=list[dict[str, Any]])
+def list_camera_configs(request: Request, who: Principal = Depends(admin_only)) -> list[dict[str, Any]]:
+    return [c.model_dump(mode="json") for c in get_ctx(request).cfg.cameras]
+
+
+@router.get("/cameras/{camera_id}", response_model=dict[str, Any])
+def get_camera_config(
+    camera_id: CameraId, request: Request, who: Principal = Depends(admin_only)
+) -> dict[str, Any]:
+    try:
+        return get_ctx(request).cfg.camera(camera_id).model_dump(mode="json")
+    except KeyError:
+        raise HTTPException(404, f"no camera '{camera_id}'") from None
+
+
+@router.post(
+    "/cameras",
+    response_model=ConfigResult,
+    status_code=201,
+    responses={422: {"description": "validation issues"}, 409: {"description": "id taken"}},
+)
+async def add_camera(
+    request: Request,
+    body: dict[str, Any] = CAMERA_BODY,
+    dry_run: bool = Query(False),
+    who: Principal = Depends(admin_only),
+) -> Any:
+    ctx = get_ctx(request)
+    cam, issues = validate_camera(body)
+    if cam is None:
+        return _invalid(issues)
+    if any(c.id == cam.id for c in ctx.cfg.cameras):
+        raise HTTPException(409, f"camera '{cam.id}' already exists")
+    if dry_run:
+        return ConfigResult(camera=cam.model_dump(mode="json"), applied=False, saved=False)
+    return await _store(ctx, cam, who, "config.camera.add")
+
+
+@router.put(
+    "/cameras/{camera_id}", response_model=ConfigResult, responses={422: {"description": "validation issues"}}
+)
+async def put_camera(
+    camera_id: CameraId,
+    request: Request,
+    body: dict[str, Any] = CAMERA_BODY,
+    dry_run: bool = Query(False),
+    who: Principal = Depends(admin_only),
+) -> Any:
+    """Replace one camera's configuration and apply it to that camera only."""
+    ctx = get_ctx(request)
+    if isinstance(body, dict) and body.get("id", camera_id) != camera_id:
+        return _invalid([Issue(path="id", message="the id in the body differs from the URL")])
+    cam, issues = validate_camera({**body, "id": camera_id} if isinstance(body, dict) else body)
+    if cam is None:
+        return _invalid(issues)
+    if not any(c.id == camera_id for c in ctx.cfg.cameras):
+        raise HTTPException(404, f"no camera '{camera_id}' (POST to add one)")
+    if dry_run:
+        return ConfigResult(camera=cam.model_dump(mode="json"), applied=False, saved=False)
+    return await _store(ctx, cam, who, "config.camera.update")
+
+
+@router.delete("/cameras/{camera_id}", status_code=204)
+async def delete_camera(
+    camera_id: CameraId, request: Request, who: Principal = Depends(admin_only)
+) -> Response:
+    ctx = get_ctx(request)
+    with ctx.lock:
+        if not any(c.id == camera_id for c in ctx.cfg.cameras):
+            raise HTTPException(404, f"no camera '{camera_id}'")
+        cameras = [c for c in ctx.cfg.cameras if c.id != camera_id]
+        save_config(ctx, ctx.cfg.model_copy(update={"cameras": cameras}))
+        ctx.cfg.cameras[:] = cameras
+    remove = getattr(ctx.runtime, "remove_camera", None)
+    if remove is not None:
+        await run_in_threadpool(remove, camera_id)
+    with ctx.db.session() as s:
+        audit(s, who, "config.camera.delete", "camera", camera_id)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/cameras/{camera_id}/snapshot.jpg",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}},
+)
+def config_snapshot(camera_id: CameraId, request: Request, who: Principal = Depends(admin_only)) -> Response:
+    """A redacted still for drawing zones, masks and lines (admins see no other footage). Audited."""
+    ctx = get_ctx(request)
+    try:
+        ctx.cfg.camera(camera_id)
+    except KeyError:
+        raise HTTPException(404, f"no camera '{camera_id}'") from None
+    enc = live_frames(ctx).latest(ctx, camera_id, who)
+    if enc is None:
+        raise HTTPException(503, "no picture from this camera yet")
+    with ctx.db.session() as s:
+        audit(s, who, "footage.config_snapshot", "camera", camera_id, purpose="configuration")
+    return Response(enc.jpeg, media_type="image/jpeg")

@@ -1,0 +1,257 @@
+"""Events and alerts: search with keyset pagination, thumbnails, acknowledge, escalate."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import cv2
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+from sqlalchemy import and_, not_, select
+from sqlalchemy.orm import Session
+
+from oversight.store.base import utcnow
+from oversight.store.models import Event
+from oversight.web import frames
+from oversight.web.audit import audit
+from oversight.web.auth import ALERT_ROLES, EVENT_READ_ROLES, Principal, get_ctx, require_roles
+from oversight.web.context import AppContext
+from oversight.web.params import DbId, as_utc
+
+router = APIRouter(prefix="/api/events", tags=["events"])
+
+
+class EventOut(BaseModel):
+    id: int
+    camera_id: str
+    camera_name: str
+    label: str
+    rule_id: str | None
+    rule_type: str | None
+    track_id: int | None
+    start: datetime
+    end: datetime | None
+    confidence: float
+    has_snapshot: bool
+    thumbnail: str | None
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    ack_note: str | None
+    data: dict[str, Any]
+
+
+class EventPage(BaseModel):
+    items: list[EventOut]
+    next_cursor: str | None
+
+
+class Ack(BaseModel):
+    note: str = Field("", max_length=2000)
+
+
+class Escalation(BaseModel):
+    note: str = Field("", max_length=2000)
+
+
+def _names(ctx: AppContext) -> dict[str, str]:
+    return {c.id: c.display_name for c in ctx.cfg.cameras}
+
+
+def event_out(e: Event, names: dict[str, str]) -> EventOut:
+    data = {k: v for k, v in (e.data or {}).items() if k not in ("snapshot", "snapshot_path")}
+    return EventOut(
+        id=e.id,
+        camera_id=e.camera_id,
+        camera_name=names.get(e.camera_id, e.camera_id),
+        label=e.label,
+        rule_id=e.rule_id,
+        rule_type=e.rule_type,
+        track_id=e.track_id,
+        start=e.start,
+        end=e.end,
+        confidence=e.confidence,
+        has_snapshot=bool(e.snapshot_path),
+        thumbnail=f"/api/events/{e.id}/thumbnail.jpg" if e.snapshot_path else None,
+        acknowledged_at=e.acknowledged_at,
+        acknowledged_by=e.acknowledged_by,
+        ack_note=e.ack_note,
+        data=data,
+    )
+
+
+def _cursor(e: Event) -> str:
+    return base64.urlsafe_b64encode(f"{e.start.isoformat()}|{e.id}".encode()).decode()
+
+
+def _parse_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        start, ident = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        value = as_utc(datetime.fromisoformat(start), "cursor")
+        assert value is not None
+        return value, int(ident)
+    except (ValueError, binascii.Error, UnicodeDecodeError, AssertionError):
+        raise HTTPException(422, "bad cursor") from None
+
+
+def search(
+    s: Session,
+    *,
+    cameras: list[str] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    label: str | None = None,
+    rule_id: str | None = None,
+    unacknowledged: bool = False,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> tuple[list[Event], str | None]:
+    """Newest first, ``limit`` at a time; the cursor is the last (start, id) seen (keyset paging)."""
+    q = select(Event)
+    if cameras:
+        q = q.where(Event.camera_id.in_(cameras))
+    if start is not None:
+        q = q.where(Event.start >= start)
+    if end is not None:
+        q = q.where(Event.start < end)
+    if label:
+        q = q.where(Event.label == label)
+    if rule_id:
+        q = q.where(Event.rule_id == rule_id)
+    if unacknowledged:
+        q = q.where(Event.acknowledged_at.is_(None))
+    if cursor:
+        c_start, c_id = _parse_cursor(cursor)
+        q = q.where(Event.start <= c_start, not_(and_(Event.start == c_start, Event.id >= c_id)))
+    rows = list(s.scalars(q.order_by(Event.start.desc(), Event.id.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (_cursor(rows[-1]) if more and rows else None)
+
+
+
+
+@router.get("", response_model=EventPage)
+def list_events(
+    request: Request,
+    camera: list[str] | None = Query(None, max_length=64),
+    start: datetime | None = None,
+    end: datetime | None = None,
+    label: str | None = Query(None, max_length=64),
+    rule: str | None = Query(None, max_length=64),
+    unacknowledged: bool = False,
+    limit: int = Query(50, ge=1, le=500),
+    cursor: str | None = Query(None, max_length=200),
+    who: Principal = Depends(require_roles(*EVENT_READ_ROLES)),
+) -> EventPage:
+    """Events newest first. Filter by camera (repeatable), time range, label, rule; page with ``cursor``."""
+    ctx = get_ctx(request)
+    with ctx.db.session() as s:
+        rows, nxt = search(
+            s,
+            cameras=camera,
+            start=as_utc(start, "start"),
+            end=as_utc(end, "end"),
+            label=label,
+            rule_id=rule,
+            unacknowledged=unacknowledged,
+            limit=limit,
+            cursor=cursor,
+        )
+        names = _names(ctx)
+        return EventPage(items=[event_out(e, names) for e in rows], next_cursor=nxt)
+
+
+def _get(s: Session, event_id: int) -> Event:
+    e = s.get(Event, event_id)
+    if e is None:
+        raise HTTPException(404, "no such event")
+    return e
+
+
+@router.get("/{event_id}", response_model=EventOut)
+def get_event(
+    event_id: DbId, request: Request, who: Principal = Depends(require_roles(*EVENT_READ_ROLES))
+) -> EventOut:
+    ctx = get_ctx(request)
+    with ctx.db.session() as s:
+        audit(s, who, "event.view", "event", event_id)
+        return event_out(_get(s, event_id), _names(ctx))
+
+
+@router.get(
+    "/{event_id}/thumbnail.jpg", response_class=Response, responses={200: {"content": {"image/jpeg": {}}}}
+)
+def thumbnail(
+    event_id: DbId, request: Request, who: Principal = Depends(require_roles(*ALERT_ROLES))
+) -> Response:
+    """The event's snapshot, redacted like live video."""
+    ctx = get_ctx(request)
+    with ctx.db.session() as s:
+        e = _get(s, event_id)
+        path, camera_id, ts = e.snapshot_path, e.camera_id, e.start
+        audit(s, who, "footage.thumbnail", "event", event_id, detail={"camera_id": camera_id})
+    if not path or not Path(path).is_file():
+        raise HTTPException(404, "this event has no snapshot")
+    img = cv2.imread(path, cv2.IMREAD_COLOR)
+    if img is None:
+        raise HTTPException(404, "the snapshot cannot be read")
+    out = frames.outgoing_frame(ctx, camera_id, img, ts, who)
+    return Response(
+        frames.encode_jpeg(out), media_type="image/jpeg", headers={"Cache-Control": "private, max-age=60"}
+    )
+
+
+@router.post("/{event_id}/ack", response_model=EventOut)
+def acknowledge(
+    event_id: DbId, body: Ack, request: Request, who: Principal = Depends(require_roles(*ALERT_ROLES))
+) -> EventOut:
+    """Acknowledge an alert with a note. Acknowledging twice keeps the first acknowledgement."""
+    ctx = get_ctx(request)
+    with ctx.db.session() as s:
+        e = _get(s, event_id)
+        if e.acknowledged_at is None:
+            e.acknowledged_at = utcnow()
+            e.acknowledged_by = who.username
+            e.ack_note = body.note.strip() or None
+            audit(s, who, "alert.ack", "event", event_id, detail={"note": e.ack_note})
+        out = event_out(e, _names(ctx))
+    ctx.bus.publish(
+        "alert.ack",
+        {
+            "id": out.id,
+            "camera_id": out.camera_id,
+            "by": out.acknowledged_by,
+            "at": out.acknowledged_at.isoformat() if out.acknowledged_at else None,
+            "note": out.ack_note,
+        },
+    )
+    return out
+
+
+@router.post("/{event_id}/escalate")
+def escalate(
+    event_id: DbId, body: Escalation, request: Request, who: Principal = Depends(require_roles(*ALERT_ROLES))
+) -> dict[str, Any]:
+    """Turn an alert into an incident (needs the incidents package)."""
+    ctx = get_ctx(request)
+    try:
+        from oversight.incidents import service
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("oversight.incidents.service", "oversight.incidents"):
+            raise
+        raise HTTPException(501, "incident management is not installed") from None
+    with ctx.db.session() as s:
+        e = _get(s, event_id)
+        result = service.create_from_alert(s, e, who.username, note=body.note or None, bus=ctx.bus)
+        if e.acknowledged_at is None:
+            e.acknowledged_at = utcnow()
+            e.acknowledged_by = who.username
+            e.ack_note = ("escalated: " + body.note).strip()
+        incident_id = getattr(result, "id", result)
+    ctx.bus.publish("alert.ack", {"id": event_id, "by": who.username, "escalated": True})
+    return {"event_id": event_id, "incident_id": incident_id}

@@ -1,0 +1,270 @@
+"""The WebSocket that pushes alerts and status to the UI, and the Prometheus /metrics endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.core import CollectorRegistry, GaugeMetricFamily
+from sqlalchemy import func, select
+
+from oversight.events.bus import Message
+from oversight.store.models import Segment
+from oversight.web.auth import ALERT_ROLES, ALL_ROLES, Principal, get_ctx, require_roles, resolve_principal
+from oversight.web.context import AppContext
+
+router = APIRouter(tags=["live"])
+WS_ROLES = ALL_ROLES
+# Which roles receive which topics. Viewers get camera status and bare alert markers only.
+TOPIC_ROLES: dict[str, tuple[str, ...]] = {
+    "event": ALL_ROLES,
+    "alert.ack": ALL_ROLES,
+    "camera.status": ALL_ROLES,
+    "incident": ("operator", "supervisor", "auditor"),
+    "unit": ("operator", "supervisor"),
+}
+VIEWER_EVENT_KEYS = ("id", "camera_id", "phase", "start", "end")
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def ws_payload(msg: Message, role: str) -> str | None:
+    """The JSON a client of ``role`` receives for a bus message, or None when it gets nothing."""
+    topic = next((t for t in TOPIC_ROLES if msg.topic == t or msg.topic.startswith(t + ".")), None)
+    if topic is None or role not in TOPIC_ROLES[topic]:
+        return None
+    data = dict(msg.data)
+    if topic == "event":
+        snap = data.pop("snapshot", None) or data.pop("snapshot_path", None)
+        if role not in ALERT_ROLES:
+            data = {k: data.get(k) for k in VIEWER_EVENT_KEYS}
+        elif snap and data.get("id") is not None:
+            data["thumbnail"] = f"/api/events/{data['id']}/thumbnail.jpg"
+    return json.dumps({"topic": msg.topic, "data": data, "sent": time.time()}, default=_default)
+
+
+def _same_origin(ws: WebSocket) -> bool:
+    origin = ws.headers.get("origin")
+    if not origin:
+        return True  # not a browser (integrations authenticate with a token)
+    return urlsplit(origin).netloc == ws.headers.get("host", "")
+
+
+@router.websocket("/api/ws")
+async def websocket(ws: WebSocket) -> None:
+    """Push bus messages ("event", "alert.ack", "camera.status", "incident", "unit") as JSON."""
+    ctx: AppContext = ws.app.state.ctx
+    try:
+        who = resolve_principal(ctx, ws, "GET")
+    except HTTPException:
+        who = None
+    if who is None or not _same_origin(ws):
+        await ws.close(code=4401 if who is None else 4403)
+        return
+    if who.role not in WS_ROLES:
+        await ws.close(code=4403)
+        return
+    await ws.accept()
+    loop = asyncio.get_running_loop()
+    queue, unsubscribe = ctx.bus.subscribe_async("", loop, maxsize=2000)
+    stats = ctx.extras.setdefault("stats", {"mjpeg_viewers": 0, "mjpeg_frames": 0})
+    stats["ws_clients"] = stats.get("ws_clients", 0) + 1
+    await ws.send_text(json.dumps({"topic": "hello", "data": {"username": who.username, "role": who.role}}))
+
+    async def pump() -> None:
+        last_check = time.monotonic()
+        while True:
+            try:
+                msg = await asyncio.wait_for(queue.get(), timeout=15)
+            except TimeoutError:
+                await ws.send_text('{"topic":"ping","data":{}}')
+                msg = None
+            if time.monotonic() - last_check > 30:  # logout-everywhere and deactivation reach sockets too
+                last_check = time.monotonic()
+                if await asyncio.to_thread(resolve_principal, ctx, ws, "GET") is None:
+                    await ws.close(code=4401)
+                    return
+            if msg is not None:
+                text = ws_payload(msg, who.role)
+                if text is not None:
+                    await ws.send_text(text)
+
+    async def drain() -> None:
+        while True:
+            await ws.receive_text()
+
+    tasks = [asyncio.create_task(pump()), asyncio.create_task(drain())]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(BaseException):
+                await t
+        unsubscribe()
+        stats["ws_clients"] -= 1
+
+
+websocket.roles = WS_ROLES  # type: ignore[attr-defined]  # read by the route-role matrix test
+
+
+class RuntimeCollector:
+    """Reads whatever numbers the runtime's camera workers expose; missing pieces are skipped."""
+
+    def __init__(self, ctx: AppContext):
+        self.ctx = ctx
+        self._bytes: tuple[float, dict[str, int]] = (0.0, {})
+
+    def _recording_bytes(self) -> dict[str, int]:
+        at, cached = self._bytes
+        if time.monotonic() - at < 15:
+            return cached
+        with self.ctx.db.session() as s:
+            rows = s.execute(
+                select(Segment.camera_id, func.sum(Segment.bytes)).group_by(Segment.camera_id)
+            ).all()
+        found = {cid: int(n or 0) for cid, n in rows}
+        self._bytes = (time.monotonic(), found)
+        return found
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        ctx = self.ctx
+        up = GaugeMetricFamily(
+            "oversight_camera_online", "1 when the camera delivers frames", labels=["camera"]
+        )
+        numeric: dict[str, GaugeMetricFamily] = {}
+        for cam in list(ctx.cfg.cameras):
+            worker = ctx.worker(cam.id)
+            try:
+                st = dict(worker.status()) if worker is not None else {}
+            except Exception:
+                st = {}
+            up.add_metric([cam.id], 1.0 if st.get("online") else 0.0)
+            for key, value in st.items():
+                if key == "online" or isinstance(value, bool) or not isinstance(value, (int, float)):
+                    continue
+                name = "oversight_camera_" + "".join(ch if ch.isalnum() else "_" for ch in str(key))
+                fam = numeric.setdefault(
+                    name, GaugeMetricFamily(name, f"camera status '{key}'", labels=["camera"])
+                )
+                fam.add_metric([cam.id], float(value))
+        yield up
+        yield from numeric.values()
+        rec = GaugeMetricFamily(
+            "oversight_recording_bytes", "bytes of recorded segments on storage", labels=["camera"]
+        )
+        with contextlib.suppress(Exception):
+            for cid, n in self._recording_bytes().items():
+                rec.add_metric([cid], float(n))
+        yield rec
+        runtime_metrics = getattr(ctx.runtime, "metrics", None)
+        if callable(runtime_metrics):  # optional: {name: {camera_or_queue: value}} from the runtime
+            with contextlib.suppress(Exception):
+                for name, series in dict(runtime_metrics()).items():
+                    fam = GaugeMetricFamily(f"oversight_{name}", f"runtime metric {name}", labels=["key"])
+                    for k, v in dict(series).items():
+                        fam.add_metric([str(k)], float(v))
+                    yield fam
+        stats = ctx.extras.get("stats", {})
+        for key in ("mjpeg_viewers", "ws_clients", "wall_viewers"):
+            g = GaugeMetricFamily(f"oversight_web_{key}", f"open {key.replace('_', ' ')}")
+            g.add_metric([], float(stats.get(key, 0)))
+            yield g
+
+
+def _registry(ctx: AppContext) -> CollectorRegistry:
+    reg = ctx.extras.get("metrics_registry")
+    if reg is None:
+        reg = CollectorRegistry()
+        reg.register(RuntimeCollector(ctx))
+        ctx.extras["metrics_registry"] = reg
+    assert isinstance(reg, CollectorRegistry)
+    return reg
+
+
+@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+def metrics(request: Request, who: Principal = Depends(require_roles(*ALL_ROLES))) -> Response:
+    """Prometheus metrics (scrape with an API token: ``authorization: {credentials: ...}``)."""
+    return Response(generate_latest(_registry(get_ctx(request))), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.websocket("/api/live.ws")
+async def live_wall(ws: WebSocket) -> None:
+    """Live video for many tiles over one socket (browsers allow only ~6 HTTP streams per host).
+
+    Query ``ids=a,b,c`` and optional ``fps``. Each binary message is: one byte N, N bytes of
+    camera id (UTF-8), then a redacted JPEG. Frames come from the shared encoder in ``live_frames``.
+    """
+    from oversight.web.live_frames import live_frames
+
+    ctx: AppContext = ws.app.state.ctx
+    try:
+        who = resolve_principal(ctx, ws, "GET")
+    except HTTPException:
+        who = None
+    if who is None or not _same_origin(ws):
+        await ws.close(code=4401 if who is None else 4403)
+        return
+    if who.role not in LIVE_WALL_ROLES:
+        await ws.close(code=4403)
+        return
+    known = {c.id for c in ctx.cfg.cameras}
+    ids = [i for i in ws.query_params.get("ids", "").split(",") if i in known][:64]
+    try:
+        fps = min(25.0, max(1.0, float(ws.query_params.get("fps", "10"))))
+    except ValueError:
+        fps = 10.0
+    await ws.accept()
+    live = live_frames(ctx)
+    stats = ctx.extras.setdefault("stats", {"mjpeg_viewers": 0, "mjpeg_frames": 0})
+    stats["wall_viewers"] = stats.get("wall_viewers", 0) + 1
+    sent: dict[str, Any] = {}
+
+    async def pump() -> None:
+        period = 1.0 / fps
+        while True:
+            t0 = time.monotonic()
+            # redact + encode the cameras in parallel (OpenCV releases the GIL): uses every core
+            found = await asyncio.gather(*(asyncio.to_thread(live.latest, ctx, cid, who) for cid in ids))
+            for cid, enc in zip(ids, found, strict=True):
+                if enc is None or sent.get(cid) == enc.ts:
+                    continue
+                sent[cid] = enc.ts
+                head = cid.encode()
+                await ws.send_bytes(bytes([len(head)]) + head + enc.jpeg)
+            await asyncio.sleep(max(0.005, period - (time.monotonic() - t0)))
+
+    async def drain() -> None:
+        while True:
+            await ws.receive_text()
+
+    tasks = [asyncio.create_task(pump()), asyncio.create_task(drain())]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(BaseException):
+                await t
+        stats["wall_viewers"] -= 1
+
+
+LIVE_WALL_ROLES = ("viewer", "operator", "supervisor")  # same as FOOTAGE_ROLES
+live_wall.roles = LIVE_WALL_ROLES  # type: ignore[attr-defined]

@@ -1,0 +1,249 @@
+// Oversight UI shell: hash router, session, API helper, WebSocket hub, site-time formatting.
+// Pages live in ./pages/*.js and are listed in ./pages/index.js (one line each).
+import { PAGES } from "./pages/index.js";
+
+const $ = (sel, root = document) => root.querySelector(sel);
+
+function cookie(name) {
+  const m = document.cookie.match(new RegExp("(?:^|; )" + name + "=([^;]*)"));
+  return m ? decodeURIComponent(m[1]) : null;
+}
+
+export class ApiError extends Error {
+  constructor(status, detail, body) { super(typeof detail === "string" ? detail : JSON.stringify(detail)); this.status = status; this.detail = detail; this.body = body; }
+}
+
+// fetch wrapper: JSON in/out, CSRF header on writes, 401 -> login page.
+export async function api(path, { method = "GET", body, raw = false } = {}) {
+  const headers = {};
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (!["GET", "HEAD"].includes(method)) headers["X-CSRF-Token"] = cookie("ov_csrf") || "";
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: "same-origin" });
+  if (raw) return res;
+  let data = null;
+  const text = await res.text();
+  try { data = text ? JSON.parse(text) : null; } catch { data = text; }
+  if (!res.ok) {
+    if (res.status === 401 && !path.startsWith("/api/auth/")) { state.me = null; go("login"); }
+    throw new ApiError(res.status, data && data.detail !== undefined ? data.detail : res.statusText, data);
+  }
+  return data;
+}
+
+// ---- time in the site's zone (the API speaks UTC ISO-8601)
+const fmtCache = {};
+function fmt(opts) {
+  const key = JSON.stringify(opts) + state.tz;
+  return fmtCache[key] ||= new Intl.DateTimeFormat("en-GB", { timeZone: state.tz, hourCycle: "h23", ...opts });
+}
+export function fmtTime(iso, { seconds = true, date = true } = {}) {
+  if (!iso) return "";
+  const d = iso instanceof Date ? iso : new Date(iso);
+  const o = { hour: "2-digit", minute: "2-digit" };
+  if (seconds) o.second = "2-digit";
+  if (date) Object.assign(o, { year: "numeric", month: "2-digit", day: "2-digit" });
+  return fmt(o).format(d);
+}
+function tzOffsetMs(date) { // offset of the site zone from UTC at this instant
+  const p = Object.fromEntries(fmt({ year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" }).formatToParts(date).map(x => [x.type, x.value]));
+  return Date.UTC(+p.year, +p.month - 1, +p.day, +p.hour % 24, +p.minute, +p.second) - Math.floor(date.getTime() / 1000) * 1000;
+}
+// "YYYY-MM-DDTHH:MM" in site time -> Date (UTC instant)
+export function siteInputToDate(value) {
+  if (!value) return null;
+  const [d, t] = value.split("T"); const [y, mo, da] = d.split("-").map(Number); const [h, mi] = (t || "00:00").split(":").map(Number);
+  const guess = Date.UTC(y, mo - 1, da, h, mi);
+  let utc = guess - tzOffsetMs(new Date(guess));
+  utc = guess - tzOffsetMs(new Date(utc));
+  return new Date(utc);
+}
+export function dateToSiteInput(date) {
+  const p = Object.fromEntries(fmt({ year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" }).formatToParts(date).map(x => [x.type, x.value]));
+  return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}`;
+}
+
+export function toast(text, { kind = "", onclick = null, ms = 6000 } = {}) {
+  const el = document.createElement("div");
+  el.className = "toast " + kind; el.textContent = text; el.setAttribute("role", kind === "error" ? "alert" : "status");
+  if (onclick) el.addEventListener("click", () => { onclick(); el.remove(); });
+  $("#toasts").append(el);
+  setTimeout(() => el.remove(), ms);
+}
+
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith("on") && typeof v === "function") el.addEventListener(k.slice(2), v);
+    else if (k === "class") el.className = v;
+    else if (k === "dataset") Object.assign(el.dataset, v);
+    else el.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) el.append(c instanceof Node ? c : String(c));
+  return el;
+}
+
+// ---- WebSocket hub: one socket, many listeners; reconnects with backoff.
+const listeners = new Set();
+let socket = null, backoff = 500;
+function connectWs() {
+  if (!state.me || socket) return;
+  socket = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/api/ws");
+  socket.onopen = () => { backoff = 500; $("#ws-state").classList.add("up"); };
+  socket.onmessage = (m) => {
+    let msg; try { msg = JSON.parse(m.data); } catch { return; }
+    for (const fn of [...listeners]) { try { fn(msg); } catch (e) { console.error(e); } }
+  };
+  socket.onclose = (e) => {
+    socket = null; $("#ws-state").classList.remove("up");
+    if (e.code === 4401) { state.me = null; go("login"); return; }
+    if (state.me) setTimeout(connectWs, backoff = Math.min(backoff * 2, 10000));
+  };
+}
+export function onMessage(fn) { listeners.add(fn); return () => listeners.delete(fn); }
+
+// ---- alert counter and cue (operators and supervisors)
+const unacked = new Set();
+let audioCtx = null;
+function beep() {
+  try {
+    audioCtx ||= new AudioContext();
+    const o = audioCtx.createOscillator(), g = audioCtx.createGain();
+    o.frequency.value = 880; g.gain.setValueAtTime(0.001, audioCtx.currentTime);
+    g.gain.exponentialRampToValueAtTime(0.15, audioCtx.currentTime + 0.02);
+    g.gain.exponentialRampToValueAtTime(0.001, audioCtx.currentTime + 0.5);
+    o.connect(g).connect(audioCtx.destination); o.start(); o.stop(audioCtx.currentTime + 0.5);
+  } catch { /* no audio device */ }
+}
+function renderCount() {
+  const b = $("#alert-count");
+  b.textContent = unacked.size; b.hidden = unacked.size === 0;
+}
+export const alerts = {
+  set(ids) { unacked.clear(); ids.forEach(i => unacked.add(i)); renderCount(); },
+  ack(id) { unacked.delete(id); renderCount(); },
+  has(id) { return unacked.has(id); },
+};
+onMessage((msg) => {
+  if (!state.me || !["operator", "supervisor"].includes(state.me.role)) return;
+  if (msg.topic === "event" && msg.data.phase === "start") {
+    unacked.add(msg.data.id); renderCount();
+    const b = $("#alert-count"); b.classList.remove("pulse"); void b.offsetWidth; b.classList.add("pulse");
+    if (state.sound) beep();
+    if (!location.hash.startsWith("#/alerts")) {
+      const cam = state.cameraNames[msg.data.camera_id] || msg.data.camera_id;
+      toast(`Alert: ${msg.data.label}${msg.data.rule_id ? " in " + msg.data.rule_id : ""} on ${cam}`, { kind: "alert", onclick: () => go("alerts") });
+    }
+  } else if (msg.topic === "alert.ack") { unacked.delete(msg.data.id); renderCount(); }
+});
+
+// ---- router
+export const state = { me: null, site: null, tz: "UTC", pages: [], sound: localStorage.getItem("ov_sound") !== "off", cameraNames: {} };
+let cleanup = [];
+export function go(path) { const target = "#/" + path; if (location.hash === target) route(); else location.hash = target; }
+
+function parseHash() {
+  const raw = location.hash.replace(/^#\/?/, "");
+  const [p, q = ""] = raw.split("?");
+  const parts = p.split("/").filter(Boolean).map(decodeURIComponent);
+  return { name: parts[0] || "", args: parts.slice(1), query: new URLSearchParams(q) };
+}
+
+async function loadPages() {
+  const base = new URL("./pages/index.js", import.meta.url);
+  const mods = await Promise.all(PAGES.map(p => import(new URL(p.module, base).href).then(m => ({ ...p, page: m.default || m })).catch(e => { console.error("page failed to load", p.module, e); return null; })));
+  state.pages = mods.filter(Boolean);
+}
+
+function allowed(p) { return !p.page.roles || (state.me && p.page.roles.includes(state.me.role)); }
+
+function renderNav(active) {
+  const nav = $("#nav"); nav.replaceChildren();
+  let n = 0;
+  for (const p of state.pages) {
+    if (!p.nav || !allowed(p)) continue;
+    n += 1;
+    const a = h("a", { href: "#/" + p.path, class: p.path === active ? "active" : "", title: `${p.page.title} (Alt+${n})` }, p.page.title);
+    nav.append(a);
+  }
+}
+
+async function route() {
+  for (const fn of cleanup.splice(0)) { try { fn(); } catch (e) { console.error(e); } }
+  const { name, args, query } = parseHash();
+  const public_ = ["login", "bootstrap"];
+  if (!state.me && !public_.includes(name)) {
+    try { state.me = await api("/api/auth/me"); } catch { state.me = null; }
+    if (!state.me) {
+      const st = await api("/api/auth/state").catch(() => null);
+      go(st && st.needs_bootstrap ? "bootstrap" : "login"); return;
+    }
+  }
+  if (state.me) await onLogin();
+  $("#top").hidden = !state.me;
+  let entry = state.pages.find(p => p.path === name);
+  if (!entry || !allowed(entry)) {
+    const first = state.pages.find(p => p.nav && allowed(p));
+    if (state.me && first && name !== first.path) { go(first.path); return; }
+    if (!entry) { go(state.me ? "" : "login"); return; }
+  }
+  renderNav(entry.path);
+  document.title = `${entry.page.title} · ${state.site ? state.site.name : "Oversight"}`;
+  const main = $("#main"); main.replaceChildren();
+  const ctx = { api, h, me: state.me, site: state.site, state, args, query, go, toast, fmtTime, siteInputToDate, dateToSiteInput, onMessage, alerts, onCleanup: (fn) => cleanup.push(fn) };
+  try {
+    const out = await entry.page.render(main, ctx);
+    if (typeof out === "function") cleanup.push(out);
+  } catch (e) {
+    console.error(e);
+    main.append(h("p", { class: "error" }, "This page failed to load: " + e.message));
+  }
+}
+
+let loggedInAs = null;
+async function onLogin() {
+  if (loggedInAs === state.me.username) return;
+  loggedInAs = state.me.username;
+  state.site = await api("/api/site").catch(() => null);
+  state.tz = (state.site && state.site.timezone) || "UTC";
+  $("#site-name").textContent = state.site ? state.site.name : "Oversight";
+  $("#user-name").textContent = `${state.me.username} · ${state.me.role}`;
+  const cams = await api("/api/cameras").catch(() => []);
+  state.cameraNames = Object.fromEntries(cams.map(c => [c.id, c.name]));
+  if (["operator", "supervisor"].includes(state.me.role)) {
+    const page = await api("/api/events?unacknowledged=true&limit=200").catch(() => ({ items: [] }));
+    alerts.set(page.items.map(e => e.id));
+  }
+  connectWs();
+}
+
+export function loggedIn(me) { state.me = me; loggedInAs = null; }
+
+async function logout(all) {
+  await api(all ? "/api/auth/logout-all" : "/api/auth/logout", { method: "POST" }).catch(() => null);
+  state.me = null; loggedInAs = null; if (socket) socket.close();
+  $("#user-menu").open = false; go("login");
+}
+
+function tick() { $("#clock").textContent = fmtTime(new Date(), { date: false }) + " " + (state.tz === "UTC" ? "UTC" : ""); }
+
+function keys(e) {
+  if (e.target.closest("input, textarea, select, [contenteditable]")) return;
+  if (e.altKey && /^[1-9]$/.test(e.key)) {
+    const visible = state.pages.filter(p => p.nav && allowed(p));
+    const p = visible[+e.key - 1]; if (p) { e.preventDefault(); go(p.path); }
+  } else if (!e.altKey && !e.ctrlKey && !e.metaKey && e.key === "a" && state.me && ["operator", "supervisor"].includes(state.me.role)) {
+    go("alerts");
+  }
+}
+
+async function start() {
+  await loadPages();
+  $("#logout").addEventListener("click", () => logout(false));
+  $("#logout-all").addEventListener("click", () => logout(true));
+  window.addEventListener("hashchange", route);
+  document.addEventListener("keydown", keys);
+  setInterval(tick, 1000); tick();
+  await route();
+}
+start();

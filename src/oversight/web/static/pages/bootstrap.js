@@ -1,0 +1,24 @@
+import { loggedIn } from "../app.js";
+
+export const title = "Create the first admin";
+export const roles = null;
+
+export function render(el, { h, api, go, query }) {
+  const err = h("p", { class: "error", role: "alert" });
+  const secret = h("input", { name: "secret", required: true, value: query.get("secret") || "", autocomplete: "off" });
+  const user = h("input", { name: "username", required: true, value: "admin", autocomplete: "username" });
+  const pass = h("input", { name: "password", type: "password", required: true, minlength: 10, autocomplete: "new-password" });
+  const form = h("form", {
+    onsubmit: async (e) => {
+      e.preventDefault(); err.textContent = "";
+      try {
+        const me = await api("/api/auth/bootstrap", { method: "POST", body: { secret: secret.value.trim(), username: user.value.trim(), password: pass.value } });
+        history.replaceState(null, "", location.pathname); loggedIn(me); go("users");
+      } catch (x) { err.textContent = typeof x.detail === "string" ? x.detail : "Please check the fields (password: at least 10 characters)."; }
+    },
+  },
+    h("label", {}, "One-time secret (printed by the server at first start)", secret),
+    h("label", {}, "Admin user name", user), h("label", {}, "Password (10+ characters)", pass),
+    h("button", { class: "primary", type: "submit" }, "Create admin"), err);
+  el.append(h("div", { class: "login panel" }, h("h1", {}, title), form));
+}

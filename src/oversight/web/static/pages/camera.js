@@ -1,0 +1,125 @@
+// Camera page: live view, a timeline of recorded spans, gaps and events, playback from any moment.
+import { liveVideo, FOOTAGE_ROLES, PLAYBACK_ROLES } from "../lib/live.js";
+import { statusText } from "./wall.js";
+
+export const title = "Camera";
+export const roles = ["viewer", "operator", "supervisor", "auditor", "admin"];
+const WINDOWS = [["24 h", 86400], ["1 h", 3600], ["10 min", 600]];
+
+export async function render(el, ctx) {
+  const { h, api, go, fmtTime, args, query, onCleanup, onMessage, me, toast } = ctx;
+  const id = args[0];
+  if (!id) { go("wall"); return; }
+  const cam = await api(`/api/cameras/${encodeURIComponent(id)}`);
+  const canPlay = PLAYBACK_ROLES.includes(me.role), canSee = FOOTAGE_ROLES.includes(me.role);
+  let windowS = +(localStorage.getItem("ov_tl_window") || 86400), rec = null, stopLive = null, playing = null, playT0 = 0, currentEvent = -1;
+
+  const img = h("img", { alt: `Video of ${cam.name}` });
+  const mode = h("span", { class: "mode" });
+  const player = h("div", { class: "player" }, canSee ? img : h("span", { class: "muted" }, "Video is not available to your role."), mode);
+  const tl = h("canvas", { class: "timeline", tabindex: 0, "aria-label": "Recording timeline: click to play back from that moment" });
+  const tip = h("span", { class: "muted small mono" });
+  const st = h("span", { class: "st" });
+  const evList = h("div", { class: "list", "aria-label": "Events" });
+  const liveBtn = h("button", { type: "button", onclick: () => startLive(), title: "Back to live (L)" }, "Live");
+  const winButtons = WINDOWS.map(([label, s]) => h("button", { type: "button", onclick: () => { windowS = s; localStorage.setItem("ov_tl_window", s); load(); } }, label));
+  el.append(
+    h("div", { class: "toolbar" }, h("button", { type: "button", onclick: () => go("wall"), title: "Back to the wall (Esc)" }, "← Wall"),
+      h("h1", { style: "margin:0" }, cam.name), st, h("span", { class: "muted small" }, cam.purpose), h("span", { class: "spacer" }),
+      canPlay ? [h("button", { type: "button", onclick: () => step(-1), title: "Previous event ([)" }, "◂ Event"),
+        h("button", { type: "button", onclick: () => step(1), title: "Next event (])" }, "Event ▸")] : null, liveBtn),
+    h("div", { class: "cam-layout" },
+      h("div", {}, player,
+        canPlay ? [tl, h("div", { class: "legend" }, h("span", {}, h("i", { style: "background:#3d7f72" }), "recorded"),
+          h("span", {}, h("i", { style: "background:#e0625a" }), "gap"), h("span", {}, h("i", { style: "background:#e0a84f" }), "event"),
+          h("span", { class: "spacer", style: "flex:1" }), ...winButtons, tip)] : null),
+      h("div", {}, h("h2", { style: "margin-top:0" }, "Events"), canPlay ? evList : h("p", { class: "muted" }, "Events are shown to operators."))));
+  st.className = "st " + (cam.online ? "online" : "offline"); st.textContent = statusText(cam, fmtTime);
+
+  function stopPlayback() { if (playing) { img.src = ""; playing = null; } }
+  function startLive() {
+    stopPlayback(); mode.textContent = "● LIVE"; mode.className = "mode"; liveBtn.classList.add("on");
+    if (canSee && !stopLive) stopLive = liveVideo([id], (_, url) => { img.src = url; }, { fps: 10 });
+    drawTl();
+  }
+  function play(at) {
+    if (!canPlay) return;
+    if (stopLive) { stopLive(); stopLive = null; }
+    liveBtn.classList.remove("on");
+    playing = at; playT0 = performance.now();
+    img.src = `/api/cameras/${encodeURIComponent(id)}/playback.mjpeg?start=${encodeURIComponent(at.toISOString())}`;
+    mode.textContent = "▶ PLAYBACK from " + fmtTime(at); mode.className = "mode rec";
+    drawTl();
+  }
+  function span() { const end = Date.now(); return [end - windowS * 1000, end]; }
+  function x(t, w) { const [a, b] = span(); return ((t - a) / (b - a)) * w; }
+  function drawTl() {
+    if (!canPlay) return;
+    const r = tl.getBoundingClientRect(), dpr = window.devicePixelRatio || 1;
+    tl.width = Math.max(1, r.width * dpr); tl.height = r.height * dpr;
+    const g = tl.getContext("2d"); g.scale(dpr, dpr);
+    const W = r.width, H = r.height;
+    g.fillStyle = "#161c22"; g.fillRect(0, 0, W, H);
+    const [a, b] = span();
+    g.fillStyle = "#8b98a5"; g.font = "11px system-ui"; g.strokeStyle = "#2a343e";
+    const tick = windowS > 7200 ? 3600e3 : windowS > 1200 ? 600e3 : 60e3;
+    for (let t = Math.ceil(a / tick) * tick; t < b; t += tick) {
+      const px = x(t, W); g.beginPath(); g.moveTo(px, 0); g.lineTo(px, H); g.stroke();
+      g.fillText(fmtTime(new Date(t), { date: false, seconds: false }), px + 3, H - 4);
+    }
+    if (!rec) return;
+    for (const s of rec.spans) { g.fillStyle = "#3d7f72"; const x1 = x(Date.parse(s.start), W), x2 = x(Date.parse(s.end), W); g.fillRect(x1, 14, Math.max(2, x2 - x1), 22); }
+    for (const s of rec.gaps) { g.fillStyle = "#e0625a"; const x1 = x(Date.parse(s.start), W), x2 = x(s.end ? Date.parse(s.end) : b, W); g.fillRect(x1, 36, Math.max(2, x2 - x1), 4); }
+    for (const e of rec.events) { g.fillStyle = "#e0a84f"; const px = x(Date.parse(e.start), W); g.fillRect(px - 1, 4, 3, 10); }
+    if (playing) {
+      const now = playing.getTime() + (performance.now() - playT0);
+      g.fillStyle = "#fff"; const px = x(now, W); g.fillRect(px - 1, 0, 2, H);
+    }
+  }
+  async function load() {
+    winButtons.forEach((bt, i) => bt.classList.toggle("on", WINDOWS[i][1] === windowS));
+    if (!canPlay) return;
+    const [a, b] = span();
+    rec = await api(`/api/cameras/${encodeURIComponent(id)}/recordings?start=${new Date(a).toISOString()}&end=${new Date(b).toISOString()}`).catch(() => null);
+    evList.replaceChildren(...(rec ? rec.events.slice().reverse() : []).map((e, i) => h("div", {
+      class: "item", tabindex: 0, dataset: { id: e.id },
+      onclick: () => playEvent(e), onkeydown: (k) => { if (k.key === "Enter") playEvent(e); },
+    }, h("div", {}, h("b", {}, e.label), e.rule_id ? ` · ${e.rule_id}` : ""), h("div", { class: "muted small" }, fmtTime(e.start)))));
+    if (rec && !rec.events.length) evList.append(h("p", { class: "muted" }, "No events in this window."));
+    drawTl();
+  }
+  function playEvent(e) {
+    currentEvent = rec.events.findIndex(x => x.id === e.id);
+    evList.querySelectorAll(".item").forEach(n => n.classList.toggle("current", +n.dataset.id === e.id));
+    play(new Date(Date.parse(e.start) - 3000));
+  }
+  function step(d) {
+    if (!rec || !rec.events.length) { toast("No events in this window."); return; }
+    currentEvent = currentEvent < 0 ? (d > 0 ? 0 : rec.events.length - 1) : Math.min(rec.events.length - 1, Math.max(0, currentEvent + d));
+    playEvent(rec.events[currentEvent]);
+  }
+  tl.addEventListener("click", (e) => {
+    const r = tl.getBoundingClientRect(); const [a, b] = span();
+    play(new Date(a + ((e.clientX - r.left) / r.width) * (b - a)));
+  });
+  tl.addEventListener("mousemove", (e) => {
+    const r = tl.getBoundingClientRect(); const [a, b] = span();
+    tip.textContent = fmtTime(new Date(a + ((e.clientX - r.left) / r.width) * (b - a)));
+  });
+  function keys(e) {
+    if (e.target.closest("input, textarea, select")) return;
+    if (e.key === "[") step(-1); else if (e.key === "]") step(1);
+    else if (e.key === "l" || e.key === "L") startLive(); else if (e.key === "Escape") go("wall");
+  }
+  document.addEventListener("keydown", keys);
+  const timer = setInterval(drawTl, 1000), reload = setInterval(load, 30000);
+  onCleanup(() => { document.removeEventListener("keydown", keys); clearInterval(timer); clearInterval(reload); if (stopLive) stopLive(); stopPlayback(); });
+  onCleanup(onMessage((m) => {
+    if (m.topic === "event" && m.data.camera_id === id && m.data.phase === "start") load();
+    if (m.topic === "camera.status" && m.data.id === id && "online" in m.data) { st.className = "st " + (m.data.online ? "online" : "offline"); }
+  }));
+  window.addEventListener("resize", drawTl); onCleanup(() => window.removeEventListener("resize", drawTl));
+  await load();
+  const t = query.get("t");
+  if (t && canPlay) play(new Date(t)); else startLive();
+}

@@ -1,0 +1,38 @@
+// Helpers shared by the emergency-response pages (not a page itself; not listed in index.js).
+export const STATUSES = ["new", "dispatched", "en_route", "on_scene", "cleared", "closed"];
+export const WRITE_ROLES = ["operator", "supervisor", "admin"];
+export const FOOTAGE_ROLES = ["viewer", "operator", "supervisor"];
+
+export function ensureCss() {
+  if (document.getElementById("incidents-css")) return;
+  const link = document.createElement("link");
+  link.id = "incidents-css"; link.rel = "stylesheet"; link.href = "/static/pages/incidents.css";
+  document.head.append(link);
+}
+
+export const label = (s) => (s || "").replace(/_/g, " ");
+
+// seconds -> "m:ss" (or "h:mm:ss")
+export function fmtDur(sec) {
+  if (sec === null || sec === undefined) return "—";
+  const s = Math.max(0, Math.round(sec));
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+  return (h ? `${h}:${String(m).padStart(2, "0")}` : `${m}`) + `:${String(r).padStart(2, "0")}`;
+}
+
+// A timer's elapsed seconds now: finished steps are fixed, running ones tick with the clock.
+export function elapsed(t, now = Date.now()) {
+  if (t.running && t.start) return (now - Date.parse(t.start)) / 1000;
+  return t.seconds;
+}
+
+export function isOverdue(t, now = Date.now()) {
+  const e = elapsed(t, now);
+  return e !== null && e !== undefined && e > t.target;
+}
+
+export function pill(h, status) { return h("span", { class: "status-pill " + status, dataset: { status } }, label(status)); }
+export function prio(h, p) { return h("span", { class: "prio " + p }, p); }
+
+// replaceChildren without the "null" text nodes the DOM makes of null/undefined/false
+export function put(node, ...kids) { node.replaceChildren(...kids.flat().filter(k => k !== null && k !== undefined && k !== false && k !== "")); }

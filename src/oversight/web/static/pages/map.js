@@ -1,0 +1,68 @@
+// Map: cameras on the site plan (x, y in 0..1) or by latitude/longitude on a plain canvas.
+// No internet tiles: works in an isolated control room.
+export const title = "Map";
+export const roles = ["viewer", "operator", "supervisor", "auditor", "admin"];
+
+export async function render(el, ctx) {
+  const { h, api, go, onMessage, onCleanup, site } = ctx;
+  let cams = await api("/api/cameras");
+  const canvas = h("canvas", { class: "map", tabindex: 0, "aria-label": "Camera map" });
+  const legend = h("div", { class: "legend" }, h("span", {}, h("i", { style: "background:#5fb36b" }), "online"),
+    h("span", {}, h("i", { style: "background:#6b7682" }), "offline"), h("span", {}, h("i", { style: "background:#e0625a" }), "active alert"));
+  const unplaced = h("p", { class: "muted small" });
+  el.append(h("div", { class: "toolbar" }, h("h1", { style: "margin:0" }, title), h("span", { class: "spacer" }), legend), h("div", { class: "map-wrap" }, canvas), unplaced);
+  let plan = null, hits = [];
+  if (site && site.has_site_plan) {
+    plan = new Image(); plan.src = "/api/site/plan";
+    await new Promise(r => { plan.onload = r; plan.onerror = () => { plan = null; r(); }; });
+  }
+  function draw() {
+    const r = canvas.getBoundingClientRect(), dpr = window.devicePixelRatio || 1;
+    canvas.width = r.width * dpr; canvas.height = r.height * dpr;
+    const g = canvas.getContext("2d"); g.scale(dpr, dpr);
+    const W = r.width, H = r.height, pad = 40;
+    g.fillStyle = "#161c22"; g.fillRect(0, 0, W, H);
+    let place;
+    const usePlan = plan && cams.some(c => c.location && c.location.x != null);
+    if (usePlan) {
+      const s = Math.min(W / plan.width, H / plan.height), iw = plan.width * s, ih = plan.height * s, ox = (W - iw) / 2, oy = (H - ih) / 2;
+      g.globalAlpha = 0.8; g.drawImage(plan, ox, oy, iw, ih); g.globalAlpha = 1;
+      place = c => (c.location && c.location.x != null) ? [ox + c.location.x * iw, oy + c.location.y * ih] : null;
+    } else {
+      const geo = cams.filter(c => c.location && c.location.lat != null && c.location.lon != null);
+      const lats = geo.map(c => c.location.lat), lons = geo.map(c => c.location.lon);
+      const la0 = Math.min(...lats), la1 = Math.max(...lats), lo0 = Math.min(...lons), lo1 = Math.max(...lons);
+      const k = Math.cos(((la0 + la1) / 2) * Math.PI / 180) || 1;
+      const spanX = Math.max((lo1 - lo0) * k, 1e-4), spanY = Math.max(la1 - la0, 1e-4);
+      const s = Math.min((W - 2 * pad) / spanX, (H - 2 * pad) / spanY);
+      const cx = W / 2 - ((lo0 + lo1) / 2 - lo0) * k * s, cy = H / 2 + ((la0 + la1) / 2 - la0) * s;
+      place = c => (c.location && c.location.lat != null && c.location.lon != null) ? [cx + (c.location.lon - lo0) * k * s, cy - (c.location.lat - la0) * s] : null;
+      g.strokeStyle = "#222b34"; for (let i = 0; i < W; i += 80) { g.beginPath(); g.moveTo(i, 0); g.lineTo(i, H); g.stroke(); }
+      for (let i = 0; i < H; i += 80) { g.beginPath(); g.moveTo(0, i); g.lineTo(W, i); g.stroke(); }
+    }
+    hits = []; const missing = [];
+    g.font = "13px system-ui";
+    for (const c of cams) {
+      const p = place(c); if (!p) { missing.push(c.name); continue; }
+      const color = c.active_alerts ? "#e0625a" : c.online ? "#5fb36b" : "#6b7682";
+      g.beginPath(); g.arc(p[0], p[1], c.active_alerts ? 11 : 8, 0, Math.PI * 2); g.fillStyle = color; g.fill();
+      g.lineWidth = 2; g.strokeStyle = "#0f1317"; g.stroke();
+      g.fillStyle = "#d8dee4"; g.fillText(c.name, p[0] + 13, p[1] + 4);
+      hits.push([p[0], p[1], c]);
+    }
+    unplaced.textContent = missing.length ? "Not placed (no location): " + missing.join(", ") : "";
+  }
+  canvas.addEventListener("click", (e) => {
+    const r = canvas.getBoundingClientRect(), x = e.clientX - r.left, y = e.clientY - r.top;
+    const hit = hits.find(([hx, hy]) => Math.hypot(hx - x, hy - y) < 16);
+    if (hit) go("camera/" + encodeURIComponent(hit[2].id));
+  });
+  canvas.addEventListener("mousemove", (e) => {
+    const r = canvas.getBoundingClientRect(), x = e.clientX - r.left, y = e.clientY - r.top;
+    canvas.style.cursor = hits.some(([hx, hy]) => Math.hypot(hx - x, hy - y) < 16) ? "pointer" : "default";
+  });
+  async function refresh() { cams = await api("/api/cameras").catch(() => cams); draw(); }
+  onCleanup(onMessage((m) => { if (m.topic === "event" || m.topic === "alert.ack" || (m.topic === "camera.status" && "online" in m.data)) refresh(); }));
+  window.addEventListener("resize", draw); onCleanup(() => window.removeEventListener("resize", draw));
+  draw();
+}

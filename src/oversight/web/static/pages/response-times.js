@@ -1,0 +1,48 @@
+// Response times: p50/p90 of every step by type, priority, district or period, against the targets;
+// a chart, CSV exports, and one line per incident with its measured durations.
+import { ensureCss, label, fmtDur, pill } from "./incidents-common.js";
+
+export const title = "Response times";
+export const roles = ["operator", "supervisor", "admin", "auditor"];
+const STEPS = [["dispatch", "Call→dispatch"], ["turnout", "Turnout"], ["travel", "Travel"], ["total", "Total"]];
+
+export async function render(el, ctx) {
+  ensureCss();
+  const { h, api, fmtTime, dateToSiteInput, siteInputToDate } = ctx;
+  const now = new Date();
+  const start = h("input", { type: "datetime-local", id: "rep-start", value: dateToSiteInput(new Date(now.getTime() - 30 * 86400000)) });
+  const end = h("input", { type: "datetime-local", id: "rep-end", value: dateToSiteInput(new Date(now.getTime() + 60000)) });
+  const group = h("select", { id: "rep-group" }, ...["type", "priority", "district", "period"].map(g => h("option", { value: g }, g)));
+  const period = h("select", { id: "rep-period" }, ...["day", "week", "month"].map(g => h("option", { value: g }, g)));
+  const summary = h("tbody"), lines = h("tbody");
+  const chart = h("img", { class: "report-chart", alt: "Total response p50 and p90 by group", id: "rep-chart" });
+  const csvGrouped = h("a", { class: "btn", download: "" }, "CSV (percentiles)");
+  const csvLines = h("a", { class: "btn", download: "" }, "CSV (incidents)");
+  el.append(h("div", { class: "toolbar" }, h("h1", {}, title), h("span", { class: "spacer" }),
+      h("label", {}, "From", start), h("label", {}, "To", end), h("label", {}, "Group by", group), h("label", {}, "Period", period),
+      csvGrouped, csvLines),
+    h("table", { id: "rep-summary" }, h("thead", {}, h("tr", {}, h("th", {}, "Group"), h("th", {}, "Incidents"),
+      ...STEPS.map(([, l]) => h("th", {}, `${l} p50 / p90 (n, ≤target)`)))), summary),
+    h("h2", {}, "Chart"), chart,
+    h("h2", {}, "Incidents"),
+    h("table", { id: "rep-lines" }, h("thead", {}, h("tr", {}, ...["#", "Type", "Priority", "District", "Status", "Reported", ...STEPS.map(([, l]) => l)].map(t => h("th", {}, t)))), lines));
+
+  async function load() {
+    const s = siteInputToDate(start.value), e = siteInputToDate(end.value);
+    const q = new URLSearchParams({ start: s.toISOString(), end: e.toISOString(), group_by: group.value, period: period.value });
+    const rep = await api("/api/incidents/reports?" + q);
+    const cell = (st) => st.n ? `${fmtDur(st.p50)} / ${fmtDur(st.p90)} (${st.n}${st.within_target_pct !== null ? ", " + st.within_target_pct + "%" : ""})` : "—";
+    summary.replaceChildren(...[{ key: "all", ...rep.overall }, ...rep.groups].map(g => h("tr", { dataset: { key: g.key } },
+      h("td", {}, label(g.key)), h("td", {}, String(g.count)), ...STEPS.map(([k]) => h("td", { class: "mono" }, cell(g.steps[k]))))));
+    chart.src = "/api/incidents/reports/chart.svg?" + q;
+    csvGrouped.href = "/api/incidents/reports.csv?" + q;
+    csvLines.href = "/api/incidents/reports.csv?" + q + "&detail=true";
+    const all = await api("/api/incidents?status=all&limit=1000");
+    const inRange = all.filter(i => Date.parse(i.reported_at) >= s.getTime() && Date.parse(i.reported_at) < e.getTime());
+    lines.replaceChildren(...inRange.map(i => h("tr", { dataset: { id: i.id } }, h("td", {}, h("a", { href: "#/incidents/" + i.id }, "#" + i.id)),
+      h("td", {}, i.type_label), h("td", {}, i.priority), h("td", {}, i.district || ""), h("td", {}, pill(h, i.status)),
+      h("td", { class: "mono" }, fmtTime(i.reported_at)), ...STEPS.map(([k]) => h("td", { class: "mono", dataset: { step: k } }, fmtDur(i.durations[k]))))));
+  }
+  for (const c of [start, end, group, period]) c.addEventListener("change", load);
+  await load();
+}

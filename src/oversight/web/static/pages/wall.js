@@ -1,0 +1,89 @@
+// Live wall: 1/4/9/16 tiles per page, live video (redacted), status and an alert marker per camera.
+import { liveVideo, FOOTAGE_ROLES } from "../lib/live.js";
+
+export const title = "Live wall";
+export const roles = ["viewer", "operator", "supervisor", "auditor", "admin"];
+const SIZES = [1, 4, 9, 16];
+
+export function statusText(c, fmtTime) {
+  const s = c.status || {};
+  if (!c.enabled) return "disabled";
+  if (c.online) return `online${s.fps ? " · " + Number(s.fps).toFixed(1) + " fps" : ""}`;
+  const since = s.last_frame_at ? " since " + fmtTime(s.last_frame_at, { date: false }) : "";
+  return `offline${since}${s.error ? " · " + s.error : ""}`;
+}
+
+export async function render(el, ctx) {
+  const { h, api, go, fmtTime, onMessage, onCleanup, me } = ctx;
+  let pageNo = 0, cameras = await api("/api/cameras"), stopVideo = null;
+  let size = +(localStorage.getItem("ov_wall_size") || 0);
+  if (!SIZES.includes(size)) size = SIZES.find(n => n >= cameras.length) || 16;  // smallest layout that fits
+  const video = FOOTAGE_ROLES.includes(me.role);
+  const grid = h("div", { class: "wall", role: "grid", "aria-label": "Live cameras" });
+  const pager = h("span", { class: "muted" });
+  const sizeButtons = SIZES.map(n => h("button", { type: "button", onclick: () => setSize(n), title: `${n} per page (key ${n === 16 ? "0" : n})` }, `${n}`));
+  const summary = h("span", { class: "muted" });
+  el.append(h("div", { class: "toolbar" }, h("h1", { style: "margin:0" }, title), summary, h("span", { class: "spacer" }),
+    h("span", { class: "muted small" }, "Layout"), ...sizeButtons,
+    h("button", { type: "button", onclick: () => flip(-1), title: "Previous page (PageUp)" }, "‹"), pager,
+    h("button", { type: "button", onclick: () => flip(1), title: "Next page (PageDown)" }, "›")), grid);
+
+  const tiles = {};
+  function pages() { return Math.max(1, Math.ceil(cameras.length / size)); }
+  function setSize(n) { size = n; localStorage.setItem("ov_wall_size", n); pageNo = 0; draw(); }
+  function flip(d) { pageNo = (pageNo + d + pages()) % pages(); draw(); }
+  function caption(c) {
+    const t = tiles[c.id]; if (!t) return;
+    t.st.className = "st " + (c.online ? "online" : "offline");
+    t.st.textContent = statusText(c, fmtTime);
+    t.tile.classList.toggle("alert", c.active_alerts > 0);
+    t.marker.hidden = !c.active_alerts; t.marker.textContent = c.active_alerts > 1 ? `${c.active_alerts} alerts` : "alert";
+  }
+  function draw() {
+    if (stopVideo) stopVideo();
+    grid.className = "wall g" + size; grid.replaceChildren();
+    const shown = cameras.slice(pageNo * size, pageNo * size + size);
+    pager.textContent = `${pageNo + 1}/${pages()}`;
+    sizeButtons.forEach((b, i) => b.classList.toggle("on", SIZES[i] === size));
+    const online = cameras.filter(c => c.online).length;
+    summary.textContent = `${online}/${cameras.length} online`;
+    for (const k of Object.keys(tiles)) delete tiles[k];
+    for (const c of shown) {
+      const img = video ? h("img", { alt: `Live video of ${c.name}` }) : h("div", { class: "novideo" }, "video not available to your role");
+      const st = h("span", { class: "st" }), marker = h("span", { class: "marker", hidden: true }, "alert");
+      const tile = h("div", { class: "tile", tabindex: 0, role: "gridcell", "data-camera": c.id, "aria-label": c.name,
+        onclick: () => go("camera/" + encodeURIComponent(c.id)),
+        onkeydown: (e) => { if (e.key === "Enter") go("camera/" + encodeURIComponent(c.id)); } },
+        img, marker, h("div", { class: "cap" }, h("span", { class: "name" }, c.name), st));
+      tiles[c.id] = { tile, img, st, marker };
+      grid.append(tile); caption(c);
+    }
+    for (let i = shown.length; i < size; i++) grid.append(h("div", { "aria-hidden": "true" }));
+    if (!cameras.length) grid.append(h("p", { class: "muted" }, "No cameras configured."));
+    if (video) stopVideo = liveVideo(shown.map(c => c.id), (id, url) => { if (tiles[id]) tiles[id].img.src = url; }, { fps: size >= 16 ? 5 : 10 });
+  }
+  async function refresh() {
+    cameras = await api("/api/cameras").catch(() => cameras);
+    cameras.forEach(caption);
+    const online = cameras.filter(c => c.online).length; summary.textContent = `${online}/${cameras.length} online`;
+  }
+  function keys(e) {
+    if (e.target.closest("input, textarea, select")) return;
+    const map = { "1": 1, "4": 4, "9": 9, "0": 16 };
+    if (!e.altKey && map[e.key]) setSize(map[e.key]);
+    else if (e.key === "PageDown") flip(1); else if (e.key === "PageUp") flip(-1);
+  }
+  document.addEventListener("keydown", keys);
+  onCleanup(() => document.removeEventListener("keydown", keys));
+  onCleanup(onMessage((msg) => {
+    if (msg.topic === "camera.status") {
+      const c = cameras.find(x => x.id === msg.data.id);
+      if (c) { c.status = { ...c.status, ...msg.data }; if ("online" in msg.data) c.online = !!msg.data.online; caption(c); }
+    } else if (msg.topic === "event" && msg.data.phase === "start") {
+      const c = cameras.find(x => x.id === msg.data.camera_id); if (c) { c.active_alerts += 1; caption(c); }
+    } else if (msg.topic === "alert.ack") refresh();
+  }));
+  const timer = setInterval(refresh, 30000);
+  onCleanup(() => { clearInterval(timer); if (stopVideo) stopVideo(); });
+  draw();
+}

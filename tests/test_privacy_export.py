@@ -1,0 +1,213 @@
+"""Signed evidence export: redacted unless a reveal covers it, verifiable offline, tamper fails."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from oversight.privacy import audit, reveals
+from oversight.privacy.export import ExportError, export_footage, verify_export
+from oversight.privacy.keys import load_or_create_signing_key, public_hex
+from oversight.privacy.models import ExportRecord
+from oversight.store.db import Database
+from oversight.store.models import Segment
+from privacy_helpers import (
+    YUNET,
+    face_image,
+    fraction_hidden,
+    panned_frames,
+    read_mp4,
+    reference_faces,
+    site,
+    write_mp4,
+)
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def footage(db: Database, tmp_path: Path):  # type: ignore[no-untyped-def]
+    img = face_image(1)
+    if img is None or not YUNET.exists():
+        pytest.skip("face photos / YuNet model not present")
+    cfg = site(tmp_path, face_model_path=str(YUNET))
+    frames = panned_frames(img, 4, 320, 240, step=5)
+    paths = []
+    with db.session() as s:
+        for cam in ("cam1", "cam2"):
+            p = write_mp4(tmp_path / "data" / "recordings" / cam / "seg.mp4", frames)
+            s.add(
+                Segment(
+                    camera_id=cam,
+                    start=T0,
+                    end=T0 + timedelta(seconds=0.4),
+                    path=str(p),
+                    bytes=p.stat().st_size,
+                    has_event=True,
+                )
+            )
+            paths.append(p)
+    return cfg, frames, paths
+
+
+def _export(db, cfg, **kw):  # type: ignore[no-untyped-def]
+    args = dict(
+        camera_ids=["cam1"],
+        start=T0 - timedelta(seconds=5),
+        end=T0 + timedelta(seconds=5),
+        exporter="sue",
+        role="supervisor",
+        purpose="handover to the prosecutor",
+        reference="INC-42",
+    )
+    args.update(kw)
+    return export_footage(db, cfg, **args)
+
+
+def test_redacted_export_verifies_and_hides_faces(db: Database, footage, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cfg, frames, paths = footage
+    res = _export(db, cfg)
+    assert res.redacted and res.path.is_dir()
+    manifest = json.loads((res.path / "manifest.json").read_text())
+    assert manifest["redaction"] == "redacted" and manifest["reference"] == "INC-42"
+    assert manifest["exporter"] == "sue" and manifest["purpose"] == "handover to the prosecutor"
+    [f] = manifest["files"]
+    clip = read_mp4(res.path / f["path"])
+    assert len(clip) == len(frames)
+    for raw, out in zip(frames, clip, strict=True):
+        assert fraction_hidden(raw, out, reference_faces(raw)) >= 0.95
+    pub = tmp_path / "pub.txt"
+    pub.write_text(public_hex(load_or_create_signing_key(cfg.site.data_dir)))
+    check = verify_export(res.path, pub)
+    assert check.ok and check.trusted_key, check.problems
+    with db.session() as s:
+        rec = s.execute(select(ExportRecord)).scalar_one()
+        assert rec.manifest_sha256 == res.manifest_sha256
+        e = [e for e in audit.query(s) if e.action == "export.create"][0]
+        assert e.detail["manifest_sha256"] == res.manifest_sha256 and e.actor == "sue"
+
+
+def test_any_changed_byte_fails(db: Database, footage, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cfg, _, _ = footage
+    res = _export(db, cfg)
+    key = load_or_create_signing_key(cfg.site.data_dir).verify_key
+    clip = next((res.path / "clips").rglob("*.mp4"))
+    data = bytearray(clip.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    clip.write_bytes(bytes(data))
+    check = verify_export(res.path, key)
+    assert not check.ok and clip.name in check.message and "SHA-256" in check.message
+    clip.write_bytes(bytes(data[:-1]))  # truncated
+    assert not verify_export(res.path, key).ok
+
+
+def test_manifest_edit_extra_file_and_wrong_key_fail(db: Database, footage, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from nacl.signing import SigningKey
+
+    cfg, _, _ = footage
+    key = load_or_create_signing_key(cfg.site.data_dir).verify_key
+    res = _export(db, cfg, reference="INC-43")
+    m = res.path / "manifest.json"
+    original = m.read_bytes()
+    m.write_bytes(original.replace(b"INC-43", b"INC-44"))
+    check = verify_export(res.path, key)
+    assert not check.ok and "manifest.json" in check.message
+    m.write_bytes(original)
+    assert verify_export(res.path, key).ok
+    (res.path / "clips" / "planted.mp4").write_bytes(b"x")
+    check = verify_export(res.path, key)
+    assert not check.ok and "planted.mp4" in check.message
+    (res.path / "clips" / "planted.mp4").unlink()
+    # a forger who re-signs with their own key and swaps public_key.txt fails against the real key
+    assert not verify_export(res.path, SigningKey.generate().verify_key).ok
+
+
+def test_zip_export_and_tamper(db: Database, footage, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cfg, _, _ = footage
+    key = load_or_create_signing_key(cfg.site.data_dir).verify_key
+    res = _export(db, cfg, camera_ids=["cam1", "cam2"], zip_it=True)
+    assert res.path.suffix == ".zip" and res.files == 2
+    assert verify_export(res.path, key).ok
+    bad = tmp_path / "bad.zip"
+    with zipfile.ZipFile(res.path) as zin, zipfile.ZipFile(bad, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename.endswith(".mp4") and "cam2" in info.filename:
+                data = data[:-10] + b"0123456789"
+            zout.writestr(info, data)
+    check = verify_export(bad, key)
+    assert not check.ok and "cam2" in check.message
+
+
+def test_reveal_gives_original_bytes_only_for_covered_camera(db: Database, footage) -> None:  # type: ignore[no-untyped-def]
+    cfg, _, paths = footage
+    with db.session() as s:
+        r = reveals.request_reveal(
+            s,
+            "sue",
+            "supervisor",
+            ["cam1"],
+            T0 - timedelta(minutes=1),
+            T0 + timedelta(minutes=1),
+            "identify the robbery suspect",
+            "INC-42",
+        )
+        reveals.decide(s, r.id, "sam", "supervisor", True, "justified")
+    res = _export(db, cfg, camera_ids=["cam1", "cam2"])
+    m = json.loads((res.path / "manifest.json").read_text())
+    by_cam = {f["camera_id"]: f for f in m["files"]}
+    assert by_cam["cam1"]["redacted"] is False and by_cam["cam2"]["redacted"] is True
+    assert (res.path / by_cam["cam1"]["path"]).read_bytes() == paths[0].read_bytes()
+    assert m["redaction"] == "mixed"
+    actions = [c["action"] for c in m["chain_of_custody"]]
+    assert actions[:2] == ["reveal.request", "reveal.approve"] and actions[-1] == "export.create"
+    # a window wider than the reveal is exported redacted
+    res2 = _export(db, cfg, start=T0 - timedelta(minutes=5))
+    m2 = json.loads((res2.path / "manifest.json").read_text())
+    assert m2["files"][0]["redacted"] is True
+
+
+def test_export_rules(db: Database, footage) -> None:  # type: ignore[no-untyped-def]
+    cfg, _, _ = footage
+    with pytest.raises(ExportError, match="supervisor"):
+        _export(db, cfg, role="operator")
+    with pytest.raises(ExportError, match="unknown camera"):
+        _export(db, cfg, camera_ids=["nope"])
+    with pytest.raises(ExportError, match="no recorded footage"):
+        _export(db, cfg, start=T0 + timedelta(hours=1), end=T0 + timedelta(hours=2))
+    with db.session() as s:
+        assert s.execute(select(ExportRecord)).first() is None
+
+
+def test_export_through_api(db: Database, footage, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from oversight.events.bus import EventBus
+    from oversight.web.app import create_app
+    from oversight.web.context import AppContext
+    from privacy_helpers import client, make_users
+
+    cfg, _, _ = footage
+    make_users(db, olga="operator", sue="supervisor", alice="auditor")
+    app = create_app(AppContext(cfg=cfg, db=db, bus=EventBus()))
+    body = {
+        "camera_ids": ["cam1"],
+        "start": (T0 - timedelta(seconds=5)).isoformat(),
+        "end": (T0 + timedelta(seconds=5)).isoformat(),
+        "purpose": "handover to the prosecutor",
+        "reference": "INC-1",
+    }
+    assert client(app, "olga").post("/api/exports", json=body).status_code == 403
+    sue = client(app, "sue")
+    r = sue.post("/api/exports", json=body)
+    assert r.status_code == 201, r.text
+    z = sue.get(r.json()["download"])
+    assert z.status_code == 200
+    (tmp_path / "dl.zip").write_bytes(z.content)
+    assert verify_export(tmp_path / "dl.zip", load_or_create_signing_key(cfg.site.data_dir).verify_key).ok
+    alice = client(app, "alice")
+    assert alice.get(r.json()["download"]).status_code == 403  # auditors never get footage
+    assert len(alice.get("/api/exports").json()) == 1
