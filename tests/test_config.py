@@ -62,7 +62,9 @@ def test_good_config_parses() -> None:
         ("line: [[0, 100], [640, 100]]", "line: [[0, 100], [0, 100]]", 20, "two different points"),
     ],
 )
-def test_each_error_names_line_and_expectation(needle: str, replacement: str, line: int, fragment: str) -> None:
+def test_each_error_names_line_and_expectation(
+    needle: str, replacement: str, line: int, fragment: str
+) -> None:
     assert needle in GOOD
     found = issues_of(GOOD.replace(needle, replacement))
     assert any(ln == line and fragment in msg for ln, msg in found), found
@@ -77,7 +79,9 @@ def test_duplicate_camera_and_rule_ids() -> None:
 
 
 def test_every_error_is_reported_not_only_the_first() -> None:
-    text = GOOD.replace("  timezone: Europe/Paris", "  timezone: 3\n  bogus: 1").replace("{fps: 5,", "{fps: -1,")
+    text = GOOD.replace("  timezone: Europe/Paris", "  timezone: 3\n  bogus: 1").replace(
+        "{fps: 5,", "{fps: -1,"
+    )
     found = issues_of(text)
     assert len(found) >= 3, found
 

@@ -26,7 +26,9 @@ def test_generated_footage_has_people_the_builtin_detector_finds(tmp_path: Path)
     with av.open(str(clip)) as c:
         for i, frame in enumerate(c.decode(video=0)):
             if i % 10 == 5:
-                rects, _ = hog.detectMultiScale(frame.to_ndarray(format="bgr24"), winStride=(8, 8), scale=1.05)
+                rects, _ = hog.detectMultiScale(
+                    frame.to_ndarray(format="bgr24"), winStride=(8, 8), scale=1.05
+                )
                 found += len(rects) > 0
     assert found >= 6, f"people found in only {found}/12 sampled frames"
 
@@ -37,16 +39,43 @@ def test_demo_runs_offline_on_generated_footage(tmp_path: Path) -> None:
     empty.mkdir()
     data = tmp_path / "demo"
     proc = subprocess.run(
-        [sys.executable, "-m", "oversight.cli", "demo", "--duration", "25", "--no-web",
-         "--data-dir", str(data), "--footage", str(empty / "none.mp4")],
-        capture_output=True, text=True, timeout=240, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "oversight.cli",
+            "demo",
+            "--duration",
+            "25",
+            "--no-web",
+            "--data-dir",
+            str(data),
+            "--footage",
+            str(empty / "none.mp4"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=tmp_path,
     )
     assert proc.returncode != 0 and "no video found" in (proc.stdout + proc.stderr)
 
     env_proc = subprocess.run(
-        [sys.executable, "-m", "oversight.cli", "demo", "--duration", "25", "--no-web", "--synthetic",
-         "--data-dir", str(data)],
-        capture_output=True, text=True, timeout=240, cwd=empty,
+        [
+            sys.executable,
+            "-m",
+            "oversight.cli",
+            "demo",
+            "--duration",
+            "25",
+            "--no-web",
+            "--synthetic",
+            "--data-dir",
+            str(data),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=empty,
     )
     out = env_proc.stdout
     assert env_proc.returncode == 0, env_proc.stderr[-3000:]
@@ -69,9 +98,8 @@ def test_demo_runs_offline_on_generated_footage(tmp_path: Path) -> None:
 
 @pytest.mark.assets
 def test_demo_finds_real_footage(tmp_path: Path) -> None:
-    from oversight.demo.site import demo_site
-
     from conftest import asset
+    from oversight.demo.site import demo_site
 
     video_dir = asset("video")
     cfg = demo_site(tmp_path, video_dir)

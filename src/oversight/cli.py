@@ -9,7 +9,9 @@ import typer
 
 from oversight.config import ConfigError, load_config
 
-app = typer.Typer(help="Oversight: public-safety video with privacy enforced by the software.", no_args_is_help=True)
+app = typer.Typer(
+    help="Oversight: public-safety video with privacy enforced by the software.", no_args_is_help=True
+)
 
 from oversight.web.cli import users_app  # noqa: E402
 
@@ -40,7 +42,9 @@ def check_config(path: Path) -> None:
 
 @app.command()
 def demo(
-    duration: float | None = typer.Option(None, help="Stop by itself after this many seconds and print a summary."),
+    duration: float | None = typer.Option(
+        None, help="Stop by itself after this many seconds and print a summary."
+    ),
     footage: Path | None = typer.Option(None, help="A video file or folder to use as demo cameras."),
     synthetic: bool = typer.Option(False, help="Use generated footage even where real footage is found."),
     data_dir: Path = typer.Option(Path("var/demo"), help="Where the SQLite database and recordings go."),
@@ -120,4 +124,4 @@ def main() -> None:  # pragma: no cover - console entry
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

@@ -64,8 +64,9 @@ class Service:
         from oversight.web.app import create_app
         from oversight.web.context import AppContext
 
-        self.web_ctx = AppContext(cfg=self.cfg, db=self.db, bus=self.bus, runtime=self.runtime,
-                                  config_path=self.config_path)
+        self.web_ctx = AppContext(
+            cfg=self.cfg, db=self.db, bus=self.bus, runtime=self.runtime, config_path=self.config_path
+        )
         app = create_app(self.web_ctx)
         config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
         self._server = uvicorn.Server(config)
@@ -88,9 +89,15 @@ class Service:
         """Cameras online, segments written, events by type: what an operator checks first."""
         statuses = self.runtime.status()
         with self.db.session() as s:
-            segs, seg_bytes = s.execute(select(func.count(Segment.id), func.coalesce(func.sum(Segment.bytes), 0))).one()
+            segs, seg_bytes = s.execute(
+                select(func.count(Segment.id), func.coalesce(func.sum(Segment.bytes), 0))
+            ).one()
             gaps = s.scalar(select(func.count(RecordingGap.id))) or 0
-            rows = s.execute(select(Event.rule_type, Event.label, func.count(Event.id)).group_by(Event.rule_type, Event.label))
+            rows = s.execute(
+                select(Event.rule_type, Event.label, func.count(Event.id)).group_by(
+                    Event.rule_type, Event.label
+                )
+            )
             events: Counter[str] = Counter()
             for rule_type, label, n in rows:
                 events[f"{rule_type or 'object'}:{label}"] += n

@@ -80,7 +80,7 @@ def _fmt_path(loc: PathKey) -> str:
     return out
 
 
-def _pydantic_message(err: dict[str, Any]) -> str:
+def _pydantic_message(err: Any) -> str:
     if err["type"] == "extra_forbidden":
         return f"unknown key '{err['loc'][-1]}'"
     if err["type"] == "missing":
@@ -102,7 +102,9 @@ def semantic_issues(cfg: SiteConfig) -> list[tuple[PathKey, str]]:
     seen: dict[str, int] = {}
     for ci, cam in enumerate(cfg.cameras):
         if cam.id in seen:
-            found.append((("cameras", ci, "id"), f"duplicate camera id '{cam.id}' (first at cameras[{seen[cam.id]}])"))
+            found.append(
+                (("cameras", ci, "id"), f"duplicate camera id '{cam.id}' (first at cameras[{seen[cam.id]}])")
+            )
         seen.setdefault(cam.id, ci)
         found.extend(camera_issues(cam, ("cameras", ci)))
     return found
@@ -147,7 +149,9 @@ def parse_config(text: str, filename: str = "<config>") -> SiteConfig:
         raise ConfigError([ConfigIssue(filename, line, "", f"invalid YAML: {problem}")]) from exc
     data = {} if node is None else _construct(node, (), lines)
     if not isinstance(data, dict):
-        raise ConfigError([ConfigIssue(filename, 1, "", "the config must be a mapping with 'site' and 'cameras'")])
+        raise ConfigError(
+            [ConfigIssue(filename, 1, "", "the config must be a mapping with 'site' and 'cameras'")]
+        )
     try:
         cfg = SiteConfig.model_validate(data)
     except ValidationError as exc:
@@ -163,7 +167,9 @@ def parse_config(text: str, filename: str = "<config>") -> SiteConfig:
         raise ConfigError(issues) from exc
     sem = semantic_issues(cfg)
     if sem:
-        raise ConfigError([ConfigIssue(filename, _line_for(loc, lines), _fmt_path(loc), msg) for loc, msg in sem])
+        raise ConfigError(
+            [ConfigIssue(filename, _line_for(loc, lines), _fmt_path(loc), msg) for loc, msg in sem]
+        )
     return cfg
 
 

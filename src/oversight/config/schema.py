@@ -67,7 +67,9 @@ class DetectConfig(Strict):
     model_path: str | None = None
     providers: list[str] | None = None  # ONNX Runtime providers; default picks CUDA/TensorRT when present
     min_confidence: float = Field(0.4, ge=0, le=1)
-    classes: list[str] = Field(default_factory=lambda: ["person", "car", "truck", "bus", "bicycle", "motorcycle"])
+    classes: list[str] = Field(
+        default_factory=lambda: ["person", "car", "truck", "bus", "bicycle", "motorcycle"]
+    )
 
 
 class MotionConfig(Strict):
@@ -94,10 +96,12 @@ class RedactionConfig(Strict):
     plate_model_path: str | None = None
 
 
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+ALL_DAYS: list[Day] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
 class Schedule(Strict):
-    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
-        default_factory=lambda: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-    )
+    days: list[Day] = Field(default_factory=lambda: list(ALL_DAYS))
     start: str = "00:00"
     end: str = "24:00"
 

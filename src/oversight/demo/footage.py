@@ -30,7 +30,7 @@ class Walker:
     linger: int = 0  # frames spent there
 
     def x_at(self, frame: int) -> float | None:
-        t = frame - self.enter
+        t: float = frame - self.enter
         if t < 0:
             return None
         if self.stop_at is not None:
@@ -52,7 +52,9 @@ def _background(seed: int) -> np.ndarray:
     return cv2.add(bg, rng.integers(0, 14, (HEIGHT, WIDTH, 3), dtype=np.uint8))
 
 
-def _draw_person(img: np.ndarray, x: float, feet_y: float, h: int, phase: float, colour: tuple[int, int, int]) -> None:
+def _draw_person(
+    img: np.ndarray, x: float, feet_y: float, h: int, phase: float, colour: tuple[int, int, int]
+) -> None:
     cx, top = int(x), int(feet_y - h)
     head = int(h * 0.13)
     cv2.ellipse(img, (cx, top + head // 2 + 2), (int(head * 0.42), head // 2), 0, 0, 360, (60, 70, 90), -1)
@@ -60,8 +62,12 @@ def _draw_person(img: np.ndarray, x: float, feet_y: float, h: int, phase: float,
     cv2.rectangle(img, (cx - tw // 2, top + head), (cx + tw // 2, top + int(h * 0.55)), colour, -1)
     swing = math.sin(phase) * h * 0.12
     arm = max(2, int(h * 0.06))
-    cv2.line(img, (cx - tw // 2, top + head + 4), (int(cx - tw // 2 - swing / 2), top + int(h * 0.5)), colour, arm)
-    cv2.line(img, (cx + tw // 2, top + head + 4), (int(cx + tw // 2 + swing / 2), top + int(h * 0.5)), colour, arm)
+    cv2.line(
+        img, (cx - tw // 2, top + head + 4), (int(cx - tw // 2 - swing / 2), top + int(h * 0.5)), colour, arm
+    )
+    cv2.line(
+        img, (cx + tw // 2, top + head + 4), (int(cx + tw // 2 + swing / 2), top + int(h * 0.5)), colour, arm
+    )
     leg, hip = max(3, int(h * 0.09)), top + int(h * 0.55)
     cv2.line(img, (cx - tw // 4, hip), (int(cx - tw // 4 + swing), int(feet_y)), (40, 40, 50), leg)
     cv2.line(img, (cx + tw // 4, hip), (int(cx + tw // 4 - swing), int(feet_y)), (40, 40, 50), leg)
@@ -76,8 +82,18 @@ def scene(seed: int) -> list[Walker]:
         Walker(-40, 310, 2.5, 160, colours[2], 90, stop_at=320, linger=120),  # dwells mid-frame
     ]
     for i in range(4):  # a small crowd gathers near the right
-        walkers.append(Walker(WIDTH + 40 + i * 30, 290 + i * 6, -3.0, 140, colours[(i + 3) % 5], 200 + i * 8,
-                              stop_at=480 - i * 45, linger=60))
+        walkers.append(
+            Walker(
+                WIDTH + 40 + i * 30,
+                290 + i * 6,
+                -3.0,
+                140,
+                colours[(i + 3) % 5],
+                200 + i * 8,
+                stop_at=480 - i * 45,
+                linger=60,
+            )
+        )
     for w in walkers:
         w.enter += int(rng.integers(0, 10))
     return walkers

@@ -48,9 +48,18 @@ def _status_line(summary: dict[str, Any], elapsed: float) -> str:
     )
 
 
-def run_demo(duration: float | None, footage: Path | None, data_dir: Path, host: str, port: int,
-             web: bool, detector: str, model: Path | None, synthetic: bool = False,
-             interval: float = 5.0) -> dict[str, Any]:
+def run_demo(
+    duration: float | None,
+    footage: Path | None,
+    data_dir: Path,
+    host: str,
+    port: int,
+    web: bool,
+    detector: str,
+    model: Path | None,
+    synthetic: bool = False,
+    interval: float = 5.0,
+) -> dict[str, Any]:
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     try:
@@ -61,7 +70,8 @@ def run_demo(duration: float | None, footage: Path | None, data_dir: Path, host:
     config_path = data_dir / "demo-site.yaml"
     config_path.write_text(yaml.safe_dump(cfg.model_dump(mode="json", exclude_none=True), sort_keys=False))
     service = Service(cfg, config_path)
-    typer.echo(f"Oversight demo: {len(cfg.cameras)} camera(s) from {', '.join(c.streams.record for c in cfg.cameras)}")
+    sources = ", ".join(c.streams.record for c in cfg.cameras)
+    typer.echo(f"Oversight demo: {len(cfg.cameras)} camera(s) from {sources}")
     typer.echo(f"  data (SQLite, recordings, snapshots): {data_dir}")
     typer.echo(f"  config: {config_path}  (try: oversight check-config {config_path})")
     service.start(host if web else None, port)

@@ -50,7 +50,13 @@ def _detect_size(w: int, h: int, max_w: int = 480) -> tuple[int, int]:
 
 def camera_entry(index: int, cam_id: str, clip: Path, detector: str, model: Path | None) -> dict:
     w, h = _detect_size(*_probe(clip))
-    detect: dict = {"fps": 5, "width": w, "height": h, "detector": detector, "classes": ["person", "car", "truck", "bus"]}
+    detect: dict = {
+        "fps": 5,
+        "width": w,
+        "height": h,
+        "detector": detector,
+        "classes": ["person", "car", "truck", "bus"],
+    }
     if model is not None:
         detect["model_path"] = str(model)
     mid_x, mid_y = w // 2, h // 2
@@ -65,27 +71,54 @@ def camera_entry(index: int, cam_id: str, clip: Path, detector: str, model: Path
         "detect": detect,
         "record": {"segment_seconds": 6, "retention_days": 1, "event_retention_days": 2},
         "rules": [
-            {"id": "plaza-zone", "type": "zone", "purpose": "Alert when someone enters the closed area",
-             "polygon": [[mid_x, mid_y // 2], [w - 1, mid_y // 2], [w - 1, h - 1], [mid_x, h - 1]]},
-            {"id": "crossing", "type": "line", "purpose": "Count people crossing the square for crowd safety",
-             "line": [[mid_x, 0], [mid_x, h - 1]]},
-            {"id": "lingering", "type": "dwell", "purpose": "Find people who may need help",
-             "polygon": [[w // 4, h // 4], [3 * w // 4, h // 4], [3 * w // 4, h - 1], [w // 4, h - 1]],
-             "seconds": 8},
-            {"id": "crowding", "type": "crowd", "purpose": "Warn of dangerous crowd density",
-             "polygon": [[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], "max_count": 3},
+            {
+                "id": "plaza-zone",
+                "type": "zone",
+                "purpose": "Alert when someone enters the closed area",
+                "polygon": [[mid_x, mid_y // 2], [w - 1, mid_y // 2], [w - 1, h - 1], [mid_x, h - 1]],
+            },
+            {
+                "id": "crossing",
+                "type": "line",
+                "purpose": "Count people crossing the square for crowd safety",
+                "line": [[mid_x, 0], [mid_x, h - 1]],
+            },
+            {
+                "id": "lingering",
+                "type": "dwell",
+                "purpose": "Find people who may need help",
+                "polygon": [[w // 4, h // 4], [3 * w // 4, h // 4], [3 * w // 4, h - 1], [w // 4, h - 1]],
+                "seconds": 8,
+            },
+            {
+                "id": "crowding",
+                "type": "crowd",
+                "purpose": "Warn of dangerous crowd density",
+                "polygon": [[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]],
+                "max_count": 3,
+            },
         ],
     }
 
 
-def demo_site(data_dir: Path, footage: Path | None, detector: str = "hog", model: Path | None = None,
-              synthetic: bool = False) -> SiteConfig:
+def demo_site(
+    data_dir: Path,
+    footage: Path | None,
+    detector: str = "hog",
+    model: Path | None = None,
+    synthetic: bool = False,
+) -> SiteConfig:
     clips = [] if synthetic else find_footage(footage)
     if not clips:
         gen = data_dir / "footage"
         clips = [generate(gen / f"street-{i}.mp4", seed=i) for i in range(2)]
-    cameras = [camera_entry(i, f"cam{i + 1}-{c.stem[:24].lower().replace('_', '-')}", c, detector, model)
-               for i, c in enumerate(clips)]
+    cameras = [
+        camera_entry(i, f"cam{i + 1}-{c.stem[:24].lower().replace('_', '-')}", c, detector, model)
+        for i, c in enumerate(clips)
+    ]
     return SiteConfig.model_validate(
-        {"site": {"name": "Oversight demo", "data_dir": str(data_dir), "controller": "Demo city"}, "cameras": cameras}
+        {
+            "site": {"name": "Oversight demo", "data_dir": str(data_dir), "controller": "Demo city"},
+            "cameras": cameras,
+        }
     )

@@ -8,6 +8,7 @@ queues obtained with ``subscribe_queue`` (thread-safe; an asyncio consumer polls
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -45,7 +46,9 @@ class EventBus:
 
         return unsubscribe
 
-    def subscribe_queue(self, prefix: str = "", maxsize: int = 10000) -> tuple[queue.Queue[Message], Callable[[], None]]:
+    def subscribe_queue(
+        self, prefix: str = "", maxsize: int = 10000
+    ) -> tuple[queue.Queue[Message], Callable[[], None]]:
         q: queue.Queue[Message] = queue.Queue(maxsize)
 
         def put(msg: Message) -> None:
@@ -67,10 +70,8 @@ class EventBus:
                 if not q.full():
                     q.put_nowait(msg)
 
-            try:
+            with contextlib.suppress(RuntimeError):  # loop closed
                 loop.call_soon_threadsafe(_put)
-            except RuntimeError:  # loop closed
-                pass
 
         return q, self.subscribe(prefix, put)
 

@@ -134,7 +134,7 @@ class EvidencePolicy(_Strict):
 
 
 class IncidentSettings(_Strict):
-    types: list[IncidentType] = Field(default_factory=lambda: [IncidentType(**t) for t in DEFAULT_TYPES])  # type: ignore[arg-type]
+    types: list[IncidentType] = Field(default_factory=lambda: [IncidentType(**t) for t in DEFAULT_TYPES])
     targets: dict[Priority, StepTargets] = Field(default_factory=dict)  # missing priorities use defaults
     travel_times: dict[str, dict[str, float]] = Field(default_factory=dict)  # station -> district -> seconds
     travel_speed_kmh: float = Field(default=40.0, gt=0)  # straight-line distance -> estimated seconds

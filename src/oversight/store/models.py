@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Float, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from oversight.store.base import Base, UTCDateTime, utcnow
@@ -74,7 +74,9 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))  # viewer|operator|supervisor|auditor|admin
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    sessions_valid_after: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # logout everywhere
+    sessions_valid_after: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, nullable=True
+    )  # logout everywhere
 
 
 class EvidenceHold(Base):
