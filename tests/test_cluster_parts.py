@@ -161,6 +161,66 @@ def test_detector_service_matches_the_local_detector_on_real_frames():
     assert svc.batches < len(frames)
 
 
+class BatchSession:
+    """The real fixed-batch session behind an input with a free batch dimension, the way a
+    dynamic-batch export looks to the service; counts model calls."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.calls = 0
+        self.rows: list[int] = []
+
+    def get_inputs(self):
+        real = self.inner.get_inputs()[0]
+
+        class Input:
+            name = real.name
+            shape = ["N", *real.shape[1:]]
+
+        return [Input()]
+
+    def run(self, outputs, feeds):
+        (name, batch), = feeds.items()
+        self.calls += 1
+        self.rows.append(len(batch))
+        rows = [self.inner.run(outputs, {name: batch[i : i + 1]})[0] for i in range(len(batch))]
+        return [np.concatenate(rows)]
+
+
+def test_detector_service_runs_one_model_call_per_batch_when_the_model_takes_batches():
+    import av
+
+    from oversight.analytics.detectors.onnx import OnnxDetector
+    from oversight.cluster.detector_service import BatchedDetector
+
+    model = str(asset("models/yolox_nano_416x416.onnx"))
+    frames = []
+    with av.open(str(asset("video/one-by-one-person-detection.mp4"))) as c:
+        for i, f in enumerate(c.decode(video=0)):
+            if i % 40 == 0:
+                frames.append(f.to_ndarray(format="bgr24"))
+            if len(frames) == 8:
+                break
+    local = OnnxDetector(model, classes=["person"], min_confidence=0.3)
+    batched = OnnxDetector(model, classes=["person"], min_confidence=0.3)
+    session = batched.session = BatchSession(batched.session)
+    svc = BatchedDetector({}, max_batch=8, max_wait_ms=200, detector=batched)
+
+    async def go():
+        return await asyncio.gather(*(svc.detect(f) for f in frames))
+
+    results = asyncio.run(go())
+    assert session.calls == svc.batches < len(frames) and max(session.rows) > 1
+    found = 0
+    for f, (xyxy, conf, labels) in zip(frames, results, strict=True):
+        ref = local.detect(f)
+        np.testing.assert_allclose(xyxy, ref.xyxy, atol=1e-3)
+        np.testing.assert_allclose(conf, ref.confidence, atol=1e-5)
+        assert labels == ref.labels
+        found += len(labels)
+    assert found >= 2
+
+
 # -- config and the embedded default --------------------------------------------
 
 

@@ -283,7 +283,7 @@ def test_worker_node_loss_moves_cameras_and_loses_nothing_written(deployment: tu
         # the outage is recorded: from the end of the last indexed segment until the restart, closed
         with db.session() as s:
             gaps = list(s.scalars(select(RecordingGap).where(RecordingGap.camera_id == "cam-a")))
-        lost = [g for g in gaps if g.reason.startswith("node lost")]
+        lost = [g for g in gaps if g.reason.startswith("camera host lost")]
         assert len(lost) == 1, [(g.start, g.end, g.reason) for g in gaps]
         gap = lost[0]
         assert gap.start == last_end_a or (gap.start >= last_end_a and gap.start <= killed_at)

@@ -438,3 +438,73 @@ def test_server_errors_carry_no_stack_trace(ctx):
     assert r.status_code == 500
     assert r.json() == {"detail": "internal server error"}
     assert "Traceback" not in r.text and "secret" not in r.text
+
+
+def test_live_frames_are_redacted_once_and_shared_by_viewers(db, tmp_path):
+    calls = []
+
+    class Counting(Paint):
+        def redact(self, frame, tracks=None):
+            calls.append(1)
+            return super().redact(frame, tracks)
+
+    ctx = make_ctx(db, tmp_path, redactor_factory=Counting)
+    ctx.runtime.stop()  # frozen frames: no new frame between the calls
+    from oversight.web.live_frames import live_frames
+
+    live = live_frames(ctx)
+    a = live.latest(ctx, "cam0", Principal("a", "viewer"))
+    b = live.latest(ctx, "cam0", Principal("b", "operator"))
+    assert a is b and len(calls) == 1
+    ctx.runtime.workers["cam0"].tick()  # a new frame is encoded again
+    assert live.latest(ctx, "cam0", Principal("a", "viewer")) is not a and len(calls) == 2
+
+
+def test_live_mjpeg_streams_moving_frames(ctx):
+    import httpx
+
+    from oversight.web.server import BackgroundServer
+
+    tok = tokens(ctx.db, ("viewer",))["viewer"]
+    with BackgroundServer(ctx) as url, httpx.Client(base_url=url, headers=bearer(tok), timeout=10) as http:
+        with http.stream("GET", "/api/cameras/cam0/live.mjpeg?fps=10") as r:
+            assert r.status_code == 200
+            assert r.headers["content-type"].startswith("multipart/x-mixed-replace")
+            buf, jpegs = b"", []
+            for chunk in r.iter_bytes():
+                buf += chunk
+                while (start := buf.find(b"\xff\xd8")) >= 0 and (end := buf.find(b"\xff\xd9", start)) >= 0:
+                    jpegs.append(buf[start : end + 2])
+                    buf = buf[end + 2 :]
+                if len(jpegs) >= 3:
+                    break
+        imgs = [cv2.imdecode(np.frombuffer(j, np.uint8), cv2.IMREAD_COLOR) for j in jpegs]
+        assert all(i is not None and i.shape == (180, 320, 3) for i in imgs)
+        assert np.abs(imgs[0].astype(int) - imgs[-1].astype(int)).mean() > 0.5  # the picture moves
+
+
+def test_escalate_turns_an_alert_into_an_incident(ctx):
+    pytest.importorskip("oversight.incidents.service")
+    with ctx.db.session() as s:
+        e = Event(
+            camera_id="cam0",
+            label="person",
+            rule_id="door",
+            rule_type="zone",
+            start=datetime.now(UTC),
+            confidence=0.9,
+            data={},
+        )
+        s.add(e)
+        s.flush()
+        eid = e.id
+    tok = tokens(ctx.db, ("operator", "viewer"))
+    c = client(ctx)
+    assert c.post(f"/api/events/{eid}/escalate", json={}, headers=bearer(tok["viewer"])).status_code == 403
+    r = c.post(
+        f"/api/events/{eid}/escalate", json={"note": "fight reported"}, headers=bearer(tok["operator"])
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["incident_id"]
+    ev = c.get(f"/api/events/{eid}", headers=bearer(tok["operator"])).json()
+    assert ev["acknowledged_by"] == "token:t-operator" and ev["ack_note"].startswith("escalated")

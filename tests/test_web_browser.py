@@ -177,11 +177,11 @@ def _flows(page, ctx, url, events) -> None:
         # -- an alert from the footage appears on the alerts page (pushed over the WebSocket)
         page.keyboard.press("a")
         page.wait_for_selector("h1:text('Alerts')")
-        page.wait_for_load_state("networkidle")
-        shown = set(page.eval_on_selector_all(".alert-card", "els => els.map(e => +e.dataset.id)"))
-        while True:  # the next detection that the page has not loaded yet
+        page.wait_for_selector(".alert-card, #no-alerts")  # the initial list has loaded
+        ready = time.time()
+        while True:  # the next detection after the page is ready: it can only come over the WebSocket
             published_at, data = events.get(timeout=60)
-            if data["id"] not in shown:
+            if published_at > ready:
                 break
         card = page.wait_for_selector(f".alert-card[data-id='{data['id']}']", timeout=5000)
         shown_at = int(card.get_attribute("data-shown-at")) / 1000  # browser clock = this machine's clock

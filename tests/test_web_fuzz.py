@@ -20,7 +20,7 @@ from oversight.web.app import create_app, iter_routes, route_roles  # noqa: E402
 from web_support import make_ctx, tokens  # noqa: E402
 
 STREAMS = r"\.mjpeg$"  # endless responses; covered by the API and browser tests
-EXAMPLES = 3
+EXAMPLES = 5
 
 
 def test_api_survives_fuzzing(db, tmp_path):

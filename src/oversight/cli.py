@@ -102,6 +102,10 @@ def serve(
     service = Service(cfg, config)
     service.start(host, port)
     typer.echo(f"Oversight serving {len(cfg.cameras)} camera(s) on http://{host}:{port}/")
+    if service.web_ctx is not None:  # on a fresh site: the one-time link that creates the first admin
+        from oversight.web.server import login_hint
+
+        typer.echo(login_hint(service.web_ctx, f"http://{host}:{port}"))
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -85,9 +85,9 @@ class Service:
     def close(self) -> None:
         self.db.dispose()
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self, statuses: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         """Cameras online, segments written, events by type: what an operator checks first."""
-        statuses = self.runtime.status()
+        statuses = self.runtime.status() if statuses is None else statuses
         with self.db.session() as s:
             segs, seg_bytes = s.execute(
                 select(func.count(Segment.id), func.coalesce(func.sum(Segment.bytes), 0))

@@ -104,6 +104,7 @@ def web(
     alert_seconds: float = typer.Option(30.0, "--alert-seconds", min=3, help="How long the clip runs."),
     viewers: int = typer.Option(4, "--viewers", min=2, help="Live-wall viewers for the CPU figure."),
     cameras: int = typer.Option(16, "--cameras", min=1, help="Cameras on the live wall."),
+    cpu_seconds: float = typer.Option(5.0, "--cpu-seconds", min=0.5, help="CPU sampling time per step."),
     parts: str = typer.Option("alerts,wall,events", "--parts", help="Comma list: alerts, wall, events."),
 ) -> None:
     """Alert latency p50/p99, server CPU per live-wall viewer, event list API p95 (engineer C, web)."""
@@ -114,5 +115,5 @@ def web(
     backends = ("sqlite", "postgres") if backend == "both" else (backend,)
     chosen = tuple(p.strip() for p in parts.split(",") if p.strip())
     result = run_web(video, events=events, backends=backends, alert_seconds=alert_seconds, cameras=cameras,
-                     viewers=viewers, pg_admin=pg_url, parts=chosen)
+                     viewers=viewers, cpu_seconds=cpu_seconds, pg_admin=pg_url, parts=chosen)
     typer.echo(json.dumps(result, indent=2))

@@ -67,7 +67,7 @@ class CameraHost:
         self.storage = make_storage(spec)
         self._recover()
         if self.restarted:
-            self._record_lost_node_gap()
+            self._record_lost_host_gap()
         self.detector = self._remote_detector(spec)
         self.data_dir = Path(spec.get("data_dir") or "var")
         self.worker = CameraWorker(
@@ -91,12 +91,14 @@ class CameraHost:
         except Exception:
             log.exception("camera %s: storage recovery failed", self.cam.id)
 
-    def _record_lost_node_gap(self) -> None:
-        """The previous incarnation died with its node: footage since its last indexed segment is gone."""
+    def _record_lost_host_gap(self) -> None:
+        """The previous incarnation died (with its node, or its process crashed): footage since the
+        camera's last indexed segment is gone."""
         with self.db.session() as s:
             last = s.scalar(select(func.max(Segment.end)).where(Segment.camera_id == self.cam.id))
         start = last or self.started_at
-        open_gap(self.db, self.cam.id, start, f"node lost; camera restarted on node {self.node_id[:12]}")
+        reason = f"camera host lost (node or process died); restarted on node {self.node_id[:12]}"
+        open_gap(self.db, self.cam.id, start, reason)
 
     def _remote_detector(self, spec: dict[str, Any]) -> Any:
         names = spec.get("detector_actors") or []

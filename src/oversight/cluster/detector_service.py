@@ -34,11 +34,49 @@ def _plain(d: Detections) -> Result:
     return d.xyxy, d.confidence, d.labels
 
 
+def onnx_takes_batches(detector: Any) -> bool:
+    """An ONNX detector whose model input has a free (symbolic) batch dimension."""
+    session = getattr(detector, "session", None)
+    if session is None or getattr(detector, "name", "") != "onnx":
+        return False
+    dim = session.get_inputs()[0].shape[0]
+    return not isinstance(dim, int) or dim > 1
+
+
+def onnx_detect_batch(detector: Any, frames: list[np.ndarray]) -> list[Detections]:
+    """``OnnxDetector.detect`` for many frames in ONE model call: the letterboxed inputs are
+    stacked, the output rows decoded per frame exactly as the detector does for one."""
+    from oversight.analytics.detectors.coco import COCO_CLASSES
+    from oversight.analytics.detectors.onnx import decode
+
+    # preprocess may reuse one input buffer, so each blob is copied out before the next frame
+    prepared = [(blob.copy(), lb) for blob, lb in (detector.preprocess(f) for f in frames)]
+    t0 = time.process_time()
+    raw = detector.session.run(None, {detector.input_name: np.concatenate([b for b, _ in prepared])})[0]
+    detector.inference_cpu_s += time.process_time() - t0
+    out: list[Detections] = []
+    for i, (frame, (_, lb)) in enumerate(zip(frames, prepared, strict=True)):
+        xyxy, scores, cids = decode(raw[i : i + 1], detector.family, detector.grid, detector.strides,
+                                    detector.class_ids, detector.min_confidence)
+        if len(scores) == 0:
+            out.append(Detections.empty())
+            continue
+        xyxy = (xyxy - np.asarray([lb.pad_x, lb.pad_y, lb.pad_x, lb.pad_y], np.float32)) / lb.ratio
+        fh, fw = frame.shape[:2]
+        np.clip(xyxy, 0, [fw, fh, fw, fh], out=xyxy)
+        labels = tuple(COCO_CLASSES[int(c)] for c in cids)
+        out.append(Detections(xyxy.astype(np.float32), scores.astype(np.float32), labels))
+    return out
+
+
 def run_batch(detector: Any, frames: list[np.ndarray]) -> list[Result]:
-    """One model call for the batch when the detector supports it, else frame by frame."""
-    batch_fn = getattr(detector, "detect_batch", None)
-    if callable(batch_fn) and len(frames) > 1:
-        return [_plain(d) for d in batch_fn(frames)]
+    """One model call for the batch when the detector or its model allows it, else frame by frame."""
+    if len(frames) > 1:
+        batch_fn = getattr(detector, "detect_batch", None)
+        if callable(batch_fn):
+            return [_plain(d) for d in batch_fn(frames)]
+        if onnx_takes_batches(detector):
+            return [_plain(d) for d in onnx_detect_batch(detector, frames)]
     return [_plain(detector.detect(f)) for f in frames]
 
 

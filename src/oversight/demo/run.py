@@ -92,9 +92,10 @@ def run_demo(
             stop.wait(interval if remaining is None else min(interval, remaining))
             typer.echo(_status_line(service.summary(), time.monotonic() - started))
     finally:
+        last_status = service.runtime.status()  # as the cameras were just before the stop
         service.stop()
     try:
-        summary = service.summary()
+        summary = service.summary(last_status)
     finally:
         service.close()
     typer.echo("Summary: " + json.dumps(summary, indent=2, default=str))

@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from oversight import __version__
@@ -79,6 +80,19 @@ def create_app(ctx: AppContext) -> FastAPI:
             for e in exc.errors()
         ]
         return JSONResponse({"detail": issues}, status_code=422)
+
+    @app.exception_handler(DataError)
+    async def data_error(request: Request, exc: DataError) -> Response:
+        # the database refused a value the client sent (e.g. an id beyond 32 bits): a client error
+        log.warning("database refused a value on %s %s: %s", request.method, request.url.path, exc.orig)
+        return JSONResponse({"detail": "a value is out of range"}, status_code=422)
+
+    @app.exception_handler(OverflowError)
+    async def overflow_error(request: Request, exc: OverflowError) -> Response:
+        if "SQLite INTEGER" not in str(exc):  # only the driver's refusal of a huge client number
+            return await server_error(request, exc)
+        log.warning("number out of range on %s %s", request.method, request.url.path)
+        return JSONResponse({"detail": "a number is out of range"}, status_code=422)
 
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception) -> Response:

@@ -33,7 +33,9 @@ def open_db(config: Path | None, db_url: str | None) -> Database:
         except ConfigError as exc:
             typer.echo(str(exc), err=True)
             raise typer.Exit(1) from None
-        db_url = cfg.site.database_url or f"sqlite:///{Path(cfg.site.data_dir) / 'oversight.db'}"
+        from oversight.service import database_url
+
+        db_url = database_url(cfg)  # the same database `oversight serve` uses
     db = Database(db_url)
     db.migrate()
     return db

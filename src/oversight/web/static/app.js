@@ -139,7 +139,7 @@ onMessage((msg) => {
 
 // ---- router
 export const state = { me: null, site: null, tz: "UTC", pages: [], sound: localStorage.getItem("ov_sound") !== "off", cameraNames: {} };
-let cleanup = [];
+let cleanup = [], generation = 0;
 export function go(path) { const target = "#/" + path; if (location.hash === target) route(); else location.hash = target; }
 
 function parseHash() {
@@ -169,6 +169,8 @@ function renderNav(active) {
 }
 
 async function route() {
+  const my = ++generation;  // a newer navigation makes this one stale
+  const current = () => my === generation;
   for (const fn of cleanup.splice(0)) { try { fn(); } catch (e) { console.error(e); } }
   const { name, args, query } = parseHash();
   const public_ = ["login", "bootstrap"];
@@ -180,6 +182,7 @@ async function route() {
     }
   }
   if (state.me) await onLogin();
+  if (!current()) return;
   $("#top").hidden = !state.me;
   let entry = state.pages.find(p => p.path === name);
   if (!entry || !allowed(entry)) {
@@ -189,14 +192,17 @@ async function route() {
   }
   renderNav(entry.path);
   document.title = `${entry.page.title} · ${state.site ? state.site.name : "Oversight"}`;
-  const main = $("#main"); main.replaceChildren();
-  const ctx = { api, h, me: state.me, site: state.site, state, args, query, go, toast, fmtTime, siteInputToDate, dateToSiteInput, onMessage, alerts, onCleanup: (fn) => cleanup.push(fn) };
+  // each navigation renders into its own element: a slow, stale page cannot write into the new one
+  const main = $("#main"), container = h("div", { class: "page", "data-page": entry.path });
+  main.replaceChildren(container);
+  const keep = (fn) => { if (current()) cleanup.push(fn); else fn(); };
+  const ctx = { api, h, me: state.me, site: state.site, state, args, query, go, toast, fmtTime, siteInputToDate, dateToSiteInput, onMessage, alerts, onCleanup: keep };
   try {
-    const out = await entry.page.render(main, ctx);
-    if (typeof out === "function") cleanup.push(out);
+    const out = await entry.page.render(container, ctx);
+    if (typeof out === "function") keep(out);
   } catch (e) {
     console.error(e);
-    main.append(h("p", { class: "error" }, "This page failed to load: " + e.message));
+    if (current()) container.append(h("p", { class: "error" }, "This page failed to load: " + e.message));
   }
 }
 
@@ -210,6 +216,7 @@ async function onLogin() {
   $("#user-name").textContent = `${state.me.username} · ${state.me.role}`;
   const cams = await api("/api/cameras").catch(() => []);
   state.cameraNames = Object.fromEntries(cams.map(c => [c.id, c.name]));
+  alerts.set([]);
   if (["operator", "supervisor"].includes(state.me.role)) {
     const page = await api("/api/events?unacknowledged=true&limit=200").catch(() => ({ items: [] }));
     alerts.set(page.items.map(e => e.id));
@@ -221,7 +228,7 @@ export function loggedIn(me) { state.me = me; loggedInAs = null; }
 
 async function logout(all) {
   await api(all ? "/api/auth/logout-all" : "/api/auth/logout", { method: "POST" }).catch(() => null);
-  state.me = null; loggedInAs = null; if (socket) socket.close();
+  state.me = null; loggedInAs = null; alerts.set([]); if (socket) socket.close();
   $("#user-menu").open = false; go("login");
 }
 

@@ -62,7 +62,10 @@ export async function render(el, ctx) {
     canvas.style.cursor = hits.some(([hx, hy]) => Math.hypot(hx - x, hy - y) < 16) ? "pointer" : "default";
   });
   async function refresh() { cams = await api("/api/cameras").catch(() => cams); draw(); }
-  onCleanup(onMessage((m) => { if (m.topic === "event" || m.topic === "alert.ack" || (m.topic === "camera.status" && "online" in m.data)) refresh(); }));
+  let pending = null;  // many events in a burst -> one refresh
+  const soon = () => { if (!pending) pending = setTimeout(() => { pending = null; refresh(); }, 1000); };
+  onCleanup(() => clearTimeout(pending));
+  onCleanup(onMessage((m) => { if ((m.topic === "event" && m.data.phase === "start") || m.topic === "alert.ack" || (m.topic === "camera.status" && "online" in m.data)) soon(); }));
   window.addEventListener("resize", draw); onCleanup(() => window.removeEventListener("resize", draw));
   draw();
 }

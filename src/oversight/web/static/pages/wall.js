@@ -29,6 +29,7 @@ export async function render(el, ctx) {
     h("button", { type: "button", onclick: () => flip(1), title: "Next page (PageDown)" }, "›")), grid);
 
   const tiles = {};
+  let pending = null;
   function pages() { return Math.max(1, Math.ceil(cameras.length / size)); }
   function setSize(n) { size = n; localStorage.setItem("ov_wall_size", n); pageNo = 0; draw(); }
   function flip(d) { pageNo = (pageNo + d + pages()) % pages(); draw(); }
@@ -60,7 +61,7 @@ export async function render(el, ctx) {
     }
     for (let i = shown.length; i < size; i++) grid.append(h("div", { "aria-hidden": "true" }));
     if (!cameras.length) grid.append(h("p", { class: "muted" }, "No cameras configured."));
-    if (video) stopVideo = liveVideo(shown.map(c => c.id), (id, url) => { if (tiles[id]) tiles[id].img.src = url; }, { fps: size >= 16 ? 5 : 10 });
+    if (video) stopVideo = liveVideo(shown.map(c => c.id), (id, url) => { if (tiles[id]) tiles[id].img.src = url; }, { fps: size >= 16 ? 8 : 10 });
   }
   async function refresh() {
     cameras = await api("/api/cameras").catch(() => cameras);
@@ -81,9 +82,9 @@ export async function render(el, ctx) {
       if (c) { c.status = { ...c.status, ...msg.data }; if ("online" in msg.data) c.online = !!msg.data.online; caption(c); }
     } else if (msg.topic === "event" && msg.data.phase === "start") {
       const c = cameras.find(x => x.id === msg.data.camera_id); if (c) { c.active_alerts += 1; caption(c); }
-    } else if (msg.topic === "alert.ack") refresh();
+    } else if (msg.topic === "alert.ack" && !pending) pending = setTimeout(() => { pending = null; refresh(); }, 1000);
   }));
   const timer = setInterval(refresh, 30000);
-  onCleanup(() => { clearInterval(timer); if (stopVideo) stopVideo(); });
+  onCleanup(() => { clearInterval(timer); clearTimeout(pending); if (stopVideo) stopVideo(); });
   draw();
 }
