@@ -331,6 +331,8 @@ def report(
     start = as_utc(since, "from") or end - timedelta(days=30)
     if kind == "pia" and format == "csv":
         raise HTTPException(422, "the privacy impact assessment is HTML or PDF")
+    if start >= end:
+        raise HTTPException(422, "'from' must be before 'to'")
     out = ctx.web_cache_dir() / "reports"
     files = reports.build_report(kind, ctx.db, ctx.cfg, start, end, out, formats=(format,))
     with ctx.db.session() as s:
