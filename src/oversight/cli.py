@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import typer
@@ -65,18 +64,6 @@ def demo(
     if detector == "onnx" and model is None:
         raise typer.BadParameter("--detector onnx needs --model PATH", param_hint="--model")
     run_demo(duration, footage, data_dir, host, port, web, detector, model, synthetic)
-    _exit_now(0)
-
-
-def _exit_now(code: int) -> None:
-    """Leave without running native libraries' static destructors: one of the decoder/detector
-    thread pools aborts ("terminate called without an active exception") when torn down at
-    interpreter exit. Everything of ours is stopped, committed and flushed by now."""
-    import os
-
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
 
 
 @app.command()
@@ -112,7 +99,6 @@ def serve(
     stop.wait()
     service.stop()
     service.close()
-    _exit_now(0)
 
 
 @app.command()
