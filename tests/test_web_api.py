@@ -244,6 +244,11 @@ def test_alert_reaches_websocket_and_is_acknowledged(ctx, tmp_path):
     assert c.get("/api/cameras", headers=bearer(toks["viewer"])).json()[0]["active_alerts"] == 0
     thumb = c.get(f"/api/events/{eid}/thumbnail.jpg", headers=bearer(toks["operator"]))
     assert thumb.status_code == 200 and thumb.content[:2] == b"\xff\xd8"
+    from oversight.privacy.models import AuditEntry
+
+    with ctx.db.session() as s:
+        seen = s.scalars(select(AuditEntry).where(AuditEntry.action == "footage.thumbnail")).all()
+    assert seen and all(e.source == "web testclient" for e in seen), "the audit log must say where from"
 
 
 def test_websocket_refuses_anonymous_and_foreign_origin(ctx):

@@ -36,6 +36,6 @@ def audit(
         object_type,
         str(object_id),
         purpose=purpose,
-        source="web",
+        source=f"web {who.ip}" if who.ip else "web",
         detail=detail,
     )

@@ -19,7 +19,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -81,6 +81,7 @@ class Principal:
     user_id: int | None = None
     session_id: int | None = None
     token_id: int | None = None
+    ip: str | None = None  # where the request came from, for the audit log
 
 
 # ---------------------------------------------------------------- users
@@ -232,7 +233,8 @@ def resolve_principal(ctx: AppContext, conn: Any, method: str) -> Principal | No
     auth = conn.headers.get("authorization", "")
     with ctx.db.session() as s:
         if auth.lower().startswith("bearer "):
-            return _from_token(s, auth[7:].strip())
+            by_token = _from_token(s, auth[7:].strip())
+            return replace(by_token, ip=client_ip(conn)) if by_token else None
         token = conn.cookies.get(SESSION_COOKIE)
         if not token:
             return None
@@ -244,7 +246,7 @@ def resolve_principal(ctx: AppContext, conn: Any, method: str) -> Principal | No
         sent = conn.headers.get(CSRF_HEADER.lower(), "")
         if not sent or not hmac.compare_digest(sent, csrf):
             raise HTTPException(403, "missing or wrong CSRF token (send the X-CSRF-Token header)")
-    return principal
+    return replace(principal, ip=client_ip(conn))
 
 
 def get_ctx(request: Request) -> AppContext:

@@ -57,6 +57,16 @@ class AppContext:
         d.mkdir(parents=True, exist_ok=True)
         return d
 
+    def segment_file(self, segment: Any) -> Path | None:
+        """The segment as a local file: itself on local disk, a cached download from object
+        storage in a cluster (``extras["segment_cache"]``); None when it is gone."""
+        cache = self.extras.get("segment_cache")
+        try:
+            path = cache.local(segment.path) if cache is not None else Path(segment.path)
+        except Exception:  # deleted from the bucket by retention, or storage unreachable
+            return None
+        return path if path.is_file() else None
+
     def worker(self, camera_id: str) -> Any | None:
         workers = getattr(self.runtime, "workers", None) or {}
         return workers.get(camera_id)

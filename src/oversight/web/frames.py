@@ -145,7 +145,9 @@ def outgoing_segment(ctx: AppContext, segment: Any, principal: Principal | None)
     """
     import av
 
-    src = Path(segment.path)
+    src = ctx.segment_file(segment)
+    if src is None:
+        raise FileNotFoundError(f"segment {segment.id} is gone")
     hooks = _privacy_hooks()
     key = (
         view_key(ctx, segment.camera_id, principal)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import av
 import cv2
@@ -32,8 +31,8 @@ def frames_from(
 ) -> Iterator[tuple[np.ndarray, datetime]]:
     """Yield (BGR frame, wall-clock time) from ``start`` through consecutive segments."""
     for seg in segments_from(ctx, camera_id, start):
-        path = Path(seg.path)
-        if not path.is_file():
+        path = ctx.segment_file(seg)
+        if path is None:
             continue
         offset = max(0.0, (start - seg.start).total_seconds())
         try:

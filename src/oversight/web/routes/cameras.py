@@ -405,7 +405,7 @@ def segment_video(
         if seg is None:
             raise HTTPException(404, "no such segment")
         audit(s, who, "footage.segment", "segment", segment_id, detail={"camera_id": seg.camera_id})
-    if not Path(seg.path).is_file():
+    if ctx.segment_file(seg) is None:
         raise HTTPException(410, "the segment file is gone (retention)")
     path = frames.outgoing_segment(ctx, seg, who)
     return FileResponse(
