@@ -133,7 +133,15 @@ def test_separate_detect_stream_feeds_analytics_while_record_stream_records(db: 
     c = cam("a", record, detect={"fps": 5, "width": 320, "height": 240})
     c["streams"]["detect"] = str(detect)
     cfg = SiteConfig.model_validate({"site": {"data_dir": str(tmp_path)}, "cameras": [c]})
-    rt = Runtime(cfg, db, EventBus(), worker_options=FAST, retention_interval_s=0)
+    sizes: list[tuple[int, ...]] = []
+
+    class Counting:
+        event_active = False
+
+        def process(self, frame: Any, ts: Any) -> None:
+            sizes.append(frame.shape)
+
+    rt = Runtime(cfg, db, EventBus(), lambda _: Counting(), worker_options=FAST, retention_interval_s=0)
     rt.start()
     try:
         w = rt.workers["a"]
@@ -144,6 +152,7 @@ def test_separate_detect_stream_feeds_analytics_while_record_stream_records(db: 
         )
         st = w.status()
         assert st["error"] is None and st["online"]  # the detect stream's codec does not matter
+        assert set(sizes) == {(240, 320, 3)}  # analytics saw the detect stream
     finally:
         rt.stop()
     with db.session() as s:
@@ -151,3 +160,37 @@ def test_separate_detect_stream_feeds_analytics_while_record_stream_records(db: 
     assert seg is not None
     with av.open(seg.path) as f:
         assert f.streams.video[0].codec_context.width == 768  # recorded from the record stream
+
+
+def test_live_view_keeps_its_frame_rate_while_the_detector_is_slow(db: Database, tmp_path: Path):
+    """Analytics runs on its own thread: a detector slower than the camera skips frames, and the
+    live view still gets every decoded frame."""
+    clip = asset("video/one-by-one-person-detection.mp4")  # 10 fps
+    seen: list[Any] = []
+
+    class Slow:
+        event_active = False
+
+        def process(self, frame: Any, ts: Any) -> None:
+            seen.append(ts)
+            time.sleep(0.4)
+
+    c = cam("a", clip, detect={"fps": 10, "width": 320, "height": 180})
+    cfg = SiteConfig.model_validate({"site": {"data_dir": str(tmp_path)}, "cameras": [c]})
+    rt = Runtime(cfg, db, EventBus(), lambda _: Slow(), worker_options=FAST, retention_interval_s=0)
+    rt.start()
+    try:
+        w = rt.workers["a"]
+        wait_for(lambda: w.latest_frame() is not None and len(seen) >= 1, 20, "the first frames")
+        live: set[Any] = set()
+        start = len(seen)
+        while len(seen) - start < 4:
+            frame = w.latest_frame()
+            assert frame is not None and frame[0].shape == (180, 320, 3)
+            live.add(frame[1])
+            time.sleep(0.03)
+        analysed = len(seen) - start
+    finally:
+        rt.stop()
+    assert len(live) >= 2 * analysed, (len(live), analysed)
+    assert seen == sorted(seen)  # skipped frames, never out of order

@@ -1,8 +1,11 @@
-"""Decode a camera's packets for analytics and the live view, at ``detect.fps`` only.
+"""Decode a camera's packets for analytics (at ``detect.fps``) and the live view (every frame).
 
-Runs on its own thread behind a bounded queue so a slow detector never stalls recording: when
-the queue is full, packets are dropped up to the next keyframe (H.264 cannot decode a GOP with a
-hole). Every packet must be decoded, but only the sampled frames are converted and resized.
+Decoding runs on its own thread behind a bounded queue so nothing here stalls recording: when the
+queue is full, packets are dropped up to the next keyframe (H.264 cannot decode a GOP with a
+hole). Every packet must be decoded, but only frames analytics samples are converted and resized
+on this thread. Analytics runs on a third thread fed through a one-frame mailbox (the newest frame
+wins), so a slow detector skips frames instead of slowing the live view; the live view converts
+the newest decoded frame only when somebody asks for it.
 """
 
 from __future__ import annotations
@@ -53,18 +56,74 @@ class _Pkt:
     keyframe: bool
 
 
+class AnalyticsRunner:
+    """Runs ``analytics.process`` on its own thread. ``put`` replaces a frame still waiting (live
+    sources: analytics sees the newest frame) or, with ``wait``, blocks until it is taken (files
+    read as fast as possible: every sampled frame is analysed)."""
+
+    def __init__(self, analytics: Any, name: str):
+        self.analytics = analytics
+        self.processed = 0
+        self.error: str | None = None
+        self._slot: queue.Queue[tuple[np.ndarray, datetime] | None] = queue.Queue(1)
+        self._thread = threading.Thread(target=self._run, name=f"analytics-{name}", daemon=True)
+        self._thread.start()
+
+    def put(self, img: np.ndarray, ts: datetime, wait: bool) -> None:
+        if wait:
+            self._slot.put((img, ts))
+            return
+        with contextlib.suppress(queue.Empty):
+            self._slot.get_nowait()  # the detector is behind: drop the older frame
+        with contextlib.suppress(queue.Full):
+            self._slot.put_nowait((img, ts))
+
+    def stop(self, timeout: float) -> bool:
+        """Finish the frame in hand, then stop; True when the thread ended."""
+        while True:  # a frame still waiting is dropped; the sentinel must get in
+            with contextlib.suppress(queue.Empty):
+                self._slot.get_nowait()
+            try:
+                self._slot.put(None, timeout=0.1)
+                break
+            except queue.Full:
+                continue
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _run(self) -> None:
+        while (item := self._slot.get()) is not None:
+            try:
+                self.analytics.process(*item)
+                self.processed += 1
+            except Exception as exc:  # analytics bugs must not kill ingest or recording
+                self.error = f"analytics error: {exc}"
+                log.exception("analytics failed on %s", self._thread.name)
+
+
 class FrameSampler:
     def __init__(self, cam: CameraConfig, analytics: Any | None, max_queue: int = 120):
         self.cam = cam
         self.analytics = analytics
         self.q: queue.Queue[StreamInfo | _Pkt | None] = queue.Queue(max_queue)
         self._need_key = False
+        self._lossless = False  # set by submit(block=True): files read faster than real time
+        self._raw: tuple[av.VideoFrame, float] | None = None  # newest decoded frame, not converted
         self._latest: tuple[np.ndarray, datetime] | None = None
+        self._latest_of: float | None = None  # wall time of the frame ``_latest`` was made from
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=f"decode-{cam.id}", daemon=True)
-        self.frames_processed = 0
+        self._runner = AnalyticsRunner(analytics, cam.id) if analytics is not None else None
         self.dropped_packets = 0
-        self.error: str | None = None
+        self.decode_error: str | None = None
+
+    @property
+    def frames_processed(self) -> int:
+        return self._runner.processed if self._runner is not None else 0
+
+    @property
+    def error(self) -> str | None:
+        return self.decode_error or (self._runner.error if self._runner is not None else None)
 
     def start(self) -> None:
         self._thread.start()
@@ -78,8 +137,9 @@ class FrameSampler:
                 with contextlib.suppress(queue.Empty):
                     self.q.get_nowait()
         self._thread.join(timeout)
+        runner_done = self._runner.stop(timeout) if self._runner is not None else True
         close = getattr(self.analytics, "close", None)
-        if close is not None and not self._thread.is_alive():
+        if close is not None and not self._thread.is_alive() and runner_done:
             try:
                 close()  # end open events so none stays open after a stop
             except Exception:
@@ -99,6 +159,7 @@ class FrameSampler:
         self._need_key = True
 
     def submit(self, data: bytes, pts: int, keyframe: bool, block: bool = False) -> None:
+        self._lossless = block
         if self._need_key and not keyframe:
             self.dropped_packets += 1
             return
@@ -110,7 +171,15 @@ class FrameSampler:
             self.dropped_packets += 1
 
     def latest(self) -> tuple[np.ndarray, datetime] | None:
+        """The newest decoded frame at detect resolution, converted on demand (only when watched)."""
         with self._lock:
+            raw = self._raw
+            if raw is not None and raw[1] != self._latest_of:
+                frame, wall = raw
+                img = frame.reformat(
+                    width=self.cam.detect.width, height=self.cam.detect.height, format="bgr24"
+                ).to_ndarray()
+                self._latest, self._latest_of = (img, datetime.fromtimestamp(wall, UTC)), wall
             return self._latest
 
     @property
@@ -141,21 +210,14 @@ class FrameSampler:
             try:
                 frames = ctx.decode(pkt)
             except av.error.FFmpegError as exc:  # a corrupt packet: skip it, keep going
-                self.error = f"decode error: {exc}"
+                self.decode_error = f"decode error: {exc}"
                 continue
             for frame in frames:
                 wall = info.wall_of(frame.pts if frame.pts is not None else item.pts)
-                if wall < next_t - 1e-3:
-                    continue  # dropped: decoded (it had to be) but never converted or resized
+                with self._lock:
+                    self._raw = (frame, wall)  # the live view converts it if anybody looks
+                if self._runner is None or wall < next_t - 1e-3:
+                    continue  # not sampled: decoded (it had to be) but never converted or resized
                 next_t = next_t + step if 0 <= wall - next_t < step else wall + step
                 img = frame.reformat(width=w, height=h, format="bgr24").to_ndarray()
-                ts = datetime.fromtimestamp(wall, UTC)
-                with self._lock:
-                    self._latest = (img, ts)
-                self.frames_processed += 1
-                if self.analytics is not None:
-                    try:
-                        self.analytics.process(img, ts)
-                    except Exception as exc:  # analytics bugs must not kill ingest or recording
-                        self.error = f"analytics error: {exc}"
-                        log.exception("camera %s: analytics failed", self.cam.id)
+                self._runner.put(img, datetime.fromtimestamp(wall, UTC), wait=self._lossless)
