@@ -272,3 +272,45 @@ def test_bench_broker_floor_is_a_real_round_trip():
 
     rate = broker_rate(messages=300, window=50)
     assert rate is not None and rate > 10
+
+
+@pytest.mark.mqtt
+def test_site_mqtt_publishes_each_cluster_event_once():
+    """An event raised on a camera node reaches the city's MQTT topic once, via the owner's publisher."""
+    import json
+
+    import paho.mqtt.client as mqtt
+
+    from oversight.cluster.site_mqtt import start_site_mqtt
+    from oversight.config.schema import SiteConfig
+
+    need_mqtt()
+    stamp = time.time_ns()
+    cfg = SiteConfig.model_validate({
+        "site": {"mqtt": {"host": "127.0.0.1", "port": 1883, "topic_prefix": f"city-{stamp}"}},
+        "cluster": {"broker_prefix": f"oversight-test-{stamp}/bus"},
+    })
+    got: list[dict] = []
+    sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    sub.on_message = lambda c, u, m: got.append({"topic": m.topic, **json.loads(m.payload)})
+    sub.connect("127.0.0.1", 1883)
+    sub.subscribe(f"city-{stamp}/#", qos=1)
+    sub.loop_start()
+    node_bus = EventBus()
+    node = BusBridge(node_bus, prefix=f"oversight-test-{stamp}/bus").start(wait=10)
+    stop = start_site_mqtt(cfg, wait=10)
+    assert stop is not None
+    try:
+        time.sleep(0.3)
+        node_bus.publish("event", {"id": 9, "camera_id": "gate", "phase": "start"})
+        node_bus.publish("camera.status", {"id": "gate", "online": True})  # not an event: not published
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not got:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        assert got == [{"topic": f"city-{stamp}/gate/events", "id": 9, "camera_id": "gate", "phase": "start"}]
+    finally:
+        stop()
+        node.stop()
+        sub.loop_stop()
+        sub.disconnect()

@@ -73,10 +73,12 @@ def cluster(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     cfg = _load(config)
     from oversight.cluster.deploy import ClusterDeployment
+    from oversight.cluster.site_mqtt import start_site_mqtt
     from oversight.cluster.web import WebNode
 
     deployment = ClusterDeployment(cfg, _db_url(cfg))
     deployment.start()
+    stop_mqtt = start_site_mqtt(cfg)
     typer.echo(json.dumps({"placement": deployment.placement, "unplaced": deployment.unplaced}))
     node = None
     if web:
@@ -86,6 +88,8 @@ def cluster(
     _wait_for_signal()
     if node is not None:
         node.stop()
+    if stop_mqtt is not None:
+        stop_mqtt()
     deployment.stop()
 
 
