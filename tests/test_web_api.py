@@ -513,3 +513,21 @@ def test_escalate_turns_an_alert_into_an_incident(ctx):
     assert r.json()["incident_id"]
     ev = c.get(f"/api/events/{eid}", headers=bearer(tok["operator"])).json()
     assert ev["acknowledged_by"] == "token:t-operator" and ev["ack_note"].startswith("escalated")
+
+
+def test_incident_and_unit_pushes_follow_the_api_read_roles(ctx):
+    """Whoever may read incidents and units through the API gets them live; viewers do not."""
+    toks = tokens(ctx.db, ("admin", "auditor", "viewer"))
+    c = client(ctx)
+    with (
+        c.websocket_connect("/api/ws", headers=bearer(toks["admin"])) as admin_ws,
+        c.websocket_connect("/api/ws", headers=bearer(toks["auditor"])) as auditor_ws,
+        c.websocket_connect("/api/ws", headers=bearer(toks["viewer"])) as viewer_ws,
+    ):
+        for ws in (admin_ws, auditor_ws, viewer_ws):
+            assert ws.receive_json()["topic"] == "hello"
+        ctx.bus.publish("unit", {"id": "M-1", "status": "en_route"})
+        ctx.bus.publish("camera.status", {"id": "cam0", "online": True})
+        for ws in (admin_ws, auditor_ws):
+            assert ws.receive_json()["topic"] == "unit"
+        assert viewer_ws.receive_json()["topic"] == "camera.status"  # the unit message was never sent

@@ -29,8 +29,9 @@ TOPIC_ROLES: dict[str, tuple[str, ...]] = {
     "event": ALL_ROLES,
     "alert.ack": ALL_ROLES,
     "camera.status": ALL_ROLES,
-    "incident": ("operator", "supervisor", "auditor"),
-    "unit": ("operator", "supervisor"),
+    # the same roles that may read incidents and units through the API
+    "incident": ("operator", "supervisor", "admin", "auditor"),
+    "unit": ("operator", "supervisor", "admin", "auditor"),
 }
 VIEWER_EVENT_KEYS = ("id", "camera_id", "phase", "start", "end")
 
