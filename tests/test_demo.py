@@ -105,3 +105,57 @@ def test_demo_finds_real_footage(tmp_path: Path) -> None:
     cfg = demo_site(tmp_path, video_dir)
     assert len(cfg.cameras) >= 2
     assert all(Path(c.streams.record).parent == video_dir for c in cfg.cameras)
+
+
+def test_demo_serves_the_web_app_with_one_time_accounts(tmp_path: Path) -> None:
+    """The demo prints a fresh password per role (no default password) and they work."""
+    import re
+    import socket
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "oversight.cli",
+            "demo",
+            "--duration",
+            "20",
+            "--synthetic",
+            "--data-dir",
+            str(tmp_path / "demo"),
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert proc.stdout is not None
+    accounts: dict[str, str] = {}
+    try:
+        for line in proc.stdout:
+            found = re.search(r"log in as (\S+) / (\S+)", line)
+            if found:
+                accounts[found.group(1)] = found.group(2)
+            if len(accounts) == 4:
+                break
+        assert set(accounts) == {"demo-operator", "demo-supervisor", "demo-auditor", "demo-admin"}
+        base = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=base) as c:
+            bad = c.post("/api/auth/login", json={"username": "demo-operator", "password": "demo"})
+            assert bad.status_code in (401, 403)
+            ok = c.post(
+                "/api/auth/login", json={"username": "demo-operator", "password": accounts["demo-operator"]}
+            )
+            assert ok.status_code == 200 and ok.json()["role"] == "operator"
+            cams = c.get("/api/cameras").json()
+            assert len(cams) == 2
+    finally:
+        out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out[-2000:]

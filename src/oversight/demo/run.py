@@ -16,7 +16,7 @@ import yaml
 from oversight.demo.site import demo_site
 from oversight.service import Service
 
-DEMO_ROLES = ("operator", "supervisor", "auditor")
+DEMO_ROLES = ("operator", "supervisor", "auditor", "admin")
 
 
 def _demo_accounts(service: Service) -> dict[str, str]:
