@@ -64,19 +64,29 @@ def _same_origin(ws: WebSocket) -> bool:
     return urlsplit(origin).netloc == ws.headers.get("host", "")
 
 
-@router.websocket("/api/ws")
-async def websocket(ws: WebSocket) -> None:
-    """Push bus messages ("event", "alert.ack", "camera.status", "incident", "unit") as JSON."""
+async def _authorised(ws: WebSocket, roles: tuple[str, ...]) -> Principal | None:
+    """The WebSocket's principal when it may connect; otherwise closes it (4401 anonymous,
+    4403 wrong role or a foreign page's origin) and returns None."""
     ctx: AppContext = ws.app.state.ctx
     try:
         who = resolve_principal(ctx, ws, "GET")
     except HTTPException:
         who = None
-    if who is None or not _same_origin(ws):
-        await ws.close(code=4401 if who is None else 4403)
-        return
-    if who.role not in WS_ROLES:
+    if who is None:
+        await ws.close(code=4401)
+        return None
+    if not _same_origin(ws) or who.role not in roles:
         await ws.close(code=4403)
+        return None
+    return who
+
+
+@router.websocket("/api/ws")
+async def websocket(ws: WebSocket) -> None:
+    """Push bus messages ("event", "alert.ack", "camera.status", "incident", "unit") as JSON."""
+    ctx: AppContext = ws.app.state.ctx
+    who = await _authorised(ws, WS_ROLES)
+    if who is None:
         return
     await ws.accept()
     loop = asyncio.get_running_loop()
@@ -215,15 +225,8 @@ async def live_wall(ws: WebSocket) -> None:
     from oversight.web.live_frames import live_frames
 
     ctx: AppContext = ws.app.state.ctx
-    try:
-        who = resolve_principal(ctx, ws, "GET")
-    except HTTPException:
-        who = None
-    if who is None or not _same_origin(ws):
-        await ws.close(code=4401 if who is None else 4403)
-        return
-    if who.role not in LIVE_WALL_ROLES:
-        await ws.close(code=4403)
+    who = await _authorised(ws, LIVE_WALL_ROLES)
+    if who is None:
         return
     known = {c.id for c in ctx.cfg.cameras}
     ids = [i for i in ws.query_params.get("ids", "").split(",") if i in known][:64]
