@@ -106,6 +106,20 @@ def _tx(ctx: AppContext, work: Callable[[Session], Any], attempts: int = 4) -> A
     raise AssertionError("unreachable")
 
 
+def _change_incident(
+    request: Request, incident_id: int, change: Callable[[IncidentService, Session], object]
+) -> dict[str, Any]:
+    """Apply one change to an incident in its own (retried) transaction; return the new detail."""
+    ctx = get_ctx(request)
+    svc = service_for(ctx)
+
+    def work(s: Session) -> Any:
+        change(svc, s)
+        return _detail(svc, s, incident_id)
+
+    return _tx(ctx, work)
+
+
 @contextlib.contextmanager
 def _errors() -> Iterator[None]:
     try:
@@ -385,42 +399,30 @@ def patch_incident(
     request: Request,
     who: Principal = Depends(require_roles(*WRITE_ROLES)),
 ) -> dict[str, Any]:
-    ctx = get_ctx(request)
-    svc = service_for(ctx)
-
-    def work(s: Session) -> Any:
-        svc.update(s, incident_id, who.username, **body.model_dump(exclude_unset=True))
-        return _detail(svc, s, incident_id)
-
-    return _tx(ctx, work)
+    changes = body.model_dump(exclude_unset=True)
+    return _change_incident(
+        request, incident_id, lambda svc, s: svc.update(s, incident_id, who.username, **changes)
+    )
 
 
 @router.post("/api/incidents/{incident_id}/status")
 def set_status(
     incident_id: int, body: StatusIn, request: Request, who: Principal = Depends(require_roles(*WRITE_ROLES))
 ) -> dict[str, Any]:
-    ctx = get_ctx(request)
-    svc = service_for(ctx)
-
-    def work(s: Session) -> Any:
-        svc.advance(s, incident_id, body.status, who.username, body.disposition)
-        return _detail(svc, s, incident_id)
-
-    return _tx(ctx, work)
+    return _change_incident(
+        request,
+        incident_id,
+        lambda svc, s: svc.advance(s, incident_id, body.status, who.username, body.disposition),
+    )
 
 
 @router.post("/api/incidents/{incident_id}/notes")
 def add_note(
     incident_id: int, body: NoteIn, request: Request, who: Principal = Depends(require_roles(*WRITE_ROLES))
 ) -> dict[str, Any]:
-    ctx = get_ctx(request)
-    svc = service_for(ctx)
-
-    def work(s: Session) -> Any:
-        svc.add_note(s, incident_id, who.username, body.text)
-        return _detail(svc, s, incident_id)
-
-    return _tx(ctx, work)
+    return _change_incident(
+        request, incident_id, lambda svc, s: svc.add_note(s, incident_id, who.username, body.text)
+    )
 
 
 @router.post("/api/incidents/{incident_id}/clips", status_code=201)
