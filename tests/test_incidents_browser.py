@@ -6,9 +6,6 @@ Screenshots go to test-artifacts/."""
 from __future__ import annotations
 
 import math
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -27,9 +24,9 @@ from oversight.incidents.models import Incident  # noqa: E402
 from oversight.store.base import utcnow  # noqa: E402
 from oversight.store.db import Database  # noqa: E402
 from oversight.store.models import Event  # noqa: E402
-from oversight.web.app import create_app  # noqa: E402
 from oversight.web.auth import create_user  # noqa: E402
 from oversight.web.context import AppContext  # noqa: E402
+from oversight.web.server import BackgroundServer  # noqa: E402
 from oversight.web.synthetic import SyntheticRuntime  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -91,28 +88,6 @@ def cfg() -> SiteConfig:
     )
 
 
-class Server:
-    def __init__(self, app: Any):
-        import uvicorn
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
-        )
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert self.server.started
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-
-
 @pytest.fixture
 def site(db: Database) -> Iterator[tuple[str, AppContext, int]]:
     if not CHROMIUM.exists():
@@ -137,14 +112,13 @@ def site(db: Database) -> Iterator[tuple[str, AppContext, int]]:
         s.add(ev)
         s.flush()
         eid = ev.id
-    server = Server(create_app(ctx))
     # P-3 is the nearest police unit but out of service (through the API service, as a console would)
     from oversight.incidents.api import service_for
 
-    with db.session() as s:
-        service_for(ctx).set_unit_status(s, "P-3", "out_of_service", "sam")
-    yield f"http://127.0.0.1:{server.port}", ctx, eid
-    server.stop()
+    with BackgroundServer(ctx) as url:
+        with db.session() as s:
+            service_for(ctx).set_unit_status(s, "P-3", "out_of_service", "sam")
+        yield url, ctx, eid
     rt.stop()
 
 

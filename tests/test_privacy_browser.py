@@ -4,9 +4,6 @@ Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,8 +15,8 @@ pytest.importorskip("playwright.sync_api")
 from oversight.events.bus import EventBus  # noqa: E402
 from oversight.privacy import audit  # noqa: E402
 from oversight.store.db import Database  # noqa: E402
-from oversight.web.app import create_app  # noqa: E402
 from oversight.web.context import AppContext  # noqa: E402
+from oversight.web.server import BackgroundServer  # noqa: E402
 from privacy_helpers import PASSWORD, make_users, site  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -27,36 +24,13 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 pytestmark = pytest.mark.browser
 
 
-class Server:
-    def __init__(self, app: Any):
-        import uvicorn
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        )
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert self.server.started
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-
-
 @pytest.fixture
 def base(db: Database, tmp_path: Path) -> Iterator[str]:
     if not CHROMIUM.exists():
         pytest.skip("Chromium not installed at /usr/bin/chromium")
     make_users(db, olga="operator", sue="supervisor", alice="auditor")
-    server = Server(create_app(AppContext(cfg=site(tmp_path), db=db, bus=EventBus())))
-    yield f"http://127.0.0.1:{server.port}"
-    server.stop()
+    with BackgroundServer(AppContext(cfg=site(tmp_path), db=db, bus=EventBus())) as url:
+        yield url
 
 
 def _login(browser: Any, base: str, user: str) -> Any:

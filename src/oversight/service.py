@@ -59,17 +59,13 @@ class Service:
             self._start_web(host, port)
 
     def _start_web(self, host: str, port: int) -> None:
-        import uvicorn
-
-        from oversight.web.app import create_app
         from oversight.web.context import AppContext
+        from oversight.web.server import make_server
 
         self.web_ctx = AppContext(
             cfg=self.cfg, db=self.db, bus=self.bus, runtime=self.runtime, config_path=self.config_path
         )
-        app = create_app(self.web_ctx)
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
-        self._server = uvicorn.Server(config)
+        self._server = make_server(self.web_ctx, host, port)
         self._server_thread = threading.Thread(target=self._server.run, name="web", daemon=True)
         self._server_thread.start()
 
