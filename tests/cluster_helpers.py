@@ -6,12 +6,12 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import create_engine, text
+
+from oversight.store.db import scratch_postgres
 
 PG_ADMIN_URL = os.environ.get("OVERSIGHT_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 MQTT = ("127.0.0.1", 1883)
@@ -54,16 +54,8 @@ def postgres_database() -> Iterator[str]:
     pytest.importorskip("psycopg")
     if not reachable("127.0.0.1", 5432):
         pytest.skip("PostgreSQL not reachable at 127.0.0.1:5432")
-    name = f"oversight_cl_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-    finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_postgres(PG_ADMIN_URL, "oversight_cl") as url:
+        yield url
 
 
 def need_mqtt() -> None:

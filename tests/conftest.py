@@ -5,15 +5,13 @@ PostgreSQL database so parallel runs never see each other's rows."""
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from oversight.store.base import Base
-from oversight.store.db import Database
+from oversight.store.db import Database, scratch_postgres
 
 ASSETS = Path(__file__).resolve().parents[1].parent / "shared" / "assets"
 PG_ADMIN_URL = os.environ.get("OVERSIGHT_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -34,15 +32,8 @@ def asset(rel: str) -> Path:
 @pytest.fixture(scope="session")
 def db_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if backend() == "postgres":
-        name = f"oversight_t_{uuid.uuid4().hex[:12]}"
-        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.execute(text(f'CREATE DATABASE "{name}"'))
-        base = PG_ADMIN_URL.rsplit("/", 1)[0]
-        yield f"{base}/{name}"
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        with scratch_postgres(PG_ADMIN_URL, "oversight_t") as url:
+            yield url
     else:
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'oversight.db'}"
 

@@ -24,7 +24,6 @@ import statistics
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -344,18 +343,10 @@ def scratch_database(admin_url: str | None) -> Iterator[str | None]:
     if not admin_url:
         yield None
         return
-    from sqlalchemy import create_engine, text
+    from oversight.store.db import scratch_postgres
 
-    name = f"oversight_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{admin_url.rsplit('/', 1)[0]}/{name}"
-    finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_postgres(admin_url, "oversight_bench") as url:
+        yield url
 
 
 def measure_load(clip: Path, model: Path, pg_admin_url: str | None, nodes: int, cameras_per_node: float,
