@@ -16,7 +16,7 @@ from conftest import asset
 from oversight.analytics.pipeline import CameraAnalytics
 from oversight.config.schema import CameraConfig
 from oversight.events.bus import EventBus, Message
-from oversight.events.store import search_events
+from oversight.events.search import search_events
 from oversight.store.db import Database
 
 pytestmark = pytest.mark.assets

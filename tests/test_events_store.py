@@ -11,9 +11,10 @@ import cv2
 import numpy as np
 import pytest
 
+from oversight.analytics.event_recorder import EventRecorder
 from oversight.analytics.types import Condition
 from oversight.events.bus import EventBus, Message
-from oversight.events.store import EventRecorder, search_events
+from oversight.events.search import search_events
 from oversight.store.db import Database
 from oversight.store.models import Event
 

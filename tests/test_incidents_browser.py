@@ -113,7 +113,7 @@ def site(db: Database) -> Iterator[tuple[str, AppContext, int]]:
         s.flush()
         eid = ev.id
     # P-3 is the nearest police unit but out of service (through the API service, as a console would)
-    from oversight.incidents.api import service_for
+    from oversight.web.routes.incidents import service_for
 
     with BackgroundServer(ctx) as url:
         with db.session() as s:

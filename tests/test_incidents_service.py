@@ -12,11 +12,11 @@ from sqlalchemy import func, select
 
 from incidents_helpers import BASE, site  # noqa: E402
 from oversight.config import ConfigError, load_config
+from oversight.config.incidents import IncidentSettings
 from oversight.events.bus import EventBus
 from oversight.incidents.errors import Conflict, InvalidInput, NotFound
 from oversight.incidents.models import Assignment, Incident, IncidentEntry, ResponseUnit
 from oversight.incidents.service import IncidentService
-from oversight.incidents.settings import IncidentSettings
 from oversight.incidents.timers import timers
 from oversight.store.base import utcnow
 from oversight.store.db import Database

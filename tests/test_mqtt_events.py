@@ -16,11 +16,11 @@ import numpy as np
 import paho.mqtt.client as mqtt
 import pytest
 
+from oversight.analytics.event_recorder import EventRecorder
 from oversight.analytics.types import Condition
 from oversight.config.schema import MqttConfig
 from oversight.events.bus import EventBus
 from oversight.events.mqtt import MqttPublisher, event_topic
-from oversight.events.store import EventRecorder
 from oversight.store.db import Database
 
 pytestmark = pytest.mark.mqtt

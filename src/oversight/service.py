@@ -14,18 +14,12 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from oversight.config.schema import SiteConfig
+from oversight.config.schema import SiteConfig, database_url
 from oversight.events.bus import EventBus
 from oversight.store.db import Database
 from oversight.store.models import Event, RecordingGap, Segment
 
 log = logging.getLogger(__name__)
-
-
-def database_url(cfg: SiteConfig) -> str:
-    if cfg.site.database_url:
-        return cfg.site.database_url
-    return f"sqlite:///{(Path(cfg.site.data_dir) / 'oversight.db').resolve()}"
 
 
 class Service:

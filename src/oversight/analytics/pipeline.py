@@ -21,13 +21,13 @@ import cv2
 import numpy as np
 
 from oversight.analytics.detectors import Detector, make_detector
+from oversight.analytics.event_recorder import EventRecorder
 from oversight.analytics.motion import MotionDetector
 from oversight.analytics.rules import RuleEngine
 from oversight.analytics.tracker import ByteTracker
 from oversight.analytics.types import Condition, Detections, Track
 from oversight.config.schema import CameraConfig
 from oversight.events.bus import EventBus
-from oversight.events.store import EventRecorder
 from oversight.store.db import Database
 
 log = logging.getLogger(__name__)

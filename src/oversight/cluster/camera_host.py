@@ -37,7 +37,7 @@ def make_storage(spec: dict[str, Any]) -> LocalStorage:
     st = spec.get("storage") or {"kind": "local"}
     data_dir = Path(spec.get("data_dir") or "var")
     if st.get("kind") == "s3":
-        from oversight.cluster.settings import StorageSettings
+        from oversight.config.cluster import StorageSettings
         from oversight.recording.s3 import S3Storage
 
         return S3Storage.from_settings(StorageSettings.model_validate(st), data_dir)

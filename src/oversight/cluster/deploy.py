@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from oversight.cluster.placement import assign_cameras
-from oversight.cluster.settings import ClusterConfig
+from oversight.config.cluster import ClusterConfig
 from oversight.config.schema import CameraConfig, SiteConfig
 
 log = logging.getLogger(__name__)

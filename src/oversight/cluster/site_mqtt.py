@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from oversight.cluster.settings import ClusterConfig
+from oversight.config.cluster import ClusterConfig
 from oversight.config.schema import SiteConfig
 from oversight.events.bridge import BusBridge
 from oversight.events.bus import EventBus

@@ -6,9 +6,13 @@ Cross-field checks (zones inside the frame, unique ids) live in ``loader.semanti
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from oversight.config.cluster import ClusterConfig  # the optional cluster: section (no Ray)
+from oversight.config.incidents import IncidentSettings  # the optional incidents: section
 
 Point = tuple[float, float]
 
@@ -177,10 +181,6 @@ class CameraConfig(Strict):
         return self.streams.detect or self.streams.record
 
 
-from oversight.cluster.settings import ClusterConfig  # noqa: E402  (the optional cluster: section; no Ray)
-from oversight.incidents.settings import IncidentSettings  # noqa: E402  (the optional incidents: section)
-
-
 class SiteConfig(Strict):
     site: SiteSettings = Field(default_factory=SiteSettings)
     cameras: list[CameraConfig] = Field(default_factory=list)
@@ -192,3 +192,10 @@ class SiteConfig(Strict):
             if cam.id == camera_id:
                 return cam
         raise KeyError(camera_id)
+
+
+def database_url(cfg: SiteConfig) -> str:
+    """The site's database: ``site.database_url``, else SQLite under ``site.data_dir``."""
+    if cfg.site.database_url:
+        return cfg.site.database_url
+    return f"sqlite:///{(Path(cfg.site.data_dir) / 'oversight.db').resolve()}"

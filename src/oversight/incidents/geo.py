@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Protocol
 
-from oversight.incidents.settings import IncidentSettings
+from oversight.config.incidents import IncidentSettings
 
 EARTH_RADIUS_M = 6_371_008.8
 

@@ -23,9 +23,9 @@ from typing import Any
 
 import httpx
 
+from oversight.config.incidents import IncidentSettings, WebhookConfig
 from oversight.config.schema import MqttConfig
 from oversight.events.bus import EventBus, Message
-from oversight.incidents.settings import IncidentSettings, WebhookConfig
 
 log = logging.getLogger(__name__)
 SCHEMA = "oversight.incidents/1"

@@ -19,8 +19,8 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from oversight.config.incidents import IncidentSettings
 from oversight.incidents.models import Incident
-from oversight.incidents.settings import IncidentSettings
 from oversight.incidents.timers import STEPS, step_durations
 
 GROUPS = ("type", "priority", "district", "period")

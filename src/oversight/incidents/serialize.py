@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from oversight.config.incidents import IncidentSettings
 from oversight.incidents.models import Assignment, Incident, IncidentClip, IncidentEntry, ResponseUnit
-from oversight.incidents.settings import IncidentSettings
 from oversight.incidents.timers import step_durations, timers
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
+from oversight.config.incidents import PRIORITIES, UNIT_TYPES, IncidentSettings
 from oversight.config.schema import SiteConfig
 from oversight.events.bus import EventBus
 from oversight.incidents import geo
@@ -28,7 +29,6 @@ from oversight.incidents.models import (
     ResponseUnit,
 )
 from oversight.incidents.serialize import incident_dict, unit_dict
-from oversight.incidents.settings import PRIORITIES, UNIT_TYPES, IncidentSettings
 from oversight.store.base import utcnow
 from oversight.store.models import Event, EvidenceHold
 

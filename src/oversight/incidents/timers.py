@@ -12,8 +12,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from oversight.config.incidents import IncidentSettings
 from oversight.incidents.models import Incident
-from oversight.incidents.settings import IncidentSettings
 from oversight.store.base import utcnow
 
 STEPS: tuple[tuple[str, str, str, str], ...] = (

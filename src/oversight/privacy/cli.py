@@ -35,7 +35,7 @@ def _load(config: Path) -> Any:
 
 
 def _open(config: Path) -> tuple[Any, Any]:
-    from oversight.service import database_url
+    from oversight.config.schema import database_url
     from oversight.store.db import Database
 
     cfg = _load(config)

@@ -104,7 +104,7 @@ class S3Storage(LocalStorage):
 
     @classmethod
     def from_settings(cls, settings: Any, data_dir: str | Path) -> S3Storage:
-        """From a ``cluster.storage`` section (``oversight.cluster.settings.StorageSettings``)."""
+        """From a ``cluster.storage`` section (``oversight.config.cluster.StorageSettings``)."""
         access, secret = settings.credentials()
         spool = settings.spool_dir or Path(data_dir) / "spool"
         return cls(

@@ -1,13 +1,11 @@
 """``create_app(ctx)``: the FastAPI application serving the API under /api and the UI under /.
 
-Routers come from ``oversight.web.routes`` plus, when installed, the privacy and incidents
-routers (``oversight.privacy.api.router``, ``oversight.incidents.api.router``). Errors never
+Routers come from ``oversight.web.routes.ROUTERS`` (core, privacy and incidents alike). Errors never
 carry stack traces to the client: a catch-all handler logs them and answers a plain 500.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,6 @@ from oversight.web.context import AppContext
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
-OPTIONAL_ROUTERS = ("oversight.privacy.api", "oversight.incidents.api")
 
 CSP = (
     "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
@@ -33,16 +30,6 @@ CSP = (
     "script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
     "form-action 'self'"
 )
-
-
-def _optional_router(name: str) -> Any | None:
-    try:
-        module = importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name not in (name, name.rsplit(".", 1)[0]):
-            raise
-        return None
-    return getattr(module, "router", None)
 
 
 def create_app(ctx: AppContext) -> FastAPI:
@@ -59,10 +46,6 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.state.ctx = ctx
     for router in ROUTERS:
         app.include_router(router)
-    for name in OPTIONAL_ROUTERS:
-        optional = _optional_router(name)
-        if optional is not None:
-            app.include_router(optional)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

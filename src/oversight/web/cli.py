@@ -33,7 +33,7 @@ def open_db(config: Path | None, db_url: str | None) -> Database:
         except ConfigError as exc:
             typer.echo(str(exc), err=True)
             raise typer.Exit(1) from None
-        from oversight.service import database_url
+        from oversight.config.schema import database_url
 
         db_url = database_url(cfg)  # the same database `oversight serve` uses
     db = Database(db_url)

@@ -22,13 +22,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from oversight.config.incidents import PRIORITIES, UNIT_TYPES, IncidentSettings
 from oversight.incidents.errors import IncidentError
 from oversight.incidents.integration import Integration
 from oversight.incidents.models import INCIDENT_STATUSES
 from oversight.incidents.reports import incidents_csv, report_csv, report_svg, response_report
 from oversight.incidents.serialize import assignment_dict, clip_dict, entry_dict, incident_dict, unit_dict
 from oversight.incidents.service import DISPOSITIONS, IncidentService, set_default_service
-from oversight.incidents.settings import PRIORITIES, UNIT_TYPES, IncidentSettings
 from oversight.web.auth import Principal, get_ctx, require_roles
 from oversight.web.context import AppContext
 
