@@ -1,7 +1,8 @@
 """Every route of the app, every role: allowed roles get through, others get 403, anonymous 401.
 
-Routes come from the running app (including the privacy and incidents routers when installed),
-so a new route without a ``require_roles`` check fails here unless it is on the small public list.
+Routes come from the running app and the allowed roles from the permission table
+(``oversight.permissions``), so a new route without a ``require(action)`` check fails here unless it
+is on the small public list, and a change to the table is what changes who gets through.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import pytest
 from starlette.routing import Mount
 from starlette.websockets import WebSocketDisconnect
 
+from oversight.permissions import PERMISSIONS, permissions_of, roles_for
 from oversight.store.models import ROLES
-from oversight.web.app import create_app, iter_routes, route_roles
+from oversight.web.app import create_app, iter_routes, route_permission, route_roles
 from web_support import add_users, client, login, make_ctx, tokens
 
 PUBLIC = {
@@ -29,6 +31,7 @@ PUBLIC = {
     ("POST", "/api/auth/bootstrap"),
 }
 PUBLIC_MOUNTS = {"/static"}
+SOCKETS = {"/api/ws": "events.stream", "/api/live.ws": "footage.live"}  # they check roles themselves
 
 
 def _fill(path: str, route: Any) -> str:
@@ -71,6 +74,7 @@ def test_every_http_route_checks_roles(setup):
 
     unchecked, wrong = [], []
     checked = 0
+    used: set[str] = set()
     for path, route in iter_routes(app):
         if isinstance(route, Mount):
             assert path in PUBLIC_MOUNTS, f"unexpected mount {path}"
@@ -81,12 +85,15 @@ def test_every_http_route_checks_roles(setup):
         for method in methods:
             if method == "HEAD":
                 continue
-            roles = route_roles(route)
             if (method, path) in PUBLIC:
                 continue
-            if roles is None:
+            action = route_permission(route)
+            if action is None:
                 unchecked.append(f"{method} {path}")
                 continue
+            used.add(action)
+            roles = PERMISSIONS[action]
+            assert route_roles(route) == roles, (method, path)
             url = _fill(path, route)
             body = {} if method in ("POST", "PUT", "PATCH") else None
             anon = c.request(method, url, json=body)
@@ -101,9 +108,11 @@ def test_every_http_route_checks_roles(setup):
                 if (role in roles) == denied:
                     wrong.append(f"{role} {method} {path}: {r.status_code} (allowed: {', '.join(roles)})")
             checked += 1
-    assert not unchecked, "routes without a role check: " + ", ".join(unchecked)
+    assert not unchecked, "routes without require(action): " + ", ".join(unchecked)
     assert not wrong, "\n".join(wrong)
     assert checked >= 30
+    unused = set(PERMISSIONS) - used - set(SOCKETS.values())
+    assert not unused, f"actions in the permission table that guard nothing: {sorted(unused)}"
 
 
 def test_every_websocket_checks_roles(setup):
@@ -112,10 +121,10 @@ def test_every_websocket_checks_roles(setup):
     sockets = [
         (p, r) for p, r in iter_routes(app) if not getattr(r, "methods", None) and not isinstance(r, Mount)
     ]
-    assert {p for p, _ in sockets} >= {"/api/ws", "/api/live.ws"}
+    assert {p for p, _ in sockets} == set(SOCKETS)
     for path, route in sockets:
         roles = route_roles(route)
-        assert roles, f"websocket {path} has no role check"
+        assert roles == roles_for(SOCKETS[path]), f"websocket {path} does not follow the permission table"
         with pytest.raises(WebSocketDisconnect) as anon, c.websocket_connect(path) as ws:
             ws.receive_text()
         assert anon.value.code == 4401
@@ -148,3 +157,13 @@ def test_no_footage_for_auditors_and_admins_by_default(setup):
         if path in footage:
             roles = route_roles(route) or ()
             assert "auditor" not in roles and "admin" not in roles, path
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_me_lists_the_permissions_of_the_role(setup, role):
+    """The UI shows and hides by these; they are the table's, for the logged-in role."""
+    ctx, _, toks = setup
+    r = client(ctx).get("/api/auth/me", headers={"Authorization": f"Bearer {toks[role]}"})
+    assert r.status_code == 200
+    assert r.json()["permissions"] == permissions_of(role)
+    assert ("footage.view" in r.json()["permissions"]) == (role in ("operator", "supervisor"))

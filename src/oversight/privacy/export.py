@@ -31,6 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from oversight.config.schema import SiteConfig
+from oversight.permissions import roles_for
 from oversight.privacy import audit
 from oversight.privacy.keys import fingerprint, load_or_create_signing_key, load_verify_key, public_hex
 from oversight.privacy.models import AuditEntry, ExportRecord
@@ -41,7 +42,7 @@ from oversight.store.db import Database
 from oversight.store.models import EvidenceHold, Segment
 
 FORMAT = "oversight-evidence-export/1"
-EXPORT_ROLES = ("supervisor",)
+EXPORT_ROLES = roles_for("export.create")
 META_FILES = {"manifest.json", "manifest.sig", "public_key.txt"}
 
 

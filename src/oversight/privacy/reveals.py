@@ -14,12 +14,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from oversight.permissions import roles_for
 from oversight.privacy import audit
 from oversight.privacy.models import RevealRequest
 from oversight.store.base import utcnow
 
-REQUEST_ROLES = ("operator", "supervisor")
-APPROVER_ROLES = ("supervisor",)
+REQUEST_ROLES = roles_for("reveal.request")
+APPROVER_ROLES = roles_for("reveal.approve")
 DEFAULT_VALID_FOR = timedelta(hours=8)
 MAX_VALID_FOR = timedelta(days=7)
 MAX_WINDOW = timedelta(days=7)

@@ -127,16 +127,27 @@ def iter_routes(app: FastAPI) -> list[tuple[str, Any]]:
 
 
 def route_roles(route: Any) -> tuple[str, ...] | None:
-    """The roles a route allows, read from its ``require_roles`` dependency (or ``.roles`` on a
+    """The roles a route allows, read from its ``require`` dependency (or ``.roles`` on a
     WebSocket endpoint); None when the route has no role check."""
-    found = getattr(getattr(route, "endpoint", None), "roles", None)
+    found = _route_check(route, "roles")
+    return tuple(found) if found else None
+
+
+def route_permission(route: Any) -> str | None:
+    """The action of the permission table a route checks (``require(action)``); None without one."""
+    found = _route_check(route, "permission")
+    return str(found) if found else None
+
+
+def _route_check(route: Any, attr: str) -> Any:
+    found = getattr(getattr(route, "endpoint", None), attr, None)
     if found:
-        return tuple(found)
+        return found
     stack = list(getattr(getattr(route, "dependant", None), "dependencies", []))
     while stack:
         dep = stack.pop()
-        roles = getattr(dep.call, "roles", None)
-        if roles:
-            return tuple(roles)
+        found = getattr(dep.call, attr, None)
+        if found:
+            return found
         stack.extend(dep.dependencies)
     return None

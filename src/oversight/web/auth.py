@@ -7,8 +7,9 @@ Why this shape:
   only their SHA-256, so a leaked database cannot be replayed as cookies.
 - Every state-changing request made with a session must carry ``X-CSRF-Token`` equal to the
   session's CSRF token (also sent as a readable cookie for the page's JavaScript).
-- ``require_roles(*roles)`` is the only way routes check access; it records the roles on the
-  dependency (``.roles``) so the route-role matrix test can read what every route allows.
+- ``require(action)`` is the only way routes check access: the roles come from the permission
+  table (``oversight.permissions``); the dependency keeps ``.permission`` and ``.roles`` so the
+  route-role matrix test can read what every route allows.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from fastapi import HTTPException, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from oversight.permissions import roles_for
 from oversight.store.base import utcnow
 from oversight.store.models import ROLES, User
 from oversight.web.context import AppContext
@@ -39,12 +41,13 @@ CSRF_COOKIE = "ov_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 SESSION_TTL = timedelta(hours=12)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Role sets read from the permission table, for the WebSocket code that checks roles itself.
 ALL_ROLES: tuple[str, ...] = ROLES
-FOOTAGE_ROLES: tuple[str, ...] = ("viewer", "operator", "supervisor")  # live video, redacted
-PLAYBACK_ROLES: tuple[str, ...] = ("operator", "supervisor")
-ALERT_ROLES: tuple[str, ...] = ("operator", "supervisor")
-EVENT_READ_ROLES: tuple[str, ...] = ("operator", "supervisor", "auditor")
-ADMIN_ROLES: tuple[str, ...] = ("admin",)
+FOOTAGE_ROLES: tuple[str, ...] = roles_for("footage.live")  # live video, redacted
+PLAYBACK_ROLES: tuple[str, ...] = roles_for("footage.view")
+ALERT_ROLES: tuple[str, ...] = roles_for("alerts.handle")
+EVENT_READ_ROLES: tuple[str, ...] = roles_for("events.read")
+ADMIN_ROLES: tuple[str, ...] = roles_for("users.manage")
 USERNAME_PATTERN = r"^[A-Za-z0-9_.@-]{1,64}$"
 MIN_PASSWORD = 10
 
@@ -254,16 +257,27 @@ def get_ctx(request: Request) -> AppContext:
     return ctx
 
 
-def require_roles(*roles: str) -> Callable[[Request], Principal]:
-    """A FastAPI dependency: 401 when anonymous, 403 when the role is not in ``roles``.
+def require(action: str) -> Callable[[Request], Principal]:
+    """A FastAPI dependency: 401 when anonymous, 403 when the role may not take ``action``.
 
-    The allowed roles are kept on the dependency as ``.roles`` (read by the role-matrix test).
+    The roles come from ``oversight.permissions.PERMISSIONS``; the dependency keeps ``.permission``
+    and ``.roles`` (read by the route-role matrix test).
     """
+    dependency = _role_check(roles_for(action), f"require_{action.replace('.', '_')}")
+    dependency.permission = action  # type: ignore[attr-defined]
+    return dependency
+
+
+def require_roles(*roles: str) -> Callable[[Request], Principal]:
+    """A role check without an action, for routes not yet moved to ``require(action)``; the
+    route-role matrix test names every route that still uses it."""
     unknown = set(roles) - set(ROLES)
     if unknown or not roles:
         raise ValueError(f"require_roles needs known roles, got {roles}")
-    allowed = tuple(roles)
+    return _role_check(tuple(roles), f"require_roles_{'_'.join(roles)}")
 
+
+def _role_check(allowed: tuple[str, ...], name: str) -> Callable[[Request], Principal]:
     def dependency(request: Request) -> Principal:
         principal = resolve_principal(get_ctx(request), request, request.method)
         if principal is None:
@@ -274,7 +288,7 @@ def require_roles(*roles: str) -> Callable[[Request], Principal]:
         return principal
 
     dependency.roles = allowed  # type: ignore[attr-defined]
-    dependency.__name__ = f"require_roles_{'_'.join(allowed)}"
+    dependency.__name__ = name
     return dependency
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import hmac
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
+from oversight.permissions import permissions_of
 from oversight.store.models import User
 from oversight.web import auth
-from oversight.web.auth import ALL_ROLES, Principal, get_ctx, require_roles
+from oversight.web.auth import Principal, get_ctx, require
 from oversight.web.context import AppContext
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -44,6 +45,12 @@ class Me(BaseModel):
     role: str
     via: str
     csrf: str | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def permissions(self) -> list[str]:
+        """The actions of the permission table this role may take: what the UI shows and hides."""
+        return permissions_of(self.role)
 
 
 class AuthState(BaseModel):
@@ -106,8 +113,9 @@ def login(body: Credentials, request: Request, response: Response) -> Me:
     return me
 
 
-def _audit_login(ctx: AppContext, username: str, ip: str, ok: bool, role: str | None = None,
-                 session: object = None) -> None:
+def _audit_login(
+    ctx: AppContext, username: str, ip: str, ok: bool, role: str | None = None, session: object = None
+) -> None:
     """Every login, success or failure, goes to the privacy audit log when it is installed."""
     try:
         from oversight.privacy.hooks import audit_login
@@ -144,13 +152,13 @@ def bootstrap(body: Bootstrap, request: Request, response: Response) -> Me:
 
 
 @router.get("/me", response_model=Me)
-def me(request: Request, who: Principal = Depends(require_roles(*ALL_ROLES))) -> Me:
+def me(request: Request, who: Principal = Depends(require("session.self"))) -> Me:
     return Me(username=who.username, role=who.role, via=who.via, csrf=request.cookies.get(auth.CSRF_COOKIE))
 
 
 @router.post("/logout", status_code=204)
 def logout(
-    request: Request, response: Response, who: Principal = Depends(require_roles(*ALL_ROLES))
+    request: Request, response: Response, who: Principal = Depends(require("session.self"))
 ) -> Response:
     token = request.cookies.get(auth.SESSION_COOKIE)
     if token:
@@ -163,7 +171,7 @@ def logout(
 
 
 @router.post("/logout-all", status_code=204)
-def logout_all(request: Request, who: Principal = Depends(require_roles(*ALL_ROLES))) -> Response:
+def logout_all(request: Request, who: Principal = Depends(require("session.self"))) -> Response:
     """End every session of the current user, on every device."""
     if who.user_id is None:
         raise HTTPException(400, "API tokens have no sessions; revoke the token instead")
@@ -179,7 +187,7 @@ def logout_all(request: Request, who: Principal = Depends(require_roles(*ALL_ROL
 
 @router.post("/password", status_code=204)
 def change_password(
-    body: PasswordChange, request: Request, who: Principal = Depends(require_roles(*ALL_ROLES))
+    body: PasswordChange, request: Request, who: Principal = Depends(require("session.self"))
 ) -> Response:
     """Change my password; other sessions of mine end (this one stays)."""
     if who.user_id is None:

@@ -23,7 +23,7 @@ from oversight.store.base import utcnow
 from oversight.store.models import Event, RecordingGap, Segment
 from oversight.web import frames
 from oversight.web.audit import audit
-from oversight.web.auth import ALL_ROLES, FOOTAGE_ROLES, PLAYBACK_ROLES, Principal, get_ctx, require_roles
+from oversight.web.auth import Principal, get_ctx, require
 from oversight.web.context import AppContext
 from oversight.web.live_frames import live_frames
 from oversight.web.params import CameraId, DbId, as_utc
@@ -159,13 +159,13 @@ def _camera_out(ctx: AppContext, cam: CameraConfig, alerts: dict[str, int]) -> C
 
 
 @router.get("/site", response_model=SiteOut)
-def site(request: Request, who: Principal = Depends(require_roles(*ALL_ROLES))) -> SiteOut:
+def site(request: Request, who: Principal = Depends(require("site.view"))) -> SiteOut:
     s = get_ctx(request).cfg.site
     return SiteOut(name=s.name, timezone=s.timezone, controller=s.controller, has_site_plan=bool(s.site_plan))
 
 
 @router.get("/site/plan")
-def site_plan(request: Request, who: Principal = Depends(require_roles(*ALL_ROLES))) -> FileResponse:
+def site_plan(request: Request, who: Principal = Depends(require("site.view"))) -> FileResponse:
     """The site plan image the map page draws cameras on."""
     plan = get_ctx(request).cfg.site.site_plan
     if not plan or not Path(plan).is_file():
@@ -174,7 +174,7 @@ def site_plan(request: Request, who: Principal = Depends(require_roles(*ALL_ROLE
 
 
 @router.get("/cameras", response_model=list[CameraOut])
-def list_cameras(request: Request, who: Principal = Depends(require_roles(*ALL_ROLES))) -> list[CameraOut]:
+def list_cameras(request: Request, who: Principal = Depends(require("site.view"))) -> list[CameraOut]:
     ctx = get_ctx(request)
     alerts = active_alerts(ctx)
     return [_camera_out(ctx, cam, alerts) for cam in list(ctx.cfg.cameras)]
@@ -182,7 +182,7 @@ def list_cameras(request: Request, who: Principal = Depends(require_roles(*ALL_R
 
 @router.get("/cameras/{camera_id}", response_model=CameraOut)
 def get_camera(
-    camera_id: CameraId, request: Request, who: Principal = Depends(require_roles(*ALL_ROLES))
+    camera_id: CameraId, request: Request, who: Principal = Depends(require("site.view"))
 ) -> CameraOut:
     ctx = get_ctx(request)
     return _camera_out(ctx, _camera(ctx, camera_id), active_alerts(ctx))
@@ -202,7 +202,7 @@ async def live(
     camera_id: CameraId,
     request: Request,
     fps: float = Query(10.0, ge=1, le=25),
-    who: Principal = Depends(require_roles(*FOOTAGE_ROLES)),
+    who: Principal = Depends(require("footage.live")),
 ) -> StreamingResponse:
     """Live video as multipart MJPEG (an <img> plays it). Redacted per frame."""
     ctx = get_ctx(request)
@@ -247,7 +247,7 @@ async def live(
     responses={200: {"content": {"image/jpeg": {}}}},
 )
 def snapshot(
-    camera_id: CameraId, request: Request, who: Principal = Depends(require_roles(*FOOTAGE_ROLES))
+    camera_id: CameraId, request: Request, who: Principal = Depends(require("footage.live"))
 ) -> Response:
     """The newest live frame, redacted."""
     ctx = get_ctx(request)
@@ -277,7 +277,7 @@ def recordings(
     request: Request,
     start: datetime | None = None,
     end: datetime | None = None,
-    who: Principal = Depends(require_roles(*PLAYBACK_ROLES)),
+    who: Principal = Depends(require("footage.view")),
 ) -> Recordings:
     """Recorded spans, gaps and events of a camera in [start, end] (default: the last 24 h)."""
     ctx = get_ctx(request)
@@ -348,7 +348,7 @@ async def playback(
     request: Request,
     start: datetime,
     speed: float = Query(1.0, ge=0.25, le=8),
-    who: Principal = Depends(require_roles(*PLAYBACK_ROLES)),
+    who: Principal = Depends(require("footage.view")),
 ) -> StreamingResponse:
     """Recorded video from ``start`` onwards as MJPEG at ``speed``, redacted per frame."""
     ctx = get_ctx(request)
@@ -396,7 +396,7 @@ async def playback(
     responses={200: {"content": {"video/mp4": {}}}},
 )
 def segment_video(
-    segment_id: DbId, request: Request, who: Principal = Depends(require_roles(*PLAYBACK_ROLES))
+    segment_id: DbId, request: Request, who: Principal = Depends(require("footage.view"))
 ) -> FileResponse:
     """One recorded segment as a redacted MP4 (supports HTTP Range)."""
     ctx = get_ctx(request)

@@ -16,13 +16,13 @@ from starlette.concurrency import run_in_threadpool
 from oversight.config.loader import ConfigError, _fmt_path, _pydantic_message, camera_issues, parse_config
 from oversight.config.schema import CameraConfig, SiteConfig
 from oversight.web.audit import audit
-from oversight.web.auth import ADMIN_ROLES, Principal, get_ctx, require_roles
+from oversight.web.auth import Principal, get_ctx, require
 from oversight.web.context import AppContext
 from oversight.web.live_frames import live_frames
 from oversight.web.params import CameraId
 
 router = APIRouter(prefix="/api/config", tags=["configure"])
-admin_only = require_roles(*ADMIN_ROLES)
+admin_only = require("config.manage")
 
 
 class Issue(BaseModel):

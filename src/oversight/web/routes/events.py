@@ -19,7 +19,7 @@ from oversight.store.base import utcnow
 from oversight.store.models import Event
 from oversight.web import frames
 from oversight.web.audit import audit
-from oversight.web.auth import ALERT_ROLES, EVENT_READ_ROLES, Principal, get_ctx, require_roles
+from oversight.web.auth import Principal, get_ctx, require
 from oversight.web.context import AppContext
 from oversight.web.params import DbId, as_utc
 
@@ -133,8 +133,6 @@ def search(
     return rows, (_cursor(rows[-1]) if more and rows else None)
 
 
-
-
 @router.get("", response_model=EventPage)
 def list_events(
     request: Request,
@@ -146,7 +144,7 @@ def list_events(
     unacknowledged: bool = False,
     limit: int = Query(50, ge=1, le=500),
     cursor: str | None = Query(None, max_length=200),
-    who: Principal = Depends(require_roles(*EVENT_READ_ROLES)),
+    who: Principal = Depends(require("events.read")),
 ) -> EventPage:
     """Events newest first. Filter by camera (repeatable), time range, label, rule; page with ``cursor``."""
     ctx = get_ctx(request)
@@ -174,9 +172,7 @@ def _get(s: Session, event_id: int) -> Event:
 
 
 @router.get("/{event_id}", response_model=EventOut)
-def get_event(
-    event_id: DbId, request: Request, who: Principal = Depends(require_roles(*EVENT_READ_ROLES))
-) -> EventOut:
+def get_event(event_id: DbId, request: Request, who: Principal = Depends(require("events.read"))) -> EventOut:
     ctx = get_ctx(request)
     with ctx.db.session() as s:
         audit(s, who, "event.view", "event", event_id)
@@ -187,7 +183,7 @@ def get_event(
     "/{event_id}/thumbnail.jpg", response_class=Response, responses={200: {"content": {"image/jpeg": {}}}}
 )
 def thumbnail(
-    event_id: DbId, request: Request, who: Principal = Depends(require_roles(*ALERT_ROLES))
+    event_id: DbId, request: Request, who: Principal = Depends(require("footage.view"))
 ) -> Response:
     """The event's snapshot, redacted like live video."""
     ctx = get_ctx(request)
@@ -208,7 +204,7 @@ def thumbnail(
 
 @router.post("/{event_id}/ack", response_model=EventOut)
 def acknowledge(
-    event_id: DbId, body: Ack, request: Request, who: Principal = Depends(require_roles(*ALERT_ROLES))
+    event_id: DbId, body: Ack, request: Request, who: Principal = Depends(require("alerts.handle"))
 ) -> EventOut:
     """Acknowledge an alert with a note. Acknowledging twice keeps the first acknowledgement."""
     ctx = get_ctx(request)
@@ -235,7 +231,7 @@ def acknowledge(
 
 @router.post("/{event_id}/escalate")
 def escalate(
-    event_id: DbId, body: Escalation, request: Request, who: Principal = Depends(require_roles(*ALERT_ROLES))
+    event_id: DbId, body: Escalation, request: Request, who: Principal = Depends(require("alerts.handle"))
 ) -> dict[str, Any]:
     """Turn an alert into an incident (needs the incidents package)."""
     ctx = get_ctx(request)

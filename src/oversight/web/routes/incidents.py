@@ -29,13 +29,10 @@ from oversight.incidents.models import INCIDENT_STATUSES
 from oversight.incidents.reports import incidents_csv, report_csv, report_svg, response_report
 from oversight.incidents.serialize import assignment_dict, clip_dict, entry_dict, incident_dict, unit_dict
 from oversight.incidents.service import DISPOSITIONS, IncidentService, set_default_service
-from oversight.web.auth import Principal, get_ctx, require_roles
+from oversight.web.auth import Principal, get_ctx, require
 from oversight.web.context import AppContext
 
 log = logging.getLogger(__name__)
-WRITE_ROLES = ("operator", "supervisor", "admin")
-READ_ROLES = ("operator", "supervisor", "admin", "auditor")
-UNIT_ADMIN_ROLES = ("supervisor", "admin")
 _KEY = "incidents.service"
 
 
@@ -245,7 +242,7 @@ def _detail(svc: IncidentService, s: Any, inc_id: int) -> dict[str, Any]:
 
 
 @router.get("/api/incidents/catalogue")
-def catalogue(request: Request, who: Principal = Depends(require_roles(*READ_ROLES))) -> dict[str, Any]:
+def catalogue(request: Request, who: Principal = Depends(require("incidents.read"))) -> dict[str, Any]:
     """Types, priorities with their targets, statuses, dispositions, districts: what the forms offer."""
     svc = service_for(get_ctx(request))
     st = svc.settings
@@ -274,7 +271,7 @@ def reports(
     end: datetime | None = None,
     group_by: str = Query("type"),
     period: str = Query("day"),
-    who: Principal = Depends(require_roles(*READ_ROLES)),
+    who: Principal = Depends(require("incidents.read")),
 ) -> dict[str, Any]:
     ctx = get_ctx(request)
     svc = service_for(ctx)
@@ -291,7 +288,7 @@ def reports_csv(
     group_by: str = Query("type"),
     period: str = Query("day"),
     detail: bool = Query(False, description="one line per incident instead of the grouped percentiles"),
-    who: Principal = Depends(require_roles(*READ_ROLES)),
+    who: Principal = Depends(require("incidents.read")),
 ) -> Response:
     ctx = get_ctx(request)
     svc = service_for(ctx)
@@ -316,7 +313,7 @@ def reports_chart(
     group_by: str = Query("type"),
     period: str = Query("day"),
     step: Literal["dispatch", "turnout", "travel", "total"] = "total",
-    who: Principal = Depends(require_roles(*READ_ROLES)),
+    who: Principal = Depends(require("incidents.read")),
 ) -> Response:
     ctx = get_ctx(request)
     svc = service_for(ctx)
@@ -334,7 +331,7 @@ def list_incidents(
     request: Request,
     status: str = Query("open", description="open (not closed), all, or one status"),
     limit: int = Query(200, ge=1, le=1000),
-    who: Principal = Depends(require_roles(*READ_ROLES)),
+    who: Principal = Depends(require("incidents.read")),
 ) -> list[dict[str, Any]]:
     ctx = get_ctx(request)
     svc = service_for(ctx)
@@ -346,7 +343,7 @@ def list_incidents(
 
 @router.post("/api/incidents", status_code=201)
 def create_incident(
-    body: IncidentIn, request: Request, who: Principal = Depends(require_roles(*WRITE_ROLES))
+    body: IncidentIn, request: Request, who: Principal = Depends(require("incidents.manage"))
 ) -> dict[str, Any]:
     ctx = get_ctx(request)
     svc = service_for(ctx)
@@ -364,7 +361,7 @@ def from_alert(
     event_id: int,
     request: Request,
     body: FromAlertIn | None = None,
-    who: Principal = Depends(require_roles(*WRITE_ROLES)),
+    who: Principal = Depends(require("incidents.manage")),
 ) -> dict[str, Any]:
     """One click from an alert. Returns 201 semantics in ``created``; a repeat returns the open incident."""
     ctx = get_ctx(request)
@@ -384,7 +381,7 @@ def from_alert(
 
 @router.get("/api/incidents/{incident_id}")
 def get_incident(
-    incident_id: int, request: Request, who: Principal = Depends(require_roles(*READ_ROLES))
+    incident_id: int, request: Request, who: Principal = Depends(require("incidents.read"))
 ) -> dict[str, Any]:
     ctx = get_ctx(request)
     svc = service_for(ctx)
@@ -397,7 +394,7 @@ def patch_incident(
     incident_id: int,
     body: IncidentPatch,
     request: Request,
-    who: Principal = Depends(require_roles(*WRITE_ROLES)),
+    who: Principal = Depends(require("incidents.manage")),
 ) -> dict[str, Any]:
     changes = body.model_dump(exclude_unset=True)
     return _change_incident(
@@ -407,7 +404,7 @@ def patch_incident(
 
 @router.post("/api/incidents/{incident_id}/status")
 def set_status(
-    incident_id: int, body: StatusIn, request: Request, who: Principal = Depends(require_roles(*WRITE_ROLES))
+    incident_id: int, body: StatusIn, request: Request, who: Principal = Depends(require("incidents.manage"))
 ) -> dict[str, Any]:
     return _change_incident(
         request,
@@ -418,7 +415,7 @@ def set_status(
 
 @router.post("/api/incidents/{incident_id}/notes")
 def add_note(
-    incident_id: int, body: NoteIn, request: Request, who: Principal = Depends(require_roles(*WRITE_ROLES))
+    incident_id: int, body: NoteIn, request: Request, who: Principal = Depends(require("incidents.manage"))
 ) -> dict[str, Any]:
     return _change_incident(
         request, incident_id, lambda svc, s: svc.add_note(s, incident_id, who.username, body.text)
@@ -430,7 +427,7 @@ def attach_clip(
     incident_id: int,
     body: ClipIn,
     request: Request,
-    who: Principal = Depends(require_roles("operator", "supervisor")),
+    who: Principal = Depends(require("footage.view")),
 ) -> dict[str, Any]:
     """Attach footage; it is put under an evidence hold until the incident closes (see policy)."""
     ctx = get_ctx(request)
@@ -445,7 +442,7 @@ def attach_clip(
 
 @router.get("/api/incidents/{incident_id}/recommendation")
 def recommendation(
-    incident_id: int, request: Request, who: Principal = Depends(require_roles(*WRITE_ROLES))
+    incident_id: int, request: Request, who: Principal = Depends(require("incidents.manage"))
 ) -> dict[str, Any]:
     ctx = get_ctx(request)
     svc = service_for(ctx)
@@ -458,7 +455,7 @@ def recommendation(
 
 @router.post("/api/dispatch", status_code=201)
 def dispatch(
-    body: DispatchIn, request: Request, who: Principal = Depends(require_roles(*WRITE_ROLES))
+    body: DispatchIn, request: Request, who: Principal = Depends(require("incidents.manage"))
 ) -> dict[str, Any]:
     """Send a unit. 409 with a plain message when someone else got the unit first."""
     ctx = get_ctx(request)
@@ -472,9 +469,7 @@ def dispatch(
 
 
 @router.get("/api/units")
-def list_units(
-    request: Request, who: Principal = Depends(require_roles(*READ_ROLES))
-) -> list[dict[str, Any]]:
+def list_units(request: Request, who: Principal = Depends(require("incidents.read"))) -> list[dict[str, Any]]:
     ctx = get_ctx(request)
     svc = service_for(ctx)
     with ctx.db.session() as s:
@@ -483,7 +478,7 @@ def list_units(
 
 @router.post("/api/units", status_code=201)
 def create_unit(
-    body: UnitIn, request: Request, who: Principal = Depends(require_roles(*UNIT_ADMIN_ROLES))
+    body: UnitIn, request: Request, who: Principal = Depends(require("units.manage"))
 ) -> dict[str, Any]:
     ctx = get_ctx(request)
     svc = service_for(ctx)
@@ -496,7 +491,7 @@ def create_unit(
 
 @router.post("/api/units/{unit_id}/status")
 def unit_status(
-    unit_id: str, body: UnitStatusIn, request: Request, who: Principal = Depends(require_roles(*WRITE_ROLES))
+    unit_id: str, body: UnitStatusIn, request: Request, who: Principal = Depends(require("incidents.manage"))
 ) -> dict[str, Any]:
     """Console button, mobile app or radio gateway (API token with the operator role)."""
     ctx = get_ctx(request)
@@ -517,7 +512,7 @@ def unit_location(
     unit_id: str,
     body: UnitLocationIn,
     request: Request,
-    who: Principal = Depends(require_roles(*WRITE_ROLES)),
+    who: Principal = Depends(require("incidents.manage")),
 ) -> dict[str, Any]:
     ctx = get_ctx(request)
     svc = service_for(ctx)

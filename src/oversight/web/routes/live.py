@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from oversight.events.bus import Message
 from oversight.store.models import Segment
-from oversight.web.auth import ALERT_ROLES, ALL_ROLES, Principal, get_ctx, require_roles, resolve_principal
+from oversight.web.auth import ALERT_ROLES, ALL_ROLES, Principal, get_ctx, require, resolve_principal
 from oversight.web.context import AppContext
 
 router = APIRouter(tags=["live"])
@@ -210,7 +210,7 @@ def _registry(ctx: AppContext) -> CollectorRegistry:
 
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
-def metrics(request: Request, who: Principal = Depends(require_roles(*ALL_ROLES))) -> Response:
+def metrics(request: Request, who: Principal = Depends(require("metrics.read"))) -> Response:
     """Prometheus metrics (scrape with an API token: ``authorization: {credentials: ...}``)."""
     return Response(generate_latest(_registry(get_ctx(request))), media_type=CONTENT_TYPE_LATEST)
 

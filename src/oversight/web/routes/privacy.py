@@ -20,18 +20,18 @@ from fastapi.responses import FileResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
 from oversight.privacy import audit, hooks, reveals
-from oversight.web.auth import Principal, client_ip, get_ctx, require_roles
+from oversight.web.auth import Principal, client_ip, get_ctx, require
 from oversight.web.params import DbId, as_utc
 
 router = APIRouter(prefix="/api", tags=["privacy"])
 
-REQUESTERS = require_roles(*reveals.REQUEST_ROLES)
-APPROVERS = require_roles(*reveals.APPROVER_ROLES)
-REVEAL_READERS = require_roles("operator", "supervisor", "auditor", "admin")
-AUDITORS = require_roles("auditor", "admin")
-EXPORTERS = require_roles("supervisor")
-EXPORT_READERS = require_roles("supervisor", "auditor", "admin")
-REPORT_READERS = require_roles("auditor", "admin", "supervisor")
+REQUESTERS = require("reveal.request")
+APPROVERS = require("reveal.approve")
+REVEAL_READERS = require("reveal.read")
+AUDITORS = require("audit.read")
+EXPORTERS = require("export.create")
+EXPORT_READERS = require("export.read")
+REPORT_READERS = require("reports.read")
 
 
 class RevealIn(BaseModel):

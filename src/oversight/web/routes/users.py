@@ -12,12 +12,12 @@ from oversight.store.base import utcnow
 from oversight.store.models import ROLES, User
 from oversight.web import auth
 from oversight.web.audit import audit
-from oversight.web.auth import ADMIN_ROLES, Principal, get_ctx, require_roles
+from oversight.web.auth import Principal, get_ctx, require
 from oversight.web.models import ApiToken
 from oversight.web.params import DbId
 
 router = APIRouter(prefix="/api", tags=["users"])
-admin_only = require_roles(*ADMIN_ROLES)
+admin_only = require("users.manage")
 ROLE_PATTERN = "^(" + "|".join(ROLES) + ")$"
 
 

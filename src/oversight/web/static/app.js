@@ -125,7 +125,7 @@ export const alerts = {
   has(id) { return unacked.has(id); },
 };
 onMessage((msg) => {
-  if (!state.me || !["operator", "supervisor"].includes(state.me.role)) return;
+  if (!can(state.me, "alerts.handle")) return;
   if (msg.topic === "event" && msg.data.phase === "start") {
     unacked.add(msg.data.id); renderCount();
     const b = $("#alert-count"); b.classList.remove("pulse"); void b.offsetWidth; b.classList.add("pulse");
@@ -155,7 +155,10 @@ async function loadPages() {
   state.pages = mods.filter(Boolean);
 }
 
-function allowed(p) { return !p.page.roles || (state.me && p.page.roles.includes(state.me.role)); }
+// What the user may do comes from the server's permission table (/api/auth/me), never from role names here.
+export function can(me, action) { return Boolean(me && me.permissions && me.permissions.includes(action)); }
+
+function allowed(p) { return !p.page.permission || can(state.me, p.page.permission); }
 
 function renderNav(active) {
   const nav = $("#nav"); nav.replaceChildren();
@@ -196,7 +199,7 @@ async function route() {
   const main = $("#main"), container = h("div", { class: "page", "data-page": entry.path });
   main.replaceChildren(container);
   const keep = (fn) => { if (current()) cleanup.push(fn); else fn(); };
-  const ctx = { api, h, me: state.me, site: state.site, state, args, query, go, toast, fmtTime, siteInputToDate, dateToSiteInput, onMessage, alerts, onCleanup: keep };
+  const ctx = { api, h, can, me: state.me, site: state.site, state, args, query, go, toast, fmtTime, siteInputToDate, dateToSiteInput, onMessage, alerts, onCleanup: keep };
   try {
     const out = await entry.page.render(container, ctx);
     if (typeof out === "function") keep(out);
@@ -217,7 +220,7 @@ async function onLogin() {
   const cams = await api("/api/cameras").catch(() => []);
   state.cameraNames = Object.fromEntries(cams.map(c => [c.id, c.name]));
   alerts.set([]);
-  if (["operator", "supervisor"].includes(state.me.role)) {
+  if (can(state.me, "alerts.handle")) {
     const page = await api("/api/events?unacknowledged=true&limit=200").catch(() => ({ items: [] }));
     alerts.set(page.items.map(e => e.id));
   }
@@ -239,7 +242,7 @@ function keys(e) {
   if (e.altKey && /^[1-9]$/.test(e.key)) {
     const visible = state.pages.filter(p => p.nav && allowed(p));
     const p = visible[+e.key - 1]; if (p) { e.preventDefault(); go(p.path); }
-  } else if (!e.altKey && !e.ctrlKey && !e.metaKey && e.key === "a" && state.me && ["operator", "supervisor"].includes(state.me.role)) {
+  } else if (!e.altKey && !e.ctrlKey && !e.metaKey && e.key === "a" && can(state.me, "alerts.handle")) {
     go("alerts");
   }
 }

@@ -1,6 +1,6 @@
 // Alerts: arrive over the WebSocket (no polling); acknowledge with a note or escalate to an incident.
 export const title = "Alerts";
-export const roles = ["operator", "supervisor"];
+export const permission = "alerts.handle";
 
 export async function render(el, ctx) {
   const { h, api, go, fmtTime, onMessage, onCleanup, alerts, state, toast } = ctx;

@@ -1,6 +1,6 @@
 // The audit log, its integrity check and exports, plus the reports. Auditors and admins: no footage here.
 export const title = "Audit";
-export const roles = ["auditor", "admin"];
+export const permission = "audit.read";
 
 export async function render(el, ctx) {
   const { h, api, toast, fmtTime, siteInputToDate } = ctx;

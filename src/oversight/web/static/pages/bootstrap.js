@@ -1,7 +1,7 @@
 import { loggedIn } from "../app.js";
 
 export const title = "Create the first admin";
-export const roles = null;
+export const permission = null;
 
 export function render(el, { h, api, go, query }) {
   const err = h("p", { class: "error", role: "alert" });

@@ -3,7 +3,7 @@
 import { ensureCss, label } from "./incidents-common.js";
 
 export const title = "Call intake";
-export const roles = ["operator", "supervisor", "admin"];
+export const permission = "incidents.manage";
 
 export async function render(el, ctx) {
   ensureCss();

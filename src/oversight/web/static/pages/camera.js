@@ -3,7 +3,7 @@ import { liveVideo, FOOTAGE_ROLES, PLAYBACK_ROLES } from "../lib/live.js";
 import { statusText } from "./wall.js";
 
 export const title = "Camera";
-export const roles = ["viewer", "operator", "supervisor", "auditor", "admin"];
+export const permission = "site.view";
 const WINDOWS = [["24 h", 86400], ["1 h", 3600], ["10 min", 600]];
 
 export async function render(el, ctx) {

@@ -2,7 +2,7 @@
 // mouse. The server validates exactly like `oversight check-config` and applies the change to
 // that camera only.
 export const title = "Configure";
-export const roles = ["admin"];
+export const permission = "config.manage";
 const COLORS = { zone: "#5fb3a1", dwell: "#7fa7e0", crowd: "#c58be0", line: "#e0a84f", mask: "#e0625a" };
 
 export async function render(el, ctx) {

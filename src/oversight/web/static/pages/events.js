@@ -1,11 +1,11 @@
 // Events review: filter by camera, time range, label, rule; thumbnails; open the clip.
 export const title = "Events";
-export const roles = ["operator", "supervisor", "auditor"];
+export const permission = "events.read";
 
 export async function render(el, ctx) {
-  const { h, api, go, fmtTime, siteInputToDate, dateToSiteInput, me } = ctx;
+  const { h, api, go, fmtTime, siteInputToDate, dateToSiteInput, me, can } = ctx;
   const cams = await api("/api/cameras");
-  const thumbs = ["operator", "supervisor"].includes(me.role);
+  const thumbs = can(me, "footage.view");
   const camSel = h("select", { name: "camera" }, h("option", { value: "" }, "All cameras"), ...cams.map(c => h("option", { value: c.id }, c.name)));
   const from = h("input", { type: "datetime-local", name: "from", value: dateToSiteInput(new Date(Date.now() - 86400e3)) });
   const to = h("input", { type: "datetime-local", name: "to" });

@@ -1,7 +1,5 @@
 // Helpers shared by the emergency-response pages (not a page itself; not listed in index.js).
 export const STATUSES = ["new", "dispatched", "en_route", "on_scene", "cleared", "closed"];
-export const WRITE_ROLES = ["operator", "supervisor", "admin"];
-export const FOOTAGE_ROLES = ["viewer", "operator", "supervisor"];
 
 export function ensureCss() {
   if (document.getElementById("incidents-css")) return;

@@ -1,10 +1,10 @@
 // Incidents: the open list (#/incidents) and one incident (#/incidents/<id>): status steps, response
 // timers with live overdue highlight, recommended unit (confirm or pick another), nearest cameras live
 // (redacted MJPEG), footage holds, notes and the full timeline. Updates arrive over the WebSocket.
-import { ensureCss, STATUSES, WRITE_ROLES, FOOTAGE_ROLES, label, fmtDur, elapsed, isOverdue, pill, prio, put } from "./incidents-common.js";
+import { ensureCss, STATUSES, label, fmtDur, elapsed, isOverdue, pill, prio, put } from "./incidents-common.js";
 
 export const title = "Incidents";
-export const roles = ["operator", "supervisor", "admin", "auditor"];
+export const permission = "incidents.read";
 
 export async function render(el, ctx) {
   ensureCss();
@@ -13,8 +13,8 @@ export async function render(el, ctx) {
 }
 
 async function renderList(el, ctx) {
-  const { h, api, go, fmtTime, onMessage, onCleanup, me } = ctx;
-  const canWrite = WRITE_ROLES.includes(me.role);
+  const { h, api, go, fmtTime, onMessage, onCleanup, me, can } = ctx;
+  const canWrite = can(me, "incidents.manage");
   const showAll = h("input", { type: "checkbox", id: "inc-show-all" });
   const body = h("tbody");
   const count = h("span", { class: "muted" });
@@ -68,9 +68,9 @@ function coords(l) {
 }
 
 async function renderIncident(el, ctx, id) {
-  const { h, api, toast, fmtTime, onMessage, onCleanup, me, go } = ctx;
-  const canWrite = WRITE_ROLES.includes(me.role);
-  const canFootage = FOOTAGE_ROLES.includes(me.role);
+  const { h, api, toast, fmtTime, onMessage, onCleanup, me, go, can } = ctx;
+  const canWrite = can(me, "incidents.manage");
+  const canFootage = can(me, "footage.live");
   let inc = null, catalogue = null;
   const head = h("div", { class: "inc-head" });
   const steps = h("ol", { class: "steps", "aria-label": "Status" });
@@ -226,7 +226,7 @@ async function renderIncident(el, ctx, id) {
     put(camsBox, ...inc.cameras.map(c => h("figure", {},
       canFootage ? h("img", { src: c.live_url + "?fps=5", alt: `Live view of ${c.name} (redacted)`, loading: "lazy" }) : h("div", { class: "muted small" }, "Live video needs an operator or supervisor role."),
       h("figcaption", {}, h("span", {}, `${c.name} · ${Math.round(c.distance_m)} m`),
-        canWrite && inc.status !== "closed" && me.role !== "admin" ? h("button", { type: "button", class: "small", title: "Hold the last 5 minutes of this camera as evidence",
+        can(me, "footage.view") && inc.status !== "closed" ? h("button", { type: "button", class: "small", title: "Hold the last 5 minutes of this camera as evidence",
           onclick: () => attach(c.id) }, "Hold last 5 min") : null))));
     if (!inc.cameras.length) camsBox.append(h("p", { class: "muted small" }, "No camera with a location near this incident."));
     put(snap, inc.snapshot_url ? h("figure", {}, h("img", { class: "snapshot", src: inc.snapshot_url, alt: "Alert snapshot (redacted)" }), h("figcaption", { class: "muted small" }, `Alert snapshot · camera ${inc.camera_id}`)) : "");

@@ -1,6 +1,7 @@
 // Every page of the UI, in navigation order. ONE line per page:
 //   { path: "<hash route>", module: "./<file>.js", nav: <show in the top bar> }
-// A page module exports `title`, `roles` (array, or null for public pages) and `render(container, ctx)`.
+// A page module exports `title`, `permission` (an action of the server's permission table, or null for
+// public pages) and `render(container, ctx)`.
 export const PAGES = [
   { path: "login", module: "./login.js", nav: false },
   { path: "bootstrap", module: "./bootstrap.js", nav: false },

@@ -1,7 +1,7 @@
 import { loggedIn } from "../app.js";
 
 export const title = "Log in";
-export const roles = null;
+export const permission = null;
 
 export function render(el, { h, api, go, state }) {
   const err = h("p", { class: "error", role: "alert" });

@@ -1,7 +1,7 @@
 // Map: cameras on the site plan (x, y in 0..1) or by latitude/longitude on a plain canvas.
 // No internet tiles: works in an isolated control room.
 export const title = "Map";
-export const roles = ["viewer", "operator", "supervisor", "auditor", "admin"];
+export const permission = "site.view";
 
 export async function render(el, ctx) {
   const { h, api, go, onMessage, onCleanup, site } = ctx;

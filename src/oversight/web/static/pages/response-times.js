@@ -3,7 +3,7 @@
 import { ensureCss, label, fmtDur, pill } from "./incidents-common.js";
 
 export const title = "Response times";
-export const roles = ["operator", "supervisor", "admin", "auditor"];
+export const permission = "incidents.read";
 const STEPS = [["dispatch", "Call→dispatch"], ["turnout", "Turnout"], ["travel", "Travel"], ["total", "Total"]];
 
 export async function render(el, ctx) {

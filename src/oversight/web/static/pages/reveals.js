@@ -1,11 +1,11 @@
 // Four-eyes reveals (unredacted footage needs a reason and a second person) and signed evidence exports.
 export const title = "Reveals";
-export const roles = ["operator", "supervisor", "auditor", "admin"];
+export const permission = "reveal.read";
 
 export async function render(el, ctx) {
-  const { h, api, toast, fmtTime, me, siteInputToDate } = ctx;
-  const canRequest = ["operator", "supervisor"].includes(me.role);
-  const canDecide = me.role === "supervisor";
+  const { h, api, toast, fmtTime, me, siteInputToDate, can } = ctx;
+  const canRequest = can(me, "reveal.request");
+  const canDecide = can(me, "reveal.approve");
   const list = h("tbody"), exportsBody = h("tbody"), err = h("p", { class: "error" }), exErr = h("p", { class: "error" });
   const cams = await api("/api/cameras").catch(() => []);
   const camSelect = () => h("select", { multiple: true, size: Math.min(6, Math.max(2, cams.length)), "aria-label": "Cameras" },

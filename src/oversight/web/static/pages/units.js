@@ -1,17 +1,17 @@
 // Units board: every response unit, its status and assignment; status buttons for the console.
 // The same changes arrive from mobile apps / radio gateways through the API and show up here live.
-import { ensureCss, WRITE_ROLES, label, pill } from "./incidents-common.js";
+import { ensureCss, label, pill } from "./incidents-common.js";
 
 export const title = "Units";
-export const roles = ["operator", "supervisor", "admin"];
+export const permission = "incidents.manage";
 
 const NEXT = { dispatched: ["en_route", "available"], en_route: ["on_scene", "available"], on_scene: ["available"],
   available: ["out_of_service"], out_of_service: ["available"] };
 
 export async function render(el, ctx) {
   ensureCss();
-  const { h, api, toast, fmtTime, onMessage, onCleanup, me } = ctx;
-  const canWrite = WRITE_ROLES.includes(me.role);
+  const { h, api, toast, fmtTime, onMessage, onCleanup, me, can } = ctx;
+  const canWrite = can(me, "incidents.manage");
   const filter = h("select", { "aria-label": "Show", id: "units-filter" }, ...["all", "available", "busy", "out_of_service"].map(v => h("option", { value: v }, label(v))));
   const summary = h("span", { class: "muted" });
   const body = h("tbody");

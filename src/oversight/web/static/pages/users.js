@@ -1,6 +1,6 @@
 // Users and roles, and API tokens for integrations. Admins only.
 export const title = "Users";
-export const roles = ["admin"];
+export const permission = "users.manage";
 const ROLES = ["viewer", "operator", "supervisor", "auditor", "admin"];
 const ABOUT = { viewer: "live video, redacted", operator: "alerts, incidents, playback", supervisor: "approves reveals and exports",
   auditor: "audit log and reports, no footage", admin: "configuration and users, no footage" };

@@ -2,7 +2,7 @@
 import { liveVideo, FOOTAGE_ROLES } from "../lib/live.js";
 
 export const title = "Live wall";
-export const roles = ["viewer", "operator", "supervisor", "auditor", "admin"];
+export const permission = "site.view";
 const SIZES = [1, 4, 9, 16];
 
 export function statusText(c, fmtTime) {
