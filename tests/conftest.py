@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+import oversight.incidents.models  # noqa: F401  (every table on Base.metadata, emptied per test)
+import oversight.privacy.models  # noqa: F401
+import oversight.web.models  # noqa: F401
 from oversight.store.base import Base
 from oversight.store.db import Database, scratch_postgres
 

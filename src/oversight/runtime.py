@@ -17,6 +17,7 @@ from oversight.cameras.frames import AnalyticsFactory
 from oversight.cameras.worker import CameraWorker
 from oversight.config.schema import CameraConfig, SiteConfig
 from oversight.events.bus import EventBus
+from oversight.privacy import audit
 from oversight.recording.index import recover
 from oversight.recording.retention import OnDelete, RetentionResult, run_retention
 from oversight.recording.storage import LocalStorage
@@ -28,11 +29,7 @@ log = logging.getLogger(__name__)
 
 
 def audit_deletion(session: Session, segment: Segment, reason: str) -> None:
-    """Default retention hook: an audit entry through ``oversight.privacy.audit`` when it exists."""
-    try:
-        from oversight.privacy import audit  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return
+    """Default retention hook: an audit entry through ``oversight.privacy.audit``."""
     audit.record(
         session,
         "system:retention",
@@ -82,8 +79,8 @@ class Runtime:
         self.started = False
 
     def default_analytics_factory(self, cam: CameraConfig) -> Any:
-        """Engineer B's ``CameraAnalytics``, imported lazily so ingest runs without it."""
-        from oversight.analytics.pipeline import CameraAnalytics  # type: ignore[import-not-found,unused-ignore]
+        """``CameraAnalytics``, imported on first use: a runtime that only records never loads it."""
+        from oversight.analytics.pipeline import CameraAnalytics
 
         snapshots = Path(self.cfg.site.data_dir).expanduser() / "snapshots"
         snapshots.mkdir(parents=True, exist_ok=True)

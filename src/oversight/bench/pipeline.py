@@ -19,7 +19,6 @@ each stage repeated and the median kept:
 
 from __future__ import annotations
 
-import inspect
 import statistics
 import tempfile
 import time
@@ -142,20 +141,11 @@ def _ms(v: float) -> float:
 
 
 def measure_recording_if_available(video: Path, frames: int) -> Any:
+    """The recording loop's cost on the same clip (``frames`` is not used: it measures by time)."""
+    from oversight.bench.recording import measure_recording
+
     try:
-        from oversight.bench import recording  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return None
-    fn = getattr(recording, "measure_recording", None)
-    if fn is None:
-        return None
-    try:
-        params = inspect.signature(fn).parameters
-        kwargs: dict[str, Any] = {}
-        for name in ("frames", "max_frames"):
-            if name in params:
-                kwargs[name] = frames
-        return fn(video, **kwargs)
+        return measure_recording(video)
     except Exception as exc:  # report, don't fail the analytics figures
         return {"error": f"{type(exc).__name__}: {exc}"}
 

@@ -29,6 +29,7 @@ from oversight.incidents.models import (
     ResponseUnit,
 )
 from oversight.incidents.serialize import incident_dict, unit_dict
+from oversight.privacy.audit import record
 from oversight.store.base import utcnow
 from oversight.store.models import Event, EvidenceHold
 
@@ -69,11 +70,7 @@ def _drop_pending(session: Session) -> None:
 def _audit(
     session: Session, actor: str, action: str, object_type: str, object_id: Any, detail: Any = None
 ) -> None:
-    """Append to the privacy audit log when that module is installed (owner: privacy)."""
-    try:
-        from oversight.privacy.audit import record
-    except ImportError:
-        return
+    """Append to the privacy audit log, in the caller's transaction."""
     record(
         session,
         actor,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,23 +15,6 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-
-# Domain packages whose ``models`` module adds tables to the shared metadata.
-MODEL_MODULES = (
-    "oversight.store.models",
-    "oversight.privacy.models",
-    "oversight.incidents.models",
-    "oversight.web.models",
-)
-
-
-def import_all_models() -> None:
-    for name in MODEL_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -76,7 +58,6 @@ class Database:
         return cfg
 
     def migrate(self) -> None:
-        import_all_models()
         with self.engine.begin() as conn:
             cfg = self.alembic_config()
             cfg.attributes["connection"] = conn

@@ -1,7 +1,7 @@
 """Core tables: recordings, gaps, events, users and evidence holds.
 
 Other domains (audit, reveals, incidents, sessions) keep their tables in their own
-``models`` modules on the same ``Base``; ``oversight.store.db.import_all_models`` loads them.
+``models`` modules on the same ``Base`` (this package imports none of them); migrations create every table.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Write to the privacy audit log when the privacy package is installed (engineer D owns it)."""
+"""The web layer's door to the privacy audit log: who (a ``Principal``) did what, from where."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from oversight.privacy import audit as audit_log
 from oversight.web.auth import Principal
 
 log = logging.getLogger(__name__)
@@ -21,14 +22,7 @@ def audit(
     purpose: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    """Append an audit entry inside the caller's transaction; a no-op (logged) without the privacy package."""
-    try:
-        from oversight.privacy import audit as audit_log
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("oversight.privacy.audit", "oversight.privacy"):
-            raise
-        log.info("audit (no privacy package): %s %s %s:%s", who.username, action, object_type, object_id)
-        return
+    """Append an audit entry inside the caller's transaction."""
     audit_log.record(
         session,
         who.username,

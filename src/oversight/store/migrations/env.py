@@ -4,9 +4,9 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from oversight.store.base import Base
-from oversight.store.db import import_all_models
 
-import_all_models()
+# Only the tables whose models are imported are on the metadata; the migrations themselves are
+# explicit, so nothing here depends on that. (For autogenerate, import the feature models first.)
 config = context.config
 target_metadata = Base.metadata
 

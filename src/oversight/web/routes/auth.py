@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, Field, computed_field
 
 from oversight.permissions import permissions_of
+from oversight.privacy.hooks import audit_login
 from oversight.store.models import User
 from oversight.web import auth
 from oversight.web.auth import Principal, get_ctx, require
@@ -116,13 +117,7 @@ def login(body: Credentials, request: Request, response: Response) -> Me:
 def _audit_login(
     ctx: AppContext, username: str, ip: str, ok: bool, role: str | None = None, session: object = None
 ) -> None:
-    """Every login, success or failure, goes to the privacy audit log when it is installed."""
-    try:
-        from oversight.privacy.hooks import audit_login
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("oversight.privacy", "oversight.privacy.hooks"):
-            raise
-        return
+    """Every login, success or failure, goes to the privacy audit log."""
     audit_login(ctx, username, ip, ok, role, session)
 
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import and_, not_, select
 from sqlalchemy.orm import Session
 
+from oversight.incidents import service
 from oversight.store.base import utcnow
 from oversight.store.models import Event
 from oversight.web import frames
@@ -233,14 +234,8 @@ def acknowledge(
 def escalate(
     event_id: DbId, body: Escalation, request: Request, who: Principal = Depends(require("alerts.handle"))
 ) -> dict[str, Any]:
-    """Turn an alert into an incident (needs the incidents package)."""
+    """Turn an alert into an incident."""
     ctx = get_ctx(request)
-    try:
-        from oversight.incidents import service
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("oversight.incidents.service", "oversight.incidents"):
-            raise
-        raise HTTPException(501, "incident management is not installed") from None
     with ctx.db.session() as s:
         e = _get(s, event_id)
         result = service.create_from_alert(s, e, who.username, note=body.note or None, bus=ctx.bus)
