@@ -106,8 +106,14 @@ class SlowCountingDetector:
         with self.lock:
             self.calls += 1
         time.sleep(0.02)
-        return [Detections(np.asarray([[0, 0, float(f[0, 0, 0]), 1]], np.float32),
-                           np.asarray([0.9], np.float32), ("person",)) for f in frames]
+        return [
+            Detections(
+                np.asarray([[0, 0, float(f[0, 0, 0]), 1]], np.float32),
+                np.asarray([0.9], np.float32),
+                ("person",),
+            )
+            for f in frames
+        ]
 
 
 def test_detector_service_batches_concurrent_requests_and_routes_results():
@@ -180,7 +186,7 @@ class BatchSession:
         return [Input()]
 
     def run(self, outputs, feeds):
-        (name, batch), = feeds.items()
+        ((name, batch),) = feeds.items()
         self.calls += 1
         self.rows.append(len(batch))
         rows = [self.inner.run(outputs, {name: batch[i : i + 1]})[0] for i in range(len(batch))]
@@ -226,7 +232,9 @@ def test_detector_service_runs_one_model_call_per_batch_when_the_model_takes_bat
 
 def test_cluster_section_is_optional_and_checked():
     assert SiteConfig.model_validate({}).cluster is None
-    cfg = SiteConfig.model_validate({"cluster": {"storage": {"kind": "s3", "bucket": "b", "endpoint_url": "http://m:9000"}}})
+    cfg = SiteConfig.model_validate(
+        {"cluster": {"storage": {"kind": "s3", "bucket": "b", "endpoint_url": "http://m:9000"}}}
+    )
     assert cfg.cluster is not None and cfg.cluster.storage.bucket == "b"
     with pytest.raises(ValidationError, match="bucket"):
         SiteConfig.model_validate({"cluster": {"storage": {"kind": "s3"}}})
@@ -286,10 +294,12 @@ def test_site_mqtt_publishes_each_cluster_event_once():
 
     need_mqtt()
     stamp = time.time_ns()
-    cfg = SiteConfig.model_validate({
-        "site": {"mqtt": {"host": "127.0.0.1", "port": 1883, "topic_prefix": f"city-{stamp}"}},
-        "cluster": {"broker_prefix": f"oversight-test-{stamp}/bus"},
-    })
+    cfg = SiteConfig.model_validate(
+        {
+            "site": {"mqtt": {"host": "127.0.0.1", "port": 1883, "topic_prefix": f"city-{stamp}"}},
+            "cluster": {"broker_prefix": f"oversight-test-{stamp}/bus"},
+        }
+    )
     got: list[dict] = []
     sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
     sub.on_message = lambda c, u, m: got.append({"topic": m.topic, **json.loads(m.payload)})

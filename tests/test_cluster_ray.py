@@ -77,11 +77,18 @@ def rtsp() -> Iterator[RtspServer]:
 def ray_cluster() -> Iterator[tuple[Any, list[Any]]]:
     from ray.cluster_utils import Cluster
 
-    cluster = Cluster(initialize_head=True, head_node_args={
-        "num_cpus": 1, "object_store_memory": 80 * MB, "_system_config": FAST_HEALTH,
-    })
-    workers = [cluster.add_node(num_cpus=0, resources={"oversight_worker": 2}, object_store_memory=80 * MB)
-               for _ in range(2)]
+    cluster = Cluster(
+        initialize_head=True,
+        head_node_args={
+            "num_cpus": 1,
+            "object_store_memory": 80 * MB,
+            "_system_config": FAST_HEALTH,
+        },
+    )
+    workers = [
+        cluster.add_node(num_cpus=0, resources={"oversight_worker": 2}, object_store_memory=80 * MB)
+        for _ in range(2)
+    ]
     cluster.wait_for_nodes()
     ray.init(address=cluster.address, namespace="oversight", log_to_driver=False)
     yield cluster, workers
@@ -91,31 +98,52 @@ def ray_cluster() -> Iterator[tuple[Any, list[Any]]]:
 
 def site(tmp: Path, pg: str, s3: str, rtsp_url: str, ray_address: str) -> SiteConfig:
     zone = [[0, 0], [640, 0], [640, 360], [0, 360]]
-    return SiteConfig.model_validate({
-        "site": {"data_dir": str(tmp / "var"), "database_url": pg},
-        "cluster": {
-            "ray_address": ray_address,
-            "broker_url": "mqtt://127.0.0.1:1883",
-            "broker_prefix": f"oversight-test-{os.getpid()}/bus",
-            "storage": {"kind": "s3", "endpoint_url": s3, "bucket": "city-footage"},
-            "camera_cpus": 0,
-            "detector": {"num_cpus": 0.5, "max_batch": 4, "max_wait_ms": 5},
-        },
-        "cameras": [
-            {"id": "cam-a", "purpose": "cluster failover test", "streams": {"record": rtsp_url},
-             "record": {"segment_seconds": 1}, "detect": {"enabled": False}},
-            {"id": "cam-b", "purpose": "cluster alert test", "streams": {"record": rtsp_url},
-             "record": {"segment_seconds": 1},
-             "detect": {"detector": "onnx", "model_path": str(asset("models/yolox_nano_416x416.onnx")),
-                        "fps": 2, "classes": ["person"]},
-             "rules": [{"id": "room", "type": "zone", "purpose": "anyone in the room", "polygon": zone}]},
-        ],
-    })
+    return SiteConfig.model_validate(
+        {
+            "site": {"data_dir": str(tmp / "var"), "database_url": pg},
+            "cluster": {
+                "ray_address": ray_address,
+                "broker_url": "mqtt://127.0.0.1:1883",
+                "broker_prefix": f"oversight-test-{os.getpid()}/bus",
+                "storage": {"kind": "s3", "endpoint_url": s3, "bucket": "city-footage"},
+                "camera_cpus": 0,
+                "detector": {"num_cpus": 0.5, "max_batch": 4, "max_wait_ms": 5},
+            },
+            "cameras": [
+                {
+                    "id": "cam-a",
+                    "purpose": "cluster failover test",
+                    "streams": {"record": rtsp_url},
+                    "record": {"segment_seconds": 1},
+                    "detect": {"enabled": False},
+                },
+                {
+                    "id": "cam-b",
+                    "purpose": "cluster alert test",
+                    "streams": {"record": rtsp_url},
+                    "record": {"segment_seconds": 1},
+                    "detect": {
+                        "detector": "onnx",
+                        "model_path": str(asset("models/yolox_nano_416x416.onnx")),
+                        "fps": 2,
+                        "classes": ["person"],
+                    },
+                    "rules": [
+                        {"id": "room", "type": "zone", "purpose": "anyone in the room", "polygon": zone}
+                    ],
+                },
+            ],
+        }
+    )
 
 
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory, services: tuple[str, str], rtsp: RtspServer,
-               ray_cluster: tuple[Any, list[Any]]) -> Iterator[tuple[Any, SiteConfig, Path]]:
+def deployment(
+    tmp_path_factory: pytest.TempPathFactory,
+    services: tuple[str, str],
+    rtsp: RtspServer,
+    ray_cluster: tuple[Any, list[Any]],
+) -> Iterator[tuple[Any, SiteConfig, Path]]:
     from oversight.cluster.deploy import ClusterDeployment
 
     s3, pg = services
@@ -162,9 +190,16 @@ def test_alert_reaches_websocket_clients_of_two_web_servers(deployment: tuple[An
     procs = [start_web(path, p) for p in ports]
     try:
         stack = contextlib.ExitStack()
-        clients = [stack.enter_context(connect(f"ws://127.0.0.1:{p}/api/ws", open_timeout=20,
-                                               additional_headers={"Authorization": f"Bearer {secret}"}))
-                   for p in ports]
+        clients = [
+            stack.enter_context(
+                connect(
+                    f"ws://127.0.0.1:{p}/api/ws",
+                    open_timeout=20,
+                    additional_headers={"Authorization": f"Bearer {secret}"},
+                )
+            )
+            for p in ports
+        ]
         seen: list[dict[str, dict]] = [{}, {}]  # per server: event id -> data (phase start)
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and not (set(seen[0]) & set(seen[1])):
@@ -198,8 +233,9 @@ def test_alert_reaches_websocket_clients_of_two_web_servers(deployment: tuple[An
     assert abs((datetime.now(UTC) - live[1]).total_seconds()) < 10
 
 
-def test_cluster_command_places_reports_and_stops_cleanly(deployment: tuple[Any, SiteConfig, Path],
-                                                          tmp_path: Path, rtsp: RtspServer):
+def test_cluster_command_places_reports_and_stops_cleanly(
+    deployment: tuple[Any, SiteConfig, Path], tmp_path: Path, rtsp: RtspServer
+):
     """``oversight cluster`` as an operator runs it: places a camera, ``cluster status`` shows where,
     and SIGINT closes and indexes the open segment before the process exits."""
     import signal
@@ -210,16 +246,21 @@ def test_cluster_command_places_reports_and_stops_cleanly(deployment: tuple[Any,
     path = tmp_path / "site.yaml"
     path.write_text(yaml.safe_dump(own.model_dump(mode="json", exclude_none=True)))
     exe = str(Path(sys.executable).with_name("oversight"))
-    proc = subprocess.Popen([exe, "cluster", "--config", str(path), "--no-web"], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [exe, "cluster", "--config", str(path), "--no-web"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     db = Database(own.site.database_url or "")
     try:
         assert proc.stdout is not None
         placement = json.loads(proc.stdout.readline())
         assert list(placement["placement"]) == ["cam-c"] and placement["unplaced"] == []
         wait_until(lambda: len(segment_rows(db, "cam-c")) >= 2, 60, "cam-c segments")
-        out = subprocess.run([exe, "cluster", "status", "--config", str(path)], capture_output=True,
-                             text=True, timeout=120)
+        out = subprocess.run(
+            [exe, "cluster", "status", "--config", str(path)], capture_output=True, text=True, timeout=120
+        )
         assert out.returncode == 0, out.stderr[-2000:]
         st = json.loads(out.stdout)
         assert [s["id"] for s in st] == ["cam-c"] and st[0]["online"]
@@ -238,8 +279,9 @@ def test_cluster_command_places_reports_and_stops_cleanly(deployment: tuple[Any,
         db.dispose()
 
 
-def test_worker_node_loss_moves_cameras_and_loses_nothing_written(deployment: tuple[Any, SiteConfig, Path],
-                                                                   ray_cluster: tuple[Any, list[Any]]):
+def test_worker_node_loss_moves_cameras_and_loses_nothing_written(
+    deployment: tuple[Any, SiteConfig, Path], ray_cluster: tuple[Any, list[Any]]
+):
     dep, cfg, _ = deployment
     cluster, workers = ray_cluster
     db = Database(dep.db_url)
@@ -266,10 +308,15 @@ def test_worker_node_loss_moves_cameras_and_loses_nothing_written(deployment: tu
         st = wait_until(back, 60, "cam-a restarted on another node")
         recovered_s = time.monotonic() - t0
         assert st["node_id"] == nodes["cam-b"] and st["restarted"] is True
-        new_seg = wait_until(lambda: [r for r in segment_rows(db, "cam-a") if r.start > killed_at], 30,
-                             "a new cam-a segment after the restart")[0]
-        print(f"\ncam-a back online {recovered_s:.1f}s after its node was killed; "
-              f"first new segment {(new_seg.start - killed_at).total_seconds():.1f}s after the kill")
+        new_seg = wait_until(
+            lambda: [r for r in segment_rows(db, "cam-a") if r.start > killed_at],
+            30,
+            "a new cam-a segment after the restart",
+        )[0]
+        print(
+            f"\ncam-a back online {recovered_s:.1f}s after its node was killed; "
+            f"first new segment {(new_seg.start - killed_at).total_seconds():.1f}s after the kill"
+        )
         assert new_seg.path.startswith("s3://city-footage/recordings/cam-a/")
 
         # nothing already written is lost: every row is still there and its object complete
@@ -291,15 +338,21 @@ def test_worker_node_loss_moves_cameras_and_loses_nothing_written(deployment: tu
         # the other camera never noticed
         assert next(s for s in dep.status() if s["id"] == "cam-b")["restarted"] is False
         with db.session() as s:
-            assert not list(s.scalars(select(RecordingGap).where(RecordingGap.camera_id == "cam-b",
-                                                                 RecordingGap.start > killed_at)))
+            assert not list(
+                s.scalars(
+                    select(RecordingGap).where(
+                        RecordingGap.camera_id == "cam-b", RecordingGap.start > killed_at
+                    )
+                )
+            )
         wait_until(lambda: any(r.start > killed_at for r in segment_rows(db, "cam-b")), 20, "cam-b segments")
     finally:
         db.dispose()
 
 
 def test_deployment_retention_deletes_due_objects_and_keeps_held_footage(
-        deployment: tuple[Any, SiteConfig, Path]):
+    deployment: tuple[Any, SiteConfig, Path],
+):
     """Retention over S3, run by the deployment owner: due footage goes, held footage stays."""
     from datetime import timedelta
 
@@ -313,8 +366,15 @@ def test_deployment_retention_deletes_due_objects_and_keeps_held_footage(
         rows = {c: segment_rows(db, c) for c in ("cam-a", "cam-b")}
         assert rows["cam-a"] and rows["cam-b"]
         with db.session() as s:
-            s.add(EvidenceHold(camera_id="cam-b", start=now - timedelta(days=1), end=now + timedelta(days=40),
-                               reason="incident 42", created_by="test"))
+            s.add(
+                EvidenceHold(
+                    camera_id="cam-b",
+                    start=now - timedelta(days=1),
+                    end=now + timedelta(days=40),
+                    reason="incident 42",
+                    created_by="test",
+                )
+            )
         # everything recorded so far is past 7 days, and past 30 for footage around events (cam-b)
         res = dep.retention_pass(now + timedelta(days=31))
         assert res.errors == []

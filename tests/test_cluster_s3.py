@@ -42,10 +42,16 @@ def make_s3(endpoint: str, spool: Path, bucket: str = "footage") -> s3mod.S3Stor
 
 def camera(segment_seconds: float = 2.0) -> CameraConfig:
     clip = asset("video/one-by-one-person-detection.mp4")  # H.264, 1 s GOP
-    return CameraConfig.model_validate({
-        "id": "cam1", "purpose": "s3 storage test", "streams": {"record": str(clip)}, "realtime": False,
-        "detect": {"enabled": False}, "record": {"segment_seconds": segment_seconds},
-    })
+    return CameraConfig.model_validate(
+        {
+            "id": "cam1",
+            "purpose": "s3 storage test",
+            "streams": {"record": str(clip)},
+            "realtime": False,
+            "detect": {"enabled": False},
+            "record": {"segment_seconds": segment_seconds},
+        }
+    )
 
 
 def record_clip(db: Database, storage: LocalStorage) -> list[dict]:
@@ -88,8 +94,11 @@ def test_recorded_segments_are_objects_indexed_by_uri(db: Database, tmp_path: Pa
 
 @pytest.mark.parametrize("kind", ["local", "s3"])
 def test_retention_and_evidence_holds_same_on_both(db: Database, tmp_path: Path, s3_endpoint: str, kind: str):
-    storage = (make_s3(s3_endpoint, tmp_path / "spool", bucket=f"ret-{kind}") if kind == "s3"
-               else LocalStorage(tmp_path))
+    storage = (
+        make_s3(s3_endpoint, tmp_path / "spool", bucket=f"ret-{kind}")
+        if kind == "s3"
+        else LocalStorage(tmp_path)
+    )
     record_clip(db, storage)
     with db.session() as s:
         rows = list(s.scalars(select(Segment).order_by(Segment.start)))
@@ -102,8 +111,15 @@ def test_retention_and_evidence_holds_same_on_both(db: Database, tmp_path: Path,
             aged = {"start": r.start - shift, "end": r.end - shift}
             s.execute(update(Segment).where(Segment.id == r.id).values(**aged))
         held = old[2]
-        s.add(EvidenceHold(camera_id="cam1", start=held.start - shift, end=held.end - shift, reason="case 12",
-                           created_by="test"))
+        s.add(
+            EvidenceHold(
+                camera_id="cam1",
+                start=held.start - shift,
+                end=held.end - shift,
+                reason="case 12",
+                created_by="test",
+            )
+        )
     cfg = SiteConfig.model_validate({"cameras": [camera().model_dump()]})
     res = run_retention(db, cfg, now, storage)
     assert res.errors == []
@@ -122,8 +138,9 @@ def test_retention_and_evidence_holds_same_on_both(db: Database, tmp_path: Path,
     assert not storage.exists(held.path)
 
 
-def test_recovery_indexes_uploaded_orphans_and_drops_spool_partials(db: Database, tmp_path: Path,
-                                                                    s3_endpoint: str):
+def test_recovery_indexes_uploaded_orphans_and_drops_spool_partials(
+    db: Database, tmp_path: Path, s3_endpoint: str
+):
     storage = make_s3(s3_endpoint, tmp_path / "spool", bucket="rec3")
     record_clip(db, storage)
     with db.session() as s:
@@ -148,8 +165,13 @@ def test_recovery_indexes_uploaded_orphans_and_drops_spool_partials(db: Database
 
 def test_upload_failure_keeps_index_true(db: Database, tmp_path: Path, s3_endpoint: str):
     """A bucket that is gone: the recorder reports the error and indexes nothing it could not store."""
-    storage = s3mod.S3Storage("no-such-bucket", tmp_path / "spool", endpoint_url=s3_endpoint,
-                              access_key="testing", secret_key="testing")
+    storage = s3mod.S3Storage(
+        "no-such-bucket",
+        tmp_path / "spool",
+        endpoint_url=s3_endpoint,
+        access_key="testing",
+        secret_key="testing",
+    )
     bus = EventBus()
     w = CameraWorker(camera(), db, bus, storage)
     w.start()
@@ -162,8 +184,9 @@ def test_upload_failure_keeps_index_true(db: Database, tmp_path: Path, s3_endpoi
         assert s.scalars(select(Segment)).first() is None
 
 
-def test_segment_cache_gives_playable_local_copies_within_its_budget(db: Database, tmp_path: Path,
-                                                                     s3_endpoint: str):
+def test_segment_cache_gives_playable_local_copies_within_its_budget(
+    db: Database, tmp_path: Path, s3_endpoint: str
+):
     storage = make_s3(s3_endpoint, tmp_path / "spool", bucket="rec5")
     record_clip(db, storage)
     with db.session() as s:

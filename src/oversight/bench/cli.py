@@ -41,8 +41,11 @@ def pipeline(
 @bench_app.command("incidents")
 def incidents(
     backend: str = typer.Option("both", "--backend", help="sqlite, postgres or both"),
-    pg_url: str = typer.Option("postgresql+psycopg://postgres@127.0.0.1:5432/test", "--pg-url",
-                               help="PostgreSQL admin URL; a scratch database is created and dropped."),
+    pg_url: str = typer.Option(
+        "postgresql+psycopg://postgres@127.0.0.1:5432/test",
+        "--pg-url",
+        help="PostgreSQL admin URL; a scratch database is created and dropped.",
+    ),
     incidents: int = typer.Option(200, "--incidents", min=1),
     units: int = typer.Option(500, "--units", min=1),
     consoles: int = typer.Option(20, "--consoles", min=1),
@@ -88,19 +91,34 @@ def redaction(
     """Recall of face boxes against a slow, strong reference, and CPU per frame vs the decode floor."""
     from oversight.bench.redaction import DEFAULT_FACES, run
 
-    result = run(video, frames=frames, width=width, faces_glob=faces or DEFAULT_FACES,
-                 model=str(model) if model else None, upscale=upscale, min_face=min_face)
+    result = run(
+        video,
+        frames=frames,
+        width=width,
+        faces_glob=faces or DEFAULT_FACES,
+        model=str(model) if model else None,
+        upscale=upscale,
+        min_face=min_face,
+    )
     typer.echo(json.dumps(result, indent=2))
 
 
 @bench_app.command("web")
 def web(
-    video: Path | None = typer.Option(None, "--video", exists=True, dir_okay=False,
-                                      help="Clip with people for the alert latency (looped, HOG detector)."),
+    video: Path | None = typer.Option(
+        None,
+        "--video",
+        exists=True,
+        dir_okay=False,
+        help="Clip with people for the alert latency (looped, HOG detector).",
+    ),
     events: int = typer.Option(1_000_000, "--events", min=100, help="Rows in the events table."),
     backend: str = typer.Option("both", "--backend", help="sqlite, postgres or both (event list)."),
-    pg_url: str = typer.Option("postgresql+psycopg://postgres@127.0.0.1:5432/test", "--pg-url",
-                               help="PostgreSQL admin URL; a scratch database is created and dropped."),
+    pg_url: str = typer.Option(
+        "postgresql+psycopg://postgres@127.0.0.1:5432/test",
+        "--pg-url",
+        help="PostgreSQL admin URL; a scratch database is created and dropped.",
+    ),
     alert_seconds: float = typer.Option(30.0, "--alert-seconds", min=3, help="How long the clip runs."),
     viewers: int = typer.Option(4, "--viewers", min=2, help="Live-wall viewers for the CPU figure."),
     cameras: int = typer.Option(16, "--cameras", min=1, help="Cameras on the live wall."),
@@ -114,6 +132,15 @@ def web(
         raise typer.BadParameter("must be sqlite, postgres or both", param_hint="--backend")
     backends = ("sqlite", "postgres") if backend == "both" else (backend,)
     chosen = tuple(p.strip() for p in parts.split(",") if p.strip())
-    result = run_web(video, events=events, backends=backends, alert_seconds=alert_seconds, cameras=cameras,
-                     viewers=viewers, cpu_seconds=cpu_seconds, pg_admin=pg_url, parts=chosen)
+    result = run_web(
+        video,
+        events=events,
+        backends=backends,
+        alert_seconds=alert_seconds,
+        cameras=cameras,
+        viewers=viewers,
+        cpu_seconds=cpu_seconds,
+        pg_admin=pg_url,
+        parts=chosen,
+    )
     typer.echo(json.dumps(result, indent=2))

@@ -38,24 +38,49 @@ BATCH_TARGET_GPU = 2.0
 # -- one camera pipeline in one process ----------------------------------------
 
 
-def _camera(clip: Path, cam_id: str, detector: str = "none", model: str | None = None, rules: bool = False,
-            fps: float = 5.0) -> Any:
+def _camera(
+    clip: Path,
+    cam_id: str,
+    detector: str = "none",
+    model: str | None = None,
+    rules: bool = False,
+    fps: float = 5.0,
+) -> Any:
     from oversight.config.schema import CameraConfig
 
     detect: dict[str, Any] = {"enabled": True, "detector": detector, "fps": fps, "classes": ["person"]}
     if model:
         detect["model_path"] = model
-    d = {"id": cam_id, "purpose": "scale benchmark", "streams": {"record": str(clip)}, "realtime": False,
-         "detect": detect, "record": {"segment_seconds": 10}}
+    d = {
+        "id": cam_id,
+        "purpose": "scale benchmark",
+        "streams": {"record": str(clip)},
+        "realtime": False,
+        "detect": detect,
+        "record": {"segment_seconds": 10},
+    }
     if rules:
         w, h = 640, 360
-        d["rules"] = [{"id": "area", "type": "zone", "purpose": "benchmark zone",
-                       "polygon": [[0, 0], [w, 0], [w, h], [0, h]]}]
+        d["rules"] = [
+            {
+                "id": "area",
+                "type": "zone",
+                "purpose": "benchmark zone",
+                "polygon": [[0, 0], [w, 0], [w, h], [0, h]],
+            }
+        ]
     return CameraConfig.model_validate(d)
 
 
-def run_camera(clip: Path, workdir: Path, db_url: str | None, cam_id: str, detector: str = "none",
-               model: str | None = None, rules: bool = False) -> dict[str, Any]:
+def run_camera(
+    clip: Path,
+    workdir: Path,
+    db_url: str | None,
+    cam_id: str,
+    detector: str = "none",
+    model: str | None = None,
+    rules: bool = False,
+) -> dict[str, Any]:
     """Run one camera over the whole clip (not paced); returns wall seconds, video seconds, counters."""
     from sqlalchemy import event
 
@@ -103,9 +128,16 @@ def run_camera(clip: Path, workdir: Path, db_url: str | None, cam_id: str, detec
     video_s = _clip_seconds(clip)
     st = worker.status()
     db.dispose()
-    return {"wall_s": wall, "cpu_s": cpu, "video_s": video_s, "frames_analyzed": st["frames_analyzed"],
-            "segments": st["segments_written"], "sql_statements": statements[0],
-            "bus_forwarded": forwarded[0], "by_topic": by_topic}
+    return {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "video_s": video_s,
+        "frames_analyzed": st["frames_analyzed"],
+        "segments": st["segments_written"],
+        "sql_statements": statements[0],
+        "bus_forwarded": forwarded[0],
+        "by_topic": by_topic,
+    }
 
 
 def _clip_seconds(clip: Path) -> float:
@@ -141,8 +173,9 @@ def run_processes(n: int, clip: Path, base: Path) -> list[dict[str, Any]]:
     procs = []
     for i in range(n):
         core = cores[i % len(cores)] if cores else None
-        p = ctx.Process(target=_process_main, args=(core, str(clip), str(base / f"p{n}-{i}-{time.time_ns()}"),
-                                                   start, out))
+        p = ctx.Process(
+            target=_process_main, args=(core, str(clip), str(base / f"p{n}-{i}-{time.time_ns()}"), start, out)
+        )
         p.start()
         procs.append(p)
     time.sleep(3.0)  # imports done in every process before the clock starts
@@ -195,8 +228,14 @@ def measure_scaling(clip: Path, repeats: int = 2) -> dict[str, Any]:
 # -- detector service ----------------------------------------------------------
 
 
-def measure_detector(model: Path, clip: Path, callers: int = 8, frames_per_caller: int = 12,
-                     max_batch: int = 8, repeats: int = 3) -> dict[str, Any]:
+def measure_detector(
+    model: Path,
+    clip: Path,
+    callers: int = 8,
+    frames_per_caller: int = 12,
+    max_batch: int = 8,
+    repeats: int = 3,
+) -> dict[str, Any]:
     import av
 
     from oversight.cluster.detector_service import BatchedDetector
@@ -249,9 +288,12 @@ def measure_detector(model: Path, clip: Path, callers: int = 8, frames_per_calle
         "ratio": round(bat / unb, 2),
         "mean_batch": st2["mean_batch"],
         "model_batch_dim": batch_dim,
-        "note": ("the model has a fixed batch of 1, so a batch runs frame by frame: on CPU batching only "
-                 "saves per-call overhead; the >= 2x target is for GPUs with a dynamic-batch model"
-                 if batch_dim == 1 else "one model call per batch"),
+        "note": (
+            "the model has a fixed batch of 1, so a batch runs frame by frame: on CPU batching only "
+            "saves per-call overhead; the >= 2x target is for GPUs with a dynamic-batch model"
+            if batch_dim == 1
+            else "one model call per batch"
+        ),
         "gpu": "not measured (no GPU used for this benchmark)",
         "gpu_target_ratio": BATCH_TARGET_GPU,
     }
@@ -349,10 +391,13 @@ def scratch_database(admin_url: str | None) -> Iterator[str | None]:
         yield url
 
 
-def measure_load(clip: Path, model: Path, pg_admin_url: str | None, nodes: int, cameras_per_node: float,
-                 broker_url: str) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="oversight-load-") as tmp, \
-            scratch_database(pg_admin_url) as db_url:
+def measure_load(
+    clip: Path, model: Path, pg_admin_url: str | None, nodes: int, cameras_per_node: float, broker_url: str
+) -> dict[str, Any]:
+    with (
+        tempfile.TemporaryDirectory(prefix="oversight-load-") as tmp,
+        scratch_database(pg_admin_url) as db_url,
+    ):
         r = run_camera(clip, Path(tmp), db_url, "load", detector="onnx", model=str(model), rules=True)
         floor = pg_insert_rate(db_url, connections=8) if db_url else None
     qps = r["sql_statements"] / r["video_s"]
@@ -384,9 +429,16 @@ def measure_load(clip: Path, model: Path, pg_admin_url: str | None, nodes: int, 
     return out
 
 
-def run(clip: Path, model: Path, pg_admin_url: str | None = None, nodes: int = 100, repeats: int = 2,
-        broker_url: str = "mqtt://127.0.0.1:1883", parts: tuple[str, ...] = ("scaling", "detector", "load"),
-        cameras_per_node: float | None = None) -> dict[str, Any]:
+def run(
+    clip: Path,
+    model: Path,
+    pg_admin_url: str | None = None,
+    nodes: int = 100,
+    repeats: int = 2,
+    broker_url: str = "mqtt://127.0.0.1:1883",
+    parts: tuple[str, ...] = ("scaling", "detector", "load"),
+    cameras_per_node: float | None = None,
+) -> dict[str, Any]:
     result: dict[str, Any] = {"bench": "scale"}
     per_node = 0.0
     if "scaling" in parts:
@@ -397,6 +449,8 @@ def run(clip: Path, model: Path, pg_admin_url: str | None = None, nodes: int = 1
     if "load" in parts:
         density = cameras_per_node or per_node or 1.0
         result["load_per_camera"] = measure_load(clip, model, pg_admin_url, nodes, density, broker_url)
-    result["gpu"] = ("not measured: streams per GPU at 720p/5 fps with GPU decode and the >= 2x batching "
-                     "target need a GPU; this run used none")
+    result["gpu"] = (
+        "not measured: streams per GPU at 720p/5 fps with GPU decode and the >= 2x batching "
+        "target need a GPU; this run used none"
+    )
     return result

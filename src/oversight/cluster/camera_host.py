@@ -71,14 +71,24 @@ class CameraHost:
         self.detector = self._remote_detector(spec)
         self.data_dir = Path(spec.get("data_dir") or "var")
         self.worker = CameraWorker(
-            self.cam, self.db, self.bus, self.storage, self._analytics if self.cam.detect.enabled else None,
+            self.cam,
+            self.db,
+            self.bus,
+            self.storage,
+            self._analytics if self.cam.detect.enabled else None,
             **(spec.get("worker_options") or {}),
         )
         self.worker.start()
-        self.bus.publish("cluster.camera", {
-            "camera_id": self.cam.id, "node_id": self.node_id, "host": socket.gethostname(),
-            "restarted": self.restarted, "at": self.started_at.isoformat(),
-        })
+        self.bus.publish(
+            "cluster.camera",
+            {
+                "camera_id": self.cam.id,
+                "node_id": self.node_id,
+                "host": socket.gethostname(),
+                "restarted": self.restarted,
+                "at": self.started_at.isoformat(),
+            },
+        )
 
     # -- startup ---------------------------------------------------------
 
@@ -123,9 +133,13 @@ class CameraHost:
 
     def status(self) -> dict[str, Any]:
         st = self.worker.status()
-        st.update(node_id=self.node_id, pid=os.getpid(), restarted=self.restarted,
-                  started_at=self.started_at.isoformat(),
-                  bridge=self.bridge.stats() if self.bridge is not None else None)
+        st.update(
+            node_id=self.node_id,
+            pid=os.getpid(),
+            restarted=self.restarted,
+            started_at=self.started_at.isoformat(),
+            bridge=self.bridge.stats() if self.bridge is not None else None,
+        )
         return st
 
     def latest_frame(self) -> tuple[np.ndarray, datetime] | None:

@@ -1,8 +1,8 @@
 """``oversight cluster``: run a scale-out deployment from a site config with a ``cluster:`` section.
 
-    oversight cluster --config site.yaml         # place cameras on Ray, supervise, serve the web app
-    oversight cluster web --config site.yaml     # one more stateless web server (run as many as you like)
-    oversight cluster status --config site.yaml  # where each camera runs, as JSON
+oversight cluster --config site.yaml         # place cameras on Ray, supervise, serve the web app
+oversight cluster web --config site.yaml     # one more stateless web server (run as many as you like)
+oversight cluster status --config site.yaml  # where each camera runs, as JSON
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ import typer
 from oversight.config import ConfigError, load_config
 from oversight.config.schema import SiteConfig
 
-cluster_app = typer.Typer(help="Scale-out deployment on Ray, PostgreSQL, S3 and an MQTT broker.",
-                          invoke_without_command=True)
+cluster_app = typer.Typer(
+    help="Scale-out deployment on Ray, PostgreSQL, S3 and an MQTT broker.", invoke_without_command=True
+)
 
 
 def _load(config: Path) -> SiteConfig:
@@ -121,8 +122,9 @@ def web_server(
 
 
 @cluster_app.command("status")
-def status(config: Path = typer.Option(..., "--config", "-c", help="Site config with a cluster: section.")
-           ) -> None:
+def status(
+    config: Path = typer.Option(..., "--config", "-c", help="Site config with a cluster: section."),
+) -> None:
     """Where each camera runs now, and its state, as JSON."""
     cfg = _load(config)
     import ray

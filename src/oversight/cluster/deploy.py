@@ -66,8 +66,14 @@ class ActorWorker:
 
 
 class ClusterDeployment:
-    def __init__(self, cfg: SiteConfig, db_url: str, *, namespace: str = NAMESPACE,
-                 worker_options: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        cfg: SiteConfig,
+        db_url: str,
+        *,
+        namespace: str = NAMESPACE,
+        worker_options: dict[str, Any] | None = None,
+    ):
         self.cfg = cfg
         self.cc: ClusterConfig = cfg.cluster or ClusterConfig()
         self.db_url = db_url
@@ -87,8 +93,12 @@ class ClusterDeployment:
         import ray
 
         if not ray.is_initialized():
-            ray.init(address=self.cc.ray_address, namespace=self.namespace, log_to_driver=False,
-                     ignore_reinit_error=True)
+            ray.init(
+                address=self.cc.ray_address,
+                namespace=self.namespace,
+                log_to_driver=False,
+                ignore_reinit_error=True,
+            )
 
     def spec(self) -> dict[str, Any]:
         return {
@@ -116,8 +126,9 @@ class ClusterDeployment:
             self._start_detectors()
         self.place()
         if supervise_every_s:
-            self._supervisor = threading.Thread(target=self._supervise_loop, args=(supervise_every_s,),
-                                                name="cluster-supervisor", daemon=True)
+            self._supervisor = threading.Thread(
+                target=self._supervise_loop, args=(supervise_every_s,), name="cluster-supervisor", daemon=True
+            )
             self._supervisor.start()
 
     def stop(self, timeout_s: float = 30.0) -> None:
@@ -156,11 +167,19 @@ class ClusterDeployment:
             # the service returns weak boxes too, for the tracker's second (low-score) association
             detect["min_confidence"] = min(LOW_CONFIDENCE, cam.detect.min_confidence)
             self.detectors[key] = [
-                ray.remote(BatchedDetector).options(
-                    name=f"oversight-detector-{key}-{i}", namespace=self.namespace, max_restarts=-1,
-                    max_task_retries=-1, max_concurrency=4096, num_cpus=ds.num_cpus, num_gpus=ds.num_gpus,
-                    scheduling_strategy="SPREAD", get_if_exists=True,
-                ).remote(detect, ds.max_batch, ds.max_wait_ms)
+                ray.remote(BatchedDetector)
+                .options(
+                    name=f"oversight-detector-{key}-{i}",
+                    namespace=self.namespace,
+                    max_restarts=-1,
+                    max_task_retries=-1,
+                    max_concurrency=4096,
+                    num_cpus=ds.num_cpus,
+                    num_gpus=ds.num_gpus,
+                    scheduling_strategy="SPREAD",
+                    get_if_exists=True,
+                )
+                .remote(detect, ds.max_batch, ds.max_wait_ms)
                 for i in range(ds.replicas)
             ]
 
@@ -209,7 +228,8 @@ class ClusterDeployment:
         key = detector_key(cam)
         spec["detector_actors"] = (
             [f"oversight-detector-{key}-{i}" for i in range(len(self.detectors[key]))]
-            if key and key in self.detectors else []
+            if key and key in self.detectors
+            else []
         )
         opts: dict[str, Any] = {
             "name": f"oversight-cam-{cam.id}",
@@ -320,8 +340,9 @@ class ClusterDeployment:
                     raise TimeoutError(f"no answer within {timeout_s}s")
                 out.append(dict(ray.get(ref)))
             except Exception as exc:
-                out.append({"id": cid, "online": False, "state": "unavailable",
-                            "error": f"camera actor: {exc}"})
+                out.append(
+                    {"id": cid, "online": False, "state": "unavailable", "error": f"camera actor: {exc}"}
+                )
         return out
 
     def detector_stats(self) -> dict[str, Any]:

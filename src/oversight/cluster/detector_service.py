@@ -56,8 +56,14 @@ def onnx_detect_batch(detector: Any, frames: list[np.ndarray]) -> list[Detection
     detector.inference_cpu_s += time.process_time() - t0
     out: list[Detections] = []
     for i, (frame, (_, lb)) in enumerate(zip(frames, prepared, strict=True)):
-        xyxy, scores, cids = decode(raw[i : i + 1], detector.family, detector.grid, detector.strides,
-                                    detector.class_ids, detector.min_confidence)
+        xyxy, scores, cids = decode(
+            raw[i : i + 1],
+            detector.family,
+            detector.grid,
+            detector.strides,
+            detector.class_ids,
+            detector.min_confidence,
+        )
         if len(scores) == 0:
             out.append(Detections.empty())
             continue
@@ -83,8 +89,9 @@ def run_batch(detector: Any, frames: list[np.ndarray]) -> list[Result]:
 class BatchedDetector:
     """The service body: an asyncio queue in front of one detector."""
 
-    def __init__(self, detect: dict[str, Any], max_batch: int = 8, max_wait_ms: float = 10.0,
-                 detector: Any = None):
+    def __init__(
+        self, detect: dict[str, Any], max_batch: int = 8, max_wait_ms: float = 10.0, detector: Any = None
+    ):
         cfg = DetectConfig.model_validate(detect)
         self.detector = detector if detector is not None else make_detector(cfg)
         self.max_batch = max_batch

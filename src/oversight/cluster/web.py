@@ -55,8 +55,14 @@ def cluster_database_url(cfg: SiteConfig) -> str:
 class WebNode:
     """Database + bridged bus + web app on uvicorn, in a thread (``serve_forever`` for the CLI)."""
 
-    def __init__(self, cfg: SiteConfig, config_path: Path | None = None, runtime: Any = None,
-                 db: Database | None = None, bus: EventBus | None = None):
+    def __init__(
+        self,
+        cfg: SiteConfig,
+        config_path: Path | None = None,
+        runtime: Any = None,
+        db: Database | None = None,
+        bus: EventBus | None = None,
+    ):
         assert cfg.cluster is not None
         self.cfg = cfg
         self.config_path = config_path
@@ -74,8 +80,9 @@ class WebNode:
         from oversight.web.context import AppContext
 
         self.bridge.start(wait=10)
-        ctx = AppContext(cfg=self.cfg, db=self.db, bus=self.bus, runtime=self.runtime,
-                         config_path=self.config_path)
+        ctx = AppContext(
+            cfg=self.cfg, db=self.db, bus=self.bus, runtime=self.runtime, config_path=self.config_path
+        )
         assert self.cfg.cluster is not None
         if self.cfg.cluster.storage.kind == "s3":  # for routes that read segment files (see docs/cluster.md)
             from oversight.recording.s3 import S3Storage, SegmentCache
