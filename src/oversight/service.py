@@ -14,51 +14,34 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from oversight.config.schema import SiteConfig, database_url
-from oversight.events.bus import EventBus
-from oversight.store.db import Database
+from oversight.compose import build
+from oversight.config.schema import SiteConfig
 from oversight.store.models import Event, RecordingGap, Segment
+from oversight.web.context import AppContext
+from oversight.web.server import make_server
 
 log = logging.getLogger(__name__)
 
 
 class Service:
-    def __init__(self, cfg: SiteConfig, config_path: Path | None = None):
-        from oversight.runtime import Runtime
+    """The parts from ``oversight.compose.build`` plus the web server on uvicorn, in a thread."""
 
+    def __init__(self, cfg: SiteConfig, config_path: Path | None = None):
         self.cfg = cfg
         self.config_path = config_path
-        Path(cfg.site.data_dir).mkdir(parents=True, exist_ok=True)
-        self.db = Database(database_url(cfg))
-        self.db.migrate()
-        from oversight.privacy.audit import install_signer
-        from oversight.privacy.keys import load_or_create_signing_key
-
-        install_signer(load_or_create_signing_key(cfg.site.data_dir))  # signed audit checkpoints
-        self.bus = EventBus()
-        self.runtime = Runtime(cfg, self.db, self.bus, analytics_factory="default")
-        self.mqtt: Any = None
-        self.web_ctx: Any = None
+        self.parts = build(cfg, config_path)
+        self.db, self.bus, self.runtime = self.parts.db, self.parts.bus, self.parts.runtime
+        self.web_ctx: AppContext | None = None
         self._server: Any = None
         self._server_thread: threading.Thread | None = None
 
     def start(self, host: str | None = "127.0.0.1", port: int = 8080) -> None:
-        if self.cfg.site.mqtt is not None:
-            from oversight.events.mqtt import MqttPublisher
-
-            self.mqtt = MqttPublisher(self.cfg.site.mqtt, self.bus)
-            self.mqtt.start()
-        self.runtime.start()
+        self.parts.start()
         if host is not None:
             self._start_web(host, port)
 
     def _start_web(self, host: str, port: int) -> None:
-        from oversight.web.context import AppContext
-        from oversight.web.server import make_server
-
-        self.web_ctx = AppContext(
-            cfg=self.cfg, db=self.db, bus=self.bus, runtime=self.runtime, config_path=self.config_path
-        )
+        self.web_ctx = self.parts.web_context()
         self._server = make_server(self.web_ctx, host, port)
         self._server_thread = threading.Thread(target=self._server.run, name="web", daemon=True)
         self._server_thread.start()
@@ -68,12 +51,10 @@ class Service:
             self._server.should_exit = True
             if self._server_thread is not None:
                 self._server_thread.join(timeout=10)
-        self.runtime.stop()
-        if self.mqtt is not None:
-            self.mqtt.stop()
+        self.parts.stop()
 
     def close(self) -> None:
-        self.db.dispose()
+        self.parts.close()
 
     def summary(self, statuses: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         """Cameras online, segments written, events by type: what an operator checks first."""

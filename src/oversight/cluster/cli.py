@@ -113,8 +113,7 @@ def web_server(
         assert cfg.cluster is not None
         ray.init(address=cfg.cluster.ray_address, namespace="oversight", log_to_driver=False)
         runtime = ClusterView(cfg)
-    node = WebNode(cfg, config, runtime=runtime)
-    node.db.migrate()
+    node = WebNode(cfg, config, runtime=runtime)  # migrates the shared database if it is behind
     node.start(host, port)
     typer.echo(f"READY http://{host}:{port}/", err=False)
     _wait_for_signal()

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from oversight.cluster.deploy import NAMESPACE, ActorWorker
+from oversight.compose import build
 from oversight.config.schema import SiteConfig
 from oversight.events.bridge import BusBridge
 from oversight.events.bus import EventBus
@@ -53,7 +54,8 @@ def cluster_database_url(cfg: SiteConfig) -> str:
 
 
 class WebNode:
-    """Database + bridged bus + web app on uvicorn, in a thread (``serve_forever`` for the CLI)."""
+    """The parts from ``oversight.compose.build`` (a cluster view as runtime, the shared database,
+    a bus bridged to the broker) plus the web app on uvicorn, in a thread."""
 
     def __init__(
         self,
@@ -66,9 +68,16 @@ class WebNode:
         assert cfg.cluster is not None
         self.cfg = cfg
         self.config_path = config_path
-        self.db = db or Database(cluster_database_url(cfg))
-        self.bus = bus or EventBus()
-        self.runtime = runtime
+        self.parts = build(
+            cfg,
+            config_path,
+            db=db,
+            db_url=None if db is not None else cluster_database_url(cfg),
+            bus=bus,
+            runtime=runtime,
+            event_mqtt=False,  # the camera hosts publish events to the site broker themselves
+        )
+        self.db, self.bus, self.runtime = self.parts.db, self.parts.bus, runtime
         self.bridge = BusBridge(self.bus, cfg.cluster.broker_url, cfg.cluster.broker_prefix)
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -77,12 +86,10 @@ class WebNode:
         import uvicorn
 
         from oversight.web.app import create_app
-        from oversight.web.context import AppContext
 
         self.bridge.start(wait=10)
-        ctx = AppContext(
-            cfg=self.cfg, db=self.db, bus=self.bus, runtime=self.runtime, config_path=self.config_path
-        )
+        self.parts.start()
+        ctx = self.parts.web_context()
         assert self.cfg.cluster is not None
         if self.cfg.cluster.storage.kind == "s3":  # for routes that read segment files (see docs/cluster.md)
             from oversight.recording.s3 import S3Storage, SegmentCache
@@ -99,4 +106,5 @@ class WebNode:
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(10)
+        self.parts.stop()
         self.bridge.stop()

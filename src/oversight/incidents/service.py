@@ -334,6 +334,22 @@ class IncidentService:
         "caller_account",
     )
 
+    def escalate(
+        self,
+        session: Session,
+        event_id: int,
+        actor: str,
+        note: str | None = None,
+        *,
+        type: str | None = None,
+        priority: str | None = None,
+    ) -> tuple[Incident, bool]:
+        """``create_from_alert`` plus the escalating person's note on a new incident."""
+        inc, created = self.create_from_alert(session, event_id, actor, type=type, priority=priority)
+        if created and note:
+            self.add_note(session, inc.id, actor, note)
+        return inc, created
+
     def update(self, session: Session, incident_id: int, actor: str, **changes: Any) -> Incident:
         inc = self.get(session, incident_id)
         if inc.status == "closed":
@@ -921,15 +937,6 @@ class IncidentService:
         return list(session.scalars(select(ResponseUnit).order_by(ResponseUnit.type, ResponseUnit.id)))
 
 
-_default_service: IncidentService | None = None
-
-
-def set_default_service(svc: IncidentService) -> None:
-    """The service the web app built from its config; module-level helpers use it."""
-    global _default_service
-    _default_service = svc
-
-
 def create_from_alert(
     session: Session,
     event_or_id: Event | int,
@@ -941,17 +948,8 @@ def create_from_alert(
     type: str | None = None,
     priority: str | None = None,
 ) -> Incident:
-    """Module-level convenience for other areas (the alerts page's "escalate"): an incident from an alert.
-
-    Uses the web app's service (its config knows camera locations) unless ``cfg`` is given.
-    """
-    svc = _default_service
-    if svc is None or cfg is not None or (bus is not None and svc.bus is not bus):
-        svc = IncidentService(
-            cfg or (svc.cfg if svc else None), bus if bus is not None else (svc.bus if svc else None)
-        )
+    """An incident from an alert with a service built for this call (scripts, tests); a running
+    installation calls ``IncidentService.escalate`` on its own service instead."""
     event_id = event_or_id if isinstance(event_or_id, int) else event_or_id.id
-    inc, created = svc.create_from_alert(session, event_id, actor, type=type, priority=priority)
-    if created and note:
-        svc.add_note(session, inc.id, actor, note)
+    inc, _ = IncidentService(cfg, bus).escalate(session, event_id, actor, note, type=type, priority=priority)
     return inc

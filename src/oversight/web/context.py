@@ -14,8 +14,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from oversight.config.incidents import IncidentSettings
 from oversight.config.schema import RedactionConfig, SiteConfig
 from oversight.events.bus import EventBus
+from oversight.incidents.service import IncidentService
 from oversight.store.db import Database
 
 
@@ -30,7 +32,7 @@ RedactorFactory = Callable[[RedactionConfig], FrameRedactor]
 class AppContext:
     """Everything the web app reads: config, database, bus and (optionally) the camera runtime.
 
-    ``runtime`` is engineer A's ``oversight.runtime.Runtime`` (``.workers[id].latest_frame()``,
+    ``runtime`` is an ``oversight.runtime.Runtime`` (``.workers[id].latest_frame()``,
     ``.workers[id].status()``, ``.status()``, ``.apply_camera(cam)``) or ``None`` (API-only app).
     ``redactor_factory`` builds the per-camera live/playback redactor; ``None`` picks
     ``oversight.privacy.redaction.Redactor`` when installed and a whole-frame blur otherwise.
@@ -47,6 +49,7 @@ class AppContext:
     bootstrap_secret: str | None = None  # one-time first-admin secret, set by ensure_bootstrap
     lock: threading.RLock = field(default_factory=threading.RLock)  # guards cfg edits
     extras: dict[str, Any] = field(default_factory=dict)  # per-app caches (redactors, frames)
+    incidents: IncidentService | None = None  # built by oversight.compose; see incident_service()
 
     @property
     def data_dir(self) -> Path:
@@ -66,6 +69,23 @@ class AppContext:
         except Exception:  # deleted from the bucket by retention, or storage unreachable
             return None
         return path if path.is_file() else None
+
+    def incident_service(self) -> IncidentService:
+        """The installation's incident service. An app built without the composition root (tests,
+        API-only tools) gets a plain one on first use, with the configured units; its integrations
+        and hold sweeper exist only where ``oversight.compose`` built them."""
+        if self.incidents is None:
+            with self.lock:
+                if self.incidents is None:
+                    svc = IncidentService(self.cfg, self.bus)
+                    with self.db.session() as s:
+                        svc.sync_units(s)
+                    self.incidents = svc
+        svc = self.incidents
+        if svc.cfg is not self.cfg:  # the config was edited (cameras added): follow it
+            svc.cfg = self.cfg
+            svc.settings = self.cfg.incidents or IncidentSettings()
+        return svc
 
     def worker(self, camera_id: str) -> Any | None:
         workers = getattr(self.runtime, "workers", None) or {}

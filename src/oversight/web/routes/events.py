@@ -15,7 +15,6 @@ from pydantic import BaseModel, Field
 from sqlalchemy import and_, not_, select
 from sqlalchemy.orm import Session
 
-from oversight.incidents import service
 from oversight.store.base import utcnow
 from oversight.store.models import Event
 from oversight.web import frames
@@ -236,13 +235,14 @@ def escalate(
 ) -> dict[str, Any]:
     """Turn an alert into an incident."""
     ctx = get_ctx(request)
+    svc = ctx.incident_service()
     with ctx.db.session() as s:
         e = _get(s, event_id)
-        result = service.create_from_alert(s, e, who.username, note=body.note or None, bus=ctx.bus)
+        result, _ = svc.escalate(s, e.id, who.username, body.note or None)
         if e.acknowledged_at is None:
             e.acknowledged_at = utcnow()
             e.acknowledged_by = who.username
             e.ack_note = ("escalated: " + body.note).strip()
-        incident_id = getattr(result, "id", result)
+        incident_id = result.id
     ctx.bus.publish("alert.ack", {"id": event_id, "by": who.username, "escalated": True})
     return {"event_id": event_id, "incident_id": incident_id}

@@ -10,83 +10,35 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from oversight.config.incidents import PRIORITIES, UNIT_TYPES, IncidentSettings
+from oversight.config.incidents import PRIORITIES, UNIT_TYPES
 from oversight.incidents.errors import IncidentError
-from oversight.incidents.integration import Integration
 from oversight.incidents.models import INCIDENT_STATUSES
 from oversight.incidents.reports import incidents_csv, report_csv, report_svg, response_report
 from oversight.incidents.serialize import assignment_dict, clip_dict, entry_dict, incident_dict, unit_dict
-from oversight.incidents.service import DISPOSITIONS, IncidentService, set_default_service
+from oversight.incidents.service import DISPOSITIONS, IncidentService
 from oversight.web.auth import Principal, get_ctx, require
 from oversight.web.context import AppContext
 
 log = logging.getLogger(__name__)
-_KEY = "incidents.service"
 
 
 def service_for(ctx: AppContext) -> IncidentService:
-    """The app's incident service; the first call syncs configured units and starts webhooks/MQTT."""
-    svc: IncidentService | None = ctx.extras.get(_KEY)
-    if svc is None:
-        with ctx.lock:
-            svc = ctx.extras.get(_KEY)
-            if svc is None:
-                svc = IncidentService(ctx.cfg, ctx.bus)
-                with ctx.db.session() as s:
-                    svc.sync_units(s)
-                ctx.extras[_KEY + ".integration"] = Integration(
-                    svc.settings, ctx.bus, ctx.cfg.site.mqtt
-                ).start()
-                ctx.extras[_KEY] = svc
-                set_default_service(svc)
-    if svc.cfg is not ctx.cfg:  # the config was edited (cameras added): follow it
-        svc.cfg = ctx.cfg
-        svc.settings = ctx.cfg.incidents or IncidentSettings()
-    return svc
+    """The installation's incident service (its life belongs to ``oversight.compose``)."""
+    return ctx.incident_service()
 
 
-HOLD_SWEEP_S = 600.0
-
-
-def _sweep_holds(ctx: AppContext, stop: threading.Event) -> None:
-    """Release evidence holds whose keep-N-days period after closing has passed (policy keep_days)."""
-    while not stop.wait(HOLD_SWEEP_S):
-        try:
-            with ctx.db.session() as s:
-                service_for(ctx).release_due_holds(s)
-        except Exception:  # a database hiccup must not end the sweeper
-            log.exception("releasing due evidence holds failed")
-
-
-@contextlib.asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    ctx = getattr(app.state, "ctx", None)
-    stop = threading.Event()
-    if ctx is not None:
-        service_for(ctx)
-        threading.Thread(target=_sweep_holds, args=(ctx, stop), name="incident-holds", daemon=True).start()
-    yield
-    stop.set()
-    if ctx is not None:
-        integ = ctx.extras.pop(_KEY + ".integration", None)
-        if integ is not None:
-            integ.stop()
-        ctx.extras.pop(_KEY, None)
-
-
-router = APIRouter(tags=["incidents"], lifespan=lifespan)
+router = APIRouter(tags=["incidents"])
 
 
 def _tx(ctx: AppContext, work: Callable[[Session], Any], attempts: int = 4) -> Any:
