@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from oversight.config import ConfigError, load_config
+from oversight.config.cli import load_or_exit
 
 app = typer.Typer(
     help="Oversight: public-safety video with privacy enforced by the software.", no_args_is_help=True
@@ -29,13 +29,7 @@ register_privacy(app)  # audit, retention, cameras audit, report, export, verify
 @app.command("check-config")
 def check_config(path: Path) -> None:
     """Validate a site config; print every problem with file and line; exit 1 on any."""
-    try:
-        cfg = load_config(path)
-    except ConfigError as exc:
-        for issue in exc.issues:
-            typer.echo(str(issue), err=True)
-        typer.echo(f"{len(exc.issues)} problem(s) in {path}", err=True)
-        raise typer.Exit(1) from None
+    cfg = load_or_exit(path, count=True)
     typer.echo(f"{path}: OK ({len(cfg.cameras)} camera(s))")
 
 
@@ -80,12 +74,7 @@ def serve(
     from oversight.service import Service
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        cfg = load_config(config)
-    except ConfigError as exc:
-        for issue in exc.issues:
-            typer.echo(str(issue), err=True)
-        raise typer.Exit(1) from None
+    cfg = load_or_exit(config)
     service = Service(cfg, config)
     service.start(host, port)
     typer.echo(f"Oversight serving {len(cfg.cameras)} camera(s) on http://{host}:{port}/")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import typer
 
-from oversight.config import ConfigError, load_config
+from oversight.config.cli import load_or_exit
 from oversight.config.schema import SiteConfig
 
 cluster_app = typer.Typer(
@@ -24,12 +24,7 @@ cluster_app = typer.Typer(
 
 
 def _load(config: Path) -> SiteConfig:
-    try:
-        cfg = load_config(config)
-    except ConfigError as exc:
-        for issue in exc.issues:
-            typer.echo(str(issue), err=True)
-        raise typer.Exit(1) from None
+    cfg = load_or_exit(config)
     if cfg.cluster is None:
         typer.echo(f"{config}: no 'cluster:' section (see docs/cluster.md)", err=True)
         raise typer.Exit(1)

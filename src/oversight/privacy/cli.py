@@ -24,14 +24,9 @@ ConfigOpt = typer.Option(..., "--config", "-c", help="site config", envvar="OVER
 
 
 def _load(config: Path) -> Any:
-    from oversight.config import ConfigError, load_config
+    from oversight.config.cli import load_or_exit
 
-    try:
-        return load_config(config)
-    except ConfigError as exc:
-        for issue in exc.issues:
-            typer.echo(str(issue), err=True)
-        raise typer.Exit(1) from None
+    return load_or_exit(config)
 
 
 def _open(config: Path) -> tuple[Any, Any]:

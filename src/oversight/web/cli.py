@@ -1,16 +1,25 @@
-"""``oversight users ...``: accounts and API tokens from the command line (the first admin, too)."""
+"""``oversight users ...``: accounts and API tokens from the command line (the first admin, too).
+
+Every change goes through ``web.accounts``, as the web routes' do: it is audited (actor
+``cli:<login name>``, source ``cli``) and refused when it would leave no active admin.
+"""
 
 from __future__ import annotations
 
+import getpass
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
-from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from oversight.permissions import permissions_of
 from oversight.store.db import Database
-from oversight.store.models import ROLES, User
+from oversight.store.models import ROLES
+from oversight.web import accounts
 
 users_app = typer.Typer(help="Manage accounts and API tokens.", no_args_is_help=True)
 
@@ -24,21 +33,35 @@ DbOpt = typer.Option(
 
 def open_db(config: Path | None, db_url: str | None) -> Database:
     if not db_url:
-        from oversight.config import ConfigError, load_config
+        from oversight.config.cli import load_or_exit
+        from oversight.config.schema import database_url
 
         if config is None:
             raise typer.BadParameter("give --config PATH or --db URL")
-        try:
-            cfg = load_config(config)
-        except ConfigError as exc:
-            typer.echo(str(exc), err=True)
-            raise typer.Exit(1) from None
-        from oversight.config.schema import database_url
-
-        db_url = database_url(cfg)  # the same database `oversight serve` uses
+        db_url = database_url(load_or_exit(config))  # the same database `oversight serve` uses
     db = Database(db_url)
     db.migrate()
     return db
+
+
+def console() -> accounts.Actor:
+    """The person at this console, as the audit log names them."""
+    try:
+        who = getpass.getuser()
+    except Exception:  # no login name (a container without a passwd entry)
+        who = str(os.getuid())
+    return accounts.Actor(f"cli:{who}", "cli")
+
+
+@contextmanager
+def _change(config: Path | None, db_url: str | None) -> Iterator[Session]:
+    """One audited change; a refusal prints ``error: ...`` and exits 1 with nothing written."""
+    try:
+        with open_db(config, db_url).session() as s:
+            yield s
+    except accounts.AccountError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 def _read_password(password_stdin: bool) -> str:
@@ -60,16 +83,9 @@ def add(
     db_url: str | None = DbOpt,
 ) -> None:
     """Add an account. The password is prompted for (or read from stdin / $OVERSIGHT_PASSWORD)."""
-    from oversight.web.auth import create_user
-
     password = _read_password(password_stdin)
-    db = open_db(config, db_url)
-    try:
-        with db.session() as s:
-            create_user(s, username, password, role)
-    except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+    with _change(config, db_url) as s:
+        accounts.add_user(s, console(), username, password, role)
     typer.echo(f"added {username} ({role})")
 
 
@@ -77,33 +93,25 @@ def add(
 def list_users(config: Path | None = ConfigOpt, db_url: str | None = DbOpt) -> None:
     """List accounts."""
     with open_db(config, db_url).session() as s:
-        for u in s.scalars(select(User).order_by(User.username)):
+        for u in accounts.list_users(s):
             typer.echo(f"{u.username}\t{u.role}\t{'active' if u.active else 'disabled'}")
 
 
-def _user(s: object, username: str) -> User:
-    from sqlalchemy.orm import Session
-
-    assert isinstance(s, Session)
-    user = s.scalar(select(User).where(User.username == username))
-    if user is None:
-        typer.echo(f"error: no user '{username}'", err=True)
+@users_app.command("permissions")
+def permissions(role: str | None = typer.Argument(None, help="one role; default: every role")) -> None:
+    """What each role may do, from the permission table the web app enforces."""
+    if role is not None and role not in ROLES:
+        typer.echo(f"error: role must be one of {', '.join(ROLES)}", err=True)
         raise typer.Exit(1)
-    return user
+    for r in [role] if role else ROLES:
+        typer.echo(f"{r}\t{' '.join(permissions_of(r))}")
 
 
 @users_app.command("set-role")
 def set_role(username: str, role: str, config: Path | None = ConfigOpt, db_url: str | None = DbOpt) -> None:
     """Change a role (the user's sessions end)."""
-    from oversight.web.auth import revoke_sessions
-
-    if role not in ROLES:
-        typer.echo(f"error: role must be one of {', '.join(ROLES)}", err=True)
-        raise typer.Exit(1)
-    with open_db(config, db_url).session() as s:
-        user = _user(s, username)
-        user.role = role
-        revoke_sessions(s, user)
+    with _change(config, db_url) as s:
+        accounts.update_user(s, console(), username, role=role)
     typer.echo(f"{username} is now {role}")
 
 
@@ -115,47 +123,32 @@ def passwd(
     db_url: str | None = DbOpt,
 ) -> None:
     """Set a new password (the user's sessions end)."""
-    from oversight.web.auth import hash_password, revoke_sessions
-
     password = _read_password(password_stdin)
-    try:
-        hashed = hash_password(password)
-    except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
-    with open_db(config, db_url).session() as s:
-        user = _user(s, username)
-        user.password_hash = hashed
-        revoke_sessions(s, user)
+    with _change(config, db_url) as s:
+        accounts.update_user(s, console(), username, password=password)
     typer.echo(f"password of {username} changed")
 
 
 @users_app.command("disable")
 def disable(username: str, config: Path | None = ConfigOpt, db_url: str | None = DbOpt) -> None:
     """Disable an account and end its sessions."""
-    from oversight.web.auth import revoke_sessions
-
-    with open_db(config, db_url).session() as s:
-        user = _user(s, username)
-        user.active = False
-        revoke_sessions(s, user)
+    with _change(config, db_url) as s:
+        accounts.update_user(s, console(), username, active=False)
     typer.echo(f"{username} disabled")
 
 
 @users_app.command("enable")
 def enable(username: str, config: Path | None = ConfigOpt, db_url: str | None = DbOpt) -> None:
-    with open_db(config, db_url).session() as s:
-        _user(s, username).active = True
+    with _change(config, db_url) as s:
+        accounts.update_user(s, console(), username, active=True)
     typer.echo(f"{username} enabled")
 
 
 @users_app.command("logout-all")
 def logout_all(username: str, config: Path | None = ConfigOpt, db_url: str | None = DbOpt) -> None:
     """End every session of a user."""
-    from oversight.web.auth import revoke_sessions
-
-    with open_db(config, db_url).session() as s:
-        revoke_sessions(s, _user(s, username))
+    with _change(config, db_url) as s:
+        accounts.logout_everywhere(s, console(), username)
     typer.echo(f"all sessions of {username} ended")
 
 
@@ -167,12 +160,6 @@ def token(
     db_url: str | None = DbOpt,
 ) -> None:
     """Create an API token for an integration; prints the secret once."""
-    from oversight.web.auth import create_api_token
-
-    try:
-        with open_db(config, db_url).session() as s:
-            _, secret = create_api_token(s, name, role, "cli")
-    except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+    with _change(config, db_url) as s:
+        _, secret = accounts.create_token(s, console(), name, role)
     typer.echo(secret)

@@ -1,17 +1,18 @@
-"""Users, roles and API tokens: admin only."""
+"""Users, roles and API tokens over HTTP (admin only); the changes themselves are ``web.accounts``."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from oversight.store.base import utcnow
 from oversight.store.models import ROLES, User
-from oversight.web import auth
-from oversight.web.audit import audit
+from oversight.web import accounts, auth
+from oversight.web.accounts import Actor
 from oversight.web.auth import Principal, get_ctx, require
 from oversight.web.models import ApiToken
 from oversight.web.params import DbId
@@ -63,69 +64,43 @@ def _out(u: User) -> UserOut:
     return UserOut(username=u.username, role=u.role, active=u.active, created_at=u.created_at)
 
 
-def _active_admins(s: object) -> int:
-    from sqlalchemy import func
-    from sqlalchemy.orm import Session
-
-    assert isinstance(s, Session)
-    q = select(func.count()).select_from(User).where(User.role == "admin", User.active.is_(True))
-    return int(s.scalar(q) or 0)
+@contextmanager
+def _change(request: Request) -> Iterator[Session]:
+    """A session for one account change; an ``AccountError`` becomes its 4xx, nothing is written."""
+    try:
+        with get_ctx(request).db.session() as s:
+            yield s
+    except accounts.AccountError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
 
 
 @router.get("/users", response_model=list[UserOut])
 def list_users(request: Request, who: Principal = Depends(admin_only)) -> list[UserOut]:
     with get_ctx(request).db.session() as s:
-        return [_out(u) for u in s.scalars(select(User).order_by(User.username))]
+        return [_out(u) for u in accounts.list_users(s)]
 
 
 @router.post("/users", response_model=UserOut, status_code=201)
 def add_user(body: UserIn, request: Request, who: Principal = Depends(admin_only)) -> UserOut:
-    with get_ctx(request).db.session() as s:
-        try:
-            user = auth.create_user(s, body.username, body.password, body.role)
-        except ValueError as exc:
-            raise HTTPException(409, str(exc)) from None
-        audit(s, who, "user.create", "user", body.username, detail={"role": body.role})
-        return _out(user)
+    with _change(request) as s:
+        return _out(accounts.add_user(s, Actor.of(who), body.username, body.password, body.role))
 
 
 @router.patch("/users/{username}", response_model=UserOut)
 def update_user(
     username: str, body: UserPatch, request: Request, who: Principal = Depends(admin_only)
 ) -> UserOut:
-    with get_ctx(request).db.session() as s:
-        user = s.scalar(select(User).where(User.username == username))
-        if user is None:
-            raise HTTPException(404, "no such user")
-        demoting = (body.role not in (None, "admin")) or body.active is False
-        if user.role == "admin" and demoting and _active_admins(s) <= 1:
-            raise HTTPException(409, "this is the last active admin")
-        changes: dict[str, object] = {}
-        if body.role is not None and body.role != user.role:
-            changes["role"] = body.role
-            user.role = body.role
-            auth.revoke_sessions(s, user)  # new rights take effect at next login
-        if body.active is not None and body.active != user.active:
-            changes["active"] = body.active
-            user.active = body.active
-            if not body.active:
-                auth.revoke_sessions(s, user)
-        if body.password is not None:
-            changes["password"] = "reset"
-            user.password_hash = auth.hash_password(body.password)
-            auth.revoke_sessions(s, user)
-        audit(s, who, "user.update", "user", username, detail=changes)
+    with _change(request) as s:
+        user = accounts.update_user(
+            s, Actor.of(who), username, role=body.role, active=body.active, password=body.password
+        )
         return _out(user)
 
 
 @router.post("/users/{username}/logout-all", status_code=204)
 def logout_user_everywhere(username: str, request: Request, who: Principal = Depends(admin_only)) -> Response:
-    with get_ctx(request).db.session() as s:
-        user = s.scalar(select(User).where(User.username == username))
-        if user is None:
-            raise HTTPException(404, "no such user")
-        auth.revoke_sessions(s, user)
-        audit(s, who, "user.logout_all", "user", username)
+    with _change(request) as s:
+        accounts.logout_everywhere(s, Actor.of(who), username)
     return Response(status_code=204)
 
 
@@ -144,25 +119,19 @@ def _tok(t: ApiToken) -> TokenOut:
 @router.get("/tokens", response_model=list[TokenOut])
 def list_tokens(request: Request, who: Principal = Depends(admin_only)) -> list[TokenOut]:
     with get_ctx(request).db.session() as s:
-        return [_tok(t) for t in s.scalars(select(ApiToken).order_by(ApiToken.id))]
+        return [_tok(t) for t in accounts.list_tokens(s)]
 
 
 @router.post("/tokens", response_model=NewToken, status_code=201)
 def add_token(body: TokenIn, request: Request, who: Principal = Depends(admin_only)) -> NewToken:
     """Create an API token for an integration. The secret is in this response only."""
-    with get_ctx(request).db.session() as s:
-        row, secret = auth.create_api_token(s, body.name, body.role, who.username)
-        audit(s, who, "token.create", "api_token", row.id, detail={"name": body.name, "role": body.role})
+    with _change(request) as s:
+        row, secret = accounts.create_token(s, Actor.of(who), body.name, body.role)
         return NewToken(**_tok(row).model_dump(), token=secret)
 
 
 @router.delete("/tokens/{token_id}", status_code=204)
 def revoke_token(token_id: DbId, request: Request, who: Principal = Depends(admin_only)) -> Response:
-    with get_ctx(request).db.session() as s:
-        row = s.get(ApiToken, token_id)
-        if row is None:
-            raise HTTPException(404, "no such token")
-        if row.revoked_at is None:
-            row.revoked_at = utcnow()
-            audit(s, who, "token.revoke", "api_token", token_id)
+    with _change(request) as s:
+        accounts.revoke_token(s, Actor.of(who), token_id)
     return Response(status_code=204)

@@ -1,0 +1,151 @@
+"""Account changes: users, roles, passwords, activation and API tokens, in one place.
+
+The ``/api/users`` and ``/api/tokens`` routes and the ``oversight users`` CLI both call these, so
+every change is in the audit log (who, from where, what changed) and none can leave the site
+without an active account that may manage users (the last-admin rule). Each function works inside
+the caller's session and raises an ``AccountError`` that the caller turns into a 4xx or an exit code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from oversight.permissions import roles_for
+from oversight.privacy import audit as audit_log
+from oversight.store.base import utcnow
+from oversight.store.models import ROLES, User
+from oversight.web import auth
+from oversight.web.models import ApiToken
+
+
+class AccountError(ValueError):
+    status = 400
+
+
+class NotFound(AccountError):
+    status = 404
+
+
+class Conflict(AccountError):
+    status = 409
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who changes an account, for the audit log: a web principal or a person at the console."""
+
+    name: str
+    source: str  # "web <ip>" or "cli"
+    role: str | None = None
+
+    @classmethod
+    def of(cls, who: auth.Principal) -> Actor:
+        return cls(who.username, f"web {who.ip}" if who.ip else "web", who.role)
+
+
+def _audit(s: Session, by: Actor, action: str, kind: str, target: Any, detail: Any = None) -> None:
+    audit_log.record(s, by.name, action, kind, str(target), source=by.source, detail=detail, role=by.role)
+
+
+def _user(s: Session, username: str) -> User:
+    user = s.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"no user '{username}'")
+    return user
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise AccountError(f"unknown role '{role}' (one of {', '.join(ROLES)})")
+
+
+def managers_left(s: Session) -> int:
+    """Active accounts whose role may manage users (``users.manage`` in the permission table)."""
+    q = select(func.count()).select_from(User)
+    q = q.where(User.role.in_(roles_for("users.manage")), User.active.is_(True))
+    return int(s.scalar(q) or 0)
+
+
+def list_users(s: Session) -> list[User]:
+    return list(s.scalars(select(User).order_by(User.username)))
+
+
+def add_user(s: Session, by: Actor, username: str, password: str, role: str) -> User:
+    _check_role(role)
+    try:
+        user = auth.create_user(s, username, password, role)
+    except ValueError as exc:
+        raise Conflict(str(exc)) from None
+    _audit(s, by, "user.create", "user", username, {"role": role})
+    return user
+
+
+def update_user(
+    s: Session,
+    by: Actor,
+    username: str,
+    *,
+    role: str | None = None,
+    active: bool | None = None,
+    password: str | None = None,
+) -> User:
+    """Change role, activation and/or password; the user's sessions end on any of them."""
+    user = _user(s, username)
+    if role is not None:
+        _check_role(role)
+    managers = roles_for("users.manage")
+    losing = (role is not None and role not in managers) or active is False
+    if user.role in managers and user.active and losing and managers_left(s) <= 1:
+        raise Conflict("this is the last active admin")
+    hashed = _hash(password) if password is not None else None
+    changes: dict[str, Any] = {}
+    if role is not None and role != user.role:
+        changes["role"] = {"from": user.role, "to": role}
+        user.role = role
+    if active is not None and active != user.active:
+        changes["active"] = active
+        user.active = active
+    if hashed is not None:
+        changes["password"] = "reset"
+        user.password_hash = hashed
+    if changes.keys() & {"role", "password"} or changes.get("active") is False:
+        auth.revoke_sessions(s, user)  # new rights (or none) take effect at the next login
+    _audit(s, by, "user.update", "user", username, changes)
+    return user
+
+
+def _hash(password: str) -> str:
+    try:
+        return auth.hash_password(password)
+    except ValueError as exc:
+        raise AccountError(str(exc)) from None
+
+
+def logout_everywhere(s: Session, by: Actor, username: str) -> None:
+    auth.revoke_sessions(s, _user(s, username))
+    _audit(s, by, "user.logout_all", "user", username)
+
+
+def list_tokens(s: Session) -> list[ApiToken]:
+    return list(s.scalars(select(ApiToken).order_by(ApiToken.id)))
+
+
+def create_token(s: Session, by: Actor, name: str, role: str) -> tuple[ApiToken, str]:
+    """A token for an integration; the secret is returned here only."""
+    _check_role(role)
+    row, secret = auth.create_api_token(s, name, role, by.name)
+    _audit(s, by, "token.create", "api_token", row.id, {"name": name, "role": role})
+    return row, secret
+
+
+def revoke_token(s: Session, by: Actor, token_id: int) -> None:
+    row = s.get(ApiToken, token_id)
+    if row is None:
+        raise NotFound("no such token")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        _audit(s, by, "token.revoke", "api_token", token_id)
