@@ -19,6 +19,7 @@ from oversight.store.base import Base, UTCDateTime, utcnow
 
 INCIDENT_STATUSES = ("new", "dispatched", "en_route", "on_scene", "cleared", "closed")
 UNIT_STATUSES = ("available", "dispatched", "en_route", "on_scene", "out_of_service")
+ACTIVE_STATUSES = ("new", "dispatched", "en_route", "on_scene")  # units may be sent; one per alert
 
 
 class Incident(Base):

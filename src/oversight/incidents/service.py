@@ -1,9 +1,10 @@
-"""The incident service: every change to an incident or a unit goes through here.
+"""The incident service, and the incident lifecycle: every change to an incident or a unit goes through here.
 
-Each method takes the caller's DB session and the acting username, validates everything before it
-writes (bad input changes nothing), writes a timeline line for every change, and queues a bus
-message that is published only after the session commits (so a console never sees a change that
-was rolled back). Dispatch is decided by the database: a conditional UPDATE on the unit row.
+``IncidentService`` is the lifecycle (create, from an alert, edit, note, advance, close) on top of
+``Dispatch`` (units, recommendation, dispatch, unit status: ``incidents/dispatch.py``), ``Evidence``
+(clips and holds: ``incidents/evidence.py``) and ``Journal`` (timeline, audit, bus messages after
+commit, lookups and checks: ``incidents/journal.py``). Each method takes the caller's DB session and
+the acting username and validates everything before it writes (bad input changes nothing).
 """
 
 from __future__ import annotations
@@ -11,29 +12,30 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from oversight.config.incidents import PRIORITIES, UNIT_TYPES, IncidentSettings
+from oversight.config.incidents import IncidentType
 from oversight.config.schema import SiteConfig
 from oversight.events.bus import EventBus
 from oversight.incidents import geo
+from oversight.incidents.dispatch import Dispatch
 from oversight.incidents.errors import Conflict, InvalidInput, NotFound
+from oversight.incidents.evidence import MAX_CLIP, Evidence
+from oversight.incidents.journal import audit
 from oversight.incidents.models import (
+    ACTIVE_STATUSES,
     INCIDENT_STATUSES,
     UNIT_STATUSES,
     Assignment,
     Incident,
-    IncidentClip,
-    IncidentEntry,
     ResponseUnit,
 )
-from oversight.incidents.serialize import incident_dict, unit_dict
-from oversight.privacy.audit import record
 from oversight.store.base import utcnow
-from oversight.store.models import Event, EvidenceHold
+from oversight.store.models import Event
 
-ACTIVE_STATUSES = ("new", "dispatched", "en_route", "on_scene")
+__all__ = ["ACTIVE_STATUSES", "DISPOSITIONS", "MAX_CLIP", "IncidentService", "create_from_alert"]
+
 DISPOSITIONS = (
     "resolved",
     "arrest",
@@ -53,131 +55,26 @@ ALERT_TYPE_BY_RULE = {
     "crowd": "crowd_surge",
     "dwell": "disturbance",
 }
-MAX_CLIP = timedelta(hours=24)
-_PENDING = "oversight_incidents_pending"
 
 
-def _flush_pending(session: Session) -> None:
-    pending = session.info.pop(_PENDING, [])
-    for bus, topic, data in pending:
-        bus.publish(topic, data)
+class IncidentService(Evidence, Dispatch):
+    # ---- incidents ------------------------------------------------------------------------------
 
-
-def _drop_pending(session: Session) -> None:
-    session.info.pop(_PENDING, None)
-
-
-def _audit(
-    session: Session, actor: str, action: str, object_type: str, object_id: Any, detail: Any = None
-) -> None:
-    """Append to the privacy audit log, in the caller's transaction."""
-    record(
-        session,
-        actor,
-        action,
-        object_type,
-        str(object_id),
-        purpose="emergency response",
-        source="incidents",
-        detail=detail,
-    )
-
-
-class IncidentService:
-    def __init__(
-        self,
-        cfg: SiteConfig | None = None,
-        bus: EventBus | None = None,
-        settings: IncidentSettings | None = None,
-    ):
-        self.cfg = cfg or SiteConfig()
-        self.settings = settings or self.cfg.incidents or IncidentSettings()
-        self.bus = bus
-
-    # ---- plumbing -------------------------------------------------------------------------------
-
-    def _publish(self, session: Session, topic: str, data: dict[str, Any]) -> None:
-        if self.bus is None:
-            return
-        if not session.info.get(_PENDING + "_hooked"):
-            event.listen(session, "after_commit", _flush_pending)
-            event.listen(session, "after_rollback", _drop_pending)
-            session.info[_PENDING + "_hooked"] = True
-        session.info.setdefault(_PENDING, []).append((self.bus, topic, data))
-
-    def _incident_changed(self, session: Session, inc: Incident, what: str, actor: str) -> None:
-        session.flush()
-        self._publish(
-            session,
-            "incident",
-            {
-                "event": f"incident.{what}",
-                "id": inc.id,
-                "actor": actor,
-                "at": utcnow().isoformat(),
-                "incident": incident_dict(inc, self.settings),
-            },
-        )
-
-    def _unit_changed(self, session: Session, unit: ResponseUnit, what: str, actor: str) -> None:
-        session.flush()
-        self._publish(
-            session,
-            "unit",
-            {
-                "event": f"unit.{what}",
-                "id": unit.id,
-                "actor": actor,
-                "at": utcnow().isoformat(),
-                "unit": unit_dict(unit),
-            },
-        )
-
-    def _log(self, session: Session, inc_id: int, actor: str, kind: str, message: str, **detail: Any) -> None:
-        session.add(
-            IncidentEntry(
-                incident_id=inc_id, at=utcnow(), actor=actor, kind=kind, message=message, detail=detail
-            )
-        )
-
-    def get(self, session: Session, incident_id: int) -> Incident:
-        inc = session.get(Incident, incident_id)
-        if inc is None:
-            raise NotFound(f"incident {incident_id} not found")
-        return inc
-
-    def get_unit(self, session: Session, unit_id: str) -> ResponseUnit:
-        unit = session.get(ResponseUnit, unit_id)
-        if unit is None:
-            raise NotFound(f"unit {unit_id!r} not found")
-        return unit
-
-    # ---- validation -----------------------------------------------------------------------------
-
-    def _check_type(self, type_id: str) -> None:
-        if self.settings.type(type_id) is None:
-            known = ", ".join(t.id for t in self.settings.types)
-            raise InvalidInput(f"unknown incident type {type_id!r}; known types: {known}")
+    def _check_kind(self, type: str, priority: str | None) -> IncidentType:
+        self._check_type(type)
+        itype = self.settings.type(type)
+        assert itype is not None
+        self._check_priority(priority or itype.priority)
+        return itype
 
     @staticmethod
-    def _check_priority(priority: str) -> None:
-        if priority not in PRIORITIES:
-            raise InvalidInput(f"priority must be one of {', '.join(PRIORITIES)}, not {priority!r}")
-
-    def _check_district(self, district: str | None) -> None:
-        if district and self.settings.districts and district not in {d.id for d in self.settings.districts}:
-            known = ", ".join(d.id for d in self.settings.districts)
-            raise InvalidInput(f"unknown district {district!r}; known districts: {known}")
-
-    def _check_location(
-        self, lat: float | None, lon: float | None, x: float | None, y: float | None, address: str | None
-    ) -> None:
-        try:
-            geo.validate_location(self.settings, lat, lon, x, y, address)
-        except geo.LocationError as exc:
-            raise InvalidInput(str(exc)) from None
-
-    # ---- incidents ------------------------------------------------------------------------------
+    def _check_report(source: str, reported_at: datetime | None) -> None:
+        if reported_at is not None and reported_at.tzinfo is None:
+            raise InvalidInput("reported_at needs a time zone (use UTC, e.g. 2026-01-01T12:00:00Z)")
+        if reported_at is not None and reported_at > utcnow() + timedelta(minutes=1):
+            raise InvalidInput("reported_at is in the future")
+        if source not in ("call", "alert", "api"):
+            raise InvalidInput("source must be call, alert or api")
 
     def create(
         self,
@@ -203,22 +100,12 @@ class IncidentService:
         event_id: int | None = None,
         snapshot_path: str | None = None,
     ) -> Incident:
-        self._check_type(type)
-        itype = self.settings.type(type)
-        assert itype is not None
+        itype = self._check_kind(type, priority)
         priority = priority or itype.priority
-        self._check_priority(priority)
         self._check_location(lat, lon, x, y, address)
         self._check_district(district)
+        self._check_report(source, reported_at)
         now = utcnow()
-        if reported_at is None:
-            reported_at = now
-        elif reported_at.tzinfo is None:
-            raise InvalidInput("reported_at needs a time zone (use UTC, e.g. 2026-01-01T12:00:00Z)")
-        elif reported_at > now + timedelta(minutes=1):
-            raise InvalidInput("reported_at is in the future")
-        if source not in ("call", "alert", "api"):
-            raise InvalidInput("source must be call, alert or api")
         place = geo.Place(lat, lon, x, y)
         inc = Incident(
             type=type,
@@ -239,26 +126,23 @@ class IncidentService:
             camera_id=camera_id,
             event_id=event_id,
             snapshot_path=snapshot_path,
-            reported_at=reported_at,
+            reported_at=reported_at or now,
             created_at=now,
             created_by=actor,
             updated_at=now,
         )
         session.add(inc)
         session.flush()
-        self._log(
-            session,
-            inc.id,
-            actor,
-            "created",
-            f"Incident created from {source}: {itype.label}, {priority}",
-            type=type,
-            priority=priority,
-            source=source,
-        )
-        _audit(session, actor, "incident.create", "incident", inc.id, {"type": type, "source": source})
-        self._incident_changed(session, inc, "created", actor)
+        self._created(session, inc, itype, actor)
         return inc
+
+    def _created(self, session: Session, inc: Incident, itype: IncidentType, actor: str) -> None:
+        what = f"Incident created from {inc.source}: {itype.label}, {inc.priority}"
+        self._log(
+            session, inc.id, actor, "created", what, type=inc.type, priority=inc.priority, source=inc.source
+        )
+        audit(session, actor, "incident.create", "incident", inc.id, {"type": inc.type, "source": inc.source})
+        self._incident_changed(session, inc, "created", actor)
 
     def create_from_alert(
         self,
@@ -284,10 +168,6 @@ class IncidentService:
             return existing, False
         type = type or ALERT_TYPE_BY_RULE.get(ev.rule_type or "", "other")
         self._check_type(type)
-        cam = next((c for c in self.cfg.cameras if c.id == ev.camera_id), None)
-        loc = cam.location if cam else None
-        lat, lon, x, y = (loc.lat, loc.lon, loc.x, loc.y) if loc else (None, None, None, None)
-        address = (loc.address if loc else None) or f"camera {cam.display_name if cam else ev.camera_id}"
         desc = description or (
             f"{ev.label} alert"
             + (f" on rule {ev.rule_id}" if ev.rule_id else "")
@@ -298,11 +178,7 @@ class IncidentService:
             actor,
             type=type,
             priority=priority,
-            lat=lat,
-            lon=lon,
-            x=x,
-            y=y,
-            address=address,
+            **self._camera_place(ev.camera_id),
             description=desc,
             source="alert",
             reported_at=ev.start,
@@ -322,6 +198,14 @@ class IncidentService:
             known_camera_only=False,
         )
         return inc, True
+
+    def _camera_place(self, camera_id: str) -> dict[str, Any]:
+        """Where a camera is (its configured location), as ``create``'s place arguments."""
+        cam = next((c for c in self.cfg.cameras if c.id == camera_id), None)
+        loc = cam.location if cam else None
+        lat, lon, x, y = (loc.lat, loc.lon, loc.x, loc.y) if loc else (None, None, None, None)
+        address = (loc.address if loc else None) or f"camera {cam.display_name if cam else camera_id}"
+        return {"lat": lat, "lon": lon, "x": x, "y": y, "address": address}
 
     EDITABLE = (
         "type",
@@ -405,28 +289,7 @@ class IncidentService:
             raise InvalidInput(f"unknown status {to!r}; statuses: {', '.join(INCIDENT_STATUSES)}")
         inc = self.get(session, incident_id)
         cur = inc.status
-        nxt = INCIDENT_STATUSES[INCIDENT_STATUSES.index(cur) + 1] if cur != "closed" else None
-        cancel = to == "closed" and cur == "new" and disposition in CANCEL_DISPOSITIONS
-        if to != nxt and not cancel:
-            if cur == "closed":
-                raise InvalidInput(f"incident {incident_id} is closed")
-            raise InvalidInput(
-                f"cannot go from {cur!r} to {to!r}: the next step is {nxt!r}"
-                + (
-                    " (a new incident may also be closed as " + "/".join(CANCEL_DISPOSITIONS) + ")"
-                    if cur == "new" and to == "closed"
-                    else ""
-                )
-            )
-        if to == "dispatched":
-            raise InvalidInput("dispatch a unit to move the incident to 'dispatched'")
-        if to == "closed":
-            if not disposition:
-                raise InvalidInput("closing needs a disposition: " + ", ".join(DISPOSITIONS))
-            if disposition not in DISPOSITIONS:
-                raise InvalidInput(
-                    f"unknown disposition {disposition!r}; dispositions: {', '.join(DISPOSITIONS)}"
-                )
+        self._check_step(inc, to, disposition)
         now = utcnow()
         active = list(
             session.scalars(
@@ -454,6 +317,44 @@ class IncidentService:
             status=to,
             previous=cur,
         )
+        self._units_follow(session, inc, active, to, actor, now)
+        if to == "closed":
+            self._close_holds(session, inc, actor, now)
+            audit(session, actor, "incident.close", "incident", inc.id, {"disposition": disposition})
+        self._incident_changed(session, inc, "status", actor)
+        return inc
+
+    def _check_step(self, inc: Incident, to: str, disposition: str | None) -> None:
+        """``to`` is the next step of ``inc`` (or a cancelling close of a new one), with a disposition
+        when it closes."""
+        cur = inc.status
+        nxt = INCIDENT_STATUSES[INCIDENT_STATUSES.index(cur) + 1] if cur != "closed" else None
+        cancel = to == "closed" and cur == "new" and disposition in CANCEL_DISPOSITIONS
+        if to != nxt and not cancel:
+            if cur == "closed":
+                raise InvalidInput(f"incident {inc.id} is closed")
+            raise InvalidInput(
+                f"cannot go from {cur!r} to {to!r}: the next step is {nxt!r}"
+                + (
+                    " (a new incident may also be closed as " + "/".join(CANCEL_DISPOSITIONS) + ")"
+                    if cur == "new" and to == "closed"
+                    else ""
+                )
+            )
+        if to == "dispatched":
+            raise InvalidInput("dispatch a unit to move the incident to 'dispatched'")
+        if to == "closed":
+            if not disposition:
+                raise InvalidInput("closing needs a disposition: " + ", ".join(DISPOSITIONS))
+            if disposition not in DISPOSITIONS:
+                raise InvalidInput(
+                    f"unknown disposition {disposition!r}; dispositions: {', '.join(DISPOSITIONS)}"
+                )
+
+    def _units_follow(
+        self, session: Session, inc: Incident, active: list[Assignment], to: str, actor: str, now: datetime
+    ) -> None:
+        """Assigned units move along with the incident; clearing or closing releases them."""
         for a in active:
             unit = session.get(ResponseUnit, a.unit_id)
             if unit is None:
@@ -469,424 +370,6 @@ class IncidentService:
                 unit.status, unit.incident_id, unit.status_changed_at = "available", None, now
                 self._log(session, inc.id, actor, "unit", f"Unit {unit.id} released", unit_id=unit.id)
                 self._unit_changed(session, unit, "status", actor)
-        if to == "closed":
-            self._close_holds(session, inc, actor, now)
-            _audit(session, actor, "incident.close", "incident", inc.id, {"disposition": disposition})
-        self._incident_changed(session, inc, "status", actor)
-        return inc
-
-    # ---- footage --------------------------------------------------------------------------------
-
-    def attach_clip(
-        self,
-        session: Session,
-        incident_id: int,
-        camera_id: str,
-        start: datetime,
-        end: datetime,
-        actor: str,
-        note: str = "",
-        known_camera_only: bool = True,
-    ) -> IncidentClip:
-        """Attach footage and hold it: an EvidenceHold keeps retention away while the incident is open."""
-        inc = self.get(session, incident_id)
-        if inc.status == "closed":
-            raise InvalidInput(f"incident {incident_id} is closed")
-        if known_camera_only and self.cfg.cameras and camera_id not in {c.id for c in self.cfg.cameras}:
-            raise InvalidInput(f"unknown camera {camera_id!r}")
-        if start.tzinfo is None or end.tzinfo is None:
-            raise InvalidInput("clip times need a time zone (use UTC)")
-        if not start < end:
-            raise InvalidInput("a clip must end after it starts")
-        if end - start > MAX_CLIP:
-            raise InvalidInput("a clip may be at most 24 hours long")
-        hold = EvidenceHold(
-            camera_id=camera_id,
-            start=start,
-            end=end,
-            reason=f"incident #{inc.id} ({inc.type})" + (f": {note}" if note else ""),
-            reference=f"incident:{inc.id}",
-            created_by=actor,
-            created_at=utcnow(),
-        )
-        session.add(hold)
-        session.flush()
-        clip = IncidentClip(
-            incident_id=inc.id,
-            camera_id=camera_id,
-            start=start,
-            end=end,
-            hold_id=hold.id,
-            note=note,
-            added_by=actor,
-            added_at=utcnow(),
-        )
-        session.add(clip)
-        session.flush()
-        self._log(
-            session,
-            inc.id,
-            actor,
-            "clip",
-            f"Footage of {camera_id} {start:%H:%M:%S}–{end:%H:%M:%S} attached and held",
-            camera_id=camera_id,
-            hold_id=hold.id,
-            start=start.isoformat(),
-            end=end.isoformat(),
-        )
-        _audit(
-            session,
-            actor,
-            "evidence.hold",
-            "evidence_hold",
-            hold.id,
-            {"incident": inc.id, "camera": camera_id},
-        )
-        self._incident_changed(session, inc, "updated", actor)
-        return clip
-
-    def _close_holds(self, session: Session, inc: Incident, actor: str, now: datetime) -> None:
-        clips = list(session.scalars(select(IncidentClip).where(IncidentClip.incident_id == inc.id)))
-        pol = self.settings.evidence
-        for clip in clips:
-            if pol.on_close == "release":
-                hold = session.get(EvidenceHold, clip.hold_id)
-                if hold is not None and hold.released_at is None:
-                    hold.released_at, hold.released_by = now, actor
-            else:
-                clip.release_after = now + timedelta(days=pol.keep_days)
-        if clips:
-            what = "released" if pol.on_close == "release" else f"kept {pol.keep_days:g} more days"
-            self._log(session, inc.id, actor, "clip", f"Evidence holds {what} on close", policy=pol.on_close)
-
-    def release_due_holds(self, session: Session, now: datetime | None = None, actor: str = "system") -> int:
-        """Release holds whose keep-N-days period after closing has passed. Safe to call often."""
-        now = now or utcnow()
-        rows = session.execute(
-            select(IncidentClip, EvidenceHold)
-            .join(EvidenceHold, EvidenceHold.id == IncidentClip.hold_id)
-            .where(
-                IncidentClip.release_after.is_not(None),
-                IncidentClip.release_after <= now,
-                EvidenceHold.released_at.is_(None),
-            )
-        ).all()
-        for _clip, hold in rows:
-            hold.released_at, hold.released_by = now, actor
-        return len(rows)
-
-    def nearest_cameras(self, inc: Incident, limit: int | None = None) -> list[dict[str, Any]]:
-        limit = self.settings.nearest_cameras if limit is None else limit
-        out: list[dict[str, Any]] = []
-        for cam in self.cfg.cameras:
-            if not cam.enabled or cam.location is None:
-                continue
-            d = geo.distance_m(inc, cam.location, self.settings)
-            if d is not None:
-                out.append({"id": cam.id, "name": cam.display_name, "distance_m": round(d, 1)})
-        out.sort(key=lambda c: c["distance_m"])
-        return out[:limit]
-
-    # ---- units ----------------------------------------------------------------------------------
-
-    def create_unit(
-        self,
-        session: Session,
-        actor: str,
-        *,
-        id: str,
-        type: str,
-        name: str | None = None,
-        station: str | None = None,
-        lat: float | None = None,
-        lon: float | None = None,
-        x: float | None = None,
-        y: float | None = None,
-    ) -> ResponseUnit:
-        if type not in UNIT_TYPES:
-            raise InvalidInput(f"unit type must be one of {', '.join(UNIT_TYPES)}, not {type!r}")
-        if not id or len(id) > 32 or not all(ch.isalnum() or ch in "-_" for ch in id):
-            raise InvalidInput("unit id (call sign) must be 1-32 letters, digits, '-' or '_'")
-        if lat is not None or x is not None:
-            self._check_location(lat, lon, x, y, None)
-        if session.get(ResponseUnit, id) is not None:
-            raise Conflict(f"unit {id!r} already exists")
-        unit = ResponseUnit(
-            id=id,
-            type=type,
-            name=name,
-            station=station,
-            lat=lat,
-            lon=lon,
-            x=x,
-            y=y,
-            status="available",
-            status_changed_at=utcnow(),
-        )
-        session.add(unit)
-        self._unit_changed(session, unit, "created", actor)
-        return unit
-
-    def sync_units(self, session: Session) -> int:
-        """Create the units declared in the config that are not in the database yet."""
-        n = 0
-        for seed in self.settings.units:
-            if session.get(ResponseUnit, seed.id) is None:
-                session.add(
-                    ResponseUnit(
-                        id=seed.id,
-                        name=seed.name,
-                        type=seed.type,
-                        station=seed.station,
-                        lat=seed.lat,
-                        lon=seed.lon,
-                        x=seed.x,
-                        y=seed.y,
-                        status="available",
-                        status_changed_at=utcnow(),
-                    )
-                )
-                n += 1
-        session.flush()
-        return n
-
-    def recommend(self, session: Session, incident_id: int, limit: int = 5) -> dict[str, Any]:
-        """Available units ranked by estimated travel: suitable types first, then the rest.
-
-        Estimated seconds come from the travel-time table (unit station → incident district) when it
-        has the pair, otherwise from straight-line distance at ``travel_speed_kmh``.
-        """
-        inc = self.get(session, incident_id)
-        itype = self.settings.type(inc.type)
-        suitable = list(itype.unit_types) if itype else list(UNIT_TYPES)
-        speed = self.settings.travel_speed_kmh / 3.6
-        cands: list[dict[str, Any]] = []
-        for u in session.scalars(select(ResponseUnit).where(ResponseUnit.status == "available")):
-            d = geo.distance_m(inc, u, self.settings)
-            table = self.settings.travel_times.get(u.station or "", {}).get(inc.district or "")
-            if table is not None:
-                eta, method = float(table), "table"
-            elif d is not None:
-                eta, method = d / speed, "distance"
-            else:
-                eta, method = None, "unknown"
-            cands.append(
-                {
-                    "unit": unit_dict(u),
-                    "suitable": u.type in suitable,
-                    "distance_m": round(d, 1) if d is not None else None,
-                    "eta_s": round(eta, 1) if eta is not None else None,
-                    "method": method,
-                }
-            )
-        cands.sort(key=lambda c: (not c["suitable"], c["eta_s"] is None, c["eta_s"] or 0.0, c["unit"]["id"]))
-        rec = cands[0] if cands and cands[0]["suitable"] else None
-        return {
-            "incident_id": inc.id,
-            "suitable_types": suitable,
-            "recommended": rec,
-            "candidates": cands[:limit],
-        }
-
-    def dispatch(
-        self,
-        session: Session,
-        incident_id: int,
-        unit_id: str,
-        actor: str,
-        recommended_unit_id: str | None = None,
-    ) -> Assignment:
-        """Send a unit. The unit row is claimed first with ``UPDATE ... WHERE status='available'``:
-        of two operators racing for the same unit exactly one gets rowcount 1."""
-        now = utcnow()
-        res = session.execute(
-            update(ResponseUnit)
-            .where(ResponseUnit.id == unit_id, ResponseUnit.status == "available")
-            .values(status="dispatched", incident_id=incident_id, status_changed_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if res.rowcount != 1:  # type: ignore[attr-defined]
-            unit = session.get(ResponseUnit, unit_id)
-            if unit is None:
-                raise NotFound(f"unit {unit_id!r} not found")
-            session.refresh(unit)
-            where = f" to incident #{unit.incident_id}" if unit.incident_id else ""
-            raise Conflict(f"unit {unit_id} is not available: it is {unit.status.replace('_', ' ')}{where}")
-        inc = session.get(Incident, incident_id)
-        if inc is None or inc.status not in ACTIVE_STATUSES:
-            # give the unit back before refusing, so a caller that commits anyway changes nothing
-            session.execute(
-                update(ResponseUnit)
-                .where(ResponseUnit.id == unit_id, ResponseUnit.incident_id == incident_id)
-                .values(status="available", incident_id=None)
-                .execution_options(synchronize_session=False)
-            )
-            if inc is None:
-                raise NotFound(f"incident {incident_id} not found")
-            raise InvalidInput(
-                f"incident {incident_id} is {inc.status}; units can only be sent to active incidents"
-            )
-        unit = session.get(ResponseUnit, unit_id)
-        assert unit is not None
-        session.refresh(unit)
-        a = Assignment(
-            incident_id=inc.id,
-            unit_id=unit_id,
-            dispatched_at=now,
-            dispatched_by=actor,
-            recommended_unit_id=recommended_unit_id,
-        )
-        session.add(a)
-        if inc.status == "new":
-            session.execute(
-                update(Incident)
-                .where(Incident.id == inc.id, Incident.status == "new")
-                .values(status="dispatched", dispatched_at=now, updated_at=now)
-                .execution_options(synchronize_session=False)
-            )
-            session.refresh(inc)
-            self._log(
-                session,
-                inc.id,
-                actor,
-                "status",
-                "Status new → dispatched",
-                status="dispatched",
-                previous="new",
-            )
-        note = ""
-        if recommended_unit_id and recommended_unit_id != unit_id:
-            note = f" (recommended {recommended_unit_id})"
-        self._log(
-            session,
-            inc.id,
-            actor,
-            "dispatch",
-            f"Unit {unit_id} ({unit.type}) dispatched{note}",
-            unit_id=unit_id,
-            recommended_unit_id=recommended_unit_id,
-        )
-        _audit(session, actor, "incident.dispatch", "incident", inc.id, {"unit": unit_id})
-        self._unit_changed(session, unit, "status", actor)
-        self._incident_changed(session, inc, "dispatch", actor)
-        return a
-
-    UNIT_FLOW = ("dispatched", "en_route", "on_scene")
-
-    def set_unit_status(
-        self,
-        session: Session,
-        unit_id: str,
-        status: str,
-        actor: str,
-        *,
-        lat: float | None = None,
-        lon: float | None = None,
-        x: float | None = None,
-        y: float | None = None,
-    ) -> ResponseUnit:
-        """A unit reports progress (console, mobile app, radio gateway). Assigned units move
-        dispatched → en_route → on_scene → available; the incident follows its first unit."""
-        if status not in UNIT_STATUSES:
-            raise InvalidInput(f"unknown unit status {status!r}; statuses: {', '.join(UNIT_STATUSES)}")
-        if lat is not None or lon is not None or x is not None or y is not None:
-            self._check_location(lat, lon, x, y, None)
-        unit = self.get_unit(session, unit_id)
-        cur = unit.status
-        if status == "dispatched":
-            raise InvalidInput("use dispatch to send a unit to an incident")
-        if cur == status:
-            if lat is not None or x is not None:
-                return self.set_unit_location(session, unit_id, actor, lat=lat, lon=lon, x=x, y=y)
-            return unit
-        if unit.incident_id is not None:
-            if status == "out_of_service":
-                raise InvalidInput(
-                    f"unit {unit_id} is assigned to incident #{unit.incident_id}; release it first"
-                )
-            if status != "available":
-                i, j = self.UNIT_FLOW.index(cur), self.UNIT_FLOW.index(status)
-                if j != i + 1:
-                    nxt = self.UNIT_FLOW[i + 1] if i + 1 < len(self.UNIT_FLOW) else "available"
-                    raise InvalidInput(
-                        f"unit {unit_id} cannot go from {cur!r} to {status!r}: the next step is {nxt!r}"
-                    )
-        elif status in self.UNIT_FLOW:
-            raise InvalidInput(
-                f"unit {unit_id} is not assigned to an incident; it cannot be {status.replace('_', ' ')}"
-            )
-        now = utcnow()
-        values: dict[str, Any] = {"status": status, "status_changed_at": now}
-        if status == "available":
-            values["incident_id"] = None
-        if lat is not None or x is not None:
-            values.update(lat=lat, lon=lon, x=x, y=y)
-        res = session.execute(
-            update(ResponseUnit)
-            .where(ResponseUnit.id == unit_id, ResponseUnit.status == cur)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-        if res.rowcount != 1:  # type: ignore[attr-defined]
-            raise Conflict(f"unit {unit_id} changed meanwhile; reload and try again")
-        inc_id = unit.incident_id
-        session.refresh(unit)
-        if inc_id is not None:
-            a = session.scalar(
-                select(Assignment).where(Assignment.unit_id == unit_id, Assignment.released_at.is_(None))
-            )
-            inc = session.get(Incident, inc_id)
-            if a is not None:
-                if status == "available":
-                    a.released_at = now
-                else:
-                    setattr(a, f"{status}_at", now)
-            if inc is not None:
-                label = status.replace("_", " ")
-                self._log(
-                    session, inc.id, actor, "unit", f"Unit {unit_id} {label}", unit_id=unit_id, status=status
-                )
-                follow = {"en_route": "dispatched", "on_scene": "en_route"}
-                if follow.get(status) == inc.status:
-                    session.execute(
-                        update(Incident)
-                        .where(Incident.id == inc.id, Incident.status == inc.status)
-                        .values(status=status, updated_at=now, **{f"{status}_at": now})
-                        .execution_options(synchronize_session=False)
-                    )
-                    prev = inc.status
-                    session.refresh(inc)
-                    self._log(
-                        session,
-                        inc.id,
-                        actor,
-                        "status",
-                        f"Status {prev} → {status} (unit {unit_id})",
-                        status=status,
-                        previous=prev,
-                    )
-                self._incident_changed(session, inc, "unit", actor)
-        self._unit_changed(session, unit, "status", actor)
-        return unit
-
-    def set_unit_location(
-        self,
-        session: Session,
-        unit_id: str,
-        actor: str,
-        *,
-        lat: float | None = None,
-        lon: float | None = None,
-        x: float | None = None,
-        y: float | None = None,
-    ) -> ResponseUnit:
-        self._check_location(lat, lon, x, y, None)
-        unit = self.get_unit(session, unit_id)
-        unit.lat, unit.lon, unit.x, unit.y = lat, lon, x, y
-        self._unit_changed(session, unit, "location", actor)
-        return unit
-
-    # ---- reads ----------------------------------------------------------------------------------
 
     def list_incidents(self, session: Session, status: str = "open", limit: int = 200) -> list[Incident]:
         q = select(Incident).order_by(Incident.reported_at.desc()).limit(limit)
@@ -897,44 +380,6 @@ class IncidentService:
                 raise InvalidInput(f"unknown status {status!r}")
             q = q.where(Incident.status == status)
         return list(session.scalars(q))
-
-    def timeline(self, session: Session, incident_id: int) -> list[IncidentEntry]:
-        return list(
-            session.scalars(
-                select(IncidentEntry)
-                .where(IncidentEntry.incident_id == incident_id)
-                .order_by(IncidentEntry.id)
-            )
-        )
-
-    def assignments(self, session: Session, incident_id: int) -> list[Assignment]:
-        return list(
-            session.scalars(
-                select(Assignment).where(Assignment.incident_id == incident_id).order_by(Assignment.id)
-            )
-        )
-
-    def clips(self, session: Session, incident_id: int) -> list[IncidentClip]:
-        return list(
-            session.scalars(
-                select(IncidentClip).where(IncidentClip.incident_id == incident_id).order_by(IncidentClip.id)
-            )
-        )
-
-    def active_units_by_incident(self, session: Session, incident_ids: list[int]) -> dict[int, list[str]]:
-        """Unreleased unit ids per incident, in one query (for lists)."""
-        out: dict[int, list[str]] = {}
-        if not incident_ids:
-            return out
-        q = select(Assignment.incident_id, Assignment.unit_id).where(
-            Assignment.incident_id.in_(incident_ids), Assignment.released_at.is_(None)
-        )
-        for iid, uid in session.execute(q.order_by(Assignment.id)):
-            out.setdefault(iid, []).append(uid)
-        return out
-
-    def units(self, session: Session) -> list[ResponseUnit]:
-        return list(session.scalars(select(ResponseUnit).order_by(ResponseUnit.type, ResponseUnit.id)))
 
 
 def create_from_alert(
