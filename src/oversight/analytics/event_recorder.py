@@ -25,7 +25,9 @@ import numpy as np
 from sqlalchemy import bindparam, insert, update
 
 from oversight.analytics.types import Box, Condition
+from oversight.events import topics
 from oversight.events.bus import EventBus
+from oversight.events.topics import EventPayload
 from oversight.store.db import Database
 from oversight.store.models import Event
 
@@ -58,7 +60,7 @@ class OpenEvent:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-def _message(camera_id: str, e: OpenEvent, phase: str, end: datetime | None) -> dict[str, Any]:
+def _message(camera_id: str, e: OpenEvent, phase: str, end: datetime | None) -> EventPayload:
     c = e.cond
     return {
         "id": e.id,
@@ -180,14 +182,14 @@ class EventRecorder:
         if frame is not None:  # after the commit: no JPEG encoding while holding the write lock
             e.best_frame, e.best_box, e.snapshot_confidence = frame.copy(), c.box, float(c.confidence)
             self._write_snapshot(e)
-        self.bus.publish("event", _message(self.camera_id, e, "start", None))
+        self.bus.publish(topics.EVENT, _message(self.camera_id, e, "start", None))
         return e
 
     def _update(self, e: OpenEvent, ts: datetime) -> None:
         # The snapshot on disk stays the start frame until the event ends (then the best frame is
         # written): one JPEG encode per event phase, not one per confidence gain.
         e.last_update, e.dirty = ts, False
-        self.bus.publish("event", _message(self.camera_id, e, "update", None))
+        self.bus.publish(topics.EVENT, _message(self.camera_id, e, "update", None))
 
     def _end(self, e: OpenEvent, end: datetime) -> None:
         self._write_snapshot(e)
@@ -195,4 +197,4 @@ class EventRecorder:
             conn.execute(
                 _END, {"event_id": e.id, "end": end, "confidence": e.confidence, "data": dict(e.data)}
             )
-        self.bus.publish("event", _message(self.camera_id, e, "end", end))
+        self.bus.publish(topics.EVENT, _message(self.camera_id, e, "end", end))

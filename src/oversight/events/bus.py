@@ -12,7 +12,7 @@ import contextlib
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,8 +75,10 @@ class EventBus:
 
         return q, self.subscribe(prefix, put)
 
-    def publish(self, topic: str, data: dict[str, Any] | None = None) -> None:
-        msg = Message(topic, data or {})
+    def publish(self, topic: str, data: Mapping[str, Any] | None = None) -> None:
+        """``topic`` is one of ``events.topics.TOPICS``, ``data`` its payload (copied: the message is
+        the subscribers', not the publisher's)."""
+        msg = Message(topic, dict(data) if data else {})
         with self._lock:
             handlers = [h for p, h in self._handlers if topic.startswith(p)]
         for h in handlers:

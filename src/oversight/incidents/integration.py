@@ -2,8 +2,9 @@
 
 Both listen on the bus ("incident", "unit") and never block the publisher: a bus handler only puts
 the message on a queue. One background thread delivers webhooks (HTTP POST of JSON, retried with
-exponential backoff, each attempt bounded by the hook's timeout); MQTT goes through paho's own
-network thread (QoS 1, reconnects by itself). Payloads are documented in docs/incidents.md.
+exponential backoff, each attempt bounded by the hook's timeout); MQTT goes through the project's one
+MQTT client, ``events.mqtt_client.QueuedMqttClient`` (bounded queue, QoS 1, reconnects by itself).
+Payloads are documented in docs/incidents.md.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import logging
 import queue
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,11 +27,14 @@ import httpx
 
 from oversight.config.incidents import IncidentSettings, WebhookConfig
 from oversight.config.schema import MqttConfig
+from oversight.events import topics
 from oversight.events.bus import EventBus, Message
+from oversight.events.mqtt_client import QueuedMqttClient
 
 log = logging.getLogger(__name__)
 SCHEMA = "oversight.incidents/1"
-TOPIC_SUFFIX = {"incident": "incidents", "unit": "units"}
+TOPIC_SUFFIX = {topics.INCIDENT: "incidents", topics.UNIT: "units"}
+QUEUE_SIZE = 1000
 
 
 def payload(msg: Message) -> dict[str, Any]:
@@ -129,33 +134,34 @@ class WebhookSender:
                 log.error("webhook %s gave up after %d attempts", item.hook.url, item.attempt)
 
 
-class MqttPublisher:
-    """Publishes to ``<prefix>/incidents`` and ``<prefix>/units`` through paho's network thread."""
+class IncidentMqtt(QueuedMqttClient):
+    """Incident and unit changes to ``<prefix>/incidents`` and ``<prefix>/units``, through the same
+    bounded queue as the event publisher (a dead broker drops the oldest, never grows memory)."""
 
-    def __init__(self, cfg: MqttConfig):
-        import paho.mqtt.client as mqtt
+    name = "incidents-mqtt"
 
-        self.cfg = cfg
-        self.client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id=f"oversight-incidents-{id(self):x}"
+    def __init__(self, cfg: MqttConfig, bus: EventBus):
+        super().__init__(
+            bus,
+            cfg.host,
+            cfg.port,
+            f"oversight-incidents-{uuid.uuid4().hex[:8]}",
+            QUEUE_SIZE,
+            username=cfg.username,
+            password=cfg.password,
         )
-        if cfg.username:
-            self.client.username_pw_set(cfg.username, cfg.password)
-        self.client.reconnect_delay_set(1, 30)
+        self.cfg = cfg
 
-    def start(self) -> None:
-        self.client.connect_async(self.cfg.host, self.cfg.port, keepalive=30)
-        self.client.loop_start()
+    def bus_prefix(self) -> str:
+        return ""  # two topics ("incident", "unit"): picked by ``wants``
 
-    def stop(self) -> None:
-        self.client.loop_stop()
-        self.client.disconnect()
+    def wants(self, msg: Message) -> bool:
+        return msg.topic.split(".", 1)[0] in TOPIC_SUFFIX
 
-    def submit(self, topic: str, doc: dict[str, Any]) -> None:
-        suffix = TOPIC_SUFFIX.get(topic.split(".", 1)[0])
-        if suffix:
-            body = json.dumps(doc, separators=(",", ":"), default=str)
-            self.client.publish(f"{self.cfg.topic_prefix}/{suffix}", body, qos=1)
+    def outgoing(self, msg: Message) -> tuple[str, str]:
+        suffix = TOPIC_SUFFIX[msg.topic.split(".", 1)[0]]
+        body = json.dumps(payload(msg), separators=(",", ":"), default=str)
+        return f"{self.cfg.topic_prefix}/{suffix}", body
 
 
 class Integration:
@@ -164,24 +170,19 @@ class Integration:
     def __init__(self, settings: IncidentSettings, bus: EventBus, mqtt_cfg: MqttConfig | None = None):
         self.bus = bus
         self.webhooks = WebhookSender(settings.webhooks) if settings.webhooks else None
-        self.mqtt = MqttPublisher(mqtt_cfg) if (mqtt_cfg is not None and settings.mqtt) else None
+        self.mqtt = IncidentMqtt(mqtt_cfg, bus) if (mqtt_cfg is not None and settings.mqtt) else None
         self._unsub: list[Callable[[], None]] = []
 
     def _on(self, msg: Message) -> None:
-        doc = payload(msg)
-        topic = msg.topic.split(".", 1)[0]
         if self.webhooks:
-            self.webhooks.submit(topic, doc)
-        if self.mqtt:
-            self.mqtt.submit(topic, doc)
+            self.webhooks.submit(msg.topic.split(".", 1)[0], payload(msg))
 
     def start(self) -> Integration:
         if self.webhooks:
             self.webhooks.start()
-        if self.mqtt:
-            self.mqtt.start()
-        if self.webhooks or self.mqtt:
             self._unsub = [self.bus.subscribe("incident", self._on), self.bus.subscribe("unit", self._on)]
+        if self.mqtt:
+            self.mqtt.start()  # subscribes itself
         return self
 
     def stop(self) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from oversight.config.incidents import PRIORITIES, IncidentSettings
 from oversight.config.schema import SiteConfig
+from oversight.events import topics
 from oversight.events.bus import EventBus
 from oversight.incidents import geo
 from oversight.incidents.errors import InvalidInput, NotFound
@@ -80,7 +81,7 @@ class Journal:
         session.flush()
         self._publish(
             session,
-            "incident",
+            topics.INCIDENT,
             {
                 "event": f"incident.{what}",
                 "id": inc.id,
@@ -94,7 +95,7 @@ class Journal:
         session.flush()
         self._publish(
             session,
-            "unit",
+            topics.UNIT,
             {
                 "event": f"unit.{what}",
                 "id": unit.id,

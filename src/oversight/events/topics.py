@@ -1,0 +1,120 @@
+"""The bus's topics: one table of every topic name and the payload it carries.
+
+Every flow between stages is a row here. Publishers name topics with these constants, payloads are
+the TypedDicts below (JSON-ready: times are ISO-8601 strings), and ``tests/test_bus_topics.py``
+reads every ``publish`` call in the source and fails on a topic that is not in ``TOPICS``.
+Subscribers pick by prefix ("" for all, "incident" for incident changes), as ``EventBus`` does.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+
+class EventPayload(TypedDict):
+    """An analytics event's phase (start | update | end), from ``analytics.event_recorder``."""
+
+    id: int
+    camera_id: str
+    label: str
+    rule_id: str | None
+    rule_type: str | None
+    track_id: int | None
+    start: str
+    end: str | None
+    confidence: float
+    phase: str
+    snapshot: str | None
+    box: list[float] | None
+    data: dict[str, Any]
+
+
+class AlertAckPayload(TypedDict, total=False):
+    """An alert was acknowledged (or escalated to an incident)."""
+
+    id: int
+    camera_id: str
+    by: str | None
+    at: str | None
+    note: str | None
+    escalated: bool
+
+
+class CameraStatusPayload(TypedDict, total=False):
+    """A camera worker's status (``CameraWorker.status()``); the keys below are always there."""
+
+    id: str
+    name: str
+    state: str
+    online: bool
+    error: str | None
+
+
+class SegmentPayload(TypedDict):
+    """A recording segment was closed and indexed."""
+
+    id: int
+    camera_id: str
+    start: str
+    end: str
+    path: str
+    bytes: int
+    has_event: bool
+
+
+class ConfigCameraPayload(TypedDict):
+    """A camera was added, changed or removed in the configuration editor."""
+
+    id: str
+    action: str
+
+
+class IncidentPayload(TypedDict):
+    """An incident changed (``event`` is ``incident.<what>``); ``incident`` is its full document."""
+
+    event: str
+    id: int
+    actor: str
+    at: str
+    incident: dict[str, Any]
+
+
+class UnitPayload(TypedDict):
+    """A response unit changed (``event`` is ``unit.<what>``); ``unit`` is its full document."""
+
+    event: str
+    id: str
+    actor: str
+    at: str
+    unit: dict[str, Any]
+
+
+class ClusterCameraPayload(TypedDict):
+    """A camera actor started (or restarted) on a cluster node."""
+
+    camera_id: str
+    node_id: str
+    host: str
+    restarted: bool
+    at: str
+
+
+EVENT = "event"
+ALERT_ACK = "alert.ack"
+CAMERA_STATUS = "camera.status"
+SEGMENT = "segment"
+CONFIG_CAMERA = "config.camera"
+INCIDENT = "incident"
+UNIT = "unit"
+CLUSTER_CAMERA = "cluster.camera"
+
+TOPICS: dict[str, type] = {
+    EVENT: EventPayload,
+    ALERT_ACK: AlertAckPayload,
+    CAMERA_STATUS: CameraStatusPayload,
+    SEGMENT: SegmentPayload,
+    CONFIG_CAMERA: ConfigCameraPayload,
+    INCIDENT: IncidentPayload,
+    UNIT: UnitPayload,
+    CLUSTER_CAMERA: ClusterCameraPayload,
+}
