@@ -71,7 +71,7 @@ def scale(
     per_node: float | None = typer.Option(None, "--cameras-per-node", help="Extrapolate at this density."),
 ) -> None:
     """Scaling 1 -> 2 worker processes, detector service batched vs not, DB/broker load per camera."""
-    from oversight.bench.scale import run as run_scale  # engineer F (cluster)
+    from oversight.bench.scale import run as run_scale
 
     chosen = tuple(p.strip() for p in parts.split(",") if p.strip())
     result = run_scale(video, model, pg_url, nodes, repeats, parts=chosen, cameras_per_node=per_node)
@@ -125,7 +125,7 @@ def web(
     cpu_seconds: float = typer.Option(5.0, "--cpu-seconds", min=0.5, help="CPU sampling time per step."),
     parts: str = typer.Option("alerts,wall,events", "--parts", help="Comma list: alerts, wall, events."),
 ) -> None:
-    """Alert latency p50/p99, server CPU per live-wall viewer, event list API p95 (engineer C, web)."""
+    """Alert latency p50/p99, server CPU per live-wall viewer, event list API p95."""
     from oversight.bench.web import run as run_web
 
     if backend not in ("sqlite", "postgres", "both"):
