@@ -209,32 +209,36 @@ def _url_findings(label: str, url: str, findings: list[Finding]) -> None:
         pass
 
 
-def audit_camera(cam: CameraConfig, use_onvif: bool = True, timeout: float = 2.0) -> CameraAudit:
-    res = CameraAudit(cam.id, cam.display_name, cam.manufacturer, cam.model)
+def _device_findings(cam: CameraConfig, res: CameraAudit, timeout: float) -> None:
+    """What the device itself says over ONVIF (manufacturer, model, firmware), against the config."""
+    assert cam.onvif is not None
     f = res.findings
-    if cam.onvif and use_onvif:
-        try:
-            info = onvif_device_info(cam.onvif, timeout)
-            res.manufacturer = info.get("Manufacturer") or res.manufacturer
-            res.model = info.get("Model") or res.model
-            res.firmware = info.get("FirmwareVersion")
-            res.info_source = "onvif"
-            if (
-                cam.manufacturer
-                and info.get("Manufacturer")
-                and cam.manufacturer.lower() not in info["Manufacturer"].lower()
-                and info["Manufacturer"].lower() not in cam.manufacturer.lower()
-            ):
-                f.append(
-                    Finding(
-                        "medium",
-                        "manufacturer_mismatch",
-                        f"config says '{cam.manufacturer}' but the device reports '{info['Manufacturer']}'",
-                    )
+    try:
+        info = onvif_device_info(cam.onvif, timeout)
+        res.manufacturer = info.get("Manufacturer") or res.manufacturer
+        res.model = info.get("Model") or res.model
+        res.firmware = info.get("FirmwareVersion")
+        res.info_source = "onvif"
+        if (
+            cam.manufacturer
+            and info.get("Manufacturer")
+            and cam.manufacturer.lower() not in info["Manufacturer"].lower()
+            and info["Manufacturer"].lower() not in cam.manufacturer.lower()
+        ):
+            f.append(
+                Finding(
+                    "medium",
+                    "manufacturer_mismatch",
+                    f"config says '{cam.manufacturer}' but the device reports '{info['Manufacturer']}'",
                 )
-        except Exception as exc:  # unreachable, 401, not ONVIF: fall back to the config
-            f.append(Finding("info", "onvif_unavailable", f"ONVIF device information not available ({exc})"))
-        _url_findings("onvif", cam.onvif, f)
+            )
+    except Exception as exc:  # unreachable, 401, not ONVIF: fall back to the config
+        f.append(Finding("info", "onvif_unavailable", f"ONVIF device information not available ({exc})"))
+    _url_findings("onvif", cam.onvif, f)
+
+
+def _supply_chain_findings(res: CameraAudit) -> None:
+    f = res.findings
     if not res.manufacturer:
         res.info_source = "unknown"
         f.append(
@@ -258,6 +262,14 @@ def audit_camera(cam: CameraConfig, use_onvif: bool = True, timeout: float = 2.0
         for brand, why in REVIEW_BRANDS.items():
             if brand in (res.manufacturer or "").lower():
                 f.append(Finding("medium", "ndaa_review", why))
+
+
+def audit_camera(cam: CameraConfig, use_onvif: bool = True, timeout: float = 2.0) -> CameraAudit:
+    res = CameraAudit(cam.id, cam.display_name, cam.manufacturer, cam.model)
+    f = res.findings
+    if cam.onvif and use_onvif:
+        _device_findings(cam, res, timeout)
+    _supply_chain_findings(res)
     _url_findings("record stream", cam.streams.record, f)
     if cam.streams.detect and cam.streams.detect != cam.streams.record:
         _url_findings("detect stream", cam.streams.detect, f)

@@ -19,8 +19,9 @@ from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from oversight.config.schema import CameraConfig
+from oversight.recording.timeline import timeline
 from oversight.store.base import utcnow
-from oversight.store.models import Event, RecordingGap, Segment
+from oversight.store.models import Event, Segment
 from oversight.web import frames
 from oversight.web.audit import audit
 from oversight.web.auth import Principal, get_ctx, require
@@ -286,40 +287,15 @@ def recordings(
     start_ = as_utc(start, "start") or end_ - timedelta(hours=24)
     if start_ >= end_:
         raise HTTPException(422, "start must be before end")
-    limit = 20000
     with ctx.db.session() as s:
-        segs = list(
-            s.scalars(
-                select(Segment)
-                .where(Segment.camera_id == camera_id, Segment.end > start_, Segment.start < end_)
-                .order_by(Segment.start)
-                .limit(limit + 1)
-            )
-        )
-        gaps = list(
-            s.scalars(
-                select(RecordingGap)
-                .where(RecordingGap.camera_id == camera_id, RecordingGap.start < end_)
-                .where((RecordingGap.end.is_(None)) | (RecordingGap.end > start_))
-                .order_by(RecordingGap.start)
-            )
-        )
-        evs = list(
-            s.scalars(
-                select(Event)
-                .where(Event.camera_id == camera_id, Event.start >= start_, Event.start < end_)
-                .order_by(Event.start)
-                .limit(2000)
-            )
-        )
-    truncated = len(segs) > limit
-    segs = segs[:limit]
+        found = timeline(s, camera_id, start_, end_)
+    segs, gaps, evs = found.segments, found.gaps, found.events
     return Recordings(
         camera_id=camera_id,
         start=start_,
         end=end_,
         spans=_spans(segs),
-        truncated=truncated,
+        truncated=found.truncated,
         gaps=[GapOut(start=g.start, end=g.end, reason=g.reason) for g in gaps],
         events=[
             TimelineEvent(id=e.id, start=e.start, end=e.end, label=e.label, rule_id=e.rule_id) for e in evs
