@@ -20,24 +20,23 @@ DEMO_ROLES = ("operator", "supervisor", "auditor", "admin")
 
 
 def _demo_accounts(service: Service) -> dict[str, str]:
-    """Fresh random passwords for one account per role, printed once: the demo has no default password."""
-    from sqlalchemy import select
+    """Fresh random passwords for one account per role, printed once: the demo has no default password.
+    Made through ``web.accounts`` like any other account, so the audit log shows them."""
+    from oversight.web import accounts
 
-    from oversight.store.models import User
-    from oversight.web.auth import create_user, hash_password
-
-    accounts = {}
+    by = accounts.Actor("system:demo", "demo")
+    out = {}
     with service.db.session() as s:
+        existing = {u.username for u in accounts.list_users(s)}
         for role in DEMO_ROLES:
             name = f"demo-{role}"
             password = secrets.token_urlsafe(9)
-            user = s.scalar(select(User).where(User.username == name))
-            if user is None:
-                create_user(s, name, password, role)
+            if name in existing:
+                accounts.update_user(s, by, name, role=role, active=True, password=password)
             else:
-                user.password_hash = hash_password(password)
-            accounts[name] = password
-    return accounts
+                accounts.add_user(s, by, name, password, role)
+            out[name] = password
+    return out
 
 
 def _status_line(summary: dict[str, Any], elapsed: float) -> str:
