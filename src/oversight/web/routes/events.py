@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -12,9 +12,9 @@ import cv2
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
-from sqlalchemy import and_, not_, select
 from sqlalchemy.orm import Session
 
+from oversight.events.search import BadCursor, search
 from oversight.store.base import utcnow
 from oversight.store.models import Event
 from oversight.web import frames
@@ -84,55 +84,6 @@ def event_out(e: Event, names: dict[str, str]) -> EventOut:
     )
 
 
-def _cursor(e: Event) -> str:
-    return base64.urlsafe_b64encode(f"{e.start.isoformat()}|{e.id}".encode()).decode()
-
-
-def _parse_cursor(cursor: str) -> tuple[datetime, int]:
-    try:
-        start, ident = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        value = as_utc(datetime.fromisoformat(start), "cursor")
-        assert value is not None
-        return value, int(ident)
-    except (ValueError, binascii.Error, UnicodeDecodeError, AssertionError):
-        raise HTTPException(422, "bad cursor") from None
-
-
-def search(
-    s: Session,
-    *,
-    cameras: list[str] | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    label: str | None = None,
-    rule_id: str | None = None,
-    unacknowledged: bool = False,
-    limit: int = 50,
-    cursor: str | None = None,
-) -> tuple[list[Event], str | None]:
-    """Newest first, ``limit`` at a time; the cursor is the last (start, id) seen (keyset paging)."""
-    q = select(Event)
-    if cameras:
-        q = q.where(Event.camera_id.in_(cameras))
-    if start is not None:
-        q = q.where(Event.start >= start)
-    if end is not None:
-        q = q.where(Event.start < end)
-    if label:
-        q = q.where(Event.label == label)
-    if rule_id:
-        q = q.where(Event.rule_id == rule_id)
-    if unacknowledged:
-        q = q.where(Event.acknowledged_at.is_(None))
-    if cursor:
-        c_start, c_id = _parse_cursor(cursor)
-        q = q.where(Event.start <= c_start, not_(and_(Event.start == c_start, Event.id >= c_id)))
-    rows = list(s.scalars(q.order_by(Event.start.desc(), Event.id.desc()).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, (_cursor(rows[-1]) if more and rows else None)
-
-
 @router.get("", response_model=EventPage)
 def list_events(
     request: Request,
@@ -148,7 +99,7 @@ def list_events(
 ) -> EventPage:
     """Events newest first. Filter by camera (repeatable), time range, label, rule; page with ``cursor``."""
     ctx = get_ctx(request)
-    with ctx.db.session() as s:
+    with _bad_cursor(), ctx.db.session() as s:
         rows, nxt = search(
             s,
             cameras=camera,
@@ -162,6 +113,14 @@ def list_events(
         )
         names = _names(ctx)
         return EventPage(items=[event_out(e, names) for e in rows], next_cursor=nxt)
+
+
+@contextmanager
+def _bad_cursor() -> Iterator[None]:
+    try:
+        yield
+    except BadCursor:
+        raise HTTPException(422, "bad cursor") from None
 
 
 def _get(s: Session, event_id: int) -> Event:
