@@ -7,6 +7,7 @@ not with a router: there is no process-wide default service any more.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from sqlalchemy import select
 
 import oversight.incidents.service as incident_service_module
 from oversight.cluster.web import WebNode
-from oversight.compose import build
+from oversight.compose import build, install_audit_signer
 from oversight.config.schema import SiteConfig
 from oversight.privacy import audit
 from oversight.privacy.keys import fingerprint
@@ -77,3 +78,26 @@ def test_the_installation_owns_the_incident_service_and_its_threads(
     assert parts.sweeper._thread.is_alive()
     parts.stop()
     assert not parts.sweeper._thread.is_alive()
+
+
+def test_nodes_starting_together_share_one_installation_key(tmp_path: Path, no_signer: None) -> None:
+    """Cluster nodes may share a data directory: the one that loses the race to create the key
+    waits for it and signs with the same key, instead of crashing."""
+    cfg = _cfg(tmp_path)
+    start = threading.Barrier(6)
+    keys: list[str] = []
+    errors: list[BaseException] = []
+
+    def node() -> None:
+        start.wait()
+        try:
+            keys.append(fingerprint(install_audit_signer(cfg)))
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=node) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert not errors and len(keys) == 6 and len(set(keys)) == 1

@@ -10,6 +10,7 @@ these for a running installation, and ``start``/``stop`` are the only switches o
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -39,9 +40,21 @@ def open_database(cfg: SiteConfig, url: str | None = None) -> Database:
     return db
 
 
-def install_audit_signer(cfg: SiteConfig) -> SigningKey:
-    """Sign audit checkpoints in this process with the installation key under ``site.data_dir``."""
-    key = load_or_create_signing_key(cfg.site.data_dir)
+def install_audit_signer(cfg: SiteConfig, wait_s: float = 5.0) -> SigningKey:
+    """Sign audit checkpoints in this process with the installation key under ``site.data_dir``.
+
+    Nodes of a cluster may share the data directory and start together: when another process is
+    creating the key at this moment, wait for it to be written instead of failing.
+    """
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            key = load_or_create_signing_key(cfg.site.data_dir)
+            break
+        except (FileExistsError, ValueError):  # created meanwhile, or not fully written yet
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
     install_signer(key)
     return key
 
