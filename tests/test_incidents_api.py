@@ -152,10 +152,10 @@ def test_from_alert_reports_and_csv(app: object, ctx: AppContext) -> None:
         s.flush()
         eid = ev.id
     op = login(app, "olga")
-    r = op.post(f"/api/incidents/from-alert/{eid}")
+    r = op.post(f"/api/events/{eid}/escalate")
     assert r.status_code == 200 and r.json()["created"] and r.json()["type"] == "intrusion"
     assert r.json()["clips"][0]["camera_id"] == "gate"
-    again = op.post(f"/api/incidents/from-alert/{eid}").json()
+    again = op.post(f"/api/events/{eid}/escalate").json()
     assert not again["created"] and again["id"] == r.json()["id"]
     with ctx.db.session() as s:
         assert s.query(EvidenceHold).count() == 1

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from oversight.config.incidents import IncidentType
 from oversight.config.schema import SiteConfig
+from oversight.events import topics
 from oversight.events.bus import EventBus
 from oversight.incidents import geo
 from oversight.incidents.dispatch import Dispatch
@@ -228,10 +229,16 @@ class IncidentService(Evidence, Dispatch):
         type: str | None = None,
         priority: str | None = None,
     ) -> tuple[Incident, bool]:
-        """``create_from_alert`` plus the escalating person's note on a new incident."""
+        """An alert becomes an incident (``create_from_alert``, with the escalating person's note) and
+        is acknowledged as escalated; consoles hear of the acknowledgement after the commit."""
         inc, created = self.create_from_alert(session, event_id, actor, type=type, priority=priority)
         if created and note:
             self.add_note(session, inc.id, actor, note)
+        ev = session.get(Event, event_id)
+        if ev is not None and ev.acknowledged_at is None:
+            ev.acknowledged_at, ev.acknowledged_by = utcnow(), actor
+            ev.ack_note = ("escalated: " + (note or "")).strip()
+        self._publish(session, topics.ALERT_ACK, {"id": event_id, "by": actor, "escalated": True})
         return inc, created
 
     def update(self, session: Session, incident_id: int, actor: str, **changes: Any) -> Incident:

@@ -54,10 +54,6 @@ class Ack(BaseModel):
     note: str = Field("", max_length=2000)
 
 
-class Escalation(BaseModel):
-    note: str = Field("", max_length=2000)
-
-
 def _names(ctx: AppContext) -> dict[str, str]:
     return {c.id: c.display_name for c in ctx.cfg.cameras}
 
@@ -188,20 +184,4 @@ def acknowledge(
     return out
 
 
-@router.post("/{event_id}/escalate")
-def escalate(
-    event_id: DbId, body: Escalation, request: Request, who: Principal = Depends(require("alerts.handle"))
-) -> dict[str, Any]:
-    """Turn an alert into an incident."""
-    ctx = get_ctx(request)
-    svc = ctx.incident_service()
-    with ctx.db.session() as s:
-        e = _get(s, event_id)
-        result, _ = svc.escalate(s, e.id, who.username, body.note or None)
-        if e.acknowledged_at is None:
-            e.acknowledged_at = utcnow()
-            e.acknowledged_by = who.username
-            e.ack_note = ("escalated: " + body.note).strip()
-        incident_id = result.id
-    ctx.bus.publish("alert.ack", {"id": event_id, "by": who.username, "escalated": True})
-    return {"event_id": event_id, "incident_id": incident_id}
+# Escalating an alert to an incident: POST /api/events/{event_id}/escalate in routes/incidents.py.

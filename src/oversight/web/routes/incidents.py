@@ -29,6 +29,7 @@ from oversight.incidents.serialize import assignment_dict, clip_dict, entry_dict
 from oversight.incidents.service import DISPOSITIONS, IncidentService
 from oversight.web.auth import Principal, get_ctx, require
 from oversight.web.context import AppContext
+from oversight.web.params import DbId
 
 log = logging.getLogger(__name__)
 
@@ -308,25 +309,22 @@ def create_incident(
     return _tx(ctx, work)
 
 
-@router.post("/api/incidents/from-alert/{event_id}")
-def from_alert(
-    event_id: int,
+@router.post("/api/events/{event_id}/escalate")
+def escalate(
+    event_id: DbId,
     request: Request,
     body: FromAlertIn | None = None,
-    who: Principal = Depends(require("incidents.manage")),
+    who: Principal = Depends(require("alerts.handle")),
 ) -> dict[str, Any]:
-    """One click from an alert. Returns 201 semantics in ``created``; a repeat returns the open incident."""
+    """The one way an alert becomes an incident (the alerts page's "Escalate", integrations): the
+    alert is acknowledged as escalated; ``created`` is false when an open incident already has it."""
     ctx = get_ctx(request)
     svc = service_for(ctx)
     req = body or FromAlertIn()
 
     def work(s: Session) -> Any:
-        inc, created = svc.create_from_alert(s, event_id, who.username, type=req.type, priority=req.priority)
-        if created and req.note:
-            svc.add_note(s, inc.id, who.username, req.note)
-        out = _detail(svc, s, inc.id)
-        out["created"] = created
-        return out
+        inc, created = svc.escalate(s, event_id, who.username, req.note, type=req.type, priority=req.priority)
+        return {**_detail(svc, s, inc.id), "created": created, "event_id": event_id, "incident_id": inc.id}
 
     return _tx(ctx, work)
 
