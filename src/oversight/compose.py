@@ -123,13 +123,15 @@ def build(
     db_url: str | None = None,
     bus: EventBus | None = None,
     runtime: Literal["local"] | Any | None = "local",
+    runtime_options: dict[str, Any] | None = None,
     integrations: bool = True,
     event_mqtt: bool = True,
 ) -> Installation:
     """Build (not start) an installation.
 
     ``runtime="local"`` runs this site's cameras in this process; a cluster web node passes its view
-    of the camera actors, an API-only process ``None``. ``integrations`` adds incident webhooks/MQTT
+    of the camera actors, an API-only process ``None``; ``runtime_options`` go to the local
+    ``Runtime`` (e.g. ``retention_interval_s``). ``integrations`` adds incident webhooks/MQTT
     and the hold sweeper; ``event_mqtt`` publishes events to ``site.mqtt`` (a cluster's camera hosts
     do that themselves). The audit signer is always installed: every process that writes the audit
     log signs its checkpoints.
@@ -139,7 +141,7 @@ def build(
     bus = bus or EventBus()
     owns_runtime = isinstance(runtime, str) and runtime == "local"
     if owns_runtime:
-        runtime = Runtime(cfg, db, bus, analytics_factory="default")
+        runtime = Runtime(cfg, db, bus, analytics_factory="default", **(runtime_options or {}))
     incidents = IncidentService(cfg, bus)
     with db.session() as s:
         incidents.sync_units(s)

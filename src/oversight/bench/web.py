@@ -86,11 +86,8 @@ async def _ws_collect(
 
 
 def alert_latency(clip: Path, seconds: float, work: Path) -> dict[str, Any]:
+    from oversight.compose import build
     from oversight.config.schema import SiteConfig
-    from oversight.events.bus import EventBus
-    from oversight.runtime import Runtime
-    from oversight.store.db import Database
-    from oversight.web.context import AppContext
     from oversight.web.server import BackgroundServer
 
     w, h = 480, 360
@@ -118,11 +115,15 @@ def alert_latency(clip: Path, seconds: float, work: Path) -> dict[str, Any]:
             ],
         }
     )
-    db = Database(f"sqlite:///{work / 'alerts.db'}")
-    db.migrate()
-    bus = EventBus()
-    runtime = Runtime(cfg, db, bus, analytics_factory="default", retention_interval_s=0)
-    ctx = AppContext(cfg=cfg, db=db, bus=bus, runtime=runtime)
+    parts = build(
+        cfg,
+        db_url=f"sqlite:///{work / 'alerts.db'}",
+        runtime_options={"retention_interval_s": 0},
+        integrations=False,
+        event_mqtt=False,
+    )
+    db, bus, runtime = parts.db, parts.bus, parts.runtime
+    ctx = parts.web_context()
     token = _token(db, "operator")
     got: list[tuple[float, dict[str, Any]]] = []
     published: dict[int, float] = {}
