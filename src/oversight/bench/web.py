@@ -206,10 +206,8 @@ def _viewer_proc(url: str, token: str, ids: list[str], viewers: int, seconds: fl
 
 
 def live_wall_cpu(cameras: int, viewers: int, seconds: float, work: Path) -> dict[str, Any]:
+    from oversight.compose import build
     from oversight.config.schema import SiteConfig
-    from oversight.events.bus import EventBus
-    from oversight.store.db import Database
-    from oversight.web.context import AppContext
     from oversight.web.server import BackgroundServer
     from oversight.web.synthetic import SyntheticRuntime
 
@@ -227,10 +225,11 @@ def live_wall_cpu(cameras: int, viewers: int, seconds: float, work: Path) -> dic
             ],
         }
     )
-    db = Database(f"sqlite:///{work / 'wall.db'}")
-    db.migrate()
     runtime = SyntheticRuntime(cfg, fps=10)
-    ctx = AppContext(cfg=cfg, db=db, bus=EventBus(), runtime=runtime)
+    parts = build(
+        cfg, db_url=f"sqlite:///{work / 'wall.db'}", runtime=runtime, integrations=False, event_mqtt=False
+    )
+    db, ctx = parts.db, parts.web_context()
     token = _token(db, "viewer")
     ids = [c.id for c in cfg.cameras]
     spawn = mp.get_context("spawn")
