@@ -114,3 +114,13 @@ def test_runtime_functions_stay_short():
     assert not too_long, f"functions over {MAX_FUNCTION_LINES} lines (or longer than before): {too_long}"
     fixed = [name for name in LONG_FUNCTIONS if lengths.get(name, 0) <= MAX_FUNCTION_LINES]
     assert not fixed, f"now short enough: remove from LONG_FUNCTIONS: {fixed}"
+
+
+def test_every_module_says_what_it_holds():
+    """The first line of a module's docstring says what it holds (and, often, the invariant it keeps)."""
+    silent = [
+        str(path.relative_to(SRC))
+        for path in sorted(SRC.rglob("*.py"))
+        if "migrations/versions" not in str(path) and not ast.get_docstring(ast.parse(path.read_text()))
+    ]
+    assert not silent, f"modules without a docstring: {silent}"
