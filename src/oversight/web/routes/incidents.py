@@ -1,7 +1,10 @@
-"""HTTP API of emergency response: /api/incidents, /api/units, /api/dispatch.
+"""HTTP API of emergency response: /api/incidents, /api/units, /api/dispatch, and the one route
+that escalates an alert to an incident (/api/events/{id}/escalate).
 
-Roles: operator, supervisor and admin create, edit and dispatch; auditors read (incidents and
-reports, for accountability); viewers have no access (incidents carry callers' details). Unit
+Who may do what comes from the permission table (``incidents.read``, ``incidents.manage``,
+``units.manage``, ``alerts.handle``, ``footage.view``): operators, supervisors and admins create,
+edit and dispatch; auditors read (incidents and reports, for accountability); viewers have no
+access (incidents carry callers' details). Unit
 status may also come from an integration holding an API token with the operator role (mobile
 app, radio gateway). Every service error becomes a 4xx with a plain message and changes nothing.
 """
