@@ -253,31 +253,10 @@ def _security_table(results: list[CameraAudit], site: list[Finding]) -> Block:
     return ("table", ["Camera", "Severity", "Finding"], rows)
 
 
-def pia_blocks(
-    db: Database, cfg: SiteConfig, start: datetime, end: datetime, use_onvif: bool = False
-) -> list[Block]:
-    usage = collect_usage(db, start, end)
-    ret = retention_report(db, cfg, end)
-    sec = audit_site(cfg, use_onvif=use_onvif, timeout=1.0)
-    site_f = site_findings(cfg)
-    n_high = sum(1 for r in sec for f in r.findings if f.severity == "high") + sum(
-        1 for f in site_f if f.severity == "high"
-    )
-    covered = [r.camera_id for r in sec if r.ndaa_covered]
-    redaction_off = [c.id for c in cfg.cameras if not c.redaction.faces]
-    no_loc = [c.id for c in cfg.cameras if not c.location]
-    max_ret = max((c.record.retention_days for c in cfg.cameras), default=0)
+def _pia_description(cfg: SiteConfig, usage: Usage, ret: RetentionReport) -> list[Block]:
     roles = ", ".join(f"{n} {r}" for r, n in sorted(usage.users_by_role.items())) or "no accounts yet"
     purposes = sorted({c.purpose for c in cfg.cameras})
-    b: list[Block] = [
-        ("h1", f"Privacy impact assessment — {cfg.site.name}"),
-        (
-            "p",
-            f"Controller: {cfg.site.controller}. Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by "
-            "Oversight "
-            "from the live configuration and the audit log; usage figures cover "
-            f"{start:%Y-%m-%d} to {end:%Y-%m-%d}. Structure follows GDPR Article 35(7).",
-        ),
+    return [
         ("h2", "1. Systematic description of the processing"),
         (
             "p",
@@ -312,6 +291,12 @@ def pia_blocks(
             "approved by a second person with the supervisor role; auditors see the audit log and reports "
             "but no footage; admins configure but see only redacted stills.",
         ),
+    ]
+
+
+def _pia_necessity(cfg: SiteConfig, redaction_off: list[str]) -> list[Block]:
+    max_ret = max((c.record.retention_days for c in cfg.cameras), default=0)
+    return [
         ("h2", "2. Necessity and proportionality"),
         (
             "bullets",
@@ -333,6 +318,23 @@ def pia_blocks(
                 "are analysed.",
             ],
         ),
+    ]
+
+
+def _pia_risks(
+    cfg: SiteConfig,
+    usage: Usage,
+    ret: RetentionReport,
+    sec: list[CameraAudit],
+    site_f: list[Finding],
+    redaction_off: list[str],
+) -> list[Block]:
+    n_high = sum(1 for r in sec for f in r.findings if f.severity == "high") + sum(
+        1 for f in site_f if f.severity == "high"
+    )
+    covered = [r.camera_id for r in sec if r.ndaa_covered]
+    no_loc = [c.id for c in cfg.cameras if not c.location]
+    return [
         ("h2", "3. Risks to the rights and freedoms of the people filmed"),
         (
             "table",
@@ -378,25 +380,48 @@ def pia_blocks(
                 ],
             ],
         ),
-        ("h2", "4. Measures in place"),
+    ]
+
+
+PIA_MEASURES = [
+    "Redaction on the way out; raw footage kept unmodified as evidence.",
+    "Four-eyes reveal: requester and approving supervisor must be different people; "
+    "time-limited; "
+    "exactly the requested cameras and window.",
+    "Tamper-evident audit log (SHA-256 hash chain, Ed25519-signed checkpoints).",
+    "Signed evidence exports verifiable offline with the installation's public key.",
+    "Automatic retention with evidence holds; retention report.",
+    "Role-based access; passwords hashed with argon2id; login throttling.",
+    "Hard lines enforced by tests: no face recognition, no plate reading.",
+]
+
+
+def pia_blocks(
+    db: Database, cfg: SiteConfig, start: datetime, end: datetime, use_onvif: bool = False
+) -> list[Block]:
+    """The privacy impact assessment, in the order of GDPR Article 35(7)."""
+    usage = collect_usage(db, start, end)
+    ret = retention_report(db, cfg, end)
+    sec = audit_site(cfg, use_onvif=use_onvif, timeout=1.0)
+    site_f = site_findings(cfg)
+    redaction_off = [c.id for c in cfg.cameras if not c.redaction.faces]
+    return [
+        ("h1", f"Privacy impact assessment — {cfg.site.name}"),
         (
-            "bullets",
-            [
-                "Redaction on the way out; raw footage kept unmodified as evidence.",
-                "Four-eyes reveal: requester and approving supervisor must be different people; "
-                "time-limited; "
-                "exactly the requested cameras and window.",
-                "Tamper-evident audit log (SHA-256 hash chain, Ed25519-signed checkpoints).",
-                "Signed evidence exports verifiable offline with the installation's public key.",
-                "Automatic retention with evidence holds; retention report.",
-                "Role-based access; passwords hashed with argon2id; login throttling.",
-                "Hard lines enforced by tests: no face recognition, no plate reading.",
-            ],
+            "p",
+            f"Controller: {cfg.site.controller}. Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by "
+            "Oversight "
+            "from the live configuration and the audit log; usage figures cover "
+            f"{start:%Y-%m-%d} to {end:%Y-%m-%d}. Structure follows GDPR Article 35(7).",
         ),
+        *_pia_description(cfg, usage, ret),
+        *_pia_necessity(cfg, redaction_off),
+        *_pia_risks(cfg, usage, ret, sec, site_f, redaction_off),
+        ("h2", "4. Measures in place"),
+        ("bullets", list(PIA_MEASURES)),
         ("h2", "4.1 Camera security audit"),
         _security_table(sec, site_f),
     ]
-    return b
 
 
 def transparency_blocks(
