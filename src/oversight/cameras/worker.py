@@ -95,6 +95,7 @@ class CameraWorker:
         self.record_error: str | None = None
         self.detect_error: str | None = None
         self._gap_open = False
+        self._clock: PacketClock | None = None  # the recording stream's clock (restamping shows here)
         self._published: tuple[Any, ...] | None = None
 
     # -- public ----------------------------------------------------------
@@ -189,6 +190,7 @@ class CameraWorker:
             else None,
             "detect_error": self.detect_error or (self.sampler.error if self.sampler else None),
             "frames_analyzed": self.sampler.frames_processed if self.sampler else 0,
+            "timestamps": self._clock.note if self._clock is not None else None,
         }
 
     # -- internals -------------------------------------------------------
@@ -272,6 +274,8 @@ class CameraWorker:
             live=src.live,
             start_wall=opened_at if src.live else continue_wall,
         )
+        if primary:
+            self._clock = clock
         record = primary
         if record:
             try:
