@@ -24,6 +24,12 @@ def pipeline(
         None, "--model", exists=True, dir_okay=False, help="ONNX model (for --detector onnx)."
     ),
     repeats: int = typer.Option(3, "--repeats", min=1, help="Runs per stage; medians are reported."),
+    detect_fps: float | None = typer.Option(
+        None, "--detect-fps", min=0.1, max=60, help="Frames analysed per second (default: detect.fps, 5)."
+    ),
+    budget_s: float = typer.Option(
+        60.0, "--budget-s", min=1, help="Fewer frames are used when the run would take longer (CPU s)."
+    ),
 ) -> None:
     """CPU per frame of decode, motion, detection and the full analytics pipeline, and the ratios."""
     if detector not in ("hog", "onnx"):
@@ -33,7 +39,13 @@ def pipeline(
     from oversight.bench.pipeline import run
 
     result = run(
-        video, frames=frames, detector=detector, model=str(model) if model else None, repeats=repeats
+        video,
+        frames=frames,
+        detector=detector,
+        model=str(model) if model else None,
+        repeats=repeats,
+        detect_fps=detect_fps,
+        budget_s=budget_s,
     )
     typer.echo(json.dumps(result, indent=2))
 
@@ -41,8 +53,11 @@ def pipeline(
 @bench_app.command("incidents")
 def incidents(
     backend: str = typer.Option("both", "--backend", help="sqlite, postgres or both"),
-    pg_url: str = typer.Option("postgresql+psycopg://postgres@127.0.0.1:5432/test", "--pg-url",
-                               help="PostgreSQL admin URL; a scratch database is created and dropped."),
+    pg_url: str = typer.Option(
+        "postgresql+psycopg://postgres@127.0.0.1:5432/test",
+        "--pg-url",
+        help="PostgreSQL admin URL; a scratch database is created and dropped.",
+    ),
     incidents: int = typer.Option(200, "--incidents", min=1),
     units: int = typer.Option(500, "--units", min=1),
     consoles: int = typer.Option(20, "--consoles", min=1),
@@ -88,19 +103,34 @@ def redaction(
     """Recall of face boxes against a slow, strong reference, and CPU per frame vs the decode floor."""
     from oversight.bench.redaction import DEFAULT_FACES, run
 
-    result = run(video, frames=frames, width=width, faces_glob=faces or DEFAULT_FACES,
-                 model=str(model) if model else None, upscale=upscale, min_face=min_face)
+    result = run(
+        video,
+        frames=frames,
+        width=width,
+        faces_glob=faces or DEFAULT_FACES,
+        model=str(model) if model else None,
+        upscale=upscale,
+        min_face=min_face,
+    )
     typer.echo(json.dumps(result, indent=2))
 
 
 @bench_app.command("web")
 def web(
-    video: Path | None = typer.Option(None, "--video", exists=True, dir_okay=False,
-                                      help="Clip with people for the alert latency (looped, HOG detector)."),
+    video: Path | None = typer.Option(
+        None,
+        "--video",
+        exists=True,
+        dir_okay=False,
+        help="Clip with people for the alert latency (looped, HOG detector).",
+    ),
     events: int = typer.Option(1_000_000, "--events", min=100, help="Rows in the events table."),
     backend: str = typer.Option("both", "--backend", help="sqlite, postgres or both (event list)."),
-    pg_url: str = typer.Option("postgresql+psycopg://postgres@127.0.0.1:5432/test", "--pg-url",
-                               help="PostgreSQL admin URL; a scratch database is created and dropped."),
+    pg_url: str = typer.Option(
+        "postgresql+psycopg://postgres@127.0.0.1:5432/test",
+        "--pg-url",
+        help="PostgreSQL admin URL; a scratch database is created and dropped.",
+    ),
     alert_seconds: float = typer.Option(30.0, "--alert-seconds", min=3, help="How long the clip runs."),
     viewers: int = typer.Option(4, "--viewers", min=2, help="Live-wall viewers for the CPU figure."),
     cameras: int = typer.Option(16, "--cameras", min=1, help="Cameras on the live wall."),
@@ -114,6 +144,15 @@ def web(
         raise typer.BadParameter("must be sqlite, postgres or both", param_hint="--backend")
     backends = ("sqlite", "postgres") if backend == "both" else (backend,)
     chosen = tuple(p.strip() for p in parts.split(",") if p.strip())
-    result = run_web(video, events=events, backends=backends, alert_seconds=alert_seconds, cameras=cameras,
-                     viewers=viewers, cpu_seconds=cpu_seconds, pg_admin=pg_url, parts=chosen)
+    result = run_web(
+        video,
+        events=events,
+        backends=backends,
+        alert_seconds=alert_seconds,
+        cameras=cameras,
+        viewers=viewers,
+        cpu_seconds=cpu_seconds,
+        pg_admin=pg_url,
+        parts=chosen,
+    )
     typer.echo(json.dumps(result, indent=2))

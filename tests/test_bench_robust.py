@@ -1,0 +1,123 @@
+"""Benchmarks finish and print their JSON on any input and any install: a clip whose packets all
+carry pts 0, a PostgreSQL that is down or a driver that is not installed (run in subprocesses so a
+hang or crash fails the test instead of the suite)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+DOWN_PG = "postgresql+psycopg://postgres@127.0.0.1:9/test"  # discard port: nothing listens
+
+
+def zero_pts_clip(path: Path, frames: int = 60, fps: int = 10) -> Path:
+    """An H.264 Matroska clip of a moving block whose every packet is stamped pts = dts = 0."""
+    with av.open(str(path), "w", format="matroska") as out:
+        st = out.add_stream("libx264", rate=Fraction(fps))
+        st.width, st.height, st.pix_fmt = 320, 240, "yuv420p"
+        st.options = {"g": "10"}
+        for i in [*range(frames), None]:
+            frame = None
+            if i is not None:
+                img = np.full((240, 320, 3), 40, np.uint8)
+                img[80:160, 4 * i % 280 : 4 * i % 280 + 40] = 220
+                frame = av.VideoFrame.from_ndarray(img, format="bgr24")
+            for p in st.encode(frame):  # None flushes the encoder at the end
+                p.pts = p.dts = 0
+                out.mux(p)
+    with av.open(str(path)) as c:  # the premise: the file really has no usable timestamps
+        assert {p.pts for p in c.demux(video=0) if p.size} <= {0, None}
+    return path
+
+
+def oversight(*args: str, timeout: float, env: dict[str, str] | None = None) -> dict:
+    cmd = [sys.executable, "-c", "from oversight.cli import app; app()", *args]
+    full_env = {**os.environ, "PYTHONPATH": str(SRC), **(env or {})}
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=full_env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout)
+
+
+def test_bench_pipeline_finishes_on_a_clip_whose_pts_are_all_zero(tmp_path: Path):
+    clip = zero_pts_clip(tmp_path / "zero.mkv")
+    out = oversight(
+        "bench", "pipeline", "--video", str(clip), "--frames", "30", "--repeats", "1", timeout=180
+    )
+    assert out["frames"] == 30 and out["detect_fps"] == 5.0 and out["frames_analysed_per_pass"] == 15
+    rec = out["recording_cpu_per_4mbps_stream"]
+    # 60 s of media counted by frames at 10 fps (not one tick per packet): about 600 packets
+    assert 550 <= rec["packets"] <= 620 and rec["segments"] >= 5
+
+
+def test_bench_pipeline_cuts_frames_to_its_budget(tmp_path: Path):
+    clip = zero_pts_clip(tmp_path / "zero.mkv")
+    out = oversight(
+        "bench",
+        "pipeline",
+        "--video",
+        str(clip),
+        "--frames",
+        "100000",
+        "--repeats",
+        "1",
+        "--budget-s",
+        "2",
+        timeout=180,
+    )
+    assert out["frames_requested"] == 100000 and out["frames"] < 100000
+
+
+def test_bench_incidents_keeps_sqlite_results_when_postgres_is_down():
+    out = oversight(
+        "bench",
+        "incidents",
+        "--pg-url",
+        DOWN_PG,
+        "--incidents",
+        "5",
+        "--units",
+        "10",
+        "--consoles",
+        "2",
+        "--samples",
+        "5",
+        timeout=240,
+    )
+    assert out["sqlite"]["dispatch_round_trip_ms"]["p95"] > 0
+    assert "skipped" in out["postgres"] and "PostgreSQL" in out["postgres"]["skipped"]
+
+
+def test_bench_incidents_keeps_sqlite_results_without_the_postgres_driver(tmp_path: Path):
+    (tmp_path / "psycopg.py").write_text("raise ImportError('No module named psycopg (test)')\n")
+    out = oversight(
+        "bench",
+        "incidents",
+        "--incidents",
+        "5",
+        "--units",
+        "10",
+        "--consoles",
+        "2",
+        "--samples",
+        "5",
+        timeout=240,
+        env={"PYTHONPATH": f"{tmp_path}{os.pathsep}{SRC}"},
+    )
+    assert out["sqlite"]["dispatch_round_trip_ms"]["p95"] > 0
+    assert "psycopg" in out["postgres"]["skipped"]
+
+
+@pytest.mark.parametrize("pg", [DOWN_PG])
+def test_bench_web_keeps_sqlite_results_when_postgres_is_down(pg: str):
+    out = oversight("bench", "web", "--parts", "events", "--events", "300", "--pg-url", pg, timeout=240)
+    assert out["event_list"]["sqlite"]["api_first_page_ms"]["p95"] > 0
+    assert "skipped" in out["event_list"]["postgres"]
