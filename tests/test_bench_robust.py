@@ -19,8 +19,9 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 DOWN_PG = "postgresql+psycopg://postgres@127.0.0.1:9/test"  # discard port: nothing listens
 
 
-def zero_pts_clip(path: Path, frames: int = 60, fps: int = 10) -> Path:
-    """An H.264 Matroska clip of a moving block whose every packet is stamped pts = dts = 0."""
+def zero_pts_clip(path: Path, frames: int = 60, fps: int = 10, zero: bool = True) -> Path:
+    """An H.264 Matroska clip of a moving block whose every packet is stamped pts = dts = 0
+    (``zero=False``: with its real timestamps)."""
     with av.open(str(path), "w", format="matroska") as out:
         st = out.add_stream("libx264", rate=Fraction(fps))
         st.width, st.height, st.pix_fmt = 320, 240, "yuv420p"
@@ -32,10 +33,11 @@ def zero_pts_clip(path: Path, frames: int = 60, fps: int = 10) -> Path:
                 img[80:160, 4 * i % 280 : 4 * i % 280 + 40] = 220
                 frame = av.VideoFrame.from_ndarray(img, format="bgr24")
             for p in st.encode(frame):  # None flushes the encoder at the end
-                p.pts = p.dts = 0
+                if zero:
+                    p.pts = p.dts = 0
                 out.mux(p)
     with av.open(str(path)) as c:  # the premise: the file really has no usable timestamps
-        assert {p.pts for p in c.demux(video=0) if p.size} <= {0, None}
+        assert ({p.pts for p in c.demux(video=0) if p.size} <= {0, None}) == zero
     return path
 
 
