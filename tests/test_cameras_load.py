@@ -81,6 +81,7 @@ def test_a_slow_detector_shows_as_dropped_frames_in_status_and_metrics(db: Datab
     found = re.search(r'oversight_camera_frames_dropped_analytics\{camera="cam0"\} (\d+)', text)
     assert found and int(float(found.group(1))) >= 10
     assert re.search(r'oversight_camera_packets_dropped_decode\{camera="cam0"\} 0', text)
+    assert re.search(r'oversight_camera_degraded_models\{camera="cam0"\} 2\.0', text)  # HOG and Haar
     api = c.get("/api/cameras/cam0", headers={"Authorization": f"Bearer {auditor}"})
     assert api.status_code == 200 and api.json()["status"]["frames_dropped_analytics"] >= 10
     assert api.json()["status"]["overloaded"] is True

@@ -19,6 +19,7 @@ import numpy as np
 
 from oversight.cameras.backoff import Backoff
 from oversight.cameras.clock import PacketClock
+from oversight.cameras.fallbacks import model_status
 from oversight.cameras.frames import AnalyticsFactory, FrameSampler, StreamInfo
 from oversight.cameras.load import LoadMeter
 from oversight.cameras.source import Source, SourceError, open_source, parse_source
@@ -194,6 +195,7 @@ class CameraWorker:
             "frames_analyzed": self.sampler.frames_processed if self.sampler else 0,
             "timestamps": self._clock.note if self._clock is not None else None,
             **self._load.status(self.sampler),
+            **model_status(self.cam),
         }
 
     # -- internals -------------------------------------------------------
