@@ -175,6 +175,10 @@ def capacity(
     live_fps: float = typer.Option(10.0, "--live-fps", min=1, max=30, help="Live frames per second to hold."),
     step_s: float = typer.Option(20.0, "--step-s", min=1, help="Seconds measured after each added camera."),
     max_cameras: int = typer.Option(32, "--max-cameras", min=1),
+    start_cameras: int = typer.Option(1, "--start-cameras", min=1, help="Cameras in the first step."),
+    min_cameras: int = typer.Option(
+        2, "--min-cameras", min=1, help="Steps measured even if rates fall short."
+    ),
     budget_s: float = typer.Option(240.0, "--budget-s", min=5, help="Stop adding cameras after this long."),
     quick: bool = typer.Option(False, "--quick", help="Tiny run for tests: 320x180, 2 cameras, 3 s steps."),
 ) -> None:
@@ -193,9 +197,12 @@ def capacity(
         live_fps=live_fps,
         step_s=step_s,
         max_cameras=max_cameras,
+        min_cameras=min_cameras,
+        start_cameras=start_cameras,
         budget_s=budget_s,
     )
     if quick:
         plan.width, plan.height, plan.step_s, plan.warmup_s = 320, 180, 3.0, 1.5
         plan.max_cameras, plan.budget_s, plan.clip_s = min(max_cameras, 2), 30.0, 4.0
+        plan.start_cameras = 1
     typer.echo(json.dumps(run(plan), indent=2))
