@@ -123,3 +123,11 @@ def test_bench_web_keeps_sqlite_results_when_postgres_is_down(pg: str):
     out = oversight("bench", "web", "--parts", "events", "--events", "300", "--pg-url", pg, timeout=240)
     assert out["event_list"]["sqlite"]["api_first_page_ms"]["p95"] > 0
     assert "skipped" in out["event_list"]["postgres"]
+
+
+def test_bench_scale_refuses_a_clip_too_long_to_finish(tmp_path: Path):
+    clip = zero_pts_clip(tmp_path / "long.mkv", frames=1300, fps=10)  # 130 s, every pts 0
+    model = tmp_path / "unused.onnx"
+    model.write_bytes(b"not loaded: the run stops before any part")
+    out = oversight("bench", "scale", "--video", str(clip), "--model", str(model), timeout=120)
+    assert "skipped" in out and "130 s" in out["skipped"]
