@@ -65,3 +65,58 @@ def test_good_file_status_has_no_restamp_note(db: Database, tmp_path: Path):
     status = worker.status()
     worker.stop()
     assert status["state"] == "ended" and status["timestamps"] is None
+
+
+def test_zero_pts_live_source_is_restamped_by_arrival(db: Database, tmp_path: Path):
+    import functools
+    import http.server
+    import threading
+
+    from test_cameras_http import QuietHandler
+
+    clip = zero_pts_clip(tmp_path / "zero.mkv", frames=60, fps=10)
+    srv = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(tmp_path))
+    )
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    cam = CameraConfig.model_validate(
+        {
+            "id": "live0",
+            "purpose": "live source without timestamps",
+            "streams": {"record": f"http://127.0.0.1:{srv.server_address[1]}/{clip.name}"},
+            "detect": {"enabled": False},
+        }
+    )
+    worker = CameraWorker(cam, db, None, LocalStorage(tmp_path / "rec"), backoff_initial=5.0)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not worker.status()["timestamps"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "restamped by arrival time" in (worker.status()["timestamps"] or "")
+    finally:
+        worker.stop()
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_zero_pts_file_is_paced_at_its_frame_rate(db: Database, tmp_path: Path):
+    clip = zero_pts_clip(tmp_path / "zero.mkv", frames=30, fps=10)  # 3 s of video
+    cam = CameraConfig.model_validate(
+        {
+            "id": "paced",
+            "purpose": "no timestamps, real time",
+            "streams": {"record": str(clip)},
+            "realtime": True,
+            "detect": {"enabled": False},
+        }
+    )
+    worker = CameraWorker(cam, db, None, LocalStorage(tmp_path / "rec"))
+    t0 = time.monotonic()
+    worker.start()
+    while worker.alive() and time.monotonic() - t0 < 60:
+        time.sleep(0.05)
+    ratio = (time.monotonic() - t0) / 3.0
+    worker.stop()
+    # read at its frame rate, not at one tick per packet (which read such files ~90x real time)
+    assert ratio >= 0.8, f"played {1 / ratio:.1f}x faster than real time"
