@@ -131,3 +131,26 @@ def test_bench_scale_refuses_a_clip_too_long_to_finish(tmp_path: Path):
     model.write_bytes(b"not loaded: the run stops before any part")
     out = oversight("bench", "scale", "--video", str(clip), "--model", str(model), timeout=120)
     assert "skipped" in out and "130 s" in out["skipped"]
+
+
+def test_bench_scale_load_falls_back_to_sqlite_when_postgres_is_down(tmp_path: Path):
+    from conftest import asset
+
+    model = asset("models/yolox_nano_416x416.onnx")
+    clip = zero_pts_clip(tmp_path / "clip.mkv", frames=30, fps=10, zero=False)
+    out = oversight(
+        "bench",
+        "scale",
+        "--video",
+        str(clip),
+        "--model",
+        str(model),
+        "--parts",
+        "load",
+        "--pg-url",
+        DOWN_PG,
+        timeout=180,
+    )
+    assert "PostgreSQL" in out["postgres"]["skipped"]
+    load = out["load_per_camera"]
+    assert load["database"] == "sqlite" and load["sql_per_camera_per_s"] > 0

@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from oversight.bench.backends import guarded, postgres_unavailable
+
 SCALING_TARGET = 0.85
 BATCH_TARGET_GPU = 2.0
 
@@ -403,15 +405,22 @@ def run(clip: Path, model: Path, pg_admin_url: str | None = None, nodes: int = 1
         note = f"clip is {clip_s:.0f} s; give one of at most {MAX_CLIP_S:.0f} s (played whole, several times)"
         return {**result, "skipped": note}
     if "scaling" in parts:
-        result["scaling"] = measure_scaling(clip, repeats)
+        result["scaling"] = guarded("scaling", lambda: measure_scaling(clip, repeats))
     if "detector" in parts:
-        result["detector_service"] = measure_detector(model, clip)
+        result["detector_service"] = guarded("detector", lambda: measure_detector(model, clip))
     if "load" in parts:
         # the scaling part runs no detector, so its throughput is no camera density; without
         # --cameras-per-node the load is shown per camera (1 per node) and says so
         density = cameras_per_node or 1.0
-        result["load_per_camera"] = measure_load(clip, model, pg_admin_url, nodes, density, broker_url,
-                                                   given_density=cameras_per_node is not None)
+        reason = postgres_unavailable(pg_admin_url) if pg_admin_url else None
+        if reason is not None:  # measure on SQLite and say why, rather than lose the part
+            result["postgres"] = {"skipped": reason}
+            pg_admin_url = None
+        given = cameras_per_node is not None
+        pg = pg_admin_url
+        result["load_per_camera"] = guarded(
+            "load", lambda: measure_load(clip, model, pg, nodes, density, broker_url, given_density=given)
+        )
     result["gpu"] = ("not measured: streams per GPU at 720p/5 fps with GPU decode and the >= 2x batching "
                      "target need a GPU; this run used none")
     return result
