@@ -78,3 +78,12 @@ def test_clock_keeps_good_timestamps_and_starts_untimed_files_at_once():
     untimed = PacketClock(Fraction(1, 90000), Fraction(10), live=False)
     assert untimed.stamp(pkt(None, None, key=True)) is not None  # a raw stream: nothing to wait for
     assert untimed.restamped == "frames"
+
+
+def test_live_clock_waits_one_untimed_keyframe_then_stamps_by_arrival():
+    clock = PacketClock(Fraction(1, 90000), Fraction(10), live=True, start_wall=1000.0)
+    assert clock.stamp(pkt(None, None, key=True), now=1000.0) is None  # RTSP probing: maybe the next has one
+    a = clock.stamp(pkt(None, None, key=True), now=1001.0)
+    b = clock.stamp(pkt(None, None), now=1001.5)
+    assert a is not None and b is not None and clock.restamped == "arrival"
+    assert b.wall - a.wall == pytest.approx(0.5) and b.dts > a.dts
