@@ -38,6 +38,8 @@ ESTIMATE_METHOD = (
     "step that held; what the box would take with nothing else running (cameras_per_box is measured by "
     "rates and falls when other work shares the machine)"
 )
+# thread-name prefixes of the camera threads; "other" is the rest (main thread, database, OpenCV's
+# pool when HOG runs; the shared ONNX session runs on the analytics threads themselves)
 KINDS = (
     ("rec-", "read_and_record"),
     ("det-", "read_and_record"),
