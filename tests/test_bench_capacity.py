@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import asset
-from test_bench_robust import oversight
+from media_helpers import oversight
 
 pytestmark = pytest.mark.assets
 

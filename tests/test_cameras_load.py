@@ -11,12 +11,12 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from media_helpers import zero_pts_clip
 from oversight.cameras.load import LoadMeter
 from oversight.cameras.worker import CameraWorker
 from oversight.config.schema import CameraConfig
 from oversight.recording.storage import LocalStorage
 from oversight.store.db import Database
-from test_bench_robust import zero_pts_clip
 from web_support import client, make_ctx, tokens
 
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from media_helpers import zero_pts_clip
 from oversight.cameras.worker import CameraWorker
 from oversight.config.schema import CameraConfig
 from oversight.recording.storage import LocalStorage
 from oversight.store.db import Database
 from oversight.store.models import Segment
-from test_bench_robust import zero_pts_clip
 
 
 def test_zero_pts_file_is_restamped_by_frame_count_and_status_says_so(db: Database, tmp_path: Path):
