@@ -30,3 +30,50 @@ def test_bench_capacity_quick_measures_the_real_pipeline():
     assert 0 <= out["cameras_per_box"] <= 2
     assert out["cameras_per_box"] == max((s["cameras"] for s in steps if s["held"]), default=0)
     assert out["stopped_by"] in ("max_cameras", "rate below 95 % of configured", "time budget")
+
+
+def test_live_viewer_goes_through_the_egress_gate_when_there_is_one(monkeypatch):
+    """With a privacy egress gate in the tree, the capacity bench watches through it (opened as a
+    live session, closed at the end) and counts only fresh live frames, not stalled cards."""
+    import sys
+    import time
+    import types
+    from datetime import UTC, datetime
+
+    import oversight.privacy
+    from oversight.bench.capacity import Viewer
+
+    frames = iter([("live", 1), ("live", 1), ("stalled", 2), ("live", 3), *[("live", 3)] * 1000])
+    opened: list[tuple] = []
+    closed: list[bool] = []
+
+    class Session:
+        def frame(self, camera_id: str):
+            state, t = next(frames)
+            return types.SimpleNamespace(ts=datetime.fromtimestamp(t, UTC), state=state)
+
+        def close(self) -> None:
+            closed.append(True)
+
+    class Gate:
+        def open_live(self, who, camera_ids, kind, purpose):
+            opened.append((who.username, who.role, tuple(camera_ids), kind))
+            return Session()
+
+    fake = types.ModuleType("oversight.privacy.egress")
+    fake.egress = lambda ctx: Gate()  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "oversight.privacy.egress", fake)
+    monkeypatch.setattr(oversight.privacy, "egress", fake, raising=False)
+    viewer = Viewer(ctx=object(), camera_id="cap00", fps=200.0)
+    viewer.start()
+    deadline = time.monotonic() + 10
+    while viewer.new_frames < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    viewer.stop()
+    deadline = time.monotonic() + 5
+    while not closed and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert viewer.error is None
+    assert opened == [("capacity-bench", "operator", ("cap00",), "live")]
+    assert viewer.new_frames == 2  # ts 1 and ts 3; the repeat and the stalled card do not count
+    assert closed == [True]

@@ -20,6 +20,7 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -121,6 +122,32 @@ def rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
 
 
+@dataclass(frozen=True)
+class BenchViewer:
+    """Who the live path sees: a benchmark operator (audited like any viewer where the path audits)."""
+
+    username: str = "capacity-bench"
+    role: str = "operator"
+    ip: str | None = None
+
+
+def live_puller(ctx: Any, camera_id: str) -> tuple[Callable[[], Any], Callable[[], None]]:
+    """(pull the newest outgoing live frame, close): through the privacy egress gate when the tree
+    has one (redact, encode, audit in one place), else through ``web.live_frames``."""
+    try:
+        from oversight.privacy import egress as gate  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        gate = None
+    if gate is not None and hasattr(gate, "egress"):
+        session = gate.egress(ctx).open_live(
+            BenchViewer(), [camera_id], kind="live", purpose="capacity benchmark"
+        )
+        return (lambda: session.frame(camera_id)), session.close
+    from oversight.web.live_frames import live_frames
+
+    return (lambda: live_frames(ctx).latest(ctx, camera_id, None)), (lambda: None)
+
+
 @dataclass
 class Viewer:
     """Pulls one camera's live frame at ``fps`` through the web's live path, counting new frames."""
@@ -139,22 +166,27 @@ class Viewer:
         self._stop.set()
 
     def _run(self) -> None:
-        from oversight.web.live_frames import live_frames
-
         last = None
         period = 1.0 / self.fps
         next_t = time.monotonic()
-        while not self._stop.is_set():
-            try:
-                enc = live_frames(self.ctx).latest(self.ctx, self.camera_id, None)
-            except Exception as exc:  # report in the JSON, keep the other figures
-                self.error = f"{type(exc).__name__}: {exc}"
-                return
-            if enc is not None and enc.ts != last:
-                last = enc.ts
-                self.new_frames += 1
-            next_t += period
-            self._stop.wait(max(0.0, next_t - time.monotonic()))
+        try:
+            pull, close = live_puller(self.ctx, self.camera_id)
+        except Exception as exc:  # report in the JSON, keep the other figures
+            self.error = f"{type(exc).__name__}: {exc}"
+            return
+        try:
+            while not self._stop.is_set():
+                enc = pull()
+                fresh = enc is not None and getattr(enc, "state", "live") == "live"
+                if fresh and enc.ts != last:
+                    last = enc.ts
+                    self.new_frames += 1
+                next_t += period
+                self._stop.wait(max(0.0, next_t - time.monotonic()))
+        except Exception as exc:
+            self.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            close()
 
 
 class Fleet:
