@@ -52,3 +52,38 @@ def test_parse_source_and_redaction(tmp_path):
     assert redact_url("rtsp://admin:pw@10.0.0.5:554/s") == "rtsp://admin:***@10.0.0.5:554/s"
     with pytest.raises(SourceError, match="not found"):
         open_source(Source(str(tmp_path / "missing.mp4"), "file"))
+
+
+@pytest.mark.parametrize(
+    ("live", "restamped", "step_s"),
+    [(False, "frames", 0.1), (True, "arrival", 0.25)],  # files: one frame at 10 fps; live: arrival gap
+)
+def test_clock_restamps_a_source_whose_pts_never_advance(live: bool, restamped: str, step_s: float):
+    clock = PacketClock(Fraction(1, 90000), Fraction(10), live=live, start_wall=1000.0)
+    stamped = [clock.stamp(pkt(0, 0, key=i == 0), now=2000.0 + i * 0.25) for i in range(40)]
+    assert all(s is not None for s in stamped)
+    walls = [s.wall for s in stamped if s is not None]
+    assert clock.restamped == restamped and clock.note and restamped.replace("frames", "frame") in clock.note
+    # after the switch, time advances by a frame (files) or by the arrival gap (live), not one tick
+    assert walls[-1] - walls[-2] == pytest.approx(step_s)
+    assert walls[-1] - walls[0] >= 30 * step_s
+    assert all(b.dts > a.dts for a, b in zip(stamped, stamped[1:], strict=False))  # type: ignore[union-attr]
+
+
+def test_clock_keeps_good_timestamps_and_starts_untimed_files_at_once():
+    good = PacketClock(Fraction(1, 90000), Fraction(10), live=False)
+    for i in range(40):
+        good.stamp(pkt(i * 9000, i * 9000, key=i == 0))
+    assert good.restamped is None and good.note is None and good.repaired == 0
+    untimed = PacketClock(Fraction(1, 90000), Fraction(10), live=False)
+    assert untimed.stamp(pkt(None, None, key=True)) is not None  # a raw stream: nothing to wait for
+    assert untimed.restamped == "frames"
+
+
+def test_live_clock_waits_one_untimed_keyframe_then_stamps_by_arrival():
+    clock = PacketClock(Fraction(1, 90000), Fraction(10), live=True, start_wall=1000.0)
+    assert clock.stamp(pkt(None, None, key=True), now=1000.0) is None  # RTSP probing: maybe the next has one
+    a = clock.stamp(pkt(None, None, key=True), now=1001.0)
+    b = clock.stamp(pkt(None, None), now=1001.5)
+    assert a is not None and b is not None and clock.restamped == "arrival"
+    assert b.wall - a.wall == pytest.approx(0.5) and b.dts > a.dts

@@ -24,6 +24,12 @@ def pipeline(
         None, "--model", exists=True, dir_okay=False, help="ONNX model (for --detector onnx)."
     ),
     repeats: int = typer.Option(3, "--repeats", min=1, help="Runs per stage; medians are reported."),
+    detect_fps: float | None = typer.Option(
+        None, "--detect-fps", min=0.1, max=60, help="Frames analysed per second (default: detect.fps, 5)."
+    ),
+    budget_s: float = typer.Option(
+        60.0, "--budget-s", min=1, help="Fewer frames are used when the run would take longer (CPU s)."
+    ),
 ) -> None:
     """CPU per frame of decode, motion, detection and the full analytics pipeline, and the ratios."""
     if detector not in ("hog", "onnx"):
@@ -33,7 +39,13 @@ def pipeline(
     from oversight.bench.pipeline import run
 
     result = run(
-        video, frames=frames, detector=detector, model=str(model) if model else None, repeats=repeats
+        video,
+        frames=frames,
+        detector=detector,
+        model=str(model) if model else None,
+        repeats=repeats,
+        detect_fps=detect_fps,
+        budget_s=budget_s,
     )
     typer.echo(json.dumps(result, indent=2))
 
@@ -144,3 +156,53 @@ def web(
         parts=chosen,
     )
     typer.echo(json.dumps(result, indent=2))
+
+
+@bench_app.command("capacity")
+def capacity(
+    video: Path = typer.Option(..., "--video", exists=True, dir_okay=False, help="Clip every camera plays."),
+    width: int = typer.Option(1280, "--width", min=64, max=4096, help="Camera resolution (clip is scaled)."),
+    height: int = typer.Option(720, "--height", min=64, max=4096),
+    fps: float = typer.Option(25.0, "--fps", min=1, max=60, help="Camera frame rate (frames repeated)."),
+    detect_fps: float = typer.Option(5.0, "--detect-fps", min=0.5, max=30, help="Analytics rate to hold."),
+    model: Path | None = typer.Option(
+        None, "--model", exists=True, dir_okay=False, help="ONNX person detector (else HOG, degraded)."
+    ),
+    face_model: Path | None = typer.Option(
+        None, "--face-model", exists=True, dir_okay=False, help="Face model for live redaction (else Haar)."
+    ),
+    viewed: int = typer.Option(1, "--viewed", min=0, help="Cameras watched live (redacted JPEG)."),
+    live_fps: float = typer.Option(10.0, "--live-fps", min=1, max=30, help="Live frames per second to hold."),
+    step_s: float = typer.Option(20.0, "--step-s", min=1, help="Seconds measured after each added camera."),
+    max_cameras: int = typer.Option(32, "--max-cameras", min=1),
+    start_cameras: int = typer.Option(1, "--start-cameras", min=1, help="Cameras in the first step."),
+    min_cameras: int = typer.Option(
+        2, "--min-cameras", min=1, help="Steps measured even if rates fall short."
+    ),
+    budget_s: float = typer.Option(240.0, "--budget-s", min=5, help="Stop adding cameras after this long."),
+    quick: bool = typer.Option(False, "--quick", help="Tiny run for tests: 320x180, 2 cameras, 3 s steps."),
+) -> None:
+    """Cameras per box at full analytics (and live) rate, CPU and memory per camera, where time goes."""
+    from oversight.bench.capacity import Plan, run
+
+    plan = Plan(
+        video=video,
+        width=width,
+        height=height,
+        fps=fps,
+        detect_fps=detect_fps,
+        model=str(model) if model else None,
+        face_model=str(face_model) if face_model else None,
+        viewed=viewed,
+        live_fps=live_fps,
+        step_s=step_s,
+        max_cameras=max_cameras,
+        min_cameras=min_cameras,
+        start_cameras=start_cameras,
+        budget_s=budget_s,
+    )
+    if quick:
+        plan.width, plan.height, plan.step_s, plan.warmup_s = 320, 180, 3.0, 1.5
+        plan.max_cameras, plan.budget_s, plan.clip_s = min(max_cameras, 2), 30.0, 4.0
+        plan.start_cameras = 1
+    typer.echo(json.dumps(run(plan), indent=2))

@@ -20,9 +20,12 @@ import statistics
 import tempfile
 import threading
 import time
-import uuid
+from functools import partial
 from pathlib import Path
 from typing import Any
+
+from oversight.bench.backends import guarded, postgres_unavailable
+from oversight.store.db import scratch_postgres
 
 TARGET_P95_MS = 100.0
 
@@ -258,31 +261,21 @@ def run(
     for backend in backends:
         if backend == "sqlite":
             with tempfile.TemporaryDirectory() as d:
-                out["sqlite"] = run_backend(
-                    f"sqlite:///{Path(d) / 'bench.db'}", incidents, units, consoles, samples
+                url = f"sqlite:///{Path(d) / 'bench.db'}"
+                out["sqlite"] = guarded(
+                    "sqlite", partial(run_backend, url, incidents, units, consoles, samples)
                 )
         elif backend == "postgres":
-            from sqlalchemy import create_engine, text
-
-            name = f"oversight_bench_{uuid.uuid4().hex[:8]}"
-            admin = create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
-            try:
-                with admin.connect() as c:
-                    c.execute(text(f'CREATE DATABASE "{name}"'))
-            except Exception as exc:  # no server: say so in the JSON rather than crash the other backend
-                out["postgres"] = {
-                    "error": f"PostgreSQL not available: {exc.__class__.__name__}: {exc}"[:300]
-                }
-                admin.dispose()
+            reason = postgres_unavailable(pg_admin_url)
+            if reason is not None:
+                out["postgres"] = {"skipped": reason}
                 continue
-            try:
-                out["postgres"] = run_backend(
-                    f"{pg_admin_url.rsplit('/', 1)[0]}/{name}", incidents, units, consoles, samples
-                )
-            finally:
-                with admin.connect() as c:
-                    c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                admin.dispose()
+
+            def on_postgres() -> dict[str, Any]:
+                with scratch_postgres(pg_admin_url, "oversight_bench") as url:
+                    return run_backend(url, incidents, units, consoles, samples)
+
+            out["postgres"] = guarded("postgres", on_postgres)
         else:
             raise ValueError(f"unknown backend {backend!r}")
     return out

@@ -15,6 +15,12 @@ each stage repeated and the median kept:
   full pipeline vs decode alone of that clip. Target <= 1.3x. Also ``quiet_camera_held``: the
   real clip decoded but its first frame fed to the pipeline every time.
 * recording: ``oversight.bench.recording.measure_recording`` (cameras/recording) if present.
+
+As in ``serve``, every packet is decoded but only frames sampled at ``detect.fps`` (default 5) are
+converted to BGR at the detect size (at most 640 wide) and analysed, so a 60 fps or 4K clip costs
+what it costs a camera. The run is bounded: a pilot pass of the full pipeline gets a
+``1 / (PASS_COST x repeats)`` share of ``budget_s`` (CPU seconds), and the frames it got through are
+the frames of the run (``frames_requested`` vs ``frames``).
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ import numpy as np
 from oversight.analytics.detectors import Detector, make_detector
 from oversight.analytics.motion import MotionDetector
 from oversight.analytics.pipeline import LOW_CONFIDENCE, CameraAnalytics
-from oversight.config.schema import CameraConfig
+from oversight.config.schema import CameraConfig, DetectConfig
 from oversight.events.bus import EventBus
 from oversight.store.db import Database
 
@@ -43,13 +49,15 @@ OVERHEAD_TARGET_PCT = 15.0
 QUIET_TARGET = 1.3
 
 
-def decode_frames(path: Path, limit: int) -> Iterator[np.ndarray]:
+def decode_frames(path: Path, limit: int, size: tuple[int, int] | None = None) -> Iterator[np.ndarray]:
+    """The first ``limit`` frames as BGR arrays (at ``size`` = (width, height) when given)."""
+    kw: dict[str, Any] = {"width": size[0], "height": size[1]} if size else {}
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         for n, frame in enumerate(container.decode(stream)):
             if n >= limit:
                 return
-            yield frame.to_ndarray(format="bgr24")
+            yield frame.to_ndarray(format="bgr24", **kw)
 
 
 def video_info(path: Path) -> tuple[int, int, float]:
@@ -59,13 +67,50 @@ def video_info(path: Path) -> tuple[int, int, float]:
         return s.codec_context.width, s.codec_context.height, rate
 
 
-def cpu_per_frame(path: Path, limit: int, work: Callable[[np.ndarray, int], None] | None) -> float:
-    """CPU seconds per frame to decode ``limit`` frames and run ``work`` on each."""
+def detect_size(width: int, height: int, max_width: int = 640) -> tuple[int, int]:
+    """The analytics resolution: the clip's, scaled down to ``max_width`` keeping the aspect."""
+    if width <= max_width:
+        return width, height
+    return max_width, max(2, round(height * max_width / width / 2) * 2)
+
+
+def sample_indices(count: int, fps: float, detect_fps: float) -> frozenset[int]:
+    """Indices of the frames ``FrameSampler`` hands to analytics at ``detect_fps`` (same stepping)."""
+    step = 1.0 / detect_fps
+    next_t = float("-inf")
+    chosen = []
+    for i in range(count):
+        t = i / fps
+        if t < next_t - 1e-3:
+            continue
+        next_t = next_t + step if 0 <= t - next_t < step else t + step
+        chosen.append(i)
+    return frozenset(chosen)
+
+
+def cpu_per_frame(
+    path: Path,
+    limit: int,
+    work: Callable[[np.ndarray, int], None] | None,
+    size: tuple[int, int] | None = None,
+    sampled: frozenset[int] | None = None,
+) -> float:
+    """CPU seconds per decoded frame to decode ``limit`` frames, convert the ``sampled`` ones (all
+    when None) to BGR at ``size`` and run ``work`` on each of those."""
+    kw: dict[str, Any] = {"width": size[0], "height": size[1]} if size else {}
     t0 = time.process_time()
     n = 0
-    for n, frame in enumerate(decode_frames(path, limit), start=1):
-        if work is not None:
-            work(frame, n - 1)
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        for frame in container.decode(stream):
+            if n >= limit:
+                break
+            i, n = n, n + 1
+            if sampled is not None and i not in sampled:
+                continue
+            img = frame.to_ndarray(format="bgr24", **kw)
+            if work is not None:
+                work(img, i)
     if n == 0:
         raise ValueError(f"{path}: no frames decoded")
     return (time.process_time() - t0) / n
@@ -159,23 +204,74 @@ def _count_events(db: Database) -> int:
         return int(s.scalar(select(func.count(Event.id))) or 0)
 
 
+PASS_COST = 6.0  # a repeat costs about this many full-pipeline passes (8 passes, 5 of them detecting)
+
+
+def frames_within(
+    video: Path,
+    frames: int,
+    size: tuple[int, int],
+    sampled: frozenset[int],
+    cap_s: float,
+    step: Callable[[np.ndarray, int], None],
+) -> int:
+    """How many of the first ``frames`` frames the full pipeline (``step``) gets through in ``cap_s``
+    CPU seconds: a pilot pass on the real frames, so motion gating and the detector's real cost on
+    this footage decide, not a worst case."""
+    t0 = time.process_time()
+    n = 0
+    with av.open(str(video)) as container:
+        stream = container.streams.video[0]
+        for frame in container.decode(stream):
+            if n >= frames or time.process_time() - t0 > cap_s:
+                break
+            i, n = n, n + 1
+            if i in sampled:
+                step(frame.to_ndarray(format="bgr24", width=size[0], height=size[1]), i)
+    return max(2, n)
+
+
 def run(
-    video: Path, frames: int = 300, detector: str = "hog", model: str | None = None, repeats: int = 3
+    video: Path,
+    frames: int = 300,
+    detector: str = "hog",
+    model: str | None = None,
+    repeats: int = 3,
+    detect_fps: float | None = None,
+    budget_s: float = 60.0,
 ) -> dict[str, Any]:
     video = Path(video)
     if not video.is_file():
         raise FileNotFoundError(video)
     width, height, fps = video_info(video)
-    cam = bench_camera(width, height, fps, detector, model)
+    size = detect_size(width, height)
+    rate = min(detect_fps or DetectConfig().fps, fps)  # serve samples at detect.fps (default 5)
+    cam = bench_camera(size[0], size[1], rate, detector, model)
     det: Detector = make_detector(cam.detect, low_confidence=min(LOW_CONFIDENCE, cam.detect.min_confidence))
-    first = next(decode_frames(video, 1))
+    first = next(decode_frames(video, 1, size))
     det.detect(first)  # warm-up: lazy allocations, ORT graph optimisation
-    frame_count = sum(1 for _ in decode_frames(video, frames))
+    requested = frames
     dt = timedelta(seconds=1.0 / fps)
 
     with tempfile.TemporaryDirectory(prefix="oversight-bench-") as tmp_s:
         tmp = Path(tmp_s)
-        static_clip = encode_static(first, frame_count, fps, tmp / "static.mp4")
+        pilot_db = Database(f"sqlite:///{tmp}/pilot.db")
+        pilot_db.migrate()
+        pilot = CameraAnalytics(cam, pilot_db, EventBus(), tmp / "snaps-pilot", detector=det)
+        frames = frames_within(
+            video,
+            frames,
+            size,
+            sample_indices(frames, fps, rate),
+            budget_s / (PASS_COST * repeats),
+            lambda f, i: pilot.process(f, T0 + i * dt),
+        )
+        pilot.close()
+        pilot_db.dispose()
+        frame_count = sum(1 for _ in decode_frames(video, frames, (16, 16)))
+        frames = frame_count
+        sampled = sample_indices(frame_count, fps, rate)
+        static_clip = encode_static(next(decode_frames(video, 1)), frame_count, fps, tmp / "static.mp4")
         results: dict[str, list[float]] = {
             k: []
             for k in (
@@ -216,7 +312,7 @@ def run(
                 if key == "full" and ana.detections_run != before:
                     detected_on.add(i)
 
-            results[key].append(cpu_per_frame(clip, frames, step))
+            results[key].append(cpu_per_frame(clip, frames, step, size, sampled))
             ana.close()
             if key == "full":
                 results["inference"].append(det.inference_cpu_s / frame_count)
@@ -227,29 +323,31 @@ def run(
 
         for r in range(repeats):
             full_run(r, video, None, "full")
-            results["decode"].append(cpu_per_frame(video, frames, None))
+            results["decode"].append(cpu_per_frame(video, frames, None, size, sampled))
 
-            motion = MotionDetector(cam.motion, width, height)
+            motion = MotionDetector(cam.motion, *size)
 
             def motion_only(f: np.ndarray, i: int, m: MotionDetector = motion) -> None:
                 m.update(f)
 
-            results["decode_motion"].append(cpu_per_frame(video, frames, motion_only))
+            results["decode_motion"].append(cpu_per_frame(video, frames, motion_only, size, sampled))
 
-            motion2 = MotionDetector(cam.motion, width, height)
+            motion2 = MotionDetector(cam.motion, *size)
 
             def motion_then_detect(f: np.ndarray, i: int, m: MotionDetector = motion2) -> None:
                 if m.update(f):
                     det.detect(f)
 
-            results["decode_motion_detection"].append(cpu_per_frame(video, frames, motion_then_detect))
+            results["decode_motion_detection"].append(
+                cpu_per_frame(video, frames, motion_then_detect, size, sampled)
+            )
 
             def floor(f: np.ndarray, i: int) -> None:
                 if i in detected_on:
                     det.detect(f)
 
-            results["decode_detection_floor"].append(cpu_per_frame(video, frames, floor))
-            results["static_decode"].append(cpu_per_frame(static_clip, frames, None))
+            results["decode_detection_floor"].append(cpu_per_frame(video, frames, floor, size, sampled))
+            results["static_decode"].append(cpu_per_frame(static_clip, frames, None, size, sampled))
             full_run(r, static_clip, None, "static_full")
             full_run(r, video, first, "held_full")
 
@@ -265,6 +363,11 @@ def run(
         "resolution": [width, height],
         "fps": fps,
         "frames": frame_count,
+        "frames_requested": requested,
+        "budget_s": budget_s,
+        "detect_size": list(size),
+        "detect_fps": rate,
+        "frames_analysed_per_pass": len(sampled),
         "repeats": repeats,
         "detector": det.name,
         "providers": getattr(det, "providers", None),

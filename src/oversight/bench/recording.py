@@ -31,24 +31,31 @@ REFERENCE_BPS = 4_000_000
 
 
 def _packets(path: Path, seconds: float) -> Iterator[tuple[av.Packet, Any]]:
-    """Packets covering ``seconds`` of media, reopening the file as often as needed."""
+    """Packets covering ``seconds`` of media, reopening the file as often as needed.
+
+    Media time comes from the same clock repair the recorder uses, so a file whose packets carry
+    no usable timestamps (all pts 0) is counted by frames at its nominal rate instead of looping
+    forever at one tick per packet."""
     done = 0.0
     while done < seconds:
         with av.open(str(path)) as c:
             st = c.streams.video[0]
-            first = last = None
+            tb = st.time_base or Fraction(1, 90000)
+            clock = PacketClock(tb, st.average_rate or st.guessed_rate, live=False, start_wall=0.0)
+            last = 0.0
             for p in c.demux(st):
                 if not p.size:
                     continue
-                t = float((p.dts if p.dts is not None else p.pts or 0) * p.time_base)
-                first = t if first is None else first
-                last = t
-                if done + (t - first) >= seconds:
+                stamped = clock.stamp(p, now=0.0)
+                if stamped is None:
+                    continue
+                last = clock.wall_of(stamped.dts) + stamped.duration_s
+                if done + last >= seconds:
                     return
                 yield p, st
-            if first is None or last is None:
+            if not clock.started:
                 raise ValueError(f"no video packets in {path}")
-            done += max(last - first, 0.001)
+            done += max(last, 0.001)
 
 
 def measure_recording(

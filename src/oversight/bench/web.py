@@ -25,8 +25,11 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
+
+from oversight.bench.backends import guarded, postgres_unavailable
 
 ALERT_TARGET_P99_MS = 300.0
 EVENTS_TARGET_P95_MS = 50.0
@@ -479,12 +482,16 @@ def run(
             if clip is None:
                 out["alert_latency_ms"] = {"skipped": "no clip (give --video)"}
             else:
-                out["alert_latency_ms"] = alert_latency(clip, alert_seconds, work)
+                out["alert_latency_ms"] = guarded("alerts", lambda: alert_latency(clip, alert_seconds, work))
         if "wall" in parts:
-            out["live_wall"] = live_wall_cpu(cameras, viewers, cpu_seconds, work)
+            out["live_wall"] = guarded("wall", lambda: live_wall_cpu(cameras, viewers, cpu_seconds, work))
         if "events" in parts:
             out["event_list"] = {}
             for b in backends:
+                reason = postgres_unavailable(pg_admin) if b == "postgres" else None
+                if reason is not None:
+                    out["event_list"][b] = {"skipped": reason}
+                    continue
                 (work / b).mkdir()
-                out["event_list"][b] = event_list(b, events, work / b, pg_admin)
+                out["event_list"][b] = guarded(b, partial(event_list, b, events, work / b, pg_admin))
     return out

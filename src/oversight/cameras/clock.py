@@ -1,4 +1,4 @@
-"""Repair packet timestamps and map them to wall-clock time.
+"""Repair packet timestamps and map them to wall-clock time; restamp sources whose own are unusable.
 
 Cameras and files hand us packets with missing or non-monotonic timestamps (RTSP's first packets
 after probing have no pts/dts; AVI has no pts on some files). The MP4 muxer needs strictly
@@ -9,16 +9,28 @@ is the moment we started opening the stream (RTSP PLAY happens inside the open),
 of the first packet: stream probing holds packets back for a second or two and then delivers them
 in a burst. From there the source's own clock (RTP timestamps) drives the timeline, which keeps
 consecutive segments exactly contiguous; every reconnect re-anchors.
+
+Some sources carry no usable clock at all (every packet stamped 0, or no timestamps): forcing each
+one tick forward would label minutes of video as a second and let a file be read at 90x real time.
+After ``STUCK_LIMIT`` packets in a row that do not advance (or a second keyframe with no timestamp)
+the clock switches for the rest of the connection to its own timeline: by arrival time for live
+sources, by frame count at the nominal rate for files. ``restamped`` says which, for the status.
 """
 
 from __future__ import annotations
 
 import time
 from fractions import Fraction
+from typing import Literal
 
 import av
 
 from oversight.recording.packet import RecPacket
+
+STUCK_LIMIT = 8  # packets in a row whose dts does not advance before the source clock is dropped
+UNTIMED_KEYFRAMES = 2  # keyframes without any timestamp before we stop waiting for one
+
+Restamp = Literal["arrival", "frames"]
 
 
 class PacketClock:
@@ -35,6 +47,19 @@ class PacketClock:
         self.base_ts: int | None = None
         self.last_dts: int | None = None
         self.started = False  # becomes True at the first keyframe with a usable timestamp
+        self.restamped: Restamp | None = None  # set once the source's own timestamps are dropped
+        self.repaired = 0  # packets whose dts had to be forced forward
+        self._stuck = 0
+        self._untimed_keys = 0
+        self._last_now: float | None = None
+
+    @property
+    def note(self) -> str | None:
+        """Why and how this stream is restamped, for the camera status; None when it is not."""
+        if self.restamped is None:
+            return None
+        how = "arrival time" if self.restamped == "arrival" else "frame count at the nominal frame rate"
+        return f"source timestamps unusable (missing or not advancing): restamped by {how}"
 
     def wall_of(self, ts: int) -> float:
         assert self.base_wall is not None and self.base_ts is not None
@@ -42,20 +67,39 @@ class PacketClock:
 
     def stamp(self, pkt: av.Packet, now: float | None = None) -> RecPacket | None:
         """A repaired copy of ``pkt``, or None while waiting for a keyframe with timestamps."""
+        now = time.time() if now is None else now
         pts, dts = pkt.pts, pkt.dts
         if not self.started:
-            if not pkt.is_keyframe or (pts is None and dts is None):
+            if not pkt.is_keyframe:
                 return None
+            if pts is None and dts is None:
+                self._untimed_keys += 1
+                if self.live and self._untimed_keys < UNTIMED_KEYFRAMES:
+                    return None  # RTSP right after probing: the next keyframe usually has one
+                self._switch()
             self.started = True
-        if dts is None:
-            dts = self.last_dts + self.frame_ticks if self.last_dts is not None else pts
-        assert dts is not None
-        if self.last_dts is not None and dts <= self.last_dts:
-            dts = self.last_dts + 1
-        if pts is None or pts < dts:
-            pts = dts
+        if self.restamped is not None:
+            pts = dts = self._own_ts(now)
+        else:
+            if dts is None:
+                dts = self.last_dts + self.frame_ticks if self.last_dts is not None else pts
+            assert dts is not None
+            if self.last_dts is not None and dts <= self.last_dts:
+                self.repaired += 1
+                self._stuck += 1
+                if self._stuck >= STUCK_LIMIT:
+                    self._switch()
+                    pts = dts = self._own_ts(now)
+                    if self.restamped == "frames":  # the stuck packets were frames too: catch up
+                        pts = dts = dts + (self._stuck - 1) * self.frame_ticks
+                else:
+                    dts = self.last_dts + 1
+            else:
+                self._stuck = 0
+            if pts is None or pts < dts:
+                pts = dts
         self.last_dts = dts
-        now = time.time() if now is None else now
+        self._last_now = now
         if self.base_wall is None:
             self.base_wall = self._start_wall if self._start_wall is not None else now
             self.base_ts = pts
@@ -64,7 +108,19 @@ class PacketClock:
             pts=pts,
             dts=dts,
             keyframe=bool(pkt.is_keyframe),
-            duration=int(pkt.duration or self.frame_ticks),
+            duration=int(pkt.duration or self.frame_ticks) if self.restamped is None else self.frame_ticks,
             time_base=self.time_base,
             wall=self.wall_of(pts),
         )
+
+    def _switch(self) -> None:
+        self.restamped = "arrival" if self.live else "frames"
+
+    def _own_ts(self, now: float) -> int:
+        """The next timestamp on our own timeline: one frame on for files, the time since the last
+        packet for live sources (at least one tick, so dts keeps increasing)."""
+        if self.last_dts is None:
+            return 0
+        if self.restamped == "arrival" and self._last_now is not None:
+            return self.last_dts + max(1, round((now - self._last_now) / self.time_base))
+        return self.last_dts + self.frame_ticks

@@ -61,6 +61,8 @@ class AnalyticsRunner:
     sources: analytics sees the newest frame) or, with ``wait``, blocks until it is taken (files
     read as fast as possible: every sampled frame is analysed)."""
 
+    dropped = 0  # frames replaced in the mailbox before analytics took them: the detector is behind
+
     def __init__(self, analytics: Any, name: str):
         self.analytics = analytics
         self.processed = 0
@@ -73,8 +75,11 @@ class AnalyticsRunner:
         if wait:
             self._slot.put((img, ts))
             return
-        with contextlib.suppress(queue.Empty):
+        try:
             self._slot.get_nowait()  # the detector is behind: drop the older frame
+            self.dropped += 1
+        except queue.Empty:
+            pass
         with contextlib.suppress(queue.Full):
             self._slot.put_nowait((img, ts))
 

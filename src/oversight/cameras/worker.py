@@ -19,7 +19,9 @@ import numpy as np
 
 from oversight.cameras.backoff import Backoff
 from oversight.cameras.clock import PacketClock
+from oversight.cameras.fallbacks import model_status
 from oversight.cameras.frames import AnalyticsFactory, FrameSampler, StreamInfo
+from oversight.cameras.load import LoadMeter
 from oversight.cameras.source import Source, SourceError, open_source, parse_source
 from oversight.config.schema import CameraConfig
 from oversight.events.bus import EventBus
@@ -86,6 +88,8 @@ class CameraWorker:
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._meter = _Meter()
+        self._clock: PacketClock | None = None  # the recording stream's clock (restamping shows here)
+        self._load = LoadMeter(cam.detect.fps if cam.detect.enabled else 0.0)
         # status
         self.state = "created"  # created|connecting|online|offline|ended|stopped|disabled
         self.online = False
@@ -189,6 +193,9 @@ class CameraWorker:
             else None,
             "detect_error": self.detect_error or (self.sampler.error if self.sampler else None),
             "frames_analyzed": self.sampler.frames_processed if self.sampler else 0,
+            "timestamps": self._clock.note if self._clock is not None else None,
+            **self._load.status(self.sampler),
+            **model_status(self.cam),
         }
 
     # -- internals -------------------------------------------------------
@@ -272,6 +279,8 @@ class CameraWorker:
             live=src.live,
             start_wall=opened_at if src.live else continue_wall,
         )
+        if primary:
+            self._clock = clock
         record = primary
         if record:
             try:

@@ -1,0 +1,84 @@
+"""``oversight bench capacity --quick`` runs the real pipeline (recording, decode, analytics with the
+shared detector, live view) for 1-2 cameras, stops within its bound and reports consistent figures
+(no capacity asserted: the machine is shared)."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import asset
+from media_helpers import oversight
+
+pytestmark = pytest.mark.assets
+
+
+def test_bench_capacity_quick_measures_the_real_pipeline():
+    video = asset("video/vtest_480x360_h264.avi")
+    model = asset("models/yolox_nano_416x416.onnx")
+    out = oversight("bench", "capacity", "--video", str(video), "--model", str(model), "--quick", timeout=150)
+    assert out["bench"] == "capacity" and out["resolution"] == [320, 180] and out["detector"] == "onnx"
+    assert out["face_detector"] == "haar" and len(out["degraded"]) == 1  # the live redaction fallback
+    steps = out["steps"]
+    assert 1 <= len(steps) <= 2 and [s["cameras"] for s in steps] == list(range(1, len(steps) + 1))
+    first = steps[0]
+    assert first["analytics_fps_mean"] > 0  # frames really reached analytics
+    assert first["live_fps_min"] is not None and first["live_fps_min"] > 0  # and the live view
+    assert first["reader_fps_min"] > 0 and first["rss_mb"] > 0 and first["cpu_cores"] > 0
+    shares = first["cpu_share_by_stage"]
+    assert {"read_and_record", "decode", "analytics", "live_view"} <= set(shares)
+    assert sum(shares.values()) == pytest.approx(1.0, abs=0.01)
+    assert 0 <= out["cameras_per_box"] <= 2
+    leading = 0  # capacity ends at the first step that fell short, even if a later one held
+    for s in steps:
+        if not s["held"]:
+            break
+        leading = s["cameras"]
+    assert out["cameras_per_box"] == leading
+    assert out["stopped_by"] in ("max_cameras", "rate below 95 % of configured", "time budget")
+
+
+def test_live_viewer_goes_through_the_egress_gate_when_there_is_one(monkeypatch):
+    """With a privacy egress gate in the tree, the capacity bench watches through it (opened as a
+    live session, closed at the end) and counts only fresh live frames, not stalled cards."""
+    import sys
+    import time
+    import types
+    from datetime import UTC, datetime
+
+    import oversight.privacy
+    from oversight.bench.capacity import Viewer
+
+    frames = iter([("live", 1), ("live", 1), ("stalled", 2), ("live", 3), *[("live", 3)] * 1000])
+    opened: list[tuple] = []
+    closed: list[bool] = []
+
+    class Session:
+        def frame(self, camera_id: str):
+            state, t = next(frames)
+            return types.SimpleNamespace(ts=datetime.fromtimestamp(t, UTC), state=state)
+
+        def close(self) -> None:
+            closed.append(True)
+
+    class Gate:
+        def open_live(self, who, camera_ids, kind, purpose):
+            opened.append((who.username, who.role, tuple(camera_ids), kind))
+            return Session()
+
+    fake = types.ModuleType("oversight.privacy.egress")
+    fake.egress = lambda ctx: Gate()  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "oversight.privacy.egress", fake)
+    monkeypatch.setattr(oversight.privacy, "egress", fake, raising=False)
+    viewer = Viewer(ctx=object(), camera_id="cap00", fps=200.0)
+    viewer.start()
+    deadline = time.monotonic() + 10
+    while viewer.new_frames < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    viewer.stop()
+    deadline = time.monotonic() + 5
+    while not closed and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert viewer.error is None
+    assert opened == [("capacity-bench", "operator", ("cap00",), "live")]
+    assert viewer.new_frames == 2  # ts 1 and ts 3; the repeat and the stalled card do not count
+    assert closed == [True]
