@@ -87,6 +87,11 @@ def serve(
             typer.echo(str(issue), err=True)
         raise typer.Exit(1) from None
     service = Service(cfg, config)
+    if service.sealer.created:  # first start: the audit anchor an auditor must keep off this server
+        typer.echo(
+            "Audit genesis fingerprint (write it down, keep it elsewhere): "
+            + service.sealer.genesis.fingerprint
+        )
     service.start(host, port)
     typer.echo(f"Oversight serving {len(cfg.cameras)} camera(s) on http://{host}:{port}/")
     if service.web_ctx is not None:  # on a fresh site: the one-time link that creates the first admin

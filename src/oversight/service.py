@@ -37,10 +37,22 @@ class Service:
         Path(cfg.site.data_dir).mkdir(parents=True, exist_ok=True)
         self.db = Database(database_url(cfg))
         self.db.migrate()
-        from oversight.privacy.audit import install_signer
+        from oversight.privacy.audit_trail import Sealer
         from oversight.privacy.keys import load_or_create_signing_key
 
-        install_signer(load_or_create_signing_key(cfg.site.data_dir))  # signed audit checkpoints
+        audit_cfg = cfg.site.audit
+        self.sealer = Sealer(  # signed, chained audit digests; the genesis is made on first start
+            self.db,
+            load_or_create_signing_key(cfg.site.data_dir),
+            cfg.site.data_dir,
+            every_entries=audit_cfg.digest_every_entries,
+            every_s=audit_cfg.digest_every_minutes * 60,
+        )
+        if self.sealer.created:
+            log.warning(
+                "audit genesis created; keep this fingerprint outside the server: %s",
+                self.sealer.genesis.fingerprint,
+            )
         self.bus = EventBus()
         self.runtime = Runtime(cfg, self.db, self.bus, analytics_factory="default")
         self.mqtt: Any = None
@@ -49,6 +61,7 @@ class Service:
         self._server_thread: threading.Thread | None = None
 
     def start(self, host: str | None = "127.0.0.1", port: int = 8080) -> None:
+        self.sealer.start()
         if self.cfg.site.mqtt is not None:
             from oversight.events.mqtt import MqttPublisher
 
@@ -77,6 +90,7 @@ class Service:
         self.runtime.stop()
         if self.mqtt is not None:
             self.mqtt.stop()
+        self.sealer.stop()
 
     def close(self) -> None:
         self.db.dispose()

@@ -25,6 +25,15 @@ class MqttConfig(Strict):
     password: str | None = None
 
 
+class AuditSettings(Strict):
+    """How often the audit log's head is signed into a chained digest (see privacy/audit_trail)."""
+
+    digest_every_entries: int = Field(100, ge=1, description="sign after this many new entries")
+    digest_every_minutes: float = Field(
+        15.0, gt=0, le=1440, description="sign at least this often, even when nothing happened"
+    )
+
+
 class SiteSettings(Strict):
     name: str = "Oversight site"
     timezone: str = "UTC"
@@ -34,6 +43,7 @@ class SiteSettings(Strict):
     mqtt: MqttConfig | None = None
     site_plan: str | None = None  # image path for the map page
     controller: str = "the city"  # the data controller named in reports
+    audit: AuditSettings = Field(default_factory=AuditSettings)
 
 
 class GeoLocation(Strict):

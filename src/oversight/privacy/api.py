@@ -212,15 +212,14 @@ def export_audit(
 @router.get("/audit/verify")
 def verify_audit(request: Request, who: Principal = Depends(AUDITORS)) -> dict[str, Any]:
     ctx = get_ctx(request)
-    from oversight.privacy.keys import load_or_create_signing_key
+    from oversight.privacy.audit_trail import verify_trail
 
-    key = load_or_create_signing_key(ctx.data_dir)
     with ctx.db.session() as s:
-        r = audit.verify(s, key.verify_key)
+        r = verify_trail(s, ctx.data_dir, ctx.cfg.site.audit.digest_every_minutes * 60)
     return {
         "ok": r.ok,
         "entries": r.entries,
-        "checkpoints": r.checkpoints,
+        "checkpoints": r.digests,
         "first_bad_seq": r.first_bad_seq,
         "message": r.message,
         "problems": r.problems[:50],

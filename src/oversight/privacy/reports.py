@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from oversight.config.schema import SiteConfig
-from oversight.privacy import audit
+from oversight.privacy import audit, audit_trail
 from oversight.privacy.camera_audit import CameraAudit, Finding, audit_site, site_findings
 from oversight.privacy.models import AuditCheckpoint, AuditEntry, ExportRecord, RevealRequest
 from oversight.privacy.retention_report import RetentionReport, retention_report
@@ -65,7 +65,8 @@ class Usage:
     last_checkpoint: str | None = None
 
 
-def collect_usage(db: Database, start: datetime, end: datetime) -> Usage:
+def collect_usage(db: Database, start: datetime, end: datetime, cfg: SiteConfig | None = None) -> Usage:
+    """Usage in [start, end); with ``cfg`` the audit check covers the signed digests from genesis."""
     u = Usage(start, end)
     with db.session() as s:
         roles = {name: role for name, role in s.execute(select(User.username, User.role))}
@@ -127,8 +128,16 @@ def collect_usage(db: Database, start: datetime, end: datetime) -> Usage:
         while d <= (end - timedelta(microseconds=1)).astimezone(UTC).date():
             u.events_per_day[d.isoformat()] = days.get(d.isoformat(), 0)
             d += timedelta(days=1)
-        v = audit.verify(s)
+        v = audit.verify(s) if cfg is None else _verify_trail(s, cfg)
         u.audit_ok, u.audit_message, u.audit_entries = v.ok, v.message, v.entries
+        latest = None if cfg is None else audit_trail.latest_digest(s, cfg.site.data_dir)
+        if latest is not None:
+            u.last_checkpoint = (
+                f"digest {latest['number']} of {latest['ts']} over seq {latest['seq']} (entry hash "
+                f"{latest['hash']}), digest hash {latest['digest']}, chained from genesis "
+                f"{latest['genesis']}, signed by key {latest['key']}"
+            )
+            return u
         cp = s.execute(
             select(AuditCheckpoint).order_by(AuditCheckpoint.seq.desc()).limit(1)
         ).scalar_one_or_none()
@@ -137,6 +146,11 @@ def collect_usage(db: Database, start: datetime, end: datetime) -> Usage:
                 f"seq {cp.seq}, hash {cp.hash}, signed {cp.ts:%Y-%m-%d %H:%M} UTC by key {cp.key_fingerprint}"
             )
     return u
+
+
+def _verify_trail(s: Any, cfg: SiteConfig) -> audit.VerifyResult:
+    every_s = cfg.site.audit.digest_every_minutes * 60
+    return audit_trail.verify_trail(s, cfg.site.data_dir, every_s)
 
 
 # ------------------------------------------------------------------ document model
@@ -256,7 +270,7 @@ def _security_table(results: list[CameraAudit], site: list[Finding]) -> Block:
 def pia_blocks(
     db: Database, cfg: SiteConfig, start: datetime, end: datetime, use_onvif: bool = False
 ) -> list[Block]:
-    usage = collect_usage(db, start, end)
+    usage = collect_usage(db, start, end, cfg)
     ret = retention_report(db, cfg, end)
     sec = audit_site(cfg, use_onvif=use_onvif, timeout=1.0)
     site_f = site_findings(cfg)
@@ -402,7 +416,7 @@ def pia_blocks(
 def transparency_blocks(
     db: Database, cfg: SiteConfig, start: datetime, end: datetime
 ) -> tuple[list[Block], Usage, RetentionReport]:
-    u = collect_usage(db, start, end)
+    u = collect_usage(db, start, end, cfg)
     ret = retention_report(db, cfg, end, since=start)
     b: list[Block] = [
         ("h1", f"Transparency report — {cfg.site.name}"),
@@ -477,11 +491,10 @@ def transparency_blocks(
             "p",
             f"Audit log: {u.audit_message}."
             + (
-                f" Latest signed checkpoint: {u.last_checkpoint}. Publishing this hash lets anyone detect "
-                "a later "
-                "rewrite of the log."
+                f" Latest signed digest: {u.last_checkpoint}. Publishing this hash lets anyone detect "
+                "a later rewrite of the log."
                 if u.last_checkpoint
-                else " No signed checkpoint yet."
+                else " No signed digest yet."
             ),
         ),
     ]
