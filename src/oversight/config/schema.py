@@ -34,6 +34,40 @@ class AuditSettings(Strict):
     )
 
 
+class SecuritySettings(Strict):
+    """Access control knobs: proxies, login throttling, second factor, sessions, reveal windows."""
+
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="addresses or networks of reverse proxies whose X-Forwarded-For is believed",
+    )
+    login_hash_concurrency: int = Field(2, ge=1, le=64, description="password checks at once")
+    login_hash_queue: int = Field(4, ge=0, le=256, description="logins that may wait; more get 429")
+    totp_roles: list[str] = Field(
+        default_factory=list, description="roles that must log in with a TOTP second factor"
+    )
+    session_idle_minutes: float = Field(30, gt=0, description="a session unused this long locks")
+    session_max_hours: float = Field(12, gt=0, description="no session lives longer, used or not")
+    reveal_ahead_minutes: float = Field(
+        60, ge=0, description="how far past now one approval may reveal live footage"
+    )
+    reveal_ahead_max_minutes: float = Field(
+        24 * 60, ge=0, description="the furthest past now a reveal may reach, with two approvers"
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        import ipaddress
+
+        for item in v:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"'{item}' is not an IP address or network (e.g. 10.0.0.0/8)") from None
+        return v
+
+
 class SiteSettings(Strict):
     name: str = "Oversight site"
     timezone: str = "UTC"
@@ -44,6 +78,7 @@ class SiteSettings(Strict):
     site_plan: str | None = None  # image path for the map page
     controller: str = "the city"  # the data controller named in reports
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
 
 
 class GeoLocation(Strict):

@@ -11,6 +11,7 @@ from oversight.store.models import User
 from oversight.web import auth
 from oversight.web.auth import ALL_ROLES, Principal, get_ctx, require_roles
 from oversight.web.context import AppContext
+from oversight.web.throttle import DEVICE_COOKIE, Busy
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -21,6 +22,22 @@ def _throttle(ctx: AppContext) -> auth.LoginThrottle:
         found = ctx.extras.setdefault("login_throttle", auth.LoginThrottle())
     assert isinstance(found, auth.LoginThrottle)
     return found
+
+
+def _gate(ctx: AppContext) -> auth.HashGate:
+    found = ctx.extras.get("login_gate")
+    if found is None:
+        sec = ctx.cfg.site.security
+        found = ctx.extras.setdefault(
+            "login_gate", auth.HashGate(sec.login_hash_concurrency, sec.login_hash_queue)
+        )
+    assert isinstance(found, auth.HashGate)
+    return found
+
+
+def _too_many(wait: float, why: str) -> HTTPException:
+    secs = str(int(wait) + 1)
+    return HTTPException(429, f"{why}; try again in {secs} s", headers={"Retry-After": secs})
 
 
 class Credentials(BaseModel):
@@ -82,32 +99,46 @@ def state(request: Request) -> AuthState:
 
 @router.post("/login", response_model=Me)
 def login(body: Credentials, request: Request, response: Response) -> Me:
+    """Progressive delays per account, client and (account, client); never a hard lockout."""
     ctx = get_ctx(request)
     ip = auth.client_ip(request)
     throttle = _throttle(ctx)
-    wait = throttle.retry_after(body.username, ip)
+    device = request.cookies.get(DEVICE_COOKIE)
+    wait = throttle.retry_after(body.username, ip, device)
     if wait > 0:
-        raise HTTPException(
-            429,
-            f"too many failed attempts; try again in {int(wait) + 1} s",
-            headers={"Retry-After": str(int(wait) + 1)},
-        )
+        raise _too_many(wait, "too many failed attempts")
+    try:
+        account = auth.check_credentials(ctx.db, body.username, body.password, _gate(ctx))
+    except Busy:
+        raise _too_many(0, "too many logins at once") from None
+    if account is None:
+        throttle.failed(body.username, ip, device)
+        _audit_login(ctx, body.username.strip()[:64], ip, False)
+        raise HTTPException(401, "wrong user name or password")
+    new_device = throttle.succeeded(body.username, ip)
     with ctx.db.session() as s:
-        user = auth.authenticate(s, body.username, body.password)
-        if user is None:
-            throttle.failed(body.username, ip)
-            _audit_login(ctx, body.username, ip, False)
+        user = s.get(User, account.id)
+        if user is None or not user.active:
             raise HTTPException(401, "wrong user name or password")
-        throttle.succeeded(body.username, ip)
         _audit_login(ctx, user.username, ip, True, user.role, s)
         token, csrf = auth.start_session(s, user, ip, request.headers.get("user-agent", ""))
         me = Me(username=user.username, role=user.role, via="session", csrf=csrf)
     _set_cookies(response, ctx, request, token, csrf)
+    response.set_cookie(
+        DEVICE_COOKIE,
+        new_device,
+        max_age=365 * 86400,
+        httponly=True,
+        samesite="strict",
+        secure=_secure(ctx, request),
+        path="/api/auth",
+    )
     return me
 
 
-def _audit_login(ctx: AppContext, username: str, ip: str, ok: bool, role: str | None = None,
-                 session: object = None) -> None:
+def _audit_login(
+    ctx: AppContext, username: str, ip: str, ok: bool, role: str | None = None, session: object = None
+) -> None:
     """Every login, success or failure, goes to the privacy audit log when it is installed."""
     try:
         from oversight.privacy.hooks import audit_login
