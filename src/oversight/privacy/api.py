@@ -84,6 +84,7 @@ def create_reveal(body: RevealIn, request: Request, who: Principal = Depends(REQ
                 body.reference,
                 source=_source(request),
                 known_cameras={c.id for c in ctx.cfg.cameras},
+                policy=reveals.RevealPolicy.from_settings(ctx.cfg.site.security),
             )
             return reveals.reveal_dict(r)
     except reveals.RevealError as exc:
@@ -119,6 +120,7 @@ def _decide(
                 body.note,
                 timedelta(hours=body.valid_hours),
                 source=_source(request),
+                policy=reveals.RevealPolicy.from_settings(ctx.cfg.site.security),
             )
             out = reveals.reveal_dict(r)
     except reveals.RevealError as exc:

@@ -78,6 +78,10 @@ class RevealRequest(Base):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     decision_note: Mapped[str | None] = mapped_column(Text, nullable=True)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # a window reaching further past now than one approval may cover needs a second supervisor
+    approvals_needed: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    first_approved_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    first_approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class ExportRecord(Base):

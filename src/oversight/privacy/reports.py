@@ -50,6 +50,7 @@ class Usage:
     accesses_by_role: Counter[str] = field(default_factory=Counter)
     accesses_by_action: Counter[str] = field(default_factory=Counter)
     reveals: Counter[str] = field(default_factory=Counter)
+    reveal_scopes: list[list[str]] = field(default_factory=list)  # one row per reveal requested
     exports: int = 0
     exports_unredacted: int = 0
     incidents: int | None = None
@@ -97,6 +98,14 @@ def collect_usage(db: Database, start: datetime, end: datetime, cfg: SiteConfig 
         ):
             u.reveals[status] += int(n)
         u.reveals["requested"] = sum(v for k, v in u.reveals.items() if k != "requested")
+        u.reveal_scopes = [
+            _reveal_scope(r)
+            for r in s.execute(
+                select(RevealRequest)
+                .where(RevealRequest.created_at >= start, RevealRequest.created_at < end)
+                .order_by(RevealRequest.id)
+            ).scalars()
+        ]
         ex = list(
             s.execute(
                 select(ExportRecord.redacted).where(
@@ -146,6 +155,34 @@ def collect_usage(db: Database, start: datetime, end: datetime, cfg: SiteConfig 
                 f"seq {cp.seq}, hash {cp.hash}, signed {cp.ts:%Y-%m-%d %H:%M} UTC by key {cp.key_fingerprint}"
             )
     return u
+
+
+REVEAL_SCOPE_COLUMNS = [
+    "Reveal",
+    "Cameras",
+    "Footage from (UTC)",
+    "Footage to (UTC)",
+    "Hours",
+    "Hours past approval (live/future)",
+    "Approvals",
+    "Status",
+]
+
+
+def _reveal_scope(r: RevealRequest) -> list[str]:
+    """What one reveal could show: cameras, window, and how far it reached past its approval."""
+    ahead = max(0.0, (r.end - r.decided_at).total_seconds() / 3600) if r.decided_at else 0.0
+    approvals = (1 if r.status == "approved" else 0) + (1 if r.first_approved_by else 0)
+    return [
+        str(r.id),
+        ", ".join(r.camera_ids or []),
+        f"{r.start.astimezone(UTC):%Y-%m-%d %H:%M}",
+        f"{r.end.astimezone(UTC):%Y-%m-%d %H:%M}",
+        f"{(r.end - r.start).total_seconds() / 3600:.2f}",
+        f"{ahead:.2f}",
+        f"{approvals} of {int(r.approvals_needed or 1)}",
+        r.status,
+    ]
 
 
 def _verify_trail(s: Any, cfg: SiteConfig) -> audit.VerifyResult:
@@ -459,6 +496,8 @@ def transparency_blocks(
             ["Requested", "Approved", "Denied", "Revoked", "Pending"],
             [[str(u.reveals.get(k, 0)) for k in ("requested", "approved", "denied", "revoked", "pending")]],
         ),
+        ("p", "The scope of every reveal requested in the period:"),
+        ("table", REVEAL_SCOPE_COLUMNS, u.reveal_scopes or [["-"] * len(REVEAL_SCOPE_COLUMNS)]),
         ("h2", "Exports, incidents, logins, configuration"),
         (
             "table",
@@ -630,6 +669,8 @@ def transparency_csv(u: Usage, ret: RetentionReport, cfg: SiteConfig) -> str:
         w.writerow(["accesses_by_role", role, n])
     for k in ("requested", "approved", "denied", "revoked", "pending"):
         w.writerow(["reveals", k, u.reveals.get(k, 0)])
+    for row in u.reveal_scopes:
+        w.writerow(["reveal_scope", row[0], " | ".join(row[1:])])
     w.writerow(["exports", "total", u.exports])
     w.writerow(["exports", "unredacted", u.exports_unredacted])
     w.writerow(["incidents", "count", "" if u.incidents is None else u.incidents])
