@@ -39,7 +39,8 @@ from oversight.web.throttle import client_address
 SESSION_COOKIE = "ov_session"
 CSRF_COOKIE = "ov_csrf"
 CSRF_HEADER = "X-CSRF-Token"
-SESSION_TTL = timedelta(hours=12)
+SESSION_TTL = timedelta(hours=12)  # the default maximum life (site.security.session_max_hours)
+SESSION_IDLE = timedelta(minutes=30)  # the default idle lock (site.security.session_idle_minutes)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ALL_ROLES: tuple[str, ...] = ROLES
 FOOTAGE_ROLES: tuple[str, ...] = ("viewer", "operator", "supervisor")  # live video, redacted
@@ -216,19 +217,51 @@ def _from_token(s: Session, secret: str) -> Principal | None:
     return Principal(username=f"token:{row.name}", role=row.role, via="token", token_id=row.id)
 
 
-def _from_session(s: Session, token: str) -> tuple[Principal, str] | None:
+def _from_session(
+    s: Session, token: str, idle: timedelta = SESSION_IDLE, max_age: timedelta = SESSION_TTL, ip: str = ""
+) -> tuple[Principal, str] | None:
+    """A session slides with use; unused for ``idle`` it locks, and it never outlives ``max_age``.
+    Either end is audited (``auth.session_expired``) and the row deleted."""
     row = s.scalar(select(WebSession).where(WebSession.token_hash == sha256(token)))
     now = utcnow()
-    if row is None or row.expires_at <= now:
+    if row is None:
         return None
     user = s.get(User, row.user_id)
     if user is None or not user.active:
         return None
     if user.sessions_valid_after is not None and row.created_at <= user.sessions_valid_after:
         return None
+    reason = (
+        "max_age"
+        if row.expires_at <= now or now - row.created_at >= max_age
+        else "idle"
+        if now - row.last_seen_at >= idle
+        else None
+    )
+    if reason is not None:
+        _expire(s, row, user, reason, ip)
+        return None
     if now - row.last_seen_at > timedelta(minutes=1):
         row.last_seen_at = now
     return Principal(user.username, user.role, "session", user.id, row.id), row.csrf
+
+
+def _expire(s: Session, row: WebSession, user: User, reason: str, ip: str) -> None:
+    from oversight.web.audit import audit
+
+    who = Principal(user.username, user.role, "session", user.id, row.id, ip=ip or None)
+    detail = {
+        "reason": reason,
+        "created_at": row.created_at.isoformat(),
+        "last_seen_at": row.last_seen_at.isoformat(),
+    }
+    audit(s, who, "auth.session_expired", "session", row.id, detail=detail)
+    s.delete(row)
+
+
+def session_limits(ctx: AppContext) -> tuple[timedelta, timedelta]:
+    sec = ctx.cfg.site.security
+    return timedelta(minutes=sec.session_idle_minutes), timedelta(hours=sec.session_max_hours)
 
 
 def resolve_principal(ctx: AppContext, conn: Any, method: str) -> Principal | None:
@@ -241,7 +274,7 @@ def resolve_principal(ctx: AppContext, conn: Any, method: str) -> Principal | No
         token = conn.cookies.get(SESSION_COOKIE)
         if not token:
             return None
-        found = _from_session(s, token)
+        found = _from_session(s, token, *session_limits(ctx), ip=client_ip(conn))
     if found is None:
         return None
     principal, csrf = found

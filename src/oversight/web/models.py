@@ -1,4 +1,8 @@
-"""Tables of the web app: browser sessions and API tokens. Only hashes of secrets are stored."""
+"""Tables of the web app: browser sessions, API tokens and TOTP second factors.
+
+Only hashes of session and token secrets are stored; a TOTP seed must be stored as it is (the
+server recomputes codes from it), so it lives in its own table that no API ever returns.
+"""
 
 from __future__ import annotations
 
@@ -38,3 +42,14 @@ class ApiToken(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class UserTotp(Base):
+    """A user's TOTP seed. Unconfirmed until the first correct code; ``last_step`` blocks replay."""
+
+    __tablename__ = "user_totp"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    secret: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_step: Mapped[int] = mapped_column(Integer, default=0)

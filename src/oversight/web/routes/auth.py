@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 
 from oversight.store.models import User
-from oversight.web import auth
+from oversight.web import auth, totp
 from oversight.web.auth import ALL_ROLES, Principal, get_ctx, require_roles
 from oversight.web.context import AppContext
 from oversight.web.throttle import DEVICE_COOKIE, Busy
@@ -43,6 +43,7 @@ def _too_many(wait: float, why: str) -> HTTPException:
 class Credentials(BaseModel):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=1024)
+    totp: str | None = Field(None, max_length=16, description="the authenticator app's code")
 
 
 class Bootstrap(BaseModel):
@@ -77,7 +78,7 @@ def _secure(ctx: AppContext, request: Request) -> bool:
 
 def _set_cookies(response: Response, ctx: AppContext, request: Request, token: str, csrf: str) -> None:
     secure = _secure(ctx, request)
-    max_age = int(auth.SESSION_TTL.total_seconds())
+    max_age = int(auth.session_limits(ctx)[1].total_seconds())
     response.set_cookie(
         auth.SESSION_COOKIE, token, max_age=max_age, httponly=True, samesite="strict", secure=secure, path="/"
     )
@@ -115,11 +116,22 @@ def login(body: Credentials, request: Request, response: Response) -> Me:
         throttle.failed(body.username, ip, device)
         _audit_login(ctx, body.username.strip()[:64], ip, False)
         raise HTTPException(401, "wrong user name or password")
+    with ctx.db.session() as s:
+        factor = totp.second_factor(
+            s, ctx.cfg.site.security, account.id, account.username, account.role, body.totp
+        )
+    if factor.kind == "wrong":
+        throttle.failed(body.username, ip, device)
+        _audit_login(ctx, account.username, ip, False, account.role, action="auth.totp_failed")
+    if factor.kind not in ("ok", "enrolled"):
+        raise HTTPException(401, _totp_detail(factor))
     new_device = throttle.succeeded(body.username, ip)
     with ctx.db.session() as s:
         user = s.get(User, account.id)
         if user is None or not user.active:
             raise HTTPException(401, "wrong user name or password")
+        if factor.kind == "enrolled":
+            _audit_login(ctx, user.username, ip, True, user.role, s, action="auth.totp_enrolled")
         _audit_login(ctx, user.username, ip, True, user.role, s)
         token, csrf = auth.start_session(s, user, ip, request.headers.get("user-agent", ""))
         me = Me(username=user.username, role=user.role, via="session", csrf=csrf)
@@ -136,8 +148,31 @@ def login(body: Credentials, request: Request, response: Response) -> Me:
     return me
 
 
+def _totp_detail(factor: totp.Outcome) -> dict[str, str | None]:
+    """A 401 body the login page understands: what the second factor needs next."""
+    if factor.kind == "enrol":
+        return {
+            "totp": "enrol",
+            "message": "Your role needs a second factor: add this key to an authenticator app, "
+            "then log in again with its code.",
+            "secret": factor.secret,
+            "otpauth_uri": factor.uri,
+        }
+    wrong = factor.kind == "wrong"
+    msg = (
+        "That code is wrong or was already used." if wrong else "Enter the code from your authenticator app."
+    )
+    return {"totp": "required", "message": msg}
+
+
 def _audit_login(
-    ctx: AppContext, username: str, ip: str, ok: bool, role: str | None = None, session: object = None
+    ctx: AppContext,
+    username: str,
+    ip: str,
+    ok: bool,
+    role: str | None = None,
+    session: object = None,
+    action: str | None = None,
 ) -> None:
     """Every login, success or failure, goes to the privacy audit log when it is installed."""
     try:
@@ -146,7 +181,7 @@ def _audit_login(
         if exc.name not in ("oversight.privacy", "oversight.privacy.hooks"):
             raise
         return
-    audit_login(ctx, username, ip, ok, role, session)
+    audit_login(ctx, username, ip, ok, role, session, action)
 
 
 @router.post("/bootstrap", response_model=Me)

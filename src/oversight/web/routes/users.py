@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from oversight.store.base import utcnow
 from oversight.store.models import ROLES, User
-from oversight.web import auth
+from oversight.web import auth, totp
 from oversight.web.audit import audit
 from oversight.web.auth import ADMIN_ROLES, Principal, get_ctx, require_roles
 from oversight.web.models import ApiToken
@@ -126,6 +126,19 @@ def logout_user_everywhere(username: str, request: Request, who: Principal = Dep
             raise HTTPException(404, "no such user")
         auth.revoke_sessions(s, user)
         audit(s, who, "user.logout_all", "user", username)
+    return Response(status_code=204)
+
+
+@router.post("/users/{username}/totp-reset", status_code=204)
+def reset_second_factor(username: str, request: Request, who: Principal = Depends(admin_only)) -> Response:
+    """A lost phone: drop the user's TOTP seed and sessions; the next login enrols a new one."""
+    with get_ctx(request).db.session() as s:
+        user = s.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise HTTPException(404, "no such user")
+        had = totp.reset(s, user.id)
+        auth.revoke_sessions(s, user)
+        audit(s, who, "user.totp_reset", "user", username, detail={"had_second_factor": had})
     return Response(status_code=204)
 
 
