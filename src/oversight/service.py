@@ -37,17 +37,9 @@ class Service:
         Path(cfg.site.data_dir).mkdir(parents=True, exist_ok=True)
         self.db = Database(database_url(cfg))
         self.db.migrate()
-        from oversight.privacy.audit_trail import Sealer
-        from oversight.privacy.keys import load_or_create_signing_key
+        from oversight.privacy.audit_trail import sealer_for
 
-        audit_cfg = cfg.site.audit
-        self.sealer = Sealer(  # signed, chained audit digests; the genesis is made on first start
-            self.db,
-            load_or_create_signing_key(cfg.site.data_dir),
-            cfg.site.data_dir,
-            every_entries=audit_cfg.digest_every_entries,
-            every_s=audit_cfg.digest_every_minutes * 60,
-        )
+        self.sealer = sealer_for(self.db, cfg)  # signed, chained audit digests; genesis on first start
         if self.sealer.created:
             log.warning(
                 "audit genesis created; keep this fingerprint outside the server: %s",

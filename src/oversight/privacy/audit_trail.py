@@ -31,6 +31,7 @@ from nacl.signing import SigningKey, VerifyKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from oversight.config.schema import SiteConfig
 from oversight.privacy import audit
 from oversight.privacy.keys import fingerprint, public_hex
 from oversight.privacy.models import AuditCheckpoint, AuditEntry
@@ -281,6 +282,20 @@ class Sealer:
             except Exception:  # the ticker must outlive a database hiccup; verify shows the gap
                 log.exception("could not sign an audit digest")
             next_tick = datetime.now(UTC).timestamp() + self.every_s
+
+
+def sealer_for(db: Database, cfg: SiteConfig) -> Sealer:
+    """The installation's sealer as configured (``site.audit``), with its genesis made if new."""
+    from oversight.privacy.keys import load_or_create_signing_key
+
+    a = cfg.site.audit
+    return Sealer(
+        db,
+        load_or_create_signing_key(cfg.site.data_dir),
+        cfg.site.data_dir,
+        every_entries=a.digest_every_entries,
+        every_s=a.digest_every_minutes * 60,
+    )
 
 
 # ------------------------------------------------------------------ verification
