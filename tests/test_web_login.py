@@ -188,3 +188,21 @@ def test_parallel_logins_give_no_500_and_do_not_stall_search(ctx: Any) -> None:
     assert codes.count(429) > 0  # the hash gate refused what it could not run at once
     # measured: 0.9-9x with the gate, 54-113x without it (every request waits behind 40 hashes)
     assert ratio < 25, ratio
+
+
+def test_change_password_checks_the_current_one_and_ends_other_sessions(ctx: Any) -> None:
+    me, other = _client(ctx), _client(ctx, "203.0.113.10")
+    csrf = {
+        "X-CSRF-Token": me.post(
+            "/api/auth/login", json={"username": "operator", "password": PASSWORD}
+        ).json()["csrf"]
+    }
+    assert _try(other, "operator", PASSWORD) == 200
+    new = "a brand new passphrase"
+    bad = me.post("/api/auth/password", json={"current": WRONG, "new": new}, headers=csrf)
+    assert bad.status_code == 403
+    assert (
+        me.post("/api/auth/password", json={"current": PASSWORD, "new": new}, headers=csrf).status_code == 204
+    )
+    assert me.get("/api/auth/me").status_code == 200 and other.get("/api/auth/me").status_code == 401
+    assert _try(_client(ctx, "203.0.113.11"), "operator", new) == 200

@@ -253,9 +253,21 @@ def change_password(
     ctx = get_ctx(request)
     with ctx.db.session() as s:
         user = s.get(User, who.user_id)
-        if user is None or not auth.verify_password(user.password_hash, body.current):
+        stored = user.password_hash if user is not None else None
+    try:
+        with _gate(ctx).slot():  # the two argon2 runs hold no database session
+            ok = stored is not None and auth.verify_password(stored, body.current)
+            new_hash = auth.hash_password(body.new) if ok else ""
+    except Busy:
+        raise _too_many(0, "too many password checks at once") from None
+    if not ok:
+        _throttle(ctx).failed(who.username, auth.client_ip(request))
+        raise HTTPException(403, "current password is wrong")
+    with ctx.db.session() as s:
+        user = s.get(User, who.user_id)
+        if user is None:
             raise HTTPException(403, "current password is wrong")
-        user.password_hash = auth.hash_password(body.new)
+        user.password_hash = new_hash
         auth.revoke_sessions(s, user)
         token, csrf = auth.start_session(
             s, user, auth.client_ip(request), request.headers.get("user-agent", "")
