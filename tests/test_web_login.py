@@ -206,3 +206,35 @@ def test_change_password_checks_the_current_one_and_ends_other_sessions(ctx: Any
     )
     assert me.get("/api/auth/me").status_code == 200 and other.get("/api/auth/me").status_code == 401
     assert _try(_client(ctx, "203.0.113.11"), "operator", new) == 200
+
+
+def test_real_server_on_loopback_ignores_rotating_xff_unless_the_proxy_is_trusted(ctx: Any) -> None:
+    """The issue's attack: uvicorn trusted X-Forwarded-For from 127.0.0.1 by default, so rotating
+    it from loopback made every guess a new client."""
+    from oversight.web.server import BackgroundServer
+
+    def guesses(user: str) -> list[int]:
+        with BackgroundServer(ctx) as url, httpx.Client(base_url=url) as c:
+            return [
+                c.post(
+                    "/api/auth/login",
+                    json={"username": user, "password": WRONG},
+                    headers={"X-Forwarded-For": f"198.51.100.{i}"},
+                ).status_code
+                for i in range(8)
+            ]
+
+    assert guesses("operator") == [401] * 5 + [429] * 3  # not trusted: one client
+    ctx.cfg.site.security.trusted_proxies = ["127.0.0.1"]
+    ctx.extras.pop("login_throttle", None)
+    got = guesses("viewer")  # trusted: eight clients, but still one account's budget
+    assert got == [401] * 5 + [429] * 3
+    assert _sources(ctx, "operator") == {"web 127.0.0.1"}  # the header was not believed
+    assert _sources(ctx, "viewer") == {f"web 198.51.100.{i}" for i in range(5)}  # the proxy's clients
+
+
+def _sources(ctx: Any, actor: str) -> set[str | None]:
+    from oversight.privacy import audit
+
+    with ctx.db.session() as s:
+        return {e.source for e in audit.query(s, action="auth.login_failed") if e.actor == actor}
