@@ -34,6 +34,23 @@ class AuditSettings(Strict):
     )
 
 
+class OidcSettings(Strict):
+    """Single sign-on through an OpenID Connect provider; roles come from its groups claim."""
+
+    issuer: str = Field(min_length=8, description="the provider's issuer URL (discovery is read from it)")
+    client_id: str = Field(min_length=1)
+    client_secret: str | None = Field(None, description="for client_secret_basic at the token endpoint")
+    redirect_uri: str | None = Field(
+        None, description="default: <this server>/api/auth/oidc/callback as the browser reached it"
+    )
+    scopes: list[str] = Field(default_factory=lambda: ["openid", "profile", "groups"])
+    groups_claim: str = "groups"
+    username_claim: str = "preferred_username"
+    role_map: dict[str, Literal["viewer", "operator", "supervisor", "auditor", "admin"]] = Field(
+        min_length=1, description="provider group -> Oversight role; the first listed group a user has wins"
+    )
+
+
 class SecuritySettings(Strict):
     """Access control knobs: proxies, login throttling, second factor, sessions, reveal windows."""
 
@@ -54,6 +71,7 @@ class SecuritySettings(Strict):
     reveal_ahead_max_minutes: float = Field(
         24 * 60, ge=0, description="the furthest past now a reveal may reach, with two approvers"
     )
+    oidc: OidcSettings | None = None
 
     @field_validator("trusted_proxies")
     @classmethod

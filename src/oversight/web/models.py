@@ -53,3 +53,14 @@ class UserTotp(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_step: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class OidcLink(Base):
+    """A local account signed in through an OpenID Connect provider, keyed by (issuer, subject):
+    never by a user name the provider could choose, so no provider can take over a local account."""
+
+    __tablename__ = "oidc_links"
+    issuer: Mapped[str] = mapped_column(String(255), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(255), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

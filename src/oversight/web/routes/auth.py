@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import hmac
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 
 from oversight.store.models import User
 from oversight.web import auth, totp
 from oversight.web.auth import ALL_ROLES, Principal, get_ctx, require_roles
 from oversight.web.context import AppContext
+from oversight.web.oidc import STATE_COOKIE, OidcClient, OidcError, link_account
 from oversight.web.throttle import DEVICE_COOKIE, Busy
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -68,6 +70,7 @@ class AuthState(BaseModel):
     needs_bootstrap: bool
     site: str
     timezone: str
+    sso: bool = False  # single sign-on through OpenID Connect is configured
 
 
 def _secure(ctx: AppContext, request: Request) -> bool:
@@ -95,6 +98,7 @@ def state(request: Request) -> AuthState:
         needs_bootstrap=auth.ensure_bootstrap(ctx) is not None,
         site=ctx.cfg.site.name,
         timezone=ctx.cfg.site.timezone,
+        sso=ctx.cfg.site.security.oidc is not None,
     )
 
 
@@ -146,6 +150,72 @@ def login(body: Credentials, request: Request, response: Response) -> Me:
         path="/api/auth",
     )
     return me
+
+
+def _oidc(ctx: AppContext) -> OidcClient:
+    cfg = ctx.cfg.site.security.oidc
+    if cfg is None:
+        raise HTTPException(404, "single sign-on is not configured")
+    found = ctx.extras.get("oidc")
+    if not isinstance(found, OidcClient) or found.cfg is not cfg:
+        found = ctx.extras["oidc"] = OidcClient(cfg)
+    return found
+
+
+@router.get("/oidc/login")
+def oidc_login(request: Request) -> Response:
+    """Single sign-on: send the browser to the identity provider (code flow with PKCE)."""
+    ctx = get_ctx(request)
+    client = _oidc(ctx)
+    redirect_uri = client.cfg.redirect_uri or str(request.url_for("oidc_callback"))
+    try:
+        url, state = client.start(redirect_uri)
+    except OidcError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    out = RedirectResponse(url, status_code=303)
+    out.set_cookie(  # Lax: it must come back on the provider's top-level redirect to the callback
+        STATE_COOKIE,
+        state,
+        max_age=600,
+        httponly=True,
+        samesite="lax",
+        secure=_secure(ctx, request),
+        path="/api/auth/oidc",
+    )
+    return out
+
+
+@router.get("/oidc/callback", name="oidc_callback")
+def oidc_callback(
+    request: Request,
+    state: str = Query("", max_length=256),
+    code: str = Query("", max_length=4096),
+    error: str | None = Query(None, max_length=256),
+) -> Response:
+    """The provider sends the browser back here; a verified identity with a mapped role gets a session."""
+    ctx = get_ctx(request)
+    client = _oidc(ctx)
+    ip = auth.client_ip(request)
+    try:
+        if error or not code:
+            raise OidcError(f"the identity provider did not sign you in ({error or 'no code'})", 401)
+        who = client.finish(state, request.cookies.get(STATE_COOKIE), code)
+    except OidcError as exc:
+        _audit_login(ctx, "oidc", ip, False, action="auth.oidc_refused")
+        raise HTTPException(exc.status, str(exc)) from None
+    with ctx.db.session() as s:
+        try:
+            user, before = link_account(s, client.cfg.issuer, who)
+        except OidcError as exc:
+            raise HTTPException(exc.status, str(exc)) from None
+        if before is not None:
+            _audit_login(ctx, user.username, ip, True, user.role, s, action="user.role_from_groups")
+        _audit_login(ctx, user.username, ip, True, user.role, s)
+        token, csrf = auth.start_session(s, user, ip, request.headers.get("user-agent", ""))
+    out = RedirectResponse("/", status_code=303)
+    _set_cookies(out, ctx, request, token, csrf)
+    out.delete_cookie(STATE_COOKIE, path="/api/auth/oidc")
+    return out
 
 
 def _totp_detail(factor: totp.Outcome) -> dict[str, str | None]:

@@ -34,7 +34,9 @@ export function render(el, { h, api, go, state }) {
       finally { btn.disabled = false; }
     },
   }, h("label", {}, "User name", user), h("label", {}, "Password", pass), codeLabel, enrol, btn, err);
-  el.append(h("div", { class: "login panel" }, h("h1", {}, "Oversight"), form,
+  const sso = h("p", { hidden: true }, h("a", { class: "btn", href: "/api/auth/oidc/login" }, "Log in with single sign-on"));
+  api("/api/auth/state").then(st => { sso.hidden = !(st && st.sso); }).catch(() => {});
+  el.append(h("div", { class: "login panel" }, h("h1", {}, "Oversight"), form, sso,
     h("p", { class: "muted small" }, "Access is logged. Use of this system is limited to its stated purposes.")));
   user.focus();
 }
