@@ -322,3 +322,44 @@ def test_transparency_report_publishes_latest_digest(db: Database, tmp_path: Pat
     assert u.audit_ok, u.audit_message
     assert u.last_checkpoint is not None and d["digest"] in u.last_checkpoint
     assert d["genesis"] in u.last_checkpoint
+
+
+def test_s3_object_lock_copy_survives_a_rewrite_of_database_and_file(db: Database, tmp_path: Path) -> None:
+    """Whoever controls the database and the server's disk rewrites both consistently; the copy in
+    a bucket under Object Lock still names the digests they removed."""
+    from cluster_helpers import moto_s3
+    from oversight.config.schema import AuditS3Settings
+    from oversight.recording.s3 import make_s3_client
+
+    with moto_s3() as endpoint:
+        s3 = AuditS3Settings(bucket="audit-worm", endpoint_url=endpoint)
+        client = make_s3_client(endpoint, access_key="testing", secret_key="testing")
+        client.create_bucket(Bucket="audit-worm", ObjectLockEnabledForBucket=True)
+        key = load_or_create_signing_key(tmp_path)
+        sealer = audit_trail.Sealer(db, key, tmp_path, every_s=EVERY_S, s3=s3)
+        sealer.seal("start")
+        _add(db, 4)
+        sealer.seal("tick")
+        _add(db, 3)
+        sealer.seal("tick")
+
+        def verify() -> audit.VerifyResult:
+            with db.session() as s:
+                return audit_trail.verify_trail(s, tmp_path, EVERY_S, s3=s3, s3_client=client)
+
+        assert verify().ok and sealer.mirror is not None and sealer.mirror.numbers() == {1, 2, 3}
+        obj = f"audit-digests/{sealer.genesis.fingerprint}/{3:012d}.json"
+        version = client.head_object(Bucket="audit-worm", Key=obj)["VersionId"]
+        with pytest.raises(Exception, match="AccessDenied|locked|retention|Object Lock"):
+            client.delete_object(Bucket="audit-worm", Key=obj, VersionId=version)
+        # the rewrite: last digest gone from the database and the file, its entries too, head fixed
+        with db.engine.begin() as conn:
+            conn.execute(text("DELETE FROM audit_checkpoints WHERE number = 3"))
+            conn.execute(text("DELETE FROM audit_entries WHERE seq > 6"))
+            _fix_head(conn)
+        path = tmp_path / "audit" / "digests.jsonl"
+        path.write_text("".join(line + "\n" for line in path.read_text().splitlines()[:2]))
+        with db.session() as s:
+            assert audit_trail.verify_trail(s, tmp_path, EVERY_S).ok  # without the third copy: unseen
+        r = verify()
+        assert not r.ok and any("in the S3 copy but not" in p for p in r.problems), r.problems

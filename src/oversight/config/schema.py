@@ -25,6 +25,18 @@ class MqttConfig(Strict):
     password: str | None = None
 
 
+class AuditS3Settings(Strict):
+    """A third copy of every audit digest in an S3 bucket with Object Lock (write once, read many)."""
+
+    bucket: str = Field(min_length=3, description="created with Object Lock enabled")
+    endpoint_url: str | None = None  # e.g. http://minio.internal:9000; None: AWS
+    prefix: str = "audit-digests"
+    region: str = "us-east-1"
+    access_key_env: str = "AWS_ACCESS_KEY_ID"  # names of environment variables, never the secrets
+    secret_key_env: str = "AWS_SECRET_ACCESS_KEY"
+    retain_days: int = Field(3650, ge=1, description="COMPLIANCE-mode retention of each digest object")
+
+
 class AuditSettings(Strict):
     """How often the audit log's head is signed into a chained digest (see privacy/audit_trail)."""
 
@@ -32,6 +44,7 @@ class AuditSettings(Strict):
     digest_every_minutes: float = Field(
         15.0, gt=0, le=1440, description="sign at least this often, even when nothing happened"
     )
+    s3: AuditS3Settings | None = None
 
 
 class OidcSettings(Strict):

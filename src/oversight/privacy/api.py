@@ -217,7 +217,8 @@ def verify_audit(request: Request, who: Principal = Depends(AUDITORS)) -> dict[s
     from oversight.privacy.audit_trail import verify_trail
 
     with ctx.db.session() as s:
-        r = verify_trail(s, ctx.data_dir, ctx.cfg.site.audit.digest_every_minutes * 60)
+        audit_cfg = ctx.cfg.site.audit
+        r = verify_trail(s, ctx.data_dir, audit_cfg.digest_every_minutes * 60, s3=audit_cfg.s3)
     return {
         "ok": r.ok,
         "entries": r.entries,

@@ -5,7 +5,8 @@ Modelled on CloudTrail's log-file integrity validation and Certificate Transpare
 is signed into a digest; digest k carries digest k-1's hash and digest 1 the genesis record's
 fingerprint, which is printed at install and kept outside the database. Each digest is a row of
 ``audit_checkpoints`` and a line of ``<data_dir>/audit/digests.jsonl`` (opened O_APPEND, mode
-0600), a second copy a database administrator cannot rewrite.
+0600), a second copy a database administrator cannot rewrite; with ``site.audit.s3`` also an
+object in a bucket under S3 Object Lock (COMPLIANCE retention), which not even the host's root can.
 
 Invariant: a digest reaches the file only after the database committed it, so the file never
 vouches for entries that were rolled back; ``sync_file`` appends any committed digest a crash kept
@@ -31,7 +32,7 @@ from nacl.signing import SigningKey, VerifyKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from oversight.config.schema import SiteConfig
+from oversight.config.schema import AuditS3Settings, SiteConfig
 from oversight.privacy import audit
 from oversight.privacy.keys import fingerprint, public_hex
 from oversight.privacy.models import AuditCheckpoint, AuditEntry
@@ -174,6 +175,55 @@ def read_file(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
     return out, problems
 
 
+class S3Mirror:
+    """Digests as objects ``<prefix>/<genesis fingerprint>/<number>.json``, each written once with
+    COMPLIANCE-mode Object Lock so that no credential can delete or overwrite it before it expires."""
+
+    def __init__(self, cfg: AuditS3Settings, genesis: str, client: Any = None):
+        from oversight.recording.s3 import make_s3_client
+
+        self.cfg, self.genesis = cfg, genesis
+        self.client = client or make_s3_client(
+            cfg.endpoint_url,
+            cfg.region,
+            os.environ.get(cfg.access_key_env),
+            os.environ.get(cfg.secret_key_env),
+        )
+        self.base = f"{cfg.prefix.strip('/')}/{genesis}/"
+
+    def put(self, record: dict[str, Any]) -> None:
+        from datetime import timedelta
+
+        self.client.put_object(
+            Bucket=self.cfg.bucket,
+            Key=f"{self.base}{int(record['body']['number']):012d}.json",
+            Body=json.dumps(record, sort_keys=True).encode(),
+            ContentType="application/json",
+            ObjectLockMode="COMPLIANCE",
+            ObjectLockRetainUntilDate=datetime.now(UTC) + timedelta(days=self.cfg.retain_days),
+        )
+
+    def numbers(self) -> set[int]:
+        out: set[int] = set()
+        for page in self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.cfg.bucket, Prefix=self.base
+        ):
+            for obj in page.get("Contents", []):
+                stem = obj["Key"][len(self.base) :].removesuffix(".json")
+                if stem.isdigit():
+                    out.add(int(stem))
+        return out
+
+    def read_all(self) -> list[dict[str, Any]]:
+        out = []
+        for n in sorted(self.numbers()):
+            body = self.client.get_object(Bucket=self.cfg.bucket, Key=f"{self.base}{n:012d}.json")[
+                "Body"
+            ].read()
+            out.append(json.loads(body))
+        return out
+
+
 class Sealer:
     """Signs digests: on demand, after ``every_entries`` entries, every ``every_s`` seconds."""
 
@@ -184,6 +234,7 @@ class Sealer:
         data_dir: str | Path,
         every_entries: int = 100,
         every_s: float = 900.0,
+        s3: AuditS3Settings | None = None,
     ):
         self.db, self.key = db, key
         self.every_entries, self.every_s = every_entries, every_s
@@ -191,6 +242,8 @@ class Sealer:
         self.genesis, self.created = create_genesis(db, key, data_dir)
         if self.genesis.body["public_key"] != public_hex(key):
             raise ValueError("the genesis record was made with a different installation key")
+        self.mirror = S3Mirror(s3, self.genesis.fingerprint) if s3 is not None else None
+        self._unmirrored: dict[int, dict[str, Any]] = {}
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -223,7 +276,22 @@ class Sealer:
             self._last_seq = int(head.seq)
         record = {"body": body, "signature": cp.signature}
         append_line(self.file, record)
+        self._mirror(record)
         return record
+
+    def _mirror(self, record: dict[str, Any] | None) -> None:
+        """Copy to S3; what fails is retried with the next digest (and at the next start)."""
+        if self.mirror is None:
+            return
+        if record is not None:
+            self._unmirrored[int(record["body"]["number"])] = record
+        for n, rec in sorted(self._unmirrored.items()):
+            try:
+                self.mirror.put(rec)
+            except Exception:
+                log.exception("could not copy audit digest %s to S3; will retry", n)
+                return
+            del self._unmirrored[n]
 
     def last_reason(self) -> str | None:
         with self.db.session() as s:
@@ -244,10 +312,15 @@ class Sealer:
                 .where(AuditCheckpoint.number.is_not(None))
                 .order_by(AuditCheckpoint.number)
             ).scalars()
+            in_s3 = self.mirror.numbers() if self.mirror is not None else set()
             for cp in rows:
+                rec = {"body": digest_body(cp, self.genesis), "signature": cp.signature}
                 if int(cp.number or 0) not in have:
-                    append_line(self.file, {"body": digest_body(cp, self.genesis), "signature": cp.signature})
+                    append_line(self.file, rec)
                     added += 1
+                if self.mirror is not None and int(cp.number or 0) not in in_s3:
+                    self._unmirrored[int(cp.number or 0)] = rec
+        self._mirror(None)
         return added
 
     def notify(self, seq: int) -> None:
@@ -295,6 +368,7 @@ def sealer_for(db: Database, cfg: SiteConfig) -> Sealer:
         cfg.site.data_dir,
         every_entries=a.digest_every_entries,
         every_s=a.digest_every_minutes * 60,
+        s3=a.s3,
     )
 
 
@@ -322,6 +396,8 @@ def verify_trail(
     now: datetime | None = None,
     slack_s: float = 60.0,
     expect_genesis: str | None = None,
+    s3: AuditS3Settings | None = None,
+    s3_client: Any = None,
 ) -> audit.VerifyResult:
     """The hash chain, plus continuity of signed digests from genesis to ``now`` in both stores."""
     now = now or utcnow()
@@ -338,6 +414,8 @@ def verify_trail(
     if res.entries == 0:
         res.fail(None, "the audit log is empty: even the genesis entry is gone")
     digests = _both_stores(session, trail_dir(data_dir) / DIGEST_FILE, genesis, res)
+    if s3 is not None:
+        _against_s3(S3Mirror(s3, genesis.fingerprint, s3_client), digests, res)
     _check_chain(session, digests, genesis, res, every_s + slack_s)
     _check_tail(session, digests, genesis, res, now, every_s + slack_s)
     res.digests = len(digests)
@@ -376,6 +454,26 @@ def _both_stores(session: Session, path: Path, genesis: Genesis, res: audit.Veri
     if not file_by_n:
         res.fail(None, f"no signed digest in {path}")
     return [file_by_n[n] for n in sorted(file_by_n)]
+
+
+def _against_s3(mirror: S3Mirror, digests: list[_Digest], res: audit.VerifyResult) -> None:
+    """The write-once copy must hold exactly the digests of the file (and so of the database)."""
+    try:
+        remote = {int(r["body"]["number"]): r for r in mirror.read_all()}
+    except Exception as exc:
+        res.fail(None, f"cannot read the S3 copy of the digests: {exc}")
+        return
+    local = {d.number: d for d in digests}
+    for n, r in sorted(remote.items()):
+        d = local.get(n)
+        if d is None:
+            res.fail(
+                r["body"].get("seq"), f"digest {n} is in the S3 copy but not in the local file or database"
+            )
+        elif d.body != r["body"] or d.signature != r["signature"]:
+            res.fail(d.body["seq"], f"digest {n} differs from its S3 copy")
+    for n in sorted(set(local) - set(remote)):
+        res.fail(local[n].body["seq"], f"digest {n} is missing from the S3 copy")
 
 
 def _check_chain(

@@ -64,10 +64,9 @@ def _seal(cfg: Any, db: Any) -> None:
 
     A digest made while the server is down (the last one closes a run) is an "offline" one.
     """
-    from oversight.privacy.audit_trail import Sealer
-    from oversight.privacy.keys import load_or_create_signing_key
+    from oversight.privacy.audit_trail import sealer_for
 
-    sealer = Sealer(db, load_or_create_signing_key(cfg.site.data_dir), cfg.site.data_dir)
+    sealer = sealer_for(db, cfg)
     last = sealer.last_reason()
     sealer.seal("offline" if last in ("stop", "offline") else "manual")
 
@@ -88,7 +87,11 @@ def audit_verify(
     cfg, db = _open(config)
     with db.session() as s:
         r = verify_trail(
-            s, cfg.site.data_dir, cfg.site.audit.digest_every_minutes * 60, expect_genesis=genesis
+            s,
+            cfg.site.data_dir,
+            cfg.site.audit.digest_every_minutes * 60,
+            expect_genesis=genesis,
+            s3=cfg.site.audit.s3,
         )
     g = load_genesis(cfg.site.data_dir)
     if public_key and g is not None and g.body["public_key"] != public_hex(load_verify_key(public_key)):

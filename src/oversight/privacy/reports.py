@@ -187,7 +187,7 @@ def _reveal_scope(r: RevealRequest) -> list[str]:
 
 def _verify_trail(s: Any, cfg: SiteConfig) -> audit.VerifyResult:
     every_s = cfg.site.audit.digest_every_minutes * 60
-    return audit_trail.verify_trail(s, cfg.site.data_dir, every_s)
+    return audit_trail.verify_trail(s, cfg.site.data_dir, every_s, s3=cfg.site.audit.s3)
 
 
 # ------------------------------------------------------------------ document model
