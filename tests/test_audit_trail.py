@@ -363,3 +363,30 @@ def test_s3_object_lock_copy_survives_a_rewrite_of_database_and_file(db: Databas
             assert audit_trail.verify_trail(s, tmp_path, EVERY_S).ok  # without the third copy: unseen
         r = verify()
         assert not r.ok and any("in the S3 copy but not" in p for p in r.problems), r.problems
+
+
+@pytest.mark.parametrize(
+    ("reasons", "outcome"),
+    [
+        ([(0, "start"), (10, "tick"), (20, "tick")], "ok"),
+        ([(0, "start"), (10, "tick"), (50, "tick")], "missing interval"),  # the ticker stopped ticking
+        ([(0, "start"), (10, "stop"), (3000, "start"), (3010, "tick")], "ok"),  # a clean shutdown
+        ([(0, "start"), (10, "tick"), (3000, "start"), (3010, "tick")], "warning"),  # a crash
+    ],
+)
+def test_interval_continuity(
+    reasons: list[tuple[int, str]], outcome: str, db: Database, tmp_path: Path, monkeypatch: Any
+) -> None:
+    t0 = utcnow() - timedelta(minutes=reasons[-1][0] + 1)
+    sealer = audit_trail.Sealer(db, load_or_create_signing_key(tmp_path), tmp_path, every_s=EVERY_S)
+    for minute, reason in reasons:
+        monkeypatch.setattr(audit_trail, "utcnow", lambda m=minute: t0 + timedelta(minutes=m))
+        sealer.seal(reason)
+    monkeypatch.undo()
+    r = _verify(db, tmp_path)
+    if outcome == "ok":
+        assert r.ok and not r.warnings, (r.problems, r.warnings)
+    elif outcome == "warning":
+        assert r.ok and any("uncleanly" in w for w in r.warnings), r.warnings
+    else:
+        assert not r.ok and any(outcome in p for p in r.problems), r.problems
