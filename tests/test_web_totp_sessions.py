@@ -61,6 +61,11 @@ def test_supervisor_enrols_then_needs_a_fresh_code_each_time(ctx: Any) -> None:
     later = pyotp.TOTP(secret).at(time.time() + 30)  # the next step (one step of drift is allowed)
     assert _login(TestClient(create_app(ctx)), "supervisor", later).status_code == 200
     assert _actions(ctx, "auth.totp") == ["auth.totp_failed", "auth.totp_enrolled", "auth.totp_failed"]
+    with ctx.db.session() as s:  # a copy of the database alone does not hold the seed
+        from oversight.web.models import UserTotp
+
+        stored = s.scalar(select(UserTotp.secret))
+    assert stored is not None and stored.startswith("nacl:") and secret not in stored
 
 
 def test_admin_reset_makes_the_user_enrol_again(ctx: Any) -> None:

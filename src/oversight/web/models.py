@@ -1,7 +1,7 @@
 """Tables of the web app: browser sessions, API tokens and TOTP second factors.
 
-Only hashes of session and token secrets are stored; a TOTP seed must be stored as it is (the
-server recomputes codes from it), so it lives in its own table that no API ever returns.
+Only hashes of session and token secrets are stored; a TOTP seed must be recoverable (the server
+recomputes codes from it), so it is stored encrypted (``web.totp``) in a table no API returns.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class UserTotp(Base):
 
     __tablename__ = "user_totp"
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
-    secret: Mapped[str] = mapped_column(String(64))
+    secret: Mapped[str] = mapped_column(String(255))  # "nacl:" + base64 of the encrypted seed
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_step: Mapped[int] = mapped_column(Integer, default=0)

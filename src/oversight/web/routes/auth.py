@@ -6,6 +6,7 @@ import hmac
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import RedirectResponse
+from nacl.secret import SecretBox
 from pydantic import BaseModel, Field
 
 from oversight.store.models import User
@@ -35,6 +36,13 @@ def _gate(ctx: AppContext) -> auth.HashGate:
         )
     assert isinstance(found, auth.HashGate)
     return found
+
+
+def _seed_box(ctx: AppContext) -> SecretBox:
+    box = ctx.extras.get("totp_box")
+    if not isinstance(box, SecretBox):
+        box = ctx.extras["totp_box"] = totp.seed_box(ctx.data_dir)
+    return box
 
 
 def _too_many(wait: float, why: str) -> HTTPException:
@@ -122,7 +130,7 @@ def login(body: Credentials, request: Request, response: Response) -> Me:
         raise HTTPException(401, "wrong user name or password")
     with ctx.db.session() as s:
         factor = totp.second_factor(
-            s, ctx.cfg.site.security, account.id, account.username, account.role, body.totp
+            s, ctx.cfg.site.security, _seed_box(ctx), account.id, account.username, account.role, body.totp
         )
     if factor.kind == "wrong":
         throttle.failed(body.username, ip, device)

@@ -21,7 +21,7 @@ def upgrade() -> None:
     op.create_table(
         "user_totp",
         sa.Column("user_id", sa.Integer(), nullable=False),
-        sa.Column("secret", sa.String(length=64), nullable=False),
+        sa.Column("secret", sa.String(length=255), nullable=False),
         sa.Column("created_at", UTC(timezone=True), nullable=False),
         sa.Column("confirmed_at", UTC(timezone=True), nullable=True),
         sa.Column("last_step", sa.Integer(), nullable=False),
