@@ -24,6 +24,8 @@ def event_topic(prefix: str, camera_id: str) -> str:
 
 def public_event(data: dict[str, Any]) -> dict[str, Any]:
     """The event as integrations see it: the snapshot as an API URL, never a file path."""
+    if "snapshot" not in data and "snapshot_path" not in data:
+        return data
     out = {k: v for k, v in data.items() if k not in ("snapshot", "snapshot_path")}
     has_snapshot = bool(data.get("snapshot") or data.get("snapshot_path"))
     out["snapshot_url"] = (
