@@ -43,6 +43,13 @@ _sealer: _Sealer | None = None
 _listeners: list[Callable[[dict[str, Any]], None]] = []
 
 
+def install_signer(key: SigningKey | None) -> None:
+    """Kept for callers of the old per-process signer: it signs nothing now. Digests are signed by
+    the one ``audit_trail.Sealer`` of an installation (``audit_trail.sealer_for``), which the
+    process that owns the installation starts and stops."""
+    del key
+
+
 def install_sealer(sealer: _Sealer | None) -> None:
     """Tell the digest sealer (``audit_trail.Sealer``) about each append; it signs in its own thread."""
     global _sealer
