@@ -238,3 +238,21 @@ def _sources(ctx: Any, actor: str) -> set[str | None]:
 
     with ctx.db.session() as s:
         return {e.source for e in audit.query(s, action="auth.login_failed") if e.actor == actor}
+
+
+def test_web_servers_of_one_site_share_the_failure_counts(db: Any, tmp_path: Any) -> None:
+    """Two web servers behind a load balancer: spreading guesses over them buys nothing."""
+    add_users(db, ("operator",))
+    nodes = []
+    for i in range(2):
+        (tmp_path / f"node{i}").mkdir()
+        node = make_ctx(db, tmp_path / f"node{i}", cameras=1, runtime=False)
+        node.cfg.site.security.login_throttle = "database"
+        nodes.append(_client(node, f"198.51.100.{i + 1}"))
+    got = [_try(nodes[i % 2], "operator") for i in range(12)]
+    assert got == [401] * 5 + [429] * 7
+    with db.session() as s:
+        from oversight.web.models import LoginFailure
+
+        keys = {k for (k,) in s.query(LoginFailure.key)}
+    assert "account:operator" in keys and "address:198.51.100.1" in keys

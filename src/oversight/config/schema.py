@@ -73,6 +73,9 @@ class SecuritySettings(Strict):
     )
     login_hash_concurrency: int = Field(2, ge=1, le=64, description="password checks at once")
     login_hash_queue: int = Field(4, ge=0, le=256, description="logins that may wait; more get 429")
+    login_throttle: Literal["auto", "memory", "database"] = Field(
+        "auto", description="where failure counts live; auto: the database in a cluster, else memory"
+    )
     totp_roles: list[str] = Field(
         default_factory=list, description="roles that must log in with a TOTP second factor"
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from oversight.store.base import Base, UTCDateTime, utcnow
@@ -64,3 +64,12 @@ class OidcLink(Base):
     subject: Mapped[str] = mapped_column(String(255), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LoginFailure(Base):
+    """Failed logins per account, client or (account, client), shared by a site's web servers."""
+
+    __tablename__ = "login_failures"
+    key: Mapped[str] = mapped_column(String(320), primary_key=True)
+    fails: Mapped[int] = mapped_column(Integer, default=0)
+    last_at: Mapped[float] = mapped_column(Float)  # wall-clock seconds of the last failure

@@ -11,8 +11,10 @@ client address. Each count buys a progressive delay (2, 4, 8 ... s, capped), nev
 - client address, across accounts, after ``spray_free`` failures: password spraying.
 
 The client address comes from ``X-Forwarded-For`` only when the direct peer is a configured
-trusted proxy; otherwise a rotating header changes nothing. In memory on purpose: one process
-serves a site's logins, and a restart forgets attackers and known devices alike.
+trusted proxy; otherwise a rotating header changes nothing. Failure counts live in memory when one
+process serves a site's logins, and in the database (``DbCounts``) when several web servers share
+it behind a load balancer, so spreading guesses over the servers buys nothing either. Known
+devices stay in each process's memory: a restart forgets them (the owner then waits like anyone).
 """
 
 from __future__ import annotations
@@ -25,7 +27,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Protocol
+
+from sqlalchemy.exc import IntegrityError
+
+from oversight.store.db import Database
+from oversight.web.models import LoginFailure
 
 DEVICE_COOKIE = "ov_device"
 MAX_KEYS = 100_000  # bound memory under a spray attack
@@ -35,25 +42,66 @@ def normalise(username: str) -> str:
     return username.strip().casefold()
 
 
-class _Counts:
+class Counts(Protocol):
+    def get(self, key: str, forget_after: float, now: float) -> tuple[int, float]: ...
+    def bump(self, key: str, now: float, forget_after: float) -> None: ...
+    def clear(self, key: str) -> None: ...
+
+
+class MemoryCounts:
     """Failure counts with the time of the last one; LRU-bounded."""
 
-    def __init__(self) -> None:
-        self.data: OrderedDict[Any, tuple[int, float]] = OrderedDict()
+    def __init__(self, name: str = "") -> None:
+        self.data: OrderedDict[str, tuple[int, float]] = OrderedDict()
 
-    def get(self, key: Any, forget_after: float, now: float) -> tuple[int, float]:
+    def get(self, key: str, forget_after: float, now: float) -> tuple[int, float]:
         n, last = self.data.get(key, (0, 0.0))
         return (0, 0.0) if n and now - last > forget_after else (n, last)
 
-    def bump(self, key: Any, now: float, forget_after: float) -> None:
+    def bump(self, key: str, now: float, forget_after: float) -> None:
         n, _ = self.get(key, forget_after, now)
         self.data[key] = (n + 1, now)
         self.data.move_to_end(key)
         while len(self.data) > MAX_KEYS:
             self.data.popitem(last=False)
 
-    def clear(self, key: Any) -> None:
+    def clear(self, key: str) -> None:
         self.data.pop(key, None)
+
+
+class DbCounts:
+    """The same counts in the ``login_failures`` table, shared by every web server of a site.
+    Times are wall-clock seconds (monotonic clocks differ between machines)."""
+
+    def __init__(self, db: Database, name: str):
+        self.db, self.prefix = db, name + ":"  # one table for the three kinds of count
+
+    def get(self, key: str, forget_after: float, now: float) -> tuple[int, float]:
+        key = self.prefix + key
+        with self.db.session() as s:
+            row = s.get(LoginFailure, key[:320])
+            n, last = (row.fails, row.last_at) if row is not None else (0, 0.0)
+        return (0, 0.0) if n and now - last > forget_after else (n, last)
+
+    def bump(self, key: str, now: float, forget_after: float) -> None:
+        key = self.prefix + key
+        for _ in range(3):
+            try:
+                with self.db.session() as s:
+                    row = s.get(LoginFailure, key[:320], with_for_update=True)
+                    if row is None:
+                        s.add(LoginFailure(key=key[:320], fails=1, last_at=now))
+                    else:
+                        row.fails = 1 if now - row.last_at > forget_after else row.fails + 1
+                        row.last_at = now
+                return
+            except IntegrityError:  # another server inserted the same key first: count on it
+                continue
+
+    def clear(self, key: str) -> None:
+        key = self.prefix + key
+        with self.db.session() as s:
+            s.query(LoginFailure).filter(LoginFailure.key == key[:320]).delete()
 
 
 class LoginThrottle:
@@ -64,15 +112,16 @@ class LoginThrottle:
         cap_s: float = 900.0,
         forget_after_s: float = 3600.0,
         clock: Callable[[], float] = time.monotonic,
+        counts: Callable[[str], Counts] = MemoryCounts,
     ):
         self.free, self.spray_free, self.cap_s = free, spray_free, cap_s
         self.forget_after_s = forget_after_s
         self.clock = clock
         self._lock = threading.Lock()
-        self._pair, self._account, self._address = _Counts(), _Counts(), _Counts()
+        self._pair, self._account, self._address = counts("pair"), counts("account"), counts("address")
         self._known: OrderedDict[tuple[str, str], None] = OrderedDict()  # (account, address|device)
 
-    def _wait(self, counts: _Counts, key: Any, free: int, now: float) -> float:
+    def _wait(self, counts: Counts, key: str, free: int, now: float) -> float:
         n, last = counts.get(key, self.forget_after_s, now)
         if n < free:
             return 0.0
@@ -88,7 +137,7 @@ class LoginThrottle:
         account, now = normalise(username), self.clock()
         with self._lock:
             waits = [
-                self._wait(self._pair, (account, ip), self.free, now),
+                self._wait(self._pair, _pair(account, ip), self.free, now),
                 self._wait(self._address, ip, self.spray_free, now),
             ]
             if not self._is_known(account, ip, device):
@@ -98,7 +147,7 @@ class LoginThrottle:
     def failed(self, username: str, ip: str, device: str | None = None) -> None:
         account, now = normalise(username), self.clock()
         with self._lock:
-            self._pair.bump((account, ip), now, self.forget_after_s)
+            self._pair.bump(_pair(account, ip), now, self.forget_after_s)
             self._address.bump(ip, now, self.forget_after_s)
             if not self._is_known(account, ip, device):
                 self._account.bump(account, now, self.forget_after_s)
@@ -108,13 +157,17 @@ class LoginThrottle:
         account = normalise(username)
         device = secrets.token_urlsafe(24)
         with self._lock:
-            self._pair.clear((account, ip))
+            self._pair.clear(_pair(account, ip))
             for key in ((account, "ip:" + ip), (account, "dev:" + _digest(device))):
                 self._known[key] = None
                 self._known.move_to_end(key)
             while len(self._known) > MAX_KEYS:
                 self._known.popitem(last=False)
         return device
+
+
+def _pair(account: str, ip: str) -> str:
+    return f"{account}\x1f{ip}"
 
 
 def _digest(token: str) -> str:

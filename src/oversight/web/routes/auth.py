@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import time
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import RedirectResponse
@@ -14,7 +15,7 @@ from oversight.web import auth, totp
 from oversight.web.auth import ALL_ROLES, Principal, get_ctx, require_roles
 from oversight.web.context import AppContext
 from oversight.web.oidc import STATE_COOKIE, OidcClient, OidcError, link_account
-from oversight.web.throttle import DEVICE_COOKIE, Busy
+from oversight.web.throttle import DEVICE_COOKIE, Busy, DbCounts
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -22,7 +23,12 @@ router = APIRouter(prefix="/api/auth", tags=["auth"])
 def _throttle(ctx: AppContext) -> auth.LoginThrottle:
     found = ctx.extras.get("login_throttle")
     if found is None:
-        found = ctx.extras.setdefault("login_throttle", auth.LoginThrottle())
+        where = ctx.cfg.site.security.login_throttle
+        if where == "database" or (where == "auto" and ctx.cfg.cluster is not None):
+            shared = auth.LoginThrottle(clock=time.time, counts=lambda name: DbCounts(ctx.db, name))
+            found = ctx.extras.setdefault("login_throttle", shared)
+        else:
+            found = ctx.extras.setdefault("login_throttle", auth.LoginThrottle())
     assert isinstance(found, auth.LoginThrottle)
     return found
 
