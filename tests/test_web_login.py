@@ -13,6 +13,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from oversight.web import auth
 from oversight.web.app import create_app
 from oversight.web.throttle import LoginThrottle, client_address
 from web_support import PASSWORD, add_users, make_ctx
@@ -153,41 +154,52 @@ def test_http_owner_gets_in_during_a_distributed_attack(ctx: Any) -> None:
     assert _try(stranger, "operator", PASSWORD) == 200  # a delay, not a lockout
 
 
+def _ms(fn: Any) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return (time.perf_counter() - t0) * 1000
+
+
 def test_parallel_logins_give_no_500_and_do_not_stall_search(ctx: Any) -> None:
     """40 wrong passwords at once over real HTTP: each is 401 or 429, never 500; an event search
-    made during the burst stays within a small factor of one made at rest."""
+    made during the burst stays fast. Its time is compared with the time of one password check
+    measured just before, so that load from elsewhere on the machine slows both alike."""
     from oversight.web.server import BackgroundServer
 
     ctx.cfg.site.security.login_hash_concurrency = 1  # this machine has 2 cores to share
     ctx.cfg.site.security.login_hash_queue = 2
-    with BackgroundServer(ctx) as url, httpx.Client(base_url=url) as op:
+    with BackgroundServer(ctx) as url, httpx.Client(base_url=url, timeout=60) as op:
         assert op.post("/api/auth/login", json={"username": "operator", "password": PASSWORD}).is_success
 
-        def search_ms() -> float:
-            t0 = time.perf_counter()
-            assert op.get("/api/events", params={"limit": 50}, timeout=60).status_code == 200
-            return (time.perf_counter() - t0) * 1000
+        def search() -> None:
+            assert op.get("/api/events", params={"limit": 50}).status_code == 200
 
-        rest = statistics.median(search_ms() for _ in range(7))
+        rest = statistics.median(_ms(search) for _ in range(7))
+        stored = auth.hash_password(WRONG + " but longer")
+        check = statistics.median(_ms(lambda: auth.verify_password(stored, WRONG)) for _ in range(3))
         start = threading.Barrier(41)
 
         def attempt(i: int) -> int:
             with httpx.Client(base_url=url, timeout=60) as c:
                 start.wait()
-                body = {"username": f"nobody{i}", "password": WRONG}
-                return c.post("/api/auth/login", json=body).status_code
+                return c.post(
+                    "/api/auth/login", json={"username": f"nobody{i}", "password": WRONG}
+                ).status_code
 
         with ThreadPoolExecutor(40) as pool:
             futures = [pool.submit(attempt, i) for i in range(40)]
             start.wait()
-            during = statistics.median(search_ms() for _ in range(7))
+            during = statistics.median(_ms(search) for _ in range(7))
             codes = [f.result() for f in futures]
-    ratio = during / rest
-    print(f"event search median at rest {rest:.1f} ms, during 40 logins {during:.1f} ms ({ratio:.1f}x)")
+    print(
+        f"event search {rest:.1f} ms at rest, {during:.1f} ms during 40 logins ({during / rest:.1f}x); "
+        f"one password check {check:.0f} ms; search during the burst / check = {during / check:.2f}"
+    )
     assert 500 not in codes and set(codes) <= {401, 429}, codes
     assert codes.count(429) > 0  # the hash gate refused what it could not run at once
-    # measured: 0.9-9x with the gate, 54-113x without it (every request waits behind 40 hashes)
-    assert ratio < 25, ratio
+    # measured under load (load average 10-22 on 2 cores): 0.05-0.24 with the gate; without it
+    # (every login hashing at once) 0.54-2.75, a search waiting behind the hashes
+    assert during < 0.4 * check, (during, check)
 
 
 def test_change_password_checks_the_current_one_and_ends_other_sessions(ctx: Any) -> None:
