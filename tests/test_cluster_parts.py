@@ -72,6 +72,12 @@ def test_bridge_carries_messages_between_buses_once_and_never_echoes():
         assert got_b["camera.status"] == {"id": "cam1", "online": True}
         assert sorted(m.topic for m in a_seen) == ["camera.status", "event", "incident", "private.thing"]
         assert a.sent == 2 and b.received == 2 and a.received == 1 and b.sent == 1
+        a_bus.publish("event", {"id": 8, "camera_id": "cam1", "snapshot": "/srv/var/snapshots/cam1/x.jpg"})
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and len(b_seen) < 4:
+            time.sleep(0.05)
+        url = "/api/events/8/thumbnail.jpg"  # the API route, never the server's file path
+        assert b_seen[-1].data == {"id": 8, "camera_id": "cam1", "snapshot_url": url}
     finally:
         a.stop()
         b.stop()

@@ -87,7 +87,16 @@ def test_webhook_gets_documented_json_after_a_retry_without_blocking(db: Databas
         t0 = time.monotonic()
         with db.session() as s:
             svc.sync_units(s)
-            inc = svc.create(s, "olga", type="medical", lat=52.001, lon=5.0, address="Market")
+            inc = svc.create(
+                s,
+                "olga",
+                type="medical",
+                lat=52.001,
+                lon=5.0,
+                address="Market",
+                event_id=77,
+                snapshot_path="/srv/oversight/var/snapshots/gate/x.jpg",
+            )
             iid = inc.id
         assert time.monotonic() - t0 < 2.0  # the failing hook did not hold up the request
         headers, body = hook.received.get(timeout=10)
@@ -96,6 +105,8 @@ def test_webhook_gets_documented_json_after_a_retry_without_blocking(db: Databas
         assert doc["event"] == "incident.created" and doc["actor"] == "olga"
         assert doc["incident"]["id"] == iid and doc["incident"]["type"] == "medical"
         assert doc["incident"]["location"]["lat"] == 52.001
+        assert "/srv/oversight" not in body.decode()  # no server path leaves through a webhook
+        assert doc["incident"]["snapshot_url"] == "/api/events/77/thumbnail.jpg"
         assert headers["x-oversight-attempt"] == "2"  # the first attempt got a 500
         sig = hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
         assert headers["x-oversight-signature"] == f"sha256={sig}"

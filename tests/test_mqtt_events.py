@@ -91,6 +91,27 @@ def test_event_lifecycle_arrives_at_broker(subscriber: Any, db: Database, tmp_pa
     )
     assert start["start"] == t0.isoformat() and got[1][1]["end"] == t0.isoformat()
     assert got[0][1]["id"] == got[1][1]["id"]
+    for _, doc in got:  # the snapshot as an API route; the server's folders never leave it
+        assert str(tmp_path) not in json.dumps(doc) and "snapshot" not in doc
+    assert got[1][1]["snapshot_url"] == f"/api/events/{start['id']}/thumbnail.jpg"
+
+
+def test_payload_names_the_snapshot_by_url_not_path(db: Database, tmp_path: Path) -> None:
+    bus = EventBus()
+    seen: list[Any] = []
+    bus.subscribe("event", seen.append)
+    rec = EventRecorder("gate-cam", db, bus, tmp_path / "snapshots")
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    frame = np.full((90, 160, 3), 128, np.uint8)
+    rec.step([Condition("gate", "zone", "person", 5, 0.8, (10, 10, 30, 60))], frame, t0)
+    rec.close()
+    assert any(str(tmp_path) in str(m.data.get("snapshot")) for m in seen)  # inside: a file path
+    pub = MqttPublisher(MqttConfig(topic_prefix="p"), bus)
+    for m in seen:
+        topic, body = pub.outgoing(m)
+        assert topic == "p/gate-cam/events" and str(tmp_path) not in body
+    last = json.loads(pub.outgoing(seen[-1])[1])
+    assert last["snapshot_url"] == f"/api/events/{last['id']}/thumbnail.jpg"
 
 
 def test_dead_broker_never_blocks_the_camera_thread() -> None:

@@ -29,7 +29,13 @@ def base(db: Database, tmp_path: Path) -> Iterator[str]:
     if not CHROMIUM.exists():
         pytest.skip("Chromium not installed at /usr/bin/chromium")
     make_users(db, olga="operator", sue="supervisor", alice="auditor")
-    with BackgroundServer(AppContext(cfg=site(tmp_path), db=db, bus=EventBus())) as url:
+    cfg = site(tmp_path)
+    from oversight.privacy.audit_trail import Sealer
+    from oversight.privacy.keys import load_or_create_signing_key
+
+    data = cfg.site.data_dir  # as `serve` does: a genesis record and a first signed digest
+    Sealer(db, load_or_create_signing_key(data), data).seal("start")
+    with BackgroundServer(AppContext(cfg=cfg, db=db, bus=EventBus())) as url:
         yield url
 
 

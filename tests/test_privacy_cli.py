@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import yaml
-from sqlalchemy import update
+from sqlalchemy import text, update
 from typer.testing import CliRunner
 
 from oversight.cli import app
@@ -44,12 +44,13 @@ def test_audit_verify_and_export(db: Database, db_url: str, tmp_path: Path) -> N
         for i in range(3):
             audit.record(s, "olga", "footage.view", "camera", "cam1", detail={"i": i})
     r = runner.invoke(app, ["audit", "checkpoint", "-c", str(cfg)])
-    assert r.exit_code == 0 and "checkpoint seq 3" in r.output
+    # the first signing makes the genesis record (seq 4 records it) and digest 1 covers it
+    assert r.exit_code == 0 and "digest 1 seq 4" in r.output, r.output
     r = runner.invoke(app, ["audit", "verify", "-c", str(cfg)])
-    assert r.exit_code == 0 and "1 signed checkpoint" in r.output, r.output
+    assert r.exit_code == 0 and "4 entries, 1 signed digest" in r.output, r.output
     out = tmp_path / "a.json"
     r = runner.invoke(app, ["audit", "export", "-c", str(cfg), "--format", "json", "-o", str(out)])
-    assert r.exit_code == 0 and [e["seq"] for e in json.loads(out.read_text())] == [1, 2, 3]
+    assert r.exit_code == 0 and [e["seq"] for e in json.loads(out.read_text())] == [1, 2, 3, 4]
     with db.session() as s:
         s.execute(update(AuditEntry).where(AuditEntry.seq == 2).values(purpose="edited"))
     r = runner.invoke(app, ["audit", "verify", "-c", str(cfg)])
@@ -136,3 +137,19 @@ def test_export_and_verify_export(db: Database, db_url: str, tmp_path: Path) -> 
     z.write_bytes(bytes(data))
     r = runner.invoke(app, ["verify-export", str(z), "--public-key", str(pub)])
     assert r.exit_code == 1 and "FAILED" in r.output and ".mp4" in r.output
+
+
+def test_audit_verify_fails_on_an_emptied_log(db: Database, db_url: str, tmp_path: Path) -> None:
+    cfg = _config(tmp_path, db_url)
+    r = runner.invoke(app, ["audit", "verify", "-c", str(cfg)])
+    assert r.exit_code == 1 and "no genesis record" in r.output  # never installed: nothing anchors it
+    r = runner.invoke(app, ["audit", "genesis", "-c", str(cfg)])
+    assert r.exit_code == 0
+    fpr = r.stdout.strip().splitlines()[0]
+    r = runner.invoke(app, ["audit", "verify", "-c", str(cfg), "--genesis", fpr])
+    assert r.exit_code == 0, r.output
+    with db.engine.begin() as conn:
+        for table in ("audit_entries", "audit_head", "audit_checkpoints"):
+            conn.execute(text(f"DELETE FROM {table}"))
+    r = runner.invoke(app, ["audit", "verify", "-c", str(cfg), "--genesis", fpr])
+    assert r.exit_code == 1 and "empty" in r.output, r.output

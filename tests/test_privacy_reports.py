@@ -13,6 +13,7 @@ import pytest
 
 from oversight.events.bus import EventBus
 from oversight.privacy import audit, reports, reveals
+from oversight.privacy.models import RevealRequest
 from oversight.store.db import Database
 from oversight.store.models import Event
 from privacy_helpers import client, make_users, site
@@ -88,6 +89,11 @@ def test_transparency_report_figures(db: Database, tmp_path: Path) -> None:
         rows2[("reveals", "approved")],
         rows2[("reveals", "denied")],
     ) == ("2", "1", "1")
+    with db.session() as s:
+        ids = sorted(r.id for r in s.query(RevealRequest))
+    scope = rows2[("reveal_scope", str(ids[0]))].split(" | ")
+    assert scope[0] == "cam1" and scope[1] == "2026-03-01 00:00" and scope[3] == "1.00"  # its scope
+    assert scope[5:] == ["1 of 1", "approved"] and rows2[("reveal_scope", str(ids[1]))].endswith("denied")
     assert rows[("events_per_day", "2026-03-01")] == "4" and rows[("cameras", "count")] == "2"
     assert rows[("retention", "compliant")] == "True"
     from oversight.store.base import Base

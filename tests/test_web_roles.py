@@ -29,6 +29,8 @@ PUBLIC = {
     ("GET", "/api/auth/state"),
     ("POST", "/api/auth/login"),
     ("POST", "/api/auth/bootstrap"),
+    ("GET", "/api/auth/oidc/login"),  # single sign-on: the provider authenticates
+    ("GET", "/api/auth/oidc/callback"),
 }
 PUBLIC_MOUNTS = {"/static"}
 SOCKETS = {"/api/ws": "events.stream", "/api/live.ws": "footage.live"}  # they check roles themselves

@@ -76,6 +76,11 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     cfg = load_or_exit(config)
     service = Service(cfg, config)
+    sealer = service.parts.sealer
+    if sealer is not None and sealer.created:  # first start: the audit anchor to keep off this server
+        typer.echo(
+            f"Audit genesis fingerprint (write it down, keep it elsewhere): {sealer.genesis.fingerprint}"
+        )
     service.start(host, port)
     typer.echo(f"Oversight serving {len(cfg.cameras)} camera(s) on http://{host}:{port}/")
     if service.web_ctx is not None:  # on a fresh site: the one-time link that creates the first admin

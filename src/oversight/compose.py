@@ -2,7 +2,7 @@
 
 ``serve`` and ``demo`` (through ``Service``), a cluster web node and the benchmarks all call
 ``build`` with different parts, so what exists in one exists in all: the migrated database, the
-bus, the audit signer, the camera runtime, the incident service with its integrations and hold
+bus, the audit sealer, the camera runtime, the incident service with its integrations and hold
 sweeper, the event MQTT publisher, and the web context. Invariant: no other module constructs
 these for a running installation, and ``start``/``stop`` are the only switches of their threads.
 """
@@ -10,12 +10,9 @@ these for a running installation, and ``start``/``stop`` are the only switches o
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
-
-from nacl.signing import SigningKey
 
 from oversight.config.schema import SiteConfig, database_url
 from oversight.events.bus import EventBus
@@ -23,8 +20,7 @@ from oversight.events.mqtt import MqttPublisher
 from oversight.incidents.holds import HoldSweeper
 from oversight.incidents.integration import Integration
 from oversight.incidents.service import IncidentService
-from oversight.privacy.audit import install_signer
-from oversight.privacy.keys import load_or_create_signing_key
+from oversight.privacy.audit_trail import Sealer, sealer_for
 from oversight.runtime import Runtime
 from oversight.store.db import Database
 from oversight.web.context import AppContext
@@ -40,25 +36,6 @@ def open_database(cfg: SiteConfig, url: str | None = None) -> Database:
     return db
 
 
-def install_audit_signer(cfg: SiteConfig, wait_s: float = 5.0) -> SigningKey:
-    """Sign audit checkpoints in this process with the installation key under ``site.data_dir``.
-
-    Nodes of a cluster may share the data directory and start together: when another process is
-    creating the key at this moment, wait for it to be written instead of failing.
-    """
-    deadline = time.monotonic() + wait_s
-    while True:
-        try:
-            key = load_or_create_signing_key(cfg.site.data_dir)
-            break
-        except (FileExistsError, ValueError):  # created meanwhile, or not fully written yet
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-    install_signer(key)
-    return key
-
-
 @dataclass
 class Installation:
     """The parts of one installation in this process; ``start``/``stop`` run their threads."""
@@ -67,7 +44,7 @@ class Installation:
     db: Database
     bus: EventBus
     incidents: IncidentService
-    signer: SigningKey | None = None
+    sealer: Sealer | None = None  # signs the audit digests; one per installation
     runtime: Any = None  # oversight.runtime.Runtime, a cluster view, or None (web only)
     owns_runtime: bool = False  # built here, so started and stopped here (a deployment is not)
     config_path: Path | None = None
@@ -92,6 +69,8 @@ class Installation:
         if self.started:
             return
         self.started = True
+        if self.sealer is not None:
+            self.sealer.start()
         if self.event_mqtt is not None:
             self.event_mqtt.start()
         if self.integration is not None:
@@ -110,6 +89,8 @@ class Installation:
         for part in (self.sweeper, self.integration, self.event_mqtt):
             if part is not None:
                 part.stop()
+        if self.sealer is not None:
+            self.sealer.stop()
 
     def close(self) -> None:
         self.db.dispose()
@@ -126,6 +107,7 @@ def build(
     runtime_options: dict[str, Any] | None = None,
     integrations: bool = True,
     event_mqtt: bool = True,
+    seal: bool = True,
 ) -> Installation:
     """Build (not start) an installation.
 
@@ -133,11 +115,15 @@ def build(
     of the camera actors, an API-only process ``None``; ``runtime_options`` go to the local
     ``Runtime`` (e.g. ``retention_interval_s``). ``integrations`` adds incident webhooks/MQTT
     and the hold sweeper; ``event_mqtt`` publishes events to ``site.mqtt`` (a cluster's camera hosts
-    do that themselves). The audit signer is always installed: every process that writes the audit
-    log signs its checkpoints.
+    do that themselves). ``seal`` runs the installation's one audit sealer (signed digests chained to
+    genesis) in this process; a cluster's web nodes leave it to the cluster head.
     """
     db = db or open_database(cfg, db_url)
-    signer = install_audit_signer(cfg)
+    sealer = sealer_for(db, cfg) if seal else None
+    if sealer is not None and sealer.created:
+        log.warning(
+            "audit genesis created; keep this fingerprint off the server: %s", sealer.genesis.fingerprint
+        )
     bus = bus or EventBus()
     owns_runtime = isinstance(runtime, str) and runtime == "local"
     if owns_runtime:
@@ -145,7 +131,7 @@ def build(
     incidents = IncidentService(cfg, bus)
     with db.session() as s:
         incidents.sync_units(s)
-    parts = Installation(cfg, db, bus, incidents, signer, runtime, owns_runtime, config_path)
+    parts = Installation(cfg, db, bus, incidents, sealer, runtime, owns_runtime, config_path)
     if integrations:
         parts.integration = Integration(incidents.settings, bus, cfg.site.mqtt)
         parts.sweeper = HoldSweeper(db, incidents)

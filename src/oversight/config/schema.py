@@ -29,6 +29,83 @@ class MqttConfig(Strict):
     password: str | None = None
 
 
+class AuditS3Settings(Strict):
+    """A third copy of every audit digest in an S3 bucket with Object Lock (write once, read many)."""
+
+    bucket: str = Field(min_length=3, description="created with Object Lock enabled")
+    endpoint_url: str | None = None  # e.g. http://minio.internal:9000; None: AWS
+    prefix: str = "audit-digests"
+    region: str = "us-east-1"
+    access_key_env: str = "AWS_ACCESS_KEY_ID"  # names of environment variables, never the secrets
+    secret_key_env: str = "AWS_SECRET_ACCESS_KEY"
+    retain_days: int = Field(3650, ge=1, description="COMPLIANCE-mode retention of each digest object")
+
+
+class AuditSettings(Strict):
+    """How often the audit log's head is signed into a chained digest (see privacy/audit_trail)."""
+
+    digest_every_entries: int = Field(100, ge=1, description="sign after this many new entries")
+    digest_every_minutes: float = Field(
+        15.0, gt=0, le=1440, description="sign at least this often, even when nothing happened"
+    )
+    s3: AuditS3Settings | None = None
+
+
+class OidcSettings(Strict):
+    """Single sign-on through an OpenID Connect provider; roles come from its groups claim."""
+
+    issuer: str = Field(min_length=8, description="the provider's issuer URL (discovery is read from it)")
+    client_id: str = Field(min_length=1)
+    client_secret: str | None = Field(None, description="for client_secret_basic at the token endpoint")
+    redirect_uri: str | None = Field(
+        None, description="default: <this server>/api/auth/oidc/callback as the browser reached it"
+    )
+    scopes: list[str] = Field(default_factory=lambda: ["openid", "profile", "groups"])
+    groups_claim: str = "groups"
+    username_claim: str = "preferred_username"
+    role_map: dict[str, Literal["viewer", "operator", "supervisor", "auditor", "admin"]] = Field(
+        min_length=1, description="provider group -> Oversight role; the first listed group a user has wins"
+    )
+
+
+class SecuritySettings(Strict):
+    """Access control knobs: proxies, login throttling, second factor, sessions, reveal windows."""
+
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="addresses or networks of reverse proxies whose X-Forwarded-For is believed",
+    )
+    login_hash_concurrency: int = Field(2, ge=1, le=64, description="password checks at once")
+    login_hash_queue: int = Field(4, ge=0, le=256, description="logins that may wait; more get 429")
+    login_throttle: Literal["auto", "memory", "database"] = Field(
+        "auto", description="where failure counts live; auto: the database in a cluster, else memory"
+    )
+    totp_roles: list[str] = Field(
+        default_factory=list, description="roles that must log in with a TOTP second factor"
+    )
+    session_idle_minutes: float = Field(30, gt=0, description="a session unused this long locks")
+    session_max_hours: float = Field(12, gt=0, description="no session lives longer, used or not")
+    reveal_ahead_minutes: float = Field(
+        60, ge=0, description="how far past now one approval may reveal live footage"
+    )
+    reveal_ahead_max_minutes: float = Field(
+        24 * 60, ge=0, description="the furthest past now a reveal may reach, with two approvers"
+    )
+    oidc: OidcSettings | None = None
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        import ipaddress
+
+        for item in v:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"'{item}' is not an IP address or network (e.g. 10.0.0.0/8)") from None
+        return v
+
+
 class SiteSettings(Strict):
     name: str = "Oversight site"
     timezone: str = "UTC"
@@ -38,6 +115,8 @@ class SiteSettings(Strict):
     mqtt: MqttConfig | None = None
     site_plan: str | None = None  # image path for the map page
     controller: str = "the city"  # the data controller named in reports
+    audit: AuditSettings = Field(default_factory=AuditSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
 
 
 class GeoLocation(Strict):

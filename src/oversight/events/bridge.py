@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import paho.mqtt.client as mqtt
 
 from oversight.events.bus import EventBus, Message
+from oversight.events.mqtt import public_event
 from oversight.events.mqtt_client import QueuedMqttClient
 
 log = logging.getLogger(__name__)
@@ -105,5 +106,6 @@ class BusBridge(QueuedMqttClient):
         return any(msg.topic == t or msg.topic.startswith(t + ".") for t in self.topics)
 
     def outgoing(self, msg: Message) -> tuple[str, str]:
-        payload = json.dumps({"o": self.origin, "t": msg.topic, "d": msg.data}, default=str)
+        data = public_event(msg.data) if msg.topic == "event" else msg.data  # no server paths on a broker
+        payload = json.dumps({"o": self.origin, "t": msg.topic, "d": data}, default=str)
         return f"{self.prefix}/{msg.topic}", payload

@@ -1,13 +1,15 @@
 """Publish analytics events to an MQTT broker (Home Assistant, Node-RED, a city's SCADA).
 
 Each bus message on topic ``"event"`` goes out as JSON to ``<topic_prefix>/<camera_id>/events``,
-through the non-blocking queue of ``QueuedMqttClient``.
+through the non-blocking queue of ``QueuedMqttClient``. No server path leaves: the snapshot file
+becomes ``snapshot_url``, the API route that serves it redacted to whoever may see it.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 from oversight.config.schema import MqttConfig
 from oversight.events.bus import EventBus, Message
@@ -18,6 +20,18 @@ QUEUE_SIZE = 1000
 
 def event_topic(prefix: str, camera_id: str) -> str:
     return f"{prefix.rstrip('/')}/{camera_id}/events"
+
+
+def public_event(data: dict[str, Any]) -> dict[str, Any]:
+    """The event as integrations see it: the snapshot as an API URL, never a file path."""
+    if "snapshot" not in data and "snapshot_path" not in data:
+        return data
+    out = {k: v for k, v in data.items() if k not in ("snapshot", "snapshot_path")}
+    has_snapshot = bool(data.get("snapshot") or data.get("snapshot_path"))
+    out["snapshot_url"] = (
+        f"/api/events/{data['id']}/thumbnail.jpg" if has_snapshot and data.get("id") is not None else None
+    )
+    return out
 
 
 class MqttPublisher(QueuedMqttClient):
@@ -40,4 +54,4 @@ class MqttPublisher(QueuedMqttClient):
 
     def outgoing(self, msg: Message) -> tuple[str, str]:
         camera = str(msg.data.get("camera_id") or "unknown")
-        return event_topic(self.cfg.topic_prefix, camera), json.dumps(msg.data, default=str)
+        return event_topic(self.cfg.topic_prefix, camera), json.dumps(public_event(msg.data), default=str)

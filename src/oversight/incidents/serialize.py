@@ -32,6 +32,9 @@ def incident_dict(inc: Incident, settings: IncidentSettings, now: datetime | Non
         "camera_id": inc.camera_id,
         "event_id": inc.event_id,
         "has_snapshot": bool(inc.snapshot_path),
+        "snapshot_url": (  # webhooks and MQTT get the API route, never the server's file path
+            f"/api/events/{inc.event_id}/thumbnail.jpg" if inc.event_id and inc.snapshot_path else None
+        ),
         "reported_at": iso(inc.reported_at),
         "created_at": iso(inc.created_at),
         "created_by": inc.created_by,

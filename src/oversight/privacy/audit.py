@@ -4,8 +4,8 @@ Each entry's ``hash`` is SHA-256 over a canonical JSON of all its fields includi
 entry's hash, so changing, deleting, inserting or reordering any entry breaks the chain from that
 point on. A one-row ``audit_head`` table is updated first in every append: that row lock serialises
 concurrent appends on PostgreSQL and takes SQLite's write lock up front, so two writers can never
-both read the same head. Checkpoints sign the head with the installation's Ed25519 key; publishing
-checkpoint hashes (e.g. in the transparency report) anchors the log against a rewrite of its tail.
+both read the same head. Signed, chained digests of the head (``audit_trail``) anchor the log
+against a rewrite by whoever controls the database.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
@@ -33,16 +33,20 @@ from oversight.store.base import utcnow
 log = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
-CHECKPOINT_EVERY = 100
 
-_signer: SigningKey | None = None
+
+class _Sealer(Protocol):
+    def notify(self, seq: int) -> None: ...
+
+
+_sealer: _Sealer | None = None
 _listeners: list[Callable[[dict[str, Any]], None]] = []
 
 
-def install_signer(key: SigningKey | None) -> None:
-    """Sign a checkpoint automatically every ``CHECKPOINT_EVERY`` entries (the runtime calls this)."""
-    global _signer
-    _signer = key
+def install_sealer(sealer: _Sealer | None) -> None:
+    """Tell the digest sealer (``audit_trail.Sealer``) about each append; it signs in its own thread."""
+    global _sealer
+    _sealer = sealer
 
 
 def add_listener(fn: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
@@ -136,8 +140,8 @@ def record(
     head.seq = entry.seq
     head.hash = entry.hash
     session.flush()
-    if _signer is not None and entry.seq % CHECKPOINT_EVERY == 0:
-        checkpoint(session, _signer)
+    if _sealer is not None:
+        _sealer.notify(entry.seq)
     for fn in list(_listeners):
         try:
             fn(entry_dict(entry))
@@ -151,7 +155,7 @@ def checkpoint_message(seq: int, hash_: str, ts: datetime) -> bytes:
 
 
 def checkpoint(session: Session, key: SigningKey) -> AuditCheckpoint | None:
-    """Sign the current head. Returns None on an empty log."""
+    """A legacy, unchained checkpoint of the current head (digests replace it). None on an empty log."""
     head = _lock_head(session)
     if head.seq == 0:
         return None
@@ -170,31 +174,37 @@ class VerifyResult:
     checkpoints: int = 0
     first_bad_seq: int | None = None
     problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    digests: int | None = None  # set by audit_trail.verify_trail
+
+    def fail(self, seq: int | None, msg: str) -> None:
+        if self.ok:
+            self.first_bad_seq = seq
+        self.ok = False
+        self.problems.append(msg)
 
     @property
     def message(self) -> str:
-        if self.ok:
-            return f"audit log OK: {self.entries} entries, {self.checkpoints} signed checkpoint(s) verified"
-        return self.problems[0]
+        if not self.ok:
+            return self.problems[0]
+        if self.digests is not None:
+            return f"audit log OK: {self.entries} entries, {self.digests} signed digest(s) from genesis"
+        return f"audit log OK: {self.entries} entries, {self.checkpoints} signed checkpoint(s) verified"
 
 
 def verify(session: Session, verify_key: VerifyKey | None = None) -> VerifyResult:
     """Walk the whole chain; the first problem names the first bad entry."""
     res = VerifyResult(ok=True)
-
-    def bad(seq: int | None, msg: str) -> None:
-        if res.ok:
-            res.first_bad_seq = seq
-        res.ok = False
-        res.problems.append(msg)
-
+    bad = res.fail
     expected, prev, by_seq = 1, GENESIS, {}
     rows = session.execute(
         select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=1000)
     ).scalars()
     for e in rows:
         res.entries += 1
-        if e.seq != expected:
+        if e.seq == expected - 1:
+            bad(e.seq, f"seq {e.seq} appears twice (ids {e.id} and an earlier one): a forged duplicate")
+        elif e.seq != expected:
             bad(
                 expected,
                 f"entry seq {expected} is missing (deleted); the log jumps from {expected - 1} to {e.seq}",
@@ -212,12 +222,15 @@ def verify(session: Session, verify_key: VerifyKey | None = None) -> VerifyResul
         session.expunge(e)
     last_seq = expected - 1
     head = session.get(AuditHead, 1)
-    if head is not None and (head.seq != last_seq or head.hash != prev):
+    if head is None and last_seq > 0:
+        bad(last_seq, "the head row is missing: the log's tail can no longer be checked against it")
+    elif head is not None and (head.seq != last_seq or head.hash != prev):
         bad(
             last_seq + 1,
             f"the log ends at seq {last_seq} but its head says seq {head.seq}: the tail was removed",
         )
-    for cp in session.execute(select(AuditCheckpoint).order_by(AuditCheckpoint.seq)).scalars():
+    legacy = select(AuditCheckpoint).where(AuditCheckpoint.number.is_(None)).order_by(AuditCheckpoint.seq)
+    for cp in session.execute(legacy).scalars():
         res.checkpoints += 1
         if verify_key is not None:
             try:

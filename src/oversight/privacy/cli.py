@@ -54,23 +54,45 @@ def _when(value: str | None, name: str) -> datetime | None:
 # ------------------------------------------------------------------ audit
 
 
+def _seal(cfg: Any, db: Any) -> None:
+    """Sign what this command just recorded, so it never sits in the log unsigned.
+
+    A digest made while the server is down (the last one closes a run) is an "offline" one.
+    """
+    from oversight.privacy.audit_trail import sealer_for
+
+    sealer = sealer_for(db, cfg)
+    last = sealer.last_reason()
+    sealer.seal("offline" if last in ("stop", "offline") else "manual")
+
+
 @audit_app.command("verify")
 def audit_verify(
     config: Path = ConfigOpt,
-    public_key: Path | None = typer.Option(None, help="verify checkpoints with this key file"),
+    public_key: Path | None = typer.Option(None, help="the installation's public key must be this one"),
+    genesis: str | None = typer.Option(
+        None, help="the genesis fingerprint printed at install (kept outside the server)"
+    ),
 ) -> None:
-    """Walk the hash chain and the signed checkpoints; exit 1 naming the first bad entry."""
-    from oversight.privacy import audit
-    from oversight.privacy.keys import load_or_create_signing_key, load_verify_key
+    """Check the hash chain and the signed digests from genesis to now, in the database and in the
+    append-only digest file; exit 1 naming the first problem. Read-only: it signs nothing."""
+    from oversight.privacy.audit_trail import load_genesis, verify_trail
+    from oversight.privacy.keys import load_verify_key, public_hex
 
     cfg, db = _open(config)
-    vk = (
-        load_verify_key(public_key)
-        if public_key
-        else load_or_create_signing_key(cfg.site.data_dir).verify_key
-    )
     with db.session() as s:
-        r = audit.verify(s, vk)
+        r = verify_trail(
+            s,
+            cfg.site.data_dir,
+            cfg.site.audit.digest_every_minutes * 60,
+            expect_genesis=genesis,
+            s3=cfg.site.audit.s3,
+        )
+    g = load_genesis(cfg.site.data_dir)
+    if public_key and g is not None and g.body["public_key"] != public_hex(load_verify_key(public_key)):
+        r.fail(None, f"the genesis record names a different public key than {public_key}")
+    for w in r.warnings:
+        typer.echo(f"warning: {w}", err=True)
     if r.ok:
         typer.echo(r.message)
         return
@@ -78,6 +100,20 @@ def audit_verify(
     for p in r.problems[1:20]:
         typer.echo(f"  also: {p}", err=True)
     raise typer.Exit(1)
+
+
+@audit_app.command("genesis")
+def audit_genesis(config: Path = ConfigOpt) -> None:
+    """Create the audit genesis record (once) and print its fingerprint: keep it outside the server."""
+    from oversight.privacy.audit_trail import create_genesis
+    from oversight.privacy.keys import load_or_create_signing_key
+
+    cfg, db = _open(config)
+    g, created = create_genesis(db, load_or_create_signing_key(cfg.site.data_dir), cfg.site.data_dir)
+    if created:
+        _seal(cfg, db)
+    typer.echo(g.fingerprint)
+    typer.echo("created" if created else f"made {g.body['created']}", err=True)
 
 
 @audit_app.command("export")
@@ -93,12 +129,13 @@ def audit_export(
 
     if fmt not in ("csv", "json"):
         raise typer.BadParameter("csv or json", param_hint="--format")
-    _, db = _open(config)
+    cfg, db = _open(config)
     with db.session() as s:
         text = audit.export(s, fmt, since=_when(since, "--from"), until=_when(until, "--to"))
         audit.record(
             s, "cli", "audit.export", "audit", None, source="cli", detail={"format": fmt, "out": str(out)}
         )
+    _seal(cfg, db)
     if out:
         out.write_text(text, encoding="utf-8")
         typer.echo(f"wrote {out}")
@@ -108,14 +145,15 @@ def audit_export(
 
 @audit_app.command("checkpoint")
 def audit_checkpoint(config: Path = ConfigOpt) -> None:
-    """Sign the current head of the log with the installation key (run it from cron, e.g. hourly)."""
-    from oversight.privacy import audit
-    from oversight.privacy.keys import load_or_create_signing_key
-
+    """Sign the current head now as the next digest (``serve`` does this on its own schedule)."""
     cfg, db = _open(config)
+    _seal(cfg, db)
+    from oversight.privacy.audit_trail import latest_digest
+
     with db.session() as s:
-        cp = audit.checkpoint(s, load_or_create_signing_key(cfg.site.data_dir))
-    typer.echo("log is empty" if cp is None else f"checkpoint seq {cp.seq} hash {cp.hash}")
+        d = latest_digest(s, cfg.site.data_dir)
+    assert d is not None
+    typer.echo(f"digest {d['number']} seq {d['seq']} hash {d['hash']}")
 
 
 @audit_app.command("public-key")
@@ -204,6 +242,7 @@ def report(
             source="cli",
             detail={"from": start.isoformat(), "to": end.isoformat()},
         )
+    _seal(cfg, db)
     for p in files.values():
         typer.echo(str(p))
 
@@ -251,6 +290,7 @@ def export(
     except ExportError as exc:
         typer.echo(f"export refused: {exc}", err=True)
         raise typer.Exit(1) from None
+    _seal(cfg, db)
     typer.echo(json.dumps(res.as_dict(), indent=2))
 
 

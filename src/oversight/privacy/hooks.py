@@ -135,11 +135,17 @@ def _audit_first_use(ctx: Any, r: ActiveReveal, camera_id: str, principal: Any) 
 
 
 def audit_login(
-    ctx: Any, username: str, ip: str, ok: bool, role: str | None = None, session: Any = None
+    ctx: Any,
+    username: str,
+    ip: str,
+    ok: bool,
+    role: str | None = None,
+    session: Any = None,
+    action: str | None = None,
 ) -> None:
-    """Every login, success or failure. A failure is written in its own transaction because the
-    request's transaction is rolled back when the 401 is raised."""
-    action = "auth.login" if ok else "auth.login_failed"
+    """Every login, success or failure (and second-factor and session events, named by ``action``).
+    A failure is written in its own transaction because the request's is rolled back on a 401."""
+    action = action or ("auth.login" if ok else "auth.login_failed")
     name = username[:64]
     if session is not None:
         audit.record(session, name, action, "user", name, source=f"web {ip}", role=role, detail={"ok": ok})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from pathlib import Path
 
 from nacl.encoding import HexEncoder
@@ -21,8 +22,21 @@ def key_path(data_dir: str | Path) -> Path:
     return Path(data_dir) / "keys" / KEY_FILE
 
 
-def load_or_create_signing_key(data_dir: str | Path) -> SigningKey:
-    path = key_path(data_dir)
+def load_or_create_signing_key(data_dir: str | Path, wait_s: float = 5.0) -> SigningKey:
+    """The installation key under ``data_dir``, created on first use. Nodes of a cluster may share
+    the data directory and start together: the one that loses the race to create the key waits for
+    it to be written instead of failing."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return _load_or_create(key_path(data_dir))
+        except (FileExistsError, ValueError):  # created meanwhile, or not fully written yet
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def _load_or_create(path: Path) -> SigningKey:
     if path.exists():
         mode = path.stat().st_mode & 0o777
         if mode & 0o077:

@@ -41,7 +41,11 @@ class AuditHead(Base):
 
 
 class AuditCheckpoint(Base):
-    """The chain head at ``seq`` signed with the installation's Ed25519 key."""
+    """The chain head at ``seq`` signed with the installation's Ed25519 key.
+
+    A digest (``number`` set) also names the previous digest's hash (``prev``; the genesis
+    fingerprint for number 1) and why it was made; rows without ``number`` are legacy checkpoints.
+    """
 
     __tablename__ = "audit_checkpoints"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -50,6 +54,9 @@ class AuditCheckpoint(Base):
     ts: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     key_fingerprint: Mapped[str] = mapped_column(String(64))
     signature: Mapped[str] = mapped_column(String(128))  # hex
+    number: Mapped[int | None] = mapped_column(BigInteger, nullable=True, unique=True, index=True)
+    prev: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class RevealRequest(Base):
@@ -71,6 +78,10 @@ class RevealRequest(Base):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     decision_note: Mapped[str | None] = mapped_column(Text, nullable=True)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # a window reaching further past now than one approval may cover needs a second supervisor
+    approvals_needed: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    first_approved_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    first_approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class ExportRecord(Base):

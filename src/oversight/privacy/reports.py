@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from oversight.config.schema import SiteConfig
-from oversight.privacy import audit
+from oversight.privacy import audit, audit_trail
 from oversight.privacy.camera_audit import CameraAudit, Finding, audit_site, site_findings
 from oversight.privacy.models import AuditCheckpoint, AuditEntry, ExportRecord, RevealRequest
 from oversight.privacy.retention_report import RetentionReport, retention_report
@@ -50,6 +50,7 @@ class Usage:
     accesses_by_role: Counter[str] = field(default_factory=Counter)
     accesses_by_action: Counter[str] = field(default_factory=Counter)
     reveals: Counter[str] = field(default_factory=Counter)
+    reveal_scopes: list[list[str]] = field(default_factory=list)  # one row per reveal requested
     exports: int = 0
     exports_unredacted: int = 0
     incidents: int | None = None
@@ -65,7 +66,8 @@ class Usage:
     last_checkpoint: str | None = None
 
 
-def collect_usage(db: Database, start: datetime, end: datetime) -> Usage:
+def collect_usage(db: Database, start: datetime, end: datetime, cfg: SiteConfig | None = None) -> Usage:
+    """Usage in [start, end); with ``cfg`` the audit check covers the signed digests from genesis."""
     u = Usage(start, end)
     with db.session() as s:
         roles = {name: role for name, role in s.execute(select(User.username, User.role))}
@@ -96,6 +98,14 @@ def collect_usage(db: Database, start: datetime, end: datetime) -> Usage:
         ):
             u.reveals[status] += int(n)
         u.reveals["requested"] = sum(v for k, v in u.reveals.items() if k != "requested")
+        u.reveal_scopes = [
+            _reveal_scope(r)
+            for r in s.execute(
+                select(RevealRequest)
+                .where(RevealRequest.created_at >= start, RevealRequest.created_at < end)
+                .order_by(RevealRequest.id)
+            ).scalars()
+        ]
         ex = list(
             s.execute(
                 select(ExportRecord.redacted).where(
@@ -127,8 +137,16 @@ def collect_usage(db: Database, start: datetime, end: datetime) -> Usage:
         while d <= (end - timedelta(microseconds=1)).astimezone(UTC).date():
             u.events_per_day[d.isoformat()] = days.get(d.isoformat(), 0)
             d += timedelta(days=1)
-        v = audit.verify(s)
+        v = audit.verify(s) if cfg is None else _verify_trail(s, cfg)
         u.audit_ok, u.audit_message, u.audit_entries = v.ok, v.message, v.entries
+        latest = None if cfg is None else audit_trail.latest_digest(s, cfg.site.data_dir)
+        if latest is not None:
+            u.last_checkpoint = (
+                f"digest {latest['number']} of {latest['ts']} over seq {latest['seq']} (entry hash "
+                f"{latest['hash']}), digest hash {latest['digest']}, chained from genesis "
+                f"{latest['genesis']}, signed by key {latest['key']}"
+            )
+            return u
         cp = s.execute(
             select(AuditCheckpoint).order_by(AuditCheckpoint.seq.desc()).limit(1)
         ).scalar_one_or_none()
@@ -137,6 +155,39 @@ def collect_usage(db: Database, start: datetime, end: datetime) -> Usage:
                 f"seq {cp.seq}, hash {cp.hash}, signed {cp.ts:%Y-%m-%d %H:%M} UTC by key {cp.key_fingerprint}"
             )
     return u
+
+
+REVEAL_SCOPE_COLUMNS = [
+    "Reveal",
+    "Cameras",
+    "Footage from (UTC)",
+    "Footage to (UTC)",
+    "Hours",
+    "Hours past approval (live/future)",
+    "Approvals",
+    "Status",
+]
+
+
+def _reveal_scope(r: RevealRequest) -> list[str]:
+    """What one reveal could show: cameras, window, and how far it reached past its approval."""
+    ahead = max(0.0, (r.end - r.decided_at).total_seconds() / 3600) if r.decided_at else 0.0
+    approvals = (1 if r.status == "approved" else 0) + (1 if r.first_approved_by else 0)
+    return [
+        str(r.id),
+        ", ".join(r.camera_ids or []),
+        f"{r.start.astimezone(UTC):%Y-%m-%d %H:%M}",
+        f"{r.end.astimezone(UTC):%Y-%m-%d %H:%M}",
+        f"{(r.end - r.start).total_seconds() / 3600:.2f}",
+        f"{ahead:.2f}",
+        f"{approvals} of {int(r.approvals_needed or 1)}",
+        r.status,
+    ]
+
+
+def _verify_trail(s: Any, cfg: SiteConfig) -> audit.VerifyResult:
+    every_s = cfg.site.audit.digest_every_minutes * 60
+    return audit_trail.verify_trail(s, cfg.site.data_dir, every_s, s3=cfg.site.audit.s3)
 
 
 # ------------------------------------------------------------------ document model
@@ -400,7 +451,7 @@ def pia_blocks(
     db: Database, cfg: SiteConfig, start: datetime, end: datetime, use_onvif: bool = False
 ) -> list[Block]:
     """The privacy impact assessment, in the order of GDPR Article 35(7)."""
-    usage = collect_usage(db, start, end)
+    usage = collect_usage(db, start, end, cfg)
     ret = retention_report(db, cfg, end)
     sec = audit_site(cfg, use_onvif=use_onvif, timeout=1.0)
     site_f = site_findings(cfg)
@@ -427,7 +478,7 @@ def pia_blocks(
 def transparency_blocks(
     db: Database, cfg: SiteConfig, start: datetime, end: datetime
 ) -> tuple[list[Block], Usage, RetentionReport]:
-    u = collect_usage(db, start, end)
+    u = collect_usage(db, start, end, cfg)
     ret = retention_report(db, cfg, end, since=start)
     b: list[Block] = [
         ("h1", f"Transparency report — {cfg.site.name}"),
@@ -470,6 +521,8 @@ def transparency_blocks(
             ["Requested", "Approved", "Denied", "Revoked", "Pending"],
             [[str(u.reveals.get(k, 0)) for k in ("requested", "approved", "denied", "revoked", "pending")]],
         ),
+        ("p", "The scope of every reveal requested in the period:"),
+        ("table", REVEAL_SCOPE_COLUMNS, u.reveal_scopes or [["-"] * len(REVEAL_SCOPE_COLUMNS)]),
         ("h2", "Exports, incidents, logins, configuration"),
         (
             "table",
@@ -502,11 +555,10 @@ def transparency_blocks(
             "p",
             f"Audit log: {u.audit_message}."
             + (
-                f" Latest signed checkpoint: {u.last_checkpoint}. Publishing this hash lets anyone detect "
-                "a later "
-                "rewrite of the log."
+                f" Latest signed digest: {u.last_checkpoint}. Publishing this hash lets anyone detect "
+                "a later rewrite of the log."
                 if u.last_checkpoint
-                else " No signed checkpoint yet."
+                else " No signed digest yet."
             ),
         ),
     ]
@@ -642,6 +694,8 @@ def transparency_csv(u: Usage, ret: RetentionReport, cfg: SiteConfig) -> str:
         w.writerow(["accesses_by_role", role, n])
     for k in ("requested", "approved", "denied", "revoked", "pending"):
         w.writerow(["reveals", k, u.reveals.get(k, 0)])
+    for row in u.reveal_scopes:
+        w.writerow(["reveal_scope", row[0], " | ".join(row[1:])])
     w.writerow(["exports", "total", u.exports])
     w.writerow(["exports", "unredacted", u.exports_unredacted])
     w.writerow(["incidents", "count", "" if u.incidents is None else u.incidents])

@@ -4,16 +4,22 @@ An operator (or supervisor) requests cameras + a time window + a reason + an inc
 reference. A *different* user with the supervisor role approves or denies it. An approved reveal
 lets the requester, and only the requester, see exactly those cameras in exactly that window until
 ``expires_at``. Every step goes into the audit log in the same transaction as the change.
+
+Live and future footage is limited by ``RevealPolicy``: a window may end at most ``ahead`` past
+now on one approval (default one hour), up to ``ahead_max`` with two different supervisors, never
+further: one signature never buys a week of unredacted live surveillance.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from oversight.config.schema import SecuritySettings
 from oversight.permissions import roles_for
 from oversight.privacy import audit
 from oversight.privacy.models import RevealRequest
@@ -24,6 +30,21 @@ APPROVER_ROLES = roles_for("reveal.approve")
 DEFAULT_VALID_FOR = timedelta(hours=8)
 MAX_VALID_FOR = timedelta(days=7)
 MAX_WINDOW = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class RevealPolicy:
+    ahead: timedelta = timedelta(hours=1)  # how far past now one approval may reveal
+    ahead_max: timedelta = timedelta(hours=24)  # the furthest any reveal may reach past now
+
+    @classmethod
+    def from_settings(cls, sec: SecuritySettings) -> RevealPolicy:
+        return cls(
+            timedelta(minutes=sec.reveal_ahead_minutes), timedelta(minutes=sec.reveal_ahead_max_minutes)
+        )
+
+    def approvals_for(self, end: datetime, now: datetime) -> int:
+        return 2 if end - now > self.ahead else 1
 
 
 class RevealError(Exception):
@@ -45,7 +66,10 @@ def request_reveal(
     reference: str,
     source: str | None = None,
     known_cameras: set[str] | None = None,
+    policy: RevealPolicy | None = None,
+    now: datetime | None = None,
 ) -> RevealRequest:
+    policy, now = policy or RevealPolicy(), now or utcnow()
     if role not in REQUEST_ROLES:
         raise RevealError(f"role '{role}' may not request reveals", 403)
     cams = sorted({c.strip() for c in camera_ids if c and c.strip()})
@@ -59,6 +83,11 @@ def request_reveal(
         raise RevealError("end must be after start")
     if end - start > MAX_WINDOW:
         raise RevealError(f"a reveal window may be at most {MAX_WINDOW.days} days")
+    if end - now > policy.ahead_max:
+        raise RevealError(
+            f"a reveal may reach at most {_human(policy.ahead_max)} past now "
+            f"({_human(policy.ahead)} on one approval, more needs two supervisors)"
+        )
     if len((reason or "").strip()) < 10:
         raise RevealError("give a reason of at least 10 characters")
     if not (reference or "").strip():
@@ -71,7 +100,8 @@ def request_reveal(
         reason=reason.strip(),
         reference=reference.strip(),
         status="pending",
-        created_at=utcnow(),
+        created_at=now,
+        approvals_needed=policy.approvals_for(end, now),
     )
     session.add(r)
     session.flush()
@@ -99,9 +129,14 @@ def decide(
     valid_for: timedelta = DEFAULT_VALID_FOR,
     source: str | None = None,
     now: datetime | None = None,
+    policy: RevealPolicy | None = None,
 ) -> RevealRequest:
-    """Approve or deny. Raises RevealError for self-approval, wrong role or a decided request."""
-    now = now or utcnow()
+    """Approve or deny. Raises RevealError for self-approval, wrong role or a decided request.
+
+    A request that needs two approvals stays pending after the first; the second must come from
+    yet another supervisor.
+    """
+    now, policy = now or utcnow(), policy or RevealPolicy()
     r = session.get(RevealRequest, reveal_id, with_for_update=True)
     if r is None:
         raise RevealError(f"no reveal request {reveal_id}", 404)
@@ -113,6 +148,28 @@ def decide(
         raise RevealError(f"reveal {reveal_id} is already {r.status}", 409)
     if approve and not (timedelta(0) < valid_for <= MAX_VALID_FOR):
         raise RevealError(f"validity must be between 0 and {MAX_VALID_FOR.days} days")
+    if approve and r.end - now > policy.ahead_max:
+        raise RevealError(f"the window now reaches more than {_human(policy.ahead_max)} past now", 409)
+    needed = max(int(r.approvals_needed or 1), policy.approvals_for(r.end, now))
+    if approve and needed > 1 and approver == r.first_approved_by:
+        raise RevealError(
+            "this reveal reaches far into the future: a second, different supervisor must approve", 403
+        )
+    if approve and needed > 1 and r.first_approved_by is None:
+        r.approvals_needed, r.first_approved_by, r.first_approved_at = needed, approver, now
+        session.flush()
+        audit.record(
+            session,
+            approver,
+            "reveal.approve_first",
+            "reveal",
+            r.id,
+            purpose=note or r.reason,
+            source=source,
+            role=role,
+            detail=reveal_dict(r, now),
+        )
+        return r
     r.status = "approved" if approve else "denied"
     r.decided_by = approver
     r.decided_at = now
@@ -202,7 +259,14 @@ def reveal_dict(r: RevealRequest, now: datetime | None = None) -> dict[str, Any]
         "decided_at": r.decided_at.isoformat() if r.decided_at else None,
         "decision_note": r.decision_note,
         "expires_at": r.expires_at.isoformat() if r.expires_at else None,
+        "approvals_needed": int(r.approvals_needed or 1),
+        "first_approved_by": r.first_approved_by,
     }
+
+
+def _human(d: timedelta) -> str:
+    minutes = int(d.total_seconds() // 60)
+    return f"{minutes // 60} h" if minutes % 60 == 0 and minutes >= 60 else f"{minutes} min"
 
 
 def list_reveals(

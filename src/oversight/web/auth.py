@@ -17,8 +17,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -27,19 +25,24 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from fastapi import HTTPException, Request
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from oversight.permissions import roles_for
 from oversight.store.base import utcnow
+from oversight.store.db import Database
 from oversight.store.models import ROLES, User
 from oversight.web.context import AppContext
 from oversight.web.models import ApiToken, WebSession
+from oversight.web.throttle import HashGate as HashGate
+from oversight.web.throttle import LoginThrottle as LoginThrottle
+from oversight.web.throttle import client_address
 
 SESSION_COOKIE = "ov_session"
 CSRF_COOKIE = "ov_csrf"
 CSRF_HEADER = "X-CSRF-Token"
-SESSION_TTL = timedelta(hours=12)
+SESSION_TTL = timedelta(hours=12)  # the default maximum life (site.security.session_max_hours)
+SESSION_IDLE = timedelta(minutes=30)  # the default idle lock (site.security.session_idle_minutes)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Role sets read from the permission table, for the WebSocket code that checks roles itself.
 ALL_ROLES: tuple[str, ...] = ROLES
@@ -117,51 +120,48 @@ def revoke_sessions(session: Session, user: User) -> None:
     session.query(WebSession).filter(WebSession.user_id == user.id).delete()
 
 
-# ---------------------------------------------------------------- throttling
+# ---------------------------------------------------------------- credentials
 
 
-class LoginThrottle:
-    """Per (username, client IP): after ``free`` failures, wait 2**n seconds (capped) between tries.
+@dataclass(frozen=True)
+class Account:
+    """What a successful password check returns: enough to start a session, no ORM object."""
 
-    In memory on purpose: one server process serves a site; a restart forgets, which is fine.
+    id: int
+    username: str
+    role: str
+
+
+def find_user(session: Session, username: str) -> User | None:
+    """The account a login name means: exact match, else the one match ignoring case and spaces."""
+    name = username.strip()
+    user = session.scalar(select(User).where(User.username == name))
+    if user is not None:
+        return user
+    matches = list(session.scalars(select(User).where(func.lower(User.username) == name.casefold())))
+    return matches[0] if len(matches) == 1 else None
+
+
+def check_credentials(db: Database, username: str, password: str, gate: HashGate) -> Account | None:
+    """Check a password without holding a database session across the (slow) argon2 hash.
+
+    Raises ``throttle.Busy`` when too many checks are already running or waiting.
     """
-
-    def __init__(self, free: int = 5, cap_s: float = 900.0):
-        self.free = free
-        self.cap_s = cap_s
-        self._lock = threading.Lock()
-        self._state: dict[tuple[str, str], tuple[int, float]] = {}
-
-    def retry_after(self, username: str, ip: str) -> float:
-        with self._lock:
-            fails, until = self._state.get((username.lower(), ip), (0, 0.0))
-        return max(0.0, until - time.monotonic())
-
-    def failed(self, username: str, ip: str) -> None:
-        key = (username.lower(), ip)
-        with self._lock:
-            fails, _ = self._state.get(key, (0, 0.0))
-            fails += 1
-            wait = 0.0 if fails < self.free else min(self.cap_s, 2.0 ** (fails - self.free + 1))
-            self._state[key] = (fails, time.monotonic() + wait)
-            if len(self._state) > 100_000:  # bound memory under a spray attack
-                self._state.pop(next(iter(self._state)))
-
-    def succeeded(self, username: str, ip: str) -> None:
-        with self._lock:
-            self._state.pop((username.lower(), ip), None)
-
-
-def authenticate(session: Session, username: str, password: str) -> User | None:
-    user = session.scalar(select(User).where(User.username == username))
-    if user is None:
-        verify_password(_DUMMY_HASH, password)  # same time whether or not the user exists
-        return None
-    if not verify_password(user.password_hash, password) or not user.active:
-        return None
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
-    return user
+    with gate.slot():  # admitted first: a refused burst costs no database connection either
+        with db.session() as s:
+            user = find_user(s, username)
+            found = (user.id, user.username, user.role, user.active, user.password_hash) if user else None
+        ok = verify_password(found[4] if found else _DUMMY_HASH, password)  # same time either way
+        if found is None or not ok or not found[3]:
+            return None
+        if not _hasher.check_needs_rehash(found[4]):
+            return Account(found[0], found[1], found[2])
+        new_hash = _hasher.hash(password)
+    with db.session() as s:
+        row = s.get(User, found[0])
+        if row is not None and row.password_hash == found[4]:
+            row.password_hash = new_hash
+    return Account(found[0], found[1], found[2])
 
 
 # ---------------------------------------------------------------- sessions
@@ -202,8 +202,12 @@ def create_api_token(session: Session, name: str, role: str, created_by: str) ->
 
 
 def client_ip(request: Any) -> str:
+    """The client's address; X-Forwarded-For counts only from a configured trusted proxy."""
     client = getattr(request, "client", None)
-    return client.host if client else "unknown"
+    app = getattr(request, "app", None)
+    ctx = getattr(getattr(app, "state", None), "ctx", None)
+    trusted = ctx.cfg.site.security.trusted_proxies if isinstance(ctx, AppContext) else []
+    return client_address(client.host if client else None, request.headers.get("x-forwarded-for"), trusted)
 
 
 def _from_token(s: Session, secret: str) -> Principal | None:
@@ -216,19 +220,51 @@ def _from_token(s: Session, secret: str) -> Principal | None:
     return Principal(username=f"token:{row.name}", role=row.role, via="token", token_id=row.id)
 
 
-def _from_session(s: Session, token: str) -> tuple[Principal, str] | None:
+def _from_session(
+    s: Session, token: str, idle: timedelta = SESSION_IDLE, max_age: timedelta = SESSION_TTL, ip: str = ""
+) -> tuple[Principal, str] | None:
+    """A session slides with use; unused for ``idle`` it locks, and it never outlives ``max_age``.
+    Either end is audited (``auth.session_expired``) and the row deleted."""
     row = s.scalar(select(WebSession).where(WebSession.token_hash == sha256(token)))
     now = utcnow()
-    if row is None or row.expires_at <= now:
+    if row is None:
         return None
     user = s.get(User, row.user_id)
     if user is None or not user.active:
         return None
     if user.sessions_valid_after is not None and row.created_at <= user.sessions_valid_after:
         return None
+    reason = (
+        "max_age"
+        if row.expires_at <= now or now - row.created_at >= max_age
+        else "idle"
+        if now - row.last_seen_at >= idle
+        else None
+    )
+    if reason is not None:
+        _expire(s, row, user, reason, ip)
+        return None
     if now - row.last_seen_at > timedelta(minutes=1):
         row.last_seen_at = now
     return Principal(user.username, user.role, "session", user.id, row.id), row.csrf
+
+
+def _expire(s: Session, row: WebSession, user: User, reason: str, ip: str) -> None:
+    from oversight.web.audit import audit
+
+    who = Principal(user.username, user.role, "session", user.id, row.id, ip=ip or None)
+    detail = {
+        "reason": reason,
+        "created_at": row.created_at.isoformat(),
+        "last_seen_at": row.last_seen_at.isoformat(),
+    }
+    audit(s, who, "auth.session_expired", "session", row.id, detail=detail)
+    s.delete(row)
+
+
+def session_limits(ctx: AppContext) -> tuple[timedelta, timedelta]:
+    sec = ctx.cfg.site.security
+    return timedelta(minutes=sec.session_idle_minutes), timedelta(hours=sec.session_max_hours)
 
 
 def resolve_principal(ctx: AppContext, conn: Any, method: str) -> Principal | None:
@@ -241,7 +277,7 @@ def resolve_principal(ctx: AppContext, conn: Any, method: str) -> Principal | No
         token = conn.cookies.get(SESSION_COOKIE)
         if not token:
             return None
-        found = _from_session(s, token)
+        found = _from_session(s, token, *session_limits(ctx), ip=client_ip(conn))
     if found is None:
         return None
     principal, csrf = found

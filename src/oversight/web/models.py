@@ -1,10 +1,14 @@
-"""Tables of the web app: browser sessions and API tokens. Only hashes of secrets are stored."""
+"""Tables of the web app: browser sessions, API tokens and TOTP second factors.
+
+Only hashes of session and token secrets are stored; a TOTP seed must be recoverable (the server
+recomputes codes from it), so it is stored encrypted (``web.totp``) in a table no API returns.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from oversight.store.base import Base, UTCDateTime, utcnow
@@ -38,3 +42,34 @@ class ApiToken(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class UserTotp(Base):
+    """A user's TOTP seed. Unconfirmed until the first correct code; ``last_step`` blocks replay."""
+
+    __tablename__ = "user_totp"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    secret: Mapped[str] = mapped_column(String(255))  # "nacl:" + base64 of the encrypted seed
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_step: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class OidcLink(Base):
+    """A local account signed in through an OpenID Connect provider, keyed by (issuer, subject):
+    never by a user name the provider could choose, so no provider can take over a local account."""
+
+    __tablename__ = "oidc_links"
+    issuer: Mapped[str] = mapped_column(String(255), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(255), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LoginFailure(Base):
+    """Failed logins per account, client or (account, client), shared by a site's web servers."""
+
+    __tablename__ = "login_failures"
+    key: Mapped[str] = mapped_column(String(320), primary_key=True)
+    fails: Mapped[int] = mapped_column(Integer, default=0)
+    last_at: Mapped[float] = mapped_column(Float)  # wall-clock seconds of the last failure

@@ -33,13 +33,15 @@ def make_server(
     ctx: AppContext, host: str = "127.0.0.1", port: int = 8000, **uvicorn_options: Any
 ) -> uvicorn.Server:
     app = create_app(ctx)
+    trusted = ctx.cfg.site.security.trusted_proxies  # X-Forwarded-* believed only from these
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
         log_level=uvicorn_options.pop("log_level", "warning"),
         ws="websockets-sansio",
-        proxy_headers=True,
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=",".join(trusted) or None,
         timeout_graceful_shutdown=uvicorn_options.pop("timeout_graceful_shutdown", 2),
         **uvicorn_options,
     )

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import hmac
+import time
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.responses import RedirectResponse
+from nacl.secret import SecretBox
 from pydantic import BaseModel, Field, computed_field
 
 from oversight.permissions import permissions_of
 from oversight.privacy.hooks import audit_login
 from oversight.store.models import User
-from oversight.web import auth
+from oversight.web import auth, totp
 from oversight.web.auth import Principal, get_ctx, require
 from oversight.web.context import AppContext
+from oversight.web.oidc import STATE_COOKIE, OidcClient, OidcError, link_account
+from oversight.web.throttle import DEVICE_COOKIE, Busy, DbCounts
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -20,14 +25,43 @@ router = APIRouter(prefix="/api/auth", tags=["auth"])
 def _throttle(ctx: AppContext) -> auth.LoginThrottle:
     found = ctx.extras.get("login_throttle")
     if found is None:
-        found = ctx.extras.setdefault("login_throttle", auth.LoginThrottle())
+        where = ctx.cfg.site.security.login_throttle
+        if where == "database" or (where == "auto" and ctx.cfg.cluster is not None):
+            shared = auth.LoginThrottle(clock=time.time, counts=lambda name: DbCounts(ctx.db, name))
+            found = ctx.extras.setdefault("login_throttle", shared)
+        else:
+            found = ctx.extras.setdefault("login_throttle", auth.LoginThrottle())
     assert isinstance(found, auth.LoginThrottle)
     return found
+
+
+def _gate(ctx: AppContext) -> auth.HashGate:
+    found = ctx.extras.get("login_gate")
+    if found is None:
+        sec = ctx.cfg.site.security
+        found = ctx.extras.setdefault(
+            "login_gate", auth.HashGate(sec.login_hash_concurrency, sec.login_hash_queue)
+        )
+    assert isinstance(found, auth.HashGate)
+    return found
+
+
+def _seed_box(ctx: AppContext) -> SecretBox:
+    box = ctx.extras.get("totp_box")
+    if not isinstance(box, SecretBox):
+        box = ctx.extras["totp_box"] = totp.seed_box(ctx.data_dir)
+    return box
+
+
+def _too_many(wait: float, why: str) -> HTTPException:
+    secs = str(int(wait) + 1)
+    return HTTPException(429, f"{why}; try again in {secs} s", headers={"Retry-After": secs})
 
 
 class Credentials(BaseModel):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=1024)
+    totp: str | None = Field(None, max_length=16, description="the authenticator app's code")
 
 
 class Bootstrap(BaseModel):
@@ -58,6 +92,7 @@ class AuthState(BaseModel):
     needs_bootstrap: bool
     site: str
     timezone: str
+    sso: bool = False  # single sign-on through OpenID Connect is configured
 
 
 def _secure(ctx: AppContext, request: Request) -> bool:
@@ -68,7 +103,7 @@ def _secure(ctx: AppContext, request: Request) -> bool:
 
 def _set_cookies(response: Response, ctx: AppContext, request: Request, token: str, csrf: str) -> None:
     secure = _secure(ctx, request)
-    max_age = int(auth.SESSION_TTL.total_seconds())
+    max_age = int(auth.session_limits(ctx)[1].total_seconds())
     response.set_cookie(
         auth.SESSION_COOKIE, token, max_age=max_age, httponly=True, samesite="strict", secure=secure, path="/"
     )
@@ -85,40 +120,154 @@ def state(request: Request) -> AuthState:
         needs_bootstrap=auth.ensure_bootstrap(ctx) is not None,
         site=ctx.cfg.site.name,
         timezone=ctx.cfg.site.timezone,
+        sso=ctx.cfg.site.security.oidc is not None,
     )
 
 
 @router.post("/login", response_model=Me)
 def login(body: Credentials, request: Request, response: Response) -> Me:
+    """Progressive delays per account, client and (account, client); never a hard lockout."""
     ctx = get_ctx(request)
     ip = auth.client_ip(request)
     throttle = _throttle(ctx)
-    wait = throttle.retry_after(body.username, ip)
+    device = request.cookies.get(DEVICE_COOKIE)
+    wait = throttle.retry_after(body.username, ip, device)
     if wait > 0:
-        raise HTTPException(
-            429,
-            f"too many failed attempts; try again in {int(wait) + 1} s",
-            headers={"Retry-After": str(int(wait) + 1)},
-        )
+        raise _too_many(wait, "too many failed attempts")
+    try:
+        account = auth.check_credentials(ctx.db, body.username, body.password, _gate(ctx))
+    except Busy:
+        raise _too_many(0, "too many logins at once") from None
+    if account is None:
+        throttle.failed(body.username, ip, device)
+        _audit_login(ctx, body.username.strip()[:64], ip, False)
+        raise HTTPException(401, "wrong user name or password")
     with ctx.db.session() as s:
-        user = auth.authenticate(s, body.username, body.password)
-        if user is None:
-            throttle.failed(body.username, ip)
-            _audit_login(ctx, body.username, ip, False)
+        factor = totp.second_factor(
+            s, ctx.cfg.site.security, _seed_box(ctx), account.id, account.username, account.role, body.totp
+        )
+    if factor.kind == "wrong":
+        throttle.failed(body.username, ip, device)
+        _audit_login(ctx, account.username, ip, False, account.role, action="auth.totp_failed")
+    if factor.kind not in ("ok", "enrolled"):
+        raise HTTPException(401, _totp_detail(factor))
+    new_device = throttle.succeeded(body.username, ip)
+    with ctx.db.session() as s:
+        user = s.get(User, account.id)
+        if user is None or not user.active:
             raise HTTPException(401, "wrong user name or password")
-        throttle.succeeded(body.username, ip)
+        if factor.kind == "enrolled":
+            _audit_login(ctx, user.username, ip, True, user.role, s, action="auth.totp_enrolled")
         _audit_login(ctx, user.username, ip, True, user.role, s)
         token, csrf = auth.start_session(s, user, ip, request.headers.get("user-agent", ""))
         me = Me(username=user.username, role=user.role, via="session", csrf=csrf)
     _set_cookies(response, ctx, request, token, csrf)
+    response.set_cookie(
+        DEVICE_COOKIE,
+        new_device,
+        max_age=365 * 86400,
+        httponly=True,
+        samesite="strict",
+        secure=_secure(ctx, request),
+        path="/api/auth",
+    )
     return me
 
 
+def _oidc(ctx: AppContext) -> OidcClient:
+    cfg = ctx.cfg.site.security.oidc
+    if cfg is None:
+        raise HTTPException(404, "single sign-on is not configured")
+    found = ctx.extras.get("oidc")
+    if not isinstance(found, OidcClient) or found.cfg is not cfg:
+        found = ctx.extras["oidc"] = OidcClient(cfg)
+    return found
+
+
+@router.get("/oidc/login")
+def oidc_login(request: Request) -> Response:
+    """Single sign-on: send the browser to the identity provider (code flow with PKCE)."""
+    ctx = get_ctx(request)
+    client = _oidc(ctx)
+    redirect_uri = client.cfg.redirect_uri or str(request.url_for("oidc_callback"))
+    try:
+        url, state = client.start(redirect_uri)
+    except OidcError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    out = RedirectResponse(url, status_code=303)
+    out.set_cookie(  # Lax: it must come back on the provider's top-level redirect to the callback
+        STATE_COOKIE,
+        state,
+        max_age=600,
+        httponly=True,
+        samesite="lax",
+        secure=_secure(ctx, request),
+        path="/api/auth/oidc",
+    )
+    return out
+
+
+@router.get("/oidc/callback", name="oidc_callback")
+def oidc_callback(
+    request: Request,
+    state: str = Query("", max_length=256),
+    code: str = Query("", max_length=4096),
+    error: str | None = Query(None, max_length=256),
+) -> Response:
+    """The provider sends the browser back here; a verified identity with a mapped role gets a session."""
+    ctx = get_ctx(request)
+    client = _oidc(ctx)
+    ip = auth.client_ip(request)
+    try:
+        if error or not code:
+            raise OidcError(f"the identity provider did not sign you in ({error or 'no code'})", 401)
+        who = client.finish(state, request.cookies.get(STATE_COOKIE), code)
+    except OidcError as exc:
+        _audit_login(ctx, "oidc", ip, False, action="auth.oidc_refused")
+        raise HTTPException(exc.status, str(exc)) from None
+    with ctx.db.session() as s:
+        try:
+            user, before = link_account(s, client.cfg.issuer, who)
+        except OidcError as exc:
+            raise HTTPException(exc.status, str(exc)) from None
+        if before is not None:
+            _audit_login(ctx, user.username, ip, True, user.role, s, action="user.role_from_groups")
+        _audit_login(ctx, user.username, ip, True, user.role, s)
+        token, csrf = auth.start_session(s, user, ip, request.headers.get("user-agent", ""))
+    out = RedirectResponse("/", status_code=303)
+    _set_cookies(out, ctx, request, token, csrf)
+    out.delete_cookie(STATE_COOKIE, path="/api/auth/oidc")
+    return out
+
+
+def _totp_detail(factor: totp.Outcome) -> dict[str, str | None]:
+    """A 401 body the login page understands: what the second factor needs next."""
+    if factor.kind == "enrol":
+        return {
+            "totp": "enrol",
+            "message": "Your role needs a second factor: add this key to an authenticator app, "
+            "then log in again with its code.",
+            "secret": factor.secret,
+            "otpauth_uri": factor.uri,
+        }
+    wrong = factor.kind == "wrong"
+    msg = (
+        "That code is wrong or was already used." if wrong else "Enter the code from your authenticator app."
+    )
+    return {"totp": "required", "message": msg}
+
+
 def _audit_login(
-    ctx: AppContext, username: str, ip: str, ok: bool, role: str | None = None, session: object = None
+    ctx: AppContext,
+    username: str,
+    ip: str,
+    ok: bool,
+    role: str | None = None,
+    session: object = None,
+    action: str | None = None,
 ) -> None:
     """Every login, success or failure, goes to the privacy audit log."""
-    audit_login(ctx, username, ip, ok, role, session)
+    audit_login(ctx, username, ip, ok, role, session, action)
 
 
 @router.post("/bootstrap", response_model=Me)
@@ -190,9 +339,21 @@ def change_password(
     ctx = get_ctx(request)
     with ctx.db.session() as s:
         user = s.get(User, who.user_id)
-        if user is None or not auth.verify_password(user.password_hash, body.current):
+        stored = user.password_hash if user is not None else None
+    try:
+        with _gate(ctx).slot():  # the two argon2 runs hold no database session
+            ok = stored is not None and auth.verify_password(stored, body.current)
+            new_hash = auth.hash_password(body.new) if ok else ""
+    except Busy:
+        raise _too_many(0, "too many password checks at once") from None
+    if not ok:
+        _throttle(ctx).failed(who.username, auth.client_ip(request))
+        raise HTTPException(403, "current password is wrong")
+    with ctx.db.session() as s:
+        user = s.get(User, who.user_id)
+        if user is None:
             raise HTTPException(403, "current password is wrong")
-        user.password_hash = auth.hash_password(body.new)
+        user.password_hash = new_hash
         auth.revoke_sessions(s, user)
         token, csrf = auth.start_session(
             s, user, auth.client_ip(request), request.headers.get("user-agent", "")

@@ -49,7 +49,7 @@ def ws_payload(msg: Message, role: str) -> str | None:
         return None
     data = dict(msg.data)
     if topic == "event":
-        snap = data.pop("snapshot", None) or data.pop("snapshot_path", None)
+        snap = data.pop("snapshot", None) or data.pop("snapshot_path", None) or data.pop("snapshot_url", None)
         if role not in ALERT_ROLES:
             data = {k: data.get(k) for k in VIEWER_EVENT_KEYS}
         elif snap and data.get("id") is not None:

@@ -84,6 +84,7 @@ def create_reveal(body: RevealIn, request: Request, who: Principal = Depends(REQ
                 body.reference,
                 source=_source(request),
                 known_cameras={c.id for c in ctx.cfg.cameras},
+                policy=reveals.RevealPolicy.from_settings(ctx.cfg.site.security),
             )
             return reveals.reveal_dict(r)
     except reveals.RevealError as exc:
@@ -119,6 +120,7 @@ def _decide(
                 body.note,
                 timedelta(hours=body.valid_hours),
                 source=_source(request),
+                policy=reveals.RevealPolicy.from_settings(ctx.cfg.site.security),
             )
             out = reveals.reveal_dict(r)
     except reveals.RevealError as exc:
@@ -212,15 +214,15 @@ def export_audit(
 @router.get("/audit/verify")
 def verify_audit(request: Request, who: Principal = Depends(AUDITORS)) -> dict[str, Any]:
     ctx = get_ctx(request)
-    from oversight.privacy.keys import load_or_create_signing_key
+    from oversight.privacy.audit_trail import verify_trail
 
-    key = load_or_create_signing_key(ctx.data_dir)
     with ctx.db.session() as s:
-        r = audit.verify(s, key.verify_key)
+        audit_cfg = ctx.cfg.site.audit
+        r = verify_trail(s, ctx.data_dir, audit_cfg.digest_every_minutes * 60, s3=audit_cfg.s3)
     return {
         "ok": r.ok,
         "entries": r.entries,
-        "checkpoints": r.checkpoints,
+        "checkpoints": r.digests,
         "first_bad_seq": r.first_bad_seq,
         "message": r.message,
         "problems": r.problems[:50],

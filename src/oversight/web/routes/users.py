@@ -8,11 +8,13 @@ from datetime import datetime
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from oversight.store.models import ROLES, User
-from oversight.web import accounts, auth
+from oversight.web import accounts, auth, totp
 from oversight.web.accounts import Actor
+from oversight.web.audit import audit
 from oversight.web.auth import Principal, get_ctx, require
 from oversight.web.models import ApiToken
 from oversight.web.params import DbId
@@ -101,6 +103,19 @@ def update_user(
 def logout_user_everywhere(username: str, request: Request, who: Principal = Depends(admin_only)) -> Response:
     with _change(request) as s:
         accounts.logout_everywhere(s, Actor.of(who), username)
+    return Response(status_code=204)
+
+
+@router.post("/users/{username}/totp-reset", status_code=204)
+def reset_second_factor(username: str, request: Request, who: Principal = Depends(admin_only)) -> Response:
+    """A lost phone: drop the user's TOTP seed and sessions; the next login enrols a new one."""
+    with get_ctx(request).db.session() as s:
+        user = s.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise HTTPException(404, "no such user")
+        had = totp.reset(s, user.id)
+        auth.revoke_sessions(s, user)
+        audit(s, who, "user.totp_reset", "user", username, detail={"had_second_factor": had})
     return Response(status_code=204)
 
 

@@ -70,6 +70,15 @@ export function toast(text, { kind = "", onclick = null, ms = 6000 } = {}) {
   setTimeout(() => el.remove(), ms);
 }
 
+function setStyle(el, text) {
+  for (const decl of String(text).split(";")) {
+    const i = decl.indexOf(":");
+    if (i > 0) el.style.setProperty(decl.slice(0, i).trim(), decl.slice(i + 1).trim());
+  }
+}
+
+// Build an element. Children are appended as nodes or as text (never parsed as HTML): user text
+// such as camera names, notes and reasons can never become markup.
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
@@ -77,6 +86,7 @@ export function h(tag, attrs = {}, ...children) {
     if (k.startsWith("on") && typeof v === "function") el.addEventListener(k.slice(2), v);
     else if (k === "class") el.className = v;
     else if (k === "dataset") Object.assign(el.dataset, v);
+    else if (k === "style") setStyle(el, v); // through the CSSOM: the CSP allows no inline style attribute
     else el.setAttribute(k, v === true ? "" : v);
   }
   for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) el.append(c instanceof Node ? c : String(c));

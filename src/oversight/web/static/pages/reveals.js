@@ -46,9 +46,11 @@ export async function render(el, ctx) {
       h("td", {}, String(r.id)), h("td", {}, r.requested_by), h("td", {}, r.camera_ids.join(", ")),
       h("td", { class: "small" }, `${fmtTime(r.start)} – ${fmtTime(r.end)}`), h("td", {}, r.reason), h("td", {}, r.reference),
       h("td", {}, r.status, r.expires_at && r.status === "approved" ? h("span", { class: "small muted" }, ` until ${fmtTime(r.expires_at)}`) : "",
-        r.decided_by ? h("span", { class: "small muted" }, ` by ${r.decided_by}`) : ""),
+        r.decided_by ? h("span", { class: "small muted" }, ` by ${r.decided_by}`) : "",
+        r.approvals_needed > 1 && r.status === "pending" ? h("span", { class: "small muted" },
+          ` (far into the future: ${r.first_approved_by ? `1 of 2 approvals, first by ${r.first_approved_by}` : "needs 2 approvals"})`) : ""),
       h("td", {},
-        canDecide && r.status === "pending" && r.requested_by !== me.username ? [
+        canDecide && r.status === "pending" && r.requested_by !== me.username && r.first_approved_by !== me.username ? [
           h("button", { type: "button", class: "primary", onclick: () => decide(r, true) }, "Approve"), " ",
           h("button", { type: "button", class: "danger", onclick: () => decide(r, false) }, "Deny")] : "",
         (r.requested_by === me.username || canDecide) && ["pending", "approved"].includes(r.status) ?
