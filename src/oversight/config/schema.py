@@ -12,6 +12,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Point = tuple[float, float]
 
+# Every duration and size has an upper bound: a typo such as ``retention_days: 1e6`` is a config
+# error naming its line, never an OverflowError inside retention that stops it for every camera.
+MAX_RETENTION_DAYS = 3650.0  # ten years; longer keeping needs an evidence export, not retention
+MAX_STORAGE_GB = 1_000_000.0  # one petabyte
+MAX_RULE_SECONDS = 86_400.0  # one day
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -30,7 +36,7 @@ class SiteSettings(Strict):
     timezone: str = "UTC"
     data_dir: str = "var"
     database_url: str | None = None  # default: sqlite:///<data_dir>/oversight.db
-    storage_cap_gb: float | None = Field(None, gt=0)
+    storage_cap_gb: float | None = Field(None, gt=0, le=MAX_STORAGE_GB)
     mqtt: MqttConfig | None = None
     site_plan: str | None = None  # image path for the map page
     controller: str = "the city"  # the data controller named in reports
@@ -83,8 +89,8 @@ class RecordConfig(Strict):
     segment_seconds: float = Field(10.0, ge=1, le=600)
     pre_roll: float = Field(5.0, ge=0, le=120)
     post_roll: float = Field(5.0, ge=0, le=600)
-    retention_days: float = Field(7.0, gt=0)
-    event_retention_days: float | None = Field(30.0, gt=0)
+    retention_days: float = Field(7.0, gt=0, le=MAX_RETENTION_DAYS)
+    event_retention_days: float | None = Field(30.0, gt=0, le=MAX_RETENTION_DAYS)
 
 
 class RedactionConfig(Strict):
@@ -138,7 +144,7 @@ class LineRule(RuleBase):
 class DwellRule(RuleBase):
     type: Literal["dwell"]
     polygon: list[Point] = Field(min_length=3)
-    seconds: float = Field(gt=0)
+    seconds: float = Field(gt=0, le=MAX_RULE_SECONDS)
 
 
 class CrowdRule(RuleBase):

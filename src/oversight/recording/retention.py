@@ -6,7 +6,9 @@ Rules, per segment:
 * a segment that overlaps an active ``EvidenceHold`` of its camera (``released_at`` is None) is
   never deleted, by age or by the storage cap;
 * the storage cap (``site.storage_cap_gb``) then evicts the oldest remaining segments first;
-* a row whose file has vanished is removed (reason ``missing``) so the index stays true.
+* a row whose file has vanished is removed (reason ``missing``) so the index stays true;
+* a camera whose retention period cannot be used is reported in ``errors`` and skipped by age;
+  every other camera, and the storage cap, are still processed.
 
 Each deletion runs in its own transaction: the row is deleted and the ``on_delete`` hook (the
 audit log) is called, then the file is unlinked, then the transaction commits. If the unlink
@@ -58,6 +60,19 @@ def _keep_days(rec: RecordConfig, has_event: bool) -> float:
     if has_event and rec.event_retention_days is not None:
         return max(rec.retention_days, rec.event_retention_days)
     return rec.retention_days
+
+
+def _cutoff(
+    rec: RecordConfig, has_event: bool, now: datetime, camera_id: str, res: RetentionResult
+) -> datetime | None:
+    """Segments ending before this are due; None (reported) when the camera's value is unusable,
+    so one odd camera keeps its footage while every other camera is still processed."""
+    try:
+        return now - timedelta(days=_keep_days(rec, has_event))
+    except (OverflowError, ValueError, TypeError) as exc:
+        res.errors.append(f"camera {camera_id}: retention period unusable ({exc}); nothing aged out")
+        log.error("retention skipped camera %s: %s", camera_id, exc)
+        return None
 
 
 def _held(s: Session, seg: Segment) -> bool:
@@ -135,12 +150,16 @@ def run_retention(
         if any(h.camera_id == r.camera_id and h.start < r.end and h.end > r.start for h in holds)
     }
     remaining: list[tuple[int, int]] = []  # (id, bytes) oldest first
+    cutoffs: dict[tuple[str, bool], datetime | None] = {}
     for r in rows:
         if not storage.exists(r.path):
             _delete(db, storage, r.id, "missing", on_delete, res)
             continue
-        rec = records.get(r.camera_id, default)
-        due = r.end < now - timedelta(days=_keep_days(rec, r.has_event))
+        key = (r.camera_id, bool(r.has_event))
+        if key not in cutoffs:
+            cutoffs[key] = _cutoff(records.get(r.camera_id, default), r.has_event, now, r.camera_id, res)
+        cutoff = cutoffs[key]
+        due = cutoff is not None and r.end < cutoff
         if due and r.id in held_ids:
             res.held += 1
         elif due and _delete(db, storage, r.id, "retention", on_delete, res):
