@@ -142,10 +142,19 @@ class Runtime:
         return [w.status() for w in workers]
 
     def run_retention(self) -> RetentionResult:
-        res = run_retention(self.db, self.cfg, utcnow(), self.storage, self.on_delete)
+        now = utcnow()
+        res = run_retention(self.db, self.cfg, now, self.storage, self.on_delete)
         self.last_retention = res
         if res.deleted or res.errors:
             log.info("retention: %s", res.as_dict())
+        try:  # snapshots, caches, exports and reports have their own rules (oversight.privacy.copies)
+            from oversight.privacy.copies import sweep_copies
+        except ImportError:
+            return res
+        copies = sweep_copies(self.db, self.cfg, now)
+        res.errors.extend(copies.errors)
+        if copies.deleted or copies.errors:
+            log.info("copy retention: %s", copies.as_dict())
         return res
 
     def _start_worker(self, cam: CameraConfig) -> CameraWorker:

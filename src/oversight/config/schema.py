@@ -31,6 +31,16 @@ class MqttConfig(Strict):
     password: str | None = None
 
 
+class CopiesConfig(Strict):
+    """How long each copy made from footage lives (``oversight.privacy.copies`` applies it)."""
+
+    snapshot_days: float | None = Field(None, gt=0, le=MAX_RETENTION_DAYS)  # None: event retention
+    export_days: float = Field(90.0, gt=0, le=MAX_RETENTION_DAYS)
+    report_hours: float = Field(24.0, gt=0, le=24 * 365)
+    cache_hours: float = Field(24.0, gt=0, le=24 * 30)
+    cache_max_gb: float = Field(2.0, gt=0, le=MAX_STORAGE_GB)
+
+
 class SiteSettings(Strict):
     name: str = "Oversight site"
     timezone: str = "UTC"
@@ -40,6 +50,7 @@ class SiteSettings(Strict):
     mqtt: MqttConfig | None = None
     site_plan: str | None = None  # image path for the map page
     controller: str = "the city"  # the data controller named in reports
+    copies: CopiesConfig = Field(default_factory=CopiesConfig)  # snapshots, caches, exports, reports
 
 
 class GeoLocation(Strict):

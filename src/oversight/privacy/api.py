@@ -21,7 +21,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
-from oversight.privacy import audit, hooks, reveals
+from oversight.privacy import audit, copies, hooks, reveals
 from oversight.web.auth import Principal, client_ip, get_ctx, require_roles
 from oversight.web.params import DbId, as_utc
 
@@ -153,6 +153,7 @@ def revoke_reveal(reveal_id: DbId, request: Request, who: Principal = Depends(RE
     except reveals.RevealError as exc:
         raise HTTPException(exc.status, str(exc)) from None
     hooks.forget_cache(ctx)
+    copies.drop_reveal_copies(ctx.web_cache_dir(), reveal_id)  # unredacted copies die with the reveal
     return out
 
 

@@ -1,4 +1,5 @@
-"""Retention proof: per camera, the policy, the oldest footage held, and any violation.
+"""Retention proof: per camera, the policy, the oldest footage held, and any violation; per kind of
+copy (snapshots, caches, exports, reports), its rule and what is overdue.
 
 A violation is footage older than its policy that is not under an active evidence hold: it
 should have been deleted. Deletions themselves are proven by the audit log (``segment.delete``
@@ -14,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from oversight.config.schema import RecordConfig, SiteConfig
+from oversight.privacy.copies import CopyKind, copies_report
 from oversight.privacy.models import AuditEntry
 from oversight.store.base import utcnow
 from oversight.store.db import Database
@@ -55,10 +57,11 @@ class RetentionReport:
     since: str | None
     cameras: list[CameraRetention] = field(default_factory=list)
     active_holds: int = 0
+    copies: list[CopyKind] = field(default_factory=list)  # snapshots, caches, exports, reports
 
     @property
     def compliant(self) -> bool:
-        return all(c.compliant for c in self.cameras)
+        return all(c.compliant for c in self.cameras) and not any(k.overdue for k in self.copies)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -67,6 +70,7 @@ class RetentionReport:
             "compliant": self.compliant,
             "active_holds": self.active_holds,
             "cameras": [asdict(c) | {"compliant": c.compliant} for c in self.cameras],
+            "copies": [asdict(k) for k in self.copies],
         }
 
 
@@ -121,6 +125,7 @@ def retention_report(
                     row.oldest_violation = row.oldest_violation or seg.start.isoformat()
             row.deleted_in_period = deletions.get(cid, 0)
             rep.cameras.append(row)
+    rep.copies = copies_report(db, cfg, now)
     return rep
 
 
@@ -140,4 +145,7 @@ def format_table(rep: RetentionReport) -> str:
             lines.append(
                 f"  ! {c.violations} segment(s) past policy and not held; oldest from {c.oldest_violation}"
             )
+    lines.append(f"{'copies':<16} {'rule':<46} {'files':>6} {'bytes':>12} {'overdue':>8}")
+    for k in rep.copies:
+        lines.append(f"{k.kind:<16} {k.rule:<46} {k.files:>6} {k.bytes:>12} {k.overdue:>8}")
     return "\n".join(lines)
