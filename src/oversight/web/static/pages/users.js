@@ -1,4 +1,6 @@
 // Users and roles, and API tokens for integrations. Admins only.
+// Changes that could expose people wait for another admin or an auditor (/api/changes).
+const WAITS = "This change waits for another admin or an auditor to approve it.";
 export const title = "Users";
 export const roles = ["admin"];
 const ROLES = ["viewer", "operator", "supervisor", "auditor", "admin"];
@@ -16,19 +18,19 @@ export async function render(el, ctx) {
   const secret = h("p", { class: "mono ok" });
   el.append(h("h1", {}, "Users and roles"),
     h("form", { class: "toolbar", onsubmit: async (e) => { e.preventDefault(); err.textContent = "";
-      try { await api("/api/users", { method: "POST", body: { username: name.value.trim(), password: pass.value, role: role.value } }); name.value = pass.value = ""; toast("User added."); load(); }
+      try { const r = await api("/api/users", { method: "POST", body: { username: name.value.trim(), password: pass.value, role: role.value } }); name.value = pass.value = ""; toast(r.pending_change ? WAITS : "User added."); load(); }
       catch (x) { err.textContent = typeof x.detail === "string" ? x.detail : "Check the fields: user name letters/digits, password at least 10 characters."; } } },
       name, pass, role, h("button", { class: "primary", type: "submit" }, "Add user")), err,
     h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "User"), h("th", {}, "Role"), h("th", {}, "Status"), h("th", {}, "Created"), h("th", {}, ""))), users),
     h("h2", {}, "API tokens (integrations)"),
     h("form", { class: "toolbar", onsubmit: async (e) => { e.preventDefault();
       const t = await api("/api/tokens", { method: "POST", body: { name: tName.value.trim(), role: tRole.value } });
-      secret.textContent = `Token for ${t.name} (shown once, copy it now): ${t.token}`; tName.value = ""; load(); } },
+      secret.textContent = `Token for ${t.name} (shown once, copy it now): ${t.token}` + (t.pending_change ? ` (inactive: ${WAITS})` : ""); tName.value = ""; load(); } },
       tName, tRole, h("button", { type: "submit" }, "Create token")), secret,
     h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Role"), h("th", {}, "Created by"), h("th", {}, "Last used"), h("th", {}, ""))), tokens));
 
   async function patch(u, body) {
-    try { await api(`/api/users/${encodeURIComponent(u)}`, { method: "PATCH", body }); toast("Saved; the user's sessions ended."); }
+    try { const r = await api(`/api/users/${encodeURIComponent(u)}`, { method: "PATCH", body }); toast(r.pending_change ? WAITS : "Saved; the user's sessions ended."); }
     catch (x) { toast(x.message, { kind: "error" }); }
     load();
   }
