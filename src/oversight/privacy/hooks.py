@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from oversight.privacy import audit
-from oversight.privacy.reveals import active_reveals
+from oversight.privacy.reveals import REQUEST_ROLES, active_reveals
 from oversight.store.base import utcnow
 
 CACHE_S = 2.0
@@ -52,6 +52,8 @@ def reveals_of(ctx: Any, principal: Any) -> list[ActiveReveal]:
     user = _username(principal)
     if not user or getattr(principal, "via", "session") == "token":
         return []  # API tokens never get unredacted footage
+    if getattr(principal, "role", None) not in REQUEST_ROLES:
+        return []  # a reveal dies with the role that held it
     cache: dict[str, tuple[float, list[ActiveReveal]]] = ctx.extras.setdefault("privacy_reveals", {})
     now = time.monotonic()
     with _lock:

@@ -29,6 +29,17 @@ APPROVER_ROLES = ("admin", "auditor")
 # roles whose holder sees footage (even redacted) or can grant rights: granting them needs two people
 GUARDED_ROLES = ("viewer", "operator", "supervisor", "admin")
 
+FOOTAGE_RANK = {"viewer": 1, "operator": 2, "supervisor": 3}  # admins and auditors see no footage
+
+
+def grants_more(old_role: str, new_role: str) -> bool:
+    """Whether moving an account from ``old_role`` to ``new_role`` gives it footage or admin rights it
+    lacked (a demotion, say operator -> viewer, applies at once)."""
+    if new_role == old_role:
+        return False
+    return new_role == "admin" or FOOTAGE_RANK.get(new_role, 0) > FOOTAGE_RANK.get(old_role, 0)
+
+
 Applier = Callable[[AppContext, PendingChange, Principal], Awaitable[dict[str, Any]]]
 APPLIERS: dict[str, Applier] = {}
 

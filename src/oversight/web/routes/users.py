@@ -129,15 +129,43 @@ async def _create_approved(ctx: Any, change: Any, who: Principal) -> dict[str, A
 
 def _patch_reasons(user: User, body: UserPatch, who: Principal) -> list[str]:
     out = []
-    if body.role is not None and body.role != user.role and body.role in duties.GUARDED_ROLES:
+    if body.role is not None and duties.grants_more(user.role, body.role):
         out.append(f"role {user.role} -> {body.role}")
     if body.password is not None and user.username != who.username:
         out.append(f"password reset of another user ({user.role})")
     return out
 
 
+def _end_rights(s: Any, user: User, who: Principal) -> dict[str, int]:
+    """Reveals and tokens die with the account or role that held them: on disabling or a role
+    change the user's open reveals are revoked, and so are the tokens made by a former admin."""
+    ended = {"reveals": 0, "tokens": 0}
+    try:
+        from oversight.privacy.models import RevealRequest
+    except ModuleNotFoundError:  # no privacy package: no reveals
+        RevealRequest = None  # type: ignore[assignment,misc]  # noqa: N806
+    if RevealRequest is not None:
+        q = select(RevealRequest).where(
+            RevealRequest.requested_by == user.username,
+            RevealRequest.status.in_(("pending", "approved")),
+        )
+        for r in s.scalars(q):
+            r.status, r.expires_at = "revoked", utcnow()
+            audit(s, who, "reveal.revoke", "reveal", r.id, detail={"reason": "account changed"})
+            ended["reveals"] += 1
+    if user.role != "admin" or not user.active:
+        q2 = select(ApiToken).where(ApiToken.created_by == user.username, ApiToken.revoked_at.is_(None))
+        for t in s.scalars(q2):
+            t.revoked_at = utcnow()
+            audit(
+                s, who, "token.revoke", "api_token", t.id, detail={"reason": "its creator lost admin rights"}
+            )
+            ended["tokens"] += 1
+    return ended
+
+
 def _apply_patch(
-    s: Any, user: User, role: str | None, active: bool | None, hash: str | None
+    s: Any, user: User, role: str | None, active: bool | None, hash: str | None, who: Principal
 ) -> dict[str, object]:
     demoting = (role not in (None, "admin")) or active is False
     if user.role == "admin" and demoting and _active_admins(s) <= 1:
@@ -156,6 +184,8 @@ def _apply_patch(
         changes["password"] = "reset"
         user.password_hash = hash
         auth.revoke_sessions(s, user)
+    if "role" in changes or "active" in changes:
+        changes["ended"] = _end_rights(s, user, who)
     return changes
 
 
@@ -175,7 +205,7 @@ def update_user(
             before = {"role": user.role, "active": user.active}
             change = duties.propose(s, who, "user.update", username, reasons, before, after, payload)
             return JSONResponse(duties.pending_answer(change), status_code=202)
-        changes = _apply_patch(s, user, body.role, body.active, hash)
+        changes = _apply_patch(s, user, body.role, body.active, hash, who)
         audit(s, who, "user.update", "user", username, detail=changes)
         return _out(user)
 
@@ -187,7 +217,7 @@ async def _update_approved(ctx: Any, change: Any, who: Principal) -> dict[str, A
         user = s.scalar(select(User).where(User.username == change.target))
         if user is None:
             raise ValueError(f"user '{change.target}' no longer exists")
-        changes = _apply_patch(s, user, p.get("role"), p.get("active"), p.get("hash"))
+        changes = _apply_patch(s, user, p.get("role"), p.get("active"), p.get("hash"), who)
         audit(s, who, "user.update", "user", change.target, detail=changes | {"change": change.id})
     return {"username": change.target, "changed": sorted(changes)}
 
