@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from oversight import __version__
 from oversight.web.auth import ensure_bootstrap
 from oversight.web.context import AppContext
+from oversight.web.limits import BodyLimit
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -112,6 +113,7 @@ def create_app(ctx: AppContext) -> FastAPI:
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
+    app.add_middleware(BodyLimit)  # outermost: a huge body is refused before anything reads it
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)
