@@ -333,3 +333,29 @@ def test_a_token_never_exports_unredacted(db: Database, footage) -> None:  # typ
     sue_export = client(app, "sue").post("/api/exports", json=BODY).json()
     assert sue_export["redacted"] is False
     assert bot.get(sue_export["download"]).status_code == 403
+
+
+def test_concurrent_exports_of_one_segment_transcode_it_once(db: Database, footage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from concurrent.futures import ThreadPoolExecutor
+
+    from oversight.privacy import export as export_module
+
+    cfg, _, _ = footage
+    calls: list[str] = []
+    real = export_module.redact_video
+
+    def counting(src, dst, redactor, **kw):  # type: ignore[no-untyped-def]
+        calls.append(str(src))
+        return real(src, dst, redactor, **kw)
+
+    monkeypatch.setattr(export_module, "redact_video", counting)
+    key = load_or_create_signing_key(cfg.site.data_dir).verify_key  # (its first creation is not thread-safe)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda i: _export(db, cfg, reference=f"INC-{i}"), range(4)))
+    assert all(verify_export(r.path, key).ok for r in results)
+    assert len(calls) == 1  # one transcode served four exports
+    _export(db, cfg)
+    assert len(calls) == 1  # and the next one too
+    cfg.camera("cam1").redaction.persons = True  # other settings: other pixels, a new transcode
+    _export(db, cfg)
+    assert len(calls) == 2

@@ -23,6 +23,7 @@ import hashlib
 import json
 import shutil
 import tempfile
+import threading
 import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -36,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from oversight.config.schema import SiteConfig
 from oversight.privacy import audit
+from oversight.privacy.copies import default_cache_dir
 from oversight.privacy.keys import fingerprint, load_or_create_signing_key, load_verify_key, public_hex
 from oversight.privacy.models import AuditEntry, ExportRecord
 from oversight.privacy.redaction import Redactor, redact_video
@@ -116,10 +118,34 @@ def reveal_windows(
     return sorted(out, key=lambda w: (w.camera_id, w.start, w.reveal_id))
 
 
+_locks: dict[Path, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def _lock_for(path: Path) -> threading.Lock:
+    with _locks_guard:
+        return _locks.setdefault(path, threading.Lock())
+
+
+def _shared_redacted(src: Path, shared: Path, redactor: Any) -> Path:
+    """One transcode per segment and redaction settings: concurrent exports of the same segment wait
+    for it (a lock per output file) and later ones reuse it (a web-cache file, see privacy.copies)."""
+    with _lock_for(shared):
+        if not (shared.is_file() and shared.stat().st_mtime >= src.stat().st_mtime):
+            redact_video(src, shared, redactor())
+    return shared
+
+
 def _write_clip(
-    seg: Segment, src: Path, dst: Path, windows: list[RevealWindow], redactor: Any
+    seg: Segment,
+    src: Path,
+    dst: Path,
+    windows: list[RevealWindow],
+    redactor: Any,
+    shared: Path | None = None,
 ) -> list[dict[str, Any]]:
-    """Write one clip; returns the unredacted parts it holds (empty: fully redacted)."""
+    """Write one clip; returns the unredacted parts it holds (empty: fully redacted). A fully
+    redacted clip comes from ``shared`` when given (made once, see ``_shared_redacted``)."""
     mine = [w for w in windows if w.camera_id == seg.camera_id and w.start < seg.end and seg.start < w.end]
     whole = next((w for w in mine if w.start <= seg.start and seg.end <= w.end), None)
     if whole is not None:
@@ -127,6 +153,9 @@ def _write_clip(
         return [
             {"start": _iso(seg.start), "end": _iso(seg.end), "reveal_id": whole.reveal_id, "frames": None}
         ]
+    if not mine and shared is not None:
+        shutil.copyfile(_shared_redacted(src, shared, redactor), dst)
+        return []
     if not mine:
         redact_video(src, dst, redactor())
         return []
@@ -234,6 +263,7 @@ def export_footage(
         folder = root / f"{now:%Y%m%dT%H%M%SZ}-{tag}-{n}"
         n += 1
     root.mkdir(parents=True, exist_ok=True)
+    clips = default_cache_dir(cfg) / "export-clips"
     work = Path(tempfile.mkdtemp(prefix=".export-", dir=root))  # same file system: the final rename is atomic
     try:
         with db.session() as s:
@@ -264,7 +294,11 @@ def export_footage(
             def redactor(cam_cfg: Any = cam_cfg) -> Any:
                 return redactor_factory(cam_cfg) if redactor_factory else Redactor(cam_cfg)
 
-            unredacted = _write_clip(seg, src, dst, windows, redactor)
+            shared = None
+            if redactor_factory is None:  # the standard redactor: its output depends on the settings only
+                fp = hashlib.sha256(cam_cfg.model_dump_json().encode()).hexdigest()[:12]
+                shared = clips / seg.camera_id / f"{seg.id}-redacted-{fp}.mp4"
+            unredacted = _write_clip(seg, src, dst, windows, redactor, shared)
             original = bool(unredacted) and unredacted[0]["frames"] is None
             files.append(
                 {
