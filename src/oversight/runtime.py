@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,7 +19,13 @@ from oversight.cameras.worker import CameraWorker
 from oversight.config.schema import CameraConfig, SiteConfig
 from oversight.events.bus import EventBus
 from oversight.recording.index import recover
-from oversight.recording.retention import OnDelete, RetentionResult, run_retention
+from oversight.recording.retention import (
+    SPACE_CHECK_S,
+    OnDelete,
+    RetentionResult,
+    enforce_space,
+    run_retention,
+)
 from oversight.recording.storage import LocalStorage
 from oversight.store.base import utcnow
 from oversight.store.db import Database
@@ -165,11 +172,22 @@ class Runtime:
         worker.start()
         return worker
 
+    def enforce_space(self) -> RetentionResult:
+        res = enforce_space(self.db, self.cfg, self.storage, self.on_delete)
+        if res.deleted or res.errors:
+            log.warning("storage: %s", res.as_dict())
+        return res
+
     def _retention_loop(self) -> None:
+        """Full retention every ``retention_interval_s``; the storage cap and free disk in between."""
+        next_full = 0.0
         while not self._stop.is_set():
             try:
-                self.run_retention()
+                if time.monotonic() >= next_full:
+                    next_full = time.monotonic() + self.retention_interval_s
+                    self.run_retention()
+                self.enforce_space()
             except Exception:
                 log.exception("retention run failed")
-            if self._stop.wait(self.retention_interval_s):
+            if self._stop.wait(min(SPACE_CHECK_S, self.retention_interval_s)):
                 return

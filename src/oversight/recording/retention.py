@@ -6,6 +6,8 @@ Rules, per segment:
 * a segment that overlaps an active ``EvidenceHold`` of its camera (``released_at`` is None) is
   never deleted, by age or by the storage cap;
 * the storage cap (``site.storage_cap_gb``) then evicts the oldest remaining segments first;
+  ``enforce_space`` applies it, and a minimum of free disk (``site.min_free_gb``), every
+  ``SPACE_CHECK_S`` seconds between the full runs, with ``HEADROOM`` below the limit;
 * a row whose file has vanished is removed (reason ``missing``) so the index stays true;
 * a camera whose retention period cannot be used is reported in ``errors`` and skipped by age;
   every other camera, and the storage cap, are still processed.
@@ -18,12 +20,14 @@ fails the transaction rolls back and the row stays: a row never points to a miss
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from oversight.config.schema import RecordConfig, SiteConfig
@@ -177,4 +181,51 @@ def run_retention(
             if _delete(db, storage, seg_id, "storage_cap", on_delete, res):
                 total -= nbytes
     res.bytes_after = total
+    return res
+
+
+HEADROOM = 0.05  # evict 5 % below the limit, so one pass leaves room for a while
+SPACE_CHECK_S = 10.0  # how often the runtime calls ``enforce_space``
+
+
+def _free_bytes(path: Path) -> int:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return shutil.disk_usage(path).free
+
+
+def enforce_space(
+    db: Database,
+    cfg: SiteConfig,
+    storage: LocalStorage,
+    on_delete: OnDelete | None = None,
+    free_bytes: Callable[[], int] | None = None,
+) -> RetentionResult:
+    """Cheap enough to run every few seconds: keep recordings under ``storage_cap_gb`` and the disk
+    above ``min_free_gb``, evicting the oldest footage not under an evidence hold, with headroom.
+    Reads one sum and, only when space is short, the segment list."""
+    res = RetentionResult()
+    free = (free_bytes or (lambda: _free_bytes(storage.root)))()
+    with db.session() as s:
+        total = int(s.scalar(select(func.coalesce(func.sum(Segment.bytes), 0))) or 0)
+    need, reason = 0, "storage_cap"
+    if cfg.site.storage_cap_gb is not None and total > cfg.site.storage_cap_gb * 1024**3:
+        need = int(total - cfg.site.storage_cap_gb * 1024**3 * (1 - HEADROOM))
+    min_free = int(cfg.site.min_free_gb * 1024**3)
+    if free < min_free and min_free * (1 + HEADROOM) - free > need:
+        need, reason = int(min_free * (1 + HEADROOM) - free), "disk_full"
+    res.bytes_after = total
+    if need <= 0:
+        return res
+    with db.session() as s:
+        rows = list(s.execute(select(Segment.id, Segment.bytes).order_by(Segment.start, Segment.id)))
+    freed = 0
+    for seg_id, nbytes in rows:
+        if freed >= need:
+            break
+        if _delete(db, storage, seg_id, reason, on_delete, res):  # held segments are skipped inside
+            freed += nbytes
+    res.bytes_after = total - freed
+    if freed < need:
+        res.errors.append(f"{reason}: could free only {freed} of {need} bytes (the rest is held evidence)")
     return res

@@ -27,6 +27,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from fastapi import HTTPException, Request
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from oversight.store.base import utcnow
@@ -203,17 +204,17 @@ def client_ip(request: Any) -> str:
     return client.host if client else "unknown"
 
 
-def _from_token(s: Session, secret: str) -> Principal | None:
+def _from_token(s: Session, secret: str, touch: bool = True) -> Principal | None:
     row = s.scalar(select(ApiToken).where(ApiToken.token_hash == sha256(secret)))
     now = utcnow()
     if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
         return None
-    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
+    if touch and (row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1)):
         row.last_used_at = now
     return Principal(username=f"token:{row.name}", role=row.role, via="token", token_id=row.id)
 
 
-def _from_session(s: Session, token: str) -> tuple[Principal, str] | None:
+def _from_session(s: Session, token: str, touch: bool = True) -> tuple[Principal, str] | None:
     row = s.scalar(select(WebSession).where(WebSession.token_hash == sha256(token)))
     now = utcnow()
     if row is None or row.expires_at <= now:
@@ -223,25 +224,32 @@ def _from_session(s: Session, token: str) -> tuple[Principal, str] | None:
         return None
     if user.sessions_valid_after is not None and row.created_at <= user.sessions_valid_after:
         return None
-    if now - row.last_seen_at > timedelta(minutes=1):
+    if touch and now - row.last_seen_at > timedelta(minutes=1):
         row.last_seen_at = now
     return Principal(user.username, user.role, "session", user.id, row.id), row.csrf
 
 
-def resolve_principal(ctx: AppContext, conn: Any, method: str) -> Principal | None:
-    """The principal behind a request or WebSocket, or None. Raises 403 on a failed CSRF check."""
+def _lookup(ctx: AppContext, conn: Any, touch: bool) -> tuple[Principal, str | None] | None:
     auth = conn.headers.get("authorization", "")
     with ctx.db.session() as s:
         if auth.lower().startswith("bearer "):
-            by_token = _from_token(s, auth[7:].strip())
-            return replace(by_token, ip=client_ip(conn)) if by_token else None
+            by_token = _from_token(s, auth[7:].strip(), touch)
+            return (by_token, None) if by_token else None
         token = conn.cookies.get(SESSION_COOKIE)
-        if not token:
-            return None
-        found = _from_session(s, token)
+        return _from_session(s, token, touch) if token else None
+
+
+def resolve_principal(ctx: AppContext, conn: Any, method: str) -> Principal | None:
+    """The principal behind a request or WebSocket, or None. Raises 403 on a failed CSRF check."""
+    try:
+        found = _lookup(ctx, conn, touch=True)
+    except OperationalError:  # a full disk must not stop reads: look again without writing
+        found = _lookup(ctx, conn, touch=False)
     if found is None:
         return None
     principal, csrf = found
+    if csrf is None:  # an API token: no CSRF
+        return replace(principal, ip=client_ip(conn))
     if method not in SAFE_METHODS:
         sent = conn.headers.get(CSRF_HEADER.lower(), "")
         if not sent or not hmac.compare_digest(sent, csrf):
