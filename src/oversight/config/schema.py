@@ -48,6 +48,7 @@ class SiteSettings(Strict):
     database_url: str | None = None  # default: sqlite:///<data_dir>/oversight.db
     storage_cap_gb: float | None = Field(None, gt=0, le=MAX_STORAGE_GB)
     min_free_gb: float = Field(0.5, ge=0, le=MAX_STORAGE_GB)  # oldest footage goes before the disk fills
+    max_hold_days: float = Field(365.0, gt=0, le=MAX_RETENTION_DAYS)  # an evidence hold lapses unless renewed
     mqtt: MqttConfig | None = None
     site_plan: str | None = None  # image path for the map page
     controller: str = "the city"  # the data controller named in reports

@@ -32,6 +32,7 @@ from sqlalchemy import select, update
 from oversight.config.schema import RecordConfig, SiteConfig
 from oversight.privacy import audit
 from oversight.privacy.models import ExportRecord, RevealRequest
+from oversight.recording.retention import holds_in_force
 from oversight.store.db import Database
 from oversight.store.models import Event, EvidenceHold
 
@@ -103,7 +104,7 @@ def _snapshots(db: Database, cfg: SiteConfig, now: datetime) -> list[tuple[Any, 
         holds = list(
             s.execute(
                 select(EvidenceHold.camera_id, EvidenceHold.start, EvidenceHold.end).where(
-                    EvidenceHold.released_at.is_(None)
+                    holds_in_force(now, cfg.site.max_hold_days)
                 )
             )
         )

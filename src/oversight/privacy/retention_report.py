@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from oversight.config.schema import RecordConfig, SiteConfig
 from oversight.privacy.copies import CopyKind, copies_report
 from oversight.privacy.models import AuditEntry
+from oversight.recording.retention import holds_in_force
 from oversight.store.base import utcnow
 from oversight.store.db import Database
 from oversight.store.models import EvidenceHold, Segment
@@ -82,7 +83,8 @@ def retention_report(
     cams = {c.id: c for c in cfg.cameras}
     with db.session() as s:
         seg_cams = set(s.execute(select(Segment.camera_id).distinct()).scalars())
-        holds = list(s.execute(select(EvidenceHold).where(EvidenceHold.released_at.is_(None))).scalars())
+        in_force = holds_in_force(now, cfg.site.max_hold_days)
+        holds = list(s.execute(select(EvidenceHold).where(in_force)).scalars())
         rep.active_holds = len(holds)
         deletions: dict[str, int] = {}
         q = select(AuditEntry.detail).where(AuditEntry.action.in_(DELETE_ACTIONS))

@@ -3,8 +3,9 @@
 Rules, per segment:
 * due when its end is older than the camera's ``record.retention_days``; segments that overlap
   an event (``has_event``) keep ``event_retention_days`` instead (never less than the plain one);
-* a segment that overlaps an active ``EvidenceHold`` of its camera (``released_at`` is None) is
-  never deleted, by age or by the storage cap;
+* a segment that overlaps an ``EvidenceHold`` in force on its camera (not released, not past its
+  expiry: ``holds_in_force``) is never deleted, by age or by the storage cap; a hold lasts at most
+  ``site.max_hold_days`` unless a supervisor renews it;
 * the storage cap (``site.storage_cap_gb``) then evicts the oldest remaining segments first;
   ``enforce_space`` applies it, and a minimum of free disk (``site.min_free_gb``), every
   ``SPACE_CHECK_S`` seconds between the full runs, with ``HEADROOM`` below the limit;
@@ -27,11 +28,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from oversight.config.schema import RecordConfig, SiteConfig
 from oversight.recording.storage import LocalStorage
+from oversight.store.base import utcnow
 from oversight.store.db import Database
 from oversight.store.models import EvidenceHold, Segment
 
@@ -79,10 +81,25 @@ def _cutoff(
         return None
 
 
-def _held(s: Session, seg: Segment) -> bool:
+def holds_in_force(now: datetime, max_hold_days: float) -> ColumnElement[bool]:
+    """Holds that still protect footage: not released and not past their expiry, which is
+    ``expires_at`` once a supervisor renewed the hold, else ``max_hold_days`` after its creation."""
+    return and_(
+        EvidenceHold.released_at.is_(None),
+        or_(
+            EvidenceHold.expires_at > now,
+            and_(
+                EvidenceHold.expires_at.is_(None),
+                EvidenceHold.created_at > now - timedelta(days=max_hold_days),
+            ),
+        ),
+    )
+
+
+def _held(s: Session, seg: Segment, in_force: ColumnElement[bool]) -> bool:
     q = select(EvidenceHold.id).where(
         EvidenceHold.camera_id == seg.camera_id,
-        EvidenceHold.released_at.is_(None),
+        in_force,
         EvidenceHold.start < seg.end,
         EvidenceHold.end > seg.start,
     )
@@ -96,13 +113,14 @@ def _delete(
     reason: str,
     on_delete: OnDelete | None,
     res: RetentionResult,
+    in_force: ColumnElement[bool],
 ) -> bool:
     try:
         with db.session() as s:
             seg = s.get(Segment, seg_id)
             if seg is None:
                 return False
-            if reason != "missing" and _held(s, seg):  # re-checked inside the transaction
+            if reason != "missing" and _held(s, seg, in_force):  # re-checked inside the transaction
                 res.held += 1
                 return False
             nbytes = seg.bytes
@@ -125,6 +143,7 @@ def run_retention(
     db: Database, cfg: SiteConfig, now: datetime, storage: LocalStorage, on_delete: OnDelete | None = None
 ) -> RetentionResult:
     res = RetentionResult()
+    in_force = holds_in_force(now, cfg.site.max_hold_days)
     records = {c.id: c.record for c in cfg.cameras}
     default = RecordConfig.model_validate({})  # cameras removed from the config still age out
     with db.session() as s:
@@ -142,11 +161,7 @@ def run_retention(
             )
         )
         holds = list(
-            s.execute(
-                select(EvidenceHold.camera_id, EvidenceHold.start, EvidenceHold.end).where(
-                    EvidenceHold.released_at.is_(None)
-                )
-            )
+            s.execute(select(EvidenceHold.camera_id, EvidenceHold.start, EvidenceHold.end).where(in_force))
         )
     held_ids = {
         r.id
@@ -157,7 +172,7 @@ def run_retention(
     cutoffs: dict[tuple[str, bool], datetime | None] = {}
     for r in rows:
         if not storage.exists(r.path):
-            _delete(db, storage, r.id, "missing", on_delete, res)
+            _delete(db, storage, r.id, "missing", on_delete, res, in_force)
             continue
         key = (r.camera_id, bool(r.has_event))
         if key not in cutoffs:
@@ -166,7 +181,7 @@ def run_retention(
         due = cutoff is not None and r.end < cutoff
         if due and r.id in held_ids:
             res.held += 1
-        elif due and _delete(db, storage, r.id, "retention", on_delete, res):
+        elif due and _delete(db, storage, r.id, "retention", on_delete, res, in_force):
             continue
         remaining.append((r.id, r.bytes))
     total = sum(b for _, b in remaining)
@@ -178,7 +193,7 @@ def run_retention(
                 break
             if seg_id in held_ids:
                 continue
-            if _delete(db, storage, seg_id, "storage_cap", on_delete, res):
+            if _delete(db, storage, seg_id, "storage_cap", on_delete, res, in_force):
                 total -= nbytes
     res.bytes_after = total
     return res
@@ -205,6 +220,7 @@ def enforce_space(
     above ``min_free_gb``, evicting the oldest footage not under an evidence hold, with headroom.
     Reads one sum and, only when space is short, the segment list."""
     res = RetentionResult()
+    in_force = holds_in_force(utcnow(), cfg.site.max_hold_days)
     free = (free_bytes or (lambda: _free_bytes(storage.root)))()
     with db.session() as s:
         total = int(s.scalar(select(func.coalesce(func.sum(Segment.bytes), 0))) or 0)
@@ -223,7 +239,7 @@ def enforce_space(
     for seg_id, nbytes in rows:
         if freed >= need:
             break
-        if _delete(db, storage, seg_id, reason, on_delete, res):  # held segments are skipped inside
+        if _delete(db, storage, seg_id, reason, on_delete, res, in_force):  # held segments are skipped inside
             freed += nbytes
     res.bytes_after = total - freed
     if freed < need:

@@ -1,6 +1,6 @@
 """API routers of the web app. Add a module here and list its router in ROUTERS."""
 
-from oversight.web.routes import auth, cameras, changes, configure, events, live, users
+from oversight.web.routes import auth, cameras, changes, configure, events, holds, live, users
 
 ROUTERS = (
     auth.router,
@@ -10,4 +10,5 @@ ROUTERS = (
     configure.router,
     live.router,
     changes.router,
+    holds.router,
 )

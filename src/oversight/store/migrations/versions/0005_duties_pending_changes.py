@@ -1,4 +1,4 @@
-"""duties: changes pending a second person (separation of duties)
+"""duties: changes pending a second person (separation of duties); evidence holds expire
 
 Revision ID: duties_pending_changes
 Revises: 0004_incidents
@@ -35,9 +35,15 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("pending_changes", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_pending_changes_status"), ["status"], unique=False)
+    with op.batch_alter_table("evidence_holds", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("expires_at", oversight.store.base.UTCDateTime(timezone=True), nullable=True)
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("evidence_holds", schema=None) as batch_op:
+        batch_op.drop_column("expires_at")
     with op.batch_alter_table("pending_changes", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_pending_changes_status"))
     op.drop_table("pending_changes")
