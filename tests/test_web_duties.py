@@ -57,6 +57,7 @@ def test_an_admins_redaction_change_does_nothing_until_a_second_admin_approves(c
     second, h2 = _as(ctx, "admin2")
     r = second.post(url, json={"note": "camera faces a private garden wall only"}, headers=h2)
     assert r.status_code == 200 and r.json()["status"] == "approved", r.text
+    assert r.json()["decided_by"] == "admin2" and r.json()["note"].startswith("camera faces")
     assert ctx.cfg.camera("cam0").redaction.faces is False and ctx.runtime.applied == ["cam0"]
     assert second.post(url, headers=h2).status_code == 409  # decided once
     with ctx.db.session() as s:

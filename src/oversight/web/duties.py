@@ -172,6 +172,7 @@ async def decide(
                 s, who, "change.reject", "pending_change", c.id, detail={"kind": c.kind, "target": c.target}
             )
             return change_dict(c)
+        s.flush()  # "approving" is committed first: a second approval in the meantime gets 409
         s.expunge(c)
     result: dict[str, Any] = {}
     status = "approved"
