@@ -359,3 +359,33 @@ def test_concurrent_exports_of_one_segment_transcode_it_once(db: Database, foota
     cfg.camera("cam1").redaction.persons = True  # other settings: other pixels, a new transcode
     _export(db, cfg)
     assert len(calls) == 2
+
+
+def test_export_transcodes_are_bounded(db: Database, footage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from oversight.privacy import export as export_module
+    from oversight.privacy.redaction import Redactor
+
+    cfg, _, _ = footage
+    active, peak, lock = [0], [0], threading.Lock()
+    real = export_module.redact_video
+
+    def slow(src, dst, redactor, **kw):  # type: ignore[no-untyped-def]
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.3)
+        try:
+            return real(src, dst, redactor, **kw)
+        finally:
+            with lock:
+                active[0] -= 1
+
+    monkeypatch.setattr(export_module, "redact_video", slow)
+    load_or_create_signing_key(cfg.site.data_dir)
+    with ThreadPoolExecutor(6) as pool:  # a redactor_factory: no shared transcode, six real ones
+        list(pool.map(lambda i: _export(db, cfg, reference=f"B-{i}", redactor_factory=Redactor), range(6)))
+    assert peak[0] == export_module.MAX_TRANSCODES

@@ -32,6 +32,7 @@ from oversight.store.db import Database
 from oversight.store.models import Segment
 
 log = logging.getLogger(__name__)
+COPIES_CHECK_S = 60.0
 
 
 def audit_deletion(session: Session, segment: Segment, reason: str) -> None:
@@ -154,15 +155,20 @@ class Runtime:
         self.last_retention = res
         if res.deleted or res.errors:
             log.info("retention: %s", res.as_dict())
-        try:  # snapshots, caches, exports and reports have their own rules (oversight.privacy.copies)
+        res.errors.extend(self.sweep_copies())
+        return res
+
+    def sweep_copies(self) -> list[str]:
+        """Snapshots, caches, exports and reports have their own rules (``oversight.privacy.copies``);
+        run every ``COPIES_CHECK_S`` so expired reveal copies and an overfull cache go within a minute."""
+        try:
             from oversight.privacy.copies import sweep_copies
         except ImportError:
-            return res
-        copies = sweep_copies(self.db, self.cfg, now)
-        res.errors.extend(copies.errors)
+            return []
+        copies = sweep_copies(self.db, self.cfg, utcnow())
         if copies.deleted or copies.errors:
             log.info("copy retention: %s", copies.as_dict())
-        return res
+        return copies.errors
 
     def _start_worker(self, cam: CameraConfig) -> CameraWorker:
         worker = CameraWorker(
@@ -180,12 +186,16 @@ class Runtime:
 
     def _retention_loop(self) -> None:
         """Full retention every ``retention_interval_s``; the storage cap and free disk in between."""
-        next_full = 0.0
+        next_full = next_copies = 0.0
         while not self._stop.is_set():
             try:
                 if time.monotonic() >= next_full:
                     next_full = time.monotonic() + self.retention_interval_s
+                    next_copies = time.monotonic() + COPIES_CHECK_S
                     self.run_retention()
+                elif time.monotonic() >= next_copies:
+                    next_copies = time.monotonic() + COPIES_CHECK_S
+                    self.sweep_copies()
                 self.enforce_space()
             except Exception:
                 log.exception("retention run failed")

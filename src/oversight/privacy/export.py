@@ -120,6 +120,13 @@ def reveal_windows(
 
 _locks: dict[Path, threading.Lock] = {}
 _locks_guard = threading.Lock()
+MAX_TRANSCODES = 2  # export transcodes at once, whatever the number of requests: bounded CPU
+_transcodes = threading.BoundedSemaphore(MAX_TRANSCODES)
+
+
+def _transcode(src: Path, dst: Path, redactor: Any, **kw: Any) -> int:
+    with _transcodes:
+        return redact_video(src, dst, redactor, **kw)
 
 
 def _lock_for(path: Path) -> threading.Lock:
@@ -132,7 +139,7 @@ def _shared_redacted(src: Path, shared: Path, redactor: Any) -> Path:
     for it (a lock per output file) and later ones reuse it (a web-cache file, see privacy.copies)."""
     with _lock_for(shared):
         if not (shared.is_file() and shared.stat().st_mtime >= src.stat().st_mtime):
-            redact_video(src, shared, redactor())
+            _transcode(src, shared, redactor())
     return shared
 
 
@@ -157,7 +164,7 @@ def _write_clip(
         shutil.copyfile(_shared_redacted(src, shared, redactor), dst)
         return []
     if not mine:
-        redact_video(src, dst, redactor())
+        _transcode(src, dst, redactor())
         return []
     kept: dict[int, list[float]] = {}
 
@@ -169,7 +176,7 @@ def _write_clip(
                 return True
         return False
 
-    redact_video(src, dst, redactor(), reveal=reveal)
+    _transcode(src, dst, redactor(), reveal=reveal)
     parts = []
     for w in mine:
         if w.reveal_id in kept:
