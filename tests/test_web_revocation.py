@@ -123,3 +123,26 @@ def test_reveals_and_tokens_die_with_the_account_or_role(ctx: Any) -> None:
     assert client(ctx).get("/api/audit", headers=bearer).status_code == 401  # its creator was disabled
     with ctx.db.session() as s:
         assert all(t.revoked_at is not None for t in s.query(ApiToken).filter(ApiToken.created_by == "admin"))
+
+
+def test_the_users_commands_end_rights_too(ctx: Any, db_url: str) -> None:
+    from typer.testing import CliRunner
+
+    from oversight.cli import app
+    from oversight.privacy import reveals
+    from oversight.privacy.models import RevealRequest
+
+    t0 = datetime.now(UTC)
+    with ctx.db.session() as s:
+        r = reveals.request_reveal(
+            s, "operator", "operator", ["cam0"], t0, t0 + timedelta(hours=1), "identify the suspect", "INC-2"
+        )
+        reveals.decide(s, r.id, "supervisor", "supervisor", True, "ok")
+        rid = r.id
+        _, secret = create_api_token(s, "bridge", "auditor", "admin")
+    runner = CliRunner()
+    assert runner.invoke(app, ["users", "set-role", "operator", "viewer", "--db", db_url]).exit_code == 0
+    assert runner.invoke(app, ["users", "disable", "admin", "--db", db_url]).exit_code == 0
+    with ctx.db.session() as s:
+        assert s.get(RevealRequest, rid).status == "revoked"  # type: ignore[union-attr]
+    assert client(ctx).get("/api/audit", headers={"Authorization": f"Bearer {secret}"}).status_code == 401

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 from sqlalchemy import select
@@ -39,6 +40,13 @@ def open_db(config: Path | None, db_url: str | None) -> Database:
     db = Database(db_url)
     db.migrate()
     return db
+
+
+def _cli_principal() -> Any:
+    """Who acts in the audit log when a command changes an account: the server's operator."""
+    from oversight.web.auth import Principal
+
+    return Principal(username="cli", role="admin", via="cli")
 
 
 def _read_password(password_stdin: bool) -> str:
@@ -94,8 +102,9 @@ def _user(s: object, username: str) -> User:
 
 @users_app.command("set-role")
 def set_role(username: str, role: str, config: Path | None = ConfigOpt, db_url: str | None = DbOpt) -> None:
-    """Change a role (the user's sessions end)."""
+    """Change a role (the user's sessions end, and so do their reveals)."""
     from oversight.web.auth import revoke_sessions
+    from oversight.web.revocation import end_rights
 
     if role not in ROLES:
         typer.echo(f"error: role must be one of {', '.join(ROLES)}", err=True)
@@ -104,6 +113,7 @@ def set_role(username: str, role: str, config: Path | None = ConfigOpt, db_url: 
         user = _user(s, username)
         user.role = role
         revoke_sessions(s, user)
+        end_rights(s, user, _cli_principal())
     typer.echo(f"{username} is now {role}")
 
 
@@ -132,13 +142,15 @@ def passwd(
 
 @users_app.command("disable")
 def disable(username: str, config: Path | None = ConfigOpt, db_url: str | None = DbOpt) -> None:
-    """Disable an account and end its sessions."""
+    """Disable an account, end its sessions, revoke its reveals (and its tokens, for an admin)."""
     from oversight.web.auth import revoke_sessions
+    from oversight.web.revocation import end_rights
 
     with open_db(config, db_url).session() as s:
         user = _user(s, username)
         user.active = False
         revoke_sessions(s, user)
+        end_rights(s, user, _cli_principal())
     typer.echo(f"{username} disabled")
 
 

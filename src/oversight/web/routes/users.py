@@ -22,6 +22,7 @@ from oversight.web.audit import audit
 from oversight.web.auth import ADMIN_ROLES, Principal, get_ctx, require_roles
 from oversight.web.models import ApiToken, PendingChange
 from oversight.web.params import DbId
+from oversight.web.revocation import end_rights
 
 router = APIRouter(prefix="/api", tags=["users"])
 admin_only = require_roles(*ADMIN_ROLES)
@@ -136,34 +137,6 @@ def _patch_reasons(user: User, body: UserPatch, who: Principal) -> list[str]:
     return out
 
 
-def _end_rights(s: Any, user: User, who: Principal) -> dict[str, int]:
-    """Reveals and tokens die with the account or role that held them: on disabling or a role
-    change the user's open reveals are revoked, and so are the tokens made by a former admin."""
-    ended = {"reveals": 0, "tokens": 0}
-    try:
-        from oversight.privacy.models import RevealRequest
-    except ModuleNotFoundError:  # no privacy package: no reveals
-        RevealRequest = None  # type: ignore[assignment,misc]  # noqa: N806
-    if RevealRequest is not None:
-        q = select(RevealRequest).where(
-            RevealRequest.requested_by == user.username,
-            RevealRequest.status.in_(("pending", "approved")),
-        )
-        for r in s.scalars(q):
-            r.status, r.expires_at = "revoked", utcnow()
-            audit(s, who, "reveal.revoke", "reveal", r.id, detail={"reason": "account changed"})
-            ended["reveals"] += 1
-    if user.role != "admin" or not user.active:
-        q2 = select(ApiToken).where(ApiToken.created_by == user.username, ApiToken.revoked_at.is_(None))
-        for t in s.scalars(q2):
-            t.revoked_at = utcnow()
-            audit(
-                s, who, "token.revoke", "api_token", t.id, detail={"reason": "its creator lost admin rights"}
-            )
-            ended["tokens"] += 1
-    return ended
-
-
 def _apply_patch(
     s: Any, user: User, role: str | None, active: bool | None, hash: str | None, who: Principal
 ) -> dict[str, object]:
@@ -185,7 +158,7 @@ def _apply_patch(
         user.password_hash = hash
         auth.revoke_sessions(s, user)
     if "role" in changes or "active" in changes:
-        changes["ended"] = _end_rights(s, user, who)
+        changes["ended"] = end_rights(s, user, who)
     return changes
 
 
