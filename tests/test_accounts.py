@@ -68,7 +68,7 @@ def test_cli_role_change_is_audited_and_ends_sessions(db, db_url, root):
     assert r.exit_code == 0, r.output
     (entry,) = entries(db, "user.update")
     assert entry.actor.startswith("cli:") and entry.source == "cli" and entry.object_id == "root"
-    assert entry.detail == {"role": {"from": "admin", "to": "operator"}}
+    assert entry.detail == {"role": {"from": "admin", "to": "operator"}, "ended": {"reveals": 0, "tokens": 0}}
     assert [e.object_id for e in entries(db, "user.create")] == ["root", "ada"]
     with db.session() as s:
         assert s.scalar(select(WebSession).where(WebSession.user_id == user(db, "root").id)) is None

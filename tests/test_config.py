@@ -35,6 +35,9 @@ cameras:
 """
 
 
+DETECT = "    detect: {fps: 5, width: 640, height: 360}"
+
+
 def issues_of(text: str) -> list[tuple[int, str]]:
     with pytest.raises(ConfigError) as exc:
         parse_config(text, "site.yaml")
@@ -60,6 +63,10 @@ def test_good_config_parses() -> None:
         ("    purpose: Emergency response on the market square\n", "", 5, "missing required key 'purpose'"),
         ('start: "22:00"', 'start: "25:00"', 16, "between 00:00 and 24:00"),
         ("line: [[0, 100], [640, 100]]", "line: [[0, 100], [0, 100]]", 20, "two different points"),
+        (DETECT, DETECT + "\n    record: {retention_days: 1e6}", 11, "less than or equal to 3650"),
+        (DETECT, DETECT + "\n    record: {event_retention_days: .inf}", 11, "less than or equal to 3650"),
+        ("type: zone", "type: dwell\n        seconds: 100000", 14, "less than or equal to 86400"),
+        ("  timezone: Europe/Paris", "  timezone: UTC\n  storage_cap_gb: 1e300", 4, "less than or equal"),
     ],
 )
 def test_each_error_names_line_and_expectation(
@@ -108,5 +115,9 @@ def test_cli_exits_non_zero_and_prints_file_and_line(tmp_path: Path) -> None:
     good.write_text(GOOD)
     result = CliRunner().invoke(app, ["check-config", str(good)])
     assert result.exit_code == 0, result.output
+    huge = tmp_path / "huge.yaml"
+    huge.write_text(GOOD.replace(DETECT, DETECT + "\n    record: {retention_days: 1e6}"))
+    result = CliRunner().invoke(app, ["check-config", str(huge)])
+    assert result.exit_code == 1 and f"{huge}:11:" in result.output and "retention_days" in result.output
     missing = CliRunner().invoke(app, ["check-config", str(tmp_path / "nope.yaml")])
     assert missing.exit_code == 1 and "cannot read config" in missing.output

@@ -166,10 +166,15 @@ def test_reveal_gives_original_bytes_only_for_covered_camera(db: Database, foota
     assert m["redaction"] == "mixed"
     actions = [c["action"] for c in m["chain_of_custody"]]
     assert actions[:2] == ["reveal.request", "reveal.approve"] and actions[-1] == "export.create"
-    # a window wider than the reveal is exported redacted
+    # a window wider than the reveal is unredacted only where the reveal reaches, and says so
     res2 = _export(db, cfg, start=T0 - timedelta(minutes=5))
     m2 = json.loads((res2.path / "manifest.json").read_text())
-    assert m2["files"][0]["redacted"] is True
+    [w] = m2["unredacted_windows"]
+    assert (w["camera_id"], w["start"], w["end"]) == (
+        "cam1",
+        (T0 - timedelta(minutes=1)).isoformat(),
+        (T0 + timedelta(seconds=5)).isoformat(),
+    )
 
 
 def test_export_rules(db: Database, footage) -> None:  # type: ignore[no-untyped-def]
@@ -211,3 +216,176 @@ def test_export_through_api(db: Database, footage, tmp_path: Path) -> None:  # t
     alice = client(app, "alice")
     assert alice.get(r.json()["download"]).status_code == 403  # auditors never get footage
     assert len(alice.get("/api/exports").json()) == 1
+
+
+def _approved(db: Database, who: str, cams: list[str], start: datetime, end: datetime) -> int:
+    with db.session() as s:
+        r = reveals.request_reveal(s, who, "supervisor", cams, start, end, "identify the suspect", "INC-9")
+        reveals.decide(s, r.id, "approver", "supervisor", True, "justified")
+        return r.id
+
+
+@pytest.fixture
+def three_seconds(db: Database, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """One 3-s segment of cam1 at 10 fps with faces in every frame."""
+    img = face_image(1)
+    if img is None or not YUNET.exists():
+        pytest.skip("face photos / YuNet model not present")
+    cfg = site(tmp_path, face_model_path=str(YUNET))
+    frames = panned_frames(img, 30, 320, 240, step=2)
+    p = write_mp4(tmp_path / "data" / "recordings" / "cam1" / "seg3.mp4", frames)
+    with db.session() as s:
+        s.add(Segment(camera_id="cam1", start=T0, end=T0 + timedelta(seconds=3), path=str(p), bytes=1))
+    return cfg, frames
+
+
+def test_one_second_reveal_exports_one_second_unredacted(db: Database, three_seconds) -> None:  # type: ignore[no-untyped-def]
+    cfg, frames = three_seconds
+    _approved(db, "sue", ["cam1"], T0 + timedelta(seconds=1), T0 + timedelta(seconds=2))
+    res = _export(db, cfg, start=T0, end=T0 + timedelta(seconds=3))
+    m = json.loads((res.path / "manifest.json").read_text())
+    assert m["redaction"] == "mixed" and not res.redacted
+    [f] = m["files"]
+    [part] = f["unredacted"]
+    assert part["start"] == (T0 + timedelta(seconds=1)).isoformat() and part["frames"] == 10
+    assert part["end"] == (T0 + timedelta(seconds=2)).isoformat() and f["redacted"] is True
+    clip = read_mp4(res.path / f["path"])
+    assert len(clip) == len(frames)
+    shown = []
+    for i, (raw, out) in enumerate(zip(frames, clip, strict=True)):
+        faces = reference_faces(raw)
+        assert len(faces) > 0
+        hidden = fraction_hidden(raw, out, faces)
+        if hidden < 0.5:
+            shown.append(i)
+        else:
+            assert hidden >= 0.95, f"frame {i}: only {hidden:.0%} of faces hidden"
+    assert shown == list(range(10, 20))  # exactly the approved second, nothing either side
+
+
+def _api(db: Database, cfg):  # type: ignore[no-untyped-def]
+    from oversight.events.bus import EventBus
+    from oversight.web.app import create_app
+    from oversight.web.context import AppContext
+    from privacy_helpers import make_users
+
+    make_users(db, sue="supervisor", sam="supervisor", approver="supervisor")
+    return create_app(AppContext(cfg=cfg, db=db, bus=EventBus()))
+
+
+BODY = {
+    "camera_ids": ["cam1"],
+    "start": (T0 - timedelta(seconds=5)).isoformat(),
+    "end": (T0 + timedelta(seconds=5)).isoformat(),
+    "purpose": "handover to the prosecutor",
+    "reference": "INC-1",
+}
+
+
+def test_another_supervisor_cannot_download_an_unredacted_export(db: Database, footage) -> None:  # type: ignore[no-untyped-def]
+    from privacy_helpers import client
+
+    cfg, _, _ = footage
+    app = _api(db, cfg)
+    _approved(db, "sue", ["cam1"], T0 - timedelta(minutes=1), T0 + timedelta(minutes=1))
+    sue, sam = client(app, "sue"), client(app, "sam")
+    r = sue.post("/api/exports", json=BODY)
+    assert r.status_code == 201 and r.json()["redacted"] is False, r.text
+    url = r.json()["download"]
+    assert sam.get(url).status_code == 403
+    assert sue.get(url).status_code == 200
+    redacted = sam.post("/api/exports", json=BODY).json()  # sam holds no reveal: redacted
+    assert redacted["redacted"] is True and sue.get(redacted["download"]).status_code == 200
+    _approved(db, "sam", ["cam1"], T0 - timedelta(seconds=5), T0 + timedelta(seconds=5))
+    assert sam.get(url).status_code == 200  # his own reveal covers the same window
+    with db.session() as s:
+        refused = [e for e in audit.query(s) if e.action == "export.download_refused"]
+        assert [e.actor for e in refused] == ["sam"]
+
+
+def test_a_token_never_exports_unredacted(db: Database, footage) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from oversight.web.auth import create_api_token
+    from privacy_helpers import client
+
+    cfg, _, _ = footage
+    app = _api(db, cfg)
+    with db.session() as s:
+        _, secret = create_api_token(s, "robot", "supervisor", "admin")
+    bot = TestClient(app)
+    bot.headers["Authorization"] = f"Bearer {secret}"
+    r = bot.post(
+        "/api/reveals",
+        json={
+            **{k: BODY[k] for k in ("camera_ids", "start", "end")},
+            "reason": "identify the suspect",
+            "reference": "INC-1",
+        },
+    )
+    if r.status_code == 201:  # if tokens may still ask, a person's approval must not help them
+        assert client(app, "sam").post(f"/api/reveals/{r.json()['id']}/approve", json={}).status_code == 200
+    made = bot.post("/api/exports", json=BODY)
+    assert made.status_code == 201, made.text
+    assert made.json()["redacted"] is True
+    # and an unredacted export made by a person is never handed to a token
+    _approved(db, "sue", ["cam1"], T0 - timedelta(minutes=1), T0 + timedelta(minutes=1))
+    sue_export = client(app, "sue").post("/api/exports", json=BODY).json()
+    assert sue_export["redacted"] is False
+    assert bot.get(sue_export["download"]).status_code == 403
+
+
+def test_concurrent_exports_of_one_segment_transcode_it_once(db: Database, footage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from concurrent.futures import ThreadPoolExecutor
+
+    from oversight.privacy import export as export_module
+
+    cfg, _, _ = footage
+    calls: list[str] = []
+    real = export_module.redact_video
+
+    def counting(src, dst, redactor, **kw):  # type: ignore[no-untyped-def]
+        calls.append(str(src))
+        return real(src, dst, redactor, **kw)
+
+    monkeypatch.setattr(export_module, "redact_video", counting)
+    key = load_or_create_signing_key(cfg.site.data_dir).verify_key  # (its first creation is not thread-safe)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda i: _export(db, cfg, reference=f"INC-{i}"), range(4)))
+    assert all(verify_export(r.path, key).ok for r in results)
+    assert len(calls) == 1  # one transcode served four exports
+    _export(db, cfg)
+    assert len(calls) == 1  # and the next one too
+    cfg.camera("cam1").redaction.persons = True  # other settings: other pixels, a new transcode
+    _export(db, cfg)
+    assert len(calls) == 2
+
+
+def test_export_transcodes_are_bounded(db: Database, footage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from oversight.privacy import export as export_module
+    from oversight.privacy.redaction import Redactor
+
+    cfg, _, _ = footage
+    active, peak, lock = [0], [0], threading.Lock()
+    real = export_module.redact_video
+
+    def slow(src, dst, redactor, **kw):  # type: ignore[no-untyped-def]
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.3)
+        try:
+            return real(src, dst, redactor, **kw)
+        finally:
+            with lock:
+                active[0] -= 1
+
+    monkeypatch.setattr(export_module, "redact_video", slow)
+    load_or_create_signing_key(cfg.site.data_dir)
+    with ThreadPoolExecutor(6) as pool:  # a redactor_factory: no shared transcode, six real ones
+        list(pool.map(lambda i: _export(db, cfg, reference=f"B-{i}", redactor_factory=Redactor), range(6)))
+    assert peak[0] == export_module.MAX_TRANSCODES

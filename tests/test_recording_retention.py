@@ -194,3 +194,19 @@ def test_runtime_default_hook_writes_the_audit_log(db: Database, tmp_path: Path)
     with db.session() as s:
         entries = list(s.scalars(select(AuditEntry).where(AuditEntry.action == "segment.delete")))
     assert [e.object_id for e in entries] == [str(seg)]
+
+
+def test_one_unusable_camera_is_reported_and_the_others_still_processed(db: Database, tmp_path: Path):
+    cfg = site(tmp_path, cap_gb=2500 / 1024**3)
+    cfg.cameras[0].record.retention_days = 1e6  # bypasses validation, as a hand-built config could
+    storage = LocalStorage(tmp_path / "rec")
+    old_a = add(db, storage, "a", 10)
+    old_b = add(db, storage, "b", 10)  # due on camera b
+    newer = [add(db, storage, "a", 1), add(db, storage, "b", 1), add(db, storage, "a", 0.5)]
+    res = run_retention(db, cfg, NOW, storage)
+    assert any(e.startswith("camera a:") for e in res.errors), res.errors
+    assert res.by_reason.get("retention") == 1 and old_b in res.deleted
+    # the storage cap still acts for everyone: 4000 bytes left, cap 2500, oldest go first
+    assert res.by_reason.get("storage_cap") == 2 and old_a in res.deleted
+    assert set(rows(db)) == set(newer[1:])
+    assert_index_true(db)

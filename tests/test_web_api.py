@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from oversight.config.loader import load_config
 from oversight.store.models import Event, RecordingGap, Segment, User
 from oversight.web import frames
-from oversight.web.auth import Principal
+from oversight.web.auth import Principal, create_user
 from web_support import PASSWORD, add_users, client, login, make_ctx, tokens
 
 
@@ -62,7 +62,7 @@ def test_session_cookie_flags_and_csrf(ctx):
     assert "HttpOnly" in session and "SameSite=strict" in session and "Secure" not in session
     csrf_cookie = next(h for h in cookies if h.startswith("ov_csrf="))
     assert "HttpOnly" not in csrf_cookie
-    new_user = {"username": "op1", "password": PASSWORD, "role": "operator"}
+    new_user = {"username": "aud1", "password": PASSWORD, "role": "auditor"}  # no second person needed
     assert c.post("/api/users", json=new_user).status_code == 403  # no CSRF header
     assert c.post("/api/users", json=new_user, headers={"X-CSRF-Token": "forged"}).status_code == 403
     assert c.post("/api/users", json=new_user, headers={"X-CSRF-Token": r.json()["csrf"]}).status_code == 201
@@ -101,9 +101,15 @@ def test_api_tokens_are_scoped_and_revocable(ctx):
     admin = client(ctx)
     csrf = login(admin, "admin")
     r = admin.post("/api/tokens", json={"name": "vms-bridge", "role": "viewer"}, headers=csrf)
-    assert r.status_code == 201
+    assert r.status_code == 202  # a token that sees footage waits for a second person
     secret, tid = r.json()["token"], r.json()["id"]
     api = client(ctx)
+    assert api.get("/api/cameras", headers=bearer(secret)).status_code == 401
+    with ctx.db.session() as s:
+        create_user(s, "admin2", PASSWORD, "admin")
+    second = client(ctx)
+    change = r.json()["pending_change"]["id"]
+    assert second.post(f"/api/changes/{change}/approve", headers=login(second, "admin2")).status_code == 200
     assert api.get("/api/cameras", headers=bearer(secret)).status_code == 200
     assert api.get("/api/events", headers=bearer(secret)).status_code == 403  # viewers see no event list
     assert api.post("/api/users", json={}, headers=bearer(secret)).status_code == 403

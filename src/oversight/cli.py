@@ -12,6 +12,15 @@ app = typer.Typer(
     help="Oversight: public-safety video with privacy enforced by the software.", no_args_is_help=True
 )
 
+
+@app.callback()
+def _private_files() -> None:
+    # every file a command writes (footage, snapshots, caches, exports, reports) is 0600, folders 0700
+    from oversight.privacy.copies import private_umask
+
+    private_umask()
+
+
 from oversight.web.cli import users_app  # noqa: E402
 
 app.add_typer(users_app, name="users")

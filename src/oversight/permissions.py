@@ -35,9 +35,13 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "incidents.read": ("operator", "supervisor", "auditor", "admin"),
     "incidents.manage": ("operator", "supervisor", "admin"),
     "units.manage": ("supervisor", "admin"),
+    "holds.read": ("operator", "supervisor", "auditor", "admin"),  # evidence holds and their expiry
+    "holds.renew": ("supervisor",),
     # administration
     "config.manage": ("admin",),
     "users.manage": ("admin",),
+    # separation of duties: a change that could expose people waits for a second person
+    "changes.decide": ("admin", "auditor"),
 }
 
 

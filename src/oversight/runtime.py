@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,13 +20,20 @@ from oversight.config.schema import CameraConfig, SiteConfig
 from oversight.events.bus import EventBus
 from oversight.privacy import audit
 from oversight.recording.index import recover
-from oversight.recording.retention import OnDelete, RetentionResult, run_retention
+from oversight.recording.retention import (
+    SPACE_CHECK_S,
+    OnDelete,
+    RetentionResult,
+    enforce_space,
+    run_retention,
+)
 from oversight.recording.storage import LocalStorage
 from oversight.store.base import utcnow
 from oversight.store.db import Database
 from oversight.store.models import Segment
 
 log = logging.getLogger(__name__)
+COPIES_CHECK_S = 60.0
 
 
 def audit_deletion(session: Session, segment: Segment, reason: str) -> None:
@@ -139,11 +147,25 @@ class Runtime:
         return [w.status() for w in workers]
 
     def run_retention(self) -> RetentionResult:
-        res = run_retention(self.db, self.cfg, utcnow(), self.storage, self.on_delete)
+        now = utcnow()
+        res = run_retention(self.db, self.cfg, now, self.storage, self.on_delete)
         self.last_retention = res
         if res.deleted or res.errors:
             log.info("retention: %s", res.as_dict())
+        res.errors.extend(self.sweep_copies())
         return res
+
+    def sweep_copies(self) -> list[str]:
+        """Snapshots, caches, exports and reports have their own rules (``oversight.privacy.copies``);
+        run every ``COPIES_CHECK_S`` so expired reveal copies and an overfull cache go within a minute."""
+        try:
+            from oversight.privacy.copies import sweep_copies
+        except ImportError:
+            return []
+        copies = sweep_copies(self.db, self.cfg, utcnow())
+        if copies.deleted or copies.errors:
+            log.info("copy retention: %s", copies.as_dict())
+        return copies.errors
 
     def _start_worker(self, cam: CameraConfig) -> CameraWorker:
         worker = CameraWorker(
@@ -153,11 +175,26 @@ class Runtime:
         worker.start()
         return worker
 
+    def enforce_space(self) -> RetentionResult:
+        res = enforce_space(self.db, self.cfg, self.storage, self.on_delete)
+        if res.deleted or res.errors:
+            log.warning("storage: %s", res.as_dict())
+        return res
+
     def _retention_loop(self) -> None:
+        """Full retention every ``retention_interval_s``; the storage cap and free disk in between."""
+        next_full = next_copies = 0.0
         while not self._stop.is_set():
             try:
-                self.run_retention()
+                if time.monotonic() >= next_full:
+                    next_full = time.monotonic() + self.retention_interval_s
+                    next_copies = time.monotonic() + COPIES_CHECK_S
+                    self.run_retention()
+                elif time.monotonic() >= next_copies:
+                    next_copies = time.monotonic() + COPIES_CHECK_S
+                    self.sweep_copies()
+                self.enforce_space()
             except Exception:
                 log.exception("retention run failed")
-            if self._stop.wait(self.retention_interval_s):
+            if self._stop.wait(min(SPACE_CHECK_S, self.retention_interval_s)):
                 return

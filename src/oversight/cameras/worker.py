@@ -32,6 +32,7 @@ from oversight.recording.storage import LocalStorage
 from oversight.store.db import Database
 
 log = logging.getLogger(__name__)
+RECORD_RETRY_S = 5.0  # after a failed write (full disk), recording tries again this often
 
 
 def _iso(wall: float | None) -> str | None:
@@ -299,6 +300,8 @@ class CameraWorker:
         first = True
         pace_origin: tuple[float, float] | None = None
         last_wall: float | None = None
+        paused_until: float | None = None  # recording failed (full disk): when to try again
+        written = self.recorder.segments_written
         try:
             for pkt in container.demux(stream):
                 if self._stop.is_set():
@@ -322,15 +325,23 @@ class CameraWorker:
                         self._on_first_packet()
                     self._meter.add(len(rp.data), time.monotonic())
                     self.last_frame_wall = rp.wall
+                if paused_until is not None and time.monotonic() >= paused_until:
+                    paused_until, record = None, True  # space may be back: try again
+                    self.recorder.begin(stream)
                 if record:
                     event = self.sampler.event_active if self.sampler is not None else False
                     try:
                         self.recorder.feed(rp, event)
-                    except Exception as exc:  # a disk problem: keep analytics running, report it
-                        self.recorder.current = None
-                        self._set(record_error=f"recording failed: {exc}")
-                        log.exception("camera %s: recording failed", self.cam.id)
-                        record = False
+                    except Exception as exc:  # a disk problem: keep analytics running, report, retry
+                        self.recorder.abandon()
+                        self._set(
+                            record_error=f"recording paused: {exc} (retrying every {RECORD_RETRY_S:g} s)"
+                        )
+                        log.warning("camera %s: recording paused: %s", self.cam.id, exc)
+                        record, paused_until = False, time.monotonic() + RECORD_RETRY_S
+                        written = self.recorder.segments_written
+                    if self.record_error and self.recorder.segments_written > written:
+                        self._set(record_error=None)  # recording resumed by itself
                 if feed_sampler and self.sampler is not None:
                     self.sampler.submit(rp.data, rp.pts, rp.keyframe, block=block)
                 end = rp.wall + rp.duration_s

@@ -59,7 +59,8 @@ class ClusterConfig(_Strict):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     camera_cpus: float = Field(default=1.0, ge=0)  # Ray CPU reservation per camera actor
     camera_resource: str | None = "oversight_worker"  # custom resource a node offers to host cameras
-    retention_interval_s: float = Field(default=3600.0, ge=0)  # run by the deployment owner only; 0 = off
+    # run by the deployment owner only; 0 = off
+    retention_interval_s: float = Field(default=3600.0, ge=0, le=86_400)
     detector: DetectorServiceSettings = Field(default_factory=DetectorServiceSettings)
 
     @field_validator("broker_url")

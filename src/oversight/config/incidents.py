@@ -54,10 +54,10 @@ DEFAULT_TYPES: list[dict[str, object]] = [
 class StepTargets(_Strict):
     """Seconds allowed for each step; a running or finished step past its target is overdue."""
 
-    dispatch: float = Field(gt=0)  # call received -> first unit dispatched (alarm processing)
-    turnout: float = Field(gt=0)  # dispatched -> en route
-    travel: float = Field(gt=0)  # en route -> on scene
-    total: float = Field(gt=0)  # call received -> first unit on scene
+    dispatch: float = Field(gt=0, le=86_400)  # call received -> first unit dispatched (alarm processing)
+    turnout: float = Field(gt=0, le=86_400)  # dispatched -> en route
+    travel: float = Field(gt=0, le=86_400)  # en route -> on scene
+    total: float = Field(gt=0, le=86_400)  # call received -> first unit on scene
 
 
 # P1 follows NFPA 1221 (2019) alarm processing 64 s and NFPA 1710 (2020) turnout 80 s (fire; 60 s
@@ -128,7 +128,7 @@ class EvidencePolicy(_Strict):
     """What happens to evidence holds of attached footage when the incident closes."""
 
     on_close: Literal["release", "keep_days"] = "release"
-    keep_days: float = Field(default=30.0, gt=0)  # with on_close: keep_days
+    keep_days: float = Field(default=30.0, gt=0, le=3650)  # with on_close: keep_days
     alert_pre_seconds: float = Field(default=30.0, ge=0, le=3600)  # footage window held around an alert
     alert_post_seconds: float = Field(default=120.0, ge=0, le=3600)
 

@@ -16,6 +16,12 @@ from oversight.config.incidents import IncidentSettings  # the optional incident
 
 Point = tuple[float, float]
 
+# Every duration and size has an upper bound: a typo such as ``retention_days: 1e6`` is a config
+# error naming its line, never an OverflowError inside retention that stops it for every camera.
+MAX_RETENTION_DAYS = 3650.0  # ten years; longer keeping needs an evidence export, not retention
+MAX_STORAGE_GB = 1_000_000.0  # one petabyte
+MAX_RULE_SECONDS = 86_400.0  # one day
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -106,17 +112,30 @@ class SecuritySettings(Strict):
         return v
 
 
+class CopiesConfig(Strict):
+    """How long each copy made from footage lives (``oversight.privacy.copies`` applies it)."""
+
+    snapshot_days: float | None = Field(None, gt=0, le=MAX_RETENTION_DAYS)  # None: event retention
+    export_days: float = Field(90.0, gt=0, le=MAX_RETENTION_DAYS)
+    report_hours: float = Field(24.0, gt=0, le=24 * 365)
+    cache_hours: float = Field(24.0, gt=0, le=24 * 30)
+    cache_max_gb: float = Field(2.0, gt=0, le=MAX_STORAGE_GB)
+
+
 class SiteSettings(Strict):
     name: str = "Oversight site"
     timezone: str = "UTC"
     data_dir: str = "var"
     database_url: str | None = None  # default: sqlite:///<data_dir>/oversight.db
-    storage_cap_gb: float | None = Field(None, gt=0)
+    storage_cap_gb: float | None = Field(None, gt=0, le=MAX_STORAGE_GB)
+    min_free_gb: float = Field(0.5, ge=0, le=MAX_STORAGE_GB)  # oldest footage goes before the disk fills
+    max_hold_days: float = Field(365.0, gt=0, le=MAX_RETENTION_DAYS)  # an evidence hold lapses unless renewed
     mqtt: MqttConfig | None = None
     site_plan: str | None = None  # image path for the map page
     controller: str = "the city"  # the data controller named in reports
     audit: AuditSettings = Field(default_factory=AuditSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
+    copies: CopiesConfig = Field(default_factory=CopiesConfig)  # snapshots, caches, exports, reports
 
 
 class GeoLocation(Strict):
@@ -166,8 +185,8 @@ class RecordConfig(Strict):
     segment_seconds: float = Field(10.0, ge=1, le=600)
     pre_roll: float = Field(5.0, ge=0, le=120)
     post_roll: float = Field(5.0, ge=0, le=600)
-    retention_days: float = Field(7.0, gt=0)
-    event_retention_days: float | None = Field(30.0, gt=0)
+    retention_days: float = Field(7.0, gt=0, le=MAX_RETENTION_DAYS)
+    event_retention_days: float | None = Field(30.0, gt=0, le=MAX_RETENTION_DAYS)
 
 
 class RedactionConfig(Strict):
@@ -221,7 +240,7 @@ class LineRule(RuleBase):
 class DwellRule(RuleBase):
     type: Literal["dwell"]
     polygon: list[Point] = Field(min_length=3)
-    seconds: float = Field(gt=0)
+    seconds: float = Field(gt=0, le=MAX_RULE_SECONDS)
 
 
 class CrowdRule(RuleBase):

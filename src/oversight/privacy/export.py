@@ -7,10 +7,14 @@ who exported it and why, the incident reference and the chain of custody (the au
 the reveal that allowed unredacted content, and the evidence holds). The signature covers the
 manifest's exact bytes; the audit log records the manifest's SHA-256, anchoring the package.
 
-Clips are whole recorded segments overlapping the window (never cut, so revealed clips are the
-original bytes); the manifest gives each clip's own start and end.
-Clips are redacted unless an approved, unexpired reveal of the exporter covers that camera over
-the whole requested window (the four-eyes rule); exporting itself needs the supervisor role.
+Clips are whole recorded segments overlapping the window; the manifest gives each clip's own
+start and end. Unredacted pixels never go beyond what a second person approved: only the part of
+a clip inside an approved, unexpired reveal of the exporter (intersected with the requested
+window) is left unredacted. A clip wholly inside that window is the original bytes; a clip the
+window cuts is re-encoded, frames outside the window redacted; the manifest names every
+unredacted window and frame count. Exporting needs the supervisor role; API tokens never get
+unredacted clips, and an export holding unredacted clips is downloaded only by its exporter or
+by someone holding their own reveal covering the same windows.
 """
 
 from __future__ import annotations
@@ -19,9 +23,10 @@ import hashlib
 import json
 import shutil
 import tempfile
+import threading
 import zipfile
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +38,11 @@ from sqlalchemy.orm import Session
 from oversight.config.schema import SiteConfig
 from oversight.permissions import roles_for
 from oversight.privacy import audit
+from oversight.privacy.copies import default_cache_dir
 from oversight.privacy.keys import fingerprint, load_or_create_signing_key, load_verify_key, public_hex
 from oversight.privacy.models import AuditEntry, ExportRecord
 from oversight.privacy.redaction import Redactor, redact_video
-from oversight.privacy.reveals import covering_reveal
+from oversight.privacy.reveals import active_reveals, covering_reveal
 from oversight.store.base import utcnow
 from oversight.store.db import Database
 from oversight.store.models import EvidenceHold, Segment
@@ -81,6 +87,110 @@ def sha256_file(path: Path) -> str:
 
 def _iso(dt: datetime) -> str:
     return dt.astimezone(UTC).isoformat()
+
+
+@dataclass(frozen=True)
+class RevealWindow:
+    """Where the exporter may see one camera unredacted: an approved reveal cut to the request."""
+
+    camera_id: str
+    start: datetime
+    end: datetime
+    reveal_id: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "camera_id": self.camera_id,
+            "start": _iso(self.start),
+            "end": _iso(self.end),
+            "reveal_id": self.reveal_id,
+        }
+
+
+def reveal_windows(
+    session: Session, exporter: str, cams: list[str], start: datetime, end: datetime
+) -> list[RevealWindow]:
+    """The exporter's approved, unexpired reveals on these cameras, each cut to [start, end)."""
+    out: list[RevealWindow] = []
+    for r in active_reveals(session, exporter):
+        lo, hi = max(r.start, start), min(r.end, end)
+        if lo < hi:
+            out.extend(RevealWindow(c, lo, hi, r.id) for c in sorted(set(r.camera_ids or ()) & set(cams)))
+    return sorted(out, key=lambda w: (w.camera_id, w.start, w.reveal_id))
+
+
+_locks: dict[Path, threading.Lock] = {}
+_locks_guard = threading.Lock()
+MAX_TRANSCODES = 2  # export transcodes at once, whatever the number of requests: bounded CPU
+_transcodes = threading.BoundedSemaphore(MAX_TRANSCODES)
+
+
+def _transcode(src: Path, dst: Path, redactor: Any, **kw: Any) -> int:
+    with _transcodes:
+        return redact_video(src, dst, redactor, **kw)
+
+
+def _lock_for(path: Path) -> threading.Lock:
+    with _locks_guard:
+        return _locks.setdefault(path, threading.Lock())
+
+
+def _shared_redacted(src: Path, shared: Path, redactor: Any) -> Path:
+    """One transcode per segment and redaction settings: concurrent exports of the same segment wait
+    for it (a lock per output file) and later ones reuse it (a web-cache file, see privacy.copies)."""
+    with _lock_for(shared):
+        if not (shared.is_file() and shared.stat().st_mtime >= src.stat().st_mtime):
+            _transcode(src, shared, redactor())
+    return shared
+
+
+def _write_clip(
+    seg: Segment,
+    src: Path,
+    dst: Path,
+    windows: list[RevealWindow],
+    redactor: Any,
+    shared: Path | None = None,
+) -> list[dict[str, Any]]:
+    """Write one clip; returns the unredacted parts it holds (empty: fully redacted). A fully
+    redacted clip comes from ``shared`` when given (made once, see ``_shared_redacted``)."""
+    mine = [w for w in windows if w.camera_id == seg.camera_id and w.start < seg.end and seg.start < w.end]
+    whole = next((w for w in mine if w.start <= seg.start and seg.end <= w.end), None)
+    if whole is not None:
+        shutil.copyfile(src, dst)  # original evidence bytes
+        return [
+            {"start": _iso(seg.start), "end": _iso(seg.end), "reveal_id": whole.reveal_id, "frames": None}
+        ]
+    if not mine and shared is not None:
+        shutil.copyfile(_shared_redacted(src, shared, redactor), dst)
+        return []
+    if not mine:
+        _transcode(src, dst, redactor())
+        return []
+    kept: dict[int, list[float]] = {}
+
+    def reveal(offset: float) -> bool:
+        ts = seg.start + timedelta(seconds=offset)
+        for w in mine:
+            if w.start <= ts < w.end:
+                kept.setdefault(w.reveal_id, []).append(offset)
+                return True
+        return False
+
+    _transcode(src, dst, redactor(), reveal=reveal)
+    parts = []
+    for w in mine:
+        if w.reveal_id in kept:
+            lo, hi = max(w.start, seg.start), min(w.end, seg.end)
+            parts.append(
+                {
+                    "start": _iso(lo),
+                    "end": _iso(hi),
+                    "reveal_id": w.reveal_id,
+                    "frames": len(kept[w.reveal_id]),
+                }
+            )
+    return parts
 
 
 def _custody(
@@ -135,8 +245,12 @@ def export_footage(
     zip_it: bool = False,
     key: SigningKey | None = None,
     redactor_factory: Any = None,
+    allow_unredacted: bool = True,
 ) -> ExportResult:
-    """Build, sign and record one export. Nothing is recorded if anything fails."""
+    """Build, sign and record one export. Nothing is recorded if anything fails.
+
+    ``allow_unredacted=False`` (API tokens) redacts every clip whatever reveals the exporter holds.
+    """
     if role not in EXPORT_ROLES:
         raise ExportError("exports need the supervisor role", 403)
     cams = sorted(set(camera_ids))
@@ -157,6 +271,7 @@ def export_footage(
         folder = root / f"{now:%Y%m%dT%H%M%SZ}-{tag}-{n}"
         n += 1
     root.mkdir(parents=True, exist_ok=True)
+    clips = default_cache_dir(cfg) / "export-clips"
     work = Path(tempfile.mkdtemp(prefix=".export-", dir=root))  # same file system: the final rename is atomic
     try:
         with db.session() as s:
@@ -167,8 +282,8 @@ def export_footage(
                     .order_by(Segment.camera_id, Segment.start)
                 ).scalars()
             )
-            reveals = {c: covering_reveal(s, exporter, c, start, end) for c in cams}
-            reveal_ids = sorted({r.id for r in reveals.values() if r is not None})
+            windows = reveal_windows(s, exporter, cams, start, end) if allow_unredacted else []
+            reveal_ids = sorted({w.reveal_id for w in windows})
             custody = []
             for rid in reveal_ids or [None]:  # type: ignore[list-item]
                 custody.extend(_custody(s, rid, cams, start, end))
@@ -182,13 +297,17 @@ def export_footage(
             rel = Path("clips") / seg.camera_id / f"{seg.start.astimezone(UTC):%Y%m%dT%H%M%S}Z-{seg.id}.mp4"
             dst = work / rel
             dst.parent.mkdir(parents=True, exist_ok=True)
-            revealed = reveals[seg.camera_id] is not None
-            if revealed:
-                shutil.copyfile(src, dst)  # original evidence bytes
-            else:
-                cam_cfg = cfg.camera(seg.camera_id).redaction
-                redactor = redactor_factory(cam_cfg) if redactor_factory else Redactor(cam_cfg)
-                redact_video(src, dst, redactor)
+            cam_cfg = cfg.camera(seg.camera_id).redaction
+
+            def redactor(cam_cfg: Any = cam_cfg) -> Any:
+                return redactor_factory(cam_cfg) if redactor_factory else Redactor(cam_cfg)
+
+            shared = None
+            if redactor_factory is None:  # the standard redactor: its output depends on the settings only
+                fp = hashlib.sha256(cam_cfg.model_dump_json().encode()).hexdigest()[:12]
+                shared = clips / seg.camera_id / f"{seg.id}-redacted-{fp}.mp4"
+            unredacted = _write_clip(seg, src, dst, windows, redactor, shared)
+            original = bool(unredacted) and unredacted[0]["frames"] is None
             files.append(
                 {
                     "path": rel.as_posix(),
@@ -197,13 +316,14 @@ def export_footage(
                     "camera_id": seg.camera_id,
                     "start": _iso(seg.start),
                     "end": _iso(seg.end),
-                    "redacted": not revealed,
+                    "redacted": not original,  # some or all frames redacted
+                    "unredacted": unredacted,  # the exact windows left unredacted, if any
                     "source_segment_id": seg.id,
-                    "reveal_id": reveals[seg.camera_id].id if revealed else None,  # type: ignore[union-attr]
-                    "source_sha256": sha256_file(src) if revealed else None,
+                    "reveal_id": unredacted[0]["reveal_id"] if unredacted else None,
+                    "source_sha256": sha256_file(src) if original else None,
                 }
             )
-        redacted_all = all(f["redacted"] for f in files)
+        redacted_all = not any(f["unredacted"] for f in files)
         manifest = {
             "format": FORMAT,
             "site": cfg.site.name,
@@ -221,6 +341,7 @@ def export_footage(
             if redacted_all
             else ("unredacted" if not any(f["redacted"] for f in files) else "mixed"),
             "reveal_ids": reveal_ids,
+            "unredacted_windows": [w.as_dict() for w in windows],
             "files": files,
             "chain_of_custody": custody
             + [{"at": _iso(now), "actor": exporter, "action": "export.create", "purpose": purpose.strip()}],
@@ -279,6 +400,7 @@ def export_footage(
                     "files": len(files),
                     "redaction": manifest["redaction"],
                     "reveal_ids": reveal_ids,
+                    "unredacted_windows": manifest["unredacted_windows"],
                 },
             )
             rid = rec.id
@@ -383,6 +505,32 @@ def verify_export(path: str | Path, public_key: str | Path | VerifyKey | None = 
             res.ok = False
             res.problems.append(f"{rel}: not listed in the signed manifest (added after export)")
     return res
+
+
+def read_manifest(path: str | Path) -> dict[str, Any]:
+    """The manifest of a stored export (folder or zip)."""
+    path = Path(path)
+    if path.is_dir():
+        return dict(json.loads((path / "manifest.json").read_bytes()))
+    with zipfile.ZipFile(path) as z:
+        return dict(json.loads(z.read("manifest.json")))
+
+
+def download_refusal(session: Session, rec: ExportRecord, username: str, via: str) -> str | None:
+    """Why ``username`` may not download this export, or None. A redacted export holds nothing a
+    supervisor cannot see anyway; one with unredacted clips belongs to its exporter, or to someone
+    holding their own approved reveal over every unredacted window. Tokens never get one."""
+    if rec.redacted:
+        return None
+    if via != "session":
+        return "an export with unredacted footage is never handed to an API token"
+    if username == rec.exporter:
+        return None
+    for w in read_manifest(rec.path).get("unredacted_windows", []):
+        start, end = datetime.fromisoformat(w["start"]), datetime.fromisoformat(w["end"])
+        if covering_reveal(session, username, w["camera_id"], start, end) is None:
+            return "this export holds unredacted footage revealed to its exporter, not to you"
+    return None
 
 
 def list_exports(session: Session, limit: int = 200) -> list[ExportRecord]:

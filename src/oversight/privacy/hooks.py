@@ -8,6 +8,7 @@ frame a reveal serves on each camera is audited (``reveal.view``).
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from oversight.privacy import audit
-from oversight.privacy.reveals import active_reveals
+from oversight.privacy.reveals import REQUEST_ROLES, active_reveals
 from oversight.store.base import utcnow
 
 CACHE_S = 2.0
@@ -51,6 +52,8 @@ def reveals_of(ctx: Any, principal: Any) -> list[ActiveReveal]:
     user = _username(principal)
     if not user or getattr(principal, "via", "session") == "token":
         return []  # API tokens never get unredacted footage
+    if getattr(principal, "role", None) not in REQUEST_ROLES:
+        return []  # a reveal dies with the role that held it
     cache: dict[str, tuple[float, list[ActiveReveal]]] = ctx.extras.setdefault("privacy_reveals", {})
     now = time.monotonic()
     with _lock:
@@ -104,13 +107,25 @@ def overlapping_reveals(
 def view_key(
     ctx: Any, camera_id: str, principal: Any, start: datetime | None = None, end: datetime | None = None
 ) -> str:
-    """Principals with equal keys get identical pixels: everyone shares "redacted" unless a reveal applies."""
+    """Principals with equal keys get identical pixels: everyone shares "redacted" unless a reveal
+    applies. The camera's redaction settings are part of the key, so a file rendered under other
+    settings (redaction off for a while) is never served after they change."""
     start = start or utcnow()
     end = end or start + timedelta(seconds=1)
     ids = overlapping_reveals(ctx, camera_id, start, end, principal)
+    settings = redaction_fingerprint(ctx, camera_id)
     if not ids:
-        return "redacted"
-    return f"reveal{'-'.join(map(str, sorted(ids)))}-{_username(principal)}"
+        return f"redacted-{settings}"
+    return f"reveal{'-'.join(map(str, sorted(ids)))}-{_username(principal)}-{settings}"
+
+
+def redaction_fingerprint(ctx: Any, camera_id: str) -> str:
+    """A short hash of the camera's redaction settings (``none`` for an unknown camera)."""
+    try:
+        red = ctx.cfg.camera(camera_id).redaction
+    except KeyError:
+        return "none"
+    return hashlib.sha256(red.model_dump_json().encode()).hexdigest()[:12]
 
 
 def _audit_first_use(ctx: Any, r: ActiveReveal, camera_id: str, principal: Any) -> None:

@@ -1,4 +1,5 @@
-"""Retention proof: per camera, the policy, the oldest footage held, and any violation.
+"""Retention proof: per camera, the policy, the oldest footage held, and any violation; per kind of
+copy (snapshots, caches, exports, reports), its rule and what is overdue.
 
 A violation is footage older than its policy that is not under an active evidence hold: it
 should have been deleted. Deletions themselves are proven by the audit log (``segment.delete``
@@ -14,7 +15,9 @@ from typing import Any
 from sqlalchemy import func, select
 
 from oversight.config.schema import RecordConfig, SiteConfig
+from oversight.privacy.copies import CopyKind, copies_report
 from oversight.privacy.models import AuditEntry
+from oversight.recording.retention import holds_in_force
 from oversight.store.base import utcnow
 from oversight.store.db import Database
 from oversight.store.models import EvidenceHold, Segment
@@ -55,10 +58,11 @@ class RetentionReport:
     since: str | None
     cameras: list[CameraRetention] = field(default_factory=list)
     active_holds: int = 0
+    copies: list[CopyKind] = field(default_factory=list)  # snapshots, caches, exports, reports
 
     @property
     def compliant(self) -> bool:
-        return all(c.compliant for c in self.cameras)
+        return all(c.compliant for c in self.cameras) and not any(k.overdue for k in self.copies)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -67,6 +71,7 @@ class RetentionReport:
             "compliant": self.compliant,
             "active_holds": self.active_holds,
             "cameras": [asdict(c) | {"compliant": c.compliant} for c in self.cameras],
+            "copies": [asdict(k) for k in self.copies],
         }
 
 
@@ -78,7 +83,8 @@ def retention_report(
     cams = {c.id: c for c in cfg.cameras}
     with db.session() as s:
         seg_cams = set(s.execute(select(Segment.camera_id).distinct()).scalars())
-        holds = list(s.execute(select(EvidenceHold).where(EvidenceHold.released_at.is_(None))).scalars())
+        in_force = holds_in_force(now, cfg.site.max_hold_days)
+        holds = list(s.execute(select(EvidenceHold).where(in_force)).scalars())
         rep.active_holds = len(holds)
         deletions: dict[str, int] = {}
         q = select(AuditEntry.detail).where(AuditEntry.action.in_(DELETE_ACTIONS))
@@ -121,6 +127,7 @@ def retention_report(
                     row.oldest_violation = row.oldest_violation or seg.start.isoformat()
             row.deleted_in_period = deletions.get(cid, 0)
             rep.cameras.append(row)
+    rep.copies = copies_report(db, cfg, now)
     return rep
 
 
@@ -140,4 +147,7 @@ def format_table(rep: RetentionReport) -> str:
             lines.append(
                 f"  ! {c.violations} segment(s) past policy and not held; oldest from {c.oldest_violation}"
             )
+    lines.append(f"{'copies':<16} {'rule':<46} {'files':>6} {'bytes':>12} {'overdue':>8}")
+    for k in rep.copies:
+        lines.append(f"{k.kind:<16} {k.rule:<46} {k.files:>6} {k.bytes:>12} {k.overdue:>8}")
     return "\n".join(lines)

@@ -3,7 +3,9 @@
 Segments start on a keyframe and are cut at the first keyframe after ``segment_seconds``, so every
 file decodes on its own. A segment's end is the wall time of the packet that starts the next one,
 so consecutive segments of one connection are exactly contiguous. Finishing a segment is:
-close the muxer -> fsync -> atomic rename -> insert the row -> publish "segment".
+close the muxer -> verify every packet reads back and the first frame decodes -> fsync -> atomic
+rename -> insert the row -> publish "segment". A segment that fails verification is deleted and
+reported (``error``), never indexed.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from oversight.config.schema import CameraConfig
 from oversight.events.bus import EventBus
 from oversight.recording.index import insert_segment
 from oversight.recording.packet import RecPacket
-from oversight.recording.segment import SegmentWriter, check_recordable
+from oversight.recording.segment import SegmentWriter, check_recordable, verify_segment
 from oversight.recording.storage import LocalStorage
 from oversight.store.db import Database
 
@@ -99,6 +101,18 @@ class Recorder:
             self._close(at if at is not None else self.current.last_end)
         self.template = None
 
+    def abandon(self) -> None:
+        """Drop the open segment after a write failed (a full disk): close what can be closed and
+        delete the partial file; the next keyframe after ``begin`` starts a fresh one."""
+        cur, self.current = self.current, None
+        if cur is None:
+            return
+        try:
+            cur.writer.close()
+        except Exception:
+            log.debug("camera %s: closing a failed segment", self.cam.id, exc_info=True)
+        cur.writer.path.unlink(missing_ok=True)
+
     # -- internals -------------------------------------------------------
 
     def _buffer(self, p: RecPacket) -> None:
@@ -135,6 +149,9 @@ class Recorder:
             if cur.writer.packets == 0:
                 partial.unlink(missing_ok=True)
                 return
+            bad = verify_segment(partial, cur.writer.packets)
+            if bad is not None:  # never index a file that does not play back whole
+                raise OSError(f"segment failed verification ({bad})")
             nbytes = self.storage.commit(partial, cur.final)
         except Exception as exc:
             partial.unlink(missing_ok=True)

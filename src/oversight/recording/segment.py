@@ -62,3 +62,27 @@ class SegmentWriter:
         if not self.closed:
             self.closed = True
             self.out.close()
+
+
+def verify_segment(path: Path, expected_packets: int) -> str | None:
+    """Why the finished file at ``path`` is not a whole, decodable segment, or None when it is:
+    every packet written can be read back and its first frame decodes. A disk that filled while
+    writing leaves a file that passes neither check."""
+    try:
+        with av.open(str(path)) as inp:
+            stream = inp.streams.video[0]
+            frames = 0
+            packets = 0
+            for pkt in inp.demux(stream):
+                if not pkt.size:
+                    continue
+                packets += 1
+                if frames == 0:
+                    frames += len(pkt.decode())
+    except (av.FFmpegError, OSError, IndexError) as exc:
+        return f"unreadable: {exc}"
+    if packets != expected_packets:
+        return f"{packets} of {expected_packets} packets readable"
+    if frames == 0 and packets > 0:
+        return "no frame decodes"
+    return None

@@ -93,6 +93,8 @@ class EvidenceHold(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     released_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # set when a supervisor renews the hold; until then it lapses site.max_hold_days after created_at
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 ROLES = ("viewer", "operator", "supervisor", "auditor", "admin")

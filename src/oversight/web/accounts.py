@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from oversight.permissions import roles_for
 from oversight.privacy import audit as audit_log
+from oversight.privacy.models import RevealRequest
 from oversight.store.base import utcnow
 from oversight.store.models import ROLES, User
 from oversight.web import auth
@@ -74,10 +75,19 @@ def list_users(s: Session) -> list[User]:
     return list(s.scalars(select(User).order_by(User.username)))
 
 
-def add_user(s: Session, by: Actor, username: str, password: str, role: str) -> User:
+def add_user(
+    s: Session, by: Actor, username: str, password: str | None, role: str, password_hash: str | None = None
+) -> User:
+    """A new account, from a password or (a change approved later) the hash taken when proposed."""
     _check_role(role)
+    if s.scalar(select(User).where(User.username == username)) is not None:
+        raise Conflict(f"user '{username}' already exists")
     try:
-        user = auth.create_user(s, username, password, role)
+        if password_hash is None:
+            user = auth.create_user(s, username, password or "", role)
+        else:
+            user = User(username=username, password_hash=password_hash, role=role, active=True)
+            s.add(user)
     except ValueError as exc:
         raise Conflict(str(exc)) from None
     _audit(s, by, "user.create", "user", username, {"role": role})
@@ -92,8 +102,11 @@ def update_user(
     role: str | None = None,
     active: bool | None = None,
     password: str | None = None,
+    password_hash: str | None = None,
+    detail: dict[str, Any] | None = None,
 ) -> User:
-    """Change role, activation and/or password; the user's sessions end on any of them."""
+    """Change role, activation and/or password; the user's sessions end on any of them, and a role
+    change or disabling also ends the reveals and tokens the old rights held (``end_rights``)."""
     user = _user(s, username)
     if role is not None:
         _check_role(role)
@@ -101,8 +114,8 @@ def update_user(
     losing = (role is not None and role not in managers) or active is False
     if user.role in managers and user.active and losing and managers_left(s) <= 1:
         raise Conflict("this is the last active admin")
-    hashed = _hash(password) if password is not None else None
-    changes: dict[str, Any] = {}
+    hashed = _hash(password) if password is not None else password_hash
+    changes: dict[str, Any] = dict(detail or {})
     if role is not None and role != user.role:
         changes["role"] = {"from": user.role, "to": role}
         user.role = role
@@ -114,6 +127,8 @@ def update_user(
         user.password_hash = hashed
     if changes.keys() & {"role", "password"} or changes.get("active") is False:
         auth.revoke_sessions(s, user)  # new rights (or none) take effect at the next login
+    if changes.keys() & {"role", "active"}:
+        changes["ended"] = end_rights(s, by, user)
     _audit(s, by, "user.update", "user", username, changes)
     return user
 
@@ -149,3 +164,23 @@ def revoke_token(s: Session, by: Actor, token_id: int) -> None:
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         _audit(s, by, "token.revoke", "api_token", token_id)
+
+
+def end_rights(s: Session, by: Actor, user: User) -> dict[str, int]:
+    """Reveals and tokens die with the account or role that held them: on disabling or a role
+    change the user's open reveals are revoked, and so are the tokens made by a former admin."""
+    ended = {"reveals": 0, "tokens": 0}
+    q = select(RevealRequest).where(
+        RevealRequest.requested_by == user.username, RevealRequest.status.in_(("pending", "approved"))
+    )
+    for r in s.scalars(q):
+        r.status, r.expires_at = "revoked", utcnow()
+        _audit(s, by, "reveal.revoke", "reveal", r.id, {"reason": "account changed"})
+        ended["reveals"] += 1
+    if user.role not in roles_for("users.manage") or not user.active:
+        q2 = select(ApiToken).where(ApiToken.created_by == user.username, ApiToken.revoked_at.is_(None))
+        for t in s.scalars(q2):
+            t.revoked_at = utcnow()
+            _audit(s, by, "token.revoke", "api_token", t.id, {"reason": "its creator lost admin rights"})
+            ended["tokens"] += 1
+    return ended

@@ -6,6 +6,7 @@ carry stack traces to the client: a catch-all handler logs them and answers a pl
 
 from __future__ import annotations
 
+import errno
 import logging
 from pathlib import Path
 from typing import Any
@@ -14,12 +15,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from oversight import __version__
 from oversight.web.auth import ensure_bootstrap
 from oversight.web.context import AppContext
+from oversight.web.limits import BodyLimit
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -69,6 +71,7 @@ def create_app(ctx: AppContext) -> FastAPI:
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
+    app.add_middleware(BodyLimit)  # outermost: a huge body is refused before anything reads it
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)
@@ -116,8 +119,21 @@ def _add_error_handlers(app: FastAPI) -> None:
         log.warning("number out of range on %s %s", request.method, request.url.path)
         return JSONResponse({"detail": "a number is out of range"}, status_code=422)
 
+    @app.exception_handler(OperationalError)
+    async def storage_error(request: Request, exc: OperationalError) -> Response:
+        # a full disk or an unreachable database: say so and when to retry, never a bare 500.
+        # Footage reads land here too when their audit entry cannot be written: no look unlogged.
+        log.error("storage unavailable on %s %s: %s", request.method, request.url.path, exc.orig)
+        return JSONResponse(
+            {"detail": "storage is unavailable (disk full?); nothing was changed"},
+            status_code=503,
+            headers={"Retry-After": "10"},
+        )
+
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            return await storage_error(request, OperationalError("write", None, exc))
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse({"detail": "internal server error"}, status_code=500)
 

@@ -26,6 +26,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from fastapi import HTTPException, Request
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from oversight.permissions import roles_for
@@ -210,21 +211,27 @@ def client_ip(request: Any) -> str:
     return client_address(client.host if client else None, request.headers.get("x-forwarded-for"), trusted)
 
 
-def _from_token(s: Session, secret: str) -> Principal | None:
+def _from_token(s: Session, secret: str, touch: bool = True) -> Principal | None:
     row = s.scalar(select(ApiToken).where(ApiToken.token_hash == sha256(secret)))
     now = utcnow()
     if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
         return None
-    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
+    if touch and (row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1)):
         row.last_used_at = now
     return Principal(username=f"token:{row.name}", role=row.role, via="token", token_id=row.id)
 
 
 def _from_session(
-    s: Session, token: str, idle: timedelta = SESSION_IDLE, max_age: timedelta = SESSION_TTL, ip: str = ""
+    s: Session,
+    token: str,
+    idle: timedelta = SESSION_IDLE,
+    max_age: timedelta = SESSION_TTL,
+    ip: str = "",
+    touch: bool = True,
 ) -> tuple[Principal, str] | None:
     """A session slides with use; unused for ``idle`` it locks, and it never outlives ``max_age``.
-    Either end is audited (``auth.session_expired``) and the row deleted."""
+    Either end is audited (``auth.session_expired``) and the row deleted, unless ``touch`` is off
+    (a full disk: look without writing)."""
     row = s.scalar(select(WebSession).where(WebSession.token_hash == sha256(token)))
     now = utcnow()
     if row is None:
@@ -242,9 +249,10 @@ def _from_session(
         else None
     )
     if reason is not None:
-        _expire(s, row, user, reason, ip)
+        if touch:
+            _expire(s, row, user, reason, ip)
         return None
-    if now - row.last_seen_at > timedelta(minutes=1):
+    if touch and now - row.last_seen_at > timedelta(minutes=1):
         row.last_seen_at = now
     return Principal(user.username, user.role, "session", user.id, row.id), row.csrf
 
@@ -267,20 +275,29 @@ def session_limits(ctx: AppContext) -> tuple[timedelta, timedelta]:
     return timedelta(minutes=sec.session_idle_minutes), timedelta(hours=sec.session_max_hours)
 
 
-def resolve_principal(ctx: AppContext, conn: Any, method: str) -> Principal | None:
-    """The principal behind a request or WebSocket, or None. Raises 403 on a failed CSRF check."""
+def _lookup(ctx: AppContext, conn: Any, touch: bool) -> tuple[Principal, str | None] | None:
     auth = conn.headers.get("authorization", "")
     with ctx.db.session() as s:
         if auth.lower().startswith("bearer "):
-            by_token = _from_token(s, auth[7:].strip())
-            return replace(by_token, ip=client_ip(conn)) if by_token else None
+            by_token = _from_token(s, auth[7:].strip(), touch)
+            return (by_token, None) if by_token else None
         token = conn.cookies.get(SESSION_COOKIE)
         if not token:
             return None
-        found = _from_session(s, token, *session_limits(ctx), ip=client_ip(conn))
+        return _from_session(s, token, *session_limits(ctx), ip=client_ip(conn), touch=touch)
+
+
+def resolve_principal(ctx: AppContext, conn: Any, method: str) -> Principal | None:
+    """The principal behind a request or WebSocket, or None. Raises 403 on a failed CSRF check."""
+    try:
+        found = _lookup(ctx, conn, touch=True)
+    except OperationalError:  # a full disk must not stop reads: look again without writing
+        found = _lookup(ctx, conn, touch=False)
     if found is None:
         return None
     principal, csrf = found
+    if csrf is None:  # an API token: no CSRF
+        return replace(principal, ip=client_ip(conn))
     if method not in SAFE_METHODS:
         sent = conn.headers.get(CSRF_HEADER.lower(), "")
         if not sent or not hmac.compare_digest(sent, csrf):

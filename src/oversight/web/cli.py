@@ -109,7 +109,7 @@ def permissions(role: str | None = typer.Argument(None, help="one role; default:
 
 @users_app.command("set-role")
 def set_role(username: str, role: str, config: Path | None = ConfigOpt, db_url: str | None = DbOpt) -> None:
-    """Change a role (the user's sessions end)."""
+    """Change a role (the user's sessions end, and so do their reveals)."""
     with _change(config, db_url) as s:
         accounts.update_user(s, console(), username, role=role)
     typer.echo(f"{username} is now {role}")
@@ -131,7 +131,7 @@ def passwd(
 
 @users_app.command("disable")
 def disable(username: str, config: Path | None = ConfigOpt, db_url: str | None = DbOpt) -> None:
-    """Disable an account and end its sessions."""
+    """Disable an account, end its sessions, revoke its reveals (and its tokens, for an admin)."""
     with _change(config, db_url) as s:
         accounts.update_user(s, console(), username, active=False)
     typer.echo(f"{username} disabled")

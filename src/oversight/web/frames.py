@@ -169,7 +169,11 @@ def outgoing_segment(ctx: AppContext, segment: Any, principal: Principal | None)
         vout.options = {"preset": "veryfast", "crf": "26"}
         for frame in inp.decode(vin):
             bgr = frame.to_ndarray(format="bgr24")[: vout.height, : vout.width]
-            ts = segment.start + timedelta(seconds=float(frame.time or 0.0)) if key != "redacted" else None
+            ts = (
+                segment.start + timedelta(seconds=float(frame.time or 0.0))
+                if not key.startswith("redacted")
+                else None
+            )
             red = outgoing_frame(ctx, segment.camera_id, bgr, ts, principal)
             vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(red), format="bgr24")
             for pkt in vout.encode(vf):

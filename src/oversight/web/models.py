@@ -1,4 +1,5 @@
-"""Tables of the web app: browser sessions, API tokens and TOTP second factors.
+"""Tables of the web app: browser sessions, API tokens, TOTP second factors and changes pending a
+second person.
 
 Only hashes of session and token secrets are stored; a TOTP seed must be recoverable (the server
 recomputes codes from it), so it is stored encrypted (``web.totp``) in a table no API returns.
@@ -7,8 +8,9 @@ recomputes codes from it), so it is stored encrypted (``web.totp``) in a table n
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Integer, String
+from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from oversight.store.base import Base, UTCDateTime, utcnow
@@ -73,3 +75,25 @@ class LoginFailure(Base):
     key: Mapped[str] = mapped_column(String(320), primary_key=True)
     fails: Mapped[int] = mapped_column(Integer, default=0)
     last_at: Mapped[float] = mapped_column(Float)  # wall-clock seconds of the last failure
+
+
+class PendingChange(Base):
+    """A change that could expose people, waiting for a second person (``oversight.web.duties``).
+
+    ``before``/``after`` are what the audit log records; ``payload`` is what applying needs (never a
+    plain secret: passwords are stored as their argon2 hash, tokens by id)."""
+
+    __tablename__ = "pending_changes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(128))
+    reasons: Mapped[list[str]] = mapped_column(JSON, default=list)  # why it needs a second person
+    before: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    after: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)

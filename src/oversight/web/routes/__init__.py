@@ -1,6 +1,17 @@
 """API routers of the web app. Add a module here and list its router in ROUTERS."""
 
-from oversight.web.routes import auth, cameras, configure, events, incidents, live, privacy, users
+from oversight.web.routes import (
+    auth,
+    cameras,
+    changes,
+    configure,
+    events,
+    holds,
+    incidents,
+    live,
+    privacy,
+    users,
+)
 
 ROUTERS = (
     auth.router,
@@ -11,4 +22,6 @@ ROUTERS = (
     live.router,
     privacy.router,
     incidents.router,
+    changes.router,
+    holds.router,
 )

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from oversight.config.schema import CameraConfig
+from oversight.permissions import roles_for
 from oversight.recording.timeline import timeline
 from oversight.store.base import utcnow
 from oversight.store.models import Event, Segment
@@ -29,6 +30,7 @@ from oversight.web.context import AppContext
 from oversight.web.live_frames import live_frames
 from oversight.web.params import CameraId, DbId, as_utc
 from oversight.web.playback import frames_from
+from oversight.web.revocation import StreamGuard
 
 router = APIRouter(prefix="/api", tags=["cameras"])
 BOUNDARY = "ovframe"
@@ -214,12 +216,14 @@ async def live(
     period = 1.0 / fps
     stats = ctx.extras.setdefault("stats", {"mjpeg_viewers": 0, "mjpeg_frames": 0})
 
+    guard = StreamGuard(ctx, request, who, roles_for("footage.live"))
+
     async def stream() -> AsyncIterator[bytes]:
         stats["mjpeg_viewers"] += 1
         last_ts: Any = object()
         last_sent = 0.0
         try:
-            while True:
+            while await guard.allowed():  # revocation ends the stream within ~1 s
                 t0 = time.monotonic()
                 enc = await run_in_threadpool(live.latest, ctx, camera_id, who)
                 if enc is None:
@@ -343,11 +347,13 @@ async def playback(
         out = frames.outgoing_frame(ctx, camera_id, frame, ts, who)
         return frames.encode_jpeg(out), ts
 
+    guard = StreamGuard(ctx, request, who, roles_for("footage.view"))
+
     async def stream() -> AsyncIterator[bytes]:
         wall0 = time.monotonic()
         first: datetime | None = None
         sent = 0
-        while True:
+        while await guard.allowed():
             got = await run_in_threadpool(next_jpeg)
             if got is None:
                 break

@@ -1,6 +1,10 @@
 """Add and edit cameras from the UI. Validated exactly like ``oversight check-config`` (the same
 pydantic model and ``camera_issues``), applied with ``runtime.apply_camera`` so the other cameras
-keep running, and written back to the config file when the site was loaded from one."""
+keep running, and written back to the config file when the site was loaded from one.
+
+Weakening a camera's redaction or changing its retention answers 202 with a pending change that
+takes effect only when another admin or an auditor approves it (``oversight.web.duties``); every
+applied change is audited with the before and after values of what changed."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from oversight.config.loader import ConfigError, _fmt_path, _pydantic_message, camera_issues, parse_config
 from oversight.config.schema import CameraConfig, SiteConfig
+from oversight.web import duties
 from oversight.web.audit import audit
 from oversight.web.auth import Principal, get_ctx, require
 from oversight.web.context import AppContext
@@ -85,7 +90,47 @@ def _apply(ctx: AppContext, cam: CameraConfig) -> str | None:
     return None
 
 
+def _changed(old: CameraConfig | None, new: CameraConfig) -> dict[str, Any]:
+    """Top-level settings that differ, with before and after values (for the audit log)."""
+    before = old.model_dump(mode="json") if old else {}
+    after = new.model_dump(mode="json")
+    return {k: {"before": before.get(k), "after": v} for k, v in after.items() if before.get(k) != v}
+
+
+def _current(ctx: AppContext, camera_id: str) -> CameraConfig | None:
+    try:
+        return ctx.cfg.camera(camera_id)
+    except KeyError:
+        return None
+
+
+def _needs_second_person(ctx: AppContext, cam: CameraConfig, who: Principal) -> JSONResponse | None:
+    """Weakened redaction or changed retention waits for another admin (``oversight.web.duties``)."""
+    old = _current(ctx, cam.id)
+    reasons = duties.camera_reasons(old, cam)
+    if not reasons:
+        return None
+    keys = ("redaction", "record")
+    before = {k: getattr(old, k).model_dump(mode="json") for k in keys} if old else {}
+    after = {k: getattr(cam, k).model_dump(mode="json") for k in keys}
+    with ctx.db.session() as s:
+        change = duties.propose(
+            s, who, "camera", cam.id, reasons, before, after, {"camera": cam.model_dump(mode="json")}
+        )
+        return JSONResponse(duties.pending_answer(change), status_code=202)
+
+
+@duties.applier("camera")
+async def _apply_approved(ctx: AppContext, change: Any, who: Principal) -> dict[str, Any]:
+    cam, issues = validate_camera(change.payload["camera"])
+    if cam is None:
+        raise ValueError("; ".join(f"{i.path}: {i.message}" for i in issues))
+    action = "config.camera.update" if _current(ctx, cam.id) else "config.camera.add"
+    return (await _store(ctx, cam, who, action)).model_dump()
+
+
 async def _store(ctx: AppContext, cam: CameraConfig, who: Principal, action: str) -> ConfigResult:
+    changed = _changed(_current(ctx, cam.id), cam)
     with ctx.lock:
         cameras = [c for c in ctx.cfg.cameras if c.id != cam.id]
         index = next((i for i, c in enumerate(ctx.cfg.cameras) if c.id == cam.id), len(cameras))
@@ -102,7 +147,8 @@ async def _store(ctx: AppContext, cam: CameraConfig, who: Principal, action: str
         ctx.cfg.cameras[:] = cameras
     error = await run_in_threadpool(_apply, ctx, cam)
     with ctx.db.session() as s:
-        audit(s, who, action, "camera", cam.id, detail={"applied": error is None, "saved": saved})
+        detail = {"applied": error is None, "saved": saved, "changed": changed}
+        audit(s, who, action, "camera", cam.id, detail=detail)
     ctx.bus.publish("config.camera", {"id": cam.id, "action": action})
     return ConfigResult(
         camera=cam.model_dump(mode="json"),
@@ -136,7 +182,11 @@ def get_camera_config(
     "/cameras",
     response_model=ConfigResult,
     status_code=201,
-    responses={422: {"description": "validation issues"}, 409: {"description": "id taken"}},
+    responses={
+        422: {"description": "validation issues"},
+        409: {"description": "id taken"},
+        202: {"description": "waits for a second person"},
+    },
 )
 async def add_camera(
     request: Request,
@@ -152,11 +202,13 @@ async def add_camera(
         raise HTTPException(409, f"camera '{cam.id}' already exists")
     if dry_run:
         return ConfigResult(camera=cam.model_dump(mode="json"), applied=False, saved=False)
-    return await _store(ctx, cam, who, "config.camera.add")
+    return _needs_second_person(ctx, cam, who) or await _store(ctx, cam, who, "config.camera.add")
 
 
 @router.put(
-    "/cameras/{camera_id}", response_model=ConfigResult, responses={422: {"description": "validation issues"}}
+    "/cameras/{camera_id}",
+    response_model=ConfigResult,
+    responses={422: {"description": "validation issues"}, 202: {"description": "waits for a second person"}},
 )
 async def put_camera(
     camera_id: CameraId,
@@ -176,7 +228,7 @@ async def put_camera(
         raise HTTPException(404, f"no camera '{camera_id}' (POST to add one)")
     if dry_run:
         return ConfigResult(camera=cam.model_dump(mode="json"), applied=False, saved=False)
-    return await _store(ctx, cam, who, "config.camera.update")
+    return _needs_second_person(ctx, cam, who) or await _store(ctx, cam, who, "config.camera.update")
 
 
 @router.delete("/cameras/{camera_id}", status_code=204)

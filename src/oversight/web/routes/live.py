@@ -21,6 +21,7 @@ from oversight.events.bus import Message
 from oversight.store.models import Segment
 from oversight.web.auth import ALERT_ROLES, ALL_ROLES, Principal, get_ctx, require, resolve_principal
 from oversight.web.context import AppContext
+from oversight.web.revocation import CHECK_S, StreamGuard
 
 router = APIRouter(tags=["live"])
 WS_ROLES = ALL_ROLES
@@ -95,19 +96,21 @@ async def websocket(ws: WebSocket) -> None:
     stats["ws_clients"] = stats.get("ws_clients", 0) + 1
     await ws.send_text(json.dumps({"topic": "hello", "data": {"username": who.username, "role": who.role}}))
 
+    guard = StreamGuard(ctx, ws, who, WS_ROLES)
+
     async def pump() -> None:
-        last_check = time.monotonic()
+        last_ping = time.monotonic()
         while True:
             try:
-                msg = await asyncio.wait_for(queue.get(), timeout=15)
+                msg = await asyncio.wait_for(queue.get(), timeout=CHECK_S)
             except TimeoutError:
-                await ws.send_text('{"topic":"ping","data":{}}')
                 msg = None
-            if time.monotonic() - last_check > 30:  # logout-everywhere and deactivation reach sockets too
-                last_check = time.monotonic()
-                if await asyncio.to_thread(resolve_principal, ctx, ws, "GET") is None:
-                    await ws.close(code=4401)
-                    return
+            if not await guard.allowed():  # logout-everywhere, disabling, role change: within ~1 s
+                await ws.close(code=4401)
+                return
+            if msg is None and time.monotonic() - last_ping >= 15:
+                last_ping = time.monotonic()
+                await ws.send_text('{"topic":"ping","data":{}}')
             if msg is not None:
                 text = ws_payload(msg, who.role)
                 if text is not None:
@@ -239,11 +242,15 @@ async def live_wall(ws: WebSocket) -> None:
     stats = ctx.extras.setdefault("stats", {"mjpeg_viewers": 0, "mjpeg_frames": 0})
     stats["wall_viewers"] = stats.get("wall_viewers", 0) + 1
     sent: dict[str, Any] = {}
+    guard = StreamGuard(ctx, ws, who, LIVE_WALL_ROLES)
 
     async def pump() -> None:
         period = 1.0 / fps
         while True:
             t0 = time.monotonic()
+            if not await guard.allowed():
+                await ws.close(code=4401)
+                return
             # redact + encode the cameras in parallel (OpenCV releases the GIL): uses every core
             found = await asyncio.gather(*(asyncio.to_thread(live.latest, ctx, cid, who) for cid in ids))
             for cid, enc in zip(ids, found, strict=True):

@@ -4,8 +4,10 @@ Mounted by ``oversight.web.app.create_app`` (``router``). Roles:
 - reveals: operators and supervisors request; only a *different* supervisor decides (also refused
   for API tokens: a decision needs a person); auditors read.
 - audit log: auditors and admins browse, verify and export; nothing here returns pixels.
-- exports: supervisors (the four-eyes rule applies to the unredacted content: without an approved
-  reveal of the exporter the clips are redacted).
+- exports: supervisors (the four-eyes rule applies to the unredacted content: only the part of a
+  clip inside an approved reveal of the exporter is unredacted; API tokens always get redacted
+  clips; an export with unredacted clips is downloaded by its exporter, or by a holder of their
+  own covering reveal).
 - reports and the retention report: auditors, admins, supervisors.
 """
 
@@ -19,7 +21,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
-from oversight.privacy import audit, hooks, reveals
+from oversight.privacy import audit, copies, hooks, reveals
 from oversight.web.auth import Principal, client_ip, get_ctx, require
 from oversight.web.params import DbId, as_utc
 
@@ -153,6 +155,7 @@ def revoke_reveal(reveal_id: DbId, request: Request, who: Principal = Depends(RE
     except reveals.RevealError as exc:
         raise HTTPException(exc.status, str(exc)) from None
     hooks.forget_cache(ctx)
+    copies.drop_reveal_copies(ctx.web_cache_dir(), reveal_id)  # unredacted copies die with the reveal
     return out
 
 
@@ -268,6 +271,7 @@ def create_export(body: ExportIn, request: Request, who: Principal = Depends(EXP
             reference=body.reference,
             source=_source(request),
             zip_it=True,
+            allow_unredacted=who.via == "session",  # a token never exports unredacted footage
         )
     except ExportError as exc:
         raise HTTPException(exc.status, str(exc)) from None
@@ -284,6 +288,7 @@ def list_exports(request: Request, who: Principal = Depends(EXPORT_READERS)) -> 
 
 @router.get("/exports/{export_id}/download")
 def download_export(export_id: DbId, request: Request, who: Principal = Depends(EXPORTERS)) -> Response:
+    from oversight.privacy.export import download_refusal
     from oversight.privacy.models import ExportRecord
 
     ctx = get_ctx(request)
@@ -291,18 +296,22 @@ def download_export(export_id: DbId, request: Request, who: Principal = Depends(
         rec = s.get(ExportRecord, export_id)
         if rec is None or not Path(rec.path).is_file():
             raise HTTPException(404, "no such export file")
+        refusal = download_refusal(s, rec, who.username, who.via)
+        path, purpose, msha = Path(rec.path), rec.purpose, rec.manifest_sha256
+    with ctx.db.session() as s:  # refusals are audited too
         audit.record(
             s,
             who.username,
-            "export.download",
+            "export.download_refused" if refusal else "export.download",
             "export",
             export_id,
-            purpose=rec.purpose,
+            purpose=purpose,
             source=_source(request),
             role=who.role,
-            detail={"manifest_sha256": rec.manifest_sha256},
+            detail={"manifest_sha256": msha, "refused": refusal},
         )
-        path = Path(rec.path)
+    if refusal is not None:
+        raise HTTPException(403, refusal)
     return FileResponse(path, filename=path.name, media_type="application/zip")
 
 

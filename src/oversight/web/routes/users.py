@@ -1,22 +1,30 @@
-"""Users, roles and API tokens over HTTP (admin only); the changes themselves are ``web.accounts``."""
+"""Users, roles and API tokens over HTTP (admin only); the changes themselves are ``web.accounts``.
+
+Separation of duties (``oversight.web.duties``): creating an account with, or granting, a role that
+sees footage or administers; resetting another user's password; and minting a token with such a
+role answer 202 with a pending change that only another admin or an auditor can approve. A token
+minted that way exists (its secret is shown once) but stays revoked until approved."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from oversight.store.base import utcnow
 from oversight.store.models import ROLES, User
-from oversight.web import accounts, auth, totp
+from oversight.web import accounts, auth, duties, totp
 from oversight.web.accounts import Actor
 from oversight.web.audit import audit
 from oversight.web.auth import Principal, get_ctx, require
-from oversight.web.models import ApiToken
+from oversight.web.models import ApiToken, PendingChange
 from oversight.web.params import DbId
 
 router = APIRouter(prefix="/api", tags=["users"])
@@ -60,6 +68,7 @@ class TokenOut(BaseModel):
 
 class NewToken(TokenOut):
     token: str  # shown once
+    pending_change: dict[str, Any] | None = None  # set when the token waits for a second person
 
 
 def _out(u: User) -> UserOut:
@@ -82,21 +91,76 @@ def list_users(request: Request, who: Principal = Depends(admin_only)) -> list[U
         return [_out(u) for u in accounts.list_users(s)]
 
 
-@router.post("/users", response_model=UserOut, status_code=201)
-def add_user(body: UserIn, request: Request, who: Principal = Depends(admin_only)) -> UserOut:
+@router.post("/users", response_model=UserOut, status_code=201, responses={202: {"description": "pending"}})
+def add_user(body: UserIn, request: Request, who: Principal = Depends(admin_only)) -> Any:
     with _change(request) as s:
-        return _out(accounts.add_user(s, Actor.of(who), body.username, body.password, body.role))
+        if body.role not in duties.GUARDED_ROLES:
+            return _out(accounts.add_user(s, Actor.of(who), body.username, body.password, body.role))
+        if s.scalar(select(User).where(User.username == body.username)) is not None:
+            raise HTTPException(409, f"user '{body.username}' already exists")
+        account = {"username": body.username, "role": body.role}
+        payload = account | {"hash": auth.hash_password(body.password)}
+        reasons = [f"a new account with the {body.role} role"]
+        change = duties.propose(s, who, "user.create", body.username, reasons, {}, account, payload)
+        return JSONResponse(duties.pending_answer(change), status_code=202)
 
 
-@router.patch("/users/{username}", response_model=UserOut)
+@duties.applier("user.create")
+async def _create_approved(ctx: Any, change: Any, who: Principal) -> dict[str, Any]:
+    p = change.payload
+    with ctx.db.session() as s:
+        by = Actor.of(who)
+        accounts.add_user(s, by, p["username"], None, p["role"], password_hash=p["hash"])
+    return {"username": p["username"], "role": p["role"]}
+
+
+def _patch_reasons(user: User, body: UserPatch, who: Principal) -> list[str]:
+    out = []
+    if body.role is not None and duties.grants_more(user.role, body.role):
+        out.append(f"role {user.role} -> {body.role}")
+    if body.password is not None and user.username != who.username:
+        out.append(f"password reset of another user ({user.role})")
+    return out
+
+
+@router.patch("/users/{username}", response_model=UserOut, responses={202: {"description": "pending"}})
 def update_user(
     username: str, body: UserPatch, request: Request, who: Principal = Depends(admin_only)
-) -> UserOut:
+) -> Any:
     with _change(request) as s:
-        user = accounts.update_user(
-            s, Actor.of(who), username, role=body.role, active=body.active, password=body.password
+        user = s.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise HTTPException(404, "no such user")
+        reasons = _patch_reasons(user, body, who)
+        if not reasons:
+            by = Actor.of(who)
+            return _out(
+                accounts.update_user(
+                    s, by, username, role=body.role, active=body.active, password=body.password
+                )
+            )
+        hash = auth.hash_password(body.password) if body.password is not None else None
+        after = {"role": body.role, "active": body.active, "password": "reset" if hash else None}
+        payload = {"role": body.role, "active": body.active, "hash": hash}
+        before = {"role": user.role, "active": user.active}
+        change = duties.propose(s, who, "user.update", username, reasons, before, after, payload)
+        return JSONResponse(duties.pending_answer(change), status_code=202)
+
+
+@duties.applier("user.update")
+async def _update_approved(ctx: Any, change: Any, who: Principal) -> dict[str, Any]:
+    p = change.payload
+    with ctx.db.session() as s:
+        accounts.update_user(
+            s,
+            Actor.of(who),
+            change.target,
+            role=p.get("role"),
+            active=p.get("active"),
+            password_hash=p.get("hash"),
+            detail={"change": change.id},
         )
-        return _out(user)
+    return {"username": change.target, "changed": sorted(k for k in ("role", "active", "hash") if p.get(k))}
 
 
 @router.post("/users/{username}/logout-all", status_code=204)
@@ -137,16 +201,49 @@ def list_tokens(request: Request, who: Principal = Depends(admin_only)) -> list[
         return [_tok(t) for t in accounts.list_tokens(s)]
 
 
-@router.post("/tokens", response_model=NewToken, status_code=201)
-def add_token(body: TokenIn, request: Request, who: Principal = Depends(admin_only)) -> NewToken:
+@router.post("/tokens", response_model=NewToken, status_code=201, responses={202: {"description": "pending"}})
+def add_token(body: TokenIn, request: Request, who: Principal = Depends(admin_only)) -> Any:
     """Create an API token for an integration. The secret is in this response only."""
     with _change(request) as s:
         row, secret = accounts.create_token(s, Actor.of(who), body.name, body.role)
-        return NewToken(**_tok(row).model_dump(), token=secret)
+        if body.role not in duties.GUARDED_ROLES:
+            return NewToken(**_tok(row).model_dump(), token=secret)
+        row.revoked_at = utcnow()  # inert until a second person approves
+        change = duties.propose(
+            s,
+            who,
+            "token.activate",
+            str(row.id),
+            [f"a token with the {body.role} role"],
+            {"active": False},
+            {"active": True, "name": body.name, "role": body.role},
+            {"token_id": row.id},
+        )
+        out = NewToken(**_tok(row).model_dump(), token=secret, pending_change=duties.change_dict(change))
+        return JSONResponse(out.model_dump(mode="json"), status_code=202)
+
+
+@duties.applier("token.activate")
+async def _activate_approved(ctx: Any, change: Any, who: Principal) -> dict[str, Any]:
+    with ctx.db.session() as s:
+        row = s.get(ApiToken, change.payload["token_id"])
+        if row is None:
+            raise ValueError("the token no longer exists")
+        row.revoked_at = None
+        audit(s, who, "token.activate", "api_token", row.id, detail={"role": row.role, "change": change.id})
+    return {"token_id": change.payload["token_id"]}
 
 
 @router.delete("/tokens/{token_id}", status_code=204)
 def revoke_token(token_id: DbId, request: Request, who: Principal = Depends(admin_only)) -> Response:
     with _change(request) as s:
         accounts.revoke_token(s, Actor.of(who), token_id)
+        waiting = select(PendingChange).where(
+            PendingChange.kind == "token.activate",
+            PendingChange.target == str(token_id),
+            PendingChange.status == "pending",
+        )
+        for change in s.scalars(waiting):  # a token revoked while it waits is never activated
+            change.status, change.decided_by, change.decided_at = "rejected", who.username, utcnow()
+            audit(s, who, "change.reject", "pending_change", change.id, detail={"reason": "token revoked"})
     return Response(status_code=204)

@@ -120,6 +120,10 @@ export async function render(el, ctx) {
     fromForm(); syncJson(); issues.replaceChildren(); status.textContent = "";
     try {
       const r = await api(`/api/config/cameras/${encodeURIComponent(cam.id)}${dryRun ? "?dry_run=true" : ""}`, { method: "PUT", body: cam });
+      if (r.pending_change) {  // weaker redaction or other retention: a second admin or an auditor must approve
+        status.className = "small"; status.textContent = `Not applied yet: ${r.pending_change.reasons.join("; ")}. It waits for another admin or an auditor (Users page).`;
+        return;
+      }
       cam = r.camera; syncJson(); listRules(); paint();
       status.className = "small ok";
       status.textContent = dryRun ? "Valid." : `Saved${r.saved ? " to the config file" : ""}${r.applied ? " and applied to this camera" : ""}.${r.apply_error ? " Apply failed: " + r.apply_error : ""}`;
@@ -133,7 +137,7 @@ export async function render(el, ctx) {
     const newId = prompt("Id of the new camera (letters, digits, - _)"); if (!newId) return;
     const url = prompt("Record stream URL (rtsp://… or a file path)"); if (!url) return;
     const purpose = prompt("Purpose of this camera", "public safety") || "";
-    try { await api("/api/config/cameras", { method: "POST", body: { id: newId, purpose, streams: { record: url } } }); toast("Camera added."); go("configure/" + encodeURIComponent(newId)); }
+    try { const r = await api("/api/config/cameras", { method: "POST", body: { id: newId, purpose, streams: { record: url } } }); toast(r.pending_change ? "The new camera waits for another admin or an auditor." : "Camera added."); if (!r.pending_change) go("configure/" + encodeURIComponent(newId)); }
     catch (x) { const l = (x.body && x.body.issues) || []; toast("Not added: " + (l.map(i => `${i.path}: ${i.message}`).join("; ") || x.message), { kind: "error", ms: 10000 }); }
   }
   listRules(); paint();
