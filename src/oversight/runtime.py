@@ -19,6 +19,7 @@ from oversight.cameras.worker import CameraWorker
 from oversight.config.schema import CameraConfig, SiteConfig
 from oversight.events.bus import EventBus
 from oversight.privacy import audit
+from oversight.privacy.copies import sweep_copies
 from oversight.recording.index import recover
 from oversight.recording.retention import (
     SPACE_CHECK_S,
@@ -158,10 +159,6 @@ class Runtime:
     def sweep_copies(self) -> list[str]:
         """Snapshots, caches, exports and reports have their own rules (``oversight.privacy.copies``);
         run every ``COPIES_CHECK_S`` so expired reveal copies and an overfull cache go within a minute."""
-        try:
-            from oversight.privacy.copies import sweep_copies
-        except ImportError:
-            return []
         copies = sweep_copies(self.db, self.cfg, utcnow())
         if copies.deleted or copies.errors:
             log.info("copy retention: %s", copies.as_dict())

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from oversight.config.schema import SiteConfig
 from oversight.privacy import audit, audit_trail
@@ -70,91 +71,97 @@ def collect_usage(db: Database, start: datetime, end: datetime, cfg: SiteConfig 
     """Usage in [start, end); with ``cfg`` the audit check covers the signed digests from genesis."""
     u = Usage(start, end)
     with db.session() as s:
-        roles = {name: role for name, role in s.execute(select(User.username, User.role))}
-        u.users_by_role = Counter(r for r in roles.values())
-        q = select(AuditEntry.actor, AuditEntry.role, AuditEntry.action, AuditEntry.detail).where(
-            AuditEntry.ts >= start, AuditEntry.ts < end
-        )
-        for actor, role, action, detail in s.execute(q):
-            role = role or roles.get(actor) or ("system" if actor.startswith("system") else "unknown")
-            if action.startswith(FOOTAGE_PREFIXES):
-                u.accesses_by_role[role] += 1
-                u.accesses_by_action[action] += 1
-            if action.startswith(LOGIN_PREFIXES):
-                failed = (
-                    "fail" in action
-                    or bool((detail or {}).get("failed"))
-                    or (detail or {}).get("ok") is False
-                )
-                u.logins["failed" if failed else "succeeded"] += 1
-            if action.startswith("config."):
-                u.config_changes += 1
-            if action in ("segment.delete", "footage.delete"):
-                u.deletions += 1
-        for status, n in s.execute(
-            select(RevealRequest.status, func.count())
-            .where(RevealRequest.created_at >= start, RevealRequest.created_at < end)
-            .group_by(RevealRequest.status)
-        ):
-            u.reveals[status] += int(n)
-        u.reveals["requested"] = sum(v for k, v in u.reveals.items() if k != "requested")
-        u.reveal_scopes = [
-            _reveal_scope(r)
-            for r in s.execute(
-                select(RevealRequest)
-                .where(RevealRequest.created_at >= start, RevealRequest.created_at < end)
-                .order_by(RevealRequest.id)
-            ).scalars()
-        ]
-        ex = list(
-            s.execute(
-                select(ExportRecord.redacted).where(
-                    ExportRecord.created_at >= start, ExportRecord.created_at < end
-                )
-            ).scalars()
-        )
-        u.exports, u.exports_unredacted = len(ex), sum(1 for r in ex if not r)
-        incidents = Base.metadata.tables.get("incidents")
-        if incidents is not None and "reported_at" in incidents.c:
-            try:
-                u.incidents = int(
-                    s.execute(
-                        select(func.count())
-                        .select_from(incidents)
-                        .where(incidents.c.reported_at >= start, incidents.c.reported_at < end)
-                    ).scalar_one()
-                )
-            except Exception:  # table declared but not migrated on this database
-                s.rollback()
-                u.incidents = None
-        days: Counter[str] = Counter()
-        for ts, label in s.execute(
-            select(Event.start, Event.label).where(Event.start >= start, Event.start < end)
-        ):
-            days[ts.astimezone(UTC).strftime("%Y-%m-%d")] += 1
-            u.events_by_label[label] += 1
-        d = start.astimezone(UTC).date()
-        while d <= (end - timedelta(microseconds=1)).astimezone(UTC).date():
-            u.events_per_day[d.isoformat()] = days.get(d.isoformat(), 0)
-            d += timedelta(days=1)
-        v = audit.verify(s) if cfg is None else _verify_trail(s, cfg)
-        u.audit_ok, u.audit_message, u.audit_entries = v.ok, v.message, v.entries
-        latest = None if cfg is None else audit_trail.latest_digest(s, cfg.site.data_dir)
-        if latest is not None:
-            u.last_checkpoint = (
-                f"digest {latest['number']} of {latest['ts']} over seq {latest['seq']} (entry hash "
-                f"{latest['hash']}), digest hash {latest['digest']}, chained from genesis "
-                f"{latest['genesis']}, signed by key {latest['key']}"
-            )
-            return u
-        cp = s.execute(
-            select(AuditCheckpoint).order_by(AuditCheckpoint.seq.desc()).limit(1)
-        ).scalar_one_or_none()
-        if cp is not None:
-            u.last_checkpoint = (
-                f"seq {cp.seq}, hash {cp.hash}, signed {cp.ts:%Y-%m-%d %H:%M} UTC by key {cp.key_fingerprint}"
-            )
+        _count_accesses(s, u)
+        _count_reveals_and_exports(s, u)
+        u.incidents = _count_incidents(s, start, end)
+        _count_events(s, u)
+        _check_audit(s, u, cfg)
     return u
+
+
+def _count_accesses(s: Session, u: Usage) -> None:
+    """Footage looks by role and action, logins, configuration changes and deletions."""
+    roles = {name: role for name, role in s.execute(select(User.username, User.role))}
+    u.users_by_role = Counter(r for r in roles.values())
+    q = select(AuditEntry.actor, AuditEntry.role, AuditEntry.action, AuditEntry.detail).where(
+        AuditEntry.ts >= u.start, AuditEntry.ts < u.end
+    )
+    for actor, role, action, detail in s.execute(q):
+        role = role or roles.get(actor) or ("system" if actor.startswith("system") else "unknown")
+        if action.startswith(FOOTAGE_PREFIXES):
+            u.accesses_by_role[role] += 1
+            u.accesses_by_action[action] += 1
+        if action.startswith(LOGIN_PREFIXES):
+            failed = (
+                "fail" in action or bool((detail or {}).get("failed")) or (detail or {}).get("ok") is False
+            )
+            u.logins["failed" if failed else "succeeded"] += 1
+        if action.startswith("config."):
+            u.config_changes += 1
+        if action in ("segment.delete", "footage.delete"):
+            u.deletions += 1
+
+
+def _count_reveals_and_exports(s: Session, u: Usage) -> None:
+    in_period = (RevealRequest.created_at >= u.start, RevealRequest.created_at < u.end)
+    q = select(RevealRequest.status, func.count()).where(*in_period).group_by(RevealRequest.status)
+    for status, n in s.execute(q):
+        u.reveals[status] += int(n)
+    u.reveals["requested"] = sum(v for k, v in u.reveals.items() if k != "requested")
+    rows = s.execute(select(RevealRequest).where(*in_period).order_by(RevealRequest.id)).scalars()
+    u.reveal_scopes = [_reveal_scope(r) for r in rows]
+    q2 = select(ExportRecord.redacted).where(
+        ExportRecord.created_at >= u.start, ExportRecord.created_at < u.end
+    )
+    ex = list(s.execute(q2).scalars())
+    u.exports, u.exports_unredacted = len(ex), sum(1 for r in ex if not r)
+
+
+def _count_incidents(s: Session, start: datetime, end: datetime) -> int | None:
+    incidents = Base.metadata.tables.get("incidents")
+    if incidents is None or "reported_at" not in incidents.c:
+        return None
+    q = select(func.count()).select_from(incidents)
+    try:
+        return int(
+            s.execute(q.where(incidents.c.reported_at >= start, incidents.c.reported_at < end)).scalar_one()
+        )
+    except Exception:  # table declared but not migrated on this database
+        s.rollback()
+        return None
+
+
+def _count_events(s: Session, u: Usage) -> None:
+    """Events per label and per day (every day of the period, zero where none)."""
+    days: Counter[str] = Counter()
+    for ts, label in s.execute(
+        select(Event.start, Event.label).where(Event.start >= u.start, Event.start < u.end)
+    ):
+        days[ts.astimezone(UTC).strftime("%Y-%m-%d")] += 1
+        u.events_by_label[label] += 1
+    d = u.start.astimezone(UTC).date()
+    while d <= (u.end - timedelta(microseconds=1)).astimezone(UTC).date():
+        u.events_per_day[d.isoformat()] = days.get(d.isoformat(), 0)
+        d += timedelta(days=1)
+
+
+def _check_audit(s: Session, u: Usage, cfg: SiteConfig | None) -> None:
+    """The audit log's state and its newest signed digest (or, without ``cfg``, checkpoint)."""
+    v = audit.verify(s) if cfg is None else _verify_trail(s, cfg)
+    u.audit_ok, u.audit_message, u.audit_entries = v.ok, v.message, v.entries
+    latest = None if cfg is None else audit_trail.latest_digest(s, cfg.site.data_dir)
+    if latest is not None:
+        u.last_checkpoint = (
+            f"digest {latest['number']} of {latest['ts']} over seq {latest['seq']} (entry hash "
+            f"{latest['hash']}), digest hash {latest['digest']}, chained from genesis "
+            f"{latest['genesis']}, signed by key {latest['key']}"
+        )
+        return
+    cp = s.execute(select(AuditCheckpoint).order_by(AuditCheckpoint.seq.desc()).limit(1)).scalar_one_or_none()
+    if cp is not None:
+        u.last_checkpoint = (
+            f"seq {cp.seq}, hash {cp.hash}, signed {cp.ts:%Y-%m-%d %H:%M} UTC by key {cp.key_fingerprint}"
+        )
 
 
 REVEAL_SCOPE_COLUMNS = [
@@ -475,30 +482,9 @@ def pia_blocks(
     ]
 
 
-def transparency_blocks(
-    db: Database, cfg: SiteConfig, start: datetime, end: datetime
-) -> tuple[list[Block], Usage, RetentionReport]:
-    u = collect_usage(db, start, end, cfg)
-    ret = retention_report(db, cfg, end, since=start)
-    b: list[Block] = [
-        ("h1", f"Transparency report — {cfg.site.name}"),
-        (
-            "p",
-            f"Period {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC. Controller: {cfg.site.controller}. "
-            "All figures come from the system's own records (audit log, reveal register, export register).",
-        ),
-        ("h2", "Cameras"),
-        ("p", f"{len(cfg.cameras)} camera(s), {sum(1 for c in cfg.cameras if c.enabled)} enabled."),
-        _cameras_table(cfg),
-        ("h2", "Analytics and their declared purposes"),
-        _analytics_table(cfg),
-        ("h2", "Events detected"),
-        ("img", _bar_chart(u.events_per_day, "Events per day", "day (UTC)"), "Events per day"),
-        (
-            "table",
-            ["Label", "Events"],
-            [[k, str(v)] for k, v in u.events_by_label.most_common()] or [["-", "0"]],
-        ),
+def _access_blocks(u: Usage) -> list[Block]:
+    """Who looked at footage, the reveals and their scope, exports, incidents, logins, config."""
+    return [
         ("h2", "Footage accesses"),
         (
             "img",
@@ -542,6 +528,34 @@ def transparency_blocks(
                 ["Footage segments deleted by retention", str(u.deletions)],
             ],
         ),
+    ]
+
+
+def transparency_blocks(
+    db: Database, cfg: SiteConfig, start: datetime, end: datetime
+) -> tuple[list[Block], Usage, RetentionReport]:
+    u = collect_usage(db, start, end, cfg)
+    ret = retention_report(db, cfg, end, since=start)
+    b: list[Block] = [
+        ("h1", f"Transparency report — {cfg.site.name}"),
+        (
+            "p",
+            f"Period {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC. Controller: {cfg.site.controller}. "
+            "All figures come from the system's own records (audit log, reveal register, export register).",
+        ),
+        ("h2", "Cameras"),
+        ("p", f"{len(cfg.cameras)} camera(s), {sum(1 for c in cfg.cameras if c.enabled)} enabled."),
+        _cameras_table(cfg),
+        ("h2", "Analytics and their declared purposes"),
+        _analytics_table(cfg),
+        ("h2", "Events detected"),
+        ("img", _bar_chart(u.events_per_day, "Events per day", "day (UTC)"), "Events per day"),
+        (
+            "table",
+            ["Label", "Events"],
+            [[k, str(v)] for k, v in u.events_by_label.most_common()] or [["-", "0"]],
+        ),
+        *_access_blocks(u),
         ("h2", "Retention compliance"),
         (
             "p",

@@ -55,21 +55,18 @@ class RevealError(Exception):
         self.status = status
 
 
-def request_reveal(
-    session: Session,
-    requester: str,
+def _check_request(
     role: str,
     camera_ids: list[str],
     start: datetime,
     end: datetime,
     reason: str,
     reference: str,
-    source: str | None = None,
-    known_cameras: set[str] | None = None,
-    policy: RevealPolicy | None = None,
-    now: datetime | None = None,
-) -> RevealRequest:
-    policy, now = policy or RevealPolicy(), now or utcnow()
+    known_cameras: set[str] | None,
+    policy: RevealPolicy,
+    now: datetime,
+) -> list[str]:
+    """The request's cameras, sorted; a ``RevealError`` saying what is wrong with it otherwise."""
     if role not in REQUEST_ROLES:
         raise RevealError(f"role '{role}' may not request reveals", 403)
     cams = sorted({c.strip() for c in camera_ids if c and c.strip()})
@@ -92,6 +89,25 @@ def request_reveal(
         raise RevealError("give a reason of at least 10 characters")
     if not (reference or "").strip():
         raise RevealError("give the incident or case reference")
+    return cams
+
+
+def request_reveal(
+    session: Session,
+    requester: str,
+    role: str,
+    camera_ids: list[str],
+    start: datetime,
+    end: datetime,
+    reason: str,
+    reference: str,
+    source: str | None = None,
+    known_cameras: set[str] | None = None,
+    policy: RevealPolicy | None = None,
+    now: datetime | None = None,
+) -> RevealRequest:
+    policy, now = policy or RevealPolicy(), now or utcnow()
+    cams = _check_request(role, camera_ids, start, end, reason, reference, known_cameras, policy, now)
     r = RevealRequest(
         requested_by=requester,
         camera_ids=cams,
@@ -119,6 +135,33 @@ def request_reveal(
     return r
 
 
+def _decidable(
+    session: Session,
+    reveal_id: int,
+    approver: str,
+    role: str,
+    approve: bool,
+    valid_for: timedelta,
+    policy: RevealPolicy,
+    now: datetime,
+) -> RevealRequest:
+    """The request, locked, when ``approver`` may decide it now; a ``RevealError`` otherwise."""
+    r = session.get(RevealRequest, reveal_id, with_for_update=True)
+    if r is None:
+        raise RevealError(f"no reveal request {reveal_id}", 404)
+    if role not in APPROVER_ROLES:
+        raise RevealError("only a supervisor may approve or deny a reveal", 403)
+    if approver == r.requested_by:
+        raise RevealError("the requester cannot decide their own reveal request (four-eyes rule)", 403)
+    if r.status != "pending":
+        raise RevealError(f"reveal {reveal_id} is already {r.status}", 409)
+    if approve and not (timedelta(0) < valid_for <= MAX_VALID_FOR):
+        raise RevealError(f"validity must be between 0 and {MAX_VALID_FOR.days} days")
+    if approve and r.end - now > policy.ahead_max:
+        raise RevealError(f"the window now reaches more than {_human(policy.ahead_max)} past now", 409)
+    return r
+
+
 def decide(
     session: Session,
     reveal_id: int,
@@ -137,19 +180,7 @@ def decide(
     yet another supervisor.
     """
     now, policy = now or utcnow(), policy or RevealPolicy()
-    r = session.get(RevealRequest, reveal_id, with_for_update=True)
-    if r is None:
-        raise RevealError(f"no reveal request {reveal_id}", 404)
-    if role not in APPROVER_ROLES:
-        raise RevealError("only a supervisor may approve or deny a reveal", 403)
-    if approver == r.requested_by:
-        raise RevealError("the requester cannot decide their own reveal request (four-eyes rule)", 403)
-    if r.status != "pending":
-        raise RevealError(f"reveal {reveal_id} is already {r.status}", 409)
-    if approve and not (timedelta(0) < valid_for <= MAX_VALID_FOR):
-        raise RevealError(f"validity must be between 0 and {MAX_VALID_FOR.days} days")
-    if approve and r.end - now > policy.ahead_max:
-        raise RevealError(f"the window now reaches more than {_human(policy.ahead_max)} past now", 409)
+    r = _decidable(session, reveal_id, approver, role, approve, valid_for, policy, now)
     needed = max(int(r.approvals_needed or 1), policy.approvals_for(r.end, now))
     if approve and needed > 1 and approver == r.first_approved_by:
         raise RevealError(
