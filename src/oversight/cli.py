@@ -78,6 +78,7 @@ def serve(
     import threading
 
     from oversight.service import Service
+    from oversight.store.instance_lock import DataDirInUse
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -86,7 +87,11 @@ def serve(
         for issue in exc.issues:
             typer.echo(str(issue), err=True)
         raise typer.Exit(1) from None
-    service = Service(cfg, config)
+    try:
+        service = Service(cfg, config)
+    except DataDirInUse as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     service.start(host, port)
     typer.echo(f"Oversight serving {len(cfg.cameras)} camera(s) on http://{host}:{port}/")
     if service.web_ctx is not None:  # on a fresh site: the one-time link that creates the first admin

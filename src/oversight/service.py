@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from oversight.config.schema import SiteConfig
 from oversight.events.bus import EventBus
 from oversight.store.db import Database
+from oversight.store.instance_lock import DataDirLock
 from oversight.store.models import Event, RecordingGap, Segment
 
 log = logging.getLogger(__name__)
@@ -29,13 +30,20 @@ def database_url(cfg: SiteConfig) -> str:
 
 
 class Service:
-    def __init__(self, cfg: SiteConfig, config_path: Path | None = None):
+    """Holds the data directory's lock from construction until ``close``: a second ``Service`` on
+    the same directory raises ``DataDirInUse`` before it opens the database or recovers anything."""
+
+    def __init__(self, cfg: SiteConfig, config_path: Path | None = None, lock: DataDirLock | None = None):
         from oversight.runtime import Runtime
 
         self.cfg = cfg
         self.config_path = config_path
-        Path(cfg.site.data_dir).mkdir(parents=True, exist_ok=True)
-        self.db = Database(database_url(cfg))
+        self.lock = (lock or DataDirLock(cfg.site.data_dir)).acquire()
+        try:
+            self.db = Database(database_url(cfg))
+        except BaseException:
+            self.lock.release()
+            raise
         self.db.migrate()
         from oversight.privacy.audit import install_signer
         from oversight.privacy.keys import load_or_create_signing_key
@@ -80,6 +88,7 @@ class Service:
 
     def close(self) -> None:
         self.db.dispose()
+        self.lock.release()
 
     def summary(self, statuses: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         """Cameras online, segments written, events by type: what an operator checks first."""
