@@ -171,7 +171,8 @@ cameras:
         assert "is in use by another Oversight process" in second.stderr, second.stderr
         assert f"pid {first.pid}" in second.stderr and "Traceback" not in second.stderr
         demo = subprocess.run(
-            [sys.executable, "-m", "oversight", "demo", "--data-dir", str(data), "--no-web", "--duration", "1"],
+            [sys.executable, "-m", "oversight", "demo", "--data-dir", str(data), "--no-web"]
+            + ["--duration", "1"],
             capture_output=True,
             text=True,
             timeout=60,
