@@ -75,6 +75,7 @@ class Runtime:
         self.on_delete = on_delete
         self.worker_options = worker_options or {}  # backoff/timeouts, e.g. for tests
         self.workers: dict[str, CameraWorker] = {}
+        self.alerts: Any = None  # an AlertManager set by the composition root; None: no alerts
         self.last_retention: RetentionResult | None = None
         self._lock = threading.RLock()
         self._stop = threading.Event()
@@ -87,7 +88,9 @@ class Runtime:
 
         snapshots = Path(self.cfg.site.data_dir).expanduser() / "snapshots"
         snapshots.mkdir(parents=True, exist_ok=True)
-        return CameraAnalytics(cam, self.db, self.bus, snapshots, timezone=self.cfg.site.timezone)
+        return CameraAnalytics(
+            cam, self.db, self.bus, snapshots, timezone=self.cfg.site.timezone, alerts=self.alerts
+        )
 
     def start(self) -> None:
         with self._lock:

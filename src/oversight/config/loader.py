@@ -219,6 +219,9 @@ def camera_issues(cam: CameraConfig, base: PathKey = ()) -> list[tuple[PathKey, 
             found.append(((*base, "rules", ri, key), f"{rule.type} '{rule.id}' is outside {frame}"))
         if rule.type == "line" and rule.line[0] == rule.line[1]:
             found.append(((*base, "rules", ri, "line"), "a line needs two different points"))
+        if rule.type == "line" and rule.alert and rule.alert_above is None:
+            msg = "a counting line alerts only above a threshold: set alert_above (crossings per per_minutes)"
+            found.append(((*base, "rules", ri, "alert"), msg))
     return found
 
 

@@ -117,11 +117,21 @@ class Schedule(Strict):
         return v
 
 
+Priority = Literal["P1", "P2", "P3", "P4"]  # P1 most urgent
+PRIORITIES: tuple[Priority, ...] = ("P1", "P2", "P3", "P4")
+Sound = Literal["siren", "alarm", "chime", "beep", "none"]
+
+
 class RuleBase(Strict):
     id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     purpose: str = Field(min_length=3)
     classes: list[str] = Field(default_factory=lambda: ["person"])
     schedule: Schedule | None = None
+    # Every rule records searchable events; only ``alert: true`` puts them in the alert queue.
+    alert: bool = False
+    priority: Priority = "P3"
+    sound: Sound | None = None  # None: the priority's sound (alarms.sounds)
+    cooldown_s: float = Field(60.0, ge=0, le=86400)  # a recurrence this soon updates the last alert
 
 
 class ZoneRule(RuleBase):
@@ -133,6 +143,9 @@ class LineRule(RuleBase):
     type: Literal["line"]
     line: tuple[Point, Point]
     direction: Literal["any", "a_to_b", "b_to_a"] = "any"  # a = left of the line walking from p1 to p2
+    # A counting line alerts only when crossings within ``per_minutes`` exceed ``alert_above``.
+    alert_above: int | None = Field(None, ge=0)
+    per_minutes: float = Field(60.0, gt=0, le=1440)
 
 
 class DwellRule(RuleBase):
@@ -180,12 +193,25 @@ class CameraConfig(Strict):
 from oversight.cluster.settings import ClusterConfig  # noqa: E402  (the optional cluster: section; no Ray)
 from oversight.incidents.settings import IncidentSettings  # noqa: E402  (the optional incidents: section)
 
+ESCALATE_AFTER_S: dict[Priority, float] = {"P1": 60.0, "P2": 180.0, "P3": 600.0, "P4": 1800.0}
+SOUNDS: dict[Priority, Sound] = {"P1": "siren", "P2": "alarm", "P3": "chime", "P4": "none"}
+
+
+class AlarmSettings(Strict):
+    """Alarm discipline for the whole site: storm control, escalation and sounds per priority."""
+
+    storm_per_minute: int = Field(10, ge=1, le=1000)  # beyond this, a camera's alerts are grouped
+    escalate_after_s: dict[Priority, float] = Field(default_factory=lambda: dict(ESCALATE_AFTER_S))
+    sounds: dict[Priority, Sound] = Field(default_factory=lambda: dict(SOUNDS))
+    repeat_sound_s: float = Field(10.0, ge=2, le=600)  # an unacknowledged alert sounds again this often
+
 
 class SiteConfig(Strict):
     site: SiteSettings = Field(default_factory=SiteSettings)
     cameras: list[CameraConfig] = Field(default_factory=list)
     incidents: IncidentSettings | None = None  # emergency response; defaults apply when absent
     cluster: ClusterConfig | None = None  # scale-out (Ray, PostgreSQL, S3, broker); absent: embedded
+    alarms: AlarmSettings = Field(default_factory=AlarmSettings)
 
     def camera(self, camera_id: str) -> CameraConfig:
         for cam in self.cameras:

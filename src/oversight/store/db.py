@@ -23,6 +23,7 @@ MODEL_MODULES = (
     "oversight.privacy.models",
     "oversight.incidents.models",
     "oversight.web.models",
+    "oversight.events.models",
 )
 
 

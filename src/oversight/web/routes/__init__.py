@@ -1,5 +1,13 @@
 """API routers of the web app. Add a module here and list its router in ROUTERS."""
 
-from oversight.web.routes import auth, cameras, configure, events, live, users
+from oversight.web.routes import alerts, auth, cameras, configure, events, live, users
 
-ROUTERS = (auth.router, users.router, cameras.router, events.router, configure.router, live.router)
+ROUTERS = (
+    auth.router,
+    users.router,
+    cameras.router,
+    events.router,
+    alerts.router,
+    configure.router,
+    live.router,
+)

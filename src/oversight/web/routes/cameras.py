@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from oversight.config.schema import CameraConfig
+from oversight.events.models import Alert
 from oversight.store.base import utcnow
 from oversight.store.models import Event, RecordingGap, Segment
 from oversight.web import frames
@@ -31,7 +32,6 @@ from oversight.web.playback import frames_from
 
 router = APIRouter(prefix="/api", tags=["cameras"])
 BOUNDARY = "ovframe"
-ACTIVE_ALERT_WINDOW = timedelta(hours=1)
 
 
 class Location(BaseModel):
@@ -131,14 +131,14 @@ def camera_status(ctx: AppContext, cam: CameraConfig) -> dict[str, Any]:
 
 
 def active_alerts(ctx: AppContext) -> dict[str, int]:
-    since = utcnow() - ACTIVE_ALERT_WINDOW
+    """Unacknowledged alerts per camera (events are not alerts)."""
     with ctx.db.session() as s:
         q = (
-            select(Event.camera_id, func.count())
-            .where(Event.start >= since, Event.acknowledged_at.is_(None))
-            .group_by(Event.camera_id)
+            select(Alert.camera_id, func.count())
+            .where(Alert.acknowledged_at.is_(None))
+            .group_by(Alert.camera_id)
         )
-        return {cid: int(n) for cid, n in s.execute(q).all()}
+        return {str(cid): int(n) for cid, n in s.execute(q).all() if cid is not None}
 
 
 def _camera_out(ctx: AppContext, cam: CameraConfig, alerts: dict[str, int]) -> CameraOut:
