@@ -164,3 +164,19 @@ def test_hostile_yaml_is_refused_with_file_and_line(
     assert f"{bad}:{line}: " in proc.stderr, proc.stderr
     assert fragment in proc.stderr, proc.stderr
     assert not (tmp_path / "var").exists()  # serve refused before creating anything
+
+
+def test_check_config_says_which_rules_alert(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        "        polygon: [[10, 10], [200, 10], [200, 200]]\n",
+        "        polygon: [[10, 10], [200, 10], [200, 200]]\n        alert: true\n        priority: P1\n",
+    )
+    site = tmp_path / "site.yaml"
+    site.write_text(text)
+    result = CliRunner().invoke(app, ["check-config", str(site)])
+    assert result.exit_code == 0, result.output
+    want = "square-north: alerts from fountain (P1, sound siren); 1 rule(s) record events only"
+    assert want in result.output
+    site.write_text(GOOD)
+    result = CliRunner().invoke(app, ["check-config", str(site)])
+    assert "square-north: 2 rule(s), none alerting" in result.output

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from oversight.config import ConfigError, load_config
+from oversight.config import CameraConfig, ConfigError, load_config
 
 app = typer.Typer(
     help="Oversight: public-safety video with privacy enforced by the software.", no_args_is_help=True
@@ -37,6 +37,21 @@ def check_config(path: Path) -> None:
         typer.echo(f"{len(exc.issues)} problem(s) in {path}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"{path}: OK ({len(cfg.cameras)} camera(s))")
+    for cam in cfg.cameras:
+        typer.echo(f"  {cam.id}: {alerting_summary(cam, cfg.alarms.sounds)}")
+
+
+def alerting_summary(cam: CameraConfig, sounds: dict[str, str]) -> str:
+    """Which rules raise alerts, at which priority and sound: detections alone never alert."""
+    alerting = [
+        f"{r.id} ({r.priority}, sound {r.sound or sounds.get(r.priority, 'none')})"
+        for r in cam.rules
+        if r.alert
+    ]
+    quiet = len(cam.rules) - len(alerting)
+    if not alerting:
+        return f"{len(cam.rules)} rule(s), none alerting: events are recorded, no alerts"
+    return f"alerts from {', '.join(alerting)}" + (f"; {quiet} rule(s) record events only" if quiet else "")
 
 
 @app.command()

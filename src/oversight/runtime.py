@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from oversight.cameras.frames import AnalyticsFactory
 from oversight.cameras.worker import CameraWorker
 from oversight.config.schema import CameraConfig, SiteConfig
+from oversight.events.alerts import AlertManager
 from oversight.events.bus import EventBus
 from oversight.recording.index import recover
 from oversight.recording.retention import OnDelete, RetentionResult, run_retention
@@ -75,7 +76,7 @@ class Runtime:
         self.on_delete = on_delete
         self.worker_options = worker_options or {}  # backoff/timeouts, e.g. for tests
         self.workers: dict[str, CameraWorker] = {}
-        self.alerts: Any = None  # an AlertManager set by the composition root; None: no alerts
+        self.alerts = AlertManager(cfg, db, bus)  # events of alerting rules -> the alert queue
         self.last_retention: RetentionResult | None = None
         self._lock = threading.RLock()
         self._stop = threading.Event()
@@ -98,6 +99,7 @@ class Runtime:
                 return
             self.started = True
             self._stop.clear()
+            self.alerts.start()
             recover(self.db, self.storage)
             for cam in self.cfg.cameras:
                 self._start_worker(cam)
@@ -121,6 +123,7 @@ class Runtime:
         if self._retention_thread is not None:
             self._retention_thread.join(10)
             self._retention_thread = None
+        self.alerts.stop()
 
     def apply_camera(self, cam: CameraConfig) -> CameraWorker | None:
         """Add or replace one camera (and its entry in ``cfg``) without touching the others."""

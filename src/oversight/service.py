@@ -51,10 +51,6 @@ class Service:
         install_signer(load_or_create_signing_key(cfg.site.data_dir))  # signed audit checkpoints
         self.bus = EventBus()
         self.runtime = Runtime(cfg, self.db, self.bus, analytics_factory="default")
-        from oversight.events.alerts import AlertManager
-
-        self.alerts = AlertManager(cfg, self.db, self.bus)
-        self.runtime.alerts = self.alerts
         self.mqtt: Any = None
         self.web_ctx: Any = None
         self._server: Any = None
@@ -66,7 +62,6 @@ class Service:
 
             self.mqtt = MqttPublisher(self.cfg.site.mqtt, self.bus)
             self.mqtt.start()
-        self.alerts.start()
         self.runtime.start()
         if host is not None:
             self._start_web(host, port)
@@ -88,7 +83,6 @@ class Service:
             if self._server_thread is not None:
                 self._server_thread.join(timeout=10)
         self.runtime.stop()
-        self.alerts.stop()
         if self.mqtt is not None:
             self.mqtt.stop()
 

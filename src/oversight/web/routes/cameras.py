@@ -60,6 +60,8 @@ class SiteOut(BaseModel):
     timezone: str
     controller: str
     has_site_plan: bool
+    alarm_sounds: dict[str, str] = {}  # priority -> sound name, for the alert cue
+    repeat_sound_s: float = 10.0  # an unacknowledged alert sounds again this often
 
 
 class Span(BaseModel):
@@ -160,8 +162,16 @@ def _camera_out(ctx: AppContext, cam: CameraConfig, alerts: dict[str, int]) -> C
 
 @router.get("/site", response_model=SiteOut)
 def site(request: Request, who: Principal = Depends(require_roles(*ALL_ROLES))) -> SiteOut:
-    s = get_ctx(request).cfg.site
-    return SiteOut(name=s.name, timezone=s.timezone, controller=s.controller, has_site_plan=bool(s.site_plan))
+    cfg = get_ctx(request).cfg
+    s = cfg.site
+    return SiteOut(
+        name=s.name,
+        timezone=s.timezone,
+        controller=s.controller,
+        has_site_plan=bool(s.site_plan),
+        alarm_sounds=dict(cfg.alarms.sounds),
+        repeat_sound_s=cfg.alarms.repeat_sound_s,
+    )
 
 
 @router.get("/site/plan")
