@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import typer
 
 from oversight.config import CameraConfig, ConfigError, load_config
+from oversight.config.schema import Priority
 
 app = typer.Typer(
     help="Oversight: public-safety video with privacy enforced by the software.", no_args_is_help=True
@@ -41,7 +43,7 @@ def check_config(path: Path) -> None:
         typer.echo(f"  {cam.id}: {alerting_summary(cam, cfg.alarms.sounds)}")
 
 
-def alerting_summary(cam: CameraConfig, sounds: dict[str, str]) -> str:
+def alerting_summary(cam: CameraConfig, sounds: Mapping[Priority, str]) -> str:
     """Which rules raise alerts, at which priority and sound: detections alone never alert."""
     alerting = [
         f"{r.id} ({r.priority}, sound {r.sound or sounds.get(r.priority, 'none')})"
