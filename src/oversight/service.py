@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from oversight.config.schema import SiteConfig
 from oversight.events.bus import EventBus
+from oversight.events.models import Alert
 from oversight.store.db import Database
 from oversight.store.instance_lock import DataDirLock
 from oversight.store.models import Event, RecordingGap, Segment
@@ -106,6 +107,7 @@ class Service:
             events: Counter[str] = Counter()
             for rule_type, label, n in rows:
                 events[f"{rule_type or 'object'}:{label}"] += n
+            alerts = s.scalar(select(func.count(Alert.id))) or 0
         return {
             "cameras": len(statuses),
             "cameras_online": sum(1 for st in statuses if st.get("online")),
@@ -114,4 +116,5 @@ class Service:
             "recorded_mb": round(int(seg_bytes) / 1e6, 1),
             "gaps": int(gaps),
             "events": dict(sorted(events.items())),
+            "alerts": int(alerts),  # situations for an operator: only rules marked alert: true
         }

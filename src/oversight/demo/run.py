@@ -46,6 +46,7 @@ def _status_line(summary: dict[str, Any], elapsed: float) -> str:
     return (
         f"[{elapsed:5.0f}s] cameras online {summary['cameras_online']}/{summary['cameras']}"
         f" | segments {summary['segments']} ({summary['recorded_mb']} MB) | events: {events}"
+        f" | alerts {summary.get('alerts', 0)}"
     )
 
 

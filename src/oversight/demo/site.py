@@ -75,6 +75,8 @@ def camera_entry(index: int, cam_id: str, clip: Path, detector: str, model: Path
                 "id": "plaza-zone",
                 "type": "zone",
                 "purpose": "Alert when someone enters the closed area",
+                "alert": True,
+                "priority": "P2",
                 "polygon": [[mid_x, mid_y // 2], [w - 1, mid_y // 2], [w - 1, h - 1], [mid_x, h - 1]],
             },
             {
@@ -94,6 +96,8 @@ def camera_entry(index: int, cam_id: str, clip: Path, detector: str, model: Path
                 "id": "crowding",
                 "type": "crowd",
                 "purpose": "Warn of dangerous crowd density",
+                "alert": True,
+                "priority": "P1",
                 "polygon": [[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]],
                 "max_count": 3,
             },
