@@ -18,6 +18,7 @@ from oversight.cameras.worker import CameraWorker
 from oversight.config.schema import CameraConfig, SiteConfig
 from oversight.events.alerts import AlertManager
 from oversight.events.bus import EventBus
+from oversight.health import HealthMonitor
 from oversight.recording.index import recover
 from oversight.recording.retention import OnDelete, RetentionResult, run_retention
 from oversight.recording.storage import LocalStorage
@@ -77,6 +78,7 @@ class Runtime:
         self.worker_options = worker_options or {}  # backoff/timeouts, e.g. for tests
         self.workers: dict[str, CameraWorker] = {}
         self.alerts = AlertManager(cfg, db, bus)  # events of alerting rules -> the alert queue
+        self.health = HealthMonitor(cfg, db, self.status, self.alerts)  # problems -> health alerts
         self.last_retention: RetentionResult | None = None
         self._lock = threading.RLock()
         self._stop = threading.Event()
@@ -100,6 +102,7 @@ class Runtime:
             self.started = True
             self._stop.clear()
             self.alerts.start()
+            self.health.start()
             recover(self.db, self.storage)
             for cam in self.cfg.cameras:
                 self._start_worker(cam)
@@ -123,6 +126,7 @@ class Runtime:
         if self._retention_thread is not None:
             self._retention_thread.join(10)
             self._retention_thread = None
+        self.health.stop()
         self.alerts.stop()
 
     def apply_camera(self, cam: CameraConfig) -> CameraWorker | None:
@@ -146,6 +150,10 @@ class Runtime:
         with self._lock:
             workers = list(self.workers.values())
         return [w.status() for w in workers]
+
+    def metrics(self) -> dict[str, dict[str, float]]:
+        """Extra Prometheus gauges (read by /metrics): the latest health check."""
+        return self.health.metrics()
 
     def run_retention(self) -> RetentionResult:
         res = run_retention(self.db, self.cfg, utcnow(), self.storage, self.on_delete)

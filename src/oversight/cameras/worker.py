@@ -94,6 +94,7 @@ class CameraWorker:
         self.error: str | None = None
         self.record_error: str | None = None
         self.detect_error: str | None = None
+        self.codec: str | None = None  # of the record stream, for the health page
         self._gap_open = False
         self._published: tuple[Any, ...] | None = None
 
@@ -189,6 +190,7 @@ class CameraWorker:
             else None,
             "detect_error": self.detect_error or (self.sampler.error if self.sampler else None),
             "frames_analyzed": self.sampler.frames_processed if self.sampler else 0,
+            "codec": self.codec,
         }
 
     # -- internals -------------------------------------------------------
@@ -273,6 +275,8 @@ class CameraWorker:
             start_wall=opened_at if src.live else continue_wall,
         )
         record = primary
+        if primary:
+            self.codec = stream.codec_context.name
         if record:
             try:
                 self.recorder.begin(stream)

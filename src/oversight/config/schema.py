@@ -204,6 +204,7 @@ class AlarmSettings(Strict):
     escalate_after_s: dict[Priority, float] = Field(default_factory=lambda: dict(ESCALATE_AFTER_S))
     sounds: dict[Priority, Sound] = Field(default_factory=lambda: dict(SOUNDS))
     repeat_sound_s: float = Field(10.0, ge=2, le=600)  # an unacknowledged alert sounds again this often
+    storage_min_days: float = Field(2.0, ge=0)  # a health alert when less footage than this still fits
 
 
 class SiteConfig(Strict):
