@@ -147,6 +147,22 @@ def test_storage_low_from_the_current_bitrate(db: Database, tmp_path: Path) -> N
     (a,) = health_alerts(db)
     assert a.camera_id is None and a.rule_id == "storage_low"
     assert mon.metrics()["health_problem"] == {"server:storage_low": 1.0}
+    # ... and Prometheus sees it through the runtime's metrics hook
+    from web_support import client, make_ctx, tokens
+
+    (tmp_path / "web").mkdir()
+    ctx = make_ctx(db, tmp_path / "web")
+    try:
+        ctx.runtime.metrics = mon.metrics  # what Runtime.metrics returns
+        text = (
+            client(ctx)
+            .get("/metrics", headers={"Authorization": f"Bearer {tokens(db, ('admin',))['admin']}"})
+            .text
+        )
+    finally:
+        ctx.runtime.stop()
+    assert 'oversight_health_problem{key="server:storage_low"} 1.0' in text
+    assert 'oversight_server_health{key="days_left"}' in text
 
 
 @pytest.mark.parametrize(

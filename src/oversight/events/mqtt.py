@@ -1,7 +1,9 @@
 """Publish analytics events to an MQTT broker (Home Assistant, Node-RED, a city's SCADA).
 
-Each bus message on topic ``"event"`` goes out as JSON to ``<topic_prefix>/<camera_id>/events``,
-through the non-blocking queue of ``QueuedMqttClient``.
+Each bus message on topic ``"event"`` goes out as JSON to ``<topic_prefix>/<camera_id>/events``, and
+each alert change (topic ``"alert"``: rule, storm and health alerts, phase open|update|end|escalate|ack)
+to ``<topic_prefix>/<camera_id or "server">/alerts``, through the non-blocking queue of
+``QueuedMqttClient``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ def event_topic(prefix: str, camera_id: str) -> str:
     return f"{prefix.rstrip('/')}/{camera_id}/events"
 
 
+def alert_topic(prefix: str, camera_id: str | None) -> str:
+    return f"{prefix.rstrip('/')}/{camera_id or 'server'}/alerts"
+
+
 class MqttPublisher(QueuedMqttClient):
     name = "mqtt-publisher"
 
@@ -36,8 +42,14 @@ class MqttPublisher(QueuedMqttClient):
         self.cfg = cfg
 
     def bus_prefix(self) -> str:
-        return "event"
+        return ""
+
+    def wants(self, msg: Message) -> bool:
+        return msg.topic in ("event", "alert")
 
     def outgoing(self, msg: Message) -> tuple[str, str]:
+        payload = json.dumps(msg.data, default=str)
+        if msg.topic == "alert":
+            return alert_topic(self.cfg.topic_prefix, msg.data.get("camera_id")), payload
         camera = str(msg.data.get("camera_id") or "unknown")
-        return event_topic(self.cfg.topic_prefix, camera), json.dumps(msg.data, default=str)
+        return event_topic(self.cfg.topic_prefix, camera), payload
