@@ -39,8 +39,13 @@ def check_config(path: Path) -> None:
         typer.echo(f"{len(exc.issues)} problem(s) in {path}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"{path}: OK ({len(cfg.cameras)} camera(s))")
+    from oversight.recording.segment import recording_note
+
     for cam in cfg.cameras:
         typer.echo(f"  {cam.id}: {alerting_summary(cam, cfg.alarms.sounds)}")
+        note = recording_note(cam.streams.record, cam.transcode)
+        if note:
+            typer.echo(f"  {cam.id}: {note}")
 
 
 def alerting_summary(cam: CameraConfig, sounds: Mapping[Priority, str]) -> str:

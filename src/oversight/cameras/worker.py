@@ -191,6 +191,8 @@ class CameraWorker:
             "detect_error": self.detect_error or (self.sampler.error if self.sampler else None),
             "frames_analyzed": self.sampler.frames_processed if self.sampler else 0,
             "codec": self.codec,
+            "transcoding": self.recorder.transcoding,
+            "transcode_cpu_s": round(self.recorder.transcode_cpu_s, 2),
         }
 
     # -- internals -------------------------------------------------------

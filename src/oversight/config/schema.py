@@ -174,6 +174,9 @@ class CameraConfig(Strict):
     model: str | None = None
     onvif: str | None = None  # ONVIF device service URL for device information
     loop: bool = False  # loop file sources (tests, demos)
+    # Record a stream browsers cannot play (MJPEG, MPEG-4 part 2) by transcoding it to H.264 (costs CPU);
+    # without it such a camera is watched and analysed but not recorded.
+    transcode: bool = False
     realtime: bool = True  # pace file sources at their frame rate
     detect: DetectConfig = Field(default_factory=DetectConfig)
     motion: MotionConfig = Field(default_factory=MotionConfig)

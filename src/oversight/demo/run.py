@@ -14,6 +14,7 @@ import typer
 import yaml
 
 from oversight.demo.site import demo_site
+from oversight.recording.segment import recording_note
 from oversight.service import Service
 from oversight.store.instance_lock import DataDirInUse, DataDirLock
 
@@ -80,6 +81,10 @@ def run_demo(
     service = Service(cfg, config_path, lock)
     sources = ", ".join(c.streams.record for c in cfg.cameras)
     typer.echo(f"Oversight demo: {len(cfg.cameras)} camera(s) from {sources}")
+    for cam in cfg.cameras:
+        note = recording_note(cam.streams.record, cam.transcode)
+        if note:
+            typer.echo(f"  {cam.id}: {note}")
     typer.echo(f"  data (SQLite, recordings, snapshots): {data_dir}")
     typer.echo(f"  config: {config_path}  (try: oversight check-config {config_path})")
     service.start(host if web else None, port)
