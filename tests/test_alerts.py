@@ -255,3 +255,19 @@ def test_first_acknowledgement_stands(world: Any, db: Database) -> None:
         "lighting",
         "glare",
     )
+
+
+def test_a_camera_hosts_manager_escalates_only_its_own_alerts(db: Database) -> None:
+    """In a cluster each camera host runs a manager for its camera: no double escalation."""
+    cfg = site([])
+    one_camera = SiteConfig.model_validate({"cameras": [cfg.camera("north").model_dump()]})
+    host = AlertManager(one_camera, db, EventBus(), clock=lambda: T0, server_alerts=False)
+    site_mgr = AlertManager(cfg, db, EventBus(), clock=lambda: T0)
+    ids = [site_mgr.raise_health(cam, "camera_down", "down", "P3") for cam in ("north", "plain", None)]
+    host.tick(at(3600))
+    with db.session() as s:
+        escalated = {a.id for a in s.scalars(select(Alert).where(Alert.escalated_at.is_not(None)))}
+    assert escalated == {ids[0]}
+    site_mgr.tick(at(3600))
+    with db.session() as s:
+        assert s.scalar(select(func.count()).where(Alert.escalated_at.is_not(None))) == 3

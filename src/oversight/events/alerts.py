@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from oversight.analytics.rules import AnyRule
@@ -104,8 +104,18 @@ def _raise(priority: str) -> Priority:
 
 
 class AlertManager:
-    def __init__(self, cfg: SiteConfig, db: Database, bus: EventBus, clock: Callable[[], datetime] = utcnow):
+    def __init__(
+        self,
+        cfg: SiteConfig,
+        db: Database,
+        bus: EventBus,
+        clock: Callable[[], datetime] = utcnow,
+        server_alerts: bool = True,
+    ):
+        """``server_alerts``: this manager also escalates alerts of no camera (one per site: a
+        cluster's camera hosts each run a manager for their own camera only)."""
         self.cfg, self.db, self.bus, self.clock = cfg, db, bus, clock
+        self.server_alerts = server_alerts
         self._lock = threading.RLock()
         self._situations: dict[Key, Situation] = {}
         self._opens: dict[str, deque[datetime]] = {}  # camera -> times of alerts opened (storm control)
@@ -310,12 +320,16 @@ class AlertManager:
         msgs = []
         with self.db.session() as s:
             for prio, after in self.cfg.alarms.escalate_after_s.items():
+                mine: ColumnElement[bool] = Alert.camera_id.in_([c.id for c in self.cfg.cameras])
+                if self.server_alerts:
+                    mine = or_(mine, Alert.camera_id.is_(None))
                 rows = s.scalars(
                     select(Alert).where(
                         Alert.acknowledged_at.is_(None),
                         Alert.escalated_at.is_(None),
                         Alert.priority == prio,
                         Alert.opened_at <= now - timedelta(seconds=after),
+                        mine,
                     )
                 )
                 for a in rows:
