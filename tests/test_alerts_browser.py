@@ -206,6 +206,11 @@ def test_zone_alert_shows_no_rules_no_alert_sound_banner_and_ack(site: Any) -> N
                     "reflection",
                     "sun on the water",
                 )
+            # the health page lists every camera with what it receives, records and analyses
+            page.goto(url + "/#/health")
+            expect(page.locator("#camera-health tr[data-camera]")).to_have_count(2)
+            expect(page.locator("#server-health")).to_contain_text("Disk free")
+            page.screenshot(path=str(ARTIFACTS / "health.png"))
         finally:
             page.screenshot(path=str(ARTIFACTS / "alerts-last.png"))
             browser.close()

@@ -253,3 +253,20 @@ def test_health_alert_for_an_rtsp_camera_that_stops_and_comes_back(
     finally:
         rt.stop()
         server.stop()
+
+
+def test_transcoding_cost_is_shown(db: Database, tmp_path: Path) -> None:
+    clock = Clock()
+    cpu = {"s": 0.0}
+
+    def statuses() -> list[dict]:
+        return [
+            {**status(True, 0.1, clock), "codec": "mjpeg", "transcoding": True, "transcode_cpu_s": cpu["s"]}
+        ]
+
+    mon, _ = monitor(db, tmp_path, statuses, clock)
+    mon.check()
+    clock.now += timedelta(seconds=10)
+    cpu["s"] += 3.0
+    north = mon.check()["cameras"][0]
+    assert (north["codec"], north["transcoding"], north["transcode_load"]) == ("mjpeg", True, 0.3)

@@ -109,6 +109,7 @@ def camera_health(
         "frame_age_s": round((now - frame_at).total_seconds(), 1) if frame_at else None,
         "fps": st.get("fps"),
         "codec": st.get("codec"),
+        "transcoding": bool(st.get("transcoding")),
         "recording": bool(st.get("recording")),
         "record_mode": cam.record.mode,
         "segment_age_s": round((now - seg_at).total_seconds(), 1) if seg_at else None,
@@ -156,7 +157,7 @@ class HealthMonitor:
         self.interval_s, self.clock = interval_s, clock
         self.started = clock()
         self.latest: dict[str, Any] | None = None
-        self._analysed: dict[str, tuple[datetime, int]] = {}
+        self._analysed: dict[str, tuple[datetime, float]] = {}  # counter -> (checked at, value)
         self._seen: set[tuple[str | None, str]] = set()  # problems found by the previous check
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -182,15 +183,16 @@ class HealthMonitor:
             except Exception:
                 log.exception("health check failed")
 
-    def _analytics_fps(self, cam_id: str, frames: Any, now: datetime) -> float | None:
-        if not isinstance(frames, int):
+    def _rate(self, key: str, value: Any, now: datetime) -> float | None:
+        """Per-second rate of a growing counter between this check and the previous one."""
+        if not isinstance(value, int | float) or isinstance(value, bool):
             return None
-        prev = self._analysed.get(cam_id)
-        self._analysed[cam_id] = (now, frames)
-        if prev is None or frames < prev[1]:
+        prev = self._analysed.get(key)
+        self._analysed[key] = (now, value)
+        if prev is None or value < prev[1]:
             return None
         dt = (now - prev[0]).total_seconds()
-        return (frames - prev[1]) / dt if dt > 0 else None
+        return (value - prev[1]) / dt if dt > 0 else None
 
     def server(self, now: datetime) -> dict[str, Any]:
         with self.db.session() as s:
@@ -232,8 +234,10 @@ class HealthMonitor:
         problems: set[tuple[str | None, str]] = set()
         for cam in list(self.cfg.cameras):
             st = statuses.get(cam.id, {})
-            fps = self._analytics_fps(cam.id, st.get("frames_analyzed"), now)
+            fps = self._rate(cam.id, st.get("frames_analyzed"), now)
             c = camera_health(cam, st, newest.get(cam.id), int(recent.get(cam.id) or 0), fps, now)
+            load = self._rate(cam.id + "/transcode", st.get("transcode_cpu_s"), now)
+            c["transcode_load"] = None if load is None else round(load, 3)  # cores used by transcoding
             c["problems"] = camera_problems(c, cam) if (now - self.started).total_seconds() >= GRACE_S else []
             cams.append(c)
             problems |= {(cam.id, p) for p in c["problems"]}

@@ -27,7 +27,7 @@ export async function render(el, ctx) {
       h("td", {}, c.online ? `yes · frame ${age(c.frame_age_s)}` : `no · last frame ${age(c.frame_age_s)}`),
       h("td", {}, c.record_mode === "continuous" || c.segment_age_s !== null ? `segment ${age(c.segment_age_s)} · ${bytes(c.bytes_per_min)}/min` : "on events"),
       h("td", {}, c.analytics_fps_configured ? `${c.analytics_fps ?? "?"} of ${c.analytics_fps_configured} fps` : "off"),
-      h("td", {}, c.codec || "?"), h("td", {}, String(c.reconnects)), h("td", {}, c.last_error || ""),
+      h("td", {}, (c.codec || "?") + (c.transcoding ? ` → H.264${c.transcode_load !== null ? ` (${Math.round(c.transcode_load * 100)}% of a core)` : ""}` : "")), h("td", {}, String(c.reconnects)), h("td", {}, c.last_error || ""),
       h("td", { class: c.problems.length ? "error" : "ok" }, c.problems.map(p => PROBLEM[p] || p).join(", ") || "OK"))));
   }
   const timer = setInterval(() => { if (ctx.state.me && document.visibilityState === "visible") load(); }, 5000);
