@@ -25,6 +25,7 @@ export async function api(path, { method = "GET", body, raw = false } = {}) {
     connection(false);
     throw new ApiError(0, "The server cannot be reached; retrying in the background.", null);
   }
+  connection(true);
   if (raw) return res;
   let data = null;
   const text = await res.text();
@@ -207,7 +208,7 @@ onMessage((msg) => {
 let lostTimer = null;
 function connection(up) {
   clearTimeout(lostTimer);
-  if (up) { $("#conn-banner").hidden = true; document.body.classList.remove("offline"); return; }
+  if (up) { if (!$("#conn-banner").hidden || document.body.classList.contains("offline")) { $("#conn-banner").hidden = true; document.body.classList.remove("offline"); } return; }
   lostTimer = setTimeout(() => { $("#conn-banner").hidden = false; document.body.classList.add("offline"); }, 1500);
 }
 export function serverReachable() { return $("#conn-banner").hidden; }
