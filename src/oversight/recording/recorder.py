@@ -54,10 +54,9 @@ class Recorder:
         self.last_segment_at: datetime | None = None
         self.error: str | None = None
         self.transcode_cpu_s = 0.0  # CPU seconds spent transcoding (transcode: true cameras)
+        # plain values for status(), read from other threads: never touch PyAV objects off this thread
+        self.transcoding = False
 
-    @property
-    def transcoding(self) -> bool:
-        return self.template is not None and self.template.codec_context.name not in RECORDABLE_CODECS
 
     @property
     def events_mode(self) -> bool:
@@ -66,8 +65,10 @@ class Recorder:
     def begin(self, template: VideoStream) -> None:
         """A new connection (or loop of a file): finish what is open, forget the pre-roll buffer."""
         self.end()
-        check_recordable(template.codec_context.name, self.cam.transcode)
+        codec = template.codec_context.name
+        check_recordable(codec, self.cam.transcode)
         self.template = template
+        self.transcoding = codec not in RECORDABLE_CODECS
         self.ring.clear()
 
     def feed(self, p: RecPacket, event_active: bool) -> None:
@@ -104,6 +105,7 @@ class Recorder:
         if self.current is not None:
             self._close(at if at is not None else self.current.last_end)
         self.template = None
+        self.transcoding = False
 
     # -- internals -------------------------------------------------------
 
