@@ -90,8 +90,10 @@ def test_acknowledge_with_reason_bulk_and_push(ctx) -> None:
         )
         msg = op_ws.receive_json()
         assert msg["topic"] == "alert" and msg["data"]["phase"] == "ack" and msg["data"]["id"] == ids[0]
-        ctx.bus.publish("camera.status", {"id": "cam0"})  # the viewer's next message is this, not the alert
-        assert viewer_ws.receive_json()["topic"] == "camera.status"
+        # a viewer gets only the bare marker that refreshes per-camera counts: no reason, no note
+        marker = viewer_ws.receive_json()
+        assert marker["topic"] == "alert.ack" and set(marker["data"]) == {"alert_id", "camera_id"}
+        assert op_ws.receive_json()["topic"] == "alert.ack"
     again = c.post(f"/api/alerts/{ids[0]}/ack", json={"reason": "real"}, headers=op).json()
     assert again["ack_reason"] == "false_alarm"  # the first acknowledgement stands
     bulk = c.post("/api/alerts/ack", json={"ids": ids, "reason": "test", "note": "monthly test"}, headers=op)

@@ -169,6 +169,8 @@ def _ack(request: Request, who: Principal, ids: list[int], body: AckIn) -> list[
         out = [_out(a, names) for a in changed]
     for d in out:
         ctx.bus.publish("alert", {**d, "phase": "ack"})
+        # the marker pages that count alerts per camera (wall, map) listen for, with no details
+        ctx.bus.publish("alert.ack", {"alert_id": d["id"], "camera_id": d["camera_id"]})
     return out
 
 
