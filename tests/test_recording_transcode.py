@@ -123,3 +123,20 @@ def test_the_demo_transcodes_footage_it_could_not_record_and_says_so(tmp_path: P
     clip = asset("video/bgslibrary_video02.avi")  # MPEG-4 part 2
     cfg = demo_site(tmp_path, clip)
     assert cfg.cameras[0].transcode is True
+
+
+@pytest.mark.assets
+def test_mpeg4_in_avi_with_packed_b_frames_is_recorded_whole(db: Database, tmp_path: Path) -> None:
+    """Its frames decode in display order but labelled with pts out of order: all still recorded."""
+    from conftest import asset
+
+    clip = asset("video/bgslibrary_video02.avi")  # 750 frames, MPEG-4 part 2, packed B-frames, N-VOPs
+    st = run_to_end(camera(clip, transcode=True), db, tmp_path)
+    assert st["error"] is None, st
+    with db.session() as s:
+        segs = list(s.scalars(select(Segment).order_by(Segment.start)))
+    frames = 0
+    for seg in segs:
+        with av.open(seg.path) as c:
+            frames += sum(1 for _ in c.decode(video=0))
+    assert frames >= 740 and len(segs) >= 2
