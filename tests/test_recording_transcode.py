@@ -140,3 +140,32 @@ def test_mpeg4_in_avi_with_packed_b_frames_is_recorded_whole(db: Database, tmp_p
         with av.open(seg.path) as c:
             frames += sum(1 for _ in c.decode(video=0))
     assert frames >= 740 and len(segs) >= 2
+
+
+def test_a_transcoded_segment_plays_back_through_the_web_api(db: Database, tmp_path: Path) -> None:
+    """What the browser's player fetches: the redacted MP4 of a segment recorded from MJPEG."""
+    from web_support import client, make_ctx, tokens
+
+    ctx = make_ctx(db, tmp_path)
+    try:
+        clip = mjpeg_clip(tmp_path / "cam.avi")
+        cam = camera(clip, transcode=True).model_copy(update={"id": "cam0"})
+        w = CameraWorker(cam, db, EventBus(), LocalStorage(ctx.data_dir), None)
+        w.start()
+        deadline = time.monotonic() + 60
+        while w.status()["state"] != "ended" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        w.stop()
+        with db.session() as s:
+            seg_id = s.scalars(select(Segment.id).where(Segment.camera_id == "cam0")).first()
+        assert seg_id is not None
+        op = {"Authorization": f"Bearer {tokens(db, ('operator',))['operator']}"}
+        r = client(ctx).get(f"/api/segments/{seg_id}/video.mp4", headers=op)
+        assert r.status_code == 200, r.text
+        out = tmp_path / "played.mp4"
+        out.write_bytes(r.content)
+        with av.open(str(out)) as c:
+            assert c.streams.video[0].codec_context.name == "h264"
+            assert sum(1 for _ in c.decode(video=0)) > 0
+    finally:
+        ctx.runtime.stop()
