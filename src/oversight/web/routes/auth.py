@@ -106,9 +106,8 @@ def login(body: Credentials, request: Request, response: Response) -> Me:
     return me
 
 
-def _audit_login(
-    ctx: AppContext, username: str, ip: str, ok: bool, role: str | None = None, session: object = None
-) -> None:
+def _audit_login(ctx: AppContext, username: str, ip: str, ok: bool, role: str | None = None,
+                 session: object = None) -> None:
     """Every login, success or failure, goes to the privacy audit log when it is installed."""
     try:
         from oversight.privacy.hooks import audit_login

@@ -133,6 +133,8 @@ def search(
     return rows, (_cursor(rows[-1]) if more and rows else None)
 
 
+
+
 @router.get("", response_model=EventPage)
 def list_events(
     request: Request,
