@@ -104,7 +104,7 @@ def camera_health(
         "id": cam.id,
         "name": cam.display_name,
         "enabled": cam.enabled,
-        "state": st.get("state", "not running"),
+        "state": st.get("state") or ("online" if st.get("online") else "not running"),
         "online": bool(st.get("online")),
         "frame_age_s": round((now - frame_at).total_seconds(), 1) if frame_at else None,
         "fps": st.get("fps"),
