@@ -252,6 +252,10 @@ def _flows(page, ctx, url, events) -> None:
         canvas.focus()
         page.keyboard.press("Enter")
         page.wait_for_selector(".item b:text('bench-area')")
+        # the page says which rules alert; the new zone records events only until ticked
+        assert page.locator(".item", has_text="walkway").locator("label").inner_text().startswith("alerts")
+        page.check("input[aria-label='Rule bench-area raises alerts']")
+        page.select_option("select[aria-label='Priority of rule bench-area']", "P1")
         page.click("button:text('Save and apply')")
         page.wait_for_selector("p.ok:text-matches('applied')", timeout=20000)
         page.screenshot(path=str(ARTIFACTS / "configure.png"))
@@ -259,6 +263,8 @@ def _flows(page, ctx, url, events) -> None:
             "walkway",
             "bench-area",
         ]
+        saved = load_config(ctx.config_path).camera("square").rules[1]
+        assert (saved.alert, saved.priority) == (True, "P1")
         assert ctx.runtime.workers["square"] is not old_worker  # that camera restarted with the new rules
         # ... and the new zone produces events from the footage
         _wait(lambda: _rule_events(ctx, "bench-area"), 60, "an event in the drawn zone", step=1)
