@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-import oversight.incidents.models  # noqa: F401  (every table on Base.metadata, emptied per test)
+import oversight.events.models  # noqa: F401  (every table on Base.metadata, emptied per test)
+import oversight.incidents.models  # noqa: F401
 import oversight.privacy.models  # noqa: F401
 import oversight.web.models  # noqa: F401
 from oversight.store.base import Base

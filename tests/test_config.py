@@ -121,3 +121,73 @@ def test_cli_exits_non_zero_and_prints_file_and_line(tmp_path: Path) -> None:
     assert result.exit_code == 1 and f"{huge}:11:" in result.output and "retention_days" in result.output
     missing = CliRunner().invoke(app, ["check-config", str(tmp_path / "nope.yaml")])
     assert missing.exit_code == 1 and "cannot read config" in missing.output
+
+
+# ---------------------------------------------------------------- hostile YAML
+HEAD = b"site:\n  name: Hostile\ncameras: []\n"
+BOMB = b"a: &a [x, x, x, x, x, x, x, x, x, x]\n" + b"".join(
+    f"{n}: &{n} [{', '.join(['*' + p] * 10)}]\n".encode() for p, n in zip("abcdefgh", "bcdefghi", strict=True)
+)
+
+
+@pytest.mark.parametrize(
+    ("payload", "line", "fragment"),
+    [
+        pytest.param(HEAD + b"extra: " + b"7" * 5000 + b"\n", 4, "5000 digits", id="5000-digit-int"),
+        pytest.param(HEAD + b"# caf\xe9\n", 4, "not UTF-8", id="invalid-utf8"),
+        pytest.param(HEAD + b"? [a, b]\n: 1\n", 4, "not a list", id="list-as-key"),
+        pytest.param(HEAD + b"deep: " + b"[" * 10000 + b"]" * 10000 + b"\n", 4, "nesting", id="deep"),
+        pytest.param(
+            b"deep:\n" + b"".join(b"  " * i + b"k:\n" for i in range(1, 5000)), 65, "nesting", id="deep-block"
+        ),
+        pytest.param(HEAD + BOMB, 4, "expands to more than", id="billion-laughs"),
+        pytest.param(
+            HEAD + b"a: &a [1]\n" + b"b: [" + b"*a, " * 200 + b"]\n", 5, "aliases", id="many-aliases"
+        ),
+        pytest.param(
+            HEAD + b"x: !!python/object/apply:os.system [echo hi]\n", 4, "unsupported YAML tag", id="py-tag"
+        ),
+    ],
+)
+@pytest.mark.parametrize("command", ["check-config", "serve"])
+def test_hostile_yaml_is_refused_with_file_and_line(
+    tmp_path: Path, payload: bytes, line: int, fragment: str, command: str
+) -> None:
+    """Run in a subprocess with a timeout: a hang or a traceback fails the test."""
+    import os
+    import subprocess
+    import sys
+
+    bad = tmp_path / "site.yaml"
+    bad.write_bytes(payload)
+    args = [str(bad)] if command == "check-config" else ["--config", str(bad), "--port", "0"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "oversight", command, *args],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert f"{bad}:{line}: " in proc.stderr, proc.stderr
+    assert fragment in proc.stderr, proc.stderr
+    assert not (tmp_path / "var").exists()  # serve refused before creating anything
+
+
+def test_check_config_says_which_rules_alert(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        "        polygon: [[10, 10], [200, 10], [200, 200]]\n",
+        "        polygon: [[10, 10], [200, 10], [200, 200]]\n        alert: true\n        priority: P1\n",
+    )
+    site = tmp_path / "site.yaml"
+    site.write_text(text)
+    result = CliRunner().invoke(app, ["check-config", str(site)])
+    assert result.exit_code == 0, result.output
+    want = "square-north: alerts from fountain (P1, sound siren); 1 rule(s) record events only"
+    assert want in result.output
+    site.write_text(GOOD)
+    result = CliRunner().invoke(app, ["check-config", str(site)])
+    assert "square-north: 2 rule(s), none alerting" in result.output

@@ -84,6 +84,9 @@ def test_demo_runs_offline_on_generated_footage(tmp_path: Path) -> None:
     assert summary["cameras"] == 2
     assert summary["segments"] >= 4
     assert any(k.startswith("zone:") or k.startswith("line:") for k in summary["events"]), summary["events"]
+    # alerts only from the rules marked alerting (zone, crowd), one per situation: fewer than events
+    alerting = sum(n for k, n in summary["events"].items() if k.startswith(("zone:", "crowd:")))
+    assert (1 if alerting else 0) <= summary["alerts"] <= alerting, summary
 
     db = Database(f"sqlite:///{data / 'oversight.db'}")
     with db.session() as s:

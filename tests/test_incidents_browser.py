@@ -20,6 +20,7 @@ from sqlalchemy import select  # noqa: E402
 
 from oversight.config.schema import SiteConfig  # noqa: E402
 from oversight.events.bus import EventBus  # noqa: E402
+from oversight.events.models import Alert  # noqa: E402
 from oversight.incidents.models import Incident  # noqa: E402
 from oversight.store.base import utcnow  # noqa: E402
 from oversight.store.db import Database  # noqa: E402
@@ -112,6 +113,12 @@ def site(db: Database) -> Iterator[tuple[str, AppContext, int]]:
         s.add(ev)
         s.flush()
         eid = ev.id
+        # the fence rule's alert in the operator's queue (events alone are not alerts)
+        s.add(
+            Alert(kind="rule", camera_id="gate", rule_id="fence", priority="P2", sound="alarm",
+                  title="person · zone 'fence' on Main gate", event_id=eid, last_event_id=eid, occurrences=1,
+                  opened_at=ev.start, updated_at=ev.start, data={})
+        )  # fmt: skip
     # P-3 is the nearest police unit but out of service (through the API service, as a console would)
     from oversight.web.routes.incidents import service_for
 
@@ -147,7 +154,7 @@ def test_alert_to_incident_to_report_in_chromium(site: tuple[str, AppContext, in
 
         # 1. the alert, one click
         page.goto(base + "/#/alerts")
-        card = page.locator(f"article.alert-card[data-id='{eid}']")
+        card = page.locator(f"article.alert-card[data-event='{eid}']")
         expect(card).to_be_visible()
         page.screenshot(path=str(ARTIFACTS / "incidents-1-alert.png"))
         card.get_by_role("button", name="Escalate to incident").click()

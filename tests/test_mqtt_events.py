@@ -135,3 +135,27 @@ def test_dead_broker_never_blocks_the_camera_thread() -> None:
         assert wait_for(lambda: pub.dropped > 0)  # bounded: the oldest give way
     finally:
         pub.stop()
+
+
+def test_health_alert_opens_and_closes_on_the_broker(subscriber: Any, db: Database) -> None:
+    from oversight.config.schema import SiteConfig
+    from oversight.events.alerts import AlertManager
+    from oversight.events.mqtt import alert_topic
+
+    prefix, got = subscriber
+    bus = EventBus()
+    pub = MqttPublisher(MqttConfig(host=HOST, port=PORT, topic_prefix=prefix), bus).start()
+    try:
+        assert pub.connected.wait(5)
+        alerts = AlertManager(SiteConfig(), db, bus)
+        alerts.raise_health(None, "storage_low", "Storage low: 1.5 days of footage left")
+        alerts.clear_health(None, "storage_low")
+        assert wait_for(lambda: len(got) >= 2)
+    finally:
+        pub.stop()
+    assert {t for t, _ in got} == {alert_topic(prefix, None)} == {f"{prefix}/server/alerts"}
+    assert [(p["phase"], p["kind"], p["rule_id"]) for _, p in got] == [
+        ("open", "health", "storage_low"),
+        ("end", "health", "storage_low"),
+    ]
+    assert got[1][1]["acknowledged_by"] == "system"

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import typer
 
+from oversight.config import CameraConfig
 from oversight.config.cli import load_or_exit
+from oversight.config.schema import Priority
 
 app = typer.Typer(
     help="Oversight: public-safety video with privacy enforced by the software.", no_args_is_help=True
@@ -40,6 +43,26 @@ def check_config(path: Path) -> None:
     """Validate a site config; print every problem with file and line; exit 1 on any."""
     cfg = load_or_exit(path, count=True)
     typer.echo(f"{path}: OK ({len(cfg.cameras)} camera(s))")
+    from oversight.recording.segment import recording_note
+
+    for cam in cfg.cameras:
+        typer.echo(f"  {cam.id}: {alerting_summary(cam, cfg.alarms.sounds)}")
+        note = recording_note(cam.streams.record, cam.transcode)
+        if note:
+            typer.echo(f"  {cam.id}: {note}")
+
+
+def alerting_summary(cam: CameraConfig, sounds: Mapping[Priority, str]) -> str:
+    """Which rules raise alerts, at which priority and sound: detections alone never alert."""
+    alerting = [
+        f"{r.id} ({r.priority}, sound {r.sound or sounds.get(r.priority, 'none')})"
+        for r in cam.rules
+        if r.alert
+    ]
+    quiet = len(cam.rules) - len(alerting)
+    if not alerting:
+        return f"{len(cam.rules)} rule(s), none alerting: events are recorded, no alerts"
+    return f"alerts from {', '.join(alerting)}" + (f"; {quiet} rule(s) record events only" if quiet else "")
 
 
 @app.command()
@@ -81,10 +104,15 @@ def serve(
     import threading
 
     from oversight.service import Service
+    from oversight.store.instance_lock import DataDirInUse
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     cfg = load_or_exit(config)
-    service = Service(cfg, config)
+    try:
+        service = Service(cfg, config)
+    except DataDirInUse as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     sealer = service.parts.sealer
     if sealer is not None and sealer.created:  # first start: the audit anchor to keep off this server
         typer.echo(

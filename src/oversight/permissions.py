@@ -16,6 +16,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "session.self": EVERYONE,  # who am I, log out, change my password
     "site.view": EVERYONE,  # site, camera list and status, site plan
     "metrics.read": EVERYONE,
+    "health.read": EVERYONE,  # cameras receiving, recording, analysing; disk and days left
     "events.stream": EVERYONE,  # the event WebSocket (each topic checked again below)
     # pixels: redacted unless a reveal is approved
     "footage.live": ("viewer", "operator", "supervisor"),
@@ -23,6 +24,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     # events and alerts
     "events.read": ("operator", "supervisor", "auditor"),
     "alerts.handle": ("operator", "supervisor"),  # acknowledge, escalate
+    "alerts.report": ("operator", "supervisor", "auditor", "admin"),  # false-alarm rates per rule
     # privacy: reveals, exports, audit, reports
     "reveal.request": ("operator", "supervisor"),
     "reveal.approve": ("supervisor",),

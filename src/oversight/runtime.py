@@ -17,7 +17,9 @@ from sqlalchemy.orm import Session
 from oversight.cameras.frames import AnalyticsFactory
 from oversight.cameras.worker import CameraWorker
 from oversight.config.schema import CameraConfig, SiteConfig
+from oversight.events.alerts import AlertManager
 from oversight.events.bus import EventBus
+from oversight.health import HealthMonitor
 from oversight.privacy import audit
 from oversight.privacy.copies import sweep_copies
 from oversight.recording.index import recover
@@ -81,6 +83,8 @@ class Runtime:
         self.on_delete = on_delete
         self.worker_options = worker_options or {}  # backoff/timeouts, e.g. for tests
         self.workers: dict[str, CameraWorker] = {}
+        self.alerts = AlertManager(cfg, db, bus)  # events of alerting rules -> the alert queue
+        self.health = HealthMonitor(cfg, db, self.status, self.alerts)  # problems -> health alerts
         self.last_retention: RetentionResult | None = None
         self._lock = threading.RLock()
         self._stop = threading.Event()
@@ -93,7 +97,9 @@ class Runtime:
 
         snapshots = Path(self.cfg.site.data_dir).expanduser() / "snapshots"
         snapshots.mkdir(parents=True, exist_ok=True)
-        return CameraAnalytics(cam, self.db, self.bus, snapshots, timezone=self.cfg.site.timezone)
+        return CameraAnalytics(
+            cam, self.db, self.bus, snapshots, timezone=self.cfg.site.timezone, alerts=self.alerts
+        )
 
     def start(self) -> None:
         with self._lock:
@@ -101,6 +107,8 @@ class Runtime:
                 return
             self.started = True
             self._stop.clear()
+            self.alerts.start()
+            self.health.start()
             recover(self.db, self.storage)
             for cam in self.cfg.cameras:
                 self._start_worker(cam)
@@ -124,6 +132,8 @@ class Runtime:
         if self._retention_thread is not None:
             self._retention_thread.join(10)
             self._retention_thread = None
+        self.health.stop()
+        self.alerts.stop()
 
     def apply_camera(self, cam: CameraConfig) -> CameraWorker | None:
         """Add or replace one camera (and its entry in ``cfg``) without touching the others."""
@@ -146,6 +156,10 @@ class Runtime:
         with self._lock:
             workers = list(self.workers.values())
         return [w.status() for w in workers]
+
+    def metrics(self) -> dict[str, dict[str, float]]:
+        """Extra Prometheus gauges (read by /metrics): the latest health check."""
+        return self.health.metrics()
 
     def run_retention(self) -> RetentionResult:
         now = utcnow()

@@ -16,6 +16,8 @@ from sqlalchemy import func, select
 
 from oversight.compose import build
 from oversight.config.schema import SiteConfig
+from oversight.events.models import Alert
+from oversight.store.instance_lock import DataDirLock
 from oversight.store.models import Event, RecordingGap, Segment
 from oversight.web.context import AppContext
 from oversight.web.server import make_server
@@ -24,12 +26,20 @@ log = logging.getLogger(__name__)
 
 
 class Service:
-    """The parts from ``oversight.compose.build`` plus the web server on uvicorn, in a thread."""
+    """The parts from ``oversight.compose.build`` plus the web server on uvicorn, in a thread.
 
-    def __init__(self, cfg: SiteConfig, config_path: Path | None = None):
+    Holds the data directory's lock from construction until ``close``: a second ``Service`` on the
+    same directory raises ``DataDirInUse`` before it opens the database or recovers anything."""
+
+    def __init__(self, cfg: SiteConfig, config_path: Path | None = None, lock: DataDirLock | None = None):
         self.cfg = cfg
         self.config_path = config_path
-        self.parts = build(cfg, config_path)
+        self.lock = (lock or DataDirLock(cfg.site.data_dir)).acquire()
+        try:
+            self.parts = build(cfg, config_path)
+        except BaseException:
+            self.lock.release()
+            raise
         self.db, self.bus, self.runtime = self.parts.db, self.parts.bus, self.parts.runtime
         self.web_ctx: AppContext | None = None
         self._server: Any = None
@@ -55,6 +65,7 @@ class Service:
 
     def close(self) -> None:
         self.parts.close()
+        self.lock.release()
 
     def summary(self, statuses: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         """Cameras online, segments written, events by type: what an operator checks first."""
@@ -72,6 +83,7 @@ class Service:
             events: Counter[str] = Counter()
             for rule_type, label, n in rows:
                 events[f"{rule_type or 'object'}:{label}"] += n
+            alerts = s.scalar(select(func.count(Alert.id))) or 0
         return {
             "cameras": len(statuses),
             "cameras_online": sum(1 for st in statuses if st.get("online")),
@@ -80,4 +92,5 @@ class Service:
             "recorded_mb": round(int(seg_bytes) / 1e6, 1),
             "gaps": int(gaps),
             "events": dict(sorted(events.items())),
+            "alerts": int(alerts),  # situations for an operator: only rules marked alert: true
         }

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -90,7 +91,9 @@ class EventRecorder:
         snapshot_dir: Path,
         hold_off_s: float = HOLD_OFF_S,
         update_interval_s: float = UPDATE_INTERVAL_S,
+        observer: Callable[[EventPayload], None] | None = None,
     ):
+        self.observer = observer  # sees every lifecycle message on this thread (the alert manager)
         self.camera_id = camera_id
         self.db, self.bus = db, bus
         self.snapshot_dir = Path(snapshot_dir)
@@ -139,6 +142,14 @@ class EventRecorder:
             del self.open[key]
 
     # -- internals -------------------------------------------------------------------------
+    def _emit(self, msg: EventPayload) -> None:
+        self.bus.publish(topics.EVENT, msg)
+        if self.observer is not None:
+            try:
+                self.observer(msg)
+            except Exception:  # alerting trouble must not stop event recording
+                log.exception("camera %s: alert observer failed", self.camera_id)
+
     def _snapshot_path(self, ts: datetime) -> Path:
         # a random name: known before the row exists, and unique even if databases share a folder
         return (
@@ -182,14 +193,14 @@ class EventRecorder:
         if frame is not None:  # after the commit: no JPEG encoding while holding the write lock
             e.best_frame, e.best_box, e.snapshot_confidence = frame.copy(), c.box, float(c.confidence)
             self._write_snapshot(e)
-        self.bus.publish(topics.EVENT, _message(self.camera_id, e, "start", None))
+        self._emit(_message(self.camera_id, e, "start", None))
         return e
 
     def _update(self, e: OpenEvent, ts: datetime) -> None:
         # The snapshot on disk stays the start frame until the event ends (then the best frame is
         # written): one JPEG encode per event phase, not one per confidence gain.
         e.last_update, e.dirty = ts, False
-        self.bus.publish(topics.EVENT, _message(self.camera_id, e, "update", None))
+        self._emit(_message(self.camera_id, e, "update", None))
 
     def _end(self, e: OpenEvent, end: datetime) -> None:
         self._write_snapshot(e)
@@ -197,4 +208,4 @@ class EventRecorder:
             conn.execute(
                 _END, {"event_id": e.id, "end": end, "confidence": e.confidence, "data": dict(e.data)}
             )
-        self.bus.publish(topics.EVENT, _message(self.camera_id, e, "end", end))
+        self._emit(_message(self.camera_id, e, "end", end))

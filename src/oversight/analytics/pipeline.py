@@ -7,7 +7,8 @@ picture changed, so the last boxes are still right, and time-based rules (dwell)
 A quiet camera therefore costs one tiny motion check per frame and no model inference.
 
 Without rules, every confirmed track of a wanted class is an event (rule_type "object"), so
-events-only recording still has something to record around.
+events-only recording still has something to record around. Events are not alerts: ``alerts``
+(an ``AlertManager``) sees every event and raises alerts only for rules marked ``alert: true``.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class CameraAnalytics:
         mqtt: Any = None,
         timezone: str = "UTC",
         detector: Detector | None = None,
+        alerts: Any = None,
     ):
         self.cam = cam
         d = cam.detect
@@ -67,7 +69,8 @@ class CameraAnalytics:
             max_lost=max(3, round(d.fps * LOST_SECONDS)),
         )
         self.rules = RuleEngine(cam.rules, timezone)
-        self.events = EventRecorder(cam.id, db, bus, Path(snapshot_dir))
+        observer = alerts.observe if alerts is not None else None
+        self.events = EventRecorder(cam.id, db, bus, Path(snapshot_dir), observer=observer)
         self.mqtt = mqtt  # kept for the caller's convenience; MQTT publishing subscribes to the bus
         self.tracks: list[Track] = []
         self.motion_active = False

@@ -20,9 +20,8 @@ from zoneinfo import ZoneInfo
 
 from oversight.analytics.geometry import point_in_polygon, segments_intersect, side_of_line
 from oversight.analytics.types import Condition, Track
-from oversight.config.schema import CrowdRule, DwellRule, LineRule, Schedule, ZoneRule
+from oversight.config.schema import AnyRule, CrowdRule, DwellRule, LineRule, Schedule, ZoneRule
 
-AnyRule = ZoneRule | LineRule | DwellRule | CrowdRule
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 

@@ -136,6 +136,10 @@ def web(
     cameras: int = typer.Option(16, "--cameras", min=1, help="Cameras on the live wall."),
     cpu_seconds: float = typer.Option(5.0, "--cpu-seconds", min=0.5, help="CPU sampling time per step."),
     parts: str = typer.Option("alerts,wall,events", "--parts", help="Comma list: alerts, wall, events."),
+    load_cameras: int = typer.Option(0, "--load-cameras", min=0, help="More cameras analysing meanwhile."),
+    model: Path | None = typer.Option(
+        None, "--model", exists=True, dir_okay=False, help="ONNX detector for the alerts part (default: HOG)."
+    ),
 ) -> None:
     """Alert latency p50/p99, server CPU per live-wall viewer, event list API p95."""
     from oversight.bench.web import run as run_web
@@ -154,6 +158,8 @@ def web(
         cpu_seconds=cpu_seconds,
         pg_admin=pg_url,
         parts=chosen,
+        load_cameras=load_cameras,
+        model=model,
     )
     typer.echo(json.dumps(result, indent=2))
 

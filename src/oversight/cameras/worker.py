@@ -99,6 +99,7 @@ class CameraWorker:
         self.error: str | None = None
         self.record_error: str | None = None
         self.detect_error: str | None = None
+        self.codec: str | None = None  # of the record stream, for the health page
         self._gap_open = False
         self._published: tuple[Any, ...] | None = None
 
@@ -197,6 +198,9 @@ class CameraWorker:
             "timestamps": self._clock.note if self._clock is not None else None,
             **self._load.status(self.sampler),
             **model_status(self.cam),
+            "codec": self.codec,
+            "transcoding": self.recorder.transcoding,
+            "transcode_cpu_s": round(self.recorder.transcode_cpu_s, 2),
         }
 
     # -- internals -------------------------------------------------------
@@ -283,6 +287,8 @@ class CameraWorker:
         if primary:
             self._clock = clock
         record = primary
+        if primary:
+            self.codec = stream.codec_context.name
         if record:
             try:
                 self.recorder.begin(stream)

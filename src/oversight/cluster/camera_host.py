@@ -70,6 +70,12 @@ class CameraHost:
             self._record_lost_host_gap()
         self.detector = self._remote_detector(spec)
         self.data_dir = Path(spec.get("data_dir") or "var")
+        from oversight.config.schema import SiteConfig
+        from oversight.events.alerts import AlertManager
+
+        # this camera's alert queue entries (bridged to every web server like its events)
+        self.alerts = AlertManager(SiteConfig(cameras=[self.cam]), self.db, self.bus, server_alerts=False)
+        self.alerts.start()
         self.worker = CameraWorker(
             self.cam,
             self.db,
@@ -127,7 +133,7 @@ class CameraHost:
 
         snapshots = self.data_dir / "snapshots" / cam.id
         snapshots.mkdir(parents=True, exist_ok=True)
-        return CameraAnalytics(cam, self.db, self.bus, snapshots, detector=self.detector)
+        return CameraAnalytics(cam, self.db, self.bus, snapshots, detector=self.detector, alerts=self.alerts)
 
     # -- remote API ------------------------------------------------------
 
@@ -151,6 +157,7 @@ class CameraHost:
     def stop(self) -> bool:
         """Close the open segment (uploaded and indexed), end open events, disconnect."""
         self.worker.stop(timeout=10)
+        self.alerts.stop()
         analytics = self.worker.analytics
         if analytics is not None and hasattr(analytics, "close"):
             try:

@@ -2,6 +2,12 @@
 
 PyYAML's node tree keeps the position of every key and value; we keep a map from the
 pydantic error location (a path of keys and indexes) to that position.
+
+Hostile input is refused with a ``file:line`` message before it can cost time or memory: a first
+pass over PyYAML's (iterative) event stream bounds nesting depth and alias count before the
+(recursive) composer runs, construction counts every value it builds (an alias bomb expands
+exponentially), keys must be plain scalars, and scalars that cannot be built (a 5,000-digit
+integer, an unknown tag) name their line. Only the safe constructor ever runs.
 """
 
 from __future__ import annotations
@@ -36,18 +42,97 @@ class ConfigError(Exception):
         super().__init__("\n".join(str(i) for i in issues))
 
 
-def _construct(node: yaml.Node, path: PathKey, lines: dict[PathKey, int]) -> Any:
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = yaml.safe_load(yaml.serialize(key_node))
-            lines[(*path, key)] = key_node.start_mark.line + 1
-            out[key] = _construct(value_node, (*path, key), lines)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_construct(v, (*path, i), lines) for i, v in enumerate(node.value)]
-    return yaml.safe_load(yaml.serialize(node))
+_FAST = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built with it: 10x faster
+MAX_DEPTH = 64  # a site config nests about 6 deep
+MAX_ALIASES = 100  # anchors/aliases are allowed for repeated blocks, not for amplification
+MAX_VALUES = 50_000  # every key, value and list item built, aliases expanded
+MAX_SCALAR_CHARS = 100_000
+
+
+class _Refused(Exception):
+    """Input the loader will not process; carries the 1-based line and a plain message."""
+
+    def __init__(self, line: int, message: str):
+        self.line, self.message = line, message
+        super().__init__(message)
+
+
+def _line(node_or_event: Any) -> int:
+    return int(node_or_event.start_mark.line) + 1
+
+
+def _check_shape(text: str) -> None:
+    """Bound depth and aliases on the event stream (no recursion, no expansion)."""
+    depth = aliases = 0
+    for ev in yaml.parse(text, Loader=_FAST):
+        if isinstance(ev, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _Refused(_line(ev), f"nesting deeper than {MAX_DEPTH} levels")
+        elif isinstance(ev, yaml.CollectionEndEvent):
+            depth -= 1
+        elif isinstance(ev, yaml.AliasEvent):
+            aliases += 1
+            if aliases > MAX_ALIASES:
+                raise _Refused(_line(ev), f"more than {MAX_ALIASES} YAML aliases (*name)")
+        elif isinstance(ev, yaml.ScalarEvent) and len(ev.value) > MAX_SCALAR_CHARS:
+            raise _Refused(_line(ev), f"a value longer than {MAX_SCALAR_CHARS} characters")
+
+
+_PLAIN_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
+
+
+class _Builder:
+    """Builds plain Python values from a node tree with the safe constructor, counting values."""
+
+    def __init__(self, lines: dict[PathKey, int]):
+        self.lines = lines
+        self.count = 0
+        self.scalars = yaml.SafeLoader("")  # only its constructor is used
+
+    def build(self, node: yaml.Node, path: PathKey) -> Any:
+        self.count += 1
+        if self.count > MAX_VALUES:
+            raise _Refused(
+                _line(node), f"the config expands to more than {MAX_VALUES} values (YAML aliases?)"
+            )
+        self.lines[path] = _line(node)
+        if not isinstance(node, yaml.ScalarNode) and node.tag not in _PLAIN_TAGS:
+            raise _Refused(_line(node), f"unsupported YAML tag {node.tag}")
+        if isinstance(node, yaml.MappingNode):
+            out: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    kind = "list" if isinstance(key_node, yaml.SequenceNode) else "mapping"
+                    raise _Refused(_line(key_node), f"a key must be a plain value, not a {kind}")
+                key = self.scalar(key_node)
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    raise _Refused(_line(key_node), "YAML merge keys (<<) are not supported")
+                self.lines[(*path, key)] = _line(key_node)
+                out[key] = self.build(value_node, (*path, key))
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(v, (*path, i)) for i, v in enumerate(node.value)]
+        return self.scalar(node)
+
+    def scalar(self, node: yaml.Node) -> Any:
+        try:
+            value = self.scalars.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise _Refused(_line(node), f"cannot read this value: {problem}") from None
+        except ValueError as exc:  # e.g. an integer over Python's 4300-digit limit
+            text = str(node.value).lstrip("+-")
+            if text.isdigit():
+                raise _Refused(_line(node), f"a number of {len(text)} digits is too long") from None
+            raise _Refused(_line(node), f"cannot read {text[:40]!r}: {exc}") from None
+        if not isinstance(value, str | int | float | bool | type(None)) and not hasattr(value, "isoformat"):
+            raise _Refused(_line(node), f"unsupported value type {type(value).__name__}")
+        try:
+            hash(value)
+        except TypeError:
+            raise _Refused(_line(node), "unsupported value") from None
+        return value
 
 
 def _known(loc: PathKey, lines: dict[PathKey, int]) -> PathKey:
@@ -134,6 +219,9 @@ def camera_issues(cam: CameraConfig, base: PathKey = ()) -> list[tuple[PathKey, 
             found.append(((*base, "rules", ri, key), f"{rule.type} '{rule.id}' is outside {frame}"))
         if rule.type == "line" and rule.line[0] == rule.line[1]:
             found.append(((*base, "rules", ri, "line"), "a line needs two different points"))
+        if rule.type == "line" and rule.alert and rule.alert_above is None:
+            msg = "a counting line alerts only above a threshold: set alert_above (crossings per per_minutes)"
+            found.append(((*base, "rules", ri, "alert"), msg))
     return found
 
 
@@ -141,13 +229,18 @@ def parse_config(text: str, filename: str = "<config>") -> SiteConfig:
     """Parse YAML text; raise ConfigError listing every problem with file and line."""
     lines: dict[PathKey, int] = {}
     try:
-        node = yaml.compose(text)
+        _check_shape(text)
+        node = yaml.compose(text, Loader=_FAST)
+        data = {} if node is None else _Builder(lines).build(node, ())
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else 1
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([ConfigIssue(filename, line, "", f"invalid YAML: {problem}")]) from exc
-    data = {} if node is None else _construct(node, (), lines)
+        raise ConfigError([ConfigIssue(filename, line, "", f"invalid YAML: {problem}")]) from None
+    except _Refused as exc:
+        raise ConfigError([ConfigIssue(filename, exc.line, "", f"refused: {exc.message}")]) from None
+    except RecursionError:  # belt and braces: _check_shape bounds depth first
+        raise ConfigError([ConfigIssue(filename, 1, "", "refused: nesting too deep")]) from None
     if not isinstance(data, dict):
         raise ConfigError(
             [ConfigIssue(filename, 1, "", "the config must be a mapping with 'site' and 'cameras'")]
@@ -176,7 +269,13 @@ def parse_config(text: str, filename: str = "<config>") -> SiteConfig:
 def load_config(path: str | Path) -> SiteConfig:
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        raw = p.read_bytes()
     except OSError as exc:
         raise ConfigError([ConfigIssue(str(p), 0, "", f"cannot read config: {exc.strerror}")]) from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        msg = f"not UTF-8 text: byte 0x{raw[exc.start]:02x} at offset {exc.start} (save the file as UTF-8)"
+        raise ConfigError([ConfigIssue(str(p), line, "", msg)]) from None
     return parse_config(text, str(p))

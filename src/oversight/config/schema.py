@@ -219,11 +219,21 @@ class Schedule(Strict):
         return v
 
 
+Priority = Literal["P1", "P2", "P3", "P4"]  # P1 most urgent
+PRIORITIES: tuple[Priority, ...] = ("P1", "P2", "P3", "P4")
+Sound = Literal["siren", "alarm", "chime", "beep", "none"]
+
+
 class RuleBase(Strict):
     id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     purpose: str = Field(min_length=3)
     classes: list[str] = Field(default_factory=lambda: ["person"])
     schedule: Schedule | None = None
+    # Every rule records searchable events; only ``alert: true`` puts them in the alert queue.
+    alert: bool = False
+    priority: Priority = "P3"
+    sound: Sound | None = None  # None: the priority's sound (alarms.sounds)
+    cooldown_s: float = Field(60.0, ge=0, le=86400)  # a recurrence this soon updates the last alert
 
 
 class ZoneRule(RuleBase):
@@ -235,6 +245,9 @@ class LineRule(RuleBase):
     type: Literal["line"]
     line: tuple[Point, Point]
     direction: Literal["any", "a_to_b", "b_to_a"] = "any"  # a = left of the line walking from p1 to p2
+    # A counting line alerts only when crossings within ``per_minutes`` exceed ``alert_above``.
+    alert_above: int | None = Field(None, ge=0)
+    per_minutes: float = Field(60.0, gt=0, le=1440)
 
 
 class DwellRule(RuleBase):
@@ -249,7 +262,8 @@ class CrowdRule(RuleBase):
     max_count: int = Field(ge=1)
 
 
-Rule = Annotated[ZoneRule | LineRule | DwellRule | CrowdRule, Field(discriminator="type")]
+AnyRule = ZoneRule | LineRule | DwellRule | CrowdRule
+Rule = Annotated[AnyRule, Field(discriminator="type")]
 
 
 class CameraConfig(Strict):
@@ -263,6 +277,9 @@ class CameraConfig(Strict):
     model: str | None = None
     onvif: str | None = None  # ONVIF device service URL for device information
     loop: bool = False  # loop file sources (tests, demos)
+    # Record a stream browsers cannot play (MJPEG, MPEG-4 part 2) by transcoding it to H.264 (costs CPU);
+    # without it such a camera is watched and analysed but not recorded.
+    transcode: bool = False
     realtime: bool = True  # pace file sources at their frame rate
     detect: DetectConfig = Field(default_factory=DetectConfig)
     motion: MotionConfig = Field(default_factory=MotionConfig)
@@ -279,11 +296,26 @@ class CameraConfig(Strict):
         return self.streams.detect or self.streams.record
 
 
+ESCALATE_AFTER_S: dict[Priority, float] = {"P1": 60.0, "P2": 180.0, "P3": 600.0, "P4": 1800.0}
+SOUNDS: dict[Priority, Sound] = {"P1": "siren", "P2": "alarm", "P3": "chime", "P4": "none"}
+
+
+class AlarmSettings(Strict):
+    """Alarm discipline for the whole site: storm control, escalation and sounds per priority."""
+
+    storm_per_minute: int = Field(10, ge=1, le=1000)  # beyond this, a camera's alerts are grouped
+    escalate_after_s: dict[Priority, float] = Field(default_factory=lambda: dict(ESCALATE_AFTER_S))
+    sounds: dict[Priority, Sound] = Field(default_factory=lambda: dict(SOUNDS))
+    repeat_sound_s: float = Field(10.0, ge=2, le=600)  # an unacknowledged alert sounds again this often
+    storage_min_days: float = Field(2.0, ge=0)  # a health alert when less footage than this still fits
+
+
 class SiteConfig(Strict):
     site: SiteSettings = Field(default_factory=SiteSettings)
     cameras: list[CameraConfig] = Field(default_factory=list)
     incidents: IncidentSettings | None = None  # emergency response; defaults apply when absent
     cluster: ClusterConfig | None = None  # scale-out (Ray, PostgreSQL, S3, broker); absent: embedded
+    alarms: AlarmSettings = Field(default_factory=AlarmSettings)
 
     def camera(self, camera_id: str) -> CameraConfig:
         for cam in self.cameras:

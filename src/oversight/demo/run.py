@@ -14,7 +14,9 @@ import typer
 import yaml
 
 from oversight.demo.site import demo_site
+from oversight.recording.segment import recording_note
 from oversight.service import Service
+from oversight.store.instance_lock import DataDirInUse, DataDirLock
 
 DEMO_ROLES = ("operator", "supervisor", "auditor", "admin")
 
@@ -44,6 +46,7 @@ def _status_line(summary: dict[str, Any], elapsed: float) -> str:
     return (
         f"[{elapsed:5.0f}s] cameras online {summary['cameras_online']}/{summary['cameras']}"
         f" | segments {summary['segments']} ({summary['recorded_mb']} MB) | events: {events}"
+        f" | alerts {summary.get('alerts', 0)}"
     )
 
 
@@ -60,17 +63,27 @@ def run_demo(
     interval: float = 5.0,
 ) -> dict[str, Any]:
     data_dir = data_dir.resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    lock = DataDirLock(data_dir)
+    try:
+        lock.acquire()  # before anything is written: a running demo keeps its config and recordings
+    except DataDirInUse as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     try:
         cfg = demo_site(data_dir, footage, detector, model, synthetic)
     except FileNotFoundError as exc:
+        lock.release()
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     config_path = data_dir / "demo-site.yaml"
     config_path.write_text(yaml.safe_dump(cfg.model_dump(mode="json", exclude_none=True), sort_keys=False))
-    service = Service(cfg, config_path)
+    service = Service(cfg, config_path, lock)
     sources = ", ".join(c.streams.record for c in cfg.cameras)
     typer.echo(f"Oversight demo: {len(cfg.cameras)} camera(s) from {sources}")
+    for cam in cfg.cameras:
+        note = recording_note(cam.streams.record, cam.transcode)
+        if note:
+            typer.echo(f"  {cam.id}: {note}")
     typer.echo(f"  data (SQLite, recordings, snapshots): {data_dir}")
     typer.echo(f"  config: {config_path}  (try: oversight check-config {config_path})")
     service.start(host if web else None, port)

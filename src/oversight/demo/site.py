@@ -9,6 +9,7 @@ import av
 
 from oversight.config.schema import SiteConfig
 from oversight.demo.footage import generate
+from oversight.recording.segment import RECORDABLE_CODECS
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".ts"}
 MAX_CAMERAS = 4
@@ -36,10 +37,10 @@ def find_footage(explicit: Path | None) -> list[Path]:
     return []
 
 
-def _probe(path: Path) -> tuple[int, int]:
+def _probe(path: Path) -> tuple[int, int, str]:
     with av.open(str(path)) as c:
         s = c.streams.video[0]
-        return int(s.codec_context.width), int(s.codec_context.height)
+        return int(s.codec_context.width), int(s.codec_context.height), str(s.codec_context.name)
 
 
 def _detect_size(w: int, h: int, max_w: int = 480) -> tuple[int, int]:
@@ -49,7 +50,8 @@ def _detect_size(w: int, h: int, max_w: int = 480) -> tuple[int, int]:
 
 
 def camera_entry(index: int, cam_id: str, clip: Path, detector: str, model: Path | None) -> dict:
-    w, h = _detect_size(*_probe(clip))
+    w0, h0, codec = _probe(clip)
+    w, h = _detect_size(w0, h0)
     detect: dict = {
         "fps": 5,
         "width": w,
@@ -65,6 +67,8 @@ def camera_entry(index: int, cam_id: str, clip: Path, detector: str, model: Path
         "name": clip.stem.replace("_", " ").replace("-", " ").title(),
         "purpose": "Demonstration: emergency response on a public square",
         "streams": {"record": str(clip)},
+        "transcode": codec
+        not in RECORDABLE_CODECS,  # the demo records all its footage, says so when it costs
         "loop": True,
         "realtime": True,
         "location": {"x": round(0.15 + 0.22 * (index % 4), 2), "y": 0.35 + 0.3 * (index // 4 % 2)},
@@ -75,6 +79,8 @@ def camera_entry(index: int, cam_id: str, clip: Path, detector: str, model: Path
                 "id": "plaza-zone",
                 "type": "zone",
                 "purpose": "Alert when someone enters the closed area",
+                "alert": True,
+                "priority": "P2",
                 "polygon": [[mid_x, mid_y // 2], [w - 1, mid_y // 2], [w - 1, h - 1], [mid_x, h - 1]],
             },
             {
@@ -94,6 +100,8 @@ def camera_entry(index: int, cam_id: str, clip: Path, detector: str, model: Path
                 "id": "crowding",
                 "type": "crowd",
                 "purpose": "Warn of dangerous crowd density",
+                "alert": True,
+                "priority": "P1",
                 "polygon": [[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]],
                 "max_count": 3,
             },

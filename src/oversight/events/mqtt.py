@@ -1,8 +1,10 @@
 """Publish analytics events to an MQTT broker (Home Assistant, Node-RED, a city's SCADA).
 
-Each bus message on topic ``"event"`` goes out as JSON to ``<topic_prefix>/<camera_id>/events``,
-through the non-blocking queue of ``QueuedMqttClient``. No server path leaves: the snapshot file
-becomes ``snapshot_url``, the API route that serves it redacted to whoever may see it.
+Each bus message on topic ``"event"`` goes out as JSON to ``<topic_prefix>/<camera_id>/events``, and
+each alert change (topic ``"alert"``: rule, storm and health alerts, phase open|update|end|escalate|ack)
+to ``<topic_prefix>/<camera_id or "server">/alerts``, through the non-blocking queue of
+``QueuedMqttClient``. No server path leaves: the snapshot file becomes ``snapshot_url``, the API
+route that serves it redacted to whoever may see it.
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ def public_event(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def alert_topic(prefix: str, camera_id: str | None) -> str:
+    return f"{prefix.rstrip('/')}/{camera_id or 'server'}/alerts"
+
+
 class MqttPublisher(QueuedMqttClient):
     name = "mqtt-publisher"
 
@@ -50,8 +56,14 @@ class MqttPublisher(QueuedMqttClient):
         self.cfg = cfg
 
     def bus_prefix(self) -> str:
-        return "event"
+        return ""
+
+    def wants(self, msg: Message) -> bool:
+        return msg.topic in ("event", "alert")
 
     def outgoing(self, msg: Message) -> tuple[str, str]:
+        payload = json.dumps(public_event(msg.data), default=str)
+        if msg.topic == "alert":
+            return alert_topic(self.cfg.topic_prefix, msg.data.get("camera_id")), payload
         camera = str(msg.data.get("camera_id") or "unknown")
-        return event_topic(self.cfg.topic_prefix, camera), json.dumps(public_event(msg.data), default=str)
+        return event_topic(self.cfg.topic_prefix, camera), payload

@@ -29,10 +29,40 @@ class EventPayload(TypedDict):
     data: dict[str, Any]
 
 
+class AlertPayload(TypedDict, total=False):
+    """An alert changed (``oversight.events.alerts.alert_dict`` plus ``phase``: open, update, end,
+    escalate or ack): what the operators' alert queue and the MQTT alert topic show."""
+
+    phase: str
+    id: int
+    kind: str
+    camera_id: str | None
+    rule_id: str | None
+    priority: str
+    sound: str
+    title: str
+    event_id: int | None
+    last_event_id: int | None
+    occurrences: int
+    opened_at: str | None
+    updated_at: str | None
+    ended_at: str | None
+    escalated_at: str | None
+    acknowledged_at: str | None
+    acknowledged_by: str | None
+    ack_reason: str | None
+    ack_cause: str | None
+    ack_note: str | None
+    thumbnail: str | None
+    data: dict[str, Any]
+
+
 class AlertAckPayload(TypedDict, total=False):
-    """An alert was acknowledged (or escalated to an incident)."""
+    """An alert or event was acknowledged (or escalated to an incident): a bare marker for the wall
+    and the map, which every role receives."""
 
     id: int
+    alert_id: int
     camera_id: str
     by: str | None
     at: str | None
@@ -100,6 +130,7 @@ class ClusterCameraPayload(TypedDict):
 
 
 EVENT = "event"
+ALERT = "alert"
 ALERT_ACK = "alert.ack"
 CAMERA_STATUS = "camera.status"
 SEGMENT = "segment"
@@ -110,6 +141,7 @@ CLUSTER_CAMERA = "cluster.camera"
 
 TOPICS: dict[str, type] = {
     EVENT: EventPayload,
+    ALERT: AlertPayload,
     ALERT_ACK: AlertAckPayload,
     CAMERA_STATUS: CameraStatusPayload,
     SEGMENT: SegmentPayload,

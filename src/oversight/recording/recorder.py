@@ -21,8 +21,9 @@ from oversight.config.schema import CameraConfig
 from oversight.events.bus import EventBus
 from oversight.recording.index import insert_segment
 from oversight.recording.packet import RecPacket
-from oversight.recording.segment import SegmentWriter, check_recordable, verify_segment
+from oversight.recording.segment import RECORDABLE_CODECS, SegmentWriter, check_recordable, verify_segment
 from oversight.recording.storage import LocalStorage
+from oversight.recording.transcode import TranscodingSegmentWriter
 from oversight.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ def _dt(wall: float) -> datetime:
 
 
 class _Open:
-    def __init__(self, writer: SegmentWriter, final: Path, start: float):
+    def __init__(self, writer: SegmentWriter | TranscodingSegmentWriter, final: Path, start: float):
         self.writer = writer
         self.final = final
         self.start = start
@@ -54,6 +55,9 @@ class Recorder:
         self.segments_written = 0
         self.last_segment_at: datetime | None = None
         self.error: str | None = None
+        self.transcode_cpu_s = 0.0  # CPU seconds spent transcoding (transcode: true cameras)
+        # plain values for status(), read from other threads: never touch PyAV objects off this thread
+        self.transcoding = False
 
     @property
     def events_mode(self) -> bool:
@@ -62,8 +66,10 @@ class Recorder:
     def begin(self, template: VideoStream) -> None:
         """A new connection (or loop of a file): finish what is open, forget the pre-roll buffer."""
         self.end()
-        check_recordable(template.codec_context.name)
+        codec = template.codec_context.name
+        check_recordable(codec, self.cam.transcode)
         self.template = template
+        self.transcoding = codec not in RECORDABLE_CODECS
         self.ring.clear()
 
     def feed(self, p: RecPacket, event_active: bool) -> None:
@@ -100,6 +106,7 @@ class Recorder:
         if self.current is not None:
             self._close(at if at is not None else self.current.last_end)
         self.template = None
+        self.transcoding = False
 
     def abandon(self) -> None:
         """Drop the open segment after a write failed (a full disk): close what can be closed and
@@ -129,7 +136,11 @@ class Recorder:
     def _open(self, start: float) -> None:
         assert self.template is not None
         final = self.storage.new_segment_path(self.cam.id, _dt(start))
-        writer = SegmentWriter(self.storage.partial_path(final), self.template)
+        writer: SegmentWriter | TranscodingSegmentWriter
+        if self.template.codec_context.name in RECORDABLE_CODECS:
+            writer = SegmentWriter(self.storage.partial_path(final), self.template)
+        else:  # begin() let it through: the camera allows transcoding
+            writer = TranscodingSegmentWriter(self.storage.partial_path(final), self.template)
         self.current = _Open(writer, final, start)
 
     def _write(self, p: RecPacket, event_active: bool) -> None:
@@ -146,6 +157,7 @@ class Recorder:
         partial = cur.writer.path
         try:
             cur.writer.close()
+            self.transcode_cpu_s += getattr(cur.writer, "cpu_s", 0.0)
             if cur.writer.packets == 0:
                 partial.unlink(missing_ok=True)
                 return

@@ -16,19 +16,58 @@ from oversight.recording.packet import RecPacket
 
 MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof"
 RECORDABLE_CODECS = {"h264", "hevc"}
+TRANSCODABLE_CODECS = {"mjpeg", "mpeg4", "h263", "mpeg2video", "mpeg1video"}  # with transcode: true
 
 
 class UnsupportedCodec(Exception):
     pass
 
 
-def check_recordable(codec_name: str) -> None:
-    if codec_name not in RECORDABLE_CODECS:
-        raise UnsupportedCodec(
-            f"codec '{codec_name}' cannot be recorded without re-encoding (browsers play H.264/H.265 in MP4);"
-            " "
-            "set the camera's record stream to H.264 or H.265"
-        )
+def stream_codec(url: str) -> str | None:
+    """The video codec of a local file source (None for network sources or unreadable files)."""
+    path = url[7:] if url.startswith("file://") else (None if "://" in url else url)
+    if path is None or not Path(path).expanduser().is_file():
+        return None
+    try:
+        with av.open(str(Path(path).expanduser())) as c:
+            return str(c.streams.video[0].codec_context.name)
+    except (av.error.FFmpegError, IndexError, OSError):
+        return None
+
+
+def recording_note(url: str, transcode: bool) -> str | None:
+    """What check-config and the demo tell a user about recording this stream; None when plainly fine."""
+    codec = stream_codec(url)
+    if codec is None:
+        low = url.lower()
+        if "mjpg" in low or "mjpeg" in low:
+            codec = "mjpeg"  # an MJPEG camera's URL, by the usual naming
+        else:
+            return None
+    if codec in RECORDABLE_CODECS:
+        return None
+    if transcode and codec in TRANSCODABLE_CODECS:
+        return f"record stream is {codec}: transcoded to H.264 for recording (costs CPU)"
+    try:
+        check_recordable(codec, transcode)
+    except UnsupportedCodec as exc:
+        return f"WILL NOT BE RECORDED: {exc}"
+    return None
+
+
+def check_recordable(codec_name: str, transcode: bool = False) -> None:
+    if codec_name in RECORDABLE_CODECS or (transcode and codec_name in TRANSCODABLE_CODECS):
+        return
+    hint = (
+        "set the camera's transcode: true to record it as H.264 (costs CPU), or switch its record stream "
+        "to H.264 or H.265"
+        if codec_name in TRANSCODABLE_CODECS
+        else "set the camera's record stream to H.264 or H.265"
+    )
+    raise UnsupportedCodec(
+        f"codec '{codec_name}' cannot be recorded without re-encoding"
+        f" (browsers play H.264/H.265 in MP4); {hint}"
+    )
 
 
 class SegmentWriter:

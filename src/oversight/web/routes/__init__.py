@@ -1,11 +1,13 @@
 """API routers of the web app. Add a module here and list its router in ROUTERS."""
 
 from oversight.web.routes import (
+    alerts,
     auth,
     cameras,
     changes,
     configure,
     events,
+    health,
     holds,
     incidents,
     live,
@@ -24,4 +26,6 @@ ROUTERS = (
     incidents.router,
     changes.router,
     holds.router,
+    alerts.router,
+    health.router,
 )

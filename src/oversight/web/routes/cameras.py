@@ -19,10 +19,11 @@ from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from oversight.config.schema import CameraConfig
+from oversight.events.models import Alert
 from oversight.permissions import roles_for
 from oversight.recording.timeline import timeline
 from oversight.store.base import utcnow
-from oversight.store.models import Event, Segment
+from oversight.store.models import Segment
 from oversight.web import frames
 from oversight.web.audit import audit
 from oversight.web.auth import Principal, get_ctx, require
@@ -34,7 +35,6 @@ from oversight.web.revocation import StreamGuard
 
 router = APIRouter(prefix="/api", tags=["cameras"])
 BOUNDARY = "ovframe"
-ACTIVE_ALERT_WINDOW = timedelta(hours=1)
 
 
 class Location(BaseModel):
@@ -63,6 +63,8 @@ class SiteOut(BaseModel):
     timezone: str
     controller: str
     has_site_plan: bool
+    alarm_sounds: dict[str, str] = {}  # priority -> sound name, for the alert cue
+    repeat_sound_s: float = 10.0  # an unacknowledged alert sounds again this often
 
 
 class Span(BaseModel):
@@ -134,14 +136,14 @@ def camera_status(ctx: AppContext, cam: CameraConfig) -> dict[str, Any]:
 
 
 def active_alerts(ctx: AppContext) -> dict[str, int]:
-    since = utcnow() - ACTIVE_ALERT_WINDOW
+    """Unacknowledged alerts per camera (events are not alerts)."""
     with ctx.db.session() as s:
         q = (
-            select(Event.camera_id, func.count())
-            .where(Event.start >= since, Event.acknowledged_at.is_(None))
-            .group_by(Event.camera_id)
+            select(Alert.camera_id, func.count())
+            .where(Alert.acknowledged_at.is_(None))
+            .group_by(Alert.camera_id)
         )
-        return {cid: int(n) for cid, n in s.execute(q).all()}
+        return {str(cid): int(n) for cid, n in s.execute(q).all() if cid is not None}
 
 
 def _camera_out(ctx: AppContext, cam: CameraConfig, alerts: dict[str, int]) -> CameraOut:
@@ -163,8 +165,16 @@ def _camera_out(ctx: AppContext, cam: CameraConfig, alerts: dict[str, int]) -> C
 
 @router.get("/site", response_model=SiteOut)
 def site(request: Request, who: Principal = Depends(require("site.view"))) -> SiteOut:
-    s = get_ctx(request).cfg.site
-    return SiteOut(name=s.name, timezone=s.timezone, controller=s.controller, has_site_plan=bool(s.site_plan))
+    cfg = get_ctx(request).cfg
+    s = cfg.site
+    return SiteOut(
+        name=s.name,
+        timezone=s.timezone,
+        controller=s.controller,
+        has_site_plan=bool(s.site_plan),
+        alarm_sounds=dict(cfg.alarms.sounds),
+        repeat_sound_s=cfg.alarms.repeat_sound_s,
+    )
 
 
 @router.get("/site/plan")

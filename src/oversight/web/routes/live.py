@@ -29,6 +29,7 @@ WS_ROLES = ALL_ROLES
 TOPIC_ROLES: dict[str, tuple[str, ...]] = {
     "event": ALL_ROLES,
     "alert.ack": ALL_ROLES,
+    "alert": ALERT_ROLES,  # the alert queue (oversight.events.alerts): open, update, end, escalate, ack
     "camera.status": ALL_ROLES,
     # the same roles that may read incidents and units through the API
     "incident": ("operator", "supervisor", "admin", "auditor"),

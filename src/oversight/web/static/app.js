@@ -18,7 +18,14 @@ export async function api(path, { method = "GET", body, raw = false } = {}) {
   const headers = {};
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (!["GET", "HEAD"].includes(method)) headers["X-CSRF-Token"] = cookie("ov_csrf") || "";
-  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: "same-origin" });
+  let res;
+  try {
+    res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: "same-origin" });
+  } catch (e) {  // no answer at all: the server or the network is down
+    connection(false);
+    throw new ApiError(0, "The server cannot be reached; retrying in the background.", null);
+  }
+  connection(true);
   if (raw) return res;
   let data = null;
   const text = await res.text();
@@ -99,7 +106,7 @@ let socket = null, backoff = 500;
 function connectWs() {
   if (!state.me || socket) return;
   socket = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/api/ws");
-  socket.onopen = () => { backoff = 500; $("#ws-state").classList.add("up"); };
+  socket.onopen = () => { backoff = 500; $("#ws-state").classList.add("up"); connection(true); if (isAlertRole()) alerts.load(); };
   socket.onmessage = (m) => {
     let msg; try { msg = JSON.parse(m.data); } catch { return; }
     for (const fn of [...listeners]) { try { fn(msg); } catch (e) { console.error(e); } }
@@ -107,45 +114,113 @@ function connectWs() {
   socket.onclose = (e) => {
     socket = null; $("#ws-state").classList.remove("up");
     if (e.code === 4401) { state.me = null; go("login"); return; }
+    if (state.me) connection(false);
     if (state.me) setTimeout(connectWs, backoff = Math.min(backoff * 2, 10000));
   };
 }
 export function onMessage(fn) { listeners.add(fn); return () => listeners.delete(fn); }
 
 // ---- alert counter and cue (operators and supervisors)
-const unacked = new Set();
-let audioCtx = null;
-function beep() {
-  try {
-    audioCtx ||= new AudioContext();
-    const o = audioCtx.createOscillator(), g = audioCtx.createGain();
-    o.frequency.value = 880; g.gain.setValueAtTime(0.001, audioCtx.currentTime);
-    g.gain.exponentialRampToValueAtTime(0.15, audioCtx.currentTime + 0.02);
-    g.gain.exponentialRampToValueAtTime(0.001, audioCtx.currentTime + 0.5);
-    o.connect(g).connect(audioCtx.destination); o.start(); o.stop(audioCtx.currentTime + 0.5);
-  } catch { /* no audio device */ }
+// The badge shows the server's count (/api/alerts/count), never the length of a page. Each
+// unacknowledged alert's sound (per priority) repeats until it is acknowledged. Browsers keep an
+// AudioContext suspended until the user interacts with the page, so after a reload a banner says the
+// sound is off until a click lets it run.
+const PRIO = ["P1", "P2", "P3", "P4"];
+const unacked = new Map();  // alert id -> { priority, sound }
+let audioCtx = null, serverCount = 0, countTimer = null, cueTimer = null;
+const TONES = {  // [frequency Hz (0 = pause), seconds]
+  siren: [[660, .35], [880, .35], [660, .35], [880, .35]],
+  alarm: [[880, .18], [0, .08], [880, .18], [0, .08], [880, .18]],
+  chime: [[988, .25], [784, .45]],
+  beep: [[880, .4]],
+  none: [],
+};
+const isAlertRole = () => can(state.me, "alerts.handle");
+function audio() {
+  if (!audioCtx) {
+    try { audioCtx = new AudioContext(); audioCtx.onstatechange = soundBanner; } catch { audioCtx = null; }
+  }
+  return audioCtx;
 }
+export function soundRunning() { return !!audioCtx && audioCtx.state === "running"; }
+function soundBanner() {
+  const off = isAlertRole() && state.sound && !soundRunning();
+  $("#sound-banner").hidden = !off;
+}
+function enableSound() {
+  const ac = audio();
+  if (ac && ac.state !== "running") ac.resume().then(soundBanner, soundBanner);
+}
+function play(sound) {
+  const ac = audio();
+  if (!state.sound || !ac || ac.state !== "running") { soundBanner(); return; }
+  let t = ac.currentTime;
+  for (const [f, d] of TONES[sound] || TONES.beep) {
+    if (f) {
+      const o = ac.createOscillator(), g = ac.createGain();
+      o.frequency.value = f; g.gain.setValueAtTime(0.001, t);
+      g.gain.exponentialRampToValueAtTime(0.15, t + 0.02); g.gain.exponentialRampToValueAtTime(0.001, t + d);
+      o.connect(g).connect(ac.destination); o.start(t); o.stop(t + d);
+    }
+    t += d;
+  }
+  state.lastSound = sound;
+  document.body.dataset.lastSound = sound;
+}
+function mostUrgentSound() {
+  let best = null;
+  for (const a of unacked.values()) if (a.sound !== "none" && (!best || PRIO.indexOf(a.priority) < PRIO.indexOf(best.priority))) best = a;
+  return best && best.sound;
+}
+function cue() { const s = mostUrgentSound(); if (s) play(s); }
 function renderCount() {
   const b = $("#alert-count");
-  b.textContent = unacked.size; b.hidden = unacked.size === 0;
+  b.textContent = serverCount; b.hidden = serverCount === 0;
+}
+function refreshCount() {  // coalesce bursts of messages into one request
+  clearTimeout(countTimer);
+  countTimer = setTimeout(async () => {
+    const c = await api("/api/alerts/count").catch(() => null);
+    if (c) { serverCount = c.unacknowledged; renderCount(); }
+  }, 200);
 }
 export const alerts = {
-  set(ids) { unacked.clear(); ids.forEach(i => unacked.add(i)); renderCount(); },
-  ack(id) { unacked.delete(id); renderCount(); },
+  async load() {
+    unacked.clear(); serverCount = 0; renderCount(); clearInterval(cueTimer); cueTimer = null;
+    if (!isAlertRole()) { soundBanner(); return; }
+    const page = await api("/api/alerts?state=unacknowledged&limit=500").catch(() => ({ items: [] }));
+    for (const a of page.items) unacked.set(a.id, { priority: a.priority, sound: a.sound });
+    refreshCount(); audio(); soundBanner();
+    cueTimer = setInterval(cue, 1000 * ((state.site && state.site.repeat_sound_s) || 10));
+  },
+  clear() { unacked.clear(); serverCount = 0; renderCount(); clearInterval(cueTimer); cueTimer = null; soundBanner(); },
+  ack(id) { unacked.delete(id); refreshCount(); },
   has(id) { return unacked.has(id); },
 };
 onMessage((msg) => {
-  if (!can(state.me, "alerts.handle")) return;
-  if (msg.topic === "event" && msg.data.phase === "start") {
-    unacked.add(msg.data.id); renderCount();
+  if (!isAlertRole() || msg.topic !== "alert") return;
+  const a = msg.data;
+  if (a.acknowledged_at) unacked.delete(a.id);
+  else unacked.set(a.id, { priority: a.priority, sound: a.sound });
+  refreshCount();
+  if (a.phase === "open" || a.phase === "escalate") {
     const b = $("#alert-count"); b.classList.remove("pulse"); void b.offsetWidth; b.classList.add("pulse");
-    if (state.sound) beep();
+    if (a.sound !== "none") play(a.sound);
     if (!location.hash.startsWith("#/alerts")) {
-      const cam = state.cameraNames[msg.data.camera_id] || msg.data.camera_id;
-      toast(`Alert: ${msg.data.label}${msg.data.rule_id ? " in " + msg.data.rule_id : ""} on ${cam}`, { kind: "alert", onclick: () => go("alerts") });
+      const cam = state.cameraNames[a.camera_id] || a.camera_id || "server";
+      toast(`${a.priority} ${a.phase === "escalate" ? "escalated: " : ""}${a.title} (${cam})`, { kind: "alert", onclick: () => go("alerts") });
     }
-  } else if (msg.topic === "alert.ack") { unacked.delete(msg.data.id); renderCount(); }
+  }
 });
+
+// ---- connection to the server: a banner when it is lost, gone when it is back
+let lostTimer = null;
+function connection(up) {
+  clearTimeout(lostTimer);
+  if (up) { if (!$("#conn-banner").hidden || document.body.classList.contains("offline")) { $("#conn-banner").hidden = true; document.body.classList.remove("offline"); } return; }
+  lostTimer = setTimeout(() => { $("#conn-banner").hidden = false; document.body.classList.add("offline"); }, 1500);
+}
+export function serverReachable() { return $("#conn-banner").hidden; }
 
 // ---- router
 export const state = { me: null, site: null, tz: "UTC", pages: [], sound: localStorage.getItem("ov_sound") !== "off", cameraNames: {} };
@@ -229,19 +304,14 @@ async function onLogin() {
   $("#user-name").textContent = `${state.me.username} · ${state.me.role}`;
   const cams = await api("/api/cameras").catch(() => []);
   state.cameraNames = Object.fromEntries(cams.map(c => [c.id, c.name]));
-  alerts.set([]);
-  if (can(state.me, "alerts.handle")) {
-    const page = await api("/api/events?unacknowledged=true&limit=200").catch(() => ({ items: [] }));
-    alerts.set(page.items.map(e => e.id));
-  }
-  connectWs();
+  connectWs();  // its open loads the alert queue (and again after every reconnect)
 }
 
 export function loggedIn(me) { state.me = me; loggedInAs = null; }
 
 async function logout(all) {
   await api(all ? "/api/auth/logout-all" : "/api/auth/logout", { method: "POST" }).catch(() => null);
-  state.me = null; loggedInAs = null; alerts.set([]); if (socket) socket.close();
+  state.me = null; loggedInAs = null; alerts.clear(); if (socket) socket.close();
   $("#user-menu").open = false; go("login");
 }
 
@@ -263,6 +333,8 @@ async function start() {
   $("#logout-all").addEventListener("click", () => logout(true));
   window.addEventListener("hashchange", route);
   document.addEventListener("keydown", keys);
+  for (const ev of ["pointerdown", "keydown"]) document.addEventListener(ev, enableSound, { capture: true });
+  $("#sound-banner").addEventListener("click", enableSound);
   setInterval(tick, 1000); tick();
   await route();
 }

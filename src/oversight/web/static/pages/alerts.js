@@ -1,6 +1,14 @@
-// Alerts: arrive over the WebSocket (no polling); acknowledge with a note or escalate to an incident.
+// Alerts: the queue of situations to handle (not every detection). Pushed over the WebSocket (topic
+// "alert"); acknowledge with a reason (and a cause for false alarms), in bulk, or escalate to an incident.
 export const title = "Alerts";
 export const permission = "alerts.handle";
+
+const REASONS = [["real", "Real"], ["false_alarm", "False alarm"], ["test", "Test"], ["duplicate", "Duplicate"]];
+const CAUSES = ["weather", "lighting", "animal", "vegetation", "reflection", "camera", "detection", "other"];
+
+function select(h, options, label) {
+  return h("select", { "aria-label": label }, options.map(([v, t]) => h("option", { value: v }, t)));
+}
 
 export async function render(el, ctx) {
   const { h, api, go, fmtTime, onMessage, onCleanup, alerts, state, toast } = ctx;
@@ -8,95 +16,136 @@ export async function render(el, ctx) {
   const showAcked = h("input", { type: "checkbox" });
   const sound = h("input", { type: "checkbox", checked: state.sound });
   sound.addEventListener("change", () => { state.sound = sound.checked; localStorage.setItem("ov_sound", sound.checked ? "on" : "off"); });
-  const count = h("span", { class: "muted" });
+  const count = h("span", { class: "muted", id: "alerts-count" });
+  const all = h("input", { type: "checkbox", "aria-label": "Select all shown" });
+  const bulkReason = select(h, REASONS, "Reason for the selected");
+  const bulkCause = select(h, CAUSES.map(c => [c, c]), "Cause of the false alarms");
+  bulkCause.hidden = true;
+  bulkReason.addEventListener("change", () => { bulkCause.hidden = bulkReason.value !== "false_alarm"; });
+  const bulkBtn = h("button", { type: "button", id: "bulk-ack" }, "Acknowledge selected");
   el.append(h("div", { class: "toolbar" }, h("h1", { style: "margin:0" }, title), count, h("span", { class: "spacer" }),
     h("label", { style: "display:flex;gap:6px;align-items:center" }, sound, "Sound"),
     h("label", { style: "display:flex;gap:6px;align-items:center" }, showAcked, "Show acknowledged"),
-    h("span", { class: "muted small" }, h("kbd", {}, "j"), "/", h("kbd", {}, "k"), " move · ", h("kbd", {}, "n"), " note · ", h("kbd", {}, "Enter"), " acknowledge")), list);
+    h("span", { class: "muted small" }, h("kbd", {}, "j"), "/", h("kbd", {}, "k"), " move · ", h("kbd", {}, "n"), " note · ", h("kbd", {}, "Enter"), " acknowledge")),
+    h("div", { class: "toolbar small" }, h("label", { style: "display:flex;gap:6px;align-items:center" }, all, "All shown"), bulkReason, bulkCause, bulkBtn),
+    list);
   showAcked.addEventListener("change", load);
+  all.addEventListener("change", () => { for (const c of cards.values()) if (!c.a.acknowledged_at) c.pick.checked = all.checked; });
+  bulkBtn.addEventListener("click", bulkAck);
   const cards = new Map();
 
-  function card(e, fresh = false) {
+  function body(reason, cause, note) {
+    return reason === "false_alarm" ? { reason, cause, note } : { reason, note };
+  }
+
+  function card(a, fresh = false) {
     const note = h("input", { placeholder: "Note (what you saw, what you did)", maxlength: 2000, "aria-label": "Acknowledgement note" });
-    const ackBtn = h("button", { type: "button", class: "primary", onclick: () => ack(e.id, note.value) }, "Acknowledge");
-    const escBtn = h("button", { type: "button", onclick: () => escalate(e.id, note.value) }, "Escalate to incident");
-    note.addEventListener("keydown", (k) => { if (k.key === "Enter") ack(e.id, note.value); });
-    const thumb = e.thumbnail ? h("img", { src: e.thumbnail, alt: "Snapshot (redacted)", loading: "lazy" }) : h("div", { class: "thumb" });
-    if (e.thumbnail) {  // a new event's snapshot may be written a moment after the alert
+    const reason = select(h, REASONS, "Reason");
+    const cause = select(h, CAUSES.map(c => [c, c]), "Cause of the false alarm"); cause.hidden = true;
+    reason.addEventListener("change", () => { cause.hidden = reason.value !== "false_alarm"; });
+    const pick = h("input", { type: "checkbox", "aria-label": "Select" });
+    const ackBtn = h("button", { type: "button", class: "primary", onclick: () => ack(a.id, body(reason.value, cause.value, note.value)) }, "Acknowledge");
+    const escBtn = a.event_id ? h("button", { type: "button", onclick: () => escalate(a.id, note.value) }, "Escalate to incident") : null;
+    note.addEventListener("keydown", (k) => { if (k.key === "Enter") ack(a.id, body(reason.value, cause.value, note.value)); });
+    const thumb = a.thumbnail ? h("img", { src: a.thumbnail, alt: "Snapshot (redacted)", loading: "lazy" }) : h("div", { class: "thumb" });
+    if (a.thumbnail) {  // a new event's snapshot may be written a moment after the alert
       let tries = 0;
-      thumb.addEventListener("error", () => { if (tries++ < 5) setTimeout(() => { thumb.src = e.thumbnail + "?r=" + tries; }, 1500); });
+      thumb.addEventListener("error", () => { if (tries++ < 5) setTimeout(() => { thumb.src = a.thumbnail + "?r=" + tries; }, 1500); });
     }
+    const head = h("div", { class: "title" });
+    const meta = h("div", { class: "muted small" });
     const ackInfo = h("div", { class: "muted small" });
-    const el = h("article", { class: "alert-card" + (fresh ? " new" : ""), tabindex: 0, dataset: { id: e.id, shownAt: Date.now() } },
-      thumb,
-      h("div", {}, h("div", { class: "title" }, `${e.label}${e.rule_id ? " · " + e.rule_id : ""}`),
-        h("div", {}, h("a", { href: `#/camera/${encodeURIComponent(e.camera_id)}?t=${encodeURIComponent(new Date(Date.parse(e.start) - 5000).toISOString())}` }, e.camera_name || e.camera_id),
-          h("span", { class: "muted" }, " · " + fmtTime(e.start))),
-        h("div", { class: "muted small" }, `${e.rule_type || "event"}${e.confidence ? " · confidence " + Math.round(e.confidence * 100) + "%" : ""}`), ackInfo),
-      h("div", { class: "actions" }, note, h("div", { class: "row" }, ackBtn, escBtn)));
-    const entry = { el, e, note, ackInfo, ackBtn, escBtn };
-    setAcked(entry, e);
+    const camLink = a.camera_id
+      ? h("a", { href: `#/camera/${encodeURIComponent(a.camera_id)}?t=${encodeURIComponent(new Date(Date.parse(a.opened_at) - 5000).toISOString())}` }, a.camera_name || a.camera_id)
+      : h("span", {}, "Server");
+    const el = h("article", { class: `alert-card prio-${a.priority}` + (fresh ? " new" : ""), tabindex: 0,
+      dataset: { id: a.id, event: a.event_id || "", kind: a.kind, shownAt: Date.now() } },
+      h("div", {}, pick, thumb),
+      h("div", {}, head, h("div", {}, camLink, h("span", { class: "muted" }, " · " + fmtTime(a.opened_at))), meta, ackInfo),
+      h("div", { class: "actions" }, h("div", { class: "row" }, reason, cause), note, h("div", { class: "row" }, ackBtn, escBtn)));
+    const entry = { el, a, note, reason, cause, pick, head, meta, ackInfo, ackBtn };
+    refresh(entry, a);
     return entry;
   }
-  function setAcked(entry, e) {
-    entry.e = e;
-    const acked = !!e.acknowledged_at;
+  function refresh(entry, a) {
+    entry.a = { ...entry.a, ...a };
+    a = entry.a;
+    entry.el.className = entry.el.className.replace(/prio-P\d/, "prio-" + a.priority);
+    entry.head.replaceChildren(h("span", { class: "prio" }, a.priority), " ", a.title);
+    const bits = [a.kind === "rule" ? "rule alert" : a.kind === "storm" ? "grouped alerts" : "health"];
+    if (a.occurrences > 1) bits.push(`${a.occurrences}×, last ${fmtTime(a.updated_at, { date: false })}`);
+    bits.push(a.ended_at ? "situation over" : "ongoing");
+    if (a.escalated_at) bits.push("escalated (unacknowledged too long)");
+    entry.meta.textContent = bits.join(" · ");
+    entry.el.classList.toggle("ongoing", !a.ended_at);
+    entry.el.classList.toggle("escalated", !!a.escalated_at);
+    const acked = !!a.acknowledged_at;
     entry.el.classList.toggle("acked", acked);
-    entry.ackBtn.disabled = acked; entry.note.disabled = acked;
-    entry.ackInfo.textContent = acked ? `Acknowledged by ${e.acknowledged_by} at ${fmtTime(e.acknowledged_at)}${e.ack_note ? ": " + e.ack_note : ""}` : "";
-    if (acked && !showAcked.checked) setTimeout(() => { entry.el.remove(); cards.delete(e.id); updateCount(); }, 1500);
+    entry.ackBtn.disabled = acked; entry.note.disabled = acked; entry.pick.disabled = acked;
+    if (acked) entry.pick.checked = false;
+    const why = a.ack_reason ? ` (${a.ack_reason.replace("_", " ")}${a.ack_cause ? ": " + a.ack_cause : ""})` : "";
+    entry.ackInfo.textContent = acked ? `Acknowledged by ${a.acknowledged_by} at ${fmtTime(a.acknowledged_at)}${why}${a.ack_note ? ": " + a.ack_note : ""}` : "";
+    if (acked && !showAcked.checked) setTimeout(() => { entry.el.remove(); cards.delete(a.id); empty(); }, 1500);
   }
-  function updateCount() {
-    const open = [...cards.values()].filter(c => !c.e.acknowledged_at).length;
-    count.textContent = open ? `${open} unacknowledged` : "";
-    if (!cards.size) list.replaceChildren(h("p", { class: "muted", id: "no-alerts" }, "No unacknowledged alerts. New ones appear here at once."));
+  async function updateCount() {
+    const c = await api("/api/alerts/count").catch(() => null);
+    if (c) count.textContent = c.unacknowledged ? `${c.unacknowledged} unacknowledged` : "";
   }
-  async function ack(id, note) {
+  function empty() {
+    if (!cards.size && !list.querySelector("#no-alerts")) list.replaceChildren(h("p", { class: "muted", id: "no-alerts" }, "No unacknowledged alerts. New ones appear here at once."));
+  }
+  function acked(a) { alerts.ack(a.id); const c = cards.get(a.id); if (c) refresh(c, a); }
+  async function ack(id, b) {
     try {
-      const e = await api(`/api/events/${id}/ack`, { method: "POST", body: { note } });
-      alerts.ack(id); const c = cards.get(id); if (c) setAcked(c, e);
-      toast("Alert acknowledged.");
+      acked(await api(`/api/alerts/${id}/ack`, { method: "POST", body: b }));
+      toast("Alert acknowledged."); updateCount();
+    } catch (x) { toast("Could not acknowledge: " + x.message, { kind: "error" }); }
+  }
+  async function bulkAck() {
+    const ids = [...cards.values()].filter(c => c.pick.checked).map(c => c.a.id);
+    if (!ids.length) { toast("Select alerts first.", { kind: "error" }); return; }
+    try {
+      const r = await api("/api/alerts/ack", { method: "POST", body: { ids, ...body(bulkReason.value, bulkCause.value, "") } });
+      toast(`${r.acknowledged.length} alert(s) acknowledged.`); all.checked = false;
+      for (const id of r.acknowledged) { alerts.ack(id); const c = cards.get(id); if (c) refresh(c, { acknowledged_at: new Date().toISOString(), acknowledged_by: state.me.username, ack_reason: bulkReason.value }); }
+      updateCount();
     } catch (x) { toast("Could not acknowledge: " + x.message, { kind: "error" }); }
   }
   async function escalate(id, note) {
     try {
-      const r = await api(`/api/events/${id}/escalate`, { method: "POST", body: { note } });
-      alerts.ack(id); toast(`Incident ${r.incident_id} opened.`, { onclick: () => go("incidents/" + r.incident_id) });
-      const e = await api(`/api/events/${id}`); const c = cards.get(id); if (c) setAcked(c, e);
+      const r = await api(`/api/alerts/${id}/escalate`, { method: "POST", body: { note } });
+      toast(`Incident ${r.incident_id} opened.`, { onclick: () => go("incidents/" + r.incident_id) });
+      acked(await api(`/api/alerts/${id}`)); updateCount();
     } catch (x) { toast("Could not escalate: " + x.message, { kind: "error" }); }
   }
-  function add(e, fresh) {
-    if (cards.has(e.id)) return;
-    const c = card(e, fresh); cards.set(e.id, c);
-    const empty = list.querySelector("#no-alerts"); if (empty) empty.remove();
+  function add(a, fresh) {
+    if (cards.has(a.id)) { refresh(cards.get(a.id), a); return; }
+    const c = card(a, fresh); cards.set(a.id, c);
+    const none = list.querySelector("#no-alerts"); if (none) none.remove();
     if (fresh) list.prepend(c.el); else list.append(c.el);
-    updateCount();
   }
   async function load() {
     list.replaceChildren(); cards.clear();
-    const page = await api(`/api/events?limit=100${showAcked.checked ? "" : "&unacknowledged=true"}`);
-    page.items.forEach(e => add(e, false));
-    updateCount();
+    const page = await api(`/api/alerts?limit=200&state=${showAcked.checked ? "all" : "unacknowledged"}`);
+    page.items.forEach(a => add(a, false));
+    empty(); updateCount();
   }
-  onCleanup(onMessage(async (m) => {
-    if (m.topic === "event" && m.data.phase === "start") {
-      // show at once from the pushed message; no extra round trip before the operator sees it
-      const d = m.data;
-      add({ id: d.id, camera_id: d.camera_id, camera_name: state.cameraNames[d.camera_id] || d.camera_id, label: d.label,
-        rule_id: d.rule_id, rule_type: d.rule_type, start: d.start, confidence: d.confidence || 0,
-        thumbnail: `/api/events/${d.id}/thumbnail.jpg`, acknowledged_at: null }, true);
-    } else if (m.topic === "alert.ack" && cards.has(m.data.id)) {
-      try { setAcked(cards.get(m.data.id), await api(`/api/events/${m.data.id}`)); } catch { /* ignore */ }
-    }
+  onCleanup(onMessage((m) => {
+    if (m.topic !== "alert") return;
+    const a = { ...m.data, camera_name: state.cameraNames[m.data.camera_id] || m.data.camera_id };
+    if (m.data.phase === "open") { add(a, true); updateCount(); }
+    else if (cards.has(a.id)) { refresh(cards.get(a.id), a); if (m.data.phase === "ack") updateCount(); }
+    else if (m.data.phase === "escalate" && !a.acknowledged_at) add(a, true);
   }));
   function keys(e) {
     if (e.target.closest("input, textarea, select")) return;
     const items = [...list.querySelectorAll(".alert-card")];
     const i = items.indexOf(document.activeElement);
+    const c = i >= 0 ? cards.get(+items[i].dataset.id) : null;
     if (e.key === "j") { (items[i + 1] || items[0])?.focus(); e.preventDefault(); }
     else if (e.key === "k") { (items[i - 1] || items[items.length - 1])?.focus(); e.preventDefault(); }
-    else if (e.key === "n" && i >= 0) { cards.get(+items[i].dataset.id)?.note.focus(); e.preventDefault(); }
-    else if (e.key === "Enter" && i >= 0) ack(+items[i].dataset.id, cards.get(+items[i].dataset.id)?.note.value || "");
+    else if (e.key === "n" && c) { c.note.focus(); e.preventDefault(); }
+    else if (e.key === "Enter" && c) ack(c.a.id, body(c.reason.value, c.cause.value, c.note.value));
   }
   document.addEventListener("keydown", keys); onCleanup(() => document.removeEventListener("keydown", keys));
   await load();

@@ -84,11 +84,28 @@ export async function render(el, ctx) {
   }
   function listRules() {
     rulesBox.replaceChildren(...(cam.rules || []).map((r, i) => h("div", { class: "item" }, h("b", {}, r.id), ` · ${r.type} · `, h("span", { class: "muted" }, r.purpose), " ",
+      alerting(r), " ",
       h("button", { type: "button", class: "danger", onclick: () => { cam.rules.splice(i, 1); paint(); listRules(); syncJson(); } }, "Remove"))),
       ...(cam.motion.masks || []).map((m, i) => h("div", { class: "item" }, `motion mask ${i + 1} (${m.length} points) `,
         h("button", { type: "button", class: "danger", onclick: () => { cam.motion.masks.splice(i, 1); paint(); listRules(); syncJson(); } }, "Remove"))));
     if (!rulesBox.children.length) rulesBox.append(h("p", { class: "muted" }, "No rules yet: pick a tool and draw on the picture."));
     syncJson();
+  }
+  // Which rules alert (and at which priority): every rule records events; only these raise alerts.
+  function alerting(r) {
+    const on = h("input", { type: "checkbox", checked: !!r.alert, "aria-label": `Rule ${r.id} raises alerts` });
+    const prio = h("select", { "aria-label": `Priority of rule ${r.id}`, disabled: !r.alert },
+      ["P1", "P2", "P3", "P4"].map(p => h("option", { value: p, selected: (r.priority || "P3") === p }, p)));
+    on.addEventListener("change", () => {
+      r.alert = on.checked;
+      if (r.alert && r.type === "line" && r.alert_above == null) {
+        r.alert_above = +(prompt("A counting line alerts above how many crossings an hour?", "100") || 100); r.per_minutes = 60;
+      }
+      listRules();
+    });
+    prio.addEventListener("change", () => { r.priority = prio.value; syncJson(); });
+    const what = r.alert ? (r.type === "line" ? `alerts above ${r.alert_above} crossings / ${r.per_minutes || 60} min` : "alerts") : "events only";
+    return h("label", { class: "small", style: "display:inline-flex;gap:4px;align-items:center" }, on, what, prio);
   }
   function finish() {
     const need = tool === "line" ? 2 : 3;

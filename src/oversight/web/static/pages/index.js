@@ -18,4 +18,5 @@ export const PAGES = [
   { path: "users", module: "./users.js", nav: true },
   { path: "reveals", module: "./reveals.js", nav: true },
   { path: "audit", module: "./audit.js", nav: true },
+  { path: "health", module: "./health.js", nav: true },
 ];

@@ -65,7 +65,7 @@ export async function render(el, ctx) {
   let pending = null;  // many events in a burst -> one refresh
   const soon = () => { if (!pending) pending = setTimeout(() => { pending = null; refresh(); }, 1000); };
   onCleanup(() => clearTimeout(pending));
-  onCleanup(onMessage((m) => { if ((m.topic === "event" && m.data.phase === "start") || m.topic === "alert.ack" || (m.topic === "camera.status" && "online" in m.data)) soon(); }));
+  onCleanup(onMessage((m) => { if ((m.topic === "event" && m.data.phase === "start") || m.topic === "alert.ack" || (m.topic === "alert" && m.data.phase === "open") || (m.topic === "camera.status" && "online" in m.data)) soon(); }));
   window.addEventListener("resize", draw); onCleanup(() => window.removeEventListener("resize", draw));
   draw();
 }

@@ -1,0 +1,26 @@
+"""The health API: per camera and per server numbers from ``oversight.health`` (the runtime's
+latest periodic check; a one-off check, raising no alerts, before the first one or without a runtime)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+
+from oversight.health import HealthMonitor
+from oversight.web.auth import Principal, get_ctx, require
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/api/health")
+def health(request: Request, who: Principal = Depends(require("health.read"))) -> dict[str, Any]:
+    """Receiving, recording, analysing per camera; disk, days of footage left and database size."""
+    ctx = get_ctx(request)
+    monitor = getattr(ctx.runtime, "health", None)
+    latest = getattr(monitor, "latest", None)
+    if isinstance(latest, dict):
+        return latest
+    status = getattr(ctx.runtime, "status", None)
+    once = HealthMonitor(ctx.cfg, ctx.db, status if callable(status) else list)
+    return once.check()
