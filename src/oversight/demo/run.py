@@ -13,6 +13,7 @@ from typing import Any
 import typer
 import yaml
 
+from oversight.config.schema import SiteConfig
 from oversight.demo.site import demo_site
 from oversight.recording.segment import recording_note
 from oversight.service import Service
@@ -50,6 +51,47 @@ def _status_line(summary: dict[str, Any], elapsed: float) -> str:
     )
 
 
+def _prepare(
+    data_dir: Path, footage: Path | None, detector: str, model: Path | None, synthetic: bool
+) -> tuple[DataDirLock, SiteConfig, Path]:
+    """Lock the data directory first (a running demo keeps its config and recordings), then write
+    the demo site's config into it."""
+    lock = DataDirLock(data_dir)
+    try:
+        lock.acquire()
+    except DataDirInUse as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    try:
+        cfg = demo_site(data_dir, footage, detector, model, synthetic)
+    except FileNotFoundError as exc:
+        lock.release()
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    config_path = data_dir / "demo-site.yaml"
+    config_path.write_text(yaml.safe_dump(cfg.model_dump(mode="json", exclude_none=True), sort_keys=False))
+    return lock, cfg, config_path
+
+
+def _run_until_stopped(service: Service, duration: float | None, interval: float) -> list[dict[str, Any]]:
+    """Print a status line every ``interval`` until ``duration`` or Ctrl-C; the cameras' last status."""
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    started = time.monotonic()
+    try:
+        while not stop.is_set():
+            remaining = None if duration is None else duration - (time.monotonic() - started)
+            if remaining is not None and remaining <= 0:
+                break
+            stop.wait(interval if remaining is None else min(interval, remaining))
+            typer.echo(_status_line(service.summary(), time.monotonic() - started))
+    finally:
+        last_status = service.runtime.status()  # as the cameras were just before the stop
+        service.stop()
+    return last_status
+
+
 def run_demo(
     duration: float | None,
     footage: Path | None,
@@ -63,20 +105,7 @@ def run_demo(
     interval: float = 5.0,
 ) -> dict[str, Any]:
     data_dir = data_dir.resolve()
-    lock = DataDirLock(data_dir)
-    try:
-        lock.acquire()  # before anything is written: a running demo keeps its config and recordings
-    except DataDirInUse as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
-    try:
-        cfg = demo_site(data_dir, footage, detector, model, synthetic)
-    except FileNotFoundError as exc:
-        lock.release()
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    config_path = data_dir / "demo-site.yaml"
-    config_path.write_text(yaml.safe_dump(cfg.model_dump(mode="json", exclude_none=True), sort_keys=False))
+    lock, cfg, config_path = _prepare(data_dir, footage, detector, model, synthetic)
     service = Service(cfg, config_path, lock)
     sources = ", ".join(c.streams.record for c in cfg.cameras)
     typer.echo(f"Oversight demo: {len(cfg.cameras)} camera(s) from {sources}")
@@ -91,21 +120,7 @@ def run_demo(
         typer.echo(f"  web app: http://{host}:{port}/   API docs: http://{host}:{port}/docs")
         for name, password in _demo_accounts(service).items():
             typer.echo(f"    log in as {name} / {password}")
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    started = time.monotonic()
-    try:
-        while not stop.is_set():
-            elapsed = time.monotonic() - started
-            remaining = None if duration is None else duration - elapsed
-            if remaining is not None and remaining <= 0:
-                break
-            stop.wait(interval if remaining is None else min(interval, remaining))
-            typer.echo(_status_line(service.summary(), time.monotonic() - started))
-    finally:
-        last_status = service.runtime.status()  # as the cameras were just before the stop
-        service.stop()
+    last_status = _run_until_stopped(service, duration, interval)
     try:
         summary = service.summary(last_status)
     finally:
