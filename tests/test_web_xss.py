@@ -111,7 +111,7 @@ def seeded(db: Database, tmp_path: Path) -> Iterator[tuple[str, int]]:
             payload("reason"),
             payload("reference")[:128],
         )
-    from oversight.incidents.api import service_for
+    from oversight.web.routes.incidents import service_for
 
     with BackgroundServer(ctx) as url:
         with db.session() as s:

@@ -24,7 +24,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     # events and alerts
     "events.read": ("operator", "supervisor", "auditor"),
     "alerts.handle": ("operator", "supervisor"),  # acknowledge, escalate
-    "alerts.report": ("operator", "supervisor", "auditor", "admin"),  # false-alarm rates per rule
+    "reports.alerts": ("operator", "supervisor", "auditor", "admin"),  # false-alarm rates per rule
     # privacy: reveals, exports, audit, reports
     "reveal.request": ("operator", "supervisor"),
     "reveal.approve": ("supervisor",),

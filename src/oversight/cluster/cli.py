@@ -78,7 +78,7 @@ def cluster(
     from oversight.store.db import Database
 
     sealer = sealer_for(Database(_db_url(cfg)), cfg)  # the head signs the audit digests, once
-    typer.echo(f"audit genesis fingerprint (keep it off the server): {sealer.genesis.fingerprint}")
+    typer.echo(f"audit genesis fingerprint (keep it off the server): {sealer.genesis.fingerprint}", err=True)
     sealer.start()
     stop_mqtt = start_site_mqtt(cfg)
     typer.echo(json.dumps({"placement": deployment.placement, "unplaced": deployment.unplaced}))

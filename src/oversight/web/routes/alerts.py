@@ -83,7 +83,7 @@ def report(
     request: Request,
     start: datetime | None = None,
     end: datetime | None = None,
-    who: Principal = Depends(require("alerts.report")),
+    who: Principal = Depends(require("reports.alerts")),
 ) -> dict[str, Any]:
     """Per camera and rule: alerts, acknowledgements by reason and the false-alarm rate
     (false alarms / acknowledged with a reason), so a city can tune or retire rules."""
