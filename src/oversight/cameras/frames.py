@@ -1,11 +1,15 @@
-"""Decode a camera's packets for analytics (at ``detect.fps``) and the live view (every frame).
+"""Decode a camera's packets for analytics (at ``detect.fps``) and the live view; only the decode
+thread ever touches a PyAV object, and what leaves it is a read-only NumPy array.
 
 Decoding runs on its own thread behind a bounded queue so nothing here stalls recording: when the
 queue is full, packets are dropped up to the next keyframe (H.264 cannot decode a GOP with a
-hole). Every packet must be decoded, but only frames analytics samples are converted and resized
-on this thread. Analytics runs on a third thread fed through a one-frame mailbox (the newest frame
-wins), so a slow detector skips frames instead of slowing the live view; the live view converts
-the newest decoded frame only when somebody asks for it.
+hole). Every packet must be decoded, but only frames somebody needs are converted and resized, on
+this thread: the frames analytics samples, and, while a viewer has asked within ``want_s``
+seconds (the "wanted until" time ``latest`` pushes forward), the newest frame for the live view at
+up to ``live_fps``. PyAV frames share one reformatter per frame, so converting a frame from a web
+thread crashed or deadlocked the server (issue 10); viewers now only read a finished array.
+Analytics runs on a third thread fed through a one-frame mailbox (the newest frame wins), so a
+slow detector skips frames instead of slowing the live view.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import contextlib
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -101,17 +106,28 @@ class AnalyticsRunner:
                 log.exception("analytics failed on %s", self._thread.name)
 
 
+def _frozen(img: np.ndarray) -> np.ndarray:
+    """Mark an array read-only before it crosses to another thread: nobody can change a shared frame."""
+    img.flags.writeable = False
+    return img
+
+
 class FrameSampler:
+    want_s = 3.0  # a viewer's request keeps live conversion on this long
+    live_fps = 15.0  # the most live frames converted per second
+
     def __init__(self, cam: CameraConfig, analytics: Any | None, max_queue: int = 120):
         self.cam = cam
         self.analytics = analytics
         self.q: queue.Queue[StreamInfo | _Pkt | None] = queue.Queue(max_queue)
         self._need_key = False
         self._lossless = False  # set by submit(block=True): files read faster than real time
-        self._raw: tuple[av.VideoFrame, float] | None = None  # newest decoded frame, not converted
-        self._latest: tuple[np.ndarray, datetime] | None = None
-        self._latest_of: float | None = None  # wall time of the frame ``_latest`` was made from
-        self._lock = threading.Lock()
+        self._latest: tuple[np.ndarray, datetime] | None = None  # read-only, made by the decode thread
+        self._wanted_until = 0.0  # monotonic time until which viewers want live frames
+        self._fresh = threading.Condition()
+        self.frames_converted = 0
+        self.last_decoded: float | None = None  # monotonic time of the newest decoded frame
+        self.last_live: float | None = None  # monotonic time of the newest live frame
         self._thread = threading.Thread(target=self._run, name=f"decode-{cam.id}", daemon=True)
         self._runner = AnalyticsRunner(analytics, cam.id) if analytics is not None else None
         self.dropped_packets = 0
@@ -170,16 +186,19 @@ class FrameSampler:
             self._need_key = True
             self.dropped_packets += 1
 
-    def latest(self) -> tuple[np.ndarray, datetime] | None:
-        """The newest decoded frame at detect resolution, converted on demand (only when watched)."""
-        with self._lock:
-            raw = self._raw
-            if raw is not None and raw[1] != self._latest_of:
-                frame, wall = raw
-                img = frame.reformat(
-                    width=self.cam.detect.width, height=self.cam.detect.height, format="bgr24"
-                ).to_ndarray()
-                self._latest, self._latest_of = (img, datetime.fromtimestamp(wall, UTC)), wall
+    def latest(self, max_wait: float = 0.0) -> tuple[np.ndarray, datetime] | None:
+        """The newest live frame (read-only, detect resolution) and its time; None before any.
+
+        Asking keeps the decode thread converting frames for ``want_s`` seconds. After a pause in
+        watching, the frame in hand is old: wait up to ``max_wait`` seconds for a new one.
+        """
+        now = time.monotonic()
+        with self._fresh:
+            lapsed = now > self._wanted_until
+            self._wanted_until = now + self.want_s
+            if lapsed and max_wait > 0:
+                seen = self.frames_converted
+                self._fresh.wait_for(lambda: self.frames_converted != seen, timeout=max_wait)
             return self._latest
 
     @property
@@ -191,6 +210,8 @@ class FrameSampler:
         info: StreamInfo | None = None
         next_t = float("-inf")
         step = 1.0 / self.cam.detect.fps
+        live_step = 1.0 / self.live_fps
+        next_live = float("-inf")
         w, h = self.cam.detect.width, self.cam.detect.height
         while True:
             item = self.q.get()
@@ -214,10 +235,21 @@ class FrameSampler:
                 continue
             for frame in frames:
                 wall = info.wall_of(frame.pts if frame.pts is not None else item.pts)
-                with self._lock:
-                    self._raw = (frame, wall)  # the live view converts it if anybody looks
-                if self._runner is None or wall < next_t - 1e-3:
-                    continue  # not sampled: decoded (it had to be) but never converted or resized
-                next_t = next_t + step if 0 <= wall - next_t < step else wall + step
-                img = frame.reformat(width=w, height=h, format="bgr24").to_ndarray()
-                self._runner.put(img, datetime.fromtimestamp(wall, UTC), wait=self._lossless)
+                now = time.monotonic()
+                self.last_decoded = now
+                sampled = self._runner is not None and wall >= next_t - 1e-3
+                live = now <= self._wanted_until and now >= next_live
+                if not (sampled or live):
+                    continue  # decoded (it had to be) but never converted or resized
+                img = _frozen(frame.reformat(width=w, height=h, format="bgr24").to_ndarray())
+                ts = datetime.fromtimestamp(wall, UTC)
+                if live:
+                    next_live = now + live_step * 0.9  # a little slack so 15 fps sources keep every frame
+                with self._fresh:  # an analytics frame is the newest picture too, at no extra cost
+                    self._latest = (img, ts)
+                    self.frames_converted += 1
+                    self.last_live = now
+                    self._fresh.notify_all()
+                if sampled and self._runner is not None:
+                    next_t = next_t + step if 0 <= wall - next_t < step else wall + step
+                    self._runner.put(img, ts, wait=self._lossless)

@@ -159,8 +159,9 @@ class CameraWorker:
     def alive(self) -> bool:
         return any(t.is_alive() for t in self._threads)
 
-    def latest_frame(self) -> tuple[np.ndarray, datetime] | None:
-        return self.sampler.latest() if self.sampler is not None else None
+    def latest_frame(self, max_wait: float = 0.0) -> tuple[np.ndarray, datetime] | None:
+        """The newest live frame, read-only (see ``FrameSampler.latest``)."""
+        return self.sampler.latest(max_wait) if self.sampler is not None else None
 
     @property
     def analytics(self) -> Any | None:
