@@ -1,13 +1,20 @@
-"""The running site: one CameraWorker per enabled camera, startup recovery, and periodic retention.
+"""The running site: one CameraWorker per enabled camera, startup recovery, periodic retention,
+and a watchdog that never lets a stalled camera stage go unnoticed.
 
 ``apply_camera`` swaps a single camera's worker so a config change on one camera never interrupts
-recording on the others.
+recording on the others. The watchdog checks every camera's stages (ingest, recording, decode,
+analytics, live) every ``watchdog_interval_s``: a stage stuck on one piece of work for
+``stall_s`` is restarted (decode/analytics/live: the camera's decode side; ingest/recording: the
+whole worker), its outage is stored as a ``StageOutage`` row until it advances again, and
+``camera.health`` messages ("stalled", "recovered") go out on the bus.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,6 +29,7 @@ from oversight.recording.retention import OnDelete, RetentionResult, run_retenti
 from oversight.recording.storage import LocalStorage
 from oversight.store.base import utcnow
 from oversight.store.db import Database
+from oversight.store.health import StageOutage
 from oversight.store.models import Segment
 
 log = logging.getLogger(__name__)
@@ -63,6 +71,8 @@ class Runtime:
         retention_interval_s: float = 3600.0,
         on_delete: OnDelete | None = audit_deletion,
         worker_options: dict[str, Any] | None = None,
+        watchdog_interval_s: float = 2.0,
+        stall_s: float = 20.0,
     ):
         self.cfg = cfg
         self.db = db
@@ -79,6 +89,10 @@ class Runtime:
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._retention_thread: threading.Thread | None = None
+        self.watchdog_interval_s = watchdog_interval_s
+        self.stall_s = stall_s  # above the read timeout, so a slow network is not a stall
+        self._watchdog_thread: threading.Thread | None = None
+        self._outages: dict[tuple[str, str], int] = {}  # (camera, stage) -> open StageOutage id
         self.started = False
 
     def default_analytics_factory(self, cam: CameraConfig) -> Any:
@@ -103,6 +117,11 @@ class Runtime:
                     target=self._retention_loop, name="retention", daemon=True
                 )
                 self._retention_thread.start()
+            if self.watchdog_interval_s > 0:
+                self._watchdog_thread = threading.Thread(
+                    target=self._watchdog_loop, name="watchdog", daemon=True
+                )
+                self._watchdog_thread.start()
 
     def stop(self) -> None:
         with self._lock:
@@ -118,6 +137,9 @@ class Runtime:
         if self._retention_thread is not None:
             self._retention_thread.join(10)
             self._retention_thread = None
+        if self._watchdog_thread is not None:
+            self._watchdog_thread.join(10)
+            self._watchdog_thread = None
 
     def apply_camera(self, cam: CameraConfig) -> CameraWorker | None:
         """Add or replace one camera (and its entry in ``cfg``) without touching the others."""
@@ -164,3 +186,66 @@ class Runtime:
                 log.exception("retention run failed")
             if self._stop.wait(self.retention_interval_s):
                 return
+
+    # -- watchdog --------------------------------------------------------
+
+    def check_stages(self) -> None:
+        """One watchdog pass: restart stalled stages, record and announce outages and recoveries."""
+        now = time.monotonic()
+        with self._lock:
+            workers = list(self.workers.items())
+        for cam_id, worker in workers:
+            stalled = worker.stalled(self.stall_s, now)
+            ages = worker.stage_ages(now)
+            for stage, late in stalled.items():
+                if (cam_id, stage) not in self._outages:
+                    self._outages[(cam_id, stage)] = self._open_outage(cam_id, stage, late)
+                    self._health(cam_id, stage, "stalled", late)
+                worker.restarts[stage] = worker.restarts.get(stage, 0) + 1
+                log.warning("camera %s: %s stalled for %.1fs; restarting it", cam_id, stage, late)
+                if stage in ("ingest", "recording"):
+                    self._restart_worker(cam_id, worker)
+                    break  # the new worker starts clean
+                worker.restart_sampler()
+            for (cid, stage), outage_id in list(self._outages.items()):
+                age = ages.get(stage)
+                if cid == cam_id and stage not in stalled and age is not None and age < self.stall_s:
+                    self._close_outage(outage_id)
+                    del self._outages[(cid, stage)]
+                    self._health(cam_id, stage, "recovered", age)
+
+    def _restart_worker(self, cam_id: str, old: CameraWorker) -> None:
+        with self._lock:
+            if self.workers.get(cam_id) is not old or not self.started:
+                return
+            new = self._start_worker(old.cam)
+            new.restarts = dict(old.restarts)
+        # the old threads may be stuck: stop them in the background, never wait on them here
+        threading.Thread(target=old.stop, args=(1.0,), name=f"stop-{cam_id}", daemon=True).start()
+
+    def _open_outage(self, cam_id: str, stage: str, late: float) -> int:
+        start = datetime.now(UTC) - timedelta(seconds=late)
+        reason = f"{stage} stalled: restarted"
+        with self.db.session() as s:
+            row = StageOutage(camera_id=cam_id, stage=stage, start=start, reason=reason)
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def _close_outage(self, outage_id: int) -> None:
+        with self.db.session() as s:
+            row = s.get(StageOutage, outage_id)
+            if row is not None:
+                row.end = max(datetime.now(UTC), row.start)
+
+    def _health(self, cam_id: str, stage: str, state: str, age: float) -> None:
+        self.bus.publish(
+            "camera.health", {"camera_id": cam_id, "stage": stage, "state": state, "age_s": round(age, 3)}
+        )
+
+    def _watchdog_loop(self) -> None:
+        while not self._stop.wait(self.watchdog_interval_s):
+            try:
+                self.check_stages()
+            except Exception:
+                log.exception("watchdog pass failed")

@@ -70,6 +70,8 @@ class AnalyticsRunner:
         self.analytics = analytics
         self.processed = 0
         self.error: str | None = None
+        self.busy_since: float | None = None  # monotonic start of the frame in hand (watchdog)
+        self.last_done: float | None = None  # monotonic end of the newest analysed frame
         self._slot: queue.Queue[tuple[np.ndarray, datetime] | None] = queue.Queue(1)
         self._thread = threading.Thread(target=self._run, name=f"analytics-{name}", daemon=True)
         self._thread.start()
@@ -98,12 +100,15 @@ class AnalyticsRunner:
 
     def _run(self) -> None:
         while (item := self._slot.get()) is not None:
+            self.busy_since = time.monotonic()
             try:
                 self.analytics.process(*item)
                 self.processed += 1
             except Exception as exc:  # analytics bugs must not kill ingest or recording
                 self.error = f"analytics error: {exc}"
                 log.exception("analytics failed on %s", self._thread.name)
+            finally:
+                self.last_done, self.busy_since = time.monotonic(), None
 
 
 def _frozen(img: np.ndarray) -> np.ndarray:
@@ -128,10 +133,25 @@ class FrameSampler:
         self.frames_converted = 0
         self.last_decoded: float | None = None  # monotonic time of the newest decoded frame
         self.last_live: float | None = None  # monotonic time of the newest live frame
+        self.busy_since: float | None = None  # monotonic start of the packet in hand (watchdog)
+        self.stream: StreamInfo | None = None  # the stream being decoded (a restart resends it)
         self._thread = threading.Thread(target=self._run, name=f"decode-{cam.id}", daemon=True)
         self._runner = AnalyticsRunner(analytics, cam.id) if analytics is not None else None
         self.dropped_packets = 0
         self.decode_error: str | None = None
+
+    @property
+    def watched(self) -> bool:
+        """True while a viewer asked for live frames within ``want_s``."""
+        return time.monotonic() <= self._wanted_until
+
+    @property
+    def analytics_busy_since(self) -> float | None:
+        return self._runner.busy_since if self._runner is not None else None
+
+    @property
+    def analytics_last_done(self) -> float | None:
+        return self._runner.last_done if self._runner is not None else None
 
     @property
     def frames_processed(self) -> int:
@@ -173,6 +193,7 @@ class FrameSampler:
                     while True:
                         self.q.get_nowait()
         self._need_key = True
+        self.stream = info
 
     def submit(self, data: bytes, pts: int, keyframe: bool, block: bool = False) -> None:
         self._lossless = block
@@ -208,11 +229,7 @@ class FrameSampler:
     def _run(self) -> None:
         ctx: Any = None
         info: StreamInfo | None = None
-        next_t = float("-inf")
-        step = 1.0 / self.cam.detect.fps
-        live_step = 1.0 / self.live_fps
-        next_live = float("-inf")
-        w, h = self.cam.detect.width, self.cam.detect.height
+        next_t = next_live = float("-inf")
         while True:
             item = self.q.get()
             if item is None:
@@ -226,30 +243,45 @@ class FrameSampler:
                 continue
             if ctx is None or info is None:
                 continue
-            pkt = av.Packet(item.data)
-            pkt.pts = item.pts
+            self.busy_since = time.monotonic()
             try:
-                frames = ctx.decode(pkt)
-            except av.error.FFmpegError as exc:  # a corrupt packet: skip it, keep going
-                self.decode_error = f"decode error: {exc}"
-                continue
-            for frame in frames:
-                wall = info.wall_of(frame.pts if frame.pts is not None else item.pts)
-                now = time.monotonic()
-                self.last_decoded = now
-                sampled = self._runner is not None and wall >= next_t - 1e-3
-                live = now <= self._wanted_until and now >= next_live
-                if not (sampled or live):
-                    continue  # decoded (it had to be) but never converted or resized
-                img = _frozen(frame.reformat(width=w, height=h, format="bgr24").to_ndarray())
-                ts = datetime.fromtimestamp(wall, UTC)
-                if live:
-                    next_live = now + live_step * 0.9  # a little slack so 15 fps sources keep every frame
-                with self._fresh:  # an analytics frame is the newest picture too, at no extra cost
-                    self._latest = (img, ts)
-                    self.frames_converted += 1
-                    self.last_live = now
-                    self._fresh.notify_all()
-                if sampled and self._runner is not None:
-                    next_t = next_t + step if 0 <= wall - next_t < step else wall + step
-                    self._runner.put(img, ts, wait=self._lossless)
+                next_t, next_live = self._decode(ctx, info, item, next_t, next_live)
+            finally:
+                self.busy_since = None
+
+    def _decode(
+        self, ctx: Any, info: StreamInfo, item: _Pkt, next_t: float, next_live: float
+    ) -> tuple[float, float]:
+        """Decode one packet; convert the frames analytics samples or viewers want. Returns the
+        next analytics and live due times."""
+        step = 1.0 / self.cam.detect.fps
+        live_step = 1.0 / self.live_fps
+        w, h = self.cam.detect.width, self.cam.detect.height
+        pkt = av.Packet(item.data)
+        pkt.pts = item.pts
+        try:
+            frames = ctx.decode(pkt)
+        except av.error.FFmpegError as exc:  # a corrupt packet: skip it, keep going
+            self.decode_error = f"decode error: {exc}"
+            return next_t, next_live
+        for frame in frames:
+            wall = info.wall_of(frame.pts if frame.pts is not None else item.pts)
+            now = time.monotonic()
+            self.last_decoded = now
+            sampled = self._runner is not None and wall >= next_t - 1e-3
+            live = now <= self._wanted_until and now >= next_live
+            if not (sampled or live):
+                continue  # decoded (it had to be) but never converted or resized
+            img = _frozen(frame.reformat(width=w, height=h, format="bgr24").to_ndarray())
+            ts = datetime.fromtimestamp(wall, UTC)
+            if live:
+                next_live = now + live_step * 0.9  # a little slack so 15 fps sources keep every frame
+            with self._fresh:  # an analytics frame is the newest picture too, at no extra cost
+                self._latest = (img, ts)
+                self.frames_converted += 1
+                self.last_live = now
+                self._fresh.notify_all()
+            if sampled and self._runner is not None:
+                next_t = next_t + step if 0 <= wall - next_t < step else wall + step
+                self._runner.put(img, ts, wait=self._lossless)
+        return next_t, next_live

@@ -96,6 +96,11 @@ class CameraWorker:
         self.detect_error: str | None = None
         self._gap_open = False
         self._published: tuple[Any, ...] | None = None
+        # watchdog: monotonic times each stage last advanced, and when its work in hand began
+        self.last_packet: float | None = None
+        self.last_recorded: float | None = None
+        self.record_busy_since: float | None = None
+        self.restarts: dict[str, int] = {}
 
     # -- public ----------------------------------------------------------
 
@@ -109,14 +114,7 @@ class CameraWorker:
         if not self.cam.enabled:
             self._set(state="disabled")
             return
-        analytics = None
-        if self.analytics_factory is not None and self.cam.detect.enabled:
-            try:
-                analytics = self.analytics_factory(self.cam)
-            except Exception as exc:  # no analytics, but keep recording
-                self.detect_error = f"analytics unavailable: {exc}"
-                log.exception("camera %s: analytics factory failed", self.cam.id)
-        self.sampler = FrameSampler(self.cam, analytics)
+        self.sampler = self._new_sampler()
         self.sampler.start()
         close_gaps(self.db, self.cam.id, datetime.now(UTC))  # stale gaps from a previous run
         record = parse_source(self.cam.streams.record)
@@ -139,6 +137,79 @@ class CameraWorker:
         self._set(state="connecting")
         for t in self._threads:
             t.start()
+
+    def _new_sampler(self) -> FrameSampler:
+        analytics = None
+        if self.analytics_factory is not None and self.cam.detect.enabled:
+            try:
+                analytics = self.analytics_factory(self.cam)
+            except Exception as exc:  # no analytics, but keep recording
+                self.detect_error = f"analytics unavailable: {exc}"
+                log.exception("camera %s: analytics factory failed", self.cam.id)
+        return FrameSampler(self.cam, analytics)
+
+    def restart_sampler(self) -> None:
+        """Replace a stalled decode/analytics/live stage with fresh threads (the watchdog's remedy).
+
+        The reader keeps recording; the new decoder waits for the next keyframe of the current
+        stream. The stuck threads are abandoned (daemon threads: they cannot be killed) and asked to
+        stop in the background, so a hung stage never blocks the camera.
+        """
+        old = self.sampler
+        new = self._new_sampler()
+        if old is not None and old.stream is not None:
+            new.new_stream(old.stream)
+        new.start()
+        self.sampler = new
+        if old is not None:
+            threading.Thread(target=old.stop, args=(1.0,), name=f"stop-{self.cam.id}", daemon=True).start()
+
+    def stage_ages(self, now: float | None = None) -> dict[str, float | None]:
+        """Seconds since each stage last produced output (None: never, or not running)."""
+        now = time.monotonic() if now is None else now
+        sp = self.sampler
+
+        def age(t: float | None) -> float | None:
+            return None if t is None else round(max(0.0, now - t), 3)
+
+        return {
+            "ingest": age(self.last_packet),
+            "recording": age(self.last_recorded),
+            "decode": age(sp.last_decoded if sp else None),
+            "analytics": age(sp.analytics_last_done if sp else None),
+            "live": age(sp.last_live if sp else None),
+        }
+
+    def stalled(self, stall_s: float, now: float | None = None) -> dict[str, float]:
+        """Stages that have held one piece of work (or, for ingest and live, been due to produce)
+        for more than ``stall_s`` seconds, with how long. A stage merely waiting for input is not
+        stalled: the stage upstream of it is."""
+        now = time.monotonic() if now is None else now
+        out: dict[str, float] = {}
+        sp = self.sampler
+
+        def over(since: float | None) -> float | None:
+            return now - since if since is not None and now - since > stall_s else None
+
+        checks = {
+            "ingest": over(self.last_packet) if self.state == "online" else None,
+            "recording": over(self.record_busy_since),
+            "decode": over(sp.busy_since) if sp else None,
+            "analytics": over(sp.analytics_busy_since) if sp else None,
+            "live": over(sp.last_live)
+            if sp
+            and sp.watched
+            and sp.busy_since is None
+            and sp.last_decoded is not None
+            and now - sp.last_decoded < stall_s
+            else None,
+        }
+        if checks["recording"] is not None:
+            checks["ingest"] = None  # the reader waits on the recorder: recording is the cause
+        for stage, late in checks.items():
+            if late is not None:
+                out[stage] = round(late, 3)
+        return out
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop reading; the open segment is closed and indexed; the downtime becomes an open gap."""
@@ -190,6 +261,9 @@ class CameraWorker:
             else None,
             "detect_error": self.detect_error or (self.sampler.error if self.sampler else None),
             "frames_analyzed": self.sampler.frames_processed if self.sampler else 0,
+            "dropped_packets": self.sampler.dropped_packets if self.sampler else 0,
+            "stage_age_s": self.stage_ages(),
+            "stage_restarts": dict(self.restarts),
         }
 
     # -- internals -------------------------------------------------------
@@ -312,17 +386,22 @@ class CameraWorker:
                         first = False
                         backoff.reset()
                         self._on_first_packet()
-                    self._meter.add(len(rp.data), time.monotonic())
+                    self.last_packet = time.monotonic()
+                    self._meter.add(len(rp.data), self.last_packet)
                     self.last_frame_wall = rp.wall
                 if record:
                     event = self.sampler.event_active if self.sampler is not None else False
+                    self.record_busy_since = time.monotonic()
                     try:
                         self.recorder.feed(rp, event)
+                        self.last_recorded = time.monotonic()
                     except Exception as exc:  # a disk problem: keep analytics running, report it
                         self.recorder.current = None
                         self._set(record_error=f"recording failed: {exc}")
                         log.exception("camera %s: recording failed", self.cam.id)
                         record = False
+                    finally:
+                        self.record_busy_since = None
                 if feed_sampler and self.sampler is not None:
                     self.sampler.submit(rp.data, rp.pts, rp.keyframe, block=block)
                 end = rp.wall + rp.duration_s

@@ -20,6 +20,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # Domain packages whose ``models`` module adds tables to the shared metadata.
 MODEL_MODULES = (
     "oversight.store.models",
+    "oversight.store.health",
     "oversight.privacy.models",
     "oversight.incidents.models",
     "oversight.web.models",

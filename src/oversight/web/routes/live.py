@@ -29,6 +29,7 @@ TOPIC_ROLES: dict[str, tuple[str, ...]] = {
     "event": ALL_ROLES,
     "alert.ack": ALL_ROLES,
     "camera.status": ALL_ROLES,
+    "camera.health": ALL_ROLES,  # watchdog: a stage stalled / recovered
     # the same roles that may read incidents and units through the API
     "incident": ("operator", "supervisor", "admin", "auditor"),
     "unit": ("operator", "supervisor", "admin", "auditor"),
