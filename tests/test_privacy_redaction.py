@@ -130,18 +130,20 @@ def test_redact_video_moving_faces(tmp_path: Path) -> None:
 
 
 class FakeWorker:
-    def __init__(self, frame: np.ndarray, ts: datetime, tracks: list[Any] | None = None):
+    """A live camera showing ``frame``; its time is now unless ``ts`` is given (a stalled camera)."""
+
+    def __init__(self, frame: np.ndarray, ts: datetime | None = None, tracks: list[Any] | None = None):
         self.frame, self.ts = frame, ts
         self.analytics = type("A", (), {"tracks": tracks or []})()
 
     def latest_frame(self) -> tuple[np.ndarray, datetime]:
-        return self.frame, self.ts
+        return self.frame, self.ts or datetime.now(UTC)
 
     def status(self) -> dict[str, Any]:
         return {
             "id": "cam1",
             "online": True,
-            "last_frame_at": self.ts.isoformat(),
+            "last_frame_at": (self.ts or datetime.now(UTC)).isoformat(),
             "fps": 10,
             "bitrate_kbps": 0,
             "reconnects": 0,
@@ -196,7 +198,7 @@ def web(db: Database, tmp_path: Path):  # type: ignore[no-untyped-def]
         cfg=cfg,
         db=db,
         bus=EventBus(),
-        runtime=FakeRuntime({"cam1": FakeWorker(raw, T0)}),
+        runtime=FakeRuntime({"cam1": FakeWorker(raw)}),
         cache_dir=tmp_path / "cache",
     )
     return {"app": create_app(ctx), "raw": raw, "frames": frames, "ids": ids, "ctx": ctx}

@@ -15,8 +15,8 @@ from starlette.websockets import WebSocketDisconnect
 from typer.testing import CliRunner
 
 from oversight.config.loader import load_config
+from oversight.privacy.egress import WholeFrameBlur, egress
 from oversight.store.models import Event, RecordingGap, Segment, User
-from oversight.web import frames
 from oversight.web.auth import Principal
 from web_support import PASSWORD, add_users, client, login, make_ctx, tokens
 
@@ -305,16 +305,15 @@ def test_redaction_fails_closed(ctx):
         def redact(self, frame, tracks=None):
             raise RuntimeError("model crashed")
 
-    ctx.extras["redactors"] = {}
     ctx.redactor_factory = lambda cfg: Broken()
-    out = frames.outgoing_frame(ctx, "cam0", frame, None, Principal("v", "viewer"))
+    out, _ = egress(ctx)._pixels("cam0", frame, None, Principal("v", "viewer"))
     assert out is not frame and out.shape == frame.shape
     # detail is gone: the high-frequency noise is smoothed away
     assert (
         np.abs(np.diff(out.astype(int), axis=1)).mean()
         < np.abs(np.diff(frame.astype(int), axis=1)).mean() / 10
     )
-    blurred = frames.WholeFrameBlur().redact(frame)
+    blurred = WholeFrameBlur().redact(frame)
     assert np.abs(np.diff(blurred.astype(int), axis=1)).mean() < 10
 
 
@@ -455,14 +454,12 @@ def test_live_frames_are_redacted_once_and_shared_by_viewers(db, tmp_path):
 
     ctx = make_ctx(db, tmp_path, redactor_factory=Counting)
     ctx.runtime.stop()  # frozen frames: no new frame between the calls
-    from oversight.web.live_frames import live_frames
-
-    live = live_frames(ctx)
-    a = live.latest(ctx, "cam0", Principal("a", "viewer"))
-    b = live.latest(ctx, "cam0", Principal("b", "operator"))
+    gate = egress(ctx)
+    a = gate.open_live(Principal("a", "viewer"), ["cam0"]).frame("cam0")
+    b = gate.open_live(Principal("b", "operator"), ["cam0"]).frame("cam0")
     assert a is b and len(calls) == 1
     ctx.runtime.workers["cam0"].tick()  # a new frame is encoded again
-    assert live.latest(ctx, "cam0", Principal("a", "viewer")) is not a and len(calls) == 2
+    assert gate.open_live(Principal("a", "viewer"), ["cam0"]).frame("cam0") is not a and len(calls) == 2
 
 
 def test_live_mjpeg_streams_moving_frames(ctx):

@@ -172,6 +172,9 @@ def _flows(page, ctx, url, events) -> None:
         tile = page.locator(".tile").first
         first = tile.locator("img").screenshot()
         _wait(lambda: _differs(first, tile.locator("img").screenshot()), 10, "the live tile to change")
+        # the tile reports the age of the newest frame this browser received
+        _wait(lambda: tile.get_attribute("data-state") == "live", 10, "the tile to say it is live")
+        assert tile.locator(".st").inner_text().startswith("live · ")
         page.screenshot(path=str(ARTIFACTS / "wall.png"))
 
         # -- an alert from the footage appears on the alerts page (pushed over the WebSocket)

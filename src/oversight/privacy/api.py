@@ -12,7 +12,6 @@ Mounted by ``oversight.web.app.create_app`` (``router``). Roles:
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -282,25 +281,12 @@ def list_exports(request: Request, who: Principal = Depends(EXPORT_READERS)) -> 
 
 @router.get("/exports/{export_id}/download")
 def download_export(export_id: DbId, request: Request, who: Principal = Depends(EXPORTERS)) -> Response:
-    from oversight.privacy.models import ExportRecord
+    from oversight.privacy.egress import egress
 
-    ctx = get_ctx(request)
-    with ctx.db.session() as s:
-        rec = s.get(ExportRecord, export_id)
-        if rec is None or not Path(rec.path).is_file():
-            raise HTTPException(404, "no such export file")
-        audit.record(
-            s,
-            who.username,
-            "export.download",
-            "export",
-            export_id,
-            purpose=rec.purpose,
-            source=_source(request),
-            role=who.role,
-            detail={"manifest_sha256": rec.manifest_sha256},
-        )
-        path = Path(rec.path)
+    try:
+        path = egress(get_ctx(request)).export_package(who, export_id, _source(request))
+    except LookupError as exc:
+        raise HTTPException(404, str(exc)) from None
     return FileResponse(path, filename=path.name, media_type="application/zip")
 
 

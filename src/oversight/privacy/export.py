@@ -32,9 +32,9 @@ from sqlalchemy.orm import Session
 
 from oversight.config.schema import SiteConfig
 from oversight.privacy import audit
+from oversight.privacy.egress import Egress, OfflineContext
 from oversight.privacy.keys import fingerprint, load_or_create_signing_key, load_verify_key, public_hex
 from oversight.privacy.models import AuditEntry, ExportRecord
-from oversight.privacy.redaction import Redactor, redact_video
 from oversight.privacy.reveals import covering_reveal
 from oversight.store.base import utcnow
 from oversight.store.db import Database
@@ -156,6 +156,7 @@ def export_footage(
         folder = root / f"{now:%Y%m%dT%H%M%SZ}-{tag}-{n}"
         n += 1
     root.mkdir(parents=True, exist_ok=True)
+    gate = Egress(OfflineContext(cfg, db, redactor_factory))
     work = Path(tempfile.mkdtemp(prefix=".export-", dir=root))  # same file system: the final rename is atomic
     try:
         with db.session() as s:
@@ -181,13 +182,9 @@ def export_footage(
             rel = Path("clips") / seg.camera_id / f"{seg.start.astimezone(UTC):%Y%m%dT%H%M%S}Z-{seg.id}.mp4"
             dst = work / rel
             dst.parent.mkdir(parents=True, exist_ok=True)
-            revealed = reveals[seg.camera_id] is not None
-            if revealed:
-                shutil.copyfile(src, dst)  # original evidence bytes
-            else:
-                cam_cfg = cfg.camera(seg.camera_id).redaction
-                redactor = redactor_factory(cam_cfg) if redactor_factory else Redactor(cam_cfg)
-                redact_video(src, dst, redactor)
+            reveal = reveals[seg.camera_id]
+            revealed = reveal is not None
+            gate.export_clip(exporter, role, seg, dst, reveal.id if reveal else None, purpose.strip())
             files.append(
                 {
                     "path": rel.as_posix(),

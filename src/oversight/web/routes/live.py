@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import struct
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -18,6 +19,7 @@ from prometheus_client.core import CollectorRegistry, GaugeMetricFamily
 from sqlalchemy import func, select
 
 from oversight.events.bus import Message
+from oversight.privacy.egress import egress
 from oversight.store.models import Segment
 from oversight.web.auth import ALERT_ROLES, ALL_ROLES, Principal, get_ctx, require_roles, resolve_principal
 from oversight.web.context import AppContext
@@ -220,11 +222,12 @@ def metrics(request: Request, who: Principal = Depends(require_roles(*ALL_ROLES)
 async def live_wall(ws: WebSocket) -> None:
     """Live video for many tiles over one socket (browsers allow only ~6 HTTP streams per host).
 
-    Query ``ids=a,b,c`` and optional ``fps``. Each binary message is: one byte N, N bytes of
-    camera id (UTF-8), then a redacted JPEG. Frames come from the shared encoder in ``live_frames``.
+    Query ``ids=a,b,c``, optional ``fps`` and ``purpose``. Each binary message is: one byte N, N bytes
+    of camera id (UTF-8), the frame's time (float64 seconds since the epoch, big-endian; NaN when
+    unknown), one state byte (0 live, 1 stalled, 2 offline), then the JPEG (a message card when not
+    live). Frames come from the egress gate's live session: one audit entry for the session's
+    cameras, start and end.
     """
-    from oversight.web.live_frames import live_frames
-
     ctx: AppContext = ws.app.state.ctx
     who = await _authorised(ws, LIVE_WALL_ROLES)
     if who is None:
@@ -236,7 +239,8 @@ async def live_wall(ws: WebSocket) -> None:
     except ValueError:
         fps = 10.0
     await ws.accept()
-    live = live_frames(ctx)
+    purpose = (ws.query_params.get("purpose") or "").strip()[:200] or None
+    session = await asyncio.to_thread(egress(ctx).open_live, who, ids, "live.wall", purpose)
     stats = ctx.extras.setdefault("stats", {"mjpeg_viewers": 0, "mjpeg_frames": 0})
     stats["wall_viewers"] = stats.get("wall_viewers", 0) + 1
     sent: dict[str, Any] = {}
@@ -246,13 +250,12 @@ async def live_wall(ws: WebSocket) -> None:
         while True:
             t0 = time.monotonic()
             # redact + encode the cameras in parallel (OpenCV releases the GIL): uses every core
-            found = await asyncio.gather(*(asyncio.to_thread(live.latest, ctx, cid, who) for cid in ids))
+            found = await asyncio.gather(*(asyncio.to_thread(session.frame, cid) for cid in ids))
             for cid, enc in zip(ids, found, strict=True):
-                if enc is None or sent.get(cid) == enc.ts:
+                if sent.get(cid) == (enc.ts, enc.state):
                     continue
-                sent[cid] = enc.ts
-                head = cid.encode()
-                await ws.send_bytes(bytes([len(head)]) + head + enc.jpeg)
+                sent[cid] = (enc.ts, enc.state)
+                await ws.send_bytes(wall_message(cid, enc.ts, enc.state, enc.jpeg))
             await asyncio.sleep(max(0.005, period - (time.monotonic() - t0)))
 
     async def drain() -> None:
@@ -269,6 +272,17 @@ async def live_wall(ws: WebSocket) -> None:
             with contextlib.suppress(BaseException):
                 await t
         stats["wall_viewers"] -= 1
+        await asyncio.to_thread(session.close)
+
+
+WALL_STATES = {"live": 0, "stalled": 1, "offline": 2}
+
+
+def wall_message(camera_id: str, ts: datetime | None, state: str, jpeg: bytes) -> bytes:
+    """One live-wall frame message (see ``live_wall``)."""
+    head = camera_id.encode()
+    when = ts.timestamp() if ts is not None else float("nan")
+    return bytes([len(head)]) + head + struct.pack(">dB", when, WALL_STATES[state]) + jpeg
 
 
 LIVE_WALL_ROLES = ("viewer", "operator", "supervisor")  # same as FOOTAGE_ROLES

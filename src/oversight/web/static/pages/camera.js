@@ -1,5 +1,5 @@
 // Camera page: live view, a timeline of recorded spans, gaps and events, playback from any moment.
-import { liveVideo, FOOTAGE_ROLES, PLAYBACK_ROLES } from "../lib/live.js";
+import { liveVideo, frameText, FOOTAGE_ROLES, PLAYBACK_ROLES } from "../lib/live.js";
 import { statusText } from "./wall.js";
 
 export const title = "Camera";
@@ -39,7 +39,9 @@ export async function render(el, ctx) {
   function stopPlayback() { if (playing) { img.src = ""; playing = null; } }
   function startLive() {
     stopPlayback(); mode.textContent = "● LIVE"; mode.className = "mode"; liveBtn.classList.add("on");
-    if (canSee && !stopLive) stopLive = liveVideo([id], (_, url) => { img.src = url; }, { fps: 10 });
+    if (canSee && !stopLive) stopLive = liveVideo([id], (_, url, info) => {
+      img.src = url; st.textContent = frameText(info); st.className = "st " + (info.state === "live" ? "online" : "offline");
+    }, { fps: 10 });
     drawTl();
   }
   function play(at) {
