@@ -73,6 +73,7 @@ class Runtime:
         worker_options: dict[str, Any] | None = None,
         watchdog_interval_s: float = 2.0,
         stall_s: float = 20.0,
+        privacy_factory: Any = None,
     ):
         self.cfg = cfg
         self.db = db
@@ -80,6 +81,10 @@ class Runtime:
         self.storage = storage or LocalStorage(cfg.site.data_dir)
         self.analytics_factory: AnalyticsFactory | None = (
             self.default_analytics_factory if analytics_factory == "default" else analytics_factory
+        )
+        # the privacy stage writing each camera's privacy track; "default": faces found at ingest
+        self.privacy_factory = (
+            self.default_privacy_factory if privacy_factory == "default" else privacy_factory
         )
         self.retention_interval_s = retention_interval_s
         self.on_delete = on_delete
@@ -102,6 +107,19 @@ class Runtime:
         snapshots = Path(self.cfg.site.data_dir).expanduser() / "snapshots"
         snapshots.mkdir(parents=True, exist_ok=True)
         return CameraAnalytics(cam, self.db, self.bus, snapshots, timezone=self.cfg.site.timezone)
+
+    def default_privacy_factory(self, cam: CameraConfig, analytics: Any) -> Any:
+        """Face regions once per sampled frame, sharing the analytics' tracked persons."""
+        from oversight.privacy.redaction import Redactor
+        from oversight.privacy.track import FaceTrackStage
+
+        size = (cam.detect.width, cam.detect.height)
+
+        def tracks() -> tuple[Any, tuple[int, int]]:
+            return getattr(analytics, "tracks", None), size
+
+        root = Path(self.cfg.site.data_dir).expanduser() / "privacy"
+        return FaceTrackStage(cam, root, Redactor(cam.redaction), tracks if analytics is not None else None)
 
     def start(self) -> None:
         with self._lock:
@@ -172,7 +190,13 @@ class Runtime:
 
     def _start_worker(self, cam: CameraConfig) -> CameraWorker:
         worker = CameraWorker(
-            cam, self.db, self.bus, self.storage, self.analytics_factory, **self.worker_options
+            cam,
+            self.db,
+            self.bus,
+            self.storage,
+            self.analytics_factory,
+            privacy_factory=self.privacy_factory,
+            **self.worker_options,
         )
         self.workers[cam.id] = worker
         worker.start()

@@ -42,7 +42,7 @@ class Service:
 
         install_signer(load_or_create_signing_key(cfg.site.data_dir))  # signed audit checkpoints
         self.bus = EventBus()
-        self.runtime = Runtime(cfg, self.db, self.bus, analytics_factory="default")
+        self.runtime = Runtime(cfg, self.db, self.bus, analytics_factory="default", privacy_factory="default")
         self.mqtt: Any = None
         self.web_ctx: Any = None
         self._server: Any = None

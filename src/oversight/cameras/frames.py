@@ -121,7 +121,11 @@ class FrameSampler:
     want_s = 3.0  # a viewer's request keeps live conversion on this long
     live_fps = 15.0  # the most live frames converted per second
 
-    def __init__(self, cam: CameraConfig, analytics: Any | None, max_queue: int = 120):
+    privacy_max_width = 1280  # the privacy stage sees frames at most this wide (faces stay findable)
+
+    def __init__(
+        self, cam: CameraConfig, analytics: Any | None, max_queue: int = 120, privacy: Any | None = None
+    ):
         self.cam = cam
         self.analytics = analytics
         self.q: queue.Queue[StreamInfo | _Pkt | None] = queue.Queue(max_queue)
@@ -137,6 +141,9 @@ class FrameSampler:
         self.stream: StreamInfo | None = None  # the stream being decoded (a restart resends it)
         self._thread = threading.Thread(target=self._run, name=f"decode-{cam.id}", daemon=True)
         self._runner = AnalyticsRunner(analytics, cam.id) if analytics is not None else None
+        # the privacy stage (face regions for the stored privacy track): its own thread and rate
+        self.privacy = privacy
+        self._privacy = AnalyticsRunner(privacy, f"privacy-{cam.id}") if privacy is not None else None
         self.dropped_packets = 0
         self.decode_error: str | None = None
 
@@ -152,6 +159,14 @@ class FrameSampler:
     @property
     def analytics_last_done(self) -> float | None:
         return self._runner.last_done if self._runner is not None else None
+
+    @property
+    def privacy_busy_since(self) -> float | None:
+        return self._privacy.busy_since if self._privacy is not None else None
+
+    @property
+    def privacy_last_done(self) -> float | None:
+        return self._privacy.last_done if self._privacy is not None else None
 
     @property
     def frames_processed(self) -> int:
@@ -174,6 +189,9 @@ class FrameSampler:
                     self.q.get_nowait()
         self._thread.join(timeout)
         runner_done = self._runner.stop(timeout) if self._runner is not None else True
+        if self._privacy is not None and self._privacy.stop(timeout):
+            with contextlib.suppress(Exception):
+                self._privacy.analytics.close()
         close = getattr(self.analytics, "close", None)
         if close is not None and not self._thread.is_alive() and runner_done:
             try:
@@ -229,7 +247,7 @@ class FrameSampler:
     def _run(self) -> None:
         ctx: Any = None
         info: StreamInfo | None = None
-        next_t = next_live = float("-inf")
+        next_t = next_live = next_p = float("-inf")
         while True:
             item = self.q.get()
             if item is None:
@@ -239,21 +257,21 @@ class FrameSampler:
                 ctx = av.CodecContext.create(item.codec, "r")
                 if item.extradata:
                     ctx.extradata = item.extradata
-                next_t = float("-inf")
+                next_t = next_p = float("-inf")
                 continue
             if ctx is None or info is None:
                 continue
             self.busy_since = time.monotonic()
             try:
-                next_t, next_live = self._decode(ctx, info, item, next_t, next_live)
+                next_t, next_live, next_p = self._decode(ctx, info, item, next_t, next_live, next_p)
             finally:
                 self.busy_since = None
 
     def _decode(
-        self, ctx: Any, info: StreamInfo, item: _Pkt, next_t: float, next_live: float
-    ) -> tuple[float, float]:
-        """Decode one packet; convert the frames analytics samples or viewers want. Returns the
-        next analytics and live due times."""
+        self, ctx: Any, info: StreamInfo, item: _Pkt, next_t: float, next_live: float, next_p: float
+    ) -> tuple[float, float, float]:
+        """Decode one packet; convert the frames analytics or the privacy stage sample, or viewers
+        want. Returns the next analytics, live and privacy due times."""
         step = 1.0 / self.cam.detect.fps
         live_step = 1.0 / self.live_fps
         w, h = self.cam.detect.width, self.cam.detect.height
@@ -263,11 +281,18 @@ class FrameSampler:
             frames = ctx.decode(pkt)
         except av.error.FFmpegError as exc:  # a corrupt packet: skip it, keep going
             self.decode_error = f"decode error: {exc}"
-            return next_t, next_live
+            return next_t, next_live, next_p
         for frame in frames:
             wall = info.wall_of(frame.pts if frame.pts is not None else item.pts)
             now = time.monotonic()
             self.last_decoded = now
+            if self._privacy is not None and wall >= next_p - 1e-3:
+                pstep = 1.0 / max(0.1, float(getattr(self.privacy, "fps", self.cam.detect.fps)))
+                next_p = next_p + pstep if 0 <= wall - next_p < pstep else wall + pstep
+                pw = min(frame.width - frame.width % 2, self.privacy_max_width)
+                ph = round(frame.height * pw / max(1, frame.width)) // 2 * 2
+                full = _frozen(frame.reformat(width=pw, height=ph, format="bgr24").to_ndarray())
+                self._privacy.put(full, datetime.fromtimestamp(wall, UTC), wait=self._lossless)
             sampled = self._runner is not None and wall >= next_t - 1e-3
             live = now <= self._wanted_until and now >= next_live
             if not (sampled or live):
@@ -284,4 +309,4 @@ class FrameSampler:
             if sampled and self._runner is not None:
                 next_t = next_t + step if 0 <= wall - next_t < step else wall + step
                 self._runner.put(img, ts, wait=self._lossless)
-        return next_t, next_live
+        return next_t, next_live, next_p

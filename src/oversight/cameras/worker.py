@@ -66,6 +66,7 @@ class CameraWorker:
         storage: LocalStorage,
         analytics_factory: AnalyticsFactory | None = None,
         *,
+        privacy_factory: Any = None,
         backoff_initial: float = 1.0,
         backoff_max: float = 30.0,
         open_timeout: float = 10.0,
@@ -76,6 +77,7 @@ class CameraWorker:
         self.bus = bus
         self.storage = storage
         self.analytics_factory = analytics_factory
+        self.privacy_factory = privacy_factory  # (cam, analytics) -> privacy stage, or None
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
         self.open_timeout = open_timeout
@@ -146,7 +148,14 @@ class CameraWorker:
             except Exception as exc:  # no analytics, but keep recording
                 self.detect_error = f"analytics unavailable: {exc}"
                 log.exception("camera %s: analytics factory failed", self.cam.id)
-        return FrameSampler(self.cam, analytics)
+        privacy = None
+        if self.privacy_factory is not None and self.cam.redaction.faces:
+            try:
+                privacy = self.privacy_factory(self.cam, analytics)
+            except Exception as exc:  # playback and export then detect faces themselves
+                self.detect_error = f"privacy track unavailable: {exc}"
+                log.exception("camera %s: privacy stage factory failed", self.cam.id)
+        return FrameSampler(self.cam, analytics, privacy=privacy)
 
     def restart_sampler(self) -> None:
         """Replace a stalled decode/analytics/live stage with fresh threads (the watchdog's remedy).
@@ -177,6 +186,7 @@ class CameraWorker:
             "recording": age(self.last_recorded),
             "decode": age(sp.last_decoded if sp else None),
             "analytics": age(sp.analytics_last_done if sp else None),
+            "privacy": age(sp.privacy_last_done if sp else None),
             "live": age(sp.last_live if sp else None),
         }
 
@@ -196,6 +206,7 @@ class CameraWorker:
             "recording": over(self.record_busy_since),
             "decode": over(sp.busy_since) if sp else None,
             "analytics": over(sp.analytics_busy_since) if sp else None,
+            "privacy": over(sp.privacy_busy_since) if sp else None,
             "live": over(sp.last_live)
             if sp
             and sp.watched

@@ -10,6 +10,11 @@ holds an approved reveal covering that camera at that frame's time, and everythi
 revealed view (a cached JPEG, a cached MP4) is keyed by the reveal, the grantee and the camera's
 redaction settings, so nobody else can ever be handed it. Redaction fails closed: when the
 redactor fails, the whole frame is blurred.
+
+Recorded footage is redacted with the camera's stored privacy track (``privacy.track``: regions
+found once at ingest) instead of running a face detector again; a recorded frame the track has no
+sample near is blurred whole. Footage recorded without any track (older recordings, cameras
+without the privacy stage) falls back to detecting faces frame by frame.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import numpy as np
 
 from oversight.config.schema import RedactionConfig
 from oversight.privacy import audit, hooks
+from oversight.privacy.track import TrackView, read_track
 from oversight.recording.playback import frames_from
 from oversight.store.base import utcnow
 from oversight.store.models import Event, Segment
@@ -213,10 +219,31 @@ class Egress:
         return out
 
     def _pixels(
-        self, camera_id: str, frame: np.ndarray, ts: datetime | None, who: Who | None, tracks: Any = None
+        self,
+        camera_id: str,
+        frame: np.ndarray,
+        ts: datetime | None,
+        who: Who | None,
+        tracks: Any = None,
+        track: TrackView | None = None,
     ) -> tuple[np.ndarray, str]:
         revealed, key = self._view(camera_id, ts, who)
-        return (frame.copy() if revealed else self._redact(camera_id, frame, tracks)), key
+        if revealed:
+            return frame.copy(), key
+        if track is not None and ts is not None:
+            return track.apply(frame, ts.timestamp()), key
+        return self._redact(camera_id, frame, tracks), key
+
+    def _track(self, camera_id: str, start: datetime, end: datetime) -> TrackView | None:
+        """The stored privacy track over [start, end], or None when nothing was stored there."""
+        try:
+            fps = float(self.ctx.cfg.camera(camera_id).detect.fps)
+        except KeyError:
+            fps = 5.0
+        tol = 1.5 / fps  # a frame between two samples takes both samples' regions
+        root = Path(self.ctx.cfg.site.data_dir).expanduser() / "privacy"
+        samples = read_track(root, camera_id, start.timestamp() - tol, end.timestamp() + tol)
+        return TrackView(samples, tol) if samples else None
 
     def _audit(
         self,
@@ -343,8 +370,13 @@ class Egress:
         it = frames_from(self.ctx.db, self.ctx.segment_file, camera_id, start, size)
 
         def gen() -> Iterator[tuple[bytes, datetime]]:
+            track: TrackView | None = None
+            until = start
             for frame, ts in it:
-                out, _ = self._pixels(camera_id, frame, ts, who)
+                if ts >= until:  # the stored track, ten minutes at a time
+                    until = ts + timedelta(minutes=10)
+                    track = self._track(camera_id, ts, until)
+                out, _ = self._pixels(camera_id, frame, ts, who, track=track)
                 yield _encode_jpeg(out), ts
 
         return gen()
@@ -374,9 +406,11 @@ class Egress:
             return Path(out), name
         out.parent.mkdir(parents=True, exist_ok=True)
 
+        track = self._track(seg.camera_id, seg.start, seg.end)
+
         def per_frame(img: np.ndarray, rel: float) -> np.ndarray:
             ts = seg.start + timedelta(seconds=rel)
-            return self._pixels(seg.camera_id, img, ts, who)[0]
+            return self._pixels(seg.camera_id, img, ts, who, track=track)[0]
 
         _transcode(src, out, per_frame, crf=26)
         return Path(out), name
@@ -408,7 +442,14 @@ class Egress:
         if reveal_id is not None:
             dst.write_bytes(src.read_bytes())  # original evidence bytes
             return False
-        _transcode(src, dst, lambda img, _rel: self._redact(segment.camera_id, img), crf=23)
+        track = self._track(segment.camera_id, segment.start, segment.end)
+
+        def per_frame(img: np.ndarray, rel: float) -> np.ndarray:
+            if track is None:
+                return self._redact(segment.camera_id, img)
+            return track.apply(img, (segment.start + timedelta(seconds=rel)).timestamp())
+
+        _transcode(src, dst, per_frame, crf=23)
         return True
 
     def export_package(self, who: Who, export_id: int, source: str | None = None) -> Path:
