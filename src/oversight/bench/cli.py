@@ -117,3 +117,27 @@ def web(
     result = run_web(video, events=events, backends=backends, alert_seconds=alert_seconds, cameras=cameras,
                      viewers=viewers, cpu_seconds=cpu_seconds, pg_admin=pg_url, parts=chosen)
     typer.echo(json.dumps(result, indent=2))
+
+
+@bench_app.command("video")
+def video(
+    photo: Path = typer.Option(
+        Path("../shared/assets/images/ultraface_imgs_1.jpg"),
+        "--photo",
+        exists=True,
+        dir_okay=False,
+        help="A photo with faces; the clip pans across it at 1280x720.",
+    ),
+    model: Path = typer.Option(
+        Path("../shared/assets/models/face_detection_yunet_2023mar.onnx"),
+        "--model",
+        exists=True,
+        dir_okay=False,
+        help="YuNet ONNX model (the redaction detector and the recall reference).",
+    ),
+    seconds: float = typer.Option(10.0, "--seconds", min=1, max=120, help="Clip length."),
+) -> None:
+    """Export and live redaction cost next to decode+encode, ingest privacy cost, recall by size."""
+    from oversight.bench.video import run
+
+    typer.echo(json.dumps(run(photo, model, seconds=seconds), indent=2))
