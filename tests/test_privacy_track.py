@@ -183,3 +183,59 @@ def test_faces_found_once_at_ingest_redact_the_export_and_segments(db: Database,
     ref = frames[offset + len(got) - 1]
     assert sharpness(late, (0, 0, 480, 320)) < 0.2 * sharpness(ref, (0, 0, 480, 320))
     assert Counting.calls == 0
+
+
+def test_live_frames_use_the_privacy_stage_regions_and_detect_only_without_them(
+    db: Database, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    from oversight.privacy.egress import Egress
+    from oversight.web.context import AppContext
+    from privacy_helpers import make_users, site
+
+    raw = face_image(1)
+    if raw is None or not YUNET.exists():
+        pytest.skip("face photos / YuNet model not present under ../shared/assets")
+    frame = panned_frames(raw, 1, 640, 360)[0]
+    h, w = frame.shape[:2]
+    faces = reference_faces(frame)
+    now = datetime.now(UTC)
+
+    class Worker:
+        samples: list[Sample] = []
+
+        def latest_frame(self) -> tuple[np.ndarray, datetime]:
+            return frame, now
+
+        def status(self) -> dict[str, Any]:
+            return {"online": True}
+
+        def privacy_samples(self) -> list[Sample]:
+            return self.samples
+
+    worker = Worker()
+    make_users(db, olga="operator")
+    ctx = AppContext(
+        cfg=site(tmp_path, face_model_path=str(YUNET)),
+        db=db,
+        bus=EventBus(),
+        runtime=type("R", (), {"workers": {"cam1": worker}})(),
+        redactor_factory=Counting,
+    )
+    who = type("P", (), {"username": "olga", "role": "operator", "via": "session", "ip": None})()
+    norm = tuple((b[0] / w, b[1] / h, b[2] / w, b[3] / h) for b in faces[:, :4])
+    worker.samples = [Sample(now.timestamp() - 0.1, norm)]
+    Counting.calls = 0
+    gate = Egress(ctx)
+    with gate.open_live(who, ["cam1"]) as live:
+        import cv2
+
+        img = cv2.imdecode(np.frombuffer(live.frame("cam1").jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert Counting.calls == 0 and gate.live_from_track == 1  # no detector for this frame
+    assert fraction_hidden(frame, img, faces) >= 0.95
+    worker.samples = [Sample(now.timestamp() - 30, norm)]  # the stage is far behind: detect here
+    gate = Egress(ctx)
+    with gate.open_live(who, ["cam1"]) as live:
+        live.frame("cam1")
+    assert Counting.calls == 1 and gate.live_detected == 1

@@ -483,6 +483,19 @@ def test_live_mjpeg_streams_moving_frames(ctx):
         imgs = [cv2.imdecode(np.frombuffer(j, np.uint8), cv2.IMREAD_COLOR) for j in jpegs]
         assert all(i is not None and i.shape == (180, 320, 3) for i in imgs)
         assert np.abs(imgs[0].astype(int) - imgs[-1].astype(int)).mean() > 0.5  # the picture moves
+    # the viewing session is audited: one entry when it opened, one when the client went away
+    import time
+
+    from oversight.privacy import audit
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with ctx.db.session() as s:
+            acts = [e.action for e in audit.query(s) if e.action.startswith("footage.live.mjpeg")]
+        if "footage.live.mjpeg.end" in acts:
+            break
+        time.sleep(0.1)
+    assert acts == ["footage.live.mjpeg", "footage.live.mjpeg.end"], acts
 
 
 def test_escalate_turns_an_alert_into_an_incident(ctx):

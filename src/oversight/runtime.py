@@ -110,7 +110,6 @@ class Runtime:
 
     def default_privacy_factory(self, cam: CameraConfig, analytics: Any) -> Any:
         """Face regions once per sampled frame, sharing the analytics' tracked persons."""
-        from oversight.privacy.redaction import Redactor
         from oversight.privacy.track import FaceTrackStage
 
         size = (cam.detect.width, cam.detect.height)
@@ -119,7 +118,7 @@ class Runtime:
             return getattr(analytics, "tracks", None), size
 
         root = Path(self.cfg.site.data_dir).expanduser() / "privacy"
-        return FaceTrackStage(cam, root, Redactor(cam.redaction), tracks if analytics is not None else None)
+        return FaceTrackStage.for_camera(cam, root, tracks if analytics is not None else None)
 
     def start(self) -> None:
         with self._lock:

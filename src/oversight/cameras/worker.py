@@ -245,6 +245,12 @@ class CameraWorker:
         """The newest live frame, read-only (see ``FrameSampler.latest``)."""
         return self.sampler.latest(max_wait) if self.sampler is not None else None
 
+    def privacy_samples(self) -> list[Any]:
+        """The privacy stage's newest face-region samples (``privacy.track.Sample``), or []."""
+        stage = self.sampler.privacy if self.sampler is not None else None
+        recent = getattr(stage, "recent", None)
+        return list(recent()) if recent is not None else []
+
     @property
     def analytics(self) -> Any | None:
         return self.sampler.analytics if self.sampler is not None else None

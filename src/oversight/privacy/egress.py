@@ -171,6 +171,8 @@ class Egress:
         self._redactors: dict[tuple[str, str], FrameRedactor] = {}
         self._shared: dict[tuple[str, str], Encoded] = {}  # (camera, view key) -> newest JPEG
         self._cards: dict[str, bytes] = {}
+        self.live_from_track = 0  # live frames redacted with the privacy stage's regions
+        self.live_detected = 0  # ... and with a detector run for the live frame itself
 
     # -- decisions -------------------------------------------------------
 
@@ -316,7 +318,7 @@ class Egress:
             hit = self._shared.get((camera_id, key))
             if hit is not None and hit.ts == ts:
                 return hit
-            out = frame.copy() if revealed else self._redact(camera_id, frame, self._tracks(camera_id))
+            out = frame.copy() if revealed else self._live_redacted(camera_id, worker, frame, ts)
             enc = Encoded(ts, _encode_jpeg(out))
             self._shared[(camera_id, key)] = enc
             for k, v in list(self._shared.items()):  # nothing made for a lapsed view lingers
@@ -324,6 +326,23 @@ class Egress:
                 if k[0] == camera_id and k[1] != key and old:
                     del self._shared[k]
             return enc
+
+    def _live_redacted(self, camera_id: str, worker: Any, frame: np.ndarray, ts: datetime) -> np.ndarray:
+        """Regions the camera's privacy stage found for this moment (found once, shared with the
+        recording); a face detector on this frame when the stage has no sample close enough."""
+        samples = getattr(worker, "privacy_samples", None)
+        found = samples() if callable(samples) else []
+        if found:
+            try:
+                fps = float(self.ctx.cfg.camera(camera_id).detect.fps)
+            except KeyError:
+                fps = 5.0
+            view = TrackView(found, 1.5 / fps)
+            if view.boxes(ts.timestamp()) is not None:
+                self.live_from_track += 1
+                return view.apply(frame, ts.timestamp())
+        self.live_detected += 1
+        return self._redact(camera_id, frame, self._tracks(camera_id))
 
     def open_live(
         self, who: Who, camera_ids: Sequence[str], kind: str = "live", purpose: str | None = None

@@ -17,6 +17,7 @@ import json
 import logging
 import threading
 from bisect import bisect_left
+from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -185,15 +186,28 @@ class FaceTrackStage:
         self.tracks = tracks  # callable -> (tracks, (width, height)) of the analytics, or None
         self.fps = float(cam.detect.fps)
         self._lock = threading.Lock()
-        self.last: tuple[float, list[Box]] | None = None  # newest sample, pixel boxes of the frame
+        self._recent: deque[Sample] = deque(maxlen=64)  # for the live view: no file read per frame
+
+    @classmethod
+    def for_camera(cls, cam: Any, root: Path, tracks: Any = None) -> FaceTrackStage:
+        """The stage with the camera's configured region finder (``redaction.Redactor.regions``)."""
+        from oversight.privacy.redaction import Redactor
+
+        return cls(cam, root, Redactor(cam.redaction), tracks)
 
     def process(self, frame_bgr: np.ndarray, ts: datetime) -> None:
         tracks, size = self.tracks() if self.tracks is not None else (None, None)
         h, w = frame_bgr.shape[:2]
         boxes = merge_boxes(self.redactor.regions(frame_bgr, tracks, size))
         self.writer.append(ts.timestamp(), boxes, (w, h))
+        norm = tuple((b[0] / w, b[1] / h, b[2] / w, b[3] / h) for b in boxes)
         with self._lock:
-            self.last = (ts.timestamp(), boxes)
+            self._recent.append(Sample(ts.timestamp(), norm))
+
+    def recent(self) -> list[Sample]:
+        """The newest samples, oldest first (read by web threads: a copy of immutable samples)."""
+        with self._lock:
+            return list(self._recent)
 
     def close(self) -> None:
         self.writer.close()

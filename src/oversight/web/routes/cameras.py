@@ -224,7 +224,7 @@ async def live(
                 await asyncio.sleep(max(0.005, period - (time.monotonic() - t0)))
         finally:
             stats["mjpeg_viewers"] -= 1
-            await run_in_threadpool(session.close)
+            session.close()  # not awaited: a closed stream must still write the end entry
 
     return StreamingResponse(
         stream(),

@@ -272,7 +272,7 @@ async def live_wall(ws: WebSocket) -> None:
             with contextlib.suppress(BaseException):
                 await t
         stats["wall_viewers"] -= 1
-        await asyncio.to_thread(session.close)
+        session.close()  # not awaited: a cancelled handler must still write the end entry
 
 
 WALL_STATES = {"live": 0, "stalled": 1, "offline": 2}
