@@ -50,6 +50,7 @@ PRIMITIVES = {
     "apply_regions": {"privacy/redaction.py"},
     "frames_from": {"recording/playback.py"},
     "_transcode": set(),
+    "Fmp4Encoder": set(),
 }
 RAW_FRAMES_OUTSIDE = ("web/",)  # where ``latest_frame`` must never be called
 
@@ -108,7 +109,12 @@ def app(db, tmp_path):  # type: ignore[no-untyped-def]
 def test_every_media_route_calls_the_gate(app) -> None:  # type: ignore[no-untyped-def]
     media = _media_routes(app)
     # the enumeration must see the exits we know of, or it is not reading the app
-    known = ("/api/live.ws", "/api/cameras/{camera_id}/snapshot.jpg", "/api/segments/{segment_id}/video.mp4")
+    known = (
+        "/api/live.ws",
+        "/api/live.h264.ws",
+        "/api/cameras/{camera_id}/snapshot.jpg",
+        "/api/segments/{segment_id}/video.mp4",
+    )
     for path in known:
         assert path in media, sorted(media)
     stale = set(NOT_CAMERA_PIXELS) - set(media)
@@ -217,5 +223,52 @@ def test_a_stalled_camera_says_so_instead_of_showing_its_last_frame(db, tmp_path
         assert state == 1 and ts < datetime.now(UTC).timestamp() - 200
         r = c.get("/api/cameras/cam0/snapshot.jpg", headers=bearer(tok))
         assert r.status_code == 503 and "stalled" in r.text
+    finally:
+        ctx.runtime.stop()
+
+
+def test_live_h264_is_one_shared_encode_that_decodes(db, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import io
+    import json
+
+    import av
+    from fastapi.testclient import TestClient
+
+    from oversight.privacy import audit
+    from oversight.privacy.egress import egress
+
+    ctx = make_ctx(db, tmp_path)
+    try:
+        toks = tokens(db, ("operator", "viewer"))
+        c = TestClient(create_app(ctx))
+        got: list[bytes] = []
+        with (
+            c.websocket_connect("/api/live.h264.ws?camera=cam0", headers=bearer(toks["operator"])) as a,
+            c.websocket_connect("/api/live.h264.ws?camera=cam0", headers=bearer(toks["viewer"])) as b,
+        ):
+            for ws in (a, b):
+                head = json.loads(ws.receive_text())
+                assert head["type"] == "init" and head["codec"].startswith("avc1.")
+            init = a.receive_bytes()
+            assert init[4:8] == b"ftyp"
+            got.append(init)
+            while len(got) < 12:
+                msg = a.receive()
+                if msg.get("bytes"):
+                    got.append(msg["bytes"])
+            assert b.receive_bytes()[4:8] == b"ftyp"
+            assert len(egress(ctx)._feeds) == 1  # both viewers share one encode
+        with av.open(io.BytesIO(b"".join(got)), format="mp4") as cont:
+            frames = [f.to_ndarray(format="bgr24") for f in cont.decode(video=0)]
+        assert len(frames) >= 8 and frames[0].shape == (180, 320, 3)
+        assert any(abs(f.astype(int) - frames[0].astype(int)).mean() > 0.5 for f in frames[1:])  # it moves
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with db.session() as s:
+                ends = [e for e in audit.query(s) if e.action == "footage.live.h264.end"]
+            if len(ends) == 2:
+                break
+            time.sleep(0.1)
+        assert len(ends) == 2
     finally:
         ctx.runtime.stop()

@@ -23,6 +23,7 @@ import hashlib
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -125,6 +126,12 @@ class LiveSession:
             detail={"cameras": self.camera_ids, "start": self.started.isoformat(), "phase": "start"},
         )
 
+    def h264(self, camera_id: str, loop: Any) -> Subscription:
+        """Subscribe to the camera's shared H.264 encode for this viewer's pixels (fragmented MP4)."""
+        if camera_id not in self.camera_ids or self.closed:
+            raise PermissionError(f"camera {camera_id} is not part of this viewing session")
+        return self.gate._subscribe_h264(camera_id, self.who, loop, self)
+
     def frame(self, camera_id: str) -> Encoded:
         """The newest picture of one of the session's cameras, redacted unless this viewer holds a
         covering reveal; a card saying "offline" or "stalled" when there is no fresh picture."""
@@ -161,6 +168,112 @@ class LiveSession:
         self.close()
 
 
+class Subscription:
+    """One viewer of an H.264 feed: ``init`` (codec string, init segment, fragments since the last
+    keyframe) and then, on ``queue``, fragments (bytes), state changes (str) and None at the end."""
+
+    def __init__(self, feed: H264Feed, queue: Any, codec: str, init: bytes, gop: list[bytes]):
+        self.feed, self.queue, self.codec, self.init, self.gop = feed, queue, codec, init, gop
+
+    def close(self) -> None:
+        self.feed.unsubscribe(self.queue)
+
+
+class H264Feed:
+    """One redacted H.264 encode of one camera for one view key, shared by every subscriber with
+    that key. Its thread owns the encoder; it stops when the last subscriber has gone, or when
+    the pixels of its key change (a reveal ended): subscribers then reconnect and get a new key."""
+
+    IDLE_S = 3.0
+
+    def __init__(self, gate: Egress, camera_id: str, who: Who, key: str, fps: float):
+        self.gate, self.camera_id, self.who, self.key, self.fps = gate, camera_id, who, key, fps
+        self._lock = threading.Lock()
+        self._subs: list[tuple[Any, Any]] = []  # (event loop, asyncio queue)
+        self._ready = threading.Event()
+        self.codec, self.init, self.gop = "", b"", []  # type: tuple[str, bytes, list[bytes]]
+        self.frames = 0
+        self.alive = True
+        self._idle_since: float | None = None
+        self._thread = threading.Thread(target=self._run, name=f"h264-{camera_id}", daemon=True)
+        self._thread.start()
+
+    def subscribe(self, loop: Any, queue: Any, timeout: float = 5.0) -> tuple[str, bytes, list[bytes]]:
+        self._ready.wait(timeout)
+        with self._lock:
+            self._subs.append((loop, queue))
+            self._idle_since = None
+            return self.codec, self.init, list(self.gop)
+
+    def unsubscribe(self, queue: Any) -> None:
+        with self._lock:
+            self._subs = [s for s in self._subs if s[1] is not queue]
+            if not self._subs:
+                self._idle_since = time.monotonic()
+
+    def _send(self, item: Any) -> None:
+        with self._lock:
+            subs = list(self._subs)
+        for loop, queue in subs:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+
+    def _run(self) -> None:
+        from oversight.privacy.fmp4 import Fmp4Encoder
+
+        enc: Fmp4Encoder | None = None
+        last: datetime | None = None
+        state = ""
+        period = 1.0 / max(1.0, self.fps)
+        self._idle_since = time.monotonic()
+        try:
+            while True:
+                t0 = time.monotonic()
+                with self._lock:
+                    idle = (
+                        not self._subs
+                        and self._idle_since is not None
+                        and t0 - self._idle_since > self.IDLE_S
+                    )
+                if idle:
+                    return
+                now_state, worker, frame, ts = self.gate._live_source(self.camera_id)
+                if now_state != state:
+                    state = now_state
+                    self._send(state)
+                if frame is not None and ts is not None and ts != last:
+                    revealed, key = self.gate._view(self.camera_id, ts, self.who)
+                    if key != self.key:
+                        return  # these pixels are no longer this feed's to show
+                    last = ts
+                    img = (
+                        frame.copy()
+                        if revealed
+                        else self.gate._live_redacted(self.camera_id, worker, frame, ts)
+                    )
+                    enc = enc or Fmp4Encoder(img.shape[1], img.shape[0], self.fps)
+                    for frag, keyframe in enc.encode(img, ts.timestamp()):
+                        self.frames += 1
+                        with self._lock:
+                            self.gop = [frag] if keyframe else [*self.gop, frag]
+                        self._send(frag)
+                    if enc.init and not self._ready.is_set():
+                        with self._lock:
+                            self.codec, self.init = enc.codec, enc.init
+                        self._ready.set()
+                time.sleep(max(0.005, period - (time.monotonic() - t0)))
+        except Exception:
+            log.exception("live H.264 encode of camera %s failed", self.camera_id)
+        finally:
+            self.alive = False
+            self._ready.set()
+            with self.gate._lock:
+                if self.gate._feeds.get((self.camera_id, self.key)) is self:
+                    del self.gate._feeds[(self.camera_id, self.key)]
+            self._send(None)
+            if enc is not None:
+                enc.close()
+
+
 class Egress:
     """The gate. One per app (``egress(ctx)``); thread-safe."""
 
@@ -171,6 +284,7 @@ class Egress:
         self._redactors: dict[tuple[str, str], FrameRedactor] = {}
         self._shared: dict[tuple[str, str], Encoded] = {}  # (camera, view key) -> newest JPEG
         self._cards: dict[str, bytes] = {}
+        self._feeds: dict[tuple[str, str], H264Feed] = {}  # (camera, view key) -> shared encode
         self.live_from_track = 0  # live frames redacted with the privacy stage's regions
         self.live_detected = 0  # ... and with a detector run for the live frame itself
 
@@ -299,7 +413,10 @@ class Egress:
             got = worker.latest_frame()
         return got
 
-    def _live(self, camera_id: str, who: Who, wait: float = 0.0) -> Encoded:
+    def _live_source(
+        self, camera_id: str, wait: float = 0.0
+    ) -> tuple[str, Any, np.ndarray | None, datetime | None]:
+        """(state, worker, newest frame, its time); the frame only when the state is "live"."""
         worker = self.ctx.worker(camera_id)
         status: dict[str, Any] = {}
         if worker is not None:
@@ -309,10 +426,20 @@ class Egress:
                 status = {}
         got = self._raw_live(camera_id, wait)
         if worker is None or got is None or status.get("online") is False:
-            return Encoded(None, self.card("camera offline"), "offline")
+            return "offline", worker, None, None
         frame, ts = got
         if ts is not None and (utcnow() - ts).total_seconds() > STALE_S:
-            return Encoded(ts, self.card(f"no picture since {ts:%H:%M:%S} UTC"), "stalled")
+            return "stalled", worker, None, ts
+        return "live", worker, frame, ts
+
+    def _live(self, camera_id: str, who: Who, wait: float = 0.0) -> Encoded:
+        state, worker, frame, ts = self._live_source(camera_id, wait)
+        if state == "offline":
+            return Encoded(None, self.card("camera offline"), "offline")
+        if state == "stalled" or frame is None or ts is None:
+            return Encoded(
+                ts, self.card(f"no picture since {ts:%H:%M:%S} UTC" if ts else "stalled"), "stalled"
+            )
         revealed, key = self._view(camera_id, ts, who)
         with self._cam_lock(camera_id):
             hit = self._shared.get((camera_id, key))
@@ -343,6 +470,24 @@ class Egress:
                 return view.apply(frame, ts.timestamp())
         self.live_detected += 1
         return self._redact(camera_id, frame, self._tracks(camera_id))
+
+    def _subscribe_h264(self, camera_id: str, who: Who, loop: Any, session: LiveSession) -> Subscription:
+        import asyncio
+
+        state, _worker, _frame, ts = self._live_source(camera_id, wait=LIVE_WAIT_S)
+        key = (
+            self._view(camera_id, ts, who)[1]
+            if ts is not None
+            else f"redacted-{self._settings(camera_id)[1]}"
+        )
+        fps = 15.0  # polls at most this often; only new frames are encoded (the source's rate)
+        with self._lock:
+            feed = self._feeds.get((camera_id, key))
+            if feed is None or not feed.alive:
+                feed = self._feeds[(camera_id, key)] = H264Feed(self, camera_id, who, key, fps)
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        codec, init, gop = feed.subscribe(loop, queue)
+        return Subscription(feed, queue, codec, init, gop)
 
     def open_live(
         self, who: Who, camera_ids: Sequence[str], kind: str = "live", purpose: str | None = None

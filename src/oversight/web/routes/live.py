@@ -275,6 +275,69 @@ async def live_wall(ws: WebSocket) -> None:
         session.close()  # not awaited: a cancelled handler must still write the end entry
 
 
+@router.websocket("/api/live.h264.ws")
+async def live_h264(ws: WebSocket) -> None:
+    """One camera's live video as H.264 in fragmented MP4, for Media Source Extensions.
+
+    Query ``camera`` and optional ``purpose``. Text messages are JSON: first
+    ``{"type": "init", "codec": "avc1..."}``, later ``{"type": "state", "state": "live|stalled|offline"}``;
+    binary messages are the init segment, then fragments (one per frame), starting at a keyframe.
+    The encode is shared by every viewer who may see the same pixels; the session is audited.
+    """
+    ctx: AppContext = ws.app.state.ctx
+    who = await _authorised(ws, LIVE_WALL_ROLES)
+    if who is None:
+        return
+    cid = ws.query_params.get("camera", "")
+    if cid not in {c.id for c in ctx.cfg.cameras}:
+        await ws.close(code=4404)
+        return
+    await ws.accept()
+    purpose = (ws.query_params.get("purpose") or "").strip()[:200] or None
+    session = await asyncio.to_thread(egress(ctx).open_live, who, [cid], "live.h264", purpose)
+    sub = None
+    try:
+        sub = await asyncio.to_thread(session.h264, cid, asyncio.get_running_loop())
+        await ws.send_text(json.dumps({"type": "init", "codec": sub.codec}))
+        if sub.init:
+            await ws.send_bytes(sub.init)
+            for frag in sub.gop:
+                await ws.send_bytes(frag)
+
+        async def pump() -> None:
+            assert sub is not None
+            while (item := await sub.queue.get()) is not None:
+                if isinstance(item, str):
+                    await ws.send_text(json.dumps({"type": "state", "state": item}))
+                else:
+                    session.frames += 1
+                    await ws.send_bytes(item)
+            await ws.close(code=1012)  # the feed ended (its pixels changed): reconnect
+
+        async def drain() -> None:
+            while True:
+                await ws.receive_text()
+
+        tasks = [asyncio.create_task(pump()), asyncio.create_task(drain())]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in tasks:
+                t.cancel()
+            for t in tasks:
+                with contextlib.suppress(BaseException):
+                    await t
+    except WebSocketDisconnect:
+        pass
+    finally:
+        if sub is not None:
+            sub.close()
+        session.close()  # not awaited: a cancelled handler must still write the end entry
+
+
+live_h264.roles = ("viewer", "operator", "supervisor")  # type: ignore[attr-defined]
+
+
 WALL_STATES = {"live": 0, "stalled": 1, "offline": 2}
 
 
