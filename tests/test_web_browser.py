@@ -210,6 +210,16 @@ def _flows(page, ctx, url, events) -> None:
         _wait(lambda: _segments(ctx) >= 2, 30, "recorded segments")
         page.goto(url + "/#/camera/square")
         page.wait_for_selector("canvas.timeline")
+        # -- the single live view plays H.264 (fragmented MP4 through MSE): decoded frames advance
+        page.wait_for_selector(".player video.live-video:not([hidden])")
+        quality = "document.querySelector('.player video').getVideoPlaybackQuality().totalVideoFrames"
+        _wait(lambda: page.evaluate(quality) > 0, 15, "the first H.264 frames")
+        first_count = page.evaluate(quality)
+        _wait(lambda: page.evaluate(quality) >= first_count + 10, 15, "H.264 frames to keep coming")
+        video = page.locator(".player video")
+        shot = video.screenshot()
+        _wait(lambda: _differs(shot, video.screenshot()), 10, "the live H.264 picture to move")
+        page.screenshot(path=str(ARTIFACTS / "camera-live-h264.png"))
         page.click("button:text-is('10 min')")
         page.wait_for_timeout(500)
         with ctx.db.session() as s:

@@ -31,6 +31,50 @@ export function liveVideo(ids, onFrame, { fps = 10 } = {}) {
   return () => { closed = true; if (ws) ws.close(); Object.values(urls).forEach(u => URL.revokeObjectURL(u)); };
 }
 
+// Live H.264 (fragmented MP4 over /api/live.h264.ws) in a <video> through Media Source Extensions.
+// Returns a stop function, or null where this browser cannot play it (the caller uses liveVideo).
+export function liveH264(video, id, { onState } = {}) {
+  if (!window.MediaSource || !MediaSource.isTypeSupported('video/mp4; codecs="avc1.42E01E"')) return null;
+  let ws = null, closed = false, retry = 500, sb = null, queue = [], url = null;
+  function pump() {
+    if (!sb || sb.updating || !queue.length) return;
+    try { sb.appendBuffer(queue.shift()); } catch (e) { queue = []; if (ws) ws.close(); }
+  }
+  function keepLive() {  // stay at the live edge and keep the buffer short
+    const b = video.buffered;
+    if (!b.length) return;
+    const end = b.end(b.length - 1);
+    if (end - video.currentTime > 1.0 || video.currentTime < b.start(0)) video.currentTime = Math.max(b.start(0), end - 0.1);
+    if (video.paused) video.play().catch(() => {});
+    if (sb && !sb.updating && video.currentTime - b.start(0) > 30) sb.remove(b.start(0), video.currentTime - 10);
+  }
+  function open() {
+    if (closed) return;
+    const ms = new MediaSource();
+    sb = null; queue = [];
+    if (url) URL.revokeObjectURL(url);
+    url = URL.createObjectURL(ms); video.src = url;
+    ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/api/live.h264.ws?camera=" + encodeURIComponent(id));
+    ws.binaryType = "arraybuffer";
+    ws.onmessage = (m) => {
+      if (typeof m.data !== "string") { queue.push(m.data); pump(); return; }
+      const msg = JSON.parse(m.data);
+      if (msg.type === "state" && onState) onState(msg.state);
+      if (msg.type !== "init") return;
+      const start = () => {
+        sb = ms.addSourceBuffer(`video/mp4; codecs="${msg.codec}"`);
+        sb.addEventListener("updateend", () => { keepLive(); pump(); });
+        pump();
+      };
+      if (ms.readyState === "open") start(); else ms.addEventListener("sourceopen", start, { once: true });
+    };
+    ws.onopen = () => { retry = 500; };
+    ws.onclose = () => { ws = null; if (!closed) setTimeout(open, retry = Math.min(retry * 2, 8000)); };
+  }
+  open();
+  return () => { closed = true; if (ws) ws.close(); video.removeAttribute("src"); video.load(); if (url) URL.revokeObjectURL(url); };
+}
+
 // What a tile with video says: the age of the newest frame this viewer received, not the ingest rate.
 export function frameText(got, now = Date.now()) {
   if (!got) return "waiting for video";

@@ -1,5 +1,5 @@
 // Camera page: live view, a timeline of recorded spans, gaps and events, playback from any moment.
-import { liveVideo, frameText, FOOTAGE_ROLES, PLAYBACK_ROLES } from "../lib/live.js";
+import { liveVideo, liveH264, frameText, FOOTAGE_ROLES, PLAYBACK_ROLES } from "../lib/live.js";
 import { statusText } from "./wall.js";
 
 export const title = "Camera";
@@ -15,8 +15,10 @@ export async function render(el, ctx) {
   let windowS = +(localStorage.getItem("ov_tl_window") || 86400), rec = null, stopLive = null, playing = null, playT0 = 0, currentEvent = -1;
 
   const img = h("img", { alt: `Video of ${cam.name}` });
+  const video = h("video", { class: "live-video", muted: true, autoplay: true, playsinline: true, hidden: true, "aria-label": `Live video of ${cam.name}` });
+  video.muted = true;
   const mode = h("span", { class: "mode" });
-  const player = h("div", { class: "player" }, canSee ? img : h("span", { class: "muted" }, "Video is not available to your role."), mode);
+  const player = h("div", { class: "player" }, canSee ? [video, img] : h("span", { class: "muted" }, "Video is not available to your role."), mode);
   const tl = h("canvas", { class: "timeline", tabindex: 0, "aria-label": "Recording timeline: click to play back from that moment" });
   const tip = h("span", { class: "muted small mono" });
   const st = h("span", { class: "st" });
@@ -39,14 +41,20 @@ export async function render(el, ctx) {
   function stopPlayback() { if (playing) { img.src = ""; playing = null; } }
   function startLive() {
     stopPlayback(); mode.textContent = "● LIVE"; mode.className = "mode"; liveBtn.classList.add("on");
-    if (canSee && !stopLive) stopLive = liveVideo([id], (_, url, info) => {
-      img.src = url; st.textContent = frameText(info); st.className = "st " + (info.state === "live" ? "online" : "offline");
-    }, { fps: 10 });
+    if (canSee && !stopLive) {
+      // H.264 in a <video> where the browser can play it; JPEG frames over the wall socket otherwise
+      stopLive = liveH264(video, id, { onState: (s) => { st.textContent = s; st.className = "st " + (s === "live" ? "online" : "offline"); } });
+      if (stopLive) { video.hidden = false; img.hidden = true; }
+      else stopLive = liveVideo([id], (_, url, info) => {
+        img.src = url; st.textContent = frameText(info); st.className = "st " + (info.state === "live" ? "online" : "offline");
+      }, { fps: 10 });
+    }
     drawTl();
   }
   function play(at) {
     if (!canPlay) return;
     if (stopLive) { stopLive(); stopLive = null; }
+    video.hidden = true; img.hidden = false;
     liveBtn.classList.remove("on");
     playing = at; playT0 = performance.now();
     img.src = `/api/cameras/${encodeURIComponent(id)}/playback.mjpeg?start=${encodeURIComponent(at.toISOString())}`;
