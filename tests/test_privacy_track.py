@@ -239,3 +239,39 @@ def test_live_frames_use_the_privacy_stage_regions_and_detect_only_without_them(
     with gate.open_live(who, ["cam1"]) as live:
         live.frame("cam1")
     assert Counting.calls == 1 and gate.live_detected == 1
+
+
+@pytest.mark.parametrize(
+    ("quiet", "previous_faces", "detector_runs"),
+    [
+        (False, False, True),  # motion or people: always search
+        (True, False, False),  # a quiet, empty scene: an empty sample, no detector
+        (True, True, True),  # quiet, but a face was there: keep searching (a seated person)
+    ],
+)
+def test_the_privacy_stage_skips_the_detector_only_on_quiet_empty_scenes(
+    tmp_path: Path, quiet: bool, previous_faces: bool, detector_runs: bool
+) -> None:
+    from datetime import UTC, datetime
+
+    from oversight.config.schema import CameraConfig
+    from oversight.privacy.track import FaceTrackStage
+
+    calls: list[int] = []
+
+    class Finder:
+        def regions(self, frame: Any, tracks: Any, size: Any) -> list[Any]:
+            calls.append(1)
+            return [(1.0, 1.0, 5.0, 5.0)] if previous_faces and len(calls) == 1 else []
+
+    cam = CameraConfig.model_validate({"id": "c", "purpose": "privacy test", "streams": {"record": "x.mp4"}})
+    stage = FaceTrackStage(cam, tmp_path, Finder(), quiet=lambda: quiet)
+    if previous_faces:
+        stage.quiet = lambda: False
+        stage.process(np.zeros((10, 10, 3), np.uint8), datetime.now(UTC))
+        stage.quiet = lambda: quiet
+        calls.clear()
+    stage.process(np.zeros((10, 10, 3), np.uint8), datetime.now(UTC))
+    stage.close()
+    assert (len(calls) == 1) is detector_runs
+    assert len(stage.recent()) == (2 if previous_faces else 1)  # a sample is written either way

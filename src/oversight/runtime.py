@@ -117,8 +117,13 @@ class Runtime:
         def tracks() -> tuple[Any, tuple[int, int]]:
             return getattr(analytics, "tracks", None), size
 
+        def quiet() -> bool:
+            return not getattr(analytics, "motion_active", True) and not getattr(analytics, "tracks", None)
+
         root = Path(self.cfg.site.data_dir).expanduser() / "privacy"
-        return FaceTrackStage.for_camera(cam, root, tracks if analytics is not None else None)
+        if analytics is None:
+            return FaceTrackStage.for_camera(cam, root)
+        return FaceTrackStage.for_camera(cam, root, tracks, quiet)
 
     def start(self) -> None:
         with self._lock:

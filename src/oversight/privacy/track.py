@@ -175,30 +175,42 @@ class FaceTrackStage:
     the heads of tracked persons) once per sampled frame and appends the result to the track.
 
     ``process`` is called on the sampler's privacy thread with a read-only full-size frame.
+
+    Sharing what analytics knows keeps it cheap: while the analytics sees no motion and tracks
+    nobody, and the previous sample had no face, the frame gets an empty sample without running
+    the face detector (a still scene with a face in it keeps being searched).
     """
 
     event_active = False
 
-    def __init__(self, cam: Any, root: Path, redactor: Any, tracks: Any = None):
+    def __init__(self, cam: Any, root: Path, redactor: Any, tracks: Any = None, quiet: Any = None):
         self.cam = cam
         self.redactor = redactor
         self.writer = TrackWriter(root, cam.id)
         self.tracks = tracks  # callable -> (tracks, (width, height)) of the analytics, or None
         self.fps = float(cam.detect.fps)
+        self.quiet = quiet  # callable -> True while analytics sees no motion and no tracks
+        self.skipped = 0  # samples written without running the detector (a quiet scene)
         self._lock = threading.Lock()
         self._recent: deque[Sample] = deque(maxlen=64)  # for the live view: no file read per frame
 
     @classmethod
-    def for_camera(cls, cam: Any, root: Path, tracks: Any = None) -> FaceTrackStage:
+    def for_camera(cls, cam: Any, root: Path, tracks: Any = None, quiet: Any = None) -> FaceTrackStage:
         """The stage with the camera's configured region finder (``redaction.Redactor.regions``)."""
         from oversight.privacy.redaction import Redactor
 
-        return cls(cam, root, Redactor(cam.redaction), tracks)
+        return cls(cam, root, Redactor(cam.redaction), tracks, quiet)
 
     def process(self, frame_bgr: np.ndarray, ts: datetime) -> None:
         tracks, size = self.tracks() if self.tracks is not None else (None, None)
         h, w = frame_bgr.shape[:2]
-        boxes = merge_boxes(self.redactor.regions(frame_bgr, tracks, size))
+        with self._lock:
+            had_faces = bool(self._recent and self._recent[-1].boxes)
+        if self.quiet is not None and not had_faces and self.quiet():
+            boxes: list[Box] = []
+            self.skipped += 1
+        else:
+            boxes = merge_boxes(self.redactor.regions(frame_bgr, tracks, size))
         self.writer.append(ts.timestamp(), boxes, (w, h))
         norm = tuple((b[0] / w, b[1] / h, b[2] / w, b[3] / h) for b in boxes)
         with self._lock:
