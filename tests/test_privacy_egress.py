@@ -272,3 +272,46 @@ def test_live_h264_is_one_shared_encode_that_decodes(db, tmp_path) -> None:  # t
         assert len(ends) == 2
     finally:
         ctx.runtime.stop()
+
+
+def test_a_stuck_live_encode_is_replaced_and_its_viewers_reconnect(db, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+    import threading
+
+    from oversight.privacy import egress as eg
+    from oversight.privacy import fmp4
+
+    release = threading.Event()
+    real = fmp4.Fmp4Encoder.encode
+    stuck: list[Any] = []
+
+    def encode(self: Any, img: Any, t: float) -> Any:
+        if not stuck or stuck[0] is self:
+            stuck[:1] = [self]
+            release.wait(30)  # the first encoder hangs
+        return real(self, img, t)
+
+    monkeypatch.setattr(fmp4.Fmp4Encoder, "encode", encode)
+    monkeypatch.setattr(eg.H264Feed, "STALL_S", 0.5)
+    ctx = make_ctx(db, tmp_path)
+    loop = asyncio.new_event_loop()
+    try:
+        gate = eg.egress(ctx)
+        who = type("P", (), {"username": "olga", "role": "operator", "via": "session", "ip": None})()
+        session = gate.open_live(who, ["cam0"])
+        first = session.h264("cam0", loop)
+        assert first.init == b""  # never got going
+        time.sleep(0.6)
+        second = session.h264("cam0", loop)
+        assert second.feed is not first.feed and gate.feed_restarts == 1
+        assert second.init[4:8] == b"ftyp" and second.codec.startswith("avc1.")
+        loop.run_until_complete(asyncio.sleep(0.05))  # deliver what the feeds queued
+        items = []
+        while not first.queue.empty():
+            items.append(first.queue.get_nowait())
+        assert None in items  # the old feed's viewers were told to reconnect
+        session.close()
+    finally:
+        release.set()
+        loop.close()
+        ctx.runtime.stop()

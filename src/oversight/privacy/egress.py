@@ -185,6 +185,7 @@ class H264Feed:
     the pixels of its key change (a reveal ended): subscribers then reconnect and get a new key."""
 
     IDLE_S = 3.0
+    STALL_S = 10.0  # the camera is live but no fragment came out this long: the encode is stuck
 
     def __init__(self, gate: Egress, camera_id: str, who: Who, key: str, fps: float):
         self.gate, self.camera_id, self.who, self.key, self.fps = gate, camera_id, who, key, fps
@@ -194,6 +195,8 @@ class H264Feed:
         self.codec, self.init, self.gop = "", b"", []  # type: tuple[str, bytes, list[bytes]]
         self.frames = 0
         self.alive = True
+        self.last_out = time.monotonic()  # when the newest fragment went out (or the feed started)
+        self.source_live = False
         self._idle_since: float | None = None
         self._thread = threading.Thread(target=self._run, name=f"h264-{camera_id}", daemon=True)
         self._thread.start()
@@ -205,6 +208,15 @@ class H264Feed:
             self._idle_since = None
             return self.codec, self.init, list(self.gop)
 
+    def stalled(self) -> bool:
+        """The live-encode watchdog: the source is live but nothing came out for ``STALL_S``."""
+        return self.source_live and time.monotonic() - self.last_out > self.STALL_S
+
+    def abandon(self) -> None:
+        """Give up on a stuck feed: its viewers are told to reconnect (to a new feed)."""
+        self.alive = False
+        self._send(None)
+
     def unsubscribe(self, queue: Any) -> None:
         with self._lock:
             self._subs = [s for s in self._subs if s[1] is not queue]
@@ -215,7 +227,10 @@ class H264Feed:
         with self._lock:
             subs = list(self._subs)
         for loop, queue in subs:
-            loop.call_soon_threadsafe(queue.put_nowait, item)
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # that viewer's event loop is gone (server stopping)
+                self.unsubscribe(queue)
 
     def _run(self) -> None:
         from oversight.privacy.fmp4 import Fmp4Encoder
@@ -236,7 +251,10 @@ class H264Feed:
                     )
                 if idle:
                     return
+                if not self.alive:
+                    return  # abandoned by the watchdog
                 now_state, worker, frame, ts = self.gate._live_source(self.camera_id)
+                self.source_live = now_state == "live"
                 if now_state != state:
                     state = now_state
                     self._send(state)
@@ -253,6 +271,7 @@ class H264Feed:
                     enc = enc or Fmp4Encoder(img.shape[1], img.shape[0], self.fps)
                     for frag, keyframe in enc.encode(img, ts.timestamp()):
                         self.frames += 1
+                        self.last_out = time.monotonic()
                         with self._lock:
                             self.gop = [frag] if keyframe else [*self.gop, frag]
                         self._send(frag)
@@ -285,6 +304,7 @@ class Egress:
         self._shared: dict[tuple[str, str], Encoded] = {}  # (camera, view key) -> newest JPEG
         self._cards: dict[str, bytes] = {}
         self._feeds: dict[tuple[str, str], H264Feed] = {}  # (camera, view key) -> shared encode
+        self.feed_restarts = 0  # stuck live encodes replaced
         self.live_from_track = 0  # live frames redacted with the privacy stage's regions
         self.live_detected = 0  # ... and with a detector run for the live frame itself
 
@@ -483,6 +503,10 @@ class Egress:
         fps = 15.0  # polls at most this often; only new frames are encoded (the source's rate)
         with self._lock:
             feed = self._feeds.get((camera_id, key))
+            if feed is not None and feed.alive and feed.stalled():
+                log.warning("live H.264 encode of camera %s stalled; restarting it", camera_id)
+                self.feed_restarts += 1
+                feed.abandon()
             if feed is None or not feed.alive:
                 feed = self._feeds[(camera_id, key)] = H264Feed(self, camera_id, who, key, fps)
         queue: asyncio.Queue[Any] = asyncio.Queue()
