@@ -282,15 +282,19 @@ def test_a_stuck_live_encode_is_replaced_and_its_viewers_reconnect(db, tmp_path,
     from oversight.privacy import fmp4
 
     release = threading.Event()
-    real = fmp4.Fmp4Encoder.encode
-    stuck: list[Any] = []
+    real, real_init = fmp4.Fmp4Encoder.encode, fmp4.Fmp4Encoder.__init__
+    made: list[Any] = []  # encoders of this test (feeds of earlier tests may still be winding down)
+
+    def init(self: Any, *a: Any) -> None:
+        real_init(self, *a)
+        made.append(self)
 
     def encode(self: Any, img: Any, t: float) -> Any:
-        if not stuck or stuck[0] is self:
-            stuck[:1] = [self]
-            release.wait(30)  # the first encoder hangs
+        if made and made[0] is self:
+            release.wait(30)  # the first encoder of this test hangs
         return real(self, img, t)
 
+    monkeypatch.setattr(fmp4.Fmp4Encoder, "__init__", init)
     monkeypatch.setattr(fmp4.Fmp4Encoder, "encode", encode)
     monkeypatch.setattr(eg.H264Feed, "STALL_S", 0.5)
     ctx = make_ctx(db, tmp_path)
