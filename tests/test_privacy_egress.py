@@ -308,6 +308,9 @@ def test_a_stuck_live_encode_is_replaced_and_its_viewers_reconnect(db, tmp_path,
         time.sleep(0.6)
         second = session.h264("cam0", loop)
         assert second.feed is not first.feed and gate.feed_restarts == 1
+        deadline = time.monotonic() + 15
+        while not second.ready() and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert second.init[4:8] == b"ftyp" and second.codec.startswith("avc1.")
         loop.run_until_complete(asyncio.sleep(0.05))  # deliver what the feeds queued
         items = []

@@ -175,6 +175,13 @@ class Subscription:
     def __init__(self, feed: H264Feed, queue: Any, codec: str, init: bytes, gop: list[bytes]):
         self.feed, self.queue, self.codec, self.init, self.gop = feed, queue, codec, init, gop
 
+    def ready(self) -> bool:
+        """True once the init segment is known (a subscription made while the encode was still
+        starting picks it up here; its queue holds every fragment from the first one)."""
+        if not self.init:
+            self.codec, self.init = self.feed.codec, self.feed.init
+        return bool(self.init)
+
     def close(self) -> None:
         self.feed.unsubscribe(self.queue)
 
@@ -201,7 +208,9 @@ class H264Feed:
         self._thread = threading.Thread(target=self._run, name=f"h264-{camera_id}", daemon=True)
         self._thread.start()
 
-    def subscribe(self, loop: Any, queue: Any, timeout: float = 5.0) -> tuple[str, bytes, list[bytes]]:
+    def subscribe(self, loop: Any, queue: Any, timeout: float = 1.0) -> tuple[str, bytes, list[bytes]]:
+        """Join: (codec, init segment, fragments since the last keyframe); everything after comes on
+        ``queue``. Before the encode has started, init is empty and every fragment comes queued."""
         self._ready.wait(timeout)
         with self._lock:
             self._subs.append((loop, queue))

@@ -297,7 +297,14 @@ async def live_h264(ws: WebSocket) -> None:
     session = await asyncio.to_thread(egress(ctx).open_live, who, [cid], "live.h264", purpose)
     sub = None
     try:
-        sub = await asyncio.to_thread(session.h264, cid, asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        sub = await asyncio.to_thread(session.h264, cid, loop)
+        deadline = loop.time() + 30
+        while not sub.ready():  # the shared encode is still starting (a busy machine)
+            if not sub.feed.alive or loop.time() > deadline:
+                await ws.close(code=1011)
+                return
+            await asyncio.sleep(0.05)
         await ws.send_text(json.dumps({"type": "init", "codec": sub.codec}))
         if sub.init:
             await ws.send_bytes(sub.init)
