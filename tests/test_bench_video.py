@@ -26,3 +26,5 @@ def test_bench_video_reports_export_live_and_recall_against_floors() -> None:
     assert sum(v["faces"] for v in recall.values()) > 20
     assert all(v["hidden"] is None or 0 <= v["hidden"] <= 1 for v in recall.values())
     assert out["ingest_privacy_stage_ms_per_sampled_frame"] > 0
+    h264 = out["live_h264_720p_cpu_per_camera"]
+    assert 0 < h264["floor_decode_encode_cores"] <= h264["redact_and_encode_cores"]
