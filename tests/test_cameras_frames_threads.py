@@ -12,7 +12,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
 
@@ -167,6 +167,11 @@ def test_viewers_get_read_only_arrays_and_no_pyav_object_is_shared(tmp_path):
         with pytest.raises(ValueError):
             img[0, 0, 0] = 1
         assert _av_objects(fs) == [], "a PyAV object is reachable from other threads"
+        # the newest frame at or before a time (the live view waits for the privacy stage)
+        earlier = ts - timedelta(seconds=0.25)
+        older = fs.latest(not_after=earlier)
+        assert older is not None and older[1] <= earlier and not older[0].flags.writeable
+        assert fs.latest(not_after=ts - timedelta(hours=1)) is None
     finally:
         fs.stop()
 

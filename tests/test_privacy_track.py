@@ -188,7 +188,9 @@ def test_faces_found_once_at_ingest_redact_the_export_and_segments(db: Database,
 def test_live_frames_use_the_privacy_stage_regions_and_detect_only_without_them(
     db: Database, tmp_path: Path
 ) -> None:
-    from datetime import UTC, datetime
+    from datetime import UTC, datetime, timedelta
+
+    import cv2
 
     from oversight.privacy.egress import Egress
     from oversight.web.context import AppContext
@@ -229,12 +231,30 @@ def test_live_frames_use_the_privacy_stage_regions_and_detect_only_without_them(
     Counting.calls = 0
     gate = Egress(ctx)
     with gate.open_live(who, ["cam1"]) as live:
-        import cv2
-
         img = cv2.imdecode(np.frombuffer(live.frame("cam1").jpeg, np.uint8), cv2.IMREAD_COLOR)
     assert Counting.calls == 0 and gate.live_from_track == 1  # no detector for this frame
     assert fraction_hidden(frame, img, faces) >= 0.95
-    worker.samples = [Sample(now.timestamp() - 30, norm)]  # the stage is far behind: detect here
+    # a camera whose newest frame is ahead of the stage: the view shows the newest covered frame
+    older = now - timedelta(seconds=0.4)
+    frames = {older: frame, now: np.zeros_like(frame)}
+
+    def latest_frame(max_wait: float = 0.0, not_after: Any = None) -> Any:
+        fit = [t for t in frames if not_after is None or t <= not_after]
+        return (frames[max(fit)], max(fit)) if fit else None
+
+    worker.latest_frame = latest_frame  # type: ignore[method-assign]
+    worker.samples = [Sample(older.timestamp(), norm)]
+    gate = Egress(ctx)
+    with gate.open_live(who, ["cam1"]) as live:
+        enc = live.frame("cam1")
+    assert enc.ts == older and Counting.calls == 0  # the covered frame, no detector, no guessing
+    img = cv2.imdecode(np.frombuffer(enc.jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert fraction_hidden(frame, img, faces) >= 0.95
+    worker.samples = [Sample(now.timestamp() - 30, norm)]  # nothing covered: the view says stalled
+    with Egress(ctx).open_live(who, ["cam1"]) as live:
+        assert live.frame("cam1").state == "stalled"
+    del worker.latest_frame  # a worker that cannot pick a covered frame: detect on the newest
+    worker.samples = [Sample(now.timestamp() - 30, norm)]
     gate = Egress(ctx)
     with gate.open_live(who, ["cam1"]) as live:
         live.frame("cam1")

@@ -19,6 +19,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -132,6 +133,9 @@ class FrameSampler:
         self._need_key = False
         self._lossless = False  # set by submit(block=True): files read faster than real time
         self._latest: tuple[np.ndarray, datetime] | None = None  # read-only, made by the decode thread
+        # the last ~1.5 s of converted frames: the live view can show the newest frame whose face
+        # regions the privacy stage has already found (it lags the decoder by its detection time)
+        self._recent: deque[tuple[np.ndarray, datetime]] = deque(maxlen=round(self.live_fps * 1.5))
         self._wanted_until = 0.0  # monotonic time until which viewers want live frames
         self._fresh = threading.Condition()
         self.frames_converted = 0
@@ -225,11 +229,14 @@ class FrameSampler:
             self._need_key = True
             self.dropped_packets += 1
 
-    def latest(self, max_wait: float = 0.0) -> tuple[np.ndarray, datetime] | None:
+    def latest(
+        self, max_wait: float = 0.0, not_after: datetime | None = None
+    ) -> tuple[np.ndarray, datetime] | None:
         """The newest live frame (read-only, detect resolution) and its time; None before any.
 
         Asking keeps the decode thread converting frames for ``want_s`` seconds. After a pause in
-        watching, the frame in hand is old: wait up to ``max_wait`` seconds for a new one.
+        watching, the frame in hand is old: wait up to ``max_wait`` seconds for a new one. With
+        ``not_after``, the newest of the recent frames taken at or before that time (None if none).
         """
         now = time.monotonic()
         with self._fresh:
@@ -238,7 +245,9 @@ class FrameSampler:
             if lapsed and max_wait > 0:
                 seen = self.frames_converted
                 self._fresh.wait_for(lambda: self.frames_converted != seen, timeout=max_wait)
-            return self._latest
+            if not_after is None:
+                return self._latest
+            return next((f for f in reversed(self._recent) if f[1] <= not_after), None)
 
     @property
     def event_active(self) -> bool:
@@ -303,6 +312,7 @@ class FrameSampler:
                 next_live = now + live_step * 0.9  # a little slack so 15 fps sources keep every frame
             with self._fresh:  # an analytics frame is the newest picture too, at no extra cost
                 self._latest = (img, ts)
+                self._recent.append(self._latest)
                 self.frames_converted += 1
                 self.last_live = now
                 self._fresh.notify_all()

@@ -241,9 +241,11 @@ class CameraWorker:
     def alive(self) -> bool:
         return any(t.is_alive() for t in self._threads)
 
-    def latest_frame(self, max_wait: float = 0.0) -> tuple[np.ndarray, datetime] | None:
+    def latest_frame(
+        self, max_wait: float = 0.0, not_after: datetime | None = None
+    ) -> tuple[np.ndarray, datetime] | None:
         """The newest live frame, read-only (see ``FrameSampler.latest``)."""
-        return self.sampler.latest(max_wait) if self.sampler is not None else None
+        return self.sampler.latest(max_wait, not_after) if self.sampler is not None else None
 
     def privacy_samples(self) -> list[Any]:
         """The privacy stage's newest face-region samples (``privacy.track.Sample``), or []."""

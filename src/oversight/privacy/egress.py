@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Protocol
@@ -381,11 +381,7 @@ class Egress:
 
     def _track(self, camera_id: str, start: datetime, end: datetime) -> TrackView | None:
         """The stored privacy track over [start, end], or None when nothing was stored there."""
-        try:
-            fps = float(self.ctx.cfg.camera(camera_id).detect.fps)
-        except KeyError:
-            fps = 5.0
-        tol = 1.5 / fps  # a frame between two samples takes both samples' regions
+        tol = self._tolerance(camera_id)  # a frame between two samples takes both samples' regions
         root = Path(self.ctx.cfg.site.data_dir).expanduser() / "privacy"
         samples = read_track(root, camera_id, start.timestamp() - tol, end.timestamp() + tol)
         return TrackView(samples, tol) if samples else None
@@ -433,14 +429,27 @@ class Egress:
             return self._cam_locks.setdefault(camera_id, threading.Lock())
 
     def _raw_live(self, camera_id: str, wait: float) -> tuple[np.ndarray, datetime] | None:
+        """The newest live frame; with a privacy stage, the newest one its regions already cover
+        (the stage lags the decoder by its detection time: the view waits for it, never guesses)."""
         worker = self.ctx.worker(camera_id)
         if worker is None:
             return None
+        samples = getattr(worker, "privacy_samples", None)
+        found = samples() if callable(samples) else []
         try:
-            got = worker.latest_frame(max_wait=wait)
+            if found:
+                cover = datetime.fromtimestamp(found[-1].ts + self._tolerance(camera_id), UTC)
+                return worker.latest_frame(max_wait=wait, not_after=cover)
+            return worker.latest_frame(max_wait=wait)
         except TypeError:  # runtimes without the wait (synthetic, cluster proxies)
-            got = worker.latest_frame()
-        return got
+            return worker.latest_frame()
+
+    def _tolerance(self, camera_id: str) -> float:
+        """How far from a privacy sample its regions still apply: 1.5 sampling periods."""
+        try:
+            return 1.5 / float(self.ctx.cfg.camera(camera_id).detect.fps)
+        except KeyError:
+            return 0.3
 
     def _live_source(
         self, camera_id: str, wait: float = 0.0
@@ -454,8 +463,10 @@ class Egress:
             except Exception:
                 status = {}
         got = self._raw_live(camera_id, wait)
-        if worker is None or got is None or status.get("online") is False:
+        if worker is None or status.get("online") is False:
             return "offline", worker, None, None
+        if got is None:  # nothing yet, or nothing the privacy stage has covered yet
+            return ("stalled" if status.get("online") else "offline"), worker, None, None
         frame, ts = got
         if ts is not None and (utcnow() - ts).total_seconds() > STALE_S:
             return "stalled", worker, None, ts
@@ -489,11 +500,7 @@ class Egress:
         samples = getattr(worker, "privacy_samples", None)
         found = samples() if callable(samples) else []
         if found:
-            try:
-                fps = float(self.ctx.cfg.camera(camera_id).detect.fps)
-            except KeyError:
-                fps = 5.0
-            view = TrackView(found, 1.5 / fps)
+            view = TrackView(found, self._tolerance(camera_id))
             if view.boxes(ts.timestamp()) is not None:
                 self.live_from_track += 1
                 return view.apply(frame, ts.timestamp())
