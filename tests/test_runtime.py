@@ -306,3 +306,45 @@ def test_watchdog_replaces_a_worker_whose_recording_hangs(db: Database, tmp_path
     finally:
         release.set()
         rt.stop()
+
+
+def test_watchdog_restarts_a_hung_decoder_while_recording_goes_on(
+    db: Database, tmp_path: Path, monkeypatch: Any
+):
+    """The issue's failure: the decode thread stuck inside PyAV. It is replaced; recording never stops."""
+    from oversight.cameras.frames import FrameSampler
+
+    clip = asset("video/one-by-one-person-detection.mp4")
+    cfg = SiteConfig.model_validate(
+        {"site": {"data_dir": str(tmp_path)}, "cameras": [cam("a", clip, realtime=True)]}
+    )
+    release = threading.Event()
+    decode = FrameSampler._decode
+    hung: list[FrameSampler] = []
+
+    def hanging(self: FrameSampler, *a: Any) -> Any:
+        if not hung or hung[0] is self:
+            hung[:1] = [self]
+            release.wait(60)  # stuck in a reformat that never returns
+        return decode(self, *a)
+
+    monkeypatch.setattr(FrameSampler, "_decode", hanging)
+    bus = EventBus()
+    q, _ = bus.subscribe_queue("camera.health")
+    rt = Runtime(
+        cfg, db, bus, None, retention_interval_s=0, worker_options=FAST, watchdog_interval_s=0.2, stall_s=1.5
+    )
+    rt.start()
+    try:
+        w = rt.workers["a"]
+        wait_for(
+            lambda: w.sampler is not None and w.sampler is not hung[0] if hung else False, 20, "a new decoder"
+        )
+        wait_for(lambda: w.latest_frame(max_wait=0.5) is not None, 20, "live frames from the new decoder")
+        assert w.restarts.get("decode") == 1 and rt.workers["a"] is w  # only the decode side restarted
+        assert ("a", "decode", "stalled") in _health(q)
+        segs = w.recorder.segments_written
+        wait_for(lambda: w.recorder.segments_written > segs, 20, "recording to go on")
+    finally:
+        release.set()
+        rt.stop()
