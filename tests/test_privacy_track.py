@@ -295,3 +295,23 @@ def test_the_privacy_stage_skips_the_detector_only_on_quiet_empty_scenes(
     stage.close()
     assert (len(calls) == 1) is detector_runs
     assert len(stage.recent()) == (2 if previous_faces else 1)  # a sample is written either way
+
+
+def test_large_faces_are_hidden_as_well_as_small_ones() -> None:
+    """Pixelation has at most a few cells a side: a 150 px face gets no more detail than a 20 px one."""
+    from oversight.privacy.face_detectors import YuNetDetector
+
+    raw = face_image(9)  # a few large faces
+    if raw is None or not YUNET.exists():
+        pytest.skip("face photos / YuNet model not present under ../shared/assets")
+    import cv2
+
+    img = cv2.resize(raw, (1280, 720))
+    faces = reference_faces(img)
+    assert len(faces) >= 3 and float(np.max(faces[:, 2] - faces[:, 0])) > 60
+    h, w = img.shape[:2]
+    norm = tuple((b[0] / w, b[1] / h, b[2] / w, b[3] / h) for b in faces[:, :4])
+    out = TrackView([Sample(100.0, norm)], 0.3).apply(img, 100.0)
+    assert fraction_hidden(img, out, faces) == 1.0
+    found = YuNetDetector(str(YUNET), score=0.6).detect(out)
+    assert len(found) <= len(faces) * 0.05  # the reference detector finds (almost) none of them

@@ -70,9 +70,10 @@ def merge_boxes(boxes: Iterable[Box], grow: float = 0.0) -> list[Box]:
     return [(b[0], b[1], b[2], b[3]) for b in out]
 
 
-def pixelate(img: np.ndarray, regions: Sequence[Box], block: int = 10) -> None:
-    """Hide each region (pixel coordinates) in place: a downscale to cells of ``block`` pixels and
-    a smooth upscale. It costs the same whatever the region's size (a large Gaussian kernel does
+def pixelate(img: np.ndarray, regions: Sequence[Box], block: int = 10, most: int = 6) -> None:
+    """Hide each region (pixel coordinates) in place: a downscale to cells of ``block`` pixels (at
+    most ``most`` cells a side, so a large face is no more recognisable than a small one) and a
+    smooth upscale. It costs the same whatever the region's size (a large Gaussian kernel does
     not), and leaves no block edges (which a sharpness check would read as detail)."""
     h, w = img.shape[:2]
     for x1, y1, x2, y2 in regions:
@@ -80,7 +81,7 @@ def pixelate(img: np.ndarray, regions: Sequence[Box], block: int = 10) -> None:
         c, d = min(w, int(np.ceil(x2))), min(h, int(np.ceil(y2)))
         if c - a < 2 or d - b < 2:
             continue
-        cells = (max(1, (c - a) // block), max(1, (d - b) // block))
+        cells = (max(1, min(most, (c - a) // block)), max(1, min(most, (d - b) // block)))
         small = cv2.resize(img[b:d, a:c], cells, interpolation=cv2.INTER_AREA)
         img[b:d, a:c] = cv2.resize(small, (c - a, d - b), interpolation=cv2.INTER_LINEAR)
 
