@@ -50,7 +50,7 @@ PRIMITIVES = {
     "apply_regions": {"privacy/redaction.py"},
     "frames_from": {"recording/playback.py"},
     "_transcode": set(),
-    "Fmp4Encoder": set(),
+    "Fmp4Encoder": {"privacy/live_feed.py"},  # the gate's live feeds
 }
 RAW_FRAMES_OUTSIDE = ("web/",)  # where ``latest_frame`` must never be called
 
@@ -280,6 +280,7 @@ def test_a_stuck_live_encode_is_replaced_and_its_viewers_reconnect(db, tmp_path,
 
     from oversight.privacy import egress as eg
     from oversight.privacy import fmp4
+    from oversight.privacy.live_feed import H264Feed
 
     release = threading.Event()
     real, real_init = fmp4.Fmp4Encoder.encode, fmp4.Fmp4Encoder.__init__
@@ -296,7 +297,7 @@ def test_a_stuck_live_encode_is_replaced_and_its_viewers_reconnect(db, tmp_path,
 
     monkeypatch.setattr(fmp4.Fmp4Encoder, "__init__", init)
     monkeypatch.setattr(fmp4.Fmp4Encoder, "encode", encode)
-    monkeypatch.setattr(eg.H264Feed, "STALL_S", 0.5)
+    monkeypatch.setattr(H264Feed, "STALL_S", 0.5)
     ctx = make_ctx(db, tmp_path)
     loop = asyncio.new_event_loop()
     try:
