@@ -334,14 +334,14 @@ class CameraWorker:
                         self.reconnects += 1
 
     def _on_failure(self, msg: str) -> None:
-        self._set(online=False, state="offline", error=msg)
-        if not self._gap_open:
+        if not self._gap_open:  # stored before the status says offline: whoever sees it finds the gap
             start = datetime.fromtimestamp(self.last_frame_wall or time.time(), UTC)
             try:
                 open_gap(self.db, self.cam.id, start, msg)
                 self._gap_open = True
             except Exception:
                 log.exception("camera %s: could not store the recording gap", self.cam.id)
+        self._set(online=False, state="offline", error=msg)
 
     def _on_first_packet(self) -> None:
         if self._gap_open:
