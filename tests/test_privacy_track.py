@@ -315,3 +315,27 @@ def test_large_faces_are_hidden_as_well_as_small_ones() -> None:
     assert fraction_hidden(img, out, faces) == 1.0
     found = YuNetDetector(str(YUNET), score=0.6).detect(out)
     assert len(found) <= len(faces) * 0.05  # the reference detector finds (almost) none of them
+
+
+def test_retention_prunes_track_hours_older_than_the_footage(db: Database, tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from oversight.runtime import Runtime
+    from oversight.store.base import utcnow
+
+    cam = {"id": "cam1", "purpose": "privacy track test", "streams": {"record": "x.mp4"}}
+    cfg = SiteConfig.model_validate({"site": {"data_dir": str(tmp_path / "data")}, "cameras": [cam]})
+    root = tmp_path / "data" / "privacy"
+    now = utcnow()
+    w = TrackWriter(root, "cam1")
+    for hours in (3, 1, 0):
+        w.append((now - timedelta(hours=hours)).timestamp(), [(0, 0, 1, 1)], (10, 10))
+    w.close()
+    seg = tmp_path / "seg.mp4"
+    seg.write_bytes(b"x")
+    with db.session() as s:
+        start = now - timedelta(minutes=30)
+        s.add(Segment(camera_id="cam1", start=start, end=now, path=str(seg), bytes=1, has_event=False))
+    Runtime(cfg, db, EventBus(), None, retention_interval_s=0, watchdog_interval_s=0).run_retention()
+    left = read_track(root, "cam1", (now - timedelta(hours=4)).timestamp(), now.timestamp() + 1)
+    assert [round((now.timestamp() - s.ts) / 3600) for s in left] == [1, 0]  # the 3-hour-old hour went

@@ -188,9 +188,34 @@ class Runtime:
     def run_retention(self) -> RetentionResult:
         res = run_retention(self.db, self.cfg, utcnow(), self.storage, self.on_delete)
         self.last_retention = res
+        try:
+            self._prune_privacy_tracks()
+        except Exception:
+            log.exception("privacy track pruning failed")
         if res.deleted or res.errors:
             log.info("retention: %s", res.as_dict())
         return res
+
+    def _prune_privacy_tracks(self) -> None:
+        """Privacy-track hours older than a camera's oldest remaining segment go with the footage
+        (a held segment keeps its hours: they are not older than it)."""
+        from sqlalchemy import func, select
+
+        from oversight.privacy.track import prune
+
+        root = Path(self.cfg.site.data_dir).expanduser() / "privacy"
+        if not root.is_dir():
+            return
+        with self.db.session() as s:
+            oldest = dict(
+                s.execute(
+                    select(Segment.camera_id, func.min(Segment.start)).group_by(Segment.camera_id)
+                ).all()
+            )
+        for cam_dir in root.iterdir():
+            first = oldest.get(cam_dir.name)
+            if first is not None:
+                prune(root, cam_dir.name, first.timestamp())
 
     def _start_worker(self, cam: CameraConfig) -> CameraWorker:
         worker = CameraWorker(

@@ -143,6 +143,21 @@ def read_track(root: Path, camera_id: str, start: float, end: float) -> list[Sam
     return out
 
 
+def prune(root: Path, camera_id: str, before: float) -> int:
+    """Delete a camera's hour files that end before ``before`` (no footage left to redact with
+    them: retention deleted it); returns how many went."""
+    n = 0
+    for path in (Path(root) / camera_id).glob("*.jsonl"):
+        try:
+            hour = datetime.strptime(path.stem, "%Y%m%d%H").replace(tzinfo=UTC)
+        except ValueError:
+            continue
+        if (hour + timedelta(hours=1)).timestamp() <= before:
+            path.unlink(missing_ok=True)
+            n += 1
+    return n
+
+
 class TrackView:
     """Regions for any frame time from stored samples: the union of the samples around it (the
     person is somewhere between them), or None when no sample is within ``tolerance`` seconds."""
