@@ -72,8 +72,9 @@ def test_rtsp_records_playable_contiguous_indexed_segments(
         st = w.status()
         assert st["online"] and st["error"] is None
         assert st["fps"] > 0 and st["bitrate_kbps"] > 0
-        assert w.latest_frame() is not None
-        frame, _ts = w.latest_frame()  # type: ignore[misc]
+        got = w.latest_frame(max_wait=5.0)  # the first request starts live conversion
+        assert got is not None
+        frame, _ts = got
         assert frame.shape == (360, 640, 3)
     finally:
         w.stop()

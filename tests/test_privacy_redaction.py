@@ -130,18 +130,20 @@ def test_redact_video_moving_faces(tmp_path: Path) -> None:
 
 
 class FakeWorker:
-    def __init__(self, frame: np.ndarray, ts: datetime, tracks: list[Any] | None = None):
+    """A live camera showing ``frame``; its time is now unless ``ts`` is given (a stalled camera)."""
+
+    def __init__(self, frame: np.ndarray, ts: datetime | None = None, tracks: list[Any] | None = None):
         self.frame, self.ts = frame, ts
         self.analytics = type("A", (), {"tracks": tracks or []})()
 
     def latest_frame(self) -> tuple[np.ndarray, datetime]:
-        return self.frame, self.ts
+        return self.frame, self.ts or datetime.now(UTC)
 
     def status(self) -> dict[str, Any]:
         return {
             "id": "cam1",
             "online": True,
-            "last_frame_at": self.ts.isoformat(),
+            "last_frame_at": (self.ts or datetime.now(UTC)).isoformat(),
             "fps": 10,
             "bitrate_kbps": 0,
             "reconnects": 0,
@@ -196,10 +198,10 @@ def web(db: Database, tmp_path: Path):  # type: ignore[no-untyped-def]
         cfg=cfg,
         db=db,
         bus=EventBus(),
-        runtime=FakeRuntime({"cam1": FakeWorker(raw, T0)}),
+        runtime=FakeRuntime({"cam1": FakeWorker(raw)}),
         cache_dir=tmp_path / "cache",
     )
-    return {"app": create_app(ctx), "raw": raw, "frames": frames, "ids": ids, "ctx": ctx}
+    return {"app": create_app(ctx), "raw": raw, "frames": frames, "ids": ids, "ctx": ctx, "tmp": tmp_path}
 
 
 def test_live_snapshot_redacted(web) -> None:  # type: ignore[no-untyped-def]
@@ -311,3 +313,118 @@ def test_every_footage_request_is_audited(web) -> None:  # type: ignore[no-untyp
         "footage.playback",
     ):
         assert a in acts, (a, acts)
+
+
+def _wall_jpeg(c: Any, camera_id: str) -> bytes:
+    import struct
+
+    with c.websocket_connect(f"/api/live.ws?ids={camera_id}") as ws:
+        data = ws.receive_bytes()
+    k = data[0]
+    assert data[1 : 1 + k].decode() == camera_id
+    assert struct.unpack(">dB", data[1 + k : 10 + k])[1] == 0  # live
+    return bytes(data[10 + k :])
+
+
+def _mjpeg_first(c: Any, url: str, **params: Any) -> bytes:
+    r = c.get(url, params=params)
+    assert r.status_code == 200, r.text
+    part = r.content.split(b"\xff\xd8")[1]
+    return b"\xff\xd8" + part[: part.rfind(b"\xff\xd9") + 2]
+
+
+def _pixel_exits(web: Any, c: Any, *, config: Any = None) -> dict[str, list[np.ndarray]]:
+    """What one user gets from every pixel exit: live (snapshot, wall), recorded (thumbnail, MP4
+    segment, MJPEG playback) and, for an admin client, the configuration still."""
+    out: dict[str, list[np.ndarray]] = {}
+    r = c.get("/api/cameras/cam1/snapshot.jpg")
+    assert r.status_code == 200, r.text
+    out["snapshot"] = [_decode(r.content)]
+    out["wall"] = [_decode(_wall_jpeg(c, "cam1"))]
+    r = c.get(f"/api/events/{web['ids']['event']}/thumbnail.jpg")
+    assert r.status_code == 200, r.text
+    out["thumbnail"] = [_decode(r.content)]
+    r = c.get(f"/api/segments/{web['ids']['segment']}/video.mp4")
+    assert r.status_code == 200, r.text
+    path = web["tmp"] / f"seg-{len(list(web['tmp'].glob('seg-*')))}.mp4"
+    path.write_bytes(r.content)
+    out["segment"] = read_mp4(path)
+    out["playback"] = [
+        _decode(_mjpeg_first(c, "/api/cameras/cam1/playback.mjpeg", start=T0.isoformat(), speed=8))
+    ]
+    if config is not None:
+        r = config.get("/api/config/cameras/cam1/snapshot.jpg")
+        assert r.status_code == 200, r.text
+        out["config"] = [_decode(r.content)]
+    return out
+
+
+def _hidden(web: Any, exits: dict[str, list[np.ndarray]]) -> dict[str, float]:
+    """Per exit, the smallest share of the raw picture's YuNet faces that are hidden."""
+    raw = web["raw"]
+    found = {}
+    for name, imgs in exits.items():
+        shares = []
+        for i, img in enumerate(imgs):
+            ref = web["frames"][i] if name in ("segment", "playback") else raw  # recorded: the clip
+            ref = cv2.resize(ref, (img.shape[1], img.shape[0])) if ref.shape != img.shape else ref
+            shares.append(fraction_hidden(ref, img, reference_faces(ref)))
+        found[name] = min(shares)
+    return found
+
+
+def test_a_reveal_reaches_no_one_but_its_grantee_at_any_exit(web, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Issue 11: another user's reveal must never leak through a cache, a shared encoder or a file.
+    The grantee looks first at every exit (filling every cache), then a second operator, a
+    supervisor and the admin's configuration still are checked with YuNet, during and after."""
+    from oversight.privacy import egress, hooks
+
+    monkeypatch.setattr(egress, "STALE_S", 120.0)  # one live frame serves every user in this test
+    app, worker = web["app"], web["ctx"].runtime.workers["cam1"]
+    make_users(web["ctx"].db, otto="operator")
+    olga, otto, sue, adam = (client(app, u) for u in ("olga", "otto", "sue", "adam"))
+    now = datetime.now(UTC)
+    windows = [
+        (T0 - timedelta(minutes=1), T0 + timedelta(minutes=1)),
+        (now - timedelta(minutes=5), now + timedelta(minutes=30)),
+    ]
+    ids = []
+    for start, end in windows:
+        body = {
+            "camera_ids": ["cam1"],
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "reason": "robbery at the kiosk, identify suspect",
+            "reference": "CASE-11",
+        }
+        r = olga.post("/api/reveals", json=body)
+        assert r.status_code == 201, r.text
+        ids.append(r.json()["id"])
+        assert sue.post(f"/api/reveals/{ids[-1]}/approve", json={"valid_hours": 1}).status_code == 200
+    assert web["raw"].shape[0] > 0 and len(reference_faces(web["raw"])) > 5
+
+    worker.ts = datetime.now(UTC)  # one live frame for everyone: shared caches are exercised
+    granted = _hidden(web, _pixel_exits(web, olga))
+    assert all(v < 0.1 for v in granted.values()), str(granted)  # the grantee sees faces everywhere
+    for name, c, cfg in (("otto", otto, None), ("sue", sue, adam)):
+        others = _hidden(web, _pixel_exits(web, c, config=cfg))
+        assert all(v >= 0.95 for v in others.values()), str((name, others))
+
+    # the issue's leak: a stream that ended inside a revealed window; its last frame goes to nobody
+    worker.ts = T0
+    for c in (olga, otto):
+        assert c.get("/api/cameras/cam1/snapshot.jpg").status_code == 503
+    assert adam.get("/api/config/cameras/cam1/snapshot.jpg").status_code == 503
+    with otto.websocket_connect("/api/live.ws?ids=cam1") as ws:
+        data = ws.receive_bytes()
+    assert data[1 + 4 + 8] == 1  # "stalled": a card, not the last picture
+    card = _decode(data[1 + 4 + 9 :])
+    assert len(reference_faces(card)) == 0
+
+    for rid in ids:  # after the reveals: nobody, not even the grantee, gets what was cached for them
+        assert olga.post(f"/api/reveals/{rid}/revoke").status_code == 200
+    hooks.forget_cache(web["ctx"])
+    worker.ts = datetime.now(UTC)
+    for name, c, cfg in (("olga", olga, None), ("otto", otto, adam)):
+        after = _hidden(web, _pixel_exits(web, c, config=cfg))
+        assert all(v >= 0.95 for v in after.values()), str((name, after))

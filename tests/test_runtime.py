@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -194,3 +195,156 @@ def test_live_view_keeps_its_frame_rate_while_the_detector_is_slow(db: Database,
         rt.stop()
     assert len(live) >= 2 * analysed, (len(live), analysed)
     assert seen == sorted(seen)  # skipped frames, never out of order
+
+
+def _health(q: Any) -> list[tuple[str, str, str]]:
+    out = []
+    while not q.empty():
+        d = q.get_nowait().data
+        out.append((d["camera_id"], d["stage"], d["state"]))
+    return out
+
+
+def test_watchdog_restarts_a_stalled_analytics_stage_and_records_the_outage(db: Database, tmp_path: Path):
+    from oversight.store.health import StageOutage
+
+    clip = asset("video/one-by-one-person-detection.mp4")
+    cfg = SiteConfig.model_validate(
+        {"site": {"data_dir": str(tmp_path)}, "cameras": [cam("a", clip, realtime=True)]}
+    )
+    release = threading.Event()
+    made: list[Any] = []
+
+    class Hanging:
+        """The first instance hangs inside process (a stuck detector); later ones work."""
+
+        event_active = False
+
+        def __init__(self, c: CameraConfig):
+            self.first = not made
+            self.n = 0
+            made.append(self)
+
+        def process(self, img: Any, ts: Any) -> None:
+            if self.first:
+                release.wait(60)
+            self.n += 1
+
+    bus = EventBus()
+    q, _ = bus.subscribe_queue("camera.health")
+    rt = Runtime(
+        cfg,
+        db,
+        bus,
+        Hanging,
+        retention_interval_s=0,
+        worker_options=FAST,
+        watchdog_interval_s=0.2,
+        stall_s=1.5,
+    )
+    rt.start()
+    try:
+        wait_for(lambda: len(made) >= 2 and made[-1].n >= 3, 30, "a restarted analytics stage")
+        w = rt.workers["a"]
+        assert w.restarts == {"analytics": 1}
+        assert made[0].n == 0  # the stuck one never finished a frame; its replacement does
+        wait_for(lambda: ("a", "analytics", "recovered") in _health(q) or _closed(db), 20, "recovery")
+        with db.session() as s:
+            rows = list(s.scalars(select(StageOutage)))
+        assert [(r.camera_id, r.stage) for r in rows] == [("a", "analytics")]
+        assert rows[0].end is not None and rows[0].end >= rows[0].start
+        st = w.status()
+        assert st["stage_restarts"] == {"analytics": 1}
+        ages = st["stage_age_s"]
+        assert ages["analytics"] is not None and ages["analytics"] < rt.stall_s
+        assert ages["ingest"] is not None and ages["recording"] is not None
+        assert w.recorder.segments_written >= 1  # recording never stopped
+    finally:
+        release.set()
+        rt.stop()
+
+
+def _closed(db: Database) -> bool:
+    from oversight.store.health import StageOutage
+
+    with db.session() as s:
+        return any(r.end is not None for r in s.scalars(select(StageOutage)))
+
+
+def test_watchdog_replaces_a_worker_whose_recording_hangs(db: Database, tmp_path: Path, monkeypatch: Any):
+    from oversight.recording.recorder import Recorder
+
+    clip = asset("video/one-by-one-person-detection.mp4")
+    cfg = SiteConfig.model_validate(
+        {"site": {"data_dir": str(tmp_path)}, "cameras": [cam("a", clip, realtime=True)]}
+    )
+    release = threading.Event()
+    feed = Recorder.feed
+    hung: list[Recorder] = []
+
+    def hanging_feed(self: Recorder, p: Any, event_active: bool) -> None:
+        if not hung or hung[0] is self:
+            if not hung:
+                hung.append(self)
+            release.wait(60)  # a disk that stopped answering
+            return
+        feed(self, p, event_active)
+
+    monkeypatch.setattr(Recorder, "feed", hanging_feed)
+    bus = EventBus()
+    q, _ = bus.subscribe_queue("camera.health")
+    rt = Runtime(
+        cfg, db, bus, None, retention_interval_s=0, worker_options=FAST, watchdog_interval_s=0.2, stall_s=1.5
+    )
+    rt.start()
+    first = rt.workers["a"]
+    try:
+        wait_for(lambda: rt.workers["a"] is not first, 20, "a replaced worker")
+        wait_for(lambda: rt.workers["a"].recorder.segments_written >= 1, 20, "recording again")
+        assert rt.workers["a"].restarts == {"recording": 1}
+        assert ("a", "recording", "stalled") in _health(q)
+    finally:
+        release.set()
+        rt.stop()
+
+
+def test_watchdog_restarts_a_hung_decoder_while_recording_goes_on(
+    db: Database, tmp_path: Path, monkeypatch: Any
+):
+    """The issue's failure: the decode thread stuck inside PyAV. It is replaced; recording never stops."""
+    from oversight.cameras.frames import FrameSampler
+
+    clip = asset("video/one-by-one-person-detection.mp4")
+    cfg = SiteConfig.model_validate(
+        {"site": {"data_dir": str(tmp_path)}, "cameras": [cam("a", clip, realtime=True)]}
+    )
+    release = threading.Event()
+    decode = FrameSampler._decode
+    hung: list[FrameSampler] = []
+
+    def hanging(self: FrameSampler, *a: Any) -> Any:
+        if not hung or hung[0] is self:
+            hung[:1] = [self]
+            release.wait(60)  # stuck in a reformat that never returns
+        return decode(self, *a)
+
+    monkeypatch.setattr(FrameSampler, "_decode", hanging)
+    bus = EventBus()
+    q, _ = bus.subscribe_queue("camera.health")
+    rt = Runtime(
+        cfg, db, bus, None, retention_interval_s=0, worker_options=FAST, watchdog_interval_s=0.2, stall_s=1.5
+    )
+    rt.start()
+    try:
+        w = rt.workers["a"]
+        wait_for(
+            lambda: w.sampler is not None and w.sampler is not hung[0] if hung else False, 20, "a new decoder"
+        )
+        wait_for(lambda: w.latest_frame(max_wait=0.5) is not None, 20, "live frames from the new decoder")
+        assert w.restarts.get("decode") == 1 and rt.workers["a"] is w  # only the decode side restarted
+        assert ("a", "decode", "stalled") in _health(q)
+        segs = w.recorder.segments_written
+        wait_for(lambda: w.recorder.segments_written > segs, 20, "recording to go on")
+    finally:
+        release.set()
+        rt.stop()

@@ -15,8 +15,8 @@ from starlette.websockets import WebSocketDisconnect
 from typer.testing import CliRunner
 
 from oversight.config.loader import load_config
+from oversight.privacy.egress import WholeFrameBlur, egress
 from oversight.store.models import Event, RecordingGap, Segment, User
-from oversight.web import frames
 from oversight.web.auth import Principal, create_user
 from web_support import PASSWORD, add_users, client, login, make_ctx, tokens
 
@@ -310,16 +310,15 @@ def test_redaction_fails_closed(ctx):
         def redact(self, frame, tracks=None):
             raise RuntimeError("model crashed")
 
-    ctx.extras["redactors"] = {}
     ctx.redactor_factory = lambda cfg: Broken()
-    out = frames.outgoing_frame(ctx, "cam0", frame, None, Principal("v", "viewer"))
+    out, _ = egress(ctx)._pixels("cam0", frame, None, Principal("v", "viewer"))
     assert out is not frame and out.shape == frame.shape
     # detail is gone: the high-frequency noise is smoothed away
     assert (
         np.abs(np.diff(out.astype(int), axis=1)).mean()
         < np.abs(np.diff(frame.astype(int), axis=1)).mean() / 10
     )
-    blurred = frames.WholeFrameBlur().redact(frame)
+    blurred = WholeFrameBlur().redact(frame)
     assert np.abs(np.diff(blurred.astype(int), axis=1)).mean() < 10
 
 
@@ -460,14 +459,12 @@ def test_live_frames_are_redacted_once_and_shared_by_viewers(db, tmp_path):
 
     ctx = make_ctx(db, tmp_path, redactor_factory=Counting)
     ctx.runtime.stop()  # frozen frames: no new frame between the calls
-    from oversight.web.live_frames import live_frames
-
-    live = live_frames(ctx)
-    a = live.latest(ctx, "cam0", Principal("a", "viewer"))
-    b = live.latest(ctx, "cam0", Principal("b", "operator"))
+    gate = egress(ctx)
+    a = gate.open_live(Principal("a", "viewer"), ["cam0"]).frame("cam0")
+    b = gate.open_live(Principal("b", "operator"), ["cam0"]).frame("cam0")
     assert a is b and len(calls) == 1
     ctx.runtime.workers["cam0"].tick()  # a new frame is encoded again
-    assert live.latest(ctx, "cam0", Principal("a", "viewer")) is not a and len(calls) == 2
+    assert gate.open_live(Principal("a", "viewer"), ["cam0"]).frame("cam0") is not a and len(calls) == 2
 
 
 def test_live_mjpeg_streams_moving_frames(ctx):
@@ -491,6 +488,19 @@ def test_live_mjpeg_streams_moving_frames(ctx):
         imgs = [cv2.imdecode(np.frombuffer(j, np.uint8), cv2.IMREAD_COLOR) for j in jpegs]
         assert all(i is not None and i.shape == (180, 320, 3) for i in imgs)
         assert np.abs(imgs[0].astype(int) - imgs[-1].astype(int)).mean() > 0.5  # the picture moves
+    # the viewing session is audited: one entry when it opened, one when the client went away
+    import time
+
+    from oversight.privacy import audit
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with ctx.db.session() as s:
+            acts = [e.action for e in audit.query(s) if e.action.startswith("footage.live.mjpeg")]
+        if "footage.live.mjpeg.end" in acts:
+            break
+        time.sleep(0.1)
+    assert acts == ["footage.live.mjpeg", "footage.live.mjpeg.end"], acts
 
 
 def test_escalate_turns_an_alert_into_an_incident(ctx):

@@ -174,6 +174,9 @@ def _flows(page, ctx, url, events) -> None:
         tile = page.locator(".tile").first
         first = tile.locator("img").screenshot()
         _wait(lambda: _differs(first, tile.locator("img").screenshot()), 10, "the live tile to change")
+        # the tile reports the age of the newest frame this browser received
+        _wait(lambda: tile.get_attribute("data-state") == "live", 10, "the tile to say it is live")
+        assert tile.locator(".st").inner_text().startswith("live · ")
         page.screenshot(path=str(ARTIFACTS / "wall.png"))
 
         # -- an alert from the footage appears on the alerts page (pushed over the WebSocket)
@@ -211,6 +214,16 @@ def _flows(page, ctx, url, events) -> None:
         _wait(lambda: _segments(ctx) >= 2, 30, "recorded segments")
         page.goto(url + "/#/camera/square")
         page.wait_for_selector("canvas.timeline")
+        # -- the single live view plays H.264 (fragmented MP4 through MSE): decoded frames advance
+        page.wait_for_selector(".player video.live-video:not([hidden])")
+        quality = "document.querySelector('.player video').getVideoPlaybackQuality().totalVideoFrames"
+        _wait(lambda: page.evaluate(quality) > 0, 30, "the first H.264 frames")
+        first_count = page.evaluate(quality)
+        _wait(lambda: page.evaluate(quality) >= first_count + 10, 30, "H.264 frames to keep coming")
+        video = page.locator(".player video")
+        shot = video.screenshot()
+        _wait(lambda: _differs(shot, video.screenshot()), 10, "the live H.264 picture to move")
+        page.screenshot(path=str(ARTIFACTS / "camera-live-h264.png"))
         page.click("button:text-is('10 min')")
         page.wait_for_timeout(500)
         with ctx.db.session() as s:
@@ -221,14 +234,27 @@ def _flows(page, ctx, url, events) -> None:
         frac = 1 - (now - at).total_seconds() / 600
         page.mouse.click(box["x"] + box["width"] * frac, box["y"] + box["height"] / 2)
         page.wait_for_selector(".player .mode.rec")
-        _wait(
-            lambda: page.evaluate("document.querySelector('.player img').naturalWidth") > 0,
-            10,
-            "playback frames",
+        # recorded footage plays as redacted MP4 segments in the <video>: frames advance, it moves
+        page.wait_for_selector(".player video[controls]:not([hidden])")
+        # (each segment is redacted on its first request, a detector per frame on this busy machine)
+        _wait(lambda: page.evaluate(quality) > 0, 60, "playback frames")
+        # the frame count restarts with each segment's <video> source: count per source
+        state = (
+            "(() => { const v = document.querySelector('.player video');"
+            " return [v.currentSrc, v.getVideoPlaybackQuality().totalVideoFrames]; })()"
         )
-        img = page.locator(".player img")
-        a = img.screenshot()
-        _wait(lambda: _differs(a, img.screenshot()), 10, "playback to move")
+        src0, n0 = page.evaluate(state)
+
+        def advanced() -> bool:
+            src, n = page.evaluate(state)
+            return n >= n0 + 5 if src == src0 else n >= 5
+
+        _wait(advanced, 60, "playback frames to advance")
+        assert page.evaluate("document.querySelector('.player video').currentSrc").endswith("/video.mp4")
+        a = video.screenshot()
+        _wait(lambda: _differs(a, video.screenshot()), 60, "playback to move")
+        page.select_option("select[aria-label='Playback speed']", "4")
+        assert page.evaluate("document.querySelector('.player video').playbackRate") == 4
         page.screenshot(path=str(ARTIFACTS / "camera-playback.png"))
 
         # -- admin draws a zone on the snapshot; it is validated, saved and applied

@@ -133,7 +133,7 @@ def test_every_websocket_checks_roles(setup):
         for role in ROLES:
             headers = {"Authorization": f"Bearer {toks[role]}"}
             if role in roles:
-                with c.websocket_connect(path + "?ids=cam0", headers=headers) as ws:
+                with c.websocket_connect(path + "?ids=cam0&camera=cam0", headers=headers) as ws:
                     first = ws.receive()
                     assert first.get("type") == "websocket.send", (role, path, first)
             else:

@@ -36,7 +36,7 @@ class Service:
         self.config_path = config_path
         self.lock = (lock or DataDirLock(cfg.site.data_dir)).acquire()
         try:
-            self.parts = build(cfg, config_path)
+            self.parts = build(cfg, config_path, runtime_options={"privacy_factory": "default"})
         except BaseException:
             self.lock.release()
             raise

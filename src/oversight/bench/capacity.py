@@ -3,7 +3,7 @@
 Cameras are added one step at a time to ONE process running the real pipeline of ``serve``:
 ``CameraWorker`` (file source looped and paced at its frame rate, continuous recording to disk,
 decode, analytics at ``detect.fps`` with the shared detector session, a zone rule writing events to
-SQLite) and, for the first ``viewed`` cameras, the live view (``web.live_frames``: redaction and
+SQLite) and, for the first ``viewed`` cameras, the live view (the privacy egress gate: redaction and
 JPEG encode) pulled at ``live_fps``. After each added camera the rates are measured for
 ``step_s`` seconds; the run stops when any camera's analytics rate, or a viewed camera's live rate,
 falls below 95 % of its configured rate, or when ``max_cameras`` or the time budget is reached.
@@ -31,6 +31,7 @@ import av
 import numpy as np
 
 from oversight.bench.backends import guarded
+from oversight.privacy.egress import egress
 
 HOLD = 0.95  # a rate below this share of the configured one is "not keeping up"
 IDLE_BOX_UTILISATION = 0.85  # CPU share a box can give cameras and still answer the web app
@@ -132,20 +133,10 @@ class BenchViewer:
 
 
 def live_puller(ctx: Any, camera_id: str) -> tuple[Callable[[], Any], Callable[[], None]]:
-    """(pull the newest outgoing live frame, close): through the privacy egress gate when the tree
-    has one (redact, encode, audit in one place), else through ``web.live_frames``."""
-    try:
-        from oversight.privacy import egress as gate  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        gate = None
-    if gate is not None and hasattr(gate, "egress"):
-        session = gate.egress(ctx).open_live(
-            BenchViewer(), [camera_id], kind="live", purpose="capacity benchmark"
-        )
-        return (lambda: session.frame(camera_id)), session.close
-    from oversight.web.live_frames import live_frames
-
-    return (lambda: live_frames(ctx).latest(ctx, camera_id, None)), (lambda: None)
+    """(pull the newest outgoing live frame, close), through the privacy egress gate (redact,
+    encode and audit in one place, as every viewer gets them)."""
+    session = egress(ctx).open_live(BenchViewer(), [camera_id], kind="live", purpose="capacity benchmark")
+    return (lambda: session.frame(camera_id)), session.close
 
 
 @dataclass

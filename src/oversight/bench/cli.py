@@ -212,3 +212,27 @@ def capacity(
         plan.max_cameras, plan.budget_s, plan.clip_s = min(max_cameras, 2), 30.0, 4.0
         plan.start_cameras = 1
     typer.echo(json.dumps(run(plan), indent=2))
+
+
+@bench_app.command("video")
+def video(
+    photo: Path = typer.Option(
+        Path("../shared/assets/images/ultraface_imgs_1.jpg"),
+        "--photo",
+        exists=True,
+        dir_okay=False,
+        help="A photo with faces; the clip pans across it at 1280x720.",
+    ),
+    model: Path = typer.Option(
+        Path("../shared/assets/models/face_detection_yunet_2023mar.onnx"),
+        "--model",
+        exists=True,
+        dir_okay=False,
+        help="YuNet ONNX model (the redaction detector and the recall reference).",
+    ),
+    seconds: float = typer.Option(10.0, "--seconds", min=1, max=120, help="Clip length."),
+) -> None:
+    """Export and live redaction cost next to decode+encode, ingest privacy cost, recall by size."""
+    from oversight.bench.video import run
+
+    typer.echo(json.dumps(run(photo, model, seconds=seconds), indent=2))

@@ -1,11 +1,15 @@
-"""Decode a camera's packets for analytics (at ``detect.fps``) and the live view (every frame).
+"""Decode a camera's packets for analytics (at ``detect.fps``) and the live view; only the decode
+thread ever touches a PyAV object, and what leaves it is a read-only NumPy array.
 
 Decoding runs on its own thread behind a bounded queue so nothing here stalls recording: when the
 queue is full, packets are dropped up to the next keyframe (H.264 cannot decode a GOP with a
-hole). Every packet must be decoded, but only frames analytics samples are converted and resized
-on this thread. Analytics runs on a third thread fed through a one-frame mailbox (the newest frame
-wins), so a slow detector skips frames instead of slowing the live view; the live view converts
-the newest decoded frame only when somebody asks for it.
+hole). Every packet must be decoded, but only frames somebody needs are converted and resized, on
+this thread: the frames analytics samples, and, while a viewer has asked within ``want_s``
+seconds (the "wanted until" time ``latest`` pushes forward), the newest frame for the live view at
+up to ``live_fps``. PyAV frames share one reformatter per frame, so converting a frame from a web
+thread crashed or deadlocked the server (issue 10); viewers now only read a finished array.
+Analytics runs on a third thread fed through a one-frame mailbox (the newest frame wins), so a
+slow detector skips frames instead of slowing the live view.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import contextlib
 import logging
 import queue
 import threading
+import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -67,6 +73,8 @@ class AnalyticsRunner:
         self.analytics = analytics
         self.processed = 0
         self.error: str | None = None
+        self.busy_since: float | None = None  # monotonic start of the frame in hand (watchdog)
+        self.last_done: float | None = None  # monotonic end of the newest analysed frame
         self._slot: queue.Queue[tuple[np.ndarray, datetime] | None] = queue.Queue(1)
         self._thread = threading.Thread(target=self._run, name=f"analytics-{name}", daemon=True)
         self._thread.start()
@@ -98,29 +106,76 @@ class AnalyticsRunner:
 
     def _run(self) -> None:
         while (item := self._slot.get()) is not None:
+            self.busy_since = time.monotonic()
             try:
                 self.analytics.process(*item)
                 self.processed += 1
             except Exception as exc:  # analytics bugs must not kill ingest or recording
                 self.error = f"analytics error: {exc}"
                 log.exception("analytics failed on %s", self._thread.name)
+            finally:
+                self.last_done, self.busy_since = time.monotonic(), None
+
+
+def _frozen(img: np.ndarray) -> np.ndarray:
+    """Mark an array read-only before it crosses to another thread: nobody can change a shared frame."""
+    img.flags.writeable = False
+    return img
 
 
 class FrameSampler:
-    def __init__(self, cam: CameraConfig, analytics: Any | None, max_queue: int = 120):
+    want_s = 3.0  # a viewer's request keeps live conversion on this long
+    live_fps = 15.0  # the most live frames converted per second
+
+    privacy_max_width = 1280  # the privacy stage sees frames at most this wide (faces stay findable)
+
+    def __init__(
+        self, cam: CameraConfig, analytics: Any | None, max_queue: int = 120, privacy: Any | None = None
+    ):
         self.cam = cam
         self.analytics = analytics
         self.q: queue.Queue[StreamInfo | _Pkt | None] = queue.Queue(max_queue)
         self._need_key = False
         self._lossless = False  # set by submit(block=True): files read faster than real time
-        self._raw: tuple[av.VideoFrame, float] | None = None  # newest decoded frame, not converted
-        self._latest: tuple[np.ndarray, datetime] | None = None
-        self._latest_of: float | None = None  # wall time of the frame ``_latest`` was made from
-        self._lock = threading.Lock()
+        self._latest: tuple[np.ndarray, datetime] | None = None  # read-only, made by the decode thread
+        # the last ~1.5 s of converted frames: the live view can show the newest frame whose face
+        # regions the privacy stage has already found (it lags the decoder by its detection time)
+        self._recent: deque[tuple[np.ndarray, datetime]] = deque(maxlen=round(self.live_fps * 1.5))
+        self._wanted_until = 0.0  # monotonic time until which viewers want live frames
+        self._fresh = threading.Condition()
+        self.frames_converted = 0
+        self.last_decoded: float | None = None  # monotonic time of the newest decoded frame
+        self.last_live: float | None = None  # monotonic time of the newest live frame
+        self.busy_since: float | None = None  # monotonic start of the packet in hand (watchdog)
+        self.stream: StreamInfo | None = None  # the stream being decoded (a restart resends it)
         self._thread = threading.Thread(target=self._run, name=f"decode-{cam.id}", daemon=True)
         self._runner = AnalyticsRunner(analytics, cam.id) if analytics is not None else None
+        # the privacy stage (face regions for the stored privacy track): its own thread and rate
+        self.privacy = privacy
+        self._privacy = AnalyticsRunner(privacy, f"privacy-{cam.id}") if privacy is not None else None
         self.dropped_packets = 0
         self.decode_error: str | None = None
+
+    @property
+    def watched(self) -> bool:
+        """True while a viewer asked for live frames within ``want_s``."""
+        return time.monotonic() <= self._wanted_until
+
+    @property
+    def analytics_busy_since(self) -> float | None:
+        return self._runner.busy_since if self._runner is not None else None
+
+    @property
+    def analytics_last_done(self) -> float | None:
+        return self._runner.last_done if self._runner is not None else None
+
+    @property
+    def privacy_busy_since(self) -> float | None:
+        return self._privacy.busy_since if self._privacy is not None else None
+
+    @property
+    def privacy_last_done(self) -> float | None:
+        return self._privacy.last_done if self._privacy is not None else None
 
     @property
     def frames_processed(self) -> int:
@@ -143,6 +198,9 @@ class FrameSampler:
                     self.q.get_nowait()
         self._thread.join(timeout)
         runner_done = self._runner.stop(timeout) if self._runner is not None else True
+        if self._privacy is not None and self._privacy.stop(timeout):
+            with contextlib.suppress(Exception):
+                self._privacy.analytics.close()
         close = getattr(self.analytics, "close", None)
         if close is not None and not self._thread.is_alive() and runner_done:
             try:
@@ -162,6 +220,7 @@ class FrameSampler:
                     while True:
                         self.q.get_nowait()
         self._need_key = True
+        self.stream = info
 
     def submit(self, data: bytes, pts: int, keyframe: bool, block: bool = False) -> None:
         self._lossless = block
@@ -175,17 +234,25 @@ class FrameSampler:
             self._need_key = True
             self.dropped_packets += 1
 
-    def latest(self) -> tuple[np.ndarray, datetime] | None:
-        """The newest decoded frame at detect resolution, converted on demand (only when watched)."""
-        with self._lock:
-            raw = self._raw
-            if raw is not None and raw[1] != self._latest_of:
-                frame, wall = raw
-                img = frame.reformat(
-                    width=self.cam.detect.width, height=self.cam.detect.height, format="bgr24"
-                ).to_ndarray()
-                self._latest, self._latest_of = (img, datetime.fromtimestamp(wall, UTC)), wall
-            return self._latest
+    def latest(
+        self, max_wait: float = 0.0, not_after: datetime | None = None
+    ) -> tuple[np.ndarray, datetime] | None:
+        """The newest live frame (read-only, detect resolution) and its time; None before any.
+
+        Asking keeps the decode thread converting frames for ``want_s`` seconds. After a pause in
+        watching, the frame in hand is old: wait up to ``max_wait`` seconds for a new one. With
+        ``not_after``, the newest of the recent frames taken at or before that time (None if none).
+        """
+        now = time.monotonic()
+        with self._fresh:
+            lapsed = now > self._wanted_until
+            self._wanted_until = now + self.want_s
+            if lapsed and max_wait > 0:
+                seen = self.frames_converted
+                self._fresh.wait_for(lambda: self.frames_converted != seen, timeout=max_wait)
+            if not_after is None:
+                return self._latest
+            return next((f for f in reversed(self._recent) if f[1] <= not_after), None)
 
     @property
     def event_active(self) -> bool:
@@ -194,9 +261,7 @@ class FrameSampler:
     def _run(self) -> None:
         ctx: Any = None
         info: StreamInfo | None = None
-        next_t = float("-inf")
-        step = 1.0 / self.cam.detect.fps
-        w, h = self.cam.detect.width, self.cam.detect.height
+        next_t = next_live = next_p = float("-inf")
         while True:
             item = self.q.get()
             if item is None:
@@ -206,23 +271,57 @@ class FrameSampler:
                 ctx = av.CodecContext.create(item.codec, "r")
                 if item.extradata:
                     ctx.extradata = item.extradata
-                next_t = float("-inf")
+                next_t = next_p = float("-inf")
                 continue
             if ctx is None or info is None:
                 continue
-            pkt = av.Packet(item.data)
-            pkt.pts = item.pts
+            self.busy_since = time.monotonic()
             try:
-                frames = ctx.decode(pkt)
-            except av.error.FFmpegError as exc:  # a corrupt packet: skip it, keep going
-                self.decode_error = f"decode error: {exc}"
-                continue
-            for frame in frames:
-                wall = info.wall_of(frame.pts if frame.pts is not None else item.pts)
-                with self._lock:
-                    self._raw = (frame, wall)  # the live view converts it if anybody looks
-                if self._runner is None or wall < next_t - 1e-3:
-                    continue  # not sampled: decoded (it had to be) but never converted or resized
+                next_t, next_live, next_p = self._decode(ctx, info, item, next_t, next_live, next_p)
+            finally:
+                self.busy_since = None
+
+    def _decode(
+        self, ctx: Any, info: StreamInfo, item: _Pkt, next_t: float, next_live: float, next_p: float
+    ) -> tuple[float, float, float]:
+        """Decode one packet; convert the frames analytics or the privacy stage sample, or viewers
+        want. Returns the next analytics, live and privacy due times."""
+        step = 1.0 / self.cam.detect.fps
+        live_step = 1.0 / self.live_fps
+        w, h = self.cam.detect.width, self.cam.detect.height
+        pkt = av.Packet(item.data)
+        pkt.pts = item.pts
+        try:
+            frames = ctx.decode(pkt)
+        except av.error.FFmpegError as exc:  # a corrupt packet: skip it, keep going
+            self.decode_error = f"decode error: {exc}"
+            return next_t, next_live, next_p
+        for frame in frames:
+            wall = info.wall_of(frame.pts if frame.pts is not None else item.pts)
+            now = time.monotonic()
+            self.last_decoded = now
+            if self._privacy is not None and wall >= next_p - 1e-3:
+                pstep = 1.0 / max(0.1, float(getattr(self.privacy, "fps", self.cam.detect.fps)))
+                next_p = next_p + pstep if 0 <= wall - next_p < pstep else wall + pstep
+                pw = min(frame.width - frame.width % 2, self.privacy_max_width)
+                ph = round(frame.height * pw / max(1, frame.width)) // 2 * 2
+                full = _frozen(frame.reformat(width=pw, height=ph, format="bgr24").to_ndarray())
+                self._privacy.put(full, datetime.fromtimestamp(wall, UTC), wait=self._lossless)
+            sampled = self._runner is not None and wall >= next_t - 1e-3
+            live = now <= self._wanted_until and now >= next_live
+            if not (sampled or live):
+                continue  # decoded (it had to be) but never converted or resized
+            img = _frozen(frame.reformat(width=w, height=h, format="bgr24").to_ndarray())
+            ts = datetime.fromtimestamp(wall, UTC)
+            if live:
+                next_live = now + live_step * 0.9  # a little slack so 15 fps sources keep every frame
+            with self._fresh:  # an analytics frame is the newest picture too, at no extra cost
+                self._latest = (img, ts)
+                self._recent.append(self._latest)
+                self.frames_converted += 1
+                self.last_live = now
+                self._fresh.notify_all()
+            if sampled and self._runner is not None:
                 next_t = next_t + step if 0 <= wall - next_t < step else wall + step
-                img = frame.reformat(width=w, height=h, format="bgr24").to_ndarray()
-                self._runner.put(img, datetime.fromtimestamp(wall, UTC), wait=self._lossless)
+                self._runner.put(img, ts, wait=self._lossless)
+        return next_t, next_live, next_p

@@ -69,6 +69,7 @@ class CameraWorker:
         storage: LocalStorage,
         analytics_factory: AnalyticsFactory | None = None,
         *,
+        privacy_factory: Any = None,
         backoff_initial: float = 1.0,
         backoff_max: float = 30.0,
         open_timeout: float = 10.0,
@@ -79,6 +80,7 @@ class CameraWorker:
         self.bus = bus
         self.storage = storage
         self.analytics_factory = analytics_factory
+        self.privacy_factory = privacy_factory  # (cam, analytics) -> privacy stage, or None
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
         self.open_timeout = open_timeout
@@ -102,6 +104,11 @@ class CameraWorker:
         self.codec: str | None = None  # of the record stream, for the health page
         self._gap_open = False
         self._published: tuple[Any, ...] | None = None
+        # watchdog: monotonic times each stage last advanced, and when its work in hand began
+        self.last_packet: float | None = None
+        self.last_recorded: float | None = None
+        self.record_busy_since: float | None = None
+        self.restarts: dict[str, int] = {}
 
     # -- public ----------------------------------------------------------
 
@@ -115,14 +122,7 @@ class CameraWorker:
         if not self.cam.enabled:
             self._set(state="disabled")
             return
-        analytics = None
-        if self.analytics_factory is not None and self.cam.detect.enabled:
-            try:
-                analytics = self.analytics_factory(self.cam)
-            except Exception as exc:  # no analytics, but keep recording
-                self.detect_error = f"analytics unavailable: {exc}"
-                log.exception("camera %s: analytics factory failed", self.cam.id)
-        self.sampler = FrameSampler(self.cam, analytics)
+        self.sampler = self._new_sampler()
         self.sampler.start()
         close_gaps(self.db, self.cam.id, datetime.now(UTC))  # stale gaps from a previous run
         record = parse_source(self.cam.streams.record)
@@ -146,6 +146,88 @@ class CameraWorker:
         for t in self._threads:
             t.start()
 
+    def _new_sampler(self) -> FrameSampler:
+        analytics = None
+        if self.analytics_factory is not None and self.cam.detect.enabled:
+            try:
+                analytics = self.analytics_factory(self.cam)
+            except Exception as exc:  # no analytics, but keep recording
+                self.detect_error = f"analytics unavailable: {exc}"
+                log.exception("camera %s: analytics factory failed", self.cam.id)
+        privacy = None
+        if self.privacy_factory is not None and self.cam.redaction.faces:
+            try:
+                privacy = self.privacy_factory(self.cam, analytics)
+            except Exception as exc:  # playback and export then detect faces themselves
+                self.detect_error = f"privacy track unavailable: {exc}"
+                log.exception("camera %s: privacy stage factory failed", self.cam.id)
+        return FrameSampler(self.cam, analytics, privacy=privacy)
+
+    def restart_sampler(self) -> None:
+        """Replace a stalled decode/analytics/live stage with fresh threads (the watchdog's remedy).
+
+        The reader keeps recording; the new decoder waits for the next keyframe of the current
+        stream. The stuck threads are abandoned (daemon threads: they cannot be killed) and asked to
+        stop in the background, so a hung stage never blocks the camera.
+        """
+        old = self.sampler
+        new = self._new_sampler()
+        if old is not None and old.stream is not None:
+            new.new_stream(old.stream)
+        new.start()
+        self.sampler = new
+        if old is not None:
+            threading.Thread(target=old.stop, args=(1.0,), name=f"stop-{self.cam.id}", daemon=True).start()
+
+    def stage_ages(self, now: float | None = None) -> dict[str, float | None]:
+        """Seconds since each stage last produced output (None: never, or not running)."""
+        now = time.monotonic() if now is None else now
+        sp = self.sampler
+
+        def age(t: float | None) -> float | None:
+            return None if t is None else round(max(0.0, now - t), 3)
+
+        return {
+            "ingest": age(self.last_packet),
+            "recording": age(self.last_recorded),
+            "decode": age(sp.last_decoded if sp else None),
+            "analytics": age(sp.analytics_last_done if sp else None),
+            "privacy": age(sp.privacy_last_done if sp else None),
+            "live": age(sp.last_live if sp else None),
+        }
+
+    def stalled(self, stall_s: float, now: float | None = None) -> dict[str, float]:
+        """Stages that have held one piece of work (or, for ingest and live, been due to produce)
+        for more than ``stall_s`` seconds, with how long. A stage merely waiting for input is not
+        stalled: the stage upstream of it is."""
+        now = time.monotonic() if now is None else now
+        out: dict[str, float] = {}
+        sp = self.sampler
+
+        def over(since: float | None) -> float | None:
+            return now - since if since is not None and now - since > stall_s else None
+
+        checks = {
+            "ingest": over(self.last_packet) if self.state == "online" else None,
+            "recording": over(self.record_busy_since),
+            "decode": over(sp.busy_since) if sp else None,
+            "analytics": over(sp.analytics_busy_since) if sp else None,
+            "privacy": over(sp.privacy_busy_since) if sp else None,
+            "live": over(sp.last_live)
+            if sp
+            and sp.watched
+            and sp.busy_since is None
+            and sp.last_decoded is not None
+            and now - sp.last_decoded < stall_s
+            else None,
+        }
+        if checks["recording"] is not None:
+            checks["ingest"] = None  # the reader waits on the recorder: recording is the cause
+        for stage, late in checks.items():
+            if late is not None:
+                out[stage] = round(late, 3)
+        return out
+
     def stop(self, timeout: float | None = None) -> None:
         """Stop reading; the open segment is closed and indexed; the downtime becomes an open gap."""
         self._stop.set()
@@ -165,8 +247,17 @@ class CameraWorker:
     def alive(self) -> bool:
         return any(t.is_alive() for t in self._threads)
 
-    def latest_frame(self) -> tuple[np.ndarray, datetime] | None:
-        return self.sampler.latest() if self.sampler is not None else None
+    def latest_frame(
+        self, max_wait: float = 0.0, not_after: datetime | None = None
+    ) -> tuple[np.ndarray, datetime] | None:
+        """The newest live frame, read-only (see ``FrameSampler.latest``)."""
+        return self.sampler.latest(max_wait, not_after) if self.sampler is not None else None
+
+    def privacy_samples(self) -> list[Any]:
+        """The privacy stage's newest face-region samples (``privacy.track.Sample``), or []."""
+        stage = self.sampler.privacy if self.sampler is not None else None
+        recent = getattr(stage, "recent", None)
+        return list(recent()) if recent is not None else []
 
     @property
     def analytics(self) -> Any | None:
@@ -201,6 +292,8 @@ class CameraWorker:
             "codec": self.codec,
             "transcoding": self.recorder.transcoding,
             "transcode_cpu_s": round(self.recorder.transcode_cpu_s, 2),
+            "stage_age_s": self.stage_ages(),
+            "stage_restarts": dict(self.restarts),
         }
 
     # -- internals -------------------------------------------------------
@@ -252,14 +345,14 @@ class CameraWorker:
                         self.reconnects += 1
 
     def _on_failure(self, msg: str) -> None:
-        self._set(online=False, state="offline", error=msg)
-        if not self._gap_open:
+        if not self._gap_open:  # stored before the status says offline: whoever sees it finds the gap
             start = datetime.fromtimestamp(self.last_frame_wall or time.time(), UTC)
             try:
                 open_gap(self.db, self.cam.id, start, msg)
                 self._gap_open = True
             except Exception:
                 log.exception("camera %s: could not store the recording gap", self.cam.id)
+        self._set(online=False, state="offline", error=msg)
 
     def _on_first_packet(self) -> None:
         if self._gap_open:
@@ -329,15 +422,18 @@ class CameraWorker:
                         first = False
                         backoff.reset()
                         self._on_first_packet()
-                    self._meter.add(len(rp.data), time.monotonic())
+                    self.last_packet = time.monotonic()
+                    self._meter.add(len(rp.data), self.last_packet)
                     self.last_frame_wall = rp.wall
                 if paused_until is not None and time.monotonic() >= paused_until:
                     paused_until, record = None, True  # space may be back: try again
                     self.recorder.begin(stream)
                 if record:
                     event = self.sampler.event_active if self.sampler is not None else False
+                    self.record_busy_since = time.monotonic()
                     try:
                         self.recorder.feed(rp, event)
+                        self.last_recorded = time.monotonic()
                     except Exception as exc:  # a disk problem: keep analytics running, report, retry
                         self.recorder.abandon()
                         self._set(
@@ -346,6 +442,8 @@ class CameraWorker:
                         log.warning("camera %s: recording paused: %s", self.cam.id, exc)
                         record, paused_until = False, time.monotonic() + RECORD_RETRY_S
                         written = self.recorder.segments_written
+                    finally:
+                        self.record_busy_since = None
                     if self.record_error and self.recorder.segments_written > written:
                         self._set(record_error=None)  # recording resumed by itself
                 if feed_sampler and self.sampler is not None:

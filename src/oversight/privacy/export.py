@@ -23,10 +23,9 @@ import hashlib
 import json
 import shutil
 import tempfile
-import threading
 import zipfile
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +38,9 @@ from oversight.config.schema import SiteConfig
 from oversight.permissions import roles_for
 from oversight.privacy import audit
 from oversight.privacy.copies import default_cache_dir
+from oversight.privacy.egress import Egress, OfflineContext
 from oversight.privacy.keys import fingerprint, load_or_create_signing_key, load_verify_key, public_hex
 from oversight.privacy.models import AuditEntry, ExportRecord
-from oversight.privacy.redaction import Redactor, redact_video
 from oversight.privacy.reveals import active_reveals, covering_reveal
 from oversight.store.base import utcnow
 from oversight.store.db import Database
@@ -117,80 +116,6 @@ def reveal_windows(
         if lo < hi:
             out.extend(RevealWindow(c, lo, hi, r.id) for c in sorted(set(r.camera_ids or ()) & set(cams)))
     return sorted(out, key=lambda w: (w.camera_id, w.start, w.reveal_id))
-
-
-_locks: dict[Path, threading.Lock] = {}
-_locks_guard = threading.Lock()
-MAX_TRANSCODES = 2  # export transcodes at once, whatever the number of requests: bounded CPU
-_transcodes = threading.BoundedSemaphore(MAX_TRANSCODES)
-
-
-def _transcode(src: Path, dst: Path, redactor: Any, **kw: Any) -> int:
-    with _transcodes:
-        return redact_video(src, dst, redactor, **kw)
-
-
-def _lock_for(path: Path) -> threading.Lock:
-    with _locks_guard:
-        return _locks.setdefault(path, threading.Lock())
-
-
-def _shared_redacted(src: Path, shared: Path, redactor: Any) -> Path:
-    """One transcode per segment and redaction settings: concurrent exports of the same segment wait
-    for it (a lock per output file) and later ones reuse it (a web-cache file, see privacy.copies)."""
-    with _lock_for(shared):
-        if not (shared.is_file() and shared.stat().st_mtime >= src.stat().st_mtime):
-            _transcode(src, shared, redactor())
-    return shared
-
-
-def _write_clip(
-    seg: Segment,
-    src: Path,
-    dst: Path,
-    windows: list[RevealWindow],
-    redactor: Any,
-    shared: Path | None = None,
-) -> list[dict[str, Any]]:
-    """Write one clip; returns the unredacted parts it holds (empty: fully redacted). A fully
-    redacted clip comes from ``shared`` when given (made once, see ``_shared_redacted``)."""
-    mine = [w for w in windows if w.camera_id == seg.camera_id and w.start < seg.end and seg.start < w.end]
-    whole = next((w for w in mine if w.start <= seg.start and seg.end <= w.end), None)
-    if whole is not None:
-        shutil.copyfile(src, dst)  # original evidence bytes
-        return [
-            {"start": _iso(seg.start), "end": _iso(seg.end), "reveal_id": whole.reveal_id, "frames": None}
-        ]
-    if not mine and shared is not None:
-        shutil.copyfile(_shared_redacted(src, shared, redactor), dst)
-        return []
-    if not mine:
-        _transcode(src, dst, redactor())
-        return []
-    kept: dict[int, list[float]] = {}
-
-    def reveal(offset: float) -> bool:
-        ts = seg.start + timedelta(seconds=offset)
-        for w in mine:
-            if w.start <= ts < w.end:
-                kept.setdefault(w.reveal_id, []).append(offset)
-                return True
-        return False
-
-    _transcode(src, dst, redactor(), reveal=reveal)
-    parts = []
-    for w in mine:
-        if w.reveal_id in kept:
-            lo, hi = max(w.start, seg.start), min(w.end, seg.end)
-            parts.append(
-                {
-                    "start": _iso(lo),
-                    "end": _iso(hi),
-                    "reveal_id": w.reveal_id,
-                    "frames": len(kept[w.reveal_id]),
-                }
-            )
-    return parts
 
 
 def _custody(
@@ -272,6 +197,7 @@ def export_footage(
         n += 1
     root.mkdir(parents=True, exist_ok=True)
     clips = default_cache_dir(cfg) / "export-clips"
+    gate = Egress(OfflineContext(cfg, db, redactor_factory))
     work = Path(tempfile.mkdtemp(prefix=".export-", dir=root))  # same file system: the final rename is atomic
     try:
         with db.session() as s:
@@ -297,16 +223,12 @@ def export_footage(
             rel = Path("clips") / seg.camera_id / f"{seg.start.astimezone(UTC):%Y%m%dT%H%M%S}Z-{seg.id}.mp4"
             dst = work / rel
             dst.parent.mkdir(parents=True, exist_ok=True)
-            cam_cfg = cfg.camera(seg.camera_id).redaction
-
-            def redactor(cam_cfg: Any = cam_cfg) -> Any:
-                return redactor_factory(cam_cfg) if redactor_factory else Redactor(cam_cfg)
-
             shared = None
-            if redactor_factory is None:  # the standard redactor: its output depends on the settings only
+            if redactor_factory is None:  # the standard redaction: its output depends on the settings only
+                cam_cfg = cfg.camera(seg.camera_id).redaction
                 fp = hashlib.sha256(cam_cfg.model_dump_json().encode()).hexdigest()[:12]
                 shared = clips / seg.camera_id / f"{seg.id}-redacted-{fp}.mp4"
-            unredacted = _write_clip(seg, src, dst, windows, redactor, shared)
+            unredacted = gate.export_clip(exporter, role, seg, dst, windows, purpose.strip(), shared)
             original = bool(unredacted) and unredacted[0]["frames"] is None
             files.append(
                 {

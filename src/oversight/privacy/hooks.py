@@ -1,6 +1,6 @@
-"""Glue between the web app's pixel exits (``oversight.web.frames``) and reveals / the audit log.
+"""Glue between the egress gate (``oversight.privacy.egress``) and reveals / the audit log.
 
-``outgoing_frame`` asks ``frame_reveal`` whether a principal may see a frame unredacted; the answer
+The gate asks ``frame_reveal`` whether a principal may see a frame unredacted; the answer
 comes from a short-lived per-user cache of active reveals so live MJPEG does not query the database
 for every frame (a revoked reveal stops working within ``CACHE_S`` seconds). The first unredacted
 frame a reveal serves on each camera is audited (``reveal.view``).

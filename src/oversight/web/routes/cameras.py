@@ -1,6 +1,6 @@
 """Cameras: list and status, live MJPEG and snapshots, the recordings timeline and playback.
 
-Every pixel goes out through ``oversight.web.frames.outgoing_frame`` / ``outgoing_segment``.
+Every pixel goes out through the egress gate (``oversight.privacy.egress``), which audits it.
 """
 
 from __future__ import annotations
@@ -21,16 +21,13 @@ from starlette.concurrency import run_in_threadpool
 from oversight.config.schema import CameraConfig
 from oversight.events.models import Alert
 from oversight.permissions import roles_for
+from oversight.privacy.egress import egress
 from oversight.recording.timeline import timeline
 from oversight.store.base import utcnow
 from oversight.store.models import Segment
-from oversight.web import frames
-from oversight.web.audit import audit
 from oversight.web.auth import Principal, get_ctx, require
 from oversight.web.context import AppContext
-from oversight.web.live_frames import live_frames
 from oversight.web.params import CameraId, DbId, as_utc
-from oversight.web.playback import frames_from
 from oversight.web.revocation import StreamGuard
 
 router = APIRouter(prefix="/api", tags=["cameras"])
@@ -217,12 +214,11 @@ async def live(
     fps: float = Query(10.0, ge=1, le=25),
     who: Principal = Depends(require("footage.live")),
 ) -> StreamingResponse:
-    """Live video as multipart MJPEG (an <img> plays it). Redacted per frame."""
+    """Live video as multipart MJPEG (an <img> plays it). Redacted per frame; the viewing session
+    is audited when it opens and when the client goes away."""
     ctx = get_ctx(request)
     _camera(ctx, camera_id)
-    with ctx.db.session() as s:
-        audit(s, who, "footage.live", "camera", camera_id)
-    live = live_frames(ctx)
+    session = await run_in_threadpool(egress(ctx).open_live, who, [camera_id], "live.mjpeg")
     period = 1.0 / fps
     stats = ctx.extras.setdefault("stats", {"mjpeg_viewers": 0, "mjpeg_frames": 0})
 
@@ -230,24 +226,20 @@ async def live(
 
     async def stream() -> AsyncIterator[bytes]:
         stats["mjpeg_viewers"] += 1
-        last_ts: Any = object()
+        last: Any = object()
         last_sent = 0.0
         try:
             while await guard.allowed():  # revocation ends the stream within ~1 s
                 t0 = time.monotonic()
-                enc = await run_in_threadpool(live.latest, ctx, camera_id, who)
-                if enc is None:
-                    if t0 - last_sent >= 1.0:
-                        yield _part(live.placeholder("no picture"))
-                        last_sent = t0
-                elif enc.ts != last_ts:
-                    last_ts = enc.ts
-                    last_sent = t0
+                enc = await run_in_threadpool(session.frame, camera_id)
+                if (enc.ts, enc.state) != last or t0 - last_sent >= 1.0 and enc.state != "live":
+                    last, last_sent = (enc.ts, enc.state), t0
                     stats["mjpeg_frames"] += 1
                     yield _part(enc.jpeg)
                 await asyncio.sleep(max(0.005, period - (time.monotonic() - t0)))
         finally:
             stats["mjpeg_viewers"] -= 1
+            session.close()  # not awaited: a closed stream must still write the end entry
 
     return StreamingResponse(
         stream(),
@@ -264,14 +256,12 @@ async def live(
 def snapshot(
     camera_id: CameraId, request: Request, who: Principal = Depends(require("footage.live"))
 ) -> Response:
-    """The newest live frame, redacted."""
+    """The newest live frame, redacted (503 when the camera is offline or stalled)."""
     ctx = get_ctx(request)
     _camera(ctx, camera_id)
-    enc = live_frames(ctx).latest(ctx, camera_id, who)
-    if enc is None:
-        raise HTTPException(503, "no picture from this camera yet")
-    with ctx.db.session() as s:
-        audit(s, who, "footage.snapshot", "camera", camera_id)
+    enc = egress(ctx).still(who, camera_id)
+    if enc.state != "live":
+        raise HTTPException(503, f"no picture from this camera ({enc.state})")
     headers = {"X-Frame-Time": enc.ts.isoformat()} if enc.ts else {}
     return Response(enc.jpeg, media_type="image/jpeg", headers=headers)
 
@@ -345,17 +335,11 @@ async def playback(
     cam = _camera(ctx, camera_id)
     t0 = as_utc(start, "start")
     assert t0 is not None
-    with ctx.db.session() as s:
-        audit(s, who, "footage.playback", "camera", camera_id, detail={"start": t0.isoformat()})
-    it = frames_from(ctx, camera_id, t0, (cam.detect.width, cam.detect.height))
+    gate = egress(ctx)
+    it = gate.playback(who, camera_id, t0, (cam.detect.width, cam.detect.height))
 
     def next_jpeg() -> tuple[bytes, datetime] | None:
-        got = next(it, None)
-        if got is None:
-            return None
-        frame, ts = got
-        out = frames.outgoing_frame(ctx, camera_id, frame, ts, who)
-        return frames.encode_jpeg(out), ts
+        return next(it, None)
 
     guard = StreamGuard(ctx, request, who, roles_for("footage.view"))
 
@@ -373,7 +357,7 @@ async def playback(
             await asyncio.sleep(max(0.0, due - time.monotonic()))
             sent += 1
             yield _part(jpeg)
-        yield _part(live_frames(ctx).placeholder("end of recording" if sent else "no recording here"))
+        yield _part(gate.card("end of recording" if sent else "no recording here"))
 
     return StreamingResponse(
         stream(),
@@ -392,14 +376,10 @@ def segment_video(
 ) -> FileResponse:
     """One recorded segment as a redacted MP4 (supports HTTP Range)."""
     ctx = get_ctx(request)
-    with ctx.db.session() as s:
-        seg = s.get(Segment, segment_id)
-        if seg is None:
-            raise HTTPException(404, "no such segment")
-        audit(s, who, "footage.segment", "segment", segment_id, detail={"camera_id": seg.camera_id})
-    if ctx.segment_file(seg) is None:
-        raise HTTPException(410, "the segment file is gone (retention)")
-    path = frames.outgoing_segment(ctx, seg, who)
-    return FileResponse(
-        path, media_type="video/mp4", filename=f"{seg.camera_id}-{seg.start:%Y%m%dT%H%M%SZ}.mp4"
-    )
+    try:
+        path, name = egress(ctx).segment(who, segment_id)
+    except LookupError:
+        raise HTTPException(404, "no such segment") from None
+    except FileNotFoundError:
+        raise HTTPException(410, "the segment file is gone (retention)") from None
+    return FileResponse(path, media_type="video/mp4", filename=name)

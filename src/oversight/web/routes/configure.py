@@ -19,11 +19,11 @@ from starlette.concurrency import run_in_threadpool
 
 from oversight.config.loader import ConfigError, _fmt_path, _pydantic_message, camera_issues, parse_config
 from oversight.config.schema import CameraConfig, SiteConfig
+from oversight.privacy.egress import egress
 from oversight.web import duties
 from oversight.web.audit import audit
 from oversight.web.auth import Principal, get_ctx, require
 from oversight.web.context import AppContext
-from oversight.web.live_frames import live_frames
 from oversight.web.params import CameraId
 
 router = APIRouter(prefix="/api/config", tags=["configure"])
@@ -262,9 +262,7 @@ def config_snapshot(camera_id: CameraId, request: Request, who: Principal = Depe
         ctx.cfg.camera(camera_id)
     except KeyError:
         raise HTTPException(404, f"no camera '{camera_id}'") from None
-    enc = live_frames(ctx).latest(ctx, camera_id, who)
-    if enc is None:
-        raise HTTPException(503, "no picture from this camera yet")
-    with ctx.db.session() as s:
-        audit(s, who, "footage.config_snapshot", "camera", camera_id, purpose="configuration")
+    enc = egress(ctx).still(who, camera_id, "footage.config_snapshot", purpose="configuration")
+    if enc.state != "live":
+        raise HTTPException(503, f"no picture from this camera ({enc.state})")
     return Response(enc.jpeg, media_type="image/jpeg")

@@ -5,19 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-import cv2
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from oversight.events.search import BadCursor, search
+from oversight.privacy.egress import egress
 from oversight.store.base import utcnow
 from oversight.store.models import Event
-from oversight.web import frames
 from oversight.web.audit import audit
 from oversight.web.auth import Principal, get_ctx, require
 from oversight.web.context import AppContext
@@ -140,21 +138,13 @@ def get_event(event_id: DbId, request: Request, who: Principal = Depends(require
 def thumbnail(
     event_id: DbId, request: Request, who: Principal = Depends(require("footage.view"))
 ) -> Response:
-    """The event's snapshot, redacted like live video."""
+    """The event's snapshot, redacted like live video unless the viewer holds a covering reveal."""
     ctx = get_ctx(request)
-    with ctx.db.session() as s:
-        e = _get(s, event_id)
-        path, camera_id, ts = e.snapshot_path, e.camera_id, e.start
-        audit(s, who, "footage.thumbnail", "event", event_id, detail={"camera_id": camera_id})
-    if not path or not Path(path).is_file():
-        raise HTTPException(404, "this event has no snapshot")
-    img = cv2.imread(path, cv2.IMREAD_COLOR)
-    if img is None:
-        raise HTTPException(404, "the snapshot cannot be read")
-    out = frames.outgoing_frame(ctx, camera_id, img, ts, who)
-    return Response(
-        frames.encode_jpeg(out), media_type="image/jpeg", headers={"Cache-Control": "private, max-age=60"}
-    )
+    try:
+        jpeg = egress(ctx).thumbnail(who, event_id)
+    except LookupError as exc:
+        raise HTTPException(404, str(exc)) from None
+    return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
 
 
 @router.post("/{event_id}/ack", response_model=EventOut)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import struct
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -18,6 +19,7 @@ from prometheus_client.core import CollectorRegistry, GaugeMetricFamily
 from sqlalchemy import func, select
 
 from oversight.events.bus import Message
+from oversight.privacy.egress import egress
 from oversight.store.models import Segment
 from oversight.web.auth import ALERT_ROLES, ALL_ROLES, Principal, get_ctx, require, resolve_principal
 from oversight.web.context import AppContext
@@ -31,6 +33,7 @@ TOPIC_ROLES: dict[str, tuple[str, ...]] = {
     "alert.ack": ALL_ROLES,
     "alert": ALERT_ROLES,  # the alert queue (oversight.events.alerts): open, update, end, escalate, ack
     "camera.status": ALL_ROLES,
+    "camera.health": ALL_ROLES,  # watchdog: a stage stalled / recovered
     # the same roles that may read incidents and units through the API
     "incident": ("operator", "supervisor", "admin", "auditor"),
     "unit": ("operator", "supervisor", "admin", "auditor"),
@@ -223,11 +226,12 @@ def metrics(request: Request, who: Principal = Depends(require("metrics.read")))
 async def live_wall(ws: WebSocket) -> None:
     """Live video for many tiles over one socket (browsers allow only ~6 HTTP streams per host).
 
-    Query ``ids=a,b,c`` and optional ``fps``. Each binary message is: one byte N, N bytes of
-    camera id (UTF-8), then a redacted JPEG. Frames come from the shared encoder in ``live_frames``.
+    Query ``ids=a,b,c``, optional ``fps`` and ``purpose``. Each binary message is: one byte N, N bytes
+    of camera id (UTF-8), the frame's time (float64 seconds since the epoch, big-endian; NaN when
+    unknown), one state byte (0 live, 1 stalled, 2 offline), then the JPEG (a message card when not
+    live). Frames come from the egress gate's live session: one audit entry for the session's
+    cameras, start and end.
     """
-    from oversight.web.live_frames import live_frames
-
     ctx: AppContext = ws.app.state.ctx
     who = await _authorised(ws, LIVE_WALL_ROLES)
     if who is None:
@@ -239,7 +243,8 @@ async def live_wall(ws: WebSocket) -> None:
     except ValueError:
         fps = 10.0
     await ws.accept()
-    live = live_frames(ctx)
+    purpose = (ws.query_params.get("purpose") or "").strip()[:200] or None
+    session = await asyncio.to_thread(egress(ctx).open_live, who, ids, "live.wall", purpose)
     stats = ctx.extras.setdefault("stats", {"mjpeg_viewers": 0, "mjpeg_frames": 0})
     stats["wall_viewers"] = stats.get("wall_viewers", 0) + 1
     sent: dict[str, Any] = {}
@@ -253,13 +258,12 @@ async def live_wall(ws: WebSocket) -> None:
                 await ws.close(code=4401)
                 return
             # redact + encode the cameras in parallel (OpenCV releases the GIL): uses every core
-            found = await asyncio.gather(*(asyncio.to_thread(live.latest, ctx, cid, who) for cid in ids))
+            found = await asyncio.gather(*(asyncio.to_thread(session.frame, cid) for cid in ids))
             for cid, enc in zip(ids, found, strict=True):
-                if enc is None or sent.get(cid) == enc.ts:
+                if sent.get(cid) == (enc.ts, enc.state):
                     continue
-                sent[cid] = enc.ts
-                head = cid.encode()
-                await ws.send_bytes(bytes([len(head)]) + head + enc.jpeg)
+                sent[cid] = (enc.ts, enc.state)
+                await ws.send_bytes(wall_message(cid, enc.ts, enc.state, enc.jpeg))
             await asyncio.sleep(max(0.005, period - (time.monotonic() - t0)))
 
     async def drain() -> None:
@@ -276,6 +280,87 @@ async def live_wall(ws: WebSocket) -> None:
             with contextlib.suppress(BaseException):
                 await t
         stats["wall_viewers"] -= 1
+        session.close()  # not awaited: a cancelled handler must still write the end entry
+
+
+@router.websocket("/api/live.h264.ws")
+async def live_h264(ws: WebSocket) -> None:
+    """One camera's live video as H.264 in fragmented MP4, for Media Source Extensions.
+
+    Query ``camera`` and optional ``purpose``. Text messages are JSON: first
+    ``{"type": "init", "codec": "avc1..."}``, later ``{"type": "state", "state": "live|stalled|offline"}``;
+    binary messages are the init segment, then fragments (one per frame), starting at a keyframe.
+    The encode is shared by every viewer who may see the same pixels; the session is audited.
+    """
+    ctx: AppContext = ws.app.state.ctx
+    who = await _authorised(ws, LIVE_WALL_ROLES)
+    if who is None:
+        return
+    cid = ws.query_params.get("camera", "")
+    if cid not in {c.id for c in ctx.cfg.cameras}:
+        await ws.close(code=4404)
+        return
+    await ws.accept()
+    purpose = (ws.query_params.get("purpose") or "").strip()[:200] or None
+    session = await asyncio.to_thread(egress(ctx).open_live, who, [cid], "live.h264", purpose)
+    sub = None
+    try:
+        loop = asyncio.get_running_loop()
+        sub = await asyncio.to_thread(session.h264, cid, loop)
+        deadline = loop.time() + 30
+        while not sub.ready():  # the shared encode is still starting (a busy machine)
+            if not sub.feed.alive or loop.time() > deadline:
+                await ws.close(code=1011)
+                return
+            await asyncio.sleep(0.05)
+        await ws.send_text(json.dumps({"type": "init", "codec": sub.codec}))
+        if sub.init:
+            await ws.send_bytes(sub.init)
+            for frag in sub.gop:
+                await ws.send_bytes(frag)
+
+        async def pump() -> None:
+            assert sub is not None
+            while (item := await sub.queue.get()) is not None:
+                if isinstance(item, str):
+                    await ws.send_text(json.dumps({"type": "state", "state": item}))
+                else:
+                    session.frames += 1
+                    await ws.send_bytes(item)
+            await ws.close(code=1012)  # the feed ended (its pixels changed): reconnect
+
+        async def drain() -> None:
+            while True:
+                await ws.receive_text()
+
+        tasks = [asyncio.create_task(pump()), asyncio.create_task(drain())]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in tasks:
+                t.cancel()
+            for t in tasks:
+                with contextlib.suppress(BaseException):
+                    await t
+    except WebSocketDisconnect:
+        pass
+    finally:
+        if sub is not None:
+            sub.close()
+        session.close()  # not awaited: a cancelled handler must still write the end entry
+
+
+live_h264.roles = ("viewer", "operator", "supervisor")  # type: ignore[attr-defined]
+
+
+WALL_STATES = {"live": 0, "stalled": 1, "offline": 2}
+
+
+def wall_message(camera_id: str, ts: datetime | None, state: str, jpeg: bytes) -> bytes:
+    """One live-wall frame message (see ``live_wall``)."""
+    head = camera_id.encode()
+    when = ts.timestamp() if ts is not None else float("nan")
+    return bytes([len(head)]) + head + struct.pack(">dB", when, WALL_STATES[state]) + jpeg
 
 
 LIVE_WALL_ROLES = ("viewer", "operator", "supervisor")  # same as FOOTAGE_ROLES

@@ -14,7 +14,6 @@ Mounted by ``oversight.web.app.create_app`` (``router``). Roles:
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -288,30 +287,14 @@ def list_exports(request: Request, who: Principal = Depends(EXPORT_READERS)) -> 
 
 @router.get("/exports/{export_id}/download")
 def download_export(export_id: DbId, request: Request, who: Principal = Depends(EXPORTERS)) -> Response:
-    from oversight.privacy.export import download_refusal
-    from oversight.privacy.models import ExportRecord
+    from oversight.privacy.egress import egress
 
-    ctx = get_ctx(request)
-    with ctx.db.session() as s:
-        rec = s.get(ExportRecord, export_id)
-        if rec is None or not Path(rec.path).is_file():
-            raise HTTPException(404, "no such export file")
-        refusal = download_refusal(s, rec, who.username, who.via)
-        path, purpose, msha = Path(rec.path), rec.purpose, rec.manifest_sha256
-    with ctx.db.session() as s:  # refusals are audited too
-        audit.record(
-            s,
-            who.username,
-            "export.download_refused" if refusal else "export.download",
-            "export",
-            export_id,
-            purpose=purpose,
-            source=_source(request),
-            role=who.role,
-            detail={"manifest_sha256": msha, "refused": refusal},
-        )
-    if refusal is not None:
-        raise HTTPException(403, refusal)
+    try:
+        path = egress(get_ctx(request)).export_package(who, export_id, _source(request))
+    except LookupError as exc:
+        raise HTTPException(404, str(exc)) from None
+    except PermissionError as exc:
+        raise HTTPException(403, str(exc)) from None
     return FileResponse(path, filename=path.name, media_type="application/zip")
 
 

@@ -1,10 +1,11 @@
 // Camera page: live view, a timeline of recorded spans, gaps and events, playback from any moment.
-import { liveVideo, FOOTAGE_ROLES, PLAYBACK_ROLES } from "../lib/live.js";
+import { liveVideo, liveH264, frameText, FOOTAGE_ROLES, PLAYBACK_ROLES } from "../lib/live.js";
 import { statusText } from "./wall.js";
 
 export const title = "Camera";
 export const permission = "site.view";
 const WINDOWS = [["24 h", 86400], ["1 h", 3600], ["10 min", 600]];
+const SPEEDS = [0.25, 0.5, 1, 2, 4, 8, 16];
 
 export async function render(el, ctx) {
   const { h, api, go, fmtTime, args, query, onCleanup, onMessage, me, toast } = ctx;
@@ -15,8 +16,12 @@ export async function render(el, ctx) {
   let windowS = +(localStorage.getItem("ov_tl_window") || 86400), rec = null, stopLive = null, playing = null, playT0 = 0, currentEvent = -1;
 
   const img = h("img", { alt: `Video of ${cam.name}` });
+  const video = h("video", { class: "live-video", muted: true, autoplay: true, playsinline: true, hidden: true, "aria-label": `Live video of ${cam.name}` });
+  video.muted = true;
   const mode = h("span", { class: "mode" });
-  const player = h("div", { class: "player" }, canSee ? img : h("span", { class: "muted" }, "Video is not available to your role."), mode);
+  const player = h("div", { class: "player" }, canSee ? [video, img] : h("span", { class: "muted" }, "Video is not available to your role."), mode);
+  const speed = h("select", { "aria-label": "Playback speed", title: "Playback speed", onchange: () => { video.playbackRate = +speed.value; } },
+    ...SPEEDS.map(v => h("option", { value: v, selected: v === 1 }, `${v}×`)));
   const tl = h("canvas", { class: "timeline", tabindex: 0, "aria-label": "Recording timeline: click to play back from that moment" });
   const tip = h("span", { class: "muted small mono" });
   const st = h("span", { class: "st" });
@@ -32,22 +37,57 @@ export async function render(el, ctx) {
       h("div", {}, player,
         canPlay ? [tl, h("div", { class: "legend" }, h("span", {}, h("i", { style: "background:#3d7f72" }), "recorded"),
           h("span", {}, h("i", { style: "background:#e0625a" }), "gap"), h("span", {}, h("i", { style: "background:#e0a84f" }), "event"),
-          h("span", { class: "spacer", style: "flex:1" }), ...winButtons, tip)] : null),
+          h("span", { class: "spacer", style: "flex:1" }), ...winButtons, speed, tip)] : null),
       h("div", {}, h("h2", { style: "margin-top:0" }, "Events"), canPlay ? evList : h("p", { class: "muted" }, "Events are shown to operators."))));
   st.className = "st " + (cam.online ? "online" : "offline"); st.textContent = statusText(cam, fmtTime);
 
-  function stopPlayback() { if (playing) { img.src = ""; playing = null; } }
+  let seg = null;  // the recorded segment playing in the <video>, or null (MJPEG or live)
+  function stopPlayback() {
+    if (seg) { video.pause(); video.removeAttribute("src"); video.load(); video.controls = false; seg = null; }
+    if (playing) { img.src = ""; playing = null; }
+  }
+  // Recorded footage plays as redacted MP4 segments from the egress gate in the <video>: pause,
+  // scrub, speed (0.25-16x), frame step (, and .) and on into the next segment.
+  function playSegment(s, offset) {
+    seg = s; video.hidden = false; img.hidden = true; video.controls = true;
+    video.src = s.url;
+    video.onloadedmetadata = () => { video.currentTime = offset; video.playbackRate = +speed.value; video.play().catch(() => {}); };
+    video.onended = () => advance(s);
+  }
+  let advancing = false;
+  async function advance(s) {  // on into the next segment (also checked by the timer: "ended" can be missed)
+    if (advancing || seg !== s) return;
+    advancing = true;
+    try {
+      const end = Date.parse(s.end), after = (x) => x.id !== s.id && Date.parse(x.start) >= end - 1000 && Date.parse(x.start) - end < 5000;
+      let next = rec && rec.segments.find(after);
+      if (!next) { await load(); next = rec && rec.segments.find(after); }  // newer footage since the page loaded
+      if (seg !== s) return;
+      if (next) playSegment(next, 0); else mode.textContent = "■ end of recording";
+    } finally { advancing = false; }
+  }
   function startLive() {
-    stopPlayback(); mode.textContent = "● LIVE"; mode.className = "mode"; liveBtn.classList.add("on");
-    if (canSee && !stopLive) stopLive = liveVideo([id], (_, url) => { img.src = url; }, { fps: 10 });
+    stopPlayback(); video.controls = false; mode.textContent = "● LIVE"; mode.className = "mode"; liveBtn.classList.add("on");
+    if (canSee && !stopLive) {
+      // H.264 in a <video> where the browser can play it; JPEG frames over the wall socket otherwise
+      stopLive = liveH264(video, id, { onState: (s) => { st.textContent = s; st.className = "st " + (s === "live" ? "online" : "offline"); } });
+      if (stopLive) { video.hidden = false; img.hidden = true; }
+      else stopLive = liveVideo([id], (_, url, info) => {
+        img.src = url; st.textContent = frameText(info); st.className = "st " + (info.state === "live" ? "online" : "offline");
+      }, { fps: 10 });
+    }
     drawTl();
   }
   function play(at) {
     if (!canPlay) return;
     if (stopLive) { stopLive(); stopLive = null; }
+    video.hidden = true; img.hidden = false;
     liveBtn.classList.remove("on");
+    stopPlayback();
     playing = at; playT0 = performance.now();
-    img.src = `/api/cameras/${encodeURIComponent(id)}/playback.mjpeg?start=${encodeURIComponent(at.toISOString())}`;
+    const t = at.getTime(), found = rec && rec.segments.find(s => Date.parse(s.start) <= t && t < Date.parse(s.end));
+    if (found) playSegment(found, (t - Date.parse(found.start)) / 1000);
+    else img.src = `/api/cameras/${encodeURIComponent(id)}/playback.mjpeg?start=${encodeURIComponent(at.toISOString())}`;
     mode.textContent = "▶ PLAYBACK from " + fmtTime(at); mode.className = "mode rec";
     drawTl();
   }
@@ -72,7 +112,7 @@ export async function render(el, ctx) {
     for (const s of rec.gaps) { g.fillStyle = "#e0625a"; const x1 = x(Date.parse(s.start), W), x2 = x(s.end ? Date.parse(s.end) : b, W); g.fillRect(x1, 36, Math.max(2, x2 - x1), 4); }
     for (const e of rec.events) { g.fillStyle = "#e0a84f"; const px = x(Date.parse(e.start), W); g.fillRect(px - 1, 4, 3, 10); }
     if (playing) {
-      const now = playing.getTime() + (performance.now() - playT0);
+      const now = seg ? Date.parse(seg.start) + video.currentTime * 1000 : playing.getTime() + (performance.now() - playT0);
       g.fillStyle = "#fff"; const px = x(now, W); g.fillRect(px - 1, 0, 2, H);
     }
   }
@@ -110,9 +150,11 @@ export async function render(el, ctx) {
     if (e.target.closest("input, textarea, select")) return;
     if (e.key === "[") step(-1); else if (e.key === "]") step(1);
     else if (e.key === "l" || e.key === "L") startLive(); else if (e.key === "Escape") go("wall");
+    else if (seg && (e.key === "," || e.key === ".")) { video.pause(); video.currentTime += e.key === "." ? 0.1 : -0.1; }
+    else if (seg && e.key === " ") { e.preventDefault(); if (video.paused) video.play(); else video.pause(); }
   }
   document.addEventListener("keydown", keys);
-  const timer = setInterval(drawTl, 1000), reload = setInterval(load, 30000);
+  const timer = setInterval(() => { drawTl(); if (seg && video.ended) advance(seg); }, 1000), reload = setInterval(load, 30000);
   onCleanup(() => { document.removeEventListener("keydown", keys); clearInterval(timer); clearInterval(reload); if (stopLive) stopLive(); stopPlayback(); });
   onCleanup(onMessage((m) => {
     if (m.topic === "event" && m.data.camera_id === id && m.data.phase === "start") load();

@@ -1,5 +1,5 @@
 // Live wall: 1/4/9/16 tiles per page, live video (redacted), status and an alert marker per camera.
-import { liveVideo, FOOTAGE_ROLES } from "../lib/live.js";
+import { liveVideo, frameText, FOOTAGE_ROLES } from "../lib/live.js";
 
 export const title = "Live wall";
 export const permission = "site.view";
@@ -35,8 +35,11 @@ export async function render(el, ctx) {
   function flip(d) { pageNo = (pageNo + d + pages()) % pages(); draw(); }
   function caption(c) {
     const t = tiles[c.id]; if (!t) return;
-    t.st.className = "st " + (c.online ? "online" : "offline");
-    t.st.textContent = statusText(c, fmtTime);
+    const text = video ? frameText(t.got) : statusText(c, fmtTime);
+    const ok = video ? text.startsWith("live") : c.online;
+    t.st.className = "st " + (ok ? "online" : "offline");
+    t.st.textContent = text;
+    t.tile.dataset.state = video ? (t.got ? (ok ? "live" : t.got.state === "offline" ? "offline" : "stalled") : "waiting") : (c.online ? "online" : "offline");
     t.tile.classList.toggle("alert", c.active_alerts > 0);
     t.marker.hidden = !c.active_alerts; t.marker.textContent = c.active_alerts > 1 ? `${c.active_alerts} alerts` : "alert";
   }
@@ -56,12 +59,16 @@ export async function render(el, ctx) {
         onclick: () => go("camera/" + encodeURIComponent(c.id)),
         onkeydown: (e) => { if (e.key === "Enter") go("camera/" + encodeURIComponent(c.id)); } },
         img, marker, h("div", { class: "cap" }, h("span", { class: "name" }, c.name), st));
-      tiles[c.id] = { tile, img, st, marker };
+      tiles[c.id] = { tile, img, st, marker, got: null };
       grid.append(tile); caption(c);
     }
     for (let i = shown.length; i < size; i++) grid.append(h("div", { "aria-hidden": "true" }));
     if (!cameras.length) grid.append(h("p", { class: "muted" }, "No cameras configured."));
-    if (video) stopVideo = liveVideo(shown.map(c => c.id), (id, url) => { if (tiles[id]) tiles[id].img.src = url; }, { fps: size >= 16 ? 8 : 10 });
+    if (video) stopVideo = liveVideo(shown.map(c => c.id), (id, url, info) => {
+      const t = tiles[id]; if (!t) return;
+      t.img.src = url; t.got = info;
+      const c = cameras.find(x => x.id === id); if (c) caption(c);
+    }, { fps: size >= 16 ? 8 : 10 });
   }
   async function refresh() {
     cameras = await api("/api/cameras").catch(() => cameras);
@@ -85,6 +92,7 @@ export async function render(el, ctx) {
     } else if (msg.topic === "alert.ack" && !pending) pending = setTimeout(() => { pending = null; refresh(); }, 1000);
   }));
   const timer = setInterval(refresh, 30000);
-  onCleanup(() => { clearInterval(timer); clearTimeout(pending); if (stopVideo) stopVideo(); });
+  const ages = setInterval(() => cameras.forEach(caption), 1000);  // frame ages keep counting
+  onCleanup(() => { clearInterval(timer); clearInterval(ages); clearTimeout(pending); if (stopVideo) stopVideo(); });
   draw();
 }

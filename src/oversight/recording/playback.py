@@ -1,22 +1,25 @@
-"""Decode recorded segments from a moment onwards, for MJPEG playback through ``outgoing_frame``."""
+"""Decode recorded segments from a moment onwards: raw frames for the egress gate's playback only."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import av
 import cv2
 import numpy as np
 from sqlalchemy import select
 
+from oversight.store.db import Database
 from oversight.store.models import Segment
-from oversight.web.context import AppContext
+
+SegmentFile = Callable[[Segment], Path | None]
 
 
-def segments_from(ctx: AppContext, camera_id: str, start: datetime, limit: int = 50) -> list[Segment]:
+def segments_from(db: Database, camera_id: str, start: datetime, limit: int = 50) -> list[Segment]:
     """The segment covering ``start`` (if any) and the ones after it, in time order."""
-    with ctx.db.session() as s:
+    with db.session() as s:
         q = (
             select(Segment)
             .where(Segment.camera_id == camera_id, Segment.end > start)
@@ -27,11 +30,11 @@ def segments_from(ctx: AppContext, camera_id: str, start: datetime, limit: int =
 
 
 def frames_from(
-    ctx: AppContext, camera_id: str, start: datetime, size: tuple[int, int] | None
+    db: Database, segment_file: SegmentFile, camera_id: str, start: datetime, size: tuple[int, int] | None
 ) -> Iterator[tuple[np.ndarray, datetime]]:
     """Yield (BGR frame, wall-clock time) from ``start`` through consecutive segments."""
-    for seg in segments_from(ctx, camera_id, start):
-        path = ctx.segment_file(seg)
+    for seg in segments_from(db, camera_id, start):
+        path = segment_file(seg)
         if path is None:
             continue
         offset = max(0.0, (start - seg.start).total_seconds())

@@ -1,0 +1,155 @@
+"""Live H.264 feeds of the egress gate: one redacted encode per camera and view key, shared by
+every viewer with that key, as fragmented MP4 (see ``fmp4``).
+
+Invariant: a feed's thread owns its encoder; it takes frames and the reveal decision only from
+the gate (``Egress._live_source``, ``_view``, ``_live_redacted``), and it ends as soon as the
+pixels of its key change, so a feed made for a reveal never outlives the reveal or reaches anyone
+else. Subscriptions are made only through an audited ``LiveSession``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from oversight.privacy.egress import Egress, Who
+
+log = logging.getLogger(__name__)
+
+
+class Subscription:
+    """One viewer of an H.264 feed: ``init`` (codec string, init segment, fragments since the last
+    keyframe) and then, on ``queue``, fragments (bytes), state changes (str) and None at the end."""
+
+    def __init__(self, feed: H264Feed, queue: Any, codec: str, init: bytes, gop: list[bytes]):
+        self.feed, self.queue, self.codec, self.init, self.gop = feed, queue, codec, init, gop
+
+    def ready(self) -> bool:
+        """True once the init segment is known (a subscription made while the encode was still
+        starting picks it up here; its queue holds every fragment from the first one)."""
+        if not self.init:
+            self.codec, self.init = self.feed.codec, self.feed.init
+        return bool(self.init)
+
+    def close(self) -> None:
+        self.feed.unsubscribe(self.queue)
+
+
+class H264Feed:
+    """One redacted H.264 encode of one camera for one view key, shared by every subscriber with
+    that key. Its thread owns the encoder; it stops when the last subscriber has gone, or when
+    the pixels of its key change (a reveal ended): subscribers then reconnect and get a new key."""
+
+    IDLE_S = 3.0
+    STALL_S = 10.0  # the camera is live but no fragment came out this long: the encode is stuck
+
+    def __init__(self, gate: Egress, camera_id: str, who: Who, key: str, fps: float):
+        self.gate, self.camera_id, self.who, self.key, self.fps = gate, camera_id, who, key, fps
+        self._lock = threading.Lock()
+        self._subs: list[tuple[Any, Any]] = []  # (event loop, asyncio queue)
+        self._ready = threading.Event()
+        self.codec, self.init, self.gop = "", b"", []  # type: tuple[str, bytes, list[bytes]]
+        self.frames = 0
+        self.alive = True
+        self.last_out = time.monotonic()  # when the newest fragment went out (or the feed started)
+        self.source_live = False
+        self._idle_since: float | None = None
+        self._thread = threading.Thread(target=self._run, name=f"h264-{camera_id}", daemon=True)
+        self._thread.start()
+
+    def subscribe(self, loop: Any, queue: Any, timeout: float = 1.0) -> tuple[str, bytes, list[bytes]]:
+        """Join: (codec, init segment, fragments since the last keyframe); everything after comes on
+        ``queue``. Before the encode has started, init is empty and every fragment comes queued."""
+        self._ready.wait(timeout)
+        with self._lock:
+            self._subs.append((loop, queue))
+            self._idle_since = None
+            return self.codec, self.init, list(self.gop)
+
+    def stalled(self) -> bool:
+        """The live-encode watchdog: the source is live but nothing came out for ``STALL_S``."""
+        return self.source_live and time.monotonic() - self.last_out > self.STALL_S
+
+    def abandon(self) -> None:
+        """Give up on a stuck feed: its viewers are told to reconnect (to a new feed)."""
+        self.alive = False
+        self._send(None)
+
+    def unsubscribe(self, queue: Any) -> None:
+        with self._lock:
+            self._subs = [s for s in self._subs if s[1] is not queue]
+            if not self._subs:
+                self._idle_since = time.monotonic()
+
+    def _send(self, item: Any) -> None:
+        with self._lock:
+            subs = list(self._subs)
+        for loop, queue in subs:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # that viewer's event loop is gone (server stopping)
+                self.unsubscribe(queue)
+
+    def _run(self) -> None:
+        from oversight.privacy.fmp4 import Fmp4Encoder
+
+        enc: Fmp4Encoder | None = None
+        last: datetime | None = None
+        state = ""
+        period = 1.0 / max(1.0, self.fps)
+        self._idle_since = time.monotonic()
+        try:
+            while True:
+                t0 = time.monotonic()
+                with self._lock:
+                    idle = (
+                        not self._subs
+                        and self._idle_since is not None
+                        and t0 - self._idle_since > self.IDLE_S
+                    )
+                if idle:
+                    return
+                if not self.alive:
+                    return  # abandoned by the watchdog
+                now_state, worker, frame, ts = self.gate._live_source(self.camera_id)
+                self.source_live = now_state == "live"
+                if now_state != state:
+                    state = now_state
+                    self._send(state)
+                if frame is not None and ts is not None and ts != last:
+                    revealed, key = self.gate._view(self.camera_id, ts, self.who)
+                    if key != self.key:
+                        return  # these pixels are no longer this feed's to show
+                    last = ts
+                    img = (
+                        frame.copy()
+                        if revealed
+                        else self.gate._live_redacted(self.camera_id, worker, frame, ts)
+                    )
+                    enc = enc or Fmp4Encoder(img.shape[1], img.shape[0], self.fps)
+                    for frag, keyframe in enc.encode(img, ts.timestamp()):
+                        self.frames += 1
+                        self.last_out = time.monotonic()
+                        with self._lock:
+                            self.gop = [frag] if keyframe else [*self.gop, frag]
+                        self._send(frag)
+                    if enc.init and not self._ready.is_set():
+                        with self._lock:
+                            self.codec, self.init = enc.codec, enc.init
+                        self._ready.set()
+                time.sleep(max(0.005, period - (time.monotonic() - t0)))
+        except Exception:
+            log.exception("live H.264 encode of camera %s failed", self.camera_id)
+        finally:
+            self.alive = False
+            self._ready.set()
+            with self.gate._lock:
+                if self.gate._feeds.get((self.camera_id, self.key)) is self:
+                    del self.gate._feeds[(self.camera_id, self.key)]
+            self._send(None)
+            if enc is not None:
+                enc.close()

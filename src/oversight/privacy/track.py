@@ -1,0 +1,241 @@
+"""The privacy track: face regions computed once per camera frame, stored beside the recording.
+
+Invariant: a recorded frame is shown only with regions computed for it (or for a neighbouring
+sample close enough in time); a frame with none is blurred whole (fail closed). Raw footage stays
+untouched; the track is a small append-only JSON-lines file per camera and hour
+(``<data_dir>/privacy/<camera>/<YYYYMMDDHH>.jsonl``), one line per sample: wall time and boxes
+normalised to the frame (so any resolution can apply them). Lines are flushed as written, so a
+``kill -9`` loses at most the line being written, and a torn last line is skipped when read.
+
+Why stored: playback and export used to run a face detector on every frame of every request; with
+the track they only pixelate known boxes, and the detector runs once per frame at ingest.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from bisect import bisect_left
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+Box = tuple[float, float, float, float]  # x1, y1, x2, y2
+
+
+@dataclass(frozen=True)
+class Sample:
+    ts: float  # wall time, seconds since the epoch
+    boxes: tuple[Box, ...]  # normalised to the frame: 0..1
+
+
+def _hour_file(root: Path, camera_id: str, ts: float) -> Path:
+    return root / camera_id / f"{datetime.fromtimestamp(ts, UTC):%Y%m%d%H}.jsonl"
+
+
+def merge_boxes(boxes: Iterable[Box], grow: float = 0.0) -> list[Box]:
+    """Union overlapping boxes (after growing each by ``grow`` of its size) into one, repeatedly:
+    many carried or duplicated detections of one face become a single region to pixelate."""
+    out: list[list[float]] = []
+    for x1, y1, x2, y2 in boxes:
+        gx, gy = (x2 - x1) * grow, (y2 - y1) * grow
+        out.append([x1 - gx, y1 - gy, x2 + gx, y2 + gy])
+    merged = True
+    while merged:
+        merged = False
+        keep: list[list[float]] = []
+        for b in out:
+            for k in keep:
+                if b[0] <= k[2] and k[0] <= b[2] and b[1] <= k[3] and k[1] <= b[3]:
+                    k[0], k[1], k[2], k[3] = (
+                        min(k[0], b[0]),
+                        min(k[1], b[1]),
+                        max(k[2], b[2]),
+                        max(k[3], b[3]),
+                    )
+                    merged = True
+                    break
+            else:
+                keep.append(b)
+        out = keep
+    return [(b[0], b[1], b[2], b[3]) for b in out]
+
+
+def pixelate(img: np.ndarray, regions: Sequence[Box], block: int = 10, most: int = 6) -> None:
+    """Hide each region (pixel coordinates) in place: a downscale to cells of ``block`` pixels (at
+    most ``most`` cells a side, so a large face is no more recognisable than a small one) and a
+    smooth upscale. It costs the same whatever the region's size (a large Gaussian kernel does
+    not), and leaves no block edges (which a sharpness check would read as detail)."""
+    h, w = img.shape[:2]
+    for x1, y1, x2, y2 in regions:
+        a, b = max(0, int(x1)), max(0, int(y1))
+        c, d = min(w, int(np.ceil(x2))), min(h, int(np.ceil(y2)))
+        if c - a < 2 or d - b < 2:
+            continue
+        cells = (max(1, min(most, (c - a) // block)), max(1, min(most, (d - b) // block)))
+        small = cv2.resize(img[b:d, a:c], cells, interpolation=cv2.INTER_AREA)
+        img[b:d, a:c] = cv2.resize(small, (c - a, d - b), interpolation=cv2.INTER_LINEAR)
+
+
+def blur_whole(img: np.ndarray) -> np.ndarray:
+    """Fail closed: shapes and motion stay visible, nobody can be recognised."""
+    h, w = img.shape[:2]
+    small = cv2.resize(img, (max(1, w // 24), max(1, h // 24)), interpolation=cv2.INTER_AREA)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+class TrackWriter:
+    """Appends one camera's samples to its hour files. Used by one thread (the privacy stage)."""
+
+    def __init__(self, root: Path, camera_id: str):
+        self.root, self.camera_id = Path(root), camera_id
+        self._path: Path | None = None
+        self._fh: Any = None
+        self.samples = 0
+
+    def append(self, ts: float, boxes: Sequence[Box], size: tuple[int, int]) -> None:
+        w, h = size
+        norm = [
+            [round(b[0] / w, 4), round(b[1] / h, 4), round(b[2] / w, 4), round(b[3] / h, 4)] for b in boxes
+        ]
+        path = _hour_file(self.root, self.camera_id, ts)
+        if path != self._path:
+            self.close()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh, self._path = open(path, "a", encoding="utf-8"), path  # noqa: SIM115
+        self._fh.write(json.dumps({"t": round(ts, 3), "b": norm}, separators=(",", ":")) + "\n")
+        self._fh.flush()
+        self.samples += 1
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh, self._path = None, None
+
+
+def read_track(root: Path, camera_id: str, start: float, end: float) -> list[Sample]:
+    """Samples of a camera with start <= t <= end, in time order (torn lines skipped)."""
+    out: list[Sample] = []
+    hour = datetime.fromtimestamp(start, UTC).replace(minute=0, second=0, microsecond=0)
+    while hour.timestamp() <= end:
+        path = _hour_file(Path(root), camera_id, hour.timestamp())
+        if path.is_file():
+            for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+                try:
+                    row = json.loads(line)
+                    t = float(row["t"])
+                    boxes = tuple((float(b[0]), float(b[1]), float(b[2]), float(b[3])) for b in row["b"])
+                except (ValueError, KeyError, TypeError, IndexError):
+                    continue  # a line torn by a crash
+                if start <= t <= end:
+                    out.append(Sample(t, boxes))
+        hour += timedelta(hours=1)
+    out.sort(key=lambda s: s.ts)
+    return out
+
+
+def prune(root: Path, camera_id: str, before: float) -> int:
+    """Delete a camera's hour files that end before ``before`` (no footage left to redact with
+    them: retention deleted it); returns how many went."""
+    n = 0
+    for path in (Path(root) / camera_id).glob("*.jsonl"):
+        try:
+            hour = datetime.strptime(path.stem, "%Y%m%d%H").replace(tzinfo=UTC)
+        except ValueError:
+            continue
+        if (hour + timedelta(hours=1)).timestamp() <= before:
+            path.unlink(missing_ok=True)
+            n += 1
+    return n
+
+
+class TrackView:
+    """Regions for any frame time from stored samples: the union of the samples around it (the
+    person is somewhere between them), or None when no sample is within ``tolerance`` seconds."""
+
+    def __init__(self, samples: Sequence[Sample], tolerance: float):
+        self.samples = list(samples)
+        self.times = [s.ts for s in self.samples]
+        self.tolerance = tolerance
+
+    def boxes(self, ts: float) -> list[Box] | None:
+        i = bisect_left(self.times, ts)
+        near = [s for s in self.samples[max(0, i - 1) : i + 1] if abs(s.ts - ts) <= self.tolerance]
+        if not near:
+            return None
+        return [b for s in near for b in s.boxes]
+
+    def apply(self, img: np.ndarray, ts: float, margin: float = 0.25) -> np.ndarray:
+        """A redacted copy of a frame taken at ``ts``: stored regions pixelated, or blurred whole."""
+        found = self.boxes(ts)
+        if found is None:
+            return blur_whole(img)
+        h, w = img.shape[:2]
+        px = [(b[0] * w, b[1] * h, b[2] * w, b[3] * h) for b in found]
+        out = img.copy()
+        pixelate(out, merge_boxes(px, grow=margin))
+        return out
+
+
+class FaceTrackStage:
+    """The camera pipeline's privacy stage: runs the redactor's region finder (face detector plus
+    the heads of tracked persons) once per sampled frame and appends the result to the track.
+
+    ``process`` is called on the sampler's privacy thread with a read-only full-size frame.
+
+    Sharing what analytics knows keeps it cheap: while the analytics sees no motion and tracks
+    nobody, and the previous sample had no face, the frame gets an empty sample without running
+    the face detector (a still scene with a face in it keeps being searched).
+    """
+
+    event_active = False
+
+    def __init__(self, cam: Any, root: Path, redactor: Any, tracks: Any = None, quiet: Any = None):
+        self.cam = cam
+        self.redactor = redactor
+        self.writer = TrackWriter(root, cam.id)
+        self.tracks = tracks  # callable -> (tracks, (width, height)) of the analytics, or None
+        self.fps = float(cam.detect.fps)
+        self.quiet = quiet  # callable -> True while analytics sees no motion and no tracks
+        self.skipped = 0  # samples written without running the detector (a quiet scene)
+        self._lock = threading.Lock()
+        self._recent: deque[Sample] = deque(maxlen=64)  # for the live view: no file read per frame
+
+    @classmethod
+    def for_camera(cls, cam: Any, root: Path, tracks: Any = None, quiet: Any = None) -> FaceTrackStage:
+        """The stage with the camera's configured region finder (``redaction.Redactor.regions``)."""
+        from oversight.privacy.redaction import Redactor
+
+        return cls(cam, root, Redactor(cam.redaction), tracks, quiet)
+
+    def process(self, frame_bgr: np.ndarray, ts: datetime) -> None:
+        tracks, size = self.tracks() if self.tracks is not None else (None, None)
+        h, w = frame_bgr.shape[:2]
+        with self._lock:
+            had_faces = bool(self._recent and self._recent[-1].boxes)
+        if self.quiet is not None and not had_faces and self.quiet():
+            boxes: list[Box] = []
+            self.skipped += 1
+        else:
+            boxes = merge_boxes(self.redactor.regions(frame_bgr, tracks, size))
+        self.writer.append(ts.timestamp(), boxes, (w, h))
+        norm = tuple((b[0] / w, b[1] / h, b[2] / w, b[3] / h) for b in boxes)
+        with self._lock:
+            self._recent.append(Sample(ts.timestamp(), norm))
+
+    def recent(self) -> list[Sample]:
+        """The newest samples, oldest first (read by web threads: a copy of immutable samples)."""
+        with self._lock:
+            return list(self._recent)
+
+    def close(self) -> None:
+        self.writer.close()

@@ -1,0 +1,325 @@
+"""The egress gate is the one place pixels leave the server: read from the code, not from a URL list.
+
+The routes are enumerated from the app itself (any WebSocket that sends bytes, any HTTP route that
+declares or builds image/video/multipart/zip content or a file/stream response); each must call
+the gate. The source tree is scanned for redaction and encoding calls outside the gate.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import math
+import struct
+import textwrap
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from oversight.web.app import create_app, iter_routes
+from web_support import make_ctx, tokens
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
+
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "oversight"
+
+# Routes that send files or images that are not camera pixels, with the reason.
+NOT_CAMERA_PIXELS = {
+    "/": "the web app's HTML",
+    "/favicon.ico": "the app icon",
+    "/api/site/plan": "the site plan drawing an admin configured",
+    "/api/reports/{kind}": "privacy/transparency reports: text and charts of counts",
+    "/api/incidents/reports/chart.svg": "a chart of incident counts",
+}
+MEDIA_TYPES = ("image/", "video/", "multipart/", "application/zip")
+RESPONSES = {"FileResponse", "StreamingResponse"}
+
+# Calls that redact, encode or fetch raw frames; only the gate (and the modules that define them,
+# and the benchmarks that measure them without serving anything) may make them.
+PRIMITIVES = {
+    "imencode": set(),
+    "redact": {"privacy/redaction.py"},
+    "Redactor": {"privacy/redaction.py", "privacy/track.py"},  # track: the ingest region finder
+    "redact_video": {"privacy/redaction.py"},
+    "apply_regions": {"privacy/redaction.py"},
+    "frames_from": {"recording/playback.py"},
+    "_transcode": set(),
+    "Fmp4Encoder": {"privacy/live_feed.py"},  # the gate's live feeds
+}
+RAW_FRAMES_OUTSIDE = ("web/",)  # where ``latest_frame`` must never be called
+
+
+def _calls(tree: ast.AST) -> list[str]:
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            f = node.func
+            out.append(f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else "")
+    return out
+
+
+def _builds_media(tree: ast.AST) -> bool:
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        f = node.func
+        name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
+        if name in RESPONSES:
+            return True
+        for kw in node.keywords:
+            value = kw.value.value if isinstance(kw.value, ast.Constant) else None
+            if kw.arg == "media_type" and str(value).startswith(MEDIA_TYPES):
+                return True
+    return False
+
+
+def _media_routes(app: Any) -> dict[str, ast.AST]:
+    """Path -> endpoint AST for every route that can send pixels, found from the routes themselves."""
+    from fastapi.routing import APIRoute, APIWebSocketRoute
+
+    found: dict[str, ast.AST] = {}
+    for path, route in iter_routes(app):
+        endpoint = getattr(route, "endpoint", None)
+        if endpoint is None:
+            continue
+        tree = ast.parse(textwrap.dedent(inspect.getsource(endpoint)))
+        if isinstance(route, APIWebSocketRoute):
+            sends_bytes = "send_bytes" in _calls(tree)
+            if sends_bytes:
+                found[path] = tree
+        elif isinstance(route, APIRoute):
+            declared = [c for v in (route.responses or {}).values() for c in (v.get("content") or {})]
+            if any(c.startswith(MEDIA_TYPES) for c in declared) or _builds_media(tree):
+                found[path] = tree
+    return found
+
+
+@pytest.fixture
+def app(db, tmp_path):  # type: ignore[no-untyped-def]
+    ctx = make_ctx(db, tmp_path, runtime=False)
+    return create_app(ctx)
+
+
+def test_every_media_route_calls_the_gate(app) -> None:  # type: ignore[no-untyped-def]
+    media = _media_routes(app)
+    # the enumeration must see the exits we know of, or it is not reading the app
+    known = (
+        "/api/live.ws",
+        "/api/live.h264.ws",
+        "/api/cameras/{camera_id}/snapshot.jpg",
+        "/api/segments/{segment_id}/video.mp4",
+    )
+    for path in known:
+        assert path in media, sorted(media)
+    stale = set(NOT_CAMERA_PIXELS) - set(media)
+    assert not stale, f"exemptions for routes that no longer send media: {stale}"
+    bypass = [p for p, tree in media.items() if p not in NOT_CAMERA_PIXELS and "egress" not in _calls(tree)]
+    assert not bypass, f"routes sending pixels without the egress gate: {bypass}"
+    # and the converse: a route that calls the gate declares or builds media (nothing hidden in JSON)
+    from fastapi.routing import APIRoute
+
+    for path, route in iter_routes(app):
+        endpoint = getattr(route, "endpoint", None)
+        if isinstance(route, APIRoute) and endpoint is not None:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(endpoint)))
+            if "egress" in _calls(tree):
+                assert path in media, f"{path} calls the gate but does not declare its media type"
+
+
+def test_nothing_outside_the_gate_redacts_encodes_or_reads_raw_frames() -> None:
+    offenders = []
+    for path in sorted(SRC.rglob("*.py")):
+        rel = path.relative_to(SRC).as_posix()
+        if rel == "privacy/egress.py" or rel.startswith("bench/"):
+            continue
+        calls = _calls(ast.parse(path.read_text()))
+        for name, allowed in PRIMITIVES.items():
+            if name in calls and rel not in allowed:
+                offenders.append(f"{rel}: {name}()")
+        if rel.startswith(RAW_FRAMES_OUTSIDE) and "latest_frame" in calls:
+            offenders.append(f"{rel}: latest_frame()")
+    assert not offenders, offenders
+
+
+def test_the_gate_audits_inside_every_method_that_hands_out_pixels() -> None:
+    """Each public method of the gate that returns pixels writes the audit entry itself."""
+    from oversight.privacy import egress
+
+    tree = ast.parse(inspect.getsource(egress))
+    audited = {"_audit", "record", "open_live", "LiveSession"}
+    for cls in (n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Egress"):
+        for fn in cls.body:
+            if isinstance(fn, ast.FunctionDef) and not fn.name.startswith("_") and fn.name != "card":
+                calls = set(_calls(fn))
+                assert calls & audited, f"Egress.{fn.name} hands out pixels without an audit entry"
+
+
+def _wall_frames(ws: Any, n: int) -> list[tuple[str, float, int, bytes]]:
+    out = []
+    while len(out) < n:
+        data = ws.receive_bytes()
+        k = data[0]
+        cid = data[1 : 1 + k].decode()
+        ts, state = struct.unpack(">dB", data[1 + k : 10 + k])
+        out.append((cid, ts, state, data[10 + k :]))
+    return out
+
+
+def test_watching_the_wall_is_one_audited_session(db, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from oversight.privacy import audit
+
+    ctx = make_ctx(db, tmp_path)
+    try:
+        tok = tokens(db, ("operator",))["operator"]
+        c = TestClient(create_app(ctx))
+        t0 = datetime.now(UTC)
+        url = "/api/live.ws?ids=cam0,cam1&purpose=shift%20patrol"
+        with c.websocket_connect(url, headers=bearer(tok)) as ws:
+            got = _wall_frames(ws, 4)
+        assert {g[0] for g in got} == {"cam0", "cam1"}
+        for _cid, ts, state, jpeg in got:
+            assert state == 0 and jpeg[:2] == b"\xff\xd8"
+            assert abs(ts - t0.timestamp()) < 60 and not math.isnan(ts)
+        deadline = datetime.now(UTC) + timedelta(seconds=20)
+        while True:  # the end entry is written when the server notices the disconnect
+            with db.session() as s:
+                entries = [e for e in audit.query(s) if e.action.startswith("footage.live.wall")]
+            if len(entries) >= 2 or datetime.now(UTC) > deadline:
+                break
+            time.sleep(0.05)
+        opened, closed = sorted(entries, key=lambda e: e.seq)
+        assert opened.action == "footage.live.wall" and closed.action == "footage.live.wall.end"
+        assert opened.detail["cameras"] == ["cam0", "cam1"] and opened.purpose == "shift patrol"
+        assert closed.detail["start"] == opened.detail["start"]
+        assert closed.detail["end"] >= closed.detail["start"]
+        assert closed.detail["frames"] >= 4 and closed.actor == opened.actor
+        with db.session() as s:
+            assert audit.verify(s).ok
+    finally:
+        ctx.runtime.stop()
+
+
+def test_a_stalled_camera_says_so_instead_of_showing_its_last_frame(db, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    ctx = make_ctx(db, tmp_path)
+    ctx.runtime.stop()
+    worker = ctx.runtime.workers["cam0"]
+    frame, _ = worker.latest_frame()
+    worker._frame = (frame, datetime.now(UTC) - timedelta(minutes=5))  # nothing new for 5 minutes
+    try:
+        tok = tokens(db, ("operator",))["operator"]
+        c = TestClient(create_app(ctx))
+        with c.websocket_connect("/api/live.ws?ids=cam0", headers=bearer(tok)) as ws:
+            ((_cid, ts, state, jpeg),) = _wall_frames(ws, 1)
+        assert state == 1 and ts < datetime.now(UTC).timestamp() - 200
+        r = c.get("/api/cameras/cam0/snapshot.jpg", headers=bearer(tok))
+        assert r.status_code == 503 and "stalled" in r.text
+    finally:
+        ctx.runtime.stop()
+
+
+def test_live_h264_is_one_shared_encode_that_decodes(db, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import io
+    import json
+
+    import av
+    from fastapi.testclient import TestClient
+
+    from oversight.privacy import audit
+    from oversight.privacy.egress import egress
+
+    ctx = make_ctx(db, tmp_path)
+    try:
+        toks = tokens(db, ("operator", "viewer"))
+        c = TestClient(create_app(ctx))
+        got: list[bytes] = []
+        with (
+            c.websocket_connect("/api/live.h264.ws?camera=cam0", headers=bearer(toks["operator"])) as a,
+            c.websocket_connect("/api/live.h264.ws?camera=cam0", headers=bearer(toks["viewer"])) as b,
+        ):
+            for ws in (a, b):
+                head = json.loads(ws.receive_text())
+                assert head["type"] == "init" and head["codec"].startswith("avc1.")
+            init = a.receive_bytes()
+            assert init[4:8] == b"ftyp"
+            got.append(init)
+            while len(got) < 12:
+                msg = a.receive()
+                if msg.get("bytes"):
+                    got.append(msg["bytes"])
+            assert b.receive_bytes()[4:8] == b"ftyp"
+            assert len(egress(ctx)._feeds) == 1  # both viewers share one encode
+        with av.open(io.BytesIO(b"".join(got)), format="mp4") as cont:
+            frames = [f.to_ndarray(format="bgr24") for f in cont.decode(video=0)]
+        assert len(frames) >= 8 and frames[0].shape == (180, 320, 3)
+        assert any(abs(f.astype(int) - frames[0].astype(int)).mean() > 0.5 for f in frames[1:])  # it moves
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with db.session() as s:
+                ends = [e for e in audit.query(s) if e.action == "footage.live.h264.end"]
+            if len(ends) == 2:
+                break
+            time.sleep(0.1)
+        assert len(ends) == 2
+    finally:
+        ctx.runtime.stop()
+
+
+def test_a_stuck_live_encode_is_replaced_and_its_viewers_reconnect(db, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+    import threading
+
+    from oversight.privacy import egress as eg
+    from oversight.privacy import fmp4
+    from oversight.privacy.live_feed import H264Feed
+
+    release = threading.Event()
+    real, real_init = fmp4.Fmp4Encoder.encode, fmp4.Fmp4Encoder.__init__
+    made: list[Any] = []  # encoders of this test (feeds of earlier tests may still be winding down)
+
+    def init(self: Any, *a: Any) -> None:
+        real_init(self, *a)
+        made.append(self)
+
+    def encode(self: Any, img: Any, t: float) -> Any:
+        if made and made[0] is self:
+            release.wait(30)  # the first encoder of this test hangs
+        return real(self, img, t)
+
+    monkeypatch.setattr(fmp4.Fmp4Encoder, "__init__", init)
+    monkeypatch.setattr(fmp4.Fmp4Encoder, "encode", encode)
+    monkeypatch.setattr(H264Feed, "STALL_S", 0.5)
+    ctx = make_ctx(db, tmp_path)
+    loop = asyncio.new_event_loop()
+    try:
+        gate = eg.egress(ctx)
+        who = type("P", (), {"username": "olga", "role": "operator", "via": "session", "ip": None})()
+        session = gate.open_live(who, ["cam0"])
+        first = session.h264("cam0", loop)
+        assert first.init == b""  # never got going
+        time.sleep(0.6)
+        second = session.h264("cam0", loop)
+        assert second.feed is not first.feed and gate.feed_restarts == 1
+        deadline = time.monotonic() + 15
+        while not second.ready() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert second.init[4:8] == b"ftyp" and second.codec.startswith("avc1.")
+        loop.run_until_complete(asyncio.sleep(0.05))  # deliver what the feeds queued
+        items = []
+        while not first.queue.empty():
+            items.append(first.queue.get_nowait())
+        assert None in items  # the old feed's viewers were told to reconnect
+        session.close()
+    finally:
+        release.set()
+        loop.close()
+        ctx.runtime.stop()
