@@ -28,7 +28,7 @@ from oversight.incidents.reports import incident_summary
 from oversight.permissions import PERMISSIONS
 from oversight.privacy import audit_trail
 from oversight.privacy.reports import REVEAL_SCOPE_COLUMNS, Block, collect_usage, pia_blocks
-from oversight.privacy.retention_report import retention_report
+from oversight.privacy.retention_report import RetentionReport, retention_report
 from oversight.store.db import Database
 from oversight.store.models import ROLES, User
 from oversight.web.portal_text import MAPPING, PAGES, STRINGS
@@ -320,138 +320,125 @@ def _p(st: dict[str, Any]) -> str:
     return "-" if not st.get("n") else f"{st['p50']:g} / {st['p90']:g}"
 
 
-def statistics_page(db: Database, cfg: SiteConfig, now: datetime, tx: dict[str, str]) -> Page:
-    starts = month_starts(now, cfg.site.portal.months)
-    months: dict[str, dict[str, Any]] = {}
-    alerts = _alert_rows(db, starts[0], now)
-    exporters = _export_roles(db, starts[0], now)
-    for st in starts:
-        key = f"{st:%Y-%m}"
-        months[key] = month_figures(db, cfg, st, min(_month_end(st), now))
-        months[key]["exports"]["by_role"] = dict(exporters.get(key, {}))
-        months[key]["alerts"] = alerts.get(key, [])
-    keys = list(months)[::-1]  # newest first
-    roles = sorted({r for m in months.values() for r in m["accesses_by_role"]})
-    reveal_keys = ("requested", "approved", "denied", "revoked", "pending")
-    ret = retention_report(db, cfg, now, since=starts[0])
-    bad = [c.camera_id for c in ret.cameras if not c.compliant]
+Months = dict[str, dict[str, Any]]  # "YYYY-MM" -> that month's figures (``month_figures``)
+REVEAL_KEYS = ("requested", "approved", "denied", "revoked", "pending")
+
+
+def _access_reveal_blocks(months: Months, keys: list[str], tx: dict[str, str]) -> list[Block]:
     M = tx["stats.month"]
-    blocks: list[Block] = [
-        ("h1", tx["stats.h1"]),
-        ("p", tx["stats.intro"].format(first=keys[-1], last=keys[0])),
+    roles = sorted({r for m in months.values() for r in m["accesses_by_role"]})
+    accesses = [
+        [k, *(str(months[k]["accesses_by_role"].get(r, 0)) for r in roles)]
+        + [str(sum(months[k]["accesses_by_role"].values()))]
+        for k in keys
+    ]
+    reveals = [[k, *(str(months[k]["reveals"][x]) for x in REVEAL_KEYS)] for k in keys]
+    scopes = [[k, *sc.values()] for k in keys for sc in months[k]["reveal_scopes"]]
+    return [
         ("h2", tx["stats.accesses"], "stats.accesses"),
-        (
-            "table",
-            [M, *roles, tx["stats.total"]],
-            [
-                [
-                    k,
-                    *(str(months[k]["accesses_by_role"].get(r, 0)) for r in roles),
-                    str(sum(months[k]["accesses_by_role"].values())),
-                ]
-                for k in keys
-            ],
-        ),
+        ("table", [M, *roles, tx["stats.total"]], accesses),
         ("h2", tx["stats.reveals"], "stats.reveals"),
-        (
-            "table",
-            [M, *(tx[f"stats.reveals.{k}"] for k in reveal_keys)],
-            [[k, *(str(months[k]["reveals"][x]) for x in reveal_keys)] for k in keys],
-        ),
+        ("table", [M, *(tx[f"stats.reveals.{k}"] for k in REVEAL_KEYS)], reveals),
         ("h3", tx["stats.scope"]),
         ("p", tx["stats.scope.p"]),
         (
             "table",
             [M, *REVEAL_SCOPE_COLUMNS],
-            [[k, *sc.values()] for k in keys for sc in months[k]["reveal_scopes"]]
-            or [[tx["stats.none"]] + ["-"] * len(REVEAL_SCOPE_COLUMNS)],
+            scopes or [[tx["stats.none"]] + ["-"] * len(REVEAL_SCOPE_COLUMNS)],
         ),
+    ]
+
+
+def _export_incident_blocks(months: Months, keys: list[str], tx: dict[str, str]) -> list[Block]:
+    M = tx["stats.month"]
+    exports = [
+        [k, str(months[k]["exports"]["total"]), str(months[k]["exports"]["unredacted"])]
+        + [", ".join(f"{r} {n}" for r, n in sorted(months[k]["exports"]["by_role"].items())) or "-"]
+        for k in keys
+    ]
+    totals = [
+        [k, tx["stats.total"], str(months[k]["incidents"]["count"])]
+        + [_p(months[k]["incidents"]["response_seconds"][step]) for step in ("dispatch", "total")]
+        for k in keys
+    ]
+    by_type = [
+        [k, t, str(n), "", ""] for k in keys for t, n in sorted(months[k]["incidents"]["by_type"].items())
+    ]
+    inc_cols = ("type", "count", "dispatch", "total")
+    return [
         ("h2", tx["stats.exports"], "stats.exports"),
         ("p", tx["stats.exports.p"]),
-        (
-            "table",
-            [M, tx["stats.exports.total"], tx["stats.exports.unredacted"], tx["stats.exports.by_role"]],
-            [
-                [
-                    k,
-                    str(months[k]["exports"]["total"]),
-                    str(months[k]["exports"]["unredacted"]),
-                    ", ".join(f"{r} {n}" for r, n in sorted(months[k]["exports"]["by_role"].items())) or "-",
-                ]
-                for k in keys
-            ],
-        ),
+        ("table", [M, *(tx[f"stats.exports.{k}"] for k in ("total", "unredacted", "by_role"))], exports),
         ("h2", tx["stats.incidents"], "stats.incidents"),
-        (
-            "table",
-            [
-                M,
-                tx["stats.incidents.type"],
-                tx["stats.incidents.count"],
-                tx["stats.incidents.dispatch"],
-                tx["stats.incidents.total"],
-            ],
-            [
-                [
-                    k,
-                    tx["stats.total"],
-                    str(months[k]["incidents"]["count"]),
-                    _p(months[k]["incidents"]["response_seconds"]["dispatch"]),
-                    _p(months[k]["incidents"]["response_seconds"]["total"]),
-                ]
-                for k in keys
-            ]
-            + [
-                [k, t, str(n), "", ""]
-                for k in keys
-                for t, n in sorted(months[k]["incidents"]["by_type"].items())
-            ],
-        ),
+        ("table", [M, *(tx[f"stats.incidents.{k}"] for k in inc_cols)], totals + by_type),
+    ]
+
+
+def _alert_blocks(months: Months, keys: list[str], tx: dict[str, str]) -> list[Block]:
+    rows = [
+        [k, a["camera"], a["rule"], str(a["alerts"]), str(a["judged"]), str(a["false_alarms"])]
+        + ["-" if a["false_alarm_rate"] is None else f"{a['false_alarm_rate']:.1%}"]
+        for k in keys
+        for a in months[k]["alerts"]
+    ]
+    cols = ("camera", "rule", "alerts", "judged", "false", "rate")
+    return [
         ("h2", tx["stats.alerts"], "stats.alerts"),
         ("p", tx["stats.alerts.p"]),
         (
             "table",
-            [M, *(tx[f"stats.alerts.{k}"] for k in ("camera", "rule", "alerts", "judged", "false", "rate"))],
-            [
-                [
-                    k,
-                    a["camera"],
-                    a["rule"],
-                    str(a["alerts"]),
-                    str(a["judged"]),
-                    str(a["false_alarms"]),
-                    "-" if a["false_alarm_rate"] is None else f"{a['false_alarm_rate']:.1%}",
-                ]
-                for k in keys
-                for a in months[k]["alerts"]
-            ]
-            or [[tx["stats.none"], "-", "-", "0", "0", "0", "-"]],
+            [tx["stats.month"], *(tx[f"stats.alerts.{k}"] for k in cols)],
+            rows or [[tx["stats.none"], "-", "-", "0", "0", "0", "-"]],
         ),
+    ]
+
+
+def _retention_blocks(
+    ret: RetentionReport, months: Months, keys: list[str], tx: dict[str, str]
+) -> list[Block]:
+    bad = [c.camera_id for c in ret.cameras if not c.compliant]
+    state = tx["stats.retention.bad"].format(cameras=", ".join(bad)) if bad else tx["stats.retention.ok"]
+    cols = [tx["cameras.col.id"], tx["stats.retention.col.violations"], tx["stats.retention.col.held"]]
+    return [
         ("h2", tx["stats.retention"], "stats.retention"),
-        (
-            "p",
-            tx["stats.retention.now"].format(
-                state=tx["stats.retention.ok"]
-                if not bad
-                else tx["stats.retention.bad"].format(cameras=", ".join(bad))
-            ),
-        ),
+        ("p", tx["stats.retention.now"].format(state=state)),
+        ("table", cols, [[c.camera_id, str(c.violations), str(c.held_segments)] for c in ret.cameras]),
         (
             "table",
-            [tx["cameras.col.id"], tx["stats.retention.col.violations"], tx["stats.retention.col.held"]],
-            [[c.camera_id, str(c.violations), str(c.held_segments)] for c in ret.cameras],
+            [tx["stats.month"], tx["stats.retention.deleted"]],
+            [[k, str(months[k]["deletions"])] for k in keys],
         ),
-        ("table", [M, tx["stats.retention.deleted"]], [[k, str(months[k]["deletions"])] for k in keys]),
     ]
-    data = {
-        "months": months,
-        "retention": {
-            "compliant": ret.compliant,
-            "cameras": {
-                c.camera_id: {"violations": c.violations, "held": c.held_segments} for c in ret.cameras
-            },
-        },
-    }
+
+
+def all_months(db: Database, cfg: SiteConfig, now: datetime) -> Months:
+    """The figures of the last ``site.portal.months`` UTC months, oldest first."""
+    starts = month_starts(now, cfg.site.portal.months)
+    alerts = _alert_rows(db, starts[0], now)
+    exporters = _export_roles(db, starts[0], now)
+    months: Months = {}
+    for st in starts:
+        key = f"{st:%Y-%m}"
+        months[key] = month_figures(db, cfg, st, min(_month_end(st), now))
+        months[key]["exports"]["by_role"] = dict(exporters.get(key, {}))
+        months[key]["alerts"] = alerts.get(key, [])
+    return months
+
+
+def statistics_page(db: Database, cfg: SiteConfig, now: datetime, tx: dict[str, str]) -> Page:
+    months = all_months(db, cfg, now)
+    keys = list(months)[::-1]  # newest first
+    ret = retention_report(db, cfg, now, since=month_starts(now, cfg.site.portal.months)[0])
+    blocks: list[Block] = [
+        ("h1", tx["stats.h1"]),
+        ("p", tx["stats.intro"].format(first=keys[-1], last=keys[0])),
+        *_access_reveal_blocks(months, keys, tx),
+        *_export_incident_blocks(months, keys, tx),
+        *_alert_blocks(months, keys, tx),
+        *_retention_blocks(ret, months, keys, tx),
+    ]
+    cams = {c.camera_id: {"violations": c.violations, "held": c.held_segments} for c in ret.cameras}
+    data = {"months": months, "retention": {"compliant": ret.compliant, "cameras": cams}}
     return Page("statistics", tx["nav.statistics"], blocks, data)
 
 
