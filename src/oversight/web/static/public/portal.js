@@ -27,7 +27,8 @@ function draw(box, cams) {
   if (!pts.length) return;
   const xs = pts.map((p) => p.x), ys = pts.map((p) => p.y);
   const span = Math.max(Math.max(...xs) - Math.min(...xs), Math.max(...ys) - Math.min(...ys), 100);
-  const pad = span * 0.15, W = 600, H = 400;
+  const reach = Math.max(0, ...pts.map((p) => (p.cam.field_of_view ? p.cam.field_of_view.range_m || 50 : 0)));
+  const pad = Math.max(span * 0.15, reach * 1.1), W = 600, H = 400;
   const scale = Math.min(W, H) / (span + 2 * pad);
   const x0 = Math.min(...xs) - pad, y0 = Math.min(...ys) - pad;
   const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "camera positions" });
