@@ -375,3 +375,13 @@ def test_static_export_publishes_the_same(portal: Any, tmp_path: Path) -> None:
         assert audit.verify(s).ok
     bad = CliRunner().invoke(cli_app, ["report", "nonsense", "-c", str(path)])
     assert bad.exit_code != 0 and "portal" in bad.output
+
+
+def test_docs_map_every_element() -> None:
+    """docs/portal.md carries the same CCOPS / UK code table as the portal's mapping page."""
+    from oversight.web.portal_text import MAPPING
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "portal.md").read_text()
+    for framework, element, page, _ in MAPPING:
+        assert f"| {framework} | {element} |" in doc
+        assert not page or f"/public/{page}.html" in doc
