@@ -258,6 +258,7 @@ def test_figures_equal_the_planted_records(portal: Any) -> None:
     steps = m["incidents"]["response_seconds"]
     assert (steps["dispatch"]["n"], steps["dispatch"]["p50"]) == (2, 90.0)
     assert (steps["total"]["n"], steps["total"]["p50"]) == (2, 400.0)
+    assert m["incidents"]["response_seconds_by_type"]["fire"]["dispatch"]["p90"] == 114.0
     assert (
         p["incidents"]["by_type"] == {"medical": 1} and p["incidents"]["response_seconds"]["total"]["n"] == 0
     )
@@ -277,6 +278,8 @@ def test_figures_equal_the_planted_records(portal: Any) -> None:
     assert f"<tr><td>{this}</td><td>2</td><td>1</td><td>1</td><td>0</td><td>0</td></tr>" in html
     assert f"<td>{this}</td><td>cam0</td><td>door</td><td>3</td><td>2</td><td>1</td><td>50.0%</td>" in html
     assert f"<td>{this}</td><td>2</td><td>1</td><td>supervisor 2</td>" in html
+    assert f"<td>{this}</td><td>fire</td><td>2</td><td>90 / 114</td><td>400 / 480</td>" in html
+    assert f"<td>{last}</td><td>medical</td><td>1</td><td>30 / 30</td><td>-</td>" in html
 
 
 def test_cameras_policy_and_digest(portal: Any) -> None:

@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from oversight.config.schema import CameraConfig, SiteConfig
 from oversight.events.models import ACK_REASONS, Alert
-from oversight.incidents.reports import incident_summary
+from oversight.incidents.reports import incident_summary, response_report
 from oversight.permissions import PERMISSIONS
 from oversight.privacy import audit_trail
 from oversight.privacy.reports import REVEAL_SCOPE_COLUMNS, Block, collect_usage, pia_blocks
@@ -300,6 +300,7 @@ def month_figures(db: Database, cfg: SiteConfig, start: datetime, end: datetime)
     u = collect_usage(db, start, end, cfg, check_audit=False)
     with db.session() as s:
         inc = incident_summary(s, start, end, cfg.incidents)
+        per_type = response_report(s, start, end, "type", settings=cfg.incidents)["groups"]
     return {
         "accesses_by_role": dict(u.accesses_by_role),
         "reveals": {
@@ -310,6 +311,7 @@ def month_figures(db: Database, cfg: SiteConfig, start: datetime, end: datetime)
         "incidents": {
             "count": inc["count"],
             "by_type": inc["by_type"],
+            "response_seconds_by_type": {g["key"]: g["steps"] for g in per_type},
             "response_seconds": inc["response_seconds"],
         },
         "deletions": u.deletions,
@@ -362,7 +364,10 @@ def _export_incident_blocks(months: Months, keys: list[str], tx: dict[str, str])
         for k in keys
     ]
     by_type = [
-        [k, t, str(n), "", ""] for k in keys for t, n in sorted(months[k]["incidents"]["by_type"].items())
+        [k, t, str(n)]
+        + [_p(months[k]["incidents"]["response_seconds_by_type"][t][step]) for step in ("dispatch", "total")]
+        for k in keys
+        for t, n in sorted(months[k]["incidents"]["by_type"].items())
     ]
     inc_cols = ("type", "count", "dispatch", "total")
     return [
