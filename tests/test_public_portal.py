@@ -385,6 +385,7 @@ def test_docs_map_every_element() -> None:
     from oversight.web.portal_text import MAPPING
 
     doc = (Path(__file__).resolve().parents[1] / "docs" / "portal.md").read_text()
-    for framework, element, page, _ in MAPPING:
-        assert f"| {framework} | {element} |" in doc
+    en = STRINGS["en"]
+    for fw_key, el_key, page, _ in MAPPING:
+        assert f"| {en[fw_key]} | {en[el_key]} |" in doc
         assert not page or f"/public/{page}.html" in doc

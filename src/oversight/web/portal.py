@@ -152,7 +152,9 @@ def cameras_page(cfg: SiteConfig, tx: dict[str, str]) -> Page:
             "; ".join(r["analytics"]),
             tx["cameras.retention"].format(
                 days=r["retention_days"],
-                events="-" if r["event_retention_days"] is None else f"{r['event_retention_days']:g} d",
+                events="-"
+                if r["event_retention_days"] is None
+                else tx["unit.days"].format(n=r["event_retention_days"]),
             )
             + "; "
             + tx[f"cameras.mode.{r['recording']}"],
@@ -196,8 +198,10 @@ def policy_page(cfg: SiteConfig, accounts: Counter[str], generated: datetime, tx
     retention = [
         [
             c.id,
-            f"{c.record.retention_days:g} d",
-            "-" if c.record.event_retention_days is None else f"{c.record.event_retention_days:g} d",
+            tx["unit.days"].format(n=c.record.retention_days),
+            "-"
+            if c.record.event_retention_days is None
+            else tx["unit.days"].format(n=c.record.event_retention_days),
         ]
         for c in cfg.cameras
     ]
@@ -345,7 +349,7 @@ def _access_reveal_blocks(months: Months, keys: list[str], tx: dict[str, str]) -
         ("p", tx["stats.scope.p"]),
         (
             "table",
-            [M, *REVEAL_SCOPE_COLUMNS],
+            [M, *(tx[f"stats.scope.col.{i}"] for i in range(len(REVEAL_SCOPE_COLUMNS)))],
             scopes or [[tx["stats.none"]] + ["-"] * len(REVEAL_SCOPE_COLUMNS)],
         ),
     ]
@@ -496,7 +500,8 @@ def audit_page(figures: dict[str, Any], tx: dict[str, str]) -> Page:
 
 def mapping_page(tx: dict[str, str]) -> Page:
     rows: list[list[Any]] = []
-    for framework, element, page, section in MAPPING:
+    for fw_key, el_key, page, section in MAPPING:
+        framework, element = tx[fw_key], tx[el_key]
         if not page:
             rows.append([framework, element, tx["mapping.not_shown"]])
             continue
