@@ -389,3 +389,38 @@ def test_docs_map_every_element() -> None:
     for fw_key, el_key, page, _ in MAPPING:
         assert f"| {en[fw_key]} | {en[el_key]} |" in doc
         assert not page or f"/public/{page}.html" in doc
+
+
+def test_anonymous_requests_reuse_one_build(portal: Any) -> None:
+    """Within cache_minutes a new record does not show (no recount per request); a config edit does."""
+    ctx, _, this, _ = portal
+    ctx.cfg.site.portal.cache_minutes = 10
+    c = client(ctx)
+
+    def requested() -> int:
+        return int(
+            c.get("/public/data/statistics.json").json()["data"]["months"][this]["reveals"]["requested"]
+        )
+
+    assert requested() == 2
+    now = datetime.now(UTC)
+    with ctx.db.session() as s:
+        s.add(
+            RevealRequest(
+                requested_by="x", camera_ids=["cam0"], start=now, end=now, reason="r", reference="r"
+            )
+        )
+    assert requested() == 2
+    ctx.cfg = ctx.cfg.model_copy(deep=True)  # what an edit on the Configure page does
+    assert requested() == 3
+
+
+def test_static_export_ends_at_to(portal: Any, tmp_path: Path) -> None:
+    _, path, _, _ = portal
+    out = tmp_path / "jan"
+    r = CliRunner().invoke(
+        cli_app, ["report", "portal", "-c", str(path), "--out", str(out), "--to", "2026-01-15"]
+    )
+    assert r.exit_code == 0, r.output
+    months = json.loads((out / "data" / "statistics.json").read_text())["data"]["months"]
+    assert list(months) == ["2025-11", "2025-12", "2026-01"]
