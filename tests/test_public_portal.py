@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -424,3 +425,13 @@ def test_static_export_ends_at_to(portal: Any, tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     months = json.loads((out / "data" / "statistics.json").read_text())["data"]["months"]
     assert list(months) == ["2025-11", "2025-12", "2026-01"]
+
+
+def test_no_server_paths_even_when_the_audit_check_fails(portal: Any) -> None:
+    ctx, _, _, _ = portal
+    data_dir = Path(ctx.cfg.site.data_dir)
+    shutil.rmtree(data_dir / "audit")  # the audit check now fails, naming this folder
+    seen = crawl(client(ctx))
+    assert "FAILED verification" in seen["/public/pia.html"].text
+    for url, r in seen.items():
+        assert str(data_dir) not in r.text, url
