@@ -75,6 +75,7 @@ def _site(tmp: Path, db_url: str) -> Path:
     cam0["legal_basis"] = "Traffic bylaw 12, art. 4"
     cam0["field_of_view"] = {"direction_deg": 90, "angle_deg": 70, "range_m": 40}
     cam0["streams"] = {"record": str(tmp / "cam0.mp4"), "detect": "rtsp://camuser:s3cretpw@203.0.113.9/s"}
+    cam1["name"] = "<script>alert(1)</script>"  # configured text is escaped, never markup
     cam1["motion"] = {"masks": [[[0, 0], [50, 0], [50, 50]], [[60, 60], [90, 60], [90, 90]]]}
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
@@ -235,10 +236,12 @@ def test_crawl_publishes_no_pixels_names_or_notes(portal: Any) -> None:
             assert url == "/public/favicon.svg"  # the one image: a static icon
         body = r.text
         assert "data:image" not in body and "<img" not in body, url
+        assert ctype != "text/html" or "<script>alert" not in body, url  # JSON carries it as a string
         leaked = [s for s in SECRETS if s.lower() in body.lower()]
         assert not leaked, f"{url} publishes {leaked}"
         assert "'unsafe-inline'" not in r.headers["content-security-policy"]
     assert "Transparency office, City Hall" in seen["/public/index.html"].text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in seen["/public/cameras.html"].text
 
 
 def test_figures_equal_the_planted_records(portal: Any) -> None:
