@@ -370,6 +370,8 @@ def test_static_export_publishes_the_same(portal: Any, tmp_path: Path) -> None:
         assert (out / f"{p}.html").is_file() and (out / "data" / f"{p}.json").is_file()
     for asset in ("portal.css", "portal.js", "favicon.svg"):
         assert (out / asset).is_file()
+    assert {f.stat().st_mode & 0o777 for f in out.rglob("*") if f.is_file()} == {0o644}  # published
+    assert (out / "data").stat().st_mode & 0o777 == 0o755
     exported = json.loads((out / "data" / "statistics.json").read_text())["data"]
     assert exported["months"][this] == served["months"][this]
     index = (out / "index.html").read_text()

@@ -626,9 +626,14 @@ def render_page(portal: Portal, page: Page) -> str:
 
 
 def write_portal(portal: Portal, out: Path) -> list[Path]:
-    """The portal as files for a city's website: one HTML file per page, its JSON, the CSS and JS."""
+    """The portal as files for a city's website: one HTML file per page, its JSON, the CSS and JS.
+
+    Unlike every other file a command writes (0600), these are world-readable: they are published.
+    """
     out = Path(out)
     (out / "data").mkdir(parents=True, exist_ok=True)
+    for folder in (out, out / "data"):
+        folder.chmod(0o755)
     written = []
     for name, page in portal.pages.items():
         for path, text in (
@@ -637,10 +642,12 @@ def write_portal(portal: Portal, out: Path) -> list[Path]:
         ):
             tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
             tmp.write_text(text, encoding="utf-8")
+            tmp.chmod(0o644)
             tmp.replace(path)
             written.append(path)
     for asset in ASSET_FILES:
         shutil.copyfile(ASSETS / asset, out / asset)
+        (out / asset).chmod(0o644)
         written.append(out / asset)
     return written
 
