@@ -31,6 +31,11 @@ PUBLIC = {
     ("POST", "/api/auth/bootstrap"),
     ("GET", "/api/auth/oidc/login"),  # single sign-on: the provider authenticates
     ("GET", "/api/auth/oidc/callback"),
+    # the transparency portal: aggregates only (tests/test_public_portal.py crawls it)
+    ("GET", "/public"),
+    ("GET", "/public/"),
+    ("GET", "/public/{file}"),
+    ("GET", "/public/data/{file}"),
 }
 PUBLIC_MOUNTS = {"/static"}
 SOCKETS = {"/api/ws": "events.stream", "/api/live.ws": "footage.live"}  # they check roles themselves

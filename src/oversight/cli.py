@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -35,7 +37,15 @@ from oversight.cluster.cli import cluster_app  # noqa: E402  (no Ray import unti
 app.add_typer(cluster_app, name="cluster")
 from oversight.privacy.cli import register as register_privacy  # noqa: E402
 
-register_privacy(app)  # audit, retention, cameras audit, report, export, verify-export
+
+def _write_portal(db: Any, cfg: Any, now: datetime, out: Path) -> list[Path]:
+    """``oversight report portal``: the /public pages as files (built in web/, so wired here)."""
+    from oversight.web.portal import build_portal, write_portal
+
+    return write_portal(build_portal(db, cfg, now), out)
+
+
+register_privacy(app, _write_portal)  # audit, retention, cameras audit, report, export, verify-export
 
 
 @app.command("check-config")

@@ -122,6 +122,17 @@ class CopiesConfig(Strict):
     cache_max_gb: float = Field(2.0, gt=0, le=MAX_STORAGE_GB)
 
 
+class PortalSettings(Strict):
+    """The public transparency portal under /public (``oversight.web.portal``)."""
+
+    enabled: bool = True  # the site's duty to publish; switch off only where another site publishes it
+    contact: str | None = None  # where the public asks questions (an office, never a person's account)
+    legal_basis: str | None = None  # default for cameras that state none (e.g. a bylaw and its article)
+    sharing: list[str] = Field(default_factory=list)  # who footage may go to, and on what condition
+    months: int = Field(12, ge=1, le=60)  # monthly statistics published
+    cache_minutes: float = Field(10.0, ge=0, le=1440)  # anonymous requests never recompute more often
+
+
 class SiteSettings(Strict):
     name: str = "Oversight site"
     timezone: str = "UTC"
@@ -136,6 +147,7 @@ class SiteSettings(Strict):
     audit: AuditSettings = Field(default_factory=AuditSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     copies: CopiesConfig = Field(default_factory=CopiesConfig)  # snapshots, caches, exports, reports
+    portal: PortalSettings = Field(default_factory=PortalSettings)
 
 
 class GeoLocation(Strict):
@@ -144,6 +156,15 @@ class GeoLocation(Strict):
     x: float | None = Field(None, ge=0, le=1)  # position on the site plan, 0..1
     y: float | None = Field(None, ge=0, le=1)
     address: str | None = None
+
+
+class FieldOfView(Strict):
+    """What a camera sees, as published: compass direction, opening angle and useful range."""
+
+    direction_deg: float = Field(ge=0, lt=360)  # 0 north, 90 east
+    angle_deg: float = Field(60.0, gt=0, le=360)
+    range_m: float | None = Field(None, gt=0, le=10_000)
+    description: str | None = None  # e.g. "the square and the bus stop, not the houses behind"
 
 
 class Streams(Strict):
@@ -273,6 +294,8 @@ class CameraConfig(Strict):
     enabled: bool = True
     streams: Streams
     location: GeoLocation | None = None
+    legal_basis: str | None = None  # published on the portal; site.portal.legal_basis when absent
+    field_of_view: FieldOfView | None = None
     manufacturer: str | None = None
     model: str | None = None
     onvif: str | None = None  # ONVIF device service URL for device information

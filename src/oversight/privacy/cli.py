@@ -1,7 +1,7 @@
 """Command line for privacy and accountability.
 
 ``oversight audit verify|export|checkpoint|public-key``, ``oversight retention report``,
-``oversight report pia|transparency``, ``oversight export``, ``oversight verify-export`` and
+``oversight report pia|transparency|portal``, ``oversight export``, ``oversight verify-export`` and
 ``oversight cameras audit``. Commands that touch the database take ``--config`` (or
 ``$OVERSIGHT_CONFIG``); ``verify-export`` needs nothing but the package and a public key.
 """
@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import typer
+
+# The public portal is built in web/ (it reads incidents and alerts too); oversight/cli.py hands its
+# writer in through ``register`` so this layer never imports the one above it.
+PortalWriter = Callable[[Any, Any, datetime, Path], list[Path]]
+_portal_writer: list[PortalWriter] = []
 
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 retention_app = typer.Typer(help="Retention proof.", no_args_is_help=True)
@@ -212,26 +218,30 @@ def cameras_audit(
 
 
 def report(
-    kind: str = typer.Argument(..., help="pia or transparency"),
+    kind: str = typer.Argument(..., help="pia, transparency or portal"),
     config: Path = ConfigOpt,
     since: str | None = typer.Option(None, "--from", help="start (default: 30 days before --to)"),
     until: str | None = typer.Option(None, "--to", help="end (default: now)"),
     out: Path = typer.Option(Path("reports"), "--out", help="output folder"),
     onvif: bool = typer.Option(False, help="query cameras over ONVIF for the PIA's security section"),
 ) -> None:
-    """Write a privacy impact assessment (HTML, PDF) or a transparency report (HTML, PDF, CSV)."""
+    """Write a privacy impact assessment (HTML, PDF), a transparency report (HTML, PDF, CSV) or the
+    public portal as static files for the city's website (its monthly figures end at --to)."""
     from oversight.privacy import audit
     from oversight.privacy.reports import build_report
 
-    if kind not in ("pia", "transparency"):
-        raise typer.BadParameter("pia or transparency", param_hint="KIND")
+    if kind not in ("pia", "transparency", "portal"):
+        raise typer.BadParameter("pia, transparency or portal", param_hint="KIND")
     cfg, db = _open(config)
     end = _when(until, "--to") or datetime.now(UTC)
     start = _when(since, "--from") or end - timedelta(days=30)
     if start >= end:
         raise typer.BadParameter("--from must be before --to")
     formats = ("html", "pdf") if kind == "pia" else ("html", "pdf", "csv")
-    files = build_report(kind, db, cfg, start, end, out, formats, use_onvif=onvif)
+    if kind == "portal":
+        files = {p.name: p for p in _portal_writer[0](db, cfg, end, out)}
+    else:
+        files = build_report(kind, db, cfg, start, end, out, formats, use_onvif=onvif)
     with db.session() as s:
         audit.record(
             s,
@@ -313,8 +323,10 @@ def verify_export_cmd(
     raise typer.Exit(1)
 
 
-def register(app: typer.Typer) -> None:
+def register(app: typer.Typer, portal_writer: PortalWriter | None = None) -> None:
     """Hook every privacy command into the main ``oversight`` app (one line in oversight/cli.py)."""
+    if portal_writer is not None:
+        _portal_writer[:] = [portal_writer]
     app.add_typer(audit_app, name="audit")
     app.add_typer(retention_app, name="retention")
     app.add_typer(cameras_app, name="cameras")

@@ -67,15 +67,21 @@ class Usage:
     last_checkpoint: str | None = None
 
 
-def collect_usage(db: Database, start: datetime, end: datetime, cfg: SiteConfig | None = None) -> Usage:
-    """Usage in [start, end); with ``cfg`` the audit check covers the signed digests from genesis."""
+def collect_usage(
+    db: Database, start: datetime, end: datetime, cfg: SiteConfig | None = None, check_audit: bool = True
+) -> Usage:
+    """Usage in [start, end); with ``cfg`` the audit check covers the signed digests from genesis.
+
+    ``check_audit=False`` skips walking the whole log (monthly figures need it once, not per month).
+    """
     u = Usage(start, end)
     with db.session() as s:
         _count_accesses(s, u)
         _count_reveals_and_exports(s, u)
         u.incidents = _count_incidents(s, start, end)
         _count_events(s, u)
-        _check_audit(s, u, cfg)
+        if check_audit:
+            _check_audit(s, u, cfg)
     return u
 
 
@@ -454,11 +460,31 @@ PIA_MEASURES = [
 ]
 
 
+def _security_summary(results: list[CameraAudit], site: list[Finding]) -> Block:
+    """Findings counted by severity: what the public may know without a map for an attacker."""
+    counts = Counter(f.severity for r in results for f in r.findings) + Counter(f.severity for f in site)
+    rows = [[sev, str(counts.get(sev, 0))] for sev in ("high", "medium", "low")]
+    return ("table", ["Severity", "Findings (details go to the controller, not published)"], rows)
+
+
 def pia_blocks(
-    db: Database, cfg: SiteConfig, start: datetime, end: datetime, use_onvif: bool = False
+    db: Database,
+    cfg: SiteConfig,
+    start: datetime,
+    end: datetime,
+    use_onvif: bool = False,
+    public: bool = False,
 ) -> list[Block]:
-    """The privacy impact assessment, in the order of GDPR Article 35(7)."""
+    """The privacy impact assessment, in the order of GDPR Article 35(7).
+
+    ``public``: the security findings are counted, not listed (their messages name hosts and accounts),
+    and the audit check gives its verdict without its message.
+    """
     usage = collect_usage(db, start, end, cfg)
+    if public:  # the verdict is published; its wording can name server paths, so it stays inside
+        usage.audit_message = (
+            "verified" if usage.audit_ok else "FAILED verification (details to the controller)"
+        )
     ret = retention_report(db, cfg, end)
     sec = audit_site(cfg, use_onvif=use_onvif, timeout=1.0)
     site_f = site_findings(cfg)
@@ -478,7 +504,7 @@ def pia_blocks(
         ("h2", "4. Measures in place"),
         ("bullets", list(PIA_MEASURES)),
         ("h2", "4.1 Camera security audit"),
-        _security_table(sec, site_f),
+        _security_summary(sec, site_f) if public else _security_table(sec, site_f),
     ]
 
 

@@ -12,6 +12,7 @@ from oversight.web.routes import (
     incidents,
     live,
     privacy,
+    public,
     users,
 )
 
@@ -28,4 +29,5 @@ ROUTERS = (
     holds.router,
     alerts.router,
     health.router,
+    public.router,
 )

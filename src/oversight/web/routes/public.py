@@ -1,0 +1,61 @@
+"""The public transparency portal under /public: no login, GET only, aggregates only.
+
+Every response is a page or its JSON from ``oversight.web.portal`` or one of its three static files
+(CSS, JS, icon); nothing here can reach footage, snapshots or the registers' names and notes.
+A name outside the fixed lists is a 404, and with ``site.portal.enabled: false`` everything is.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+
+from oversight.web.auth import get_ctx
+from oversight.web.portal import ASSET_FILES, ASSETS, Portal, PortalCache
+from oversight.web.portal_text import PAGES
+
+router = APIRouter(tags=["public"], include_in_schema=False)
+CACHE = {"Cache-Control": "public, max-age=60"}
+MEDIA = {"css": "text/css", "js": "text/javascript", "svg": "image/svg+xml"}
+
+
+def _portal(request: Request) -> Portal:
+    ctx = get_ctx(request)
+    if not ctx.cfg.site.portal.enabled:
+        raise HTTPException(404, "the public portal is switched off on this site")
+    state = request.app.state
+    cache = getattr(state, "portal_cache", None)
+    if cache is None:
+        cache = state.portal_cache = PortalCache()
+    return cache.get(ctx.db, ctx.cfg)
+
+
+@router.get("/public")
+def public_root() -> RedirectResponse:
+    return RedirectResponse("/public/", status_code=307)  # so the pages' relative links resolve
+
+
+@router.get("/public/")
+def public_index(request: Request) -> Response:
+    return HTMLResponse(_portal(request).html("index"), headers=CACHE)
+
+
+@router.get("/public/{file}")
+def public_file(request: Request, file: str) -> Response:
+    if file in ASSET_FILES:
+        if not get_ctx(request).cfg.site.portal.enabled:
+            raise HTTPException(404, "the public portal is switched off on this site")
+        return FileResponse(ASSETS / file, media_type=MEDIA[file.rsplit(".", 1)[1]], headers=CACHE)
+    name, _, ext = file.rpartition(".")
+    if ext != "html" or name not in PAGES:
+        raise HTTPException(404, "no such page")
+    return HTMLResponse(_portal(request).html(name), headers=CACHE)
+
+
+@router.get("/public/data/{file}")
+def public_data(request: Request, file: str) -> Response:
+    name, _, ext = file.rpartition(".")
+    if ext != "json" or name not in PAGES:
+        raise HTTPException(404, "no such data")
+    body = _portal(request).pages[name].as_json()
+    return Response(body, media_type="application/json", headers=CACHE)
