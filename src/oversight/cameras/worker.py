@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from fractions import Fraction
 from typing import Any
@@ -26,6 +27,7 @@ from oversight.cameras.source import Source, SourceError, open_source, parse_sou
 from oversight.config.schema import CameraConfig
 from oversight.events.bus import EventBus
 from oversight.recording.index import close_gaps, open_gap
+from oversight.recording.packet import RecPacket
 from oversight.recording.recorder import Recorder
 from oversight.recording.segment import UnsupportedCodec
 from oversight.recording.storage import LocalStorage
@@ -33,6 +35,25 @@ from oversight.store.db import Database
 
 log = logging.getLogger(__name__)
 RECORD_RETRY_S = 5.0  # after a failed write (full disk), recording tries again this often
+
+
+@dataclass(slots=True)
+class _Pass:
+    """State of one read loop (a connection, or one pass over a file); owned by its reader thread."""
+
+    stream: Any
+    clock: PacketClock
+    primary: bool
+    feed_sampler: bool
+    backoff: Backoff
+    record: bool  # writing now (False when unsupported, or paused after a failed write)
+    pace: bool  # a realtime file: hold packets to their own rate
+    block: bool  # a file read as fast as analytics take it: the sampler may block, not drop
+    written: int  # segments written when recording last paused: more means it resumed
+    first: bool = True
+    pace_origin: tuple[float, float] | None = None  # (monotonic, media wall) of the first paced packet
+    last_wall: float | None = None
+    paused_until: float | None = None  # recording failed (full disk): when to try again
 
 
 def _iso(wall: float | None) -> str | None:
@@ -379,28 +400,24 @@ class CameraWorker:
         )
         if primary:
             self._clock = clock
-        record = primary
-        if primary:
             self.codec = stream.codec_context.name
-        if record:
-            try:
-                self.recorder.begin(stream)
-                self.record_error = None
-            except UnsupportedCodec as exc:
-                record = False
-                self._set(record_error=str(exc))
+        record = self._begin_recording(stream) if primary else False
         if feed_sampler and self.sampler is not None:
             cc = stream.codec_context
             self.sampler.new_stream(
                 StreamInfo(cc.name, cc.extradata, cc.width, cc.height, clock.time_base, clock.wall_of)
             )
-        pace = src.kind == "file" and self.cam.realtime
-        block = src.kind == "file" and not self.cam.realtime
-        first = True
-        pace_origin: tuple[float, float] | None = None
-        last_wall: float | None = None
-        paused_until: float | None = None  # recording failed (full disk): when to try again
-        written = self.recorder.segments_written
+        st = _Pass(
+            stream=stream,
+            clock=clock,
+            primary=primary,
+            feed_sampler=feed_sampler,
+            backoff=backoff,
+            record=record,
+            pace=src.kind == "file" and self.cam.realtime,
+            block=src.kind == "file" and not self.cam.realtime,
+            written=self.recorder.segments_written,
+        )
         try:
             for pkt in container.demux(stream):
                 if self._stop.is_set():
@@ -410,55 +427,82 @@ class CameraWorker:
                 rp = clock.stamp(pkt)
                 if rp is None:
                     continue
-                if pace:
-                    dts_wall = clock.wall_of(rp.dts)
-                    if pace_origin is None:
-                        pace_origin = (time.monotonic(), dts_wall)
-                    delay = pace_origin[0] + (dts_wall - pace_origin[1]) - time.monotonic()
-                    if delay > 0 and self._stop.wait(delay):
-                        break
-                if primary:
-                    if first:
-                        first = False
-                        backoff.reset()
-                        self._on_first_packet()
-                    self.last_packet = time.monotonic()
-                    self._meter.add(len(rp.data), self.last_packet)
-                    self.last_frame_wall = rp.wall
-                if paused_until is not None and time.monotonic() >= paused_until:
-                    paused_until, record = None, True  # space may be back: try again
-                    self.recorder.begin(stream)
-                if record:
-                    event = self.sampler.event_active if self.sampler is not None else False
-                    self.record_busy_since = time.monotonic()
-                    try:
-                        self.recorder.feed(rp, event)
-                        self.last_recorded = time.monotonic()
-                    except Exception as exc:  # a disk problem: keep analytics running, report, retry
-                        self.recorder.abandon()
-                        self._set(
-                            record_error=f"recording paused: {exc} (retrying every {RECORD_RETRY_S:g} s)"
-                        )
-                        log.warning("camera %s: recording paused: %s", self.cam.id, exc)
-                        record, paused_until = False, time.monotonic() + RECORD_RETRY_S
-                        written = self.recorder.segments_written
-                    finally:
-                        self.record_busy_since = None
-                    if self.record_error and self.recorder.segments_written > written:
-                        self._set(record_error=None)  # recording resumed by itself
-                if feed_sampler and self.sampler is not None:
-                    self.sampler.submit(rp.data, rp.pts, rp.keyframe, block=block)
-                end = rp.wall + rp.duration_s
-                last_wall = end if last_wall is None else max(last_wall, end)
-                if not primary:
-                    self.detect_error = None
+                if st.pace and self._wait_for_pace(st, rp):
+                    break
+                self._on_packet(st, rp)
         finally:
-            if primary:
-                try:
-                    self.recorder.end(last_wall)
-                except Exception:
-                    log.exception("camera %s: closing the segment failed", self.cam.id)
-            container.close()
-        if first and primary and not self._stop.is_set():
+            self._end_session(st, container)
+        if st.first and primary and not self._stop.is_set():
             raise SourceError(f"no video packets from {src.url if src.kind == 'file' else 'the stream'}")
-        return last_wall
+        return st.last_wall
+
+    def _begin_recording(self, stream: Any) -> bool:
+        """Open the recorder on a new stream; an unsupported codec disables recording, not analytics."""
+        try:
+            self.recorder.begin(stream)
+            self.record_error = None
+            return True
+        except UnsupportedCodec as exc:
+            self._set(record_error=str(exc))
+            return False
+
+    def _wait_for_pace(self, st: _Pass, rp: RecPacket) -> bool:
+        """Hold a realtime file at its own rate (by decode time); True when stopped while waiting."""
+        dts_wall = st.clock.wall_of(rp.dts)
+        if st.pace_origin is None:
+            st.pace_origin = (time.monotonic(), dts_wall)
+        delay = st.pace_origin[0] + (dts_wall - st.pace_origin[1]) - time.monotonic()
+        return delay > 0 and self._stop.wait(delay)
+
+    def _on_packet(self, st: _Pass, rp: RecPacket) -> None:
+        """One stamped packet: liveness, recording (with its pause/retry), then analytics."""
+        if st.primary:
+            self._note_alive(st, rp)
+        if st.paused_until is not None and time.monotonic() >= st.paused_until:
+            st.paused_until, st.record = None, True  # space may be back: try again
+            self.recorder.begin(st.stream)
+        if st.record:
+            self._record(st, rp)
+        if st.feed_sampler and self.sampler is not None:
+            self.sampler.submit(rp.data, rp.pts, rp.keyframe, block=st.block)
+        end = rp.wall + rp.duration_s
+        st.last_wall = end if st.last_wall is None else max(st.last_wall, end)
+        if not st.primary:
+            self.detect_error = None
+
+    def _note_alive(self, st: _Pass, rp: RecPacket) -> None:
+        """The watchdog's and the status's view of the primary stream (first packet: back online)."""
+        if st.first:
+            st.first = False
+            st.backoff.reset()
+            self._on_first_packet()
+        self.last_packet = time.monotonic()
+        self._meter.add(len(rp.data), self.last_packet)
+        self.last_frame_wall = rp.wall
+
+    def _record(self, st: _Pass, rp: RecPacket) -> None:
+        """Write one packet; a failed write (full disk) pauses recording, analytics keep running."""
+        event = self.sampler.event_active if self.sampler is not None else False
+        self.record_busy_since = time.monotonic()
+        try:
+            self.recorder.feed(rp, event)
+            self.last_recorded = time.monotonic()
+        except Exception as exc:  # a disk problem: keep analytics running, report, retry
+            self.recorder.abandon()
+            self._set(record_error=f"recording paused: {exc} (retrying every {RECORD_RETRY_S:g} s)")
+            log.warning("camera %s: recording paused: %s", self.cam.id, exc)
+            st.record, st.paused_until = False, time.monotonic() + RECORD_RETRY_S
+            st.written = self.recorder.segments_written
+        finally:
+            self.record_busy_since = None
+        if self.record_error and self.recorder.segments_written > st.written:
+            self._set(record_error=None)  # recording resumed by itself
+
+    def _end_session(self, st: _Pass, container: Any) -> None:
+        """Close and index the open segment (primary only), then the connection."""
+        if st.primary:
+            try:
+                self.recorder.end(st.last_wall)
+            except Exception:
+                log.exception("camera %s: closing the segment failed", self.cam.id)
+        container.close()
