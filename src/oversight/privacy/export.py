@@ -155,6 +155,30 @@ def _custody(
     return sorted(out, key=lambda x: x["at"])
 
 
+@dataclass(frozen=True)
+class _Request:
+    """One checked export request; ``purpose`` is already stripped."""
+
+    cams: list[str]
+    start: datetime
+    end: datetime
+    exporter: str
+    role: str
+    purpose: str
+    reference: str | None
+    source: str | None
+
+
+@dataclass
+class _Footage:
+    """What the database says about a request: segments, the exporter's windows, custody."""
+
+    segs: list[Segment]
+    windows: list[RevealWindow]
+    reveal_ids: list[int]
+    custody: list[dict[str, Any]]
+
+
 def export_footage(
     db: Database,
     cfg: SiteConfig,
@@ -176,6 +200,36 @@ def export_footage(
 
     ``allow_unredacted=False`` (API tokens) redacts every clip whatever reveals the exporter holds.
     """
+    cams = _checked_cameras(cfg, camera_ids, start, end, role, purpose)
+    req = _Request(cams, start, end, exporter, role, purpose.strip(), reference, source)
+    key = key or load_or_create_signing_key(cfg.site.data_dir)
+    now = utcnow()
+    root = out_root or Path(cfg.site.data_dir) / "exports"
+    folder = _free_folder(root, now, reference)
+    root.mkdir(parents=True, exist_ok=True)
+    # the standard redaction's clips depend on the settings only: shared between exports
+    clips = default_cache_dir(cfg) / "export-clips" if redactor_factory is None else None
+    gate = Egress(OfflineContext(cfg, db, redactor_factory))
+    work = Path(tempfile.mkdtemp(prefix=".export-", dir=root))  # same file system: the final rename is atomic
+    try:
+        found = _find_footage(db, req, allow_unredacted)
+        if not found.segs:
+            raise ExportError("no recorded footage for these cameras in this window", 404)
+        files = [_export_clip(cfg, gate, req, seg, work, found.windows, clips) for seg in found.segs]
+        manifest = _manifest(cfg, req, now, found, files, key)
+        msha = _write_signed(work, manifest, key)
+        final = _publish(work, folder, zip_it)
+        rid = _record_export(db, req, now, manifest, final, msha)
+        return ExportResult(rid, final, msha, len(files), manifest["redaction"] == "redacted")
+    finally:
+        if work.exists():
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _checked_cameras(
+    cfg: SiteConfig, camera_ids: list[str], start: datetime, end: datetime, role: str, purpose: str
+) -> list[str]:
+    """The request's cameras, sorted, once the role, cameras, window and purpose pass."""
     if role not in EXPORT_ROLES:
         raise ExportError("exports need the supervisor role", 403)
     cams = sorted(set(camera_ids))
@@ -186,150 +240,186 @@ def export_footage(
         raise ExportError("give a UTC start before the end")
     if len(purpose.strip()) < 10:
         raise ExportError("give the purpose of the export (at least 10 characters)")
-    key = key or load_or_create_signing_key(cfg.site.data_dir)
-    now = utcnow()
-    root = out_root or Path(cfg.site.data_dir) / "exports"
+    return cams
+
+
+def _free_folder(root: Path, now: datetime, reference: str | None) -> Path:
+    """A folder name (and .zip) not yet taken: time and a file-safe reference, numbered on a clash."""
     tag = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in (reference or "export"))[:40]
     folder = root / f"{now:%Y%m%dT%H%M%SZ}-{tag}"
     n = 1
     while folder.exists() or folder.with_suffix(".zip").exists():
         folder = root / f"{now:%Y%m%dT%H%M%SZ}-{tag}-{n}"
         n += 1
-    root.mkdir(parents=True, exist_ok=True)
-    clips = default_cache_dir(cfg) / "export-clips"
-    gate = Egress(OfflineContext(cfg, db, redactor_factory))
-    work = Path(tempfile.mkdtemp(prefix=".export-", dir=root))  # same file system: the final rename is atomic
-    try:
-        with db.session() as s:
-            segs = list(
-                s.execute(
-                    select(Segment)
-                    .where(Segment.camera_id.in_(cams), Segment.end > start, Segment.start < end)
-                    .order_by(Segment.camera_id, Segment.start)
-                ).scalars()
-            )
-            windows = reveal_windows(s, exporter, cams, start, end) if allow_unredacted else []
-            reveal_ids = sorted({w.reveal_id for w in windows})
-            custody = []
-            for rid in reveal_ids or [None]:  # type: ignore[list-item]
-                custody.extend(_custody(s, rid, cams, start, end))
-        if not segs:
-            raise ExportError("no recorded footage for these cameras in this window", 404)
-        files = []
-        for seg in segs:
-            src = Path(seg.path)
-            if not src.is_file():
-                raise ExportError(f"segment {seg.id} file is missing: {src}", 410)
-            rel = Path("clips") / seg.camera_id / f"{seg.start.astimezone(UTC):%Y%m%dT%H%M%S}Z-{seg.id}.mp4"
-            dst = work / rel
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shared = None
-            if redactor_factory is None:  # the standard redaction: its output depends on the settings only
-                cam_cfg = cfg.camera(seg.camera_id).redaction
-                fp = hashlib.sha256(cam_cfg.model_dump_json().encode()).hexdigest()[:12]
-                shared = clips / seg.camera_id / f"{seg.id}-redacted-{fp}.mp4"
-            unredacted = gate.export_clip(exporter, role, seg, dst, windows, purpose.strip(), shared)
-            original = bool(unredacted) and unredacted[0]["frames"] is None
-            files.append(
-                {
-                    "path": rel.as_posix(),
-                    "sha256": sha256_file(dst),
-                    "bytes": dst.stat().st_size,
-                    "camera_id": seg.camera_id,
-                    "start": _iso(seg.start),
-                    "end": _iso(seg.end),
-                    "redacted": not original,  # some or all frames redacted
-                    "unredacted": unredacted,  # the exact windows left unredacted, if any
-                    "source_segment_id": seg.id,
-                    "reveal_id": unredacted[0]["reveal_id"] if unredacted else None,
-                    "source_sha256": sha256_file(src) if original else None,
-                }
-            )
-        redacted_all = not any(f["unredacted"] for f in files)
-        manifest = {
-            "format": FORMAT,
-            "site": cfg.site.name,
-            "controller": cfg.site.controller,
-            "created_at": _iso(now),
-            "exporter": exporter,
-            "exporter_role": role,
-            "purpose": purpose.strip(),
-            "reference": reference,
-            "cameras": [
-                {"id": c, "name": cfg.camera(c).display_name, "purpose": cfg.camera(c).purpose} for c in cams
-            ],
-            "time_range": {"start": _iso(start), "end": _iso(end)},
-            "redaction": "redacted"
-            if redacted_all
-            else ("unredacted" if not any(f["redacted"] for f in files) else "mixed"),
-            "reveal_ids": reveal_ids,
-            "unredacted_windows": [w.as_dict() for w in windows],
-            "files": files,
-            "chain_of_custody": custody
-            + [{"at": _iso(now), "actor": exporter, "action": "export.create", "purpose": purpose.strip()}],
-            "public_key": public_hex(key),
-            "public_key_fingerprint": fingerprint(key),
-            "signature_algorithm": "Ed25519 over the exact bytes of manifest.json",
-        }
-        body = json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False).encode("utf-8")
-        (work / "manifest.json").write_bytes(body)
-        (work / "manifest.sig").write_text(key.sign(body).signature.hex() + "\n")
-        (work / "public_key.txt").write_text(public_hex(key) + "\n")
-        msha = hashlib.sha256(body).hexdigest()
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        if zip_it:
-            final = folder.with_suffix(".zip")
-            tmpzip = final.with_name("." + final.name + ".part")
-            with zipfile.ZipFile(tmpzip, "w", zipfile.ZIP_STORED) as z:
-                for p in sorted(work.rglob("*")):
-                    if p.is_file():
-                        z.write(p, p.relative_to(work).as_posix())
-            tmpzip.replace(final)
-        else:
-            final = folder
-            work.replace(final)
-        with db.session() as s:
-            rec = ExportRecord(
-                created_at=now,
-                exporter=exporter,
-                camera_ids=cams,
-                start=start,
-                end=end,
-                purpose=purpose.strip(),
-                reference=reference,
-                redacted=redacted_all,
-                reveal_id=reveal_ids[0] if reveal_ids else None,
-                path=str(final),
-                manifest_sha256=msha,
-            )
-            s.add(rec)
-            s.flush()
-            audit.record(
-                s,
-                exporter,
-                "export.create",
-                "export",
-                rec.id,
-                purpose=purpose.strip(),
-                source=source,
-                role=role,
-                detail={
-                    "cameras": cams,
-                    "start": _iso(start),
-                    "end": _iso(end),
-                    "reference": reference,
-                    "manifest_sha256": msha,
-                    "files": len(files),
-                    "redaction": manifest["redaction"],
-                    "reveal_ids": reveal_ids,
-                    "unredacted_windows": manifest["unredacted_windows"],
-                },
-            )
-            rid = rec.id
-        return ExportResult(rid, final, msha, len(files), redacted_all)
-    finally:
-        if work.exists():
-            shutil.rmtree(work, ignore_errors=True)
+    return folder
+
+
+def _find_footage(db: Database, req: _Request, allow_unredacted: bool) -> _Footage:
+    """Segments overlapping the window, the exporter's reveal windows, and their chain of custody."""
+    with db.session() as s:
+        segs = list(
+            s.execute(
+                select(Segment)
+                .where(Segment.camera_id.in_(req.cams), Segment.end > req.start, Segment.start < req.end)
+                .order_by(Segment.camera_id, Segment.start)
+            ).scalars()
+        )
+        windows = reveal_windows(s, req.exporter, req.cams, req.start, req.end) if allow_unredacted else []
+        reveal_ids = sorted({w.reveal_id for w in windows})
+        custody = []
+        for rid in reveal_ids or [None]:  # type: ignore[list-item]
+            custody.extend(_custody(s, rid, req.cams, req.start, req.end))
+    return _Footage(segs, windows, reveal_ids, custody)
+
+
+def _export_clip(
+    cfg: SiteConfig,
+    gate: Egress,
+    req: _Request,
+    seg: Segment,
+    work: Path,
+    windows: list[RevealWindow],
+    clips: Path | None,
+) -> dict[str, Any]:
+    """One segment through the egress gate into the export; its manifest entry.
+
+    ``clips`` (standard redaction only) holds redacted clips shared between exports: their output
+    depends on the camera's redaction settings only.
+    """
+    src = Path(seg.path)
+    if not src.is_file():
+        raise ExportError(f"segment {seg.id} file is missing: {src}", 410)
+    rel = Path("clips") / seg.camera_id / f"{seg.start.astimezone(UTC):%Y%m%dT%H%M%S}Z-{seg.id}.mp4"
+    dst = work / rel
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shared = None
+    if clips is not None:
+        cam_cfg = cfg.camera(seg.camera_id).redaction
+        fp = hashlib.sha256(cam_cfg.model_dump_json().encode()).hexdigest()[:12]
+        shared = clips / seg.camera_id / f"{seg.id}-redacted-{fp}.mp4"
+    unredacted = gate.export_clip(req.exporter, req.role, seg, dst, windows, req.purpose, shared)
+    original = bool(unredacted) and unredacted[0]["frames"] is None
+    return {
+        "path": rel.as_posix(),
+        "sha256": sha256_file(dst),
+        "bytes": dst.stat().st_size,
+        "camera_id": seg.camera_id,
+        "start": _iso(seg.start),
+        "end": _iso(seg.end),
+        "redacted": not original,  # some or all frames redacted
+        "unredacted": unredacted,  # the exact windows left unredacted, if any
+        "source_segment_id": seg.id,
+        "reveal_id": unredacted[0]["reveal_id"] if unredacted else None,
+        "source_sha256": sha256_file(src) if original else None,
+    }
+
+
+def _manifest(
+    cfg: SiteConfig,
+    req: _Request,
+    now: datetime,
+    found: _Footage,
+    files: list[dict[str, Any]],
+    key: SigningKey,
+) -> dict[str, Any]:
+    """The manifest (format ``FORMAT``): what was exported, why, by whom, how redacted."""
+    redacted_all = not any(f["unredacted"] for f in files)
+    return {
+        "format": FORMAT,
+        "site": cfg.site.name,
+        "controller": cfg.site.controller,
+        "created_at": _iso(now),
+        "exporter": req.exporter,
+        "exporter_role": req.role,
+        "purpose": req.purpose,
+        "reference": req.reference,
+        "cameras": [
+            {"id": c, "name": cfg.camera(c).display_name, "purpose": cfg.camera(c).purpose} for c in req.cams
+        ],
+        "time_range": {"start": _iso(req.start), "end": _iso(req.end)},
+        "redaction": "redacted"
+        if redacted_all
+        else ("unredacted" if not any(f["redacted"] for f in files) else "mixed"),
+        "reveal_ids": found.reveal_ids,
+        "unredacted_windows": [w.as_dict() for w in found.windows],
+        "files": files,
+        "chain_of_custody": found.custody
+        + [{"at": _iso(now), "actor": req.exporter, "action": "export.create", "purpose": req.purpose}],
+        "public_key": public_hex(key),
+        "public_key_fingerprint": fingerprint(key),
+        "signature_algorithm": "Ed25519 over the exact bytes of manifest.json",
+    }
+
+
+def _write_signed(work: Path, manifest: dict[str, Any], key: SigningKey) -> str:
+    """manifest.json, its Ed25519 signature and the public key; returns the manifest's SHA-256."""
+    body = json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    (work / "manifest.json").write_bytes(body)
+    (work / "manifest.sig").write_text(key.sign(body).signature.hex() + "\n")
+    (work / "public_key.txt").write_text(public_hex(key) + "\n")
+    return hashlib.sha256(body).hexdigest()
+
+
+def _publish(work: Path, folder: Path, zip_it: bool) -> Path:
+    """Move the finished export into place in one rename (as a folder, or a stored zip)."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    if zip_it:
+        final = folder.with_suffix(".zip")
+        tmpzip = final.with_name("." + final.name + ".part")
+        with zipfile.ZipFile(tmpzip, "w", zipfile.ZIP_STORED) as z:
+            for p in sorted(work.rglob("*")):
+                if p.is_file():
+                    z.write(p, p.relative_to(work).as_posix())
+        tmpzip.replace(final)
+    else:
+        final = folder
+        work.replace(final)
+    return final
+
+
+def _record_export(
+    db: Database, req: _Request, now: datetime, manifest: dict[str, Any], final: Path, msha: str
+) -> int:
+    """The export's row and its audit entry, in one transaction; returns the export id."""
+    reveal_ids = manifest["reveal_ids"]
+    with db.session() as s:
+        rec = ExportRecord(
+            created_at=now,
+            exporter=req.exporter,
+            camera_ids=req.cams,
+            start=req.start,
+            end=req.end,
+            purpose=req.purpose,
+            reference=req.reference,
+            redacted=manifest["redaction"] == "redacted",
+            reveal_id=reveal_ids[0] if reveal_ids else None,
+            path=str(final),
+            manifest_sha256=msha,
+        )
+        s.add(rec)
+        s.flush()
+        audit.record(
+            s,
+            req.exporter,
+            "export.create",
+            "export",
+            rec.id,
+            purpose=req.purpose,
+            source=req.source,
+            role=req.role,
+            detail={
+                "cameras": req.cams,
+                "start": _iso(req.start),
+                "end": _iso(req.end),
+                "reference": req.reference,
+                "manifest_sha256": msha,
+                "files": len(manifest["files"]),
+                "redaction": manifest["redaction"],
+                "reveal_ids": reveal_ids,
+                "unredacted_windows": manifest["unredacted_windows"],
+            },
+        )
+        return rec.id
 
 
 @dataclass
