@@ -526,8 +526,21 @@ class Egress:
                     "frames": None,
                 }
             ]
-        track = self._track(cam, segment.start, segment.end)
         kept: dict[int, int] = {}
+        per_frame = self._export_frames(segment, mine, kept)
+        if mine or shared is None:
+            _export_transcode(src, dst, per_frame)
+        else:
+            _shared_transcode(src, dst, shared, per_frame)
+        return _kept_windows(segment, mine, kept)
+
+    def _export_frames(
+        self, segment: Segment, mine: list[Any], kept: dict[int, int]
+    ) -> Callable[[np.ndarray, float], np.ndarray]:
+        """Per-frame pixels of an export clip: a frame inside a window stays (counted in ``kept`` per
+        reveal), every other is redacted by the stored track, else the detector."""
+        cam = segment.camera_id
+        track = self._track(cam, segment.start, segment.end)
 
         def per_frame(img: np.ndarray, rel: float) -> np.ndarray:
             ts = segment.start + timedelta(seconds=rel)
@@ -537,24 +550,7 @@ class Egress:
                 return img
             return self._redact(cam, img) if track is None else track.apply(img, ts.timestamp())
 
-        if mine or shared is None:
-            _export_transcode(src, dst, per_frame)
-        else:
-            with _lock_for(shared):  # one transcode per segment and settings, reused by later exports
-                if not (shared.is_file() and shared.stat().st_mtime >= src.stat().st_mtime):
-                    shared.parent.mkdir(parents=True, exist_ok=True)
-                    _export_transcode(src, shared, per_frame)
-            dst.write_bytes(shared.read_bytes())
-        return [
-            {
-                "start": _iso(max(w.start, segment.start)),
-                "end": _iso(min(w.end, segment.end)),
-                "reveal_id": w.reveal_id,
-                "frames": kept[w.reveal_id],
-            }
-            for w in mine
-            if w.reveal_id in kept
-        ]
+        return per_frame
 
     def export_package(self, who: Who, export_id: int, source: str | None = None) -> Path:
         """A finished, signed evidence package (its clips were made by ``export_clip``) for download.
@@ -599,6 +595,32 @@ def _lock_for(path: Path) -> threading.Lock:
 def _export_transcode(src: Path, dst: Path, per_frame: Callable[[np.ndarray, float], np.ndarray]) -> int:
     with _export_slots:
         return _transcode(src, dst, per_frame, crf=23)
+
+
+def _shared_transcode(
+    src: Path, dst: Path, shared: Path, per_frame: Callable[[np.ndarray, float], np.ndarray]
+) -> None:
+    """A fully redacted clip, made once per segment and settings into ``shared`` (concurrent
+    exports wait for it, later ones reuse it while it is newer than the segment), copied to ``dst``."""
+    with _lock_for(shared):  # one transcode per segment and settings, reused by later exports
+        if not (shared.is_file() and shared.stat().st_mtime >= src.stat().st_mtime):
+            shared.parent.mkdir(parents=True, exist_ok=True)
+            _export_transcode(src, shared, per_frame)
+    dst.write_bytes(shared.read_bytes())
+
+
+def _kept_windows(segment: Segment, mine: list[Any], kept: dict[int, int]) -> list[dict[str, Any]]:
+    """The windows a re-encoded clip left unredacted, cut to the segment, with their frame counts."""
+    return [
+        {
+            "start": _iso(max(w.start, segment.start)),
+            "end": _iso(min(w.end, segment.end)),
+            "reveal_id": w.reveal_id,
+            "frames": kept[w.reveal_id],
+        }
+        for w in mine
+        if w.reveal_id in kept
+    ]
 
 
 def _iso(t: datetime) -> str:
