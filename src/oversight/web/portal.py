@@ -193,21 +193,6 @@ def cameras_page(cfg: SiteConfig, tx: dict[str, str]) -> Page:
 
 def policy_page(cfg: SiteConfig, accounts: Counter[str], generated: datetime, tx: dict[str, str]) -> Page:
     purposes = sorted({c.purpose for c in cfg.cameras} | {r.purpose for c in cfg.cameras for r in c.rules})
-    roles = lambda action: ", ".join(PERMISSIONS[action])  # noqa: E731
-    access = [[tx.get(f"action.{a}", a), ", ".join(r)] for a, r in PERMISSIONS.items()]
-    retention = [
-        [
-            c.id,
-            tx["unit.days"].format(n=c.record.retention_days),
-            "-"
-            if c.record.event_retention_days is None
-            else tx["unit.days"].format(n=c.record.event_retention_days),
-        ]
-        for c in cfg.cameras
-    ]
-    off = [c.id for c in cfg.cameras if not c.redaction.faces]
-    sharing = cfg.site.portal.sharing
-    acc = ", ".join(f"{accounts.get(r, 0)} {r}" for r in ROLES)
     collection = [
         f"{c.id}: {tx[f'cameras.mode.{c.record.mode}']}; " + "; ".join(_analytics(c, tx)) for c in cfg.cameras
     ]
@@ -222,12 +207,52 @@ def policy_page(cfg: SiteConfig, accounts: Counter[str], generated: datetime, tx
         ("bullets", [tx[f"policy.hardline.{i}"] for i in range(1, 7)]),
         ("h2", tx["policy.collection"], "policy.collection"),
         ("bullets", collection or [tx["stats.none"]]),
+        *_policy_access(cfg, accounts, tx),
+        *_policy_retention(cfg, tx),
+        ("h2", tx["policy.oversight"], "policy.oversight"),
+        ("p", tx["policy.oversight.p"].format(minutes=cfg.site.audit.digest_every_minutes)),
+        ("h2", tx["policy.public"], "policy.public"),
+        ("p", tx["policy.public.p"]),
+    ]
+    data = {"permissions": {a: list(r) for a, r in PERMISSIONS.items()}, "accounts_by_role": dict(accounts)}
+    return Page("policy", tx["nav.policy"], blocks, data)
+
+
+def _roles(action: str) -> str:
+    """The roles allowed an action, as the policy prints them (from the one permission table)."""
+    return ", ".join(PERMISSIONS[action])
+
+
+def _policy_access(cfg: SiteConfig, accounts: Counter[str], tx: dict[str, str]) -> list[Block]:
+    """Who may do what (the permission table), how many accounts hold each role, and reveals."""
+    access = [[tx.get(f"action.{a}", a), ", ".join(r)] for a, r in PERMISSIONS.items()]
+    acc = ", ".join(f"{accounts.get(r, 0)} {r}" for r in ROLES)
+    off = [c.id for c in cfg.cameras if not c.redaction.faces]
+    reveal = tx["policy.reveal.p"].format(request=_roles("reveal.request"), approve=_roles("reveal.approve"))
+    return [
         ("h2", tx["policy.access"], "policy.access"),
         ("p", tx["policy.access.p"].format(accounts=acc)),
         ("table", [tx["policy.access.col.action"], tx["policy.access.col.roles"]], access),
         ("h2", tx["policy.reveal"], "policy.reveal"),
-        ("p", tx["policy.reveal.p"].format(request=roles("reveal.request"), approve=roles("reveal.approve"))),
+        ("p", reveal),
         *([("p", tx["policy.redaction_off"].format(cameras=", ".join(off)))] if off else []),
+    ]
+
+
+def _policy_retention(cfg: SiteConfig, tx: dict[str, str]) -> list[Block]:
+    """How long footage and events are kept per camera, and with whom exports may be shared."""
+    retention = [
+        [
+            c.id,
+            tx["unit.days"].format(n=c.record.retention_days),
+            "-"
+            if c.record.event_retention_days is None
+            else tx["unit.days"].format(n=c.record.event_retention_days),
+        ]
+        for c in cfg.cameras
+    ]
+    sharing = cfg.site.portal.sharing
+    return [
         ("h2", tx["policy.retention"], "policy.retention"),
         (
             "p",
@@ -239,19 +264,13 @@ def policy_page(cfg: SiteConfig, accounts: Counter[str], generated: datetime, tx
             retention,
         ),
         ("h2", tx["policy.sharing"], "policy.sharing"),
-        ("p", tx["policy.sharing.p"].format(export=roles("export.create"))),
+        ("p", tx["policy.sharing.p"].format(export=_roles("export.create"))),
         *(
             [("p", tx["policy.sharing.rules"]), ("bullets", list(sharing))]
             if sharing
             else [("p", tx["policy.sharing.none"])]
         ),
-        ("h2", tx["policy.oversight"], "policy.oversight"),
-        ("p", tx["policy.oversight.p"].format(minutes=cfg.site.audit.digest_every_minutes)),
-        ("h2", tx["policy.public"], "policy.public"),
-        ("p", tx["policy.public.p"]),
     ]
-    data = {"permissions": {a: list(r) for a, r in PERMISSIONS.items()}, "accounts_by_role": dict(accounts)}
-    return Page("policy", tx["nav.policy"], blocks, data)
 
 
 # ------------------------------------------------------------------ statistics
