@@ -7,7 +7,7 @@ import contextlib
 import json
 import struct
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,7 +19,8 @@ from prometheus_client.core import CollectorRegistry, GaugeMetricFamily
 from sqlalchemy import func, select
 
 from oversight.events.bus import Message
-from oversight.privacy.egress import egress
+from oversight.privacy.egress import LiveSession, egress
+from oversight.privacy.live_feed import Subscription
 from oversight.store.models import Segment
 from oversight.web.auth import ALERT_ROLES, ALL_ROLES, Principal, get_ctx, require, resolve_principal
 from oversight.web.context import AppContext
@@ -307,47 +308,61 @@ async def live_h264(ws: WebSocket) -> None:
     try:
         loop = asyncio.get_running_loop()
         sub = await asyncio.to_thread(session.h264, cid, loop)
-        deadline = loop.time() + 30
-        while not sub.ready():  # the shared encode is still starting (a busy machine)
-            if not sub.feed.alive or loop.time() > deadline:
-                await ws.close(code=1011)
-                return
-            await asyncio.sleep(0.05)
+        if not await _h264_started(sub, loop):
+            await ws.close(code=1011)
+            return
         await ws.send_text(json.dumps({"type": "init", "codec": sub.codec}))
         if sub.init:
             await ws.send_bytes(sub.init)
             for frag in sub.gop:
                 await ws.send_bytes(frag)
-
-        async def pump() -> None:
-            assert sub is not None
-            while (item := await sub.queue.get()) is not None:
-                if isinstance(item, str):
-                    await ws.send_text(json.dumps({"type": "state", "state": item}))
-                else:
-                    session.frames += 1
-                    await ws.send_bytes(item)
-            await ws.close(code=1012)  # the feed ended (its pixels changed): reconnect
-
-        async def drain() -> None:
-            while True:
-                await ws.receive_text()
-
-        tasks = [asyncio.create_task(pump()), asyncio.create_task(drain())]
-        try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for t in tasks:
-                t.cancel()
-            for t in tasks:
-                with contextlib.suppress(BaseException):
-                    await t
+        await _until_first_ends(_pump_h264(ws, sub, session), _drain(ws))
     except WebSocketDisconnect:
         pass
     finally:
         if sub is not None:
             sub.close()
         session.close()  # not awaited: a cancelled handler must still write the end entry
+
+
+async def _h264_started(sub: Subscription, loop: asyncio.AbstractEventLoop) -> bool:
+    """Wait (up to 30 s) for the shared encode to start on a busy machine; False if it died or is late."""
+    deadline = loop.time() + 30
+    while not sub.ready():
+        if not sub.feed.alive or loop.time() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
+
+
+async def _pump_h264(ws: WebSocket, sub: Subscription, session: LiveSession) -> None:
+    """Fragments and state changes to the viewer, each frame counted for the audit entry."""
+    while (item := await sub.queue.get()) is not None:
+        if isinstance(item, str):
+            await ws.send_text(json.dumps({"type": "state", "state": item}))
+        else:
+            session.frames += 1
+            await ws.send_bytes(item)
+    await ws.close(code=1012)  # the feed ended (its pixels changed): reconnect
+
+
+async def _drain(ws: WebSocket) -> None:
+    """Read (and drop) what the viewer sends, so that a disconnect is noticed."""
+    while True:
+        await ws.receive_text()
+
+
+async def _until_first_ends(*jobs: Coroutine[Any, Any, None]) -> None:
+    """Run the jobs until one ends, then cancel and reap the others (their errors are the end)."""
+    tasks = [asyncio.create_task(j) for j in jobs]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(BaseException):
+                await t
 
 
 live_h264.roles = ("viewer", "operator", "supervisor")  # type: ignore[attr-defined]
