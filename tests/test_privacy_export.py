@@ -338,17 +338,17 @@ def test_a_token_never_exports_unredacted(db: Database, footage) -> None:  # typ
 def test_concurrent_exports_of_one_segment_transcode_it_once(db: Database, footage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from concurrent.futures import ThreadPoolExecutor
 
-    from oversight.privacy import export as export_module
+    from oversight.privacy import egress as egress_module
 
     cfg, _, _ = footage
     calls: list[str] = []
-    real = export_module.redact_video
+    real = egress_module._transcode  # export clips are encoded by the gate
 
-    def counting(src, dst, redactor, **kw):  # type: ignore[no-untyped-def]
+    def counting(src, dst, per_frame, **kw):  # type: ignore[no-untyped-def]
         calls.append(str(src))
-        return real(src, dst, redactor, **kw)
+        return real(src, dst, per_frame, **kw)
 
-    monkeypatch.setattr(export_module, "redact_video", counting)
+    monkeypatch.setattr(egress_module, "_transcode", counting)
     key = load_or_create_signing_key(cfg.site.data_dir).verify_key  # (its first creation is not thread-safe)
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(lambda i: _export(db, cfg, reference=f"INC-{i}"), range(4)))
@@ -366,26 +366,26 @@ def test_export_transcodes_are_bounded(db: Database, footage, monkeypatch) -> No
     import time
     from concurrent.futures import ThreadPoolExecutor
 
-    from oversight.privacy import export as export_module
+    from oversight.privacy import egress as egress_module
     from oversight.privacy.redaction import Redactor
 
     cfg, _, _ = footage
     active, peak, lock = [0], [0], threading.Lock()
-    real = export_module.redact_video
+    real = egress_module._transcode  # export clips are encoded by the gate
 
-    def slow(src, dst, redactor, **kw):  # type: ignore[no-untyped-def]
+    def slow(src, dst, per_frame, **kw):  # type: ignore[no-untyped-def]
         with lock:
             active[0] += 1
             peak[0] = max(peak[0], active[0])
         time.sleep(0.3)
         try:
-            return real(src, dst, redactor, **kw)
+            return real(src, dst, per_frame, **kw)
         finally:
             with lock:
                 active[0] -= 1
 
-    monkeypatch.setattr(export_module, "redact_video", slow)
+    monkeypatch.setattr(egress_module, "_transcode", slow)
     load_or_create_signing_key(cfg.site.data_dir)
     with ThreadPoolExecutor(6) as pool:  # a redactor_factory: no shared transcode, six real ones
         list(pool.map(lambda i: _export(db, cfg, reference=f"B-{i}", redactor_factory=Redactor), range(6)))
-    assert peak[0] == export_module.MAX_TRANSCODES
+    assert peak[0] == egress_module.MAX_EXPORT_TRANSCODES
