@@ -36,6 +36,7 @@ NOT_CAMERA_PIXELS = {
     "/api/site/plan": "the site plan drawing an admin configured",
     "/api/reports/{kind}": "privacy/transparency reports: text and charts of counts",
     "/api/incidents/reports/chart.svg": "a chart of incident counts",
+    "/public/{file}": "the public portal's fixed CSS, script and icon (its crawl test checks the rest)",
 }
 MEDIA_TYPES = ("image/", "video/", "multipart/", "application/zip")
 RESPONSES = {"FileResponse", "StreamingResponse"}

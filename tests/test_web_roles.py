@@ -38,7 +38,11 @@ PUBLIC = {
     ("GET", "/public/data/{file}"),
 }
 PUBLIC_MOUNTS = {"/static"}
-SOCKETS = {"/api/ws": "events.stream", "/api/live.ws": "footage.live"}  # they check roles themselves
+SOCKETS = {
+    "/api/ws": "events.stream",
+    "/api/live.ws": "footage.live",
+    "/api/live.h264.ws": "footage.live",
+}  # they check roles themselves
 
 
 def _fill(path: str, route: Any) -> str:

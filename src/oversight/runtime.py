@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from oversight.cameras.frames import AnalyticsFactory
 from oversight.cameras.worker import CameraWorker
 from oversight.config.schema import CameraConfig, SiteConfig
+from oversight.events import topics
 from oversight.events.alerts import AlertManager
 from oversight.events.bus import EventBus
 from oversight.health import HealthMonitor
@@ -336,9 +337,8 @@ class Runtime:
                 row.end = max(datetime.now(UTC), row.start)
 
     def _health(self, cam_id: str, stage: str, state: str, age: float) -> None:
-        self.bus.publish(
-            "camera.health", {"camera_id": cam_id, "stage": stage, "state": state, "age_s": round(age, 3)}
-        )
+        msg = {"camera_id": cam_id, "stage": stage, "state": state, "age_s": round(age, 3)}
+        self.bus.publish(topics.CAMERA_HEALTH, msg)
 
     def _watchdog_loop(self) -> None:
         while not self._stop.wait(self.watchdog_interval_s):

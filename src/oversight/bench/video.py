@@ -113,7 +113,7 @@ def run(
         cpu_floor, _ = _cpu(lambda: _transcode(src, tmp / "floor.mp4", lambda img, _r: img, crf=23))
         gate = Egress(OfflineContext(cfg, db))
         cpu_track, _ = _cpu(
-            lambda: gate.export_clip("bench", "supervisor", seg, tmp / "track.mp4", None, "benchmark")  # type: ignore[arg-type]
+            lambda: gate.export_clip("bench", "supervisor", seg, tmp / "track.mp4", [], "benchmark")  # type: ignore[arg-type]
         )
         detector = Redactor(RedactionConfig(face_model_path=str(model)))
         cpu_detect, _ = _cpu(

@@ -29,6 +29,16 @@ class EventPayload(TypedDict):
     data: dict[str, Any]
 
 
+class CameraHealthPayload(TypedDict):
+    """The camera watchdog saw a stage (ingest, recording, decode, analytics, privacy, live) stall
+    or recover; ``age_s`` is how old its newest output was."""
+
+    camera_id: str
+    stage: str
+    state: str
+    age_s: float
+
+
 class AlertPayload(TypedDict, total=False):
     """An alert changed (``oversight.events.alerts.alert_dict`` plus ``phase``: open, update, end,
     escalate or ack): what the operators' alert queue and the MQTT alert topic show."""
@@ -133,6 +143,7 @@ EVENT = "event"
 ALERT = "alert"
 ALERT_ACK = "alert.ack"
 CAMERA_STATUS = "camera.status"
+CAMERA_HEALTH = "camera.health"
 SEGMENT = "segment"
 CONFIG_CAMERA = "config.camera"
 INCIDENT = "incident"
@@ -144,6 +155,7 @@ TOPICS: dict[str, type] = {
     ALERT: AlertPayload,
     ALERT_ACK: AlertAckPayload,
     CAMERA_STATUS: CameraStatusPayload,
+    CAMERA_HEALTH: CameraHealthPayload,
     SEGMENT: SegmentPayload,
     CONFIG_CAMERA: ConfigCameraPayload,
     INCIDENT: IncidentPayload,

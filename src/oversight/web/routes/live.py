@@ -19,6 +19,7 @@ from prometheus_client.core import CollectorRegistry, GaugeMetricFamily
 from sqlalchemy import func, select
 
 from oversight.events.bus import Message
+from oversight.permissions import roles_for
 from oversight.privacy.egress import LiveSession, egress
 from oversight.privacy.live_feed import Subscription
 from oversight.store.models import Segment
@@ -27,7 +28,7 @@ from oversight.web.context import AppContext
 from oversight.web.revocation import CHECK_S, StreamGuard
 
 router = APIRouter(tags=["live"])
-WS_ROLES = ALL_ROLES
+WS_ROLES = roles_for("events.stream")
 # Which roles receive which topics. Viewers get camera status and bare alert markers only.
 TOPIC_ROLES: dict[str, tuple[str, ...]] = {
     "event": ALL_ROLES,
@@ -365,7 +366,7 @@ async def _until_first_ends(*jobs: Coroutine[Any, Any, None]) -> None:
                 await t
 
 
-live_h264.roles = ("viewer", "operator", "supervisor")  # type: ignore[attr-defined]
+live_h264.roles = roles_for("footage.live")  # type: ignore[attr-defined]
 
 
 WALL_STATES = {"live": 0, "stalled": 1, "offline": 2}
@@ -378,5 +379,5 @@ def wall_message(camera_id: str, ts: datetime | None, state: str, jpeg: bytes) -
     return bytes([len(head)]) + head + struct.pack(">dB", when, WALL_STATES[state]) + jpeg
 
 
-LIVE_WALL_ROLES = ("viewer", "operator", "supervisor")  # same as FOOTAGE_ROLES
+LIVE_WALL_ROLES = roles_for("footage.live")
 live_wall.roles = LIVE_WALL_ROLES  # type: ignore[attr-defined]
