@@ -546,3 +546,42 @@ def test_incident_and_unit_pushes_follow_the_api_read_roles(ctx):
         for ws in (admin_ws, auditor_ws):
             assert ws.receive_json()["topic"] == "unit"
         assert viewer_ws.receive_json()["topic"] == "camera.status"  # the unit message was never sent
+
+
+def test_concurrent_requests_for_one_segment_transcode_it_once(ctx, tmp_path, monkeypatch):
+    """Four viewers asking for the same redacted segment at once wait for one transcode, and the
+    next one is served from it: playback work is bounded per file, not per request."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from oversight.privacy import egress as egress_module
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    p = tmp_path / "seg.mp4"
+    _clip(p)
+    with ctx.db.session() as s:
+        seg = Segment(
+            camera_id="cam0", start=now - timedelta(minutes=3), end=now - timedelta(minutes=2),
+            path=str(p), bytes=p.stat().st_size, has_event=False,
+        )  # fmt: skip
+        s.add(seg)
+        s.flush()
+        seg_id = seg.id
+    calls: list[str] = []
+    real = egress_module._transcode
+
+    def counting(src, dst, per_frame, crf):  # type: ignore[no-untyped-def]
+        calls.append(str(dst))
+        return real(src, dst, per_frame, crf)
+
+    monkeypatch.setattr(egress_module, "_transcode", counting)
+    tok = tokens(ctx.db, ("operator",))["operator"]
+    c = client(ctx)
+    with ThreadPoolExecutor(4) as pool:
+        codes = list(
+            pool.map(lambda _: c.get(f"/api/segments/{seg_id}/video.mp4", headers=bearer(tok)), range(4))
+        )
+    assert [r.status_code for r in codes] == [200] * 4
+    assert len({r.content for r in codes}) == 1
+    assert len(calls) == 1
+    assert c.get(f"/api/segments/{seg_id}/video.mp4", headers=bearer(tok)).status_code == 200
+    assert len(calls) == 1

@@ -475,17 +475,18 @@ class Egress:
         key = f"reveal{'-'.join(map(str, sorted(ids)))}-{who.username}-{fp}" if ids else f"redacted-{fp}"
         out = self.ctx.web_cache_dir() / seg.camera_id / f"{seg.id}-{key}.mp4"
         name = f"{seg.camera_id}-{seg.start:%Y%m%dT%H%M%SZ}.mp4"
-        if out.exists() and out.stat().st_mtime >= src.stat().st_mtime:
-            return Path(out), name
-        out.parent.mkdir(parents=True, exist_ok=True)
+        with _lock_for(out):  # concurrent requests for one file wait for one transcode
+            if out.exists() and out.stat().st_mtime >= src.stat().st_mtime:
+                return Path(out), name
+            out.parent.mkdir(parents=True, exist_ok=True)
+            track = self._track(seg.camera_id, seg.start, seg.end)
 
-        track = self._track(seg.camera_id, seg.start, seg.end)
+            def per_frame(img: np.ndarray, rel: float) -> np.ndarray:
+                ts = seg.start + timedelta(seconds=rel)
+                return self._pixels(seg.camera_id, img, ts, who, track=track)[0]
 
-        def per_frame(img: np.ndarray, rel: float) -> np.ndarray:
-            ts = seg.start + timedelta(seconds=rel)
-            return self._pixels(seg.camera_id, img, ts, who, track=track)[0]
-
-        _transcode(src, out, per_frame, crf=26)
+            with _playback_slots:  # bounded CPU: playback never starves the cameras
+                _transcode(src, out, per_frame, crf=26)
         return Path(out), name
 
     def export_clip(
@@ -583,6 +584,8 @@ class Egress:
 
 MAX_EXPORT_TRANSCODES = 2  # export transcodes at once, whatever the number of requests: bounded CPU
 _export_slots = threading.BoundedSemaphore(MAX_EXPORT_TRANSCODES)
+MAX_PLAYBACK_TRANSCODES = 2  # segment files made for playback at once, on their own slots
+_playback_slots = threading.BoundedSemaphore(MAX_PLAYBACK_TRANSCODES)
 _file_locks: dict[Path, threading.Lock] = {}
 _file_locks_guard = threading.Lock()
 
