@@ -128,7 +128,7 @@ def test_export_and_verify_export(db: Database, db_url: str, tmp_path: Path) -> 
     z = Path(json.loads(r.output)["path"])
     pub = tmp_path / "pub.txt"
     r = runner.invoke(app, ["audit", "public-key", "-c", str(cfg)])
-    pub.write_text(r.stdout.strip().splitlines()[0])
+    pub.write_text(r.stdout)  # as docs/privacy.md says: `oversight audit public-key > installation.pub`
     r = runner.invoke(app, ["verify-export", str(z), "--public-key", str(pub)])
     assert r.exit_code == 0 and "export OK" in r.output
     data = bytearray(z.read_bytes())
