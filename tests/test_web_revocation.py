@@ -50,6 +50,16 @@ def test_a_logged_out_users_live_socket_closes_within_5_s(ctx: Any) -> None:
         assert _closes_within(events, LIMIT_S) < LIMIT_S
 
 
+def test_a_logged_out_users_h264_socket_closes_within_5_s(ctx: Any) -> None:
+    viewer = client(ctx)
+    login(viewer, "operator")
+    with viewer.websocket_connect("/api/live.h264.ws?camera=cam0") as ws:
+        assert ws.receive_json()["type"] == "init"  # the shared encode is flowing
+        laptop = client(ctx)
+        assert laptop.post("/api/auth/logout-all", headers=login(laptop, "operator")).status_code == 204
+        assert _closes_within(ws, LIMIT_S) < LIMIT_S
+
+
 def test_a_revoked_tokens_socket_closes(ctx: Any) -> None:
     with ctx.db.session() as s:
         row, secret = create_api_token(s, "wall", "viewer", "cli")

@@ -317,7 +317,8 @@ async def live_h264(ws: WebSocket) -> None:
             await ws.send_bytes(sub.init)
             for frag in sub.gop:
                 await ws.send_bytes(frag)
-        await _until_first_ends(_pump_h264(ws, sub, session), _drain(ws))
+        guard = StreamGuard(ctx, ws, who, LIVE_WALL_ROLES)
+        await _until_first_ends(_pump_h264(ws, sub, session), _drain(ws), _until_revoked(ws, guard))
     except WebSocketDisconnect:
         pass
     finally:
@@ -345,6 +346,13 @@ async def _pump_h264(ws: WebSocket, sub: Subscription, session: LiveSession) -> 
             session.frames += 1
             await ws.send_bytes(item)
     await ws.close(code=1012)  # the feed ended (its pixels changed): reconnect
+
+
+async def _until_revoked(ws: WebSocket, guard: StreamGuard) -> None:
+    """Logout-everywhere, disabling, a role change or a revoked token ends the stream within ~1 s."""
+    while await guard.allowed():
+        await asyncio.sleep(CHECK_S / 2)
+    await ws.close(code=4401)
 
 
 async def _drain(ws: WebSocket) -> None:
