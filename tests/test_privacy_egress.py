@@ -47,7 +47,6 @@ PRIMITIVES = {
     "imencode": set(),
     "redact": {"privacy/redaction.py"},
     "Redactor": {"privacy/redaction.py", "privacy/track.py"},  # track: the ingest region finder
-    "redact_video": {"privacy/redaction.py"},
     "apply_regions": {"privacy/redaction.py"},
     "frames_from": {"recording/playback.py"},
     "_transcode": set(),

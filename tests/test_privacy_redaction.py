@@ -14,7 +14,7 @@ import pytest
 from oversight.config.schema import RedactionConfig
 from oversight.events.bus import EventBus
 from oversight.privacy.face_detectors import NoFaceDetector, find_haar_cascade
-from oversight.privacy.redaction import Redactor, redact_video
+from oversight.privacy.redaction import Redactor
 from oversight.store.db import Database
 from oversight.store.models import Event, Segment
 from privacy_helpers import (
@@ -114,10 +114,15 @@ def test_last_face_boxes_carried_for_a_few_frames() -> None:
 
 
 def test_redact_video_moving_faces(tmp_path: Path) -> None:
+    """The gate's transcode with the detector (what export and playback fall back to without a
+    stored privacy track) hides moving faces and leaves the recording untouched."""
+    from oversight.privacy.egress import _transcode
+
     frames = panned_frames(_photo(1), 6, 480, 320)
     src = write_mp4(tmp_path / "raw.mp4", frames)
     raw_bytes = src.read_bytes()
-    n = redact_video(src, tmp_path / "out.mp4", Redactor(RedactionConfig(face_model_path=str(YUNET))))
+    redactor = Redactor(RedactionConfig(face_model_path=str(YUNET)))
+    n = _transcode(src, tmp_path / "out.mp4", lambda img, _t: redactor.redact(img), crf=23)
     assert n == 6 and src.read_bytes() == raw_bytes
     out = read_mp4(tmp_path / "out.mp4")
     raw = read_mp4(src)

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Sequence
-from fractions import Fraction
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -172,53 +171,3 @@ def h264_encoder_available() -> bool:
     import av
 
     return "libx264" in av.codecs_available or "h264" in av.codecs_available
-
-
-def redact_video(
-    src: str | Path,
-    dst: str | Path,
-    redactor: Redactor | None,
-    crf: int = 23,
-    reveal: Callable[[float], bool] | None = None,
-) -> int:
-    """Decode ``src``, redact each frame (or copy when ``redactor`` is None, i.e. a reveal), and encode
-    a browser-playable H.264 MP4 (yuv420p, faststart) at ``dst``. Returns frames written.
-
-    ``reveal(seconds since the first frame)`` picks frames left unredacted (a reveal window that
-    covers only part of the file); every other frame goes through ``redactor``.
-
-    Writes to a temporary name first so a half-written file never looks like a finished clip.
-    """
-    import av
-
-    src, dst = Path(src), Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(dst.name + ".part")
-    n = 0
-    first: float | None = None
-    with av.open(str(src)) as inp:
-        vin: Any = inp.streams.video[0]
-        rate = vin.average_rate or vin.guessed_rate or Fraction(10)
-        with av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"}) as out:
-            codec = "libx264" if "libx264" in av.codecs_available else "h264"
-            vout: Any = out.add_stream(codec, rate=rate)
-            vout.width = (vin.codec_context.width // 2) * 2
-            vout.height = (vin.codec_context.height // 2) * 2
-            vout.pix_fmt = "yuv420p"
-            vout.options = {"crf": str(crf), "preset": "veryfast"}
-            for frame in inp.decode(vin):
-                img: Any = frame.to_ndarray(format="bgr24")[: vout.height, : vout.width]
-                t = float(frame.time) if frame.time is not None else n / float(rate)
-                first = t if first is None else first
-                if redactor is not None and not (reveal is not None and reveal(t - first)):
-                    img = redactor.redact(img)
-                vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="bgr24")
-                vf.pts = n
-                vf.time_base = Fraction(1) / Fraction(rate)
-                for pkt in vout.encode(vf):
-                    out.mux(pkt)
-                n += 1
-            for pkt in vout.encode():
-                out.mux(pkt)
-    tmp.replace(dst)
-    return n
