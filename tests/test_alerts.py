@@ -271,3 +271,67 @@ def test_a_camera_hosts_manager_escalates_only_its_own_alerts(db: Database) -> N
     site_mgr.tick(at(3600))
     with db.session() as s:
         assert s.scalar(select(func.count()).where(Alert.escalated_at.is_not(None))) == 3
+
+
+def _restart_site(db_url: str, tmp_path: Path) -> SiteConfig:
+    cam = {"purpose": "public safety on the square", "streams": {"record": "/dev/null"}, "enabled": False}
+    rules = [zone(alert=True, cooldown_s=0), {**zone(id="bench", alert=True), "type": "dwell", "seconds": 2}]
+    return SiteConfig.model_validate(
+        {
+            "site": {"data_dir": str(tmp_path / "data"), "database_url": db_url},
+            "cameras": [{**cam, "id": "north", "rules": rules}],
+            "alarms": {"storm_per_minute": 3},
+        }
+    )
+
+
+def _start_msg(rule: str, eid: int, when: datetime, track: int | None = None) -> dict[str, Any]:
+    return {"camera_id": "north", "rule_id": rule, "phase": "start", "id": eid, "track_id": track,
+            "label": "person", "start": when.isoformat()}  # fmt: skip
+
+
+def test_a_restarted_service_updates_the_alerts_it_had_open(
+    db: Database, db_url: str, tmp_path: Path
+) -> None:
+    """Stop the whole service and start a new one on the same data: the same situations (a zone
+    still occupied, a dwell on the same track, a camera still down) update the alerts the first
+    process opened; storm control remembers the alerts of the last minute."""
+    from oversight.service import Service
+
+    cfg = _restart_site(db_url, tmp_path)
+    first = Service(cfg)
+    first.start(host=None)
+    mgr = first.runtime.alerts
+    now = datetime.now(UTC)
+    mgr.observe(_start_msg("fountain", 1, now))
+    mgr.observe(_start_msg("bench", 2, now, track=7))
+    down = mgr.raise_health("north", "camera_down", "Camera north is not sending video")
+    first.stop()
+    first.close()
+    before = {(a.rule_id, a.id) for a in alerts(db)}
+    assert len(before) == 3
+
+    second = Service(_restart_site(db_url, tmp_path))  # a new process: nothing shared in memory
+    second.start(host=None)
+    try:
+        mgr = second.runtime.alerts
+        later = datetime.now(UTC)
+        mgr.observe(_start_msg("fountain", 3, later))  # cooldown 0, but within the restart grace
+        mgr.observe(_start_msg("bench", 4, later, track=7))  # the same dwelling track
+        mgr.observe(_start_msg("bench", 5, later, track=8))  # another track: a new situation
+        assert mgr.raise_health("north", "camera_down", "again") == down
+        assert mgr.open_health() == {("north", "camera_down")}
+        got = {a.id: a for a in alerts(db)}
+        assert {(a.rule_id, a.id) for a in got.values()} - before == {("bench", max(got))}
+        by_rule = {(a.rule_id, (a.data or {}).get("track")): a for a in got.values()}
+        assert by_rule[("fountain", None)].occurrences == 2 and by_rule[("fountain", None)].ended_at is None
+        assert by_rule[("bench", 7)].occurrences == 2
+        # storm control counted the two alerts the first process opened this minute: one more is
+        # allowed (the one above), the next new situation folds into a storm
+        mgr.observe(_start_msg("bench", 6, later, track=9))
+        assert [a.kind for a in alerts(db)].count("storm") == 1
+        mgr.clear_health("north", "camera_down")
+        assert {a.id: a for a in alerts(db)}[down].acknowledged_by == "system"
+    finally:
+        second.stop()
+        second.close()

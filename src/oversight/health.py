@@ -247,11 +247,11 @@ class HealthMonitor:
             ["storage_low"] if days is not None and days < self.cfg.alarms.storage_min_days else []
         )
         problems |= {(None, p) for p in server["problems"]}
-        self._alert(problems, server)
+        self._alert(problems, server, (now - self.started).total_seconds() >= GRACE_S)
         self.latest = {"checked_at": now.isoformat(), "cameras": cams, "server": server}
         return self.latest
 
-    def _alert(self, problems: set[tuple[str | None, str]], server: dict[str, Any]) -> None:
+    def _alert(self, problems: set[tuple[str | None, str]], server: dict[str, Any], settled: bool) -> None:
         if self.alerts is None:
             return
         names = {c.id: c.display_name for c in self.cfg.cameras}
@@ -259,9 +259,11 @@ class HealthMonitor:
             prio, words = PROBLEMS[code]
             title = words.format(name=names.get(cam_id or "", cam_id), days=server.get("days_left"))
             self.alerts.raise_health(cam_id, code, title, prio)
+        self._seen = problems
+        if not settled:
+            return  # cameras still connecting: alerts open before a restart stay open for now
         for cam_id, code in self.alerts.open_health() - problems:
             self.alerts.clear_health(cam_id, code)
-        self._seen = problems
 
     def metrics(self) -> dict[str, dict[str, float]]:
         """For Prometheus (``Runtime.metrics``): health numbers and open problems, 1 per problem."""

@@ -17,7 +17,11 @@ Invariants:
 Every change is written to the ``alerts`` table and published on the bus topic ``"alert"`` with a
 ``phase`` (open, update, end, escalate, ack) so the web socket and MQTT follow. ``observe`` is
 called on camera threads and ``tick`` on the manager's own thread; one lock serialises them.
-Situations live in memory only: after a restart a recurrence opens a new alert.
+Situations live in memory and are rebuilt from the ``alerts`` table at ``start`` (``restore``), so
+the same situation after a restart updates its open alert instead of opening a new one: health
+alerts stay open until the health check clears them, storms keep grouping, and a rule alert that
+was open ends at the restart (its tracks died with the old process) but is taken up again by a
+recurrence within ``max(cooldown_s, RESTART_GRACE_S)``.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from oversight.store.db import Database
 log = logging.getLogger(__name__)
 
 STORM_WINDOW_S = 60.0
+RESTART_GRACE_S = 60.0  # a rule situation interrupted by a restart continues if it recurs within this
 Key = tuple[str | None, str, int | None]  # (camera, rule id or "storm"/"health:<code>", track)
 
 
@@ -127,6 +132,10 @@ class AlertManager:
     def start(self, interval_s: float = 1.0) -> None:
         if self._thread is not None:
             return
+        try:
+            self.restore()
+        except Exception:  # an unreadable history must not stop alerting
+            log.exception("could not restore open alert situations")
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, args=(interval_s,), name="alerts", daemon=True)
         self._thread.start()
@@ -143,6 +152,64 @@ class AlertManager:
                 self.tick(self.clock())
             except Exception:  # a database blip must not end escalation for good
                 log.exception("alert tick failed")
+
+    def _mine(self) -> ColumnElement[bool]:
+        """This manager's alerts: its cameras', and the server's when it handles those."""
+        mine: ColumnElement[bool] = Alert.camera_id.in_([c.id for c in self.cfg.cameras])
+        return or_(mine, Alert.camera_id.is_(None)) if self.server_alerts else mine
+
+    def restore(self) -> int:
+        """Rebuild open situations (and storm-control counts) from the alerts table; returns how
+        many situations were taken up. Called by ``start``; safe to call on an empty table."""
+        now = self.clock()
+        longest = max(
+            [RESTART_GRACE_S, STORM_WINDOW_S] + [r.cooldown_s for c in self.cfg.cameras for r in c.rules]
+        )
+        horizon = now - timedelta(seconds=longest)
+        ended: list[int] = []
+        with self._lock, self.db.session() as s:
+            rows = s.scalars(
+                select(Alert)
+                .where(self._mine(), or_(Alert.ended_at.is_(None), Alert.ended_at >= horizon))
+                .order_by(Alert.id)
+            )
+            for a in rows:
+                found = self._restored(a, now)
+                if found is None:
+                    continue
+                key, sit = found
+                self._situations[key] = sit
+                if (
+                    a.kind == "rule"
+                    and a.camera_id
+                    and a.opened_at >= now - timedelta(seconds=STORM_WINDOW_S)
+                ):
+                    self._opens.setdefault(a.camera_id, deque()).append(a.opened_at)
+                if a.kind == "rule" and a.ended_at is None:
+                    ended.append(a.id)
+        for alert_id in ended:  # its tracks ended with the old process
+            self._write(alert_id, "end", ended_at=now, updated_at=now)
+        return len(self._situations)
+
+    def _restored(self, a: Alert, now: datetime) -> tuple[Key, Situation] | None:
+        """The in-memory situation of one stored alert, or None when it is over for good."""
+        if a.kind == "health":
+            if a.ended_at is not None or a.rule_id is None:
+                return None
+            return (a.camera_id, "health:" + a.rule_id, None), Situation(
+                a.id, a.priority, 0.0, last=a.updated_at
+            )
+        if a.kind == "storm":
+            key: Key = (a.camera_id, "storm", None)
+            return key, Situation(a.id, a.priority, STORM_WINDOW_S, ended=a.ended_at, last=a.updated_at)
+        cam = self._camera(str(a.camera_id))
+        rule = next((r for r in cam.rules if r.id == a.rule_id), None) if cam else None
+        if cam is None or rule is None:
+            return None  # the rule is gone from the config
+        track = (a.data or {}).get("track") if rule.type == "dwell" else None
+        cooldown = max(rule.cooldown_s, RESTART_GRACE_S)
+        sit = Situation(a.id, a.priority, cooldown, ended=a.ended_at or now, last=a.updated_at)
+        return (cam.id, rule.id, track if isinstance(track, int) else None), sit
 
     # -- events in ---------------------------------------------------------------------------
     def _camera(self, camera_id: str) -> CameraConfig | None:
@@ -203,7 +270,7 @@ class AlertManager:
     ) -> None:
         rule_id, priority, cooldown_s = rule.id, rule.priority, rule.cooldown_s
         sit = self._situations.get(key)
-        if sit is not None and (sit.ended is None or (now - sit.ended).total_seconds() <= cooldown_s):
+        if sit is not None and (sit.ended is None or (now - sit.ended).total_seconds() <= sit.cooldown_s):
             if isinstance(eid, int):
                 sit.open_events.add(eid)
             sit.ended, sit.last = None, now
@@ -217,7 +284,8 @@ class AlertManager:
             return
         opens.append(now)
         title = f"{what} on {cam.display_name}"
-        alert_id = self._open("rule", cam.id, rule_id, priority, rule.sound, title, eid, now)
+        data = {"track": key[2]} if key[2] is not None else None  # restore() finds the situation again
+        alert_id = self._open("rule", cam.id, rule_id, priority, rule.sound, title, eid, now, data)
         self._situations[key] = Situation(
             alert_id, priority, cooldown_s, {eid} if isinstance(eid, int) else set(), None, now
         )
@@ -320,9 +388,7 @@ class AlertManager:
         msgs = []
         with self.db.session() as s:
             for prio, after in self.cfg.alarms.escalate_after_s.items():
-                mine: ColumnElement[bool] = Alert.camera_id.in_([c.id for c in self.cfg.cameras])
-                if self.server_alerts:
-                    mine = or_(mine, Alert.camera_id.is_(None))
+                mine = self._mine()
                 rows = s.scalars(
                     select(Alert).where(
                         Alert.acknowledged_at.is_(None),
