@@ -120,3 +120,34 @@ def test_zero_pts_file_is_paced_at_its_frame_rate(db: Database, tmp_path: Path):
     worker.stop()
     # read at its frame rate, not at one tick per packet (which read such files ~90x real time)
     assert ratio >= 0.8, f"played {1 / ratio:.1f}x faster than real time"
+
+
+def _skew_after(rate: float, seconds: float, jitter_s: float = 0.3) -> float | None:
+    """A live camera at 10 fps whose clock runs ``rate`` times as fast as the server's, its packets
+    arriving up to ``jitter_s`` late: the skew the clock reports after ``seconds``."""
+    import random
+    from fractions import Fraction
+
+    import av
+
+    from oversight.cameras.clock import PacketClock
+
+    rng = random.Random(7)
+    clock = PacketClock(Fraction(1, 90000), Fraction(10), live=True, start_wall=1000.0)
+    for i in range(int(seconds * 10)):
+        pkt = av.Packet(b"\0" * 16)
+        pkt.pts = pkt.dts = round(i * 9000 * rate)  # the camera's timestamp for frame i
+        pkt.is_keyframe = i % 10 == 0
+        clock.stamp(pkt, now=1000.0 + i / 10 + rng.uniform(0, jitter_s))  # when it reached us
+    return clock.skew_s
+
+
+def test_camera_clock_skew_is_measured_through_network_jitter() -> None:
+    """A camera clock 1% fast drifts 0.6 s a minute and 3 s in five; a camera in step reads ~0
+    however late its packets arrive (up to 0.3 s of jitter)."""
+    steady = _skew_after(1.0, 300)
+    fast_1min, fast_5min = _skew_after(1.01, 70), _skew_after(1.01, 310)
+    slow = _skew_after(0.99, 310)
+    assert steady is not None and abs(steady) < 0.05
+    assert fast_1min is not None and fast_5min is not None and slow is not None
+    assert 0.4 < fast_1min < 0.8 and 2.7 < fast_5min < 3.3 and -3.3 < slow < -2.7

@@ -270,3 +270,125 @@ def test_transcoding_cost_is_shown(db: Database, tmp_path: Path) -> None:
     cpu["s"] += 3.0
     north = mon.check()["cameras"][0]
     assert (north["codec"], north["transcoding"], north["transcode_load"]) == ("mjpeg", True, 0.3)
+
+
+def _run_twice(mon: HealthMonitor, clock: Clock) -> dict[str, Any]:
+    """Two checks ten seconds apart: a problem alerts when it is found twice in a row."""
+    mon.check()
+    clock.now += timedelta(seconds=10)
+    return mon.check()
+
+
+def test_camera_clock_skew_and_decode_drops_alert_and_clear(db: Database, tmp_path: Path) -> None:
+    clock = Clock()
+    cam = {"skew": 5.0, "drops": 0}
+
+    def statuses() -> list[dict]:
+        st = {**status(True, 0.1, clock), "clock_skew_s": cam["skew"], "packets_dropped_decode": cam["drops"]}
+        cam["drops"] += 50  # 50 packets dropped in every 10 s: 300 a minute
+        return [st]
+
+    mon, _ = monitor(db, tmp_path, statuses, clock)
+    mon.started = T0 - timedelta(minutes=5)
+    mon.check()  # a rate needs a previous check
+    clock.now += timedelta(seconds=10)
+    north = _run_twice(mon, clock)["cameras"][0]
+    assert set(north["problems"]) == {"clock_skew", "decode_dropping"}
+    assert north["decode_drops_per_min"] == 300.0
+    titles = {a.rule_id: a.title for a in health_alerts(db)}
+    assert titles["clock_skew"] == "The clock of camera north is 5.0 s off the server's"
+    assert "300.0 packets a minute" in titles["decode_dropping"]
+    assert mon.metrics()["camera_clock_skew_seconds"] == {"north": 5.0}
+    cam["skew"], cam["drops"] = 0.2, -(10**9)  # back in step; the worker restarted (counters reset)
+    clock.now += timedelta(seconds=10)
+    assert mon.check()["cameras"][0]["problems"] == []
+    assert all(a.ended_at is not None and a.acknowledged_by == "system" for a in health_alerts(db))
+
+
+def test_a_queue_that_fills_up_alerts_and_clears(db: Database, tmp_path: Path) -> None:
+    """A real bus queue nobody drains: its depth is on the health page and in /metrics, and an
+    alert opens above ``alarms.queue_fill_max`` and closes once the consumer catches up."""
+    clock = Clock()
+    cfg = site(tmp_path)
+    bus = EventBus()
+    q, unsubscribe = bus.subscribe_queue("event", maxsize=10)
+    mon = HealthMonitor(cfg, db, lambda: [status(True, 0.1, clock)], AlertManager(cfg, db, bus, clock=clock),
+                        clock=clock, queues=bus.queue_depths)  # fmt: skip
+    mon.started = T0 - timedelta(minutes=5)
+    for i in range(12):  # two more than fit: dropped and counted
+        bus.publish("event", {"id": i})
+    srv = _run_twice(mon, clock)["server"]
+    assert srv["queues"]["bus:event"] == {"queues": 1, "depth": 10, "capacity": 10, "dropped": 2}
+    assert srv["problems"] == ["queue_backlog"]
+    (a,) = [a for a in health_alerts(db) if a.rule_id == "queue_backlog"]
+    assert a.title == "Queue bus:event is 100% full: a consumer is falling behind" and a.camera_id is None
+    assert mon.metrics()["queue_depth"] == {"bus:event": 10.0}
+    while not q.empty():
+        q.get_nowait()
+    clock.now += timedelta(seconds=10)
+    assert mon.check()["server"]["problems"] == []
+    assert [x.ended_at is not None for x in health_alerts(db)] == [True]
+    unsubscribe()
+    assert "bus:event" not in bus.queue_depths()
+
+
+class NtpServer:
+    """A real SNTP server on loopback UDP whose clock is ``offset_s`` ahead of ours."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.offset_s = 0.0
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        import ntplib
+
+        while True:
+            try:
+                data, peer = self.sock.recvfrom(256)
+            except OSError:
+                return
+            req = ntplib.NTPPacket()
+            req.from_data(data)
+            now = ntplib.system_to_ntp_time(time.time() + self.offset_s)
+            reply = ntplib.NTPPacket(version=3, mode=4, tx_timestamp=now)
+            reply.stratum, reply.orig_timestamp, reply.recv_timestamp = 2, req.tx_timestamp, now
+            try:
+                self.sock.sendto(reply.to_data(), peer)
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_server_clock_against_an_ntp_reference(db: Database, tmp_path: Path) -> None:
+    ntp = NtpServer()
+    try:
+        clock = Clock()
+        mon, _ = monitor(db, tmp_path, lambda: [status(True, 0.1, clock)], clock)
+        mon.cfg.alarms.time_reference = f"127.0.0.1:{ntp.port}"
+        mon = HealthMonitor(mon.cfg, db, mon.status, mon.alerts, clock=clock)
+        mon.started = T0 - timedelta(minutes=5)
+        assert mon.time_reference is not None
+        mon.time_reference.every_s = 0  # ask on every check
+        ntp.offset_s = 7.5  # the reference is 7.5 s ahead: our clock is 7.5 s behind
+        srv = _run_twice(mon, clock)["server"]
+        assert srv["clock_offset_s"] == pytest.approx(-7.5, abs=0.2) and srv["problems"] == ["server_clock"]
+        (a,) = health_alerts(db)
+        assert a.title.startswith("The server's clock is -7.") and f"127.0.0.1:{ntp.port}" in a.title
+        ntp.offset_s = 0.0
+        clock.now += timedelta(seconds=10)
+        srv = mon.check()["server"]
+        assert abs(srv["clock_offset_s"]) < 0.2 and srv["problems"] == []
+        assert health_alerts(db)[0].ended_at is not None
+    finally:
+        ntp.close()
+    clock.now += timedelta(seconds=10)
+    srv = mon.check()["server"]  # the reference is gone: said plainly, no crash, no false alarm
+    assert srv["clock_offset_s"] is None and "did not answer" in srv["time_error"]

@@ -2,14 +2,19 @@
 
 Per camera: receiving (age of the newest frame), recording (age of the newest segment, bytes a
 minute over the last ten minutes), analysing (frames a second against the configured rate),
-reconnects, codec and the last error in plain words. Per server: disk free, the days of footage
-that still fit at the current bitrate, database size.
+reconnects, codec, the camera clock's skew against the server's, the decode queue and its drops,
+and the last error in plain words. Per server: disk free, the days of footage that still fit at the
+current bitrate, database size, the depth of every bounded queue fed from the bus (bus and web
+subscribers, MQTT clients), and, where ``alarms.time_reference`` names an NTP server, the server
+clock's offset from it. (Recording has no queue of its own: segments are written on the camera's
+reader thread, so a slow disk shows as the watchdog's "recording" stall, not as a backlog.)
 
 ``HealthMonitor`` checks every ``interval_s`` and turns each problem (camera down, not recording,
 analysis stalled, storage low) into a health alert through the ``AlertManager``; the alert closes
 itself when a later check finds the problem gone. Problems are only raised after a grace period
 from start (cameras take a few seconds to connect) and after they persist for two checks, so a
-single slow check does not page anyone.
+single slow check does not page anyone. Clock skew, queue backlog and decode drops alert above
+their thresholds in ``alarms`` and close like the others.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 
-from oversight.config.schema import CameraConfig, Priority, SiteConfig
+from oversight.config.schema import AlarmSettings, CameraConfig, Priority, SiteConfig
 from oversight.store.base import utcnow
 from oversight.store.db import Database
 from oversight.store.models import Segment
@@ -42,6 +47,10 @@ PROBLEMS: dict[str, tuple[Priority, str]] = {
     "not_recording": ("P2", "Camera {name} is not being recorded"),
     "analysis_stalled": ("P3", "Analytics on camera {name} have stalled"),
     "storage_low": ("P2", "Storage low: {days} days of footage left at the current bitrate"),
+    "clock_skew": ("P3", "The clock of camera {name} is {skew} s off the server's"),
+    "decode_dropping": ("P3", "Camera {name}: the decoder is dropping video ({drops} packets a minute)"),
+    "server_clock": ("P2", "The server's clock is {offset} s off the time reference {ref}"),
+    "queue_backlog": ("P2", "Queue {queue} is {fill}% full: a consumer is falling behind"),
 }
 
 
@@ -118,10 +127,14 @@ def camera_health(
         "analytics_fps_configured": cam.detect.fps if cam.detect.enabled else None,
         "reconnects": int(st.get("reconnects") or 0),
         "last_error": plain_error(st.get("error") or st.get("detect_error")),
+        "clock_skew_s": st.get("clock_skew_s"),
+        "decode_queue": st.get("decode_queue"),
+        "decode_drops": int(st.get("packets_dropped_decode") or 0),
     }
 
 
-def camera_problems(c: dict[str, Any], cam: CameraConfig) -> list[str]:
+def camera_problems(c: dict[str, Any], cam: CameraConfig, alarms: AlarmSettings | None = None) -> list[str]:
+    alarms = alarms or AlarmSettings()
     if not cam.enabled:
         return []
     age = c["frame_age_s"]
@@ -136,7 +149,72 @@ def camera_problems(c: dict[str, Any], cam: CameraConfig) -> list[str]:
     want = c["analytics_fps_configured"]
     if want and c["analytics_fps"] is not None and c["analytics_fps"] < STALLED_RATIO * want:
         out.append("analysis_stalled")
+    skew = c.get("clock_skew_s")
+    if isinstance(skew, int | float) and abs(skew) > alarms.clock_skew_max_s:
+        out.append("clock_skew")
+    drops = c.get("decode_drops_per_min")
+    if drops is not None and drops > alarms.decode_drops_per_min:
+        out.append("decode_dropping")
     return out
+
+
+def server_problems(server: dict[str, Any], alarms: AlarmSettings) -> list[str]:
+    out = []
+    days = server["days_left"]
+    if days is not None and days < alarms.storage_min_days:
+        out.append("storage_low")
+    offset = server.get("clock_offset_s")
+    if offset is not None and abs(offset) > alarms.clock_skew_max_s:
+        out.append("server_clock")
+    if any(q["depth"] >= alarms.queue_fill_max * max(1, q["capacity"]) for q in server["queues"].values()):
+        out.append("queue_backlog")
+    return out
+
+
+def problem_words(cam: dict[str, Any], server: dict[str, Any]) -> dict[str, Any]:
+    """The numbers a health alert's title names (``PROBLEMS``)."""
+    queues = server.get("queues") or {}
+    fullest = max(queues, key=lambda n: queues[n]["depth"] / max(1, queues[n]["capacity"]), default="")
+    fill = queues[fullest]["depth"] / max(1, queues[fullest]["capacity"]) if fullest else 0.0
+    return {
+        "name": cam.get("name"),
+        "days": server.get("days_left"),
+        "skew": cam.get("clock_skew_s"),
+        "drops": cam.get("decode_drops_per_min"),
+        "offset": server.get("clock_offset_s"),
+        "ref": server.get("time_reference"),
+        "queue": fullest,
+        "fill": round(100 * fill),
+    }
+
+
+class TimeReference:
+    """The server's clock against an NTP server (``host`` or ``host:port``), asked at most every
+    ``every_s`` seconds: a clock that is off makes every timestamp in the evidence wrong."""
+
+    def __init__(self, spec: str, every_s: float = 300.0, timeout_s: float = 2.0):
+        host, _, port = spec.rpartition(":") if spec.count(":") == 1 else (spec, "", "")
+        self.spec, self.host, self.port = spec, host or spec, int(port) if port.isdigit() else 123
+        self.every_s, self.timeout_s = every_s, timeout_s
+        self.offset_s: float | None = None
+        self.error: str | None = None
+        self._asked: float | None = None
+
+    def check(self, force: bool = False) -> tuple[float | None, str | None]:
+        """(offset of our clock from the reference in seconds, or None; the last error, or None)."""
+        import time
+
+        import ntplib
+
+        if not force and self._asked is not None and time.monotonic() - self._asked < self.every_s:
+            return self.offset_s, self.error
+        self._asked = time.monotonic()
+        try:
+            reply = ntplib.NTPClient().request(self.host, version=3, port=self.port, timeout=self.timeout_s)
+            self.offset_s, self.error = -round(float(reply.offset), 3), None
+        except (ntplib.NTPException, OSError) as exc:
+            self.offset_s, self.error = None, f"time reference {self.spec} did not answer: {exc}"
+        return self.offset_s, self.error
 
 
 class HealthMonitor:
@@ -151,8 +229,13 @@ class HealthMonitor:
         data_dir: str | Path | None = None,
         interval_s: float = 10.0,
         clock: Callable[[], datetime] = utcnow,
+        queues: Callable[[], dict[str, dict[str, int]]] | None = None,
     ):
+        """``queues``: the bounded queues to watch (``EventBus.queue_depths``)."""
         self.cfg, self.db, self.status, self.alerts = cfg, db, status, alerts
+        self.queues = queues or dict
+        ref = cfg.alarms.time_reference
+        self.time_reference = TimeReference(ref, cfg.alarms.time_check_s) if ref else None
         self.data_dir = Path(data_dir or cfg.site.data_dir).expanduser()
         self.interval_s, self.clock = interval_s, clock
         self.started = clock()
@@ -207,12 +290,17 @@ class HealthMonitor:
         per_day = hour * 24
         cap = self.cfg.site.storage_cap_gb
         room = free if cap is None else min(free, int(cap * 1e9))
+        offset, time_error = self.time_reference.check() if self.time_reference else (None, None)
         return {
             "disk_free_bytes": free,
             "disk_total_bytes": total,
             "bytes_per_day": per_day,
             "days_left": round(room / per_day, 1) if per_day else None,
             "db_bytes": _db_bytes(self.db),
+            "queues": self.queues(),
+            "time_reference": self.time_reference.spec if self.time_reference else None,
+            "clock_offset_s": offset,
+            "time_error": time_error,
         }
 
     def check(self, now: datetime | None = None) -> dict[str, Any]:
@@ -238,26 +326,32 @@ class HealthMonitor:
             c = camera_health(cam, st, newest.get(cam.id), int(recent.get(cam.id) or 0), fps, now)
             load = self._rate(cam.id + "/transcode", st.get("transcode_cpu_s"), now)
             c["transcode_load"] = None if load is None else round(load, 3)  # cores used by transcoding
-            c["problems"] = camera_problems(c, cam) if (now - self.started).total_seconds() >= GRACE_S else []
+            drops = self._rate(cam.id + "/drops", st.get("packets_dropped_decode"), now)
+            c["decode_drops_per_min"] = None if drops is None else round(drops * 60, 1)
+            settled = (now - self.started).total_seconds() >= GRACE_S
+            c["problems"] = camera_problems(c, cam, self.cfg.alarms) if settled else []
             cams.append(c)
             problems |= {(cam.id, p) for p in c["problems"]}
         server = self.server(now)
-        days = server["days_left"]
-        server["problems"] = (
-            ["storage_low"] if days is not None and days < self.cfg.alarms.storage_min_days else []
-        )
+        server["problems"] = server_problems(server, self.cfg.alarms)
         problems |= {(None, p) for p in server["problems"]}
-        self._alert(problems, server, (now - self.started).total_seconds() >= GRACE_S)
+        self._alert(problems, cams, server, (now - self.started).total_seconds() >= GRACE_S)
         self.latest = {"checked_at": now.isoformat(), "cameras": cams, "server": server}
         return self.latest
 
-    def _alert(self, problems: set[tuple[str | None, str]], server: dict[str, Any], settled: bool) -> None:
+    def _alert(
+        self,
+        problems: set[tuple[str | None, str]],
+        cams: list[dict[str, Any]],
+        server: dict[str, Any],
+        settled: bool,
+    ) -> None:
         if self.alerts is None:
             return
-        names = {c.id: c.display_name for c in self.cfg.cameras}
+        by_id = {c["id"]: c for c in cams}
         for cam_id, code in problems & self._seen:  # found twice in a row: raise (once)
             prio, words = PROBLEMS[code]
-            title = words.format(name=names.get(cam_id or "", cam_id), days=server.get("days_left"))
+            title = words.format(**problem_words(by_id.get(cam_id or "", {"name": cam_id}), server))
             self.alerts.raise_health(cam_id, code, title, prio)
         self._seen = problems
         if not settled:
@@ -276,6 +370,12 @@ class HealthMonitor:
             "camera_segment_age_seconds": {},
             "camera_recorded_bytes_per_minute": {},
             "camera_analytics_fps": {},
+            "camera_clock_skew_seconds": {},
+            "camera_decode_queue": {},
+            "camera_decode_drops_per_minute": {},
+            "queue_depth": {},
+            "queue_capacity": {},
+            "queue_dropped": {},
         }
         for c in h["cameras"]:
             for p in c["problems"]:
@@ -285,15 +385,22 @@ class HealthMonitor:
                 ("segment_age_s", "camera_segment_age_seconds"),
                 ("bytes_per_min", "camera_recorded_bytes_per_minute"),
                 ("analytics_fps", "camera_analytics_fps"),
+                ("clock_skew_s", "camera_clock_skew_seconds"),
+                ("decode_queue", "camera_decode_queue"),
+                ("decode_drops_per_min", "camera_decode_drops_per_minute"),
             ):
-                if c[key] is not None:
+                if c.get(key) is not None:
                     out[name][c["id"]] = float(c[key])
         srv = h["server"]
         for p in srv["problems"]:
             out["health_problem"][f"server:{p}"] = 1.0
         out["server_health"] = {
             k: float(srv[k])
-            for k in ("disk_free_bytes", "days_left", "db_bytes", "bytes_per_day")
-            if srv[k] is not None
+            for k in ("disk_free_bytes", "days_left", "db_bytes", "bytes_per_day", "clock_offset_s")
+            if srv.get(k) is not None
         }
+        for name, q in (srv.get("queues") or {}).items():
+            out["queue_depth"][name] = float(q["depth"])
+            out["queue_capacity"][name] = float(q["capacity"])
+            out["queue_dropped"][name] = float(q["dropped"])
         return out

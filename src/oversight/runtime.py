@@ -99,7 +99,8 @@ class Runtime:
         self.worker_options = worker_options or {}  # backoff/timeouts, e.g. for tests
         self.workers: dict[str, CameraWorker] = {}
         self.alerts = AlertManager(cfg, db, bus)  # events of alerting rules -> the alert queue
-        self.health = HealthMonitor(cfg, db, self.status, self.alerts)  # problems -> health alerts
+        # problems -> health alerts
+        self.health = HealthMonitor(cfg, db, self.status, self.alerts, queues=bus.queue_depths)
         self.last_retention: RetentionResult | None = None
         self._lock = threading.RLock()
         self._stop = threading.Event()

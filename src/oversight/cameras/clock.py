@@ -15,6 +15,12 @@ one tick forward would label minutes of video as a second and let a file be read
 After ``STUCK_LIMIT`` packets in a row that do not advance (or a second keyframe with no timestamp)
 the clock switches for the rest of the connection to its own timeline: by arrival time for live
 sources, by frame count at the nominal rate for files. ``restamped`` says which, for the status.
+
+Clock skew (``skew_s``): for a live source on its own clock, how far the camera's timeline has
+drifted from the server's wall clock since the stream was anchored. Each ``SKEW_WINDOW_S`` keeps the
+least-delayed packet (largest ``wall - arrival``: network and buffering only ever make a packet
+late), so jitter does not read as skew; the first window is the baseline. A camera clock running
+fast or slow, or the server's clock being stepped, shows as a growing ``skew_s``.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from oversight.recording.packet import RecPacket
 
 STUCK_LIMIT = 8  # packets in a row whose dts does not advance before the source clock is dropped
 UNTIMED_KEYFRAMES = 2  # keyframes without any timestamp before we stop waiting for one
+SKEW_WINDOW_S = 10.0  # clock skew: the least-delayed packet of each window of this length
 
 Restamp = Literal["arrival", "frames"]
 
@@ -52,6 +59,9 @@ class PacketClock:
         self._stuck = 0
         self._untimed_keys = 0
         self._last_now: float | None = None
+        self.skew_s: float | None = None  # camera clock minus server clock, drift since anchoring
+        self._skew_base: float | None = None
+        self._window: tuple[float, float] | None = None  # (window start, best offset in it)
 
     @property
     def note(self) -> str | None:
@@ -103,6 +113,8 @@ class PacketClock:
         if self.base_wall is None:
             self.base_wall = self._start_wall if self._start_wall is not None else now
             self.base_ts = pts
+        if self.live and self.restamped is None:
+            self._note_offset(self.wall_of(dts), now)
         return RecPacket(
             data=bytes(pkt),
             pts=pts,
@@ -112,6 +124,20 @@ class PacketClock:
             time_base=self.time_base,
             wall=self.wall_of(pts),
         )
+
+    def _note_offset(self, wall: float, now: float) -> None:
+        """One packet's source time against its arrival; closes a skew window when it is full."""
+        offset = wall - now
+        start, best = self._window if self._window is not None else (now, offset)
+        best = max(best, offset)
+        if now - start < SKEW_WINDOW_S:
+            self._window = (start, best)
+            return
+        self._window = None
+        if self._skew_base is None:
+            self._skew_base = best
+        else:
+            self.skew_s = round(best - self._skew_base, 3)
 
     def _switch(self) -> None:
         self.restamped = "arrival" if self.live else "frames"

@@ -308,6 +308,8 @@ class CameraWorker:
             "detect_error": self.detect_error or (self.sampler.error if self.sampler else None),
             "frames_analyzed": self.sampler.frames_processed if self.sampler else 0,
             "timestamps": self._clock.note if self._clock is not None else None,
+            "clock_skew_s": self._clock.skew_s if self._clock is not None else None,
+            "decode_queue": self.sampler.q.qsize() if self.sampler is not None else 0,
             **self._load.status(self.sampler),
             **model_status(self.cam),
             "codec": self.codec,

@@ -331,6 +331,13 @@ class AlarmSettings(Strict):
     sounds: dict[Priority, Sound] = Field(default_factory=lambda: dict(SOUNDS))
     repeat_sound_s: float = Field(10.0, ge=2, le=600)  # an unacknowledged alert sounds again this often
     storage_min_days: float = Field(2.0, ge=0)  # a health alert when less footage than this still fits
+    clock_skew_max_s: float = Field(2.0, gt=0)  # a health alert when a clock is off by more than this
+    time_reference: str | None = (
+        None  # NTP server ("host" or "host:port") the server's clock is checked against
+    )
+    time_check_s: float = Field(300.0, ge=5)  # how often the time reference is asked
+    queue_fill_max: float = Field(0.8, gt=0, le=1)  # a health alert when a queue is fuller than this
+    decode_drops_per_min: float = Field(120.0, ge=0)  # a health alert when a camera's decoder drops more
 
 
 class SiteConfig(Strict):

@@ -77,7 +77,16 @@ class QueuedMqttClient:
         self.client.loop_start()
         self._worker = threading.Thread(target=self._run, name=f"{self.name}-worker", daemon=True)
         self._worker.start()
-        self._unsubscribe = self.bus.subscribe(self.bus_prefix(), self._enqueue)
+        unsubscribe = self.bus.subscribe(self.bus_prefix(), self._enqueue)
+        unwatch = self.bus.watch_queue(
+            self.name, self._queue.qsize, self._queue.maxsize, lambda: self.dropped
+        )
+
+        def both() -> None:
+            unsubscribe()
+            unwatch()
+
+        self._unsubscribe = both
         if wait is not None and not self.connected.wait(wait):
             raise TimeoutError(f"broker {self.host}:{self.port} not reachable within {wait}s")
         return self
