@@ -217,6 +217,9 @@ def test_zone_alert_shows_no_rules_no_alert_sound_banner_and_ack(site: Any) -> N
             page.goto(url + "/#/health")
             expect(page.locator("#camera-health tr[data-camera]")).to_have_count(2)
             expect(page.locator("#server-health")).to_contain_text("Disk free")
+            expect(page.locator("#server-queues")).to_contain_text("queues: ")  # depths of the bus queues
+            expect(page.locator("#server-clock")).to_contain_text("no time reference configured")
+            expect(page.locator("#camera-health td.live-encode").first).to_have_text("none")  # nobody watches
             page.screenshot(path=str(ARTIFACTS / "health.png"))
             # the server unreachable: a banner says so, and goes when it answers again
             page.context.set_offline(True)

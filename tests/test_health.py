@@ -392,3 +392,41 @@ def test_server_clock_against_an_ntp_reference(db: Database, tmp_path: Path) -> 
     clock.now += timedelta(seconds=10)
     srv = mon.check()["server"]  # the reference is gone: said plainly, no crash, no false alarm
     assert srv["clock_offset_s"] is None and "did not answer" in srv["time_error"]
+
+
+def test_live_encode_per_camera_on_the_health_api(db: Database, tmp_path: Path) -> None:
+    """A real live H.264 encode through the gate: the health API shows it running with its
+    viewer, frames a second and CPU; a camera nobody watches has none; it goes when the viewer does."""
+    import asyncio
+
+    from oversight.privacy.egress import egress
+    from web_support import client, make_ctx, tokens
+
+    ctx = make_ctx(db, tmp_path)
+    loop = asyncio.new_event_loop()
+    try:
+        c = client(ctx)
+        auth = {"Authorization": f"Bearer {tokens(db, ('viewer',))['viewer']}"}
+        gate = egress(ctx)
+        who = type("P", (), {"username": "olga", "role": "operator", "via": "session", "ip": None})()
+        session = gate.open_live(who, ["cam0"])
+        sub = session.h264("cam0", loop)
+        deadline = time.monotonic() + 20
+        while (not sub.ready() or sub.feed.frames < 5) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        first = {cam["id"]: cam for cam in c.get("/api/health", headers=auth).json()["cameras"]}
+        assert first["cam0"]["live_encode"]["viewers"] == 1 and first["cam0"]["live_encode"]["encodes"] == 1
+        assert first["cam1"]["live_encode"] is None
+        time.sleep(1.0)
+        live = {cam["id"]: cam for cam in c.get("/api/health", headers=auth).json()["cameras"]}["cam0"]["live_encode"]
+        assert live["fps"] > 0 and live["cpu_cores"] > 0 and live["stalled"] is False
+        sub.close()  # what the socket does when the viewer leaves
+        session.close()
+        deadline = time.monotonic() + 20  # the feed ends a few seconds after its last viewer
+        while sub.feed.alive and time.monotonic() < deadline:
+            time.sleep(0.1)
+        gone = {cam["id"]: cam for cam in c.get("/api/health", headers=auth).json()["cameras"]}
+        assert gone["cam0"]["live_encode"] is None
+    finally:
+        loop.close()
+        ctx.runtime.stop()

@@ -1,5 +1,6 @@
 """The health API: per camera and per server numbers from ``oversight.health`` (the runtime's
-latest periodic check; a one-off check, raising no alerts, before the first one or without a runtime)."""
+latest periodic check; a one-off check, raising no alerts, before the first one or without a runtime),
+plus each camera's live H.264 encode as this web server's egress gate runs it (read, never started)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 
 from oversight.health import HealthMonitor
+from oversight.privacy.live_status import LiveEncodeMeter
 from oversight.web.auth import Principal, get_ctx, require
 
 router = APIRouter(tags=["health"])
@@ -19,8 +21,10 @@ def health(request: Request, who: Principal = Depends(require("health.read"))) -
     ctx = get_ctx(request)
     monitor = getattr(ctx.runtime, "health", None)
     latest = getattr(monitor, "latest", None)
-    if isinstance(latest, dict):
-        return latest
-    status = getattr(ctx.runtime, "status", None)
-    once = HealthMonitor(ctx.cfg, ctx.db, status if callable(status) else list)
-    return once.check()
+    if not isinstance(latest, dict):
+        status = getattr(ctx.runtime, "status", None)
+        latest = HealthMonitor(ctx.cfg, ctx.db, status if callable(status) else list).check()
+    meter = ctx.extras.setdefault("live_encode_meter", LiveEncodeMeter())
+    live = meter.read(ctx.extras.get("egress"))  # no gate yet: nobody has watched anything
+    cameras = [{**c, "live_encode": live.get(c["id"])} for c in latest["cameras"]]
+    return {**latest, "cameras": cameras}
