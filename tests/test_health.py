@@ -418,7 +418,9 @@ def test_live_encode_per_camera_on_the_health_api(db: Database, tmp_path: Path) 
         assert first["cam0"]["live_encode"]["viewers"] == 1 and first["cam0"]["live_encode"]["encodes"] == 1
         assert first["cam1"]["live_encode"] is None
         time.sleep(1.0)
-        live = {cam["id"]: cam for cam in c.get("/api/health", headers=auth).json()["cameras"]}["cam0"]["live_encode"]
+        live = {cam["id"]: cam for cam in c.get("/api/health", headers=auth).json()["cameras"]}["cam0"][
+            "live_encode"
+        ]
         assert live["fps"] > 0 and live["cpu_cores"] > 0 and live["stalled"] is False
         sub.close()  # what the socket does when the viewer leaves
         session.close()

@@ -27,6 +27,7 @@ PUBLIC = {
     ("GET", "/docs"),
     ("GET", "/docs/oauth2-redirect"),
     ("GET", "/api/auth/state"),
+    ("GET", "/api/auth/ended"),  # once, why an administrator ended this browser's own session
     ("POST", "/api/auth/login"),
     ("POST", "/api/auth/bootstrap"),
     ("GET", "/api/auth/oidc/login"),  # single sign-on: the provider authenticates

@@ -126,7 +126,14 @@ def update_user(
         changes["password"] = "reset"
         user.password_hash = hashed
     if changes.keys() & {"role", "password"} or changes.get("active") is False:
-        auth.revoke_sessions(s, user)  # new rights (or none) take effect at the next login
+        why = (
+            "disabled"
+            if changes.get("active") is False
+            else "role_changed"
+            if "role" in changes
+            else "password_reset"
+        )
+        auth.revoke_sessions(s, user, why, by.name)  # new rights (or none) take effect at the next login
     if changes.keys() & {"role", "active"}:
         changes["ended"] = end_rights(s, by, user)
     _audit(s, by, "user.update", "user", username, changes)
@@ -141,7 +148,7 @@ def _hash(password: str) -> str:
 
 
 def logout_everywhere(s: Session, by: Actor, username: str) -> None:
-    auth.revoke_sessions(s, _user(s, username))
+    auth.revoke_sessions(s, _user(s, username), "revoked", by.name)
     _audit(s, by, "user.logout_all", "user", username)
 
 

@@ -25,7 +25,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from fastapi import HTTPException, Request
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -34,7 +34,7 @@ from oversight.store.base import utcnow
 from oversight.store.db import Database
 from oversight.store.models import ROLES, User
 from oversight.web.context import AppContext
-from oversight.web.models import ApiToken, WebSession
+from oversight.web.models import ApiToken, EndedSession, WebSession
 from oversight.web.throttle import HashGate as HashGate
 from oversight.web.throttle import LoginThrottle as LoginThrottle
 from oversight.web.throttle import client_address
@@ -115,10 +115,51 @@ def user_count(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(User)) or 0)
 
 
-def revoke_sessions(session: Session, user: User) -> None:
-    """Logout everywhere: sessions created before now stop working, and are deleted."""
-    user.sessions_valid_after = utcnow()
+# Why an administrator ended a session, as the login page says it (once, after the bounce).
+END_REASONS: dict[str, str] = {
+    "disabled": "An administrator disabled your account.",
+    "role_changed": "An administrator changed your role. Log in again to continue with your new rights.",
+    "password_reset": "An administrator reset your password.",
+    "second_factor_reset": "An administrator reset your second factor. Log in to set it up again.",
+    "revoked": "An administrator ended your sessions on every device.",
+}
+ENDED_KEEP = timedelta(days=7)  # a browser not opened for a week is not told why
+
+
+def revoke_sessions(session: Session, user: User, reason: str | None = None, by: str = "") -> None:
+    """Logout everywhere: sessions created before now stop working, and are deleted. ``reason``
+    (a key of ``END_REASONS``): an administrator ended them, and each leaves an ``EndedSession``
+    tombstone so the login page can say why."""
+    now = utcnow()
+    user.sessions_valid_after = now
+    if reason is not None:
+        if reason not in END_REASONS:
+            raise ValueError(f"unknown reason for ending sessions: {reason}")
+        session.execute(delete(EndedSession).where(EndedSession.ended_at < now - ENDED_KEEP))
+        hashes = session.scalars(select(WebSession.token_hash).where(WebSession.user_id == user.id))
+        for token_hash in list(hashes):
+            session.add(
+                EndedSession(
+                    token_hash=token_hash,
+                    user_id=user.id,
+                    username=user.username,
+                    reason=reason,
+                    ended_by=by[:64],
+                    ended_at=now,
+                )  # fmt: skip
+            )
     session.query(WebSession).filter(WebSession.user_id == user.id).delete()
+
+
+def take_end_notice(session: Session, token: str) -> EndedSession | None:
+    """The tombstone of this browser's session if an administrator ended it and the browser has
+    not been told yet; marks it told (the notice shows once)."""
+    row = session.scalar(
+        select(EndedSession).where(EndedSession.token_hash == sha256(token), EndedSession.shown_at.is_(None))
+    )
+    if row is not None:
+        row.shown_at = utcnow()
+    return row
 
 
 # ---------------------------------------------------------------- credentials

@@ -97,3 +97,20 @@ class PendingChange(Base):
     decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class EndedSession(Base):
+    """A browser session an administrator ended (disabled the account, changed its role, reset its
+    password or second factor, or logged it out everywhere). The session row is deleted at once so
+    nothing can use it; this tombstone, keyed by the same token hash, lets the login page say why,
+    once, after the browser is bounced there. Tombstones older than ``ENDED_KEEP`` are removed."""
+
+    __tablename__ = "ended_sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(Integer, index=True)
+    username: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(32))  # a key of web.auth.END_REASONS
+    ended_by: Mapped[str] = mapped_column(String(64), default="")
+    ended_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    shown_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

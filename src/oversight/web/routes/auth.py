@@ -95,6 +95,12 @@ class AuthState(BaseModel):
     sso: bool = False  # single sign-on through OpenID Connect is configured
 
 
+class EndNotice(BaseModel):
+    reason: str | None = None  # a key of web.auth.END_REASONS; None: nothing to say
+    message: str | None = None
+    ended_at: str | None = None
+
+
 def _secure(ctx: AppContext, request: Request) -> bool:
     if ctx.secure_cookies is not None:
         return ctx.secure_cookies
@@ -122,6 +128,28 @@ def state(request: Request) -> AuthState:
         timezone=ctx.cfg.site.timezone,
         sso=ctx.cfg.site.security.oidc is not None,
     )
+
+
+@router.get("/ended", response_model=EndNotice)
+def ended(request: Request, response: Response) -> EndNotice:
+    """Public, once: why an administrator ended this browser's session (the login page shows it
+    after the bounce). Audited; the dead cookies are cleared."""
+    from oversight.web.audit import audit
+
+    token = request.cookies.get(auth.SESSION_COOKIE)
+    if not token:
+        return EndNotice()
+    with get_ctx(request).db.session() as s:
+        row = auth.take_end_notice(s, token)
+        if row is None:
+            return EndNotice()
+        who = Principal(row.username, "", "session", row.user_id, ip=auth.client_ip(request))
+        detail = {"reason": row.reason, "ended_by": row.ended_by, "ended_at": row.ended_at.isoformat()}
+        audit(s, who, "auth.session_end_shown", "user", row.username, detail=detail)
+        out = EndNotice(reason=row.reason, message=auth.END_REASONS[row.reason], ended_at=detail["ended_at"])
+    response.delete_cookie(auth.SESSION_COOKIE, path="/")
+    response.delete_cookie(auth.CSRF_COOKIE, path="/")
+    return out
 
 
 @router.post("/login", response_model=Me)

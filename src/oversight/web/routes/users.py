@@ -178,7 +178,7 @@ def reset_second_factor(username: str, request: Request, who: Principal = Depend
         if user is None:
             raise HTTPException(404, "no such user")
         had = totp.reset(s, user.id)
-        auth.revoke_sessions(s, user)
+        auth.revoke_sessions(s, user, "second_factor_reset", who.username)
         audit(s, who, "user.totp_reset", "user", username, detail={"had_second_factor": had})
     return Response(status_code=204)
 

@@ -36,7 +36,10 @@ export function render(el, { h, api, go, state }) {
   }, h("label", {}, "User name", user), h("label", {}, "Password", pass), codeLabel, enrol, btn, err);
   const sso = h("p", { hidden: true }, h("a", { class: "btn", href: "/api/auth/oidc/login" }, "Log in with single sign-on"));
   api("/api/auth/state").then(st => { sso.hidden = !(st && st.sso); }).catch(() => {});
-  el.append(h("div", { class: "login panel" }, h("h1", {}, "Oversight"), form, sso,
+  // a session an administrator ended says why, once (the server forgets it after telling)
+  const ended = h("p", { id: "session-ended", class: "notice", role: "status", hidden: true });
+  api("/api/auth/ended").then(r => { if (r && r.message) { ended.textContent = r.message; ended.hidden = false; } }).catch(() => {});
+  el.append(h("div", { class: "login panel" }, h("h1", {}, "Oversight"), ended, form, sso,
     h("p", { class: "muted small" }, "Access is logged. Use of this system is limited to its stated purposes.")));
   user.focus();
 }
