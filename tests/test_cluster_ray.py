@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -231,6 +231,46 @@ def test_alert_reaches_websocket_clients_of_two_web_servers(deployment: tuple[An
     live = dep.workers["cam-b"].latest_frame()
     assert live is not None and live[0].shape == (360, 640, 3)
     assert abs((datetime.now(UTC) - live[1]).total_seconds()) < 10
+
+
+def test_the_head_raises_host_health_alerts_from_its_camera_hosts(deployment: tuple[Any, SiteConfig, Path]):
+    """Each node running cameras reports its clock (against the head's, over the round trip),
+    disk and queues; the head's check turns a host problem into a server health alert of no camera,
+    and closes it when the host is fine again. (The disk threshold is raised above any real disk.)"""
+    from oversight.cluster.health import ClusterHealth
+    from oversight.events.models import Alert
+
+    dep, cfg, _ = deployment
+    wait_until(lambda: len(dep.host_reports()) == len(set(dep.placement.values())), 60, "a report per node")
+    reports = dep.host_reports()
+    for rep in reports:
+        assert abs(rep["clock_offset_s"]) < 1.0 + rep["rtt_s"] and rep["disk_free_bytes"] > 0
+        assert rep["node_id"] in dep.placement.values() and isinstance(rep["queues"], dict)
+    db = Database(dep.db_url)
+    health = ClusterHealth(dep, db, interval_s=3600)  # checked by hand below
+    before = cfg.alarms.host_disk_min_free_gb
+    try:
+        health.monitor.started -= timedelta(minutes=5)  # past the start-up grace
+        cfg.alarms.host_disk_min_free_gb = 1e9  # every disk is "nearly full"
+        health.monitor.check()
+        latest = health.monitor.check()
+        assert {h["host"] for h in latest["hosts"]} == {r["host"] for r in reports}
+        with db.session() as s:
+            rows = list(
+                s.scalars(select(Alert).where(Alert.rule_id.like("host_disk@%"), Alert.ended_at.is_(None)))
+            )
+        assert len(rows) == len(reports) and all(a.camera_id is None and a.kind == "health" for a in rows)
+        cfg.alarms.host_disk_min_free_gb = before
+        health.monitor.check()
+        with db.session() as s:
+            still = s.scalars(
+                select(Alert).where(Alert.rule_id.like("host_disk@%"), Alert.ended_at.is_(None))
+            ).all()
+        assert still == []
+    finally:
+        cfg.alarms.host_disk_min_free_gb = before
+        dep.health = None
+        db.dispose()
 
 
 def test_cluster_command_places_reports_and_stops_cleanly(

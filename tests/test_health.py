@@ -432,3 +432,44 @@ def test_live_encode_per_camera_on_the_health_api(db: Database, tmp_path: Path) 
     finally:
         loop.close()
         ctx.runtime.stop()
+
+
+def test_a_cluster_heads_check_alerts_on_its_camera_hosts_reports(db: Database, tmp_path: Path) -> None:
+    """Host reports as ``ClusterDeployment.host_reports`` gives them: a host whose clock is off the
+    head's, whose disk is nearly full or whose queue is full gets its own alert, which closes when
+    the host is fine again; the head's manager escalates only these, never a camera's alert."""
+    clock = Clock()
+    good = {
+        "host": "node-a/1234abcd",
+        "clock_offset_s": 0.01,
+        "rtt_s": 0.004,
+        "disk_free_bytes": 50e9,
+        "queues": {},
+    }
+    bad = {**good, "host": "node-b/5678ef01", "clock_offset_s": 4.2, "disk_free_bytes": 0.2e9,
+           "queues": {"bus-bridge": {"queues": 1, "depth": 100, "capacity": 100, "dropped": 7}}}  # fmt: skip
+    reports = [good, bad]
+    cfg = site(tmp_path)
+    alerts = AlertManager(cfg, db, EventBus(), clock=clock, health_only=True)
+    mon = HealthMonitor(
+        cfg, db, lambda: [status(True, 0.1, clock)], alerts, clock=clock, hosts=lambda: reports
+    )
+    mon.started = T0 - timedelta(minutes=5)
+    h = _run_twice(mon, clock)
+    assert [x["problems"] for x in h["hosts"]] == [[], ["host_clock", "host_disk", "host_queue"]]
+    titles = {a.rule_id: a.title for a in health_alerts(db)}
+    assert titles == {
+        "host_clock@node-b/5678ef01": "The clock of camera host node-b/5678ef01 is 4.2 s off the cluster head's",
+        "host_disk@node-b/5678ef01": "Camera host node-b/5678ef01 has 0.2 GB of disk left",
+        "host_queue@node-b/5678ef01": "Queue bus-bridge on camera host node-b/5678ef01 is 100% full",
+    }
+    assert all(a.camera_id is None for a in health_alerts(db))
+    assert mon.metrics()["host_clock_offset_seconds"] == {"node-a/1234abcd": 0.01, "node-b/5678ef01": 4.2}
+    cam_alert = alerts.raise_health("north", "camera_down", "Camera north is not sending video")
+    alerts.tick(T0 + timedelta(hours=2))  # escalation: the head's own (no camera) only
+    escalated = {a.rule_id for a in health_alerts(db) if a.escalated_at is not None}
+    assert escalated == set(titles) and cam_alert not in {a.id for a in health_alerts(db) if a.escalated_at}
+    reports[1] = {**good, "host": "node-b/5678ef01"}
+    clock.now += timedelta(seconds=10)
+    mon.check()
+    assert all(a.ended_at is not None for a in health_alerts(db))  # north is fine too: its alert went

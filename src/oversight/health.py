@@ -51,6 +51,10 @@ PROBLEMS: dict[str, tuple[Priority, str]] = {
     "decode_dropping": ("P3", "Camera {name}: the decoder is dropping video ({drops} packets a minute)"),
     "server_clock": ("P2", "The server's clock is {offset} s off the time reference {ref}"),
     "queue_backlog": ("P2", "Queue {queue} is {fill}% full: a consumer is falling behind"),
+    # a cluster head about its camera hosts; the alert's code is "<problem>@<host>"
+    "host_clock": ("P2", "The clock of camera host {host} is {offset} s off the cluster head's"),
+    "host_disk": ("P2", "Camera host {host} has {free_gb} GB of disk left"),
+    "host_queue": ("P2", "Queue {queue} on camera host {host} is {fill}% full"),
 }
 
 
@@ -173,11 +177,12 @@ def server_problems(server: dict[str, Any], alarms: AlarmSettings) -> list[str]:
 
 def problem_words(cam: dict[str, Any], server: dict[str, Any]) -> dict[str, Any]:
     """The numbers a health alert's title names (``PROBLEMS``)."""
-    queues = server.get("queues") or {}
-    fullest = max(queues, key=lambda n: queues[n]["depth"] / max(1, queues[n]["capacity"]), default="")
-    fill = queues[fullest]["depth"] / max(1, queues[fullest]["capacity"]) if fullest else 0.0
+    fullest, fill = _fullest(server.get("queues") or {})
+    free = server.get("disk_free_bytes")
     return {
         "name": cam.get("name"),
+        "host": server.get("host"),
+        "free_gb": None if free is None else round(free / 1e9, 1),
         "days": server.get("days_left"),
         "skew": cam.get("clock_skew_s"),
         "drops": cam.get("decode_drops_per_min"),
@@ -186,6 +191,28 @@ def problem_words(cam: dict[str, Any], server: dict[str, Any]) -> dict[str, Any]
         "queue": fullest,
         "fill": round(100 * fill),
     }
+
+
+def _fullest(queues: dict[str, dict[str, int]]) -> tuple[str, float]:
+    """The fullest queue's name and how full it is (0..1)."""
+    name = max(queues, key=lambda n: queues[n]["depth"] / max(1, queues[n]["capacity"]), default="")
+    return name, (queues[name]["depth"] / max(1, queues[name]["capacity"]) if name else 0.0)
+
+
+def host_problems(host: dict[str, Any], alarms: AlarmSettings) -> list[str]:
+    """What is wrong with one cluster camera host's report (``ClusterDeployment.host_reports``):
+    its clock against the head's (beyond the threshold plus the round trip's uncertainty), its disk,
+    its queues."""
+    out = []
+    offset = host.get("clock_offset_s")
+    if offset is not None and abs(offset) > alarms.clock_skew_max_s + host.get("rtt_s", 0.0) / 2:
+        out.append("host_clock")
+    free = host.get("disk_free_bytes")
+    if free is not None and free < alarms.host_disk_min_free_gb * 1e9:
+        out.append("host_disk")
+    if _fullest(host.get("queues") or {})[1] >= alarms.queue_fill_max:
+        out.append("host_queue")
+    return out
 
 
 class TimeReference:
@@ -230,10 +257,12 @@ class HealthMonitor:
         interval_s: float = 10.0,
         clock: Callable[[], datetime] = utcnow,
         queues: Callable[[], dict[str, dict[str, int]]] | None = None,
+        hosts: Callable[[], list[dict[str, Any]]] | None = None,
     ):
-        """``queues``: the bounded queues to watch (``EventBus.queue_depths``)."""
+        """``queues``: the bounded queues to watch (``EventBus.queue_depths``); ``hosts``: a cluster
+        head's reports from its camera hosts (``ClusterDeployment.host_reports``)."""
         self.cfg, self.db, self.status, self.alerts = cfg, db, status, alerts
-        self.queues = queues or dict
+        self.queues, self.hosts = queues or dict, hosts or list
         ref = cfg.alarms.time_reference
         self.time_reference = TimeReference(ref, cfg.alarms.time_check_s) if ref else None
         self.data_dir = Path(data_dir or cfg.site.data_dir).expanduser()
@@ -335,8 +364,14 @@ class HealthMonitor:
         server = self.server(now)
         server["problems"] = server_problems(server, self.cfg.alarms)
         problems |= {(None, p) for p in server["problems"]}
-        self._alert(problems, cams, server, (now - self.started).total_seconds() >= GRACE_S)
-        self.latest = {"checked_at": now.isoformat(), "cameras": cams, "server": server}
+        # host names are cut to 40 characters: "<problem>@<host>" must fit an alert's rule_id (64)
+        hosts = [
+            {**h, "host": str(h["host"])[:40], "problems": host_problems(h, self.cfg.alarms)}
+            for h in self.hosts()
+        ]
+        problems |= {(None, f"{p}@{h['host']}") for h in hosts for p in h["problems"]}
+        self._alert(problems, cams, server, (now - self.started).total_seconds() >= GRACE_S, hosts)
+        self.latest = {"checked_at": now.isoformat(), "cameras": cams, "server": server, "hosts": hosts}
         return self.latest
 
     def _alert(
@@ -345,13 +380,17 @@ class HealthMonitor:
         cams: list[dict[str, Any]],
         server: dict[str, Any],
         settled: bool,
+        hosts: list[dict[str, Any]] | None = None,
     ) -> None:
         if self.alerts is None:
             return
         by_id = {c["id"]: c for c in cams}
+        by_host = {h["host"]: h for h in hosts or []}
         for cam_id, code in problems & self._seen:  # found twice in a row: raise (once)
-            prio, words = PROBLEMS[code]
-            title = words.format(**problem_words(by_id.get(cam_id or "", {"name": cam_id}), server))
+            base, _, host = code.partition("@")
+            prio, words = PROBLEMS[base]
+            about = by_host[host] if host else server  # a camera host's report, or this server
+            title = words.format(**problem_words(by_id.get(cam_id or "", {"name": cam_id}), about))
             self.alerts.raise_health(cam_id, code, title, prio)
         self._seen = problems
         if not settled:
@@ -394,6 +433,11 @@ class HealthMonitor:
         srv = h["server"]
         for p in srv["problems"]:
             out["health_problem"][f"server:{p}"] = 1.0
+        for host in h.get("hosts") or []:
+            for p in host["problems"]:
+                out["health_problem"][f"{p}@{host['host']}"] = 1.0
+            if host.get("clock_offset_s") is not None:
+                out.setdefault("host_clock_offset_seconds", {})[host["host"]] = float(host["clock_offset_s"])
         out["server_health"] = {
             k: float(srv[k])
             for k in ("disk_free_bytes", "days_left", "db_bytes", "bytes_per_day", "clock_offset_s")

@@ -148,6 +148,25 @@ class CameraHost:
         )
         return st
 
+    def host_health(self) -> dict[str, Any]:
+        """This node's own numbers for the head's health check: its clock (compared by the head
+        against its own over the round trip), the disk under its data directory, its bus queues."""
+        import shutil
+
+        try:
+            usage = shutil.disk_usage(self.data_dir if self.data_dir.exists() else Path.cwd())
+            free, total = int(usage.free), int(usage.total)
+        except OSError:
+            free = total = None
+        return {
+            "host": f"{socket.gethostname()}/{self.node_id[:8]}",
+            "node_id": self.node_id,
+            "time": time.time(),
+            "disk_free_bytes": free,
+            "disk_total_bytes": total,
+            "queues": self.bus.queue_depths(),
+        }
+
     def latest_frame(self) -> tuple[np.ndarray, datetime] | None:
         return self.worker.latest_frame()
 

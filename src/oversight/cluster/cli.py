@@ -80,6 +80,10 @@ def cluster(
     sealer = sealer_for(Database(_db_url(cfg)), cfg)  # the head signs the audit digests, once
     typer.echo(f"audit genesis fingerprint (keep it off the server): {sealer.genesis.fingerprint}", err=True)
     sealer.start()
+    from oversight.cluster.health import ClusterHealth
+
+    health = ClusterHealth(deployment, Database(_db_url(cfg)))  # server and host health alerts, once
+    health.start()
     stop_mqtt = start_site_mqtt(cfg)
     typer.echo(json.dumps({"placement": deployment.placement, "unplaced": deployment.unplaced}))
     node = None
@@ -92,6 +96,7 @@ def cluster(
         node.stop()
     if stop_mqtt is not None:
         stop_mqtt()
+    health.stop()
     sealer.stop()
     deployment.stop()
 

@@ -86,6 +86,7 @@ class ClusterDeployment:
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._supervisor: threading.Thread | None = None
+        self.health: Any = None  # the head's HealthMonitor (``cluster.health.ClusterHealth``), if run
 
     # -- lifecycle -------------------------------------------------------
 
@@ -343,6 +344,33 @@ class ClusterDeployment:
                 out.append(
                     {"id": cid, "online": False, "state": "unavailable", "error": f"camera actor: {exc}"}
                 )
+        return out
+
+    def metrics(self) -> dict[str, dict[str, float]]:
+        """Extra Prometheus gauges (read by /metrics): the head's latest health check."""
+        return self.health.metrics() if self.health is not None else {}
+
+    def host_reports(self, timeout_s: float = 5.0) -> list[dict[str, Any]]:
+        """One report per node running cameras (``CameraHost.host_health``), with its clock's offset
+        from this process's: the host's time against the middle of the round trip (``rtt_s``)."""
+        import ray
+
+        with self._lock:
+            one_per_node = {
+                node: self.actors[cid] for cid, node in self.placement.items() if cid in self.actors
+            }
+        out = []
+        for node, actor in one_per_node.items():
+            t0 = time.time()
+            try:
+                rep = dict(ray.get(actor.host_health.remote(), timeout=timeout_s))
+            except Exception as exc:  # that node's cameras show as down; nothing more to say here
+                log.debug("no health report from node %s: %s", node[:12], exc)
+                continue
+            t1 = time.time()
+            rep["clock_offset_s"] = round(float(rep.pop("time")) - (t0 + t1) / 2, 3)
+            rep["rtt_s"] = round(t1 - t0, 3)
+            out.append(rep)
         return out
 
     def detector_stats(self) -> dict[str, Any]:

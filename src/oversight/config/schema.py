@@ -338,6 +338,7 @@ class AlarmSettings(Strict):
     time_check_s: float = Field(300.0, ge=5)  # how often the time reference is asked
     queue_fill_max: float = Field(0.8, gt=0, le=1)  # a health alert when a queue is fuller than this
     decode_drops_per_min: float = Field(120.0, ge=0)  # a health alert when a camera's decoder drops more
+    host_disk_min_free_gb: float = Field(1.0, ge=0)  # a cluster camera host with less free disk alerts
 
 
 class SiteConfig(Strict):

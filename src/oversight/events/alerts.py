@@ -116,11 +116,15 @@ class AlertManager:
         bus: EventBus,
         clock: Callable[[], datetime] = utcnow,
         server_alerts: bool = True,
+        health_only: bool = False,
     ):
         """``server_alerts``: this manager also escalates alerts of no camera (one per site: a
-        cluster's camera hosts each run a manager for their own camera only)."""
+        cluster's camera hosts each run a manager for their own camera only). ``health_only``: a
+        cluster head's manager, which raises health alerts for every camera but leaves the cameras'
+        alerts to their hosts' managers: it restores only health situations and escalates only
+        alerts of no camera."""
         self.cfg, self.db, self.bus, self.clock = cfg, db, bus, clock
-        self.server_alerts = server_alerts
+        self.server_alerts, self.health_only = server_alerts, health_only
         self._lock = threading.RLock()
         self._situations: dict[Key, Situation] = {}
         self._opens: dict[str, deque[datetime]] = {}  # camera -> times of alerts opened (storm control)
@@ -153,8 +157,10 @@ class AlertManager:
             except Exception:  # a database blip must not end escalation for good
                 log.exception("alert tick failed")
 
-    def _mine(self) -> ColumnElement[bool]:
+    def _mine(self, escalating: bool = False) -> ColumnElement[bool]:
         """This manager's alerts: its cameras', and the server's when it handles those."""
+        if self.health_only:
+            return Alert.camera_id.is_(None) if escalating else Alert.kind == "health"
         mine: ColumnElement[bool] = Alert.camera_id.in_([c.id for c in self.cfg.cameras])
         return or_(mine, Alert.camera_id.is_(None)) if self.server_alerts else mine
 
@@ -388,7 +394,7 @@ class AlertManager:
         msgs = []
         with self.db.session() as s:
             for prio, after in self.cfg.alarms.escalate_after_s.items():
-                mine = self._mine()
+                mine = self._mine(escalating=True)
                 rows = s.scalars(
                     select(Alert).where(
                         Alert.acknowledged_at.is_(None),
