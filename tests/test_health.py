@@ -459,7 +459,8 @@ def test_a_cluster_heads_check_alerts_on_its_camera_hosts_reports(db: Database, 
     assert [x["problems"] for x in h["hosts"]] == [[], ["host_clock", "host_disk", "host_queue"]]
     titles = {a.rule_id: a.title for a in health_alerts(db)}
     assert titles == {
-        "host_clock@node-b/5678ef01": "The clock of camera host node-b/5678ef01 is 4.2 s off the cluster head's",
+        "host_clock@node-b/5678ef01": "The clock of camera host node-b/5678ef01 is 4.2 s off the "
+        "cluster head's",
         "host_disk@node-b/5678ef01": "Camera host node-b/5678ef01 has 0.2 GB of disk left",
         "host_queue@node-b/5678ef01": "Queue bus-bridge on camera host node-b/5678ef01 is 100% full",
     }
