@@ -153,11 +153,13 @@ class CameraHost:
         against its own over the round trip), the disk under its data directory, its bus queues."""
         import shutil
 
+        free: int | None = None
+        total: int | None = None
         try:
             usage = shutil.disk_usage(self.data_dir if self.data_dir.exists() else Path.cwd())
             free, total = int(usage.free), int(usage.total)
         except OSError:
-            free = total = None
+            pass  # reported as unknown
         return {
             "host": f"{socket.gethostname()}/{self.node_id[:8]}",
             "node_id": self.node_id,
