@@ -79,3 +79,43 @@ def test_ending_my_own_sessions_leaves_no_notice(ctx: Any) -> None:
     assert other.post("/api/auth/logout-all", headers=csrf).status_code == 204
     assert browser.get("/api/auth/me").status_code == 401
     assert browser.get("/api/auth/ended").json()["reason"] is None
+
+
+@pytest.mark.browser
+def test_chromium_bounced_to_login_is_told_why(ctx: Any) -> None:
+    """In a real browser: an operator's page, an administrator disables the account at the
+    console; the page ends up on the login page, which says why, and says it only once."""
+    from pathlib import Path
+
+    from oversight.web.server import BackgroundServer
+
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        pytest.skip("/usr/bin/chromium is not installed")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from web_support import PASSWORD
+
+    errors: list[str] = []
+    with BackgroundServer(ctx) as url, sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(chromium), args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page()
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(url + "/#/login")
+            page.fill("input[name=username]", "operator")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_selector("#top:not([hidden])")
+            sync_api.expect(page.locator("#session-ended")).to_have_count(0)
+            with ctx.db.session() as s:
+                accounts.update_user(s, accounts.Actor("root", "cli"), "operator", active=False)
+            # no reload: revocation closes the page's socket, and the app goes to the login page
+            notice = page.locator("#session-ended")
+            sync_api.expect(notice).to_have_text(END_REASONS["disabled"], timeout=10000)
+            sync_api.expect(page.locator("input[name=username]")).to_be_visible()
+            page.reload()
+            sync_api.expect(page.locator("input[name=username]")).to_be_visible()
+            sync_api.expect(notice).to_be_hidden()
+        finally:
+            browser.close()
+    assert not errors, errors
