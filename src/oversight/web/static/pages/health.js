@@ -6,6 +6,7 @@ export const permission = "health.read";
 const PROBLEM = {
   camera_down: "not sending video", not_recording: "not recorded", analysis_stalled: "analytics stalled", storage_low: "storage low",
   clock_skew: "camera clock off", decode_dropping: "decoder dropping video", server_clock: "server clock off", queue_backlog: "queue backlog",
+  host_clock: "clock off", host_disk: "disk nearly full", host_queue: "queue backlog",
 };
 
 function age(s) { return s === null || s === undefined ? "never" : s < 90 ? `${Math.round(s)} s ago` : s < 5400 ? `${Math.round(s / 60)} min ago` : `${(s / 3600).toFixed(1)} h ago`; }
@@ -32,7 +33,10 @@ export async function render(el, ctx) {
       h("span", {}, `database ${bytes(s.db_bytes)}`),
       h("span", { id: "server-clock" }, clock(s)),
       h("span", { id: "server-queues" }, "queues: " + queues(s.queues)),
-      ...s.problems.map(p => h("span", { class: "error" }, PROBLEM[p] || p)));
+      ...s.problems.map(p => h("span", { class: "error" }, PROBLEM[p] || p)),
+      // a cluster head: one line per camera host (its clock against the head's, its disk)
+      ...(r.hosts || []).map(x => h("span", { class: x.problems.length ? "error" : "", dataset: { host: x.host } },
+        `${x.host}: clock ${x.clock_offset_s} s, ${bytes(x.disk_free_bytes)} free` + (x.problems.length ? " · " + x.problems.map(p => PROBLEM[p] || p).join(", ") : ""))));
     body.replaceChildren(...r.cameras.map(c => h("tr", { dataset: { camera: c.id }, class: c.problems.length ? "bad" : "" },
       h("td", {}, h("a", { href: `#/camera/${encodeURIComponent(c.id)}` }, c.name), h("div", { class: "muted small" }, c.enabled ? c.state : "disabled")),
       h("td", {}, c.online ? `yes · frame ${age(c.frame_age_s)}` : `no · last frame ${age(c.frame_age_s)}`),
