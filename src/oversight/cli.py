@@ -47,6 +47,23 @@ def _write_portal(db: Any, cfg: Any, now: datetime, out: Path) -> list[Path]:
 
 register_privacy(app, _write_portal)  # audit, retention, cameras audit, report, export, verify-export
 
+i18n_app = typer.Typer(help="Message catalogues (gettext .po files): extract and check.", no_args_is_help=True)
+app.add_typer(i18n_app, name="i18n")
+
+
+@i18n_app.command("extract")
+def i18n_extract(check: bool = typer.Option(False, help="exit 1 if a catalogue lacks a translation")) -> None:
+    """Collect every t()/tn() of the web app and gettext()/N_() of the server into the .po files."""
+    from oversight.i18n import extract
+
+    missing = extract()
+    for where, ids in missing.items():
+        typer.echo(f"{where}: {len(ids)} untranslated")
+        for msgid in ids[:20]:
+            typer.echo(f"  {msgid!r}")
+    if check and any(missing.values()):
+        raise typer.Exit(1)
+
 
 @app.command("check-config")
 def check_config(path: Path) -> None:

@@ -1,4 +1,5 @@
 // Helpers shared by the emergency-response pages (not a page itself; not listed in index.js).
+import { t, tn } from "../lib/i18n.js";
 export const STATUSES = ["new", "dispatched", "en_route", "on_scene", "cleared", "closed"];
 
 export function ensureCss() {
@@ -8,7 +9,9 @@ export function ensureCss() {
   document.head.append(link);
 }
 
-export const label = (s) => (s || "").replace(/_/g, " ");
+// what a status or field key is called on screen
+export const label = (s) => ({ new: t("new"), dispatched: t("dispatched"), en_route: t("en route"), on_scene: t("on scene"), cleared: t("cleared"), closed: t("closed"),
+  all_units: t("all"), available: t("available"), busy: t("busy"), out_of_service: t("out of service"), lat: t("latitude"), lon: t("longitude"), x: t("site plan x"), y: t("site plan y") }[s] || (s || "").replace(/_/g, " "));
 
 // seconds -> "m:ss" (or "h:mm:ss")
 export function fmtDur(sec) {
