@@ -57,14 +57,40 @@ function tzOffsetMs(date) { // offset of the site zone from UTC at this instant 
   const p = Object.fromEntries(fmt({ year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" }, "en-GB").formatToParts(date).map(x => [x.type, x.value]));
   return Date.UTC(+p.year, +p.month - 1, +p.day, +p.hour % 24, +p.minute, +p.second) - Math.floor(date.getTime() / 1000) * 1000;
 }
-// "YYYY-MM-DDTHH:MM" in site time -> Date (UTC instant)
+// a date and time typed in site time -> Date (UTC instant). Accepts "YYYY-MM-DDTHH:MM" and the
+// user's own format as the date fields show it ("30/11/2026, 14:05" in Spanish, "11/30/2026, 14:05" in US English).
+const INPUT_PARTS = { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" };
+function inputOrder() { return fmt(INPUT_PARTS).formatToParts(new Date(Date.UTC(2026, 10, 30, 14, 5))).map(p => p.type).filter(k => k in INPUT_PARTS); }
 export function siteInputToDate(value) {
   if (!value) return null;
-  const [d, t] = value.split("T"); const [y, mo, da] = d.split("-").map(Number); const [h, mi] = (t || "00:00").split(":").map(Number);
+  const iso = /^\s*(\d{4})-(\d\d)-(\d\d)(?:[T ](\d\d):(\d\d))?/.exec(value);
+  const nums = iso ? iso.slice(1).map(x => x || "00") : (value.match(/\d+/g) || []);
+  const order = iso ? ["year", "month", "day", "hour", "minute"] : inputOrder();
+  if (nums.length < 3) return null;
+  const p = { hour: 0, minute: 0 }; order.forEach((k, i) => { if (nums[i] !== undefined) p[k] = +nums[i]; });
+  const [y, mo, da, h, mi] = [p.year, p.month, p.day, p.hour, p.minute];
+  if (!(y > 999 && mo >= 1 && mo <= 12 && da >= 1 && da <= 31 && h < 24 && mi < 60)) return null;
   const guess = Date.UTC(y, mo - 1, da, h, mi);
   let utc = guess - tzOffsetMs(new Date(guess));
   utc = guess - tzOffsetMs(new Date(utc));
   return new Date(utc);
+}
+// the browser's own date picker writes the browser's format, not the user's: date fields are text in the
+// user's format instead (one format on a screen), with a placeholder that says how to write one
+export function localizeDateInputs(root) {
+  const hint = fmt(INPUT_PARTS).formatToParts(new Date(Date.UTC(2026, 10, 30, 14, 5)))
+    .map(p => ({ year: t("yyyy"), month: t("mm"), day: t("dd"), hour: t("hh"), minute: t("mm") })[p.type] || p.value).join("");
+  for (const el of root.querySelectorAll("input[type=datetime-local]")) {
+    const v = el.getAttribute("value"), d = siteInputToDate(v);
+    el.type = "text"; el.placeholder = hint; el.title = t("Date and time in {zone}, like {example}", { zone: state.tz, example: hint });
+    el.value = d ? fmt(INPUT_PARTS).format(d) : "";
+    el.dataset.dateInput = "";
+    el.addEventListener("change", () => {
+      const got = siteInputToDate(el.value);
+      el.setCustomValidity(el.value && !got ? t("Write a date and time like {example}", { example: hint }) : "");
+      if (got) el.value = fmt(INPUT_PARTS).format(got);
+    });
+  }
 }
 export function dateToSiteInput(date) {
   const p = Object.fromEntries(fmt({ year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" }, "en-GB").formatToParts(date).map(x => [x.type, x.value]));
@@ -290,6 +316,7 @@ async function route() {
   try {
     const out = await entry.page.render(container, ctx);
     if (typeof out === "function") keep(out);
+    if (current()) localizeDateInputs(container);
   } catch (e) {
     console.error(e);
     if (current()) container.append(h("p", { class: "error" }, t("This page failed to load: {error}", { error: e.message })));

@@ -27,7 +27,7 @@ export async function render(el, ctx) {
   el.append(h("div", { class: "toolbar" }, h("h1", { style: "margin:0" }, title), count, h("span", { class: "spacer" }),
     h("label", { style: "display:flex;gap:6px;align-items:center" }, sound, t("Sound")),
     h("label", { style: "display:flex;gap:6px;align-items:center" }, showAcked, t("Show acknowledged")),
-    h("span", { class: "muted small" }, h("kbd", {}, "j"), "/", h("kbd", {}, "k"), t(" move · "), h("kbd", {}, "n"), t(" note · "), h("kbd", {}, "Enter"), t(" acknowledge"))),
+    h("span", { class: "muted small" }, h("kbd", {}, "j"), "/", h("kbd", {}, "k"), t(" move · "), h("kbd", {}, "n"), t(" note · "), h("kbd", {}, t("Enter")), t(" acknowledge"))),
     h("div", { class: "toolbar small" }, h("label", { style: "display:flex;gap:6px;align-items:center" }, all, t("All shown")), bulkReason, bulkCause, bulkBtn),
     list);
   showAcked.addEventListener("change", load);

@@ -1,7 +1,9 @@
 // The audit log, its integrity check and exports, plus the reports. Auditors and admins: no footage here.
-import { t, tn } from "../lib/i18n.js";
+import { t, tn, roleName } from "../lib/i18n.js";
 export const title = t("Audit");
 export const permission = "audit.read";
+// the purposes the server itself records (a person's own words show as written)
+const PURPOSES = () => ({ configuration: t("configuration"), "emergency response": t("emergency response"), "capacity benchmark": t("capacity benchmark") });
 
 export async function render(el, ctx) {
   const { h, api, toast, fmtTime, siteInputToDate } = ctx;
@@ -46,9 +48,9 @@ export async function render(el, ctx) {
     try {
       const page = await api(`/api/audit?${p}`);
       body.replaceChildren(...page.entries.map(e => h("tr", {},
-        h("td", { class: "mono" }, String(e.seq)), h("td", { class: "small" }, fmtTime(e.ts)), h("td", {}, e.actor), h("td", {}, e.role || ""),
-        h("td", { class: "mono" }, e.action), h("td", {}, [e.object_type, e.object_id].filter(Boolean).join(" ")),
-        h("td", {}, e.purpose || ""), h("td", { class: "small" }, e.source || ""))));
+        h("td", { class: "mono" }, String(e.seq)), h("td", { class: "small" }, fmtTime(e.ts)), h("td", {}, e.actor), h("td", {}, e.role ? roleName(e.role) : ""),
+        h("td", { class: "mono" }, e.action), h("td", { class: "mono" }, [e.object_type, e.object_id].filter(Boolean).join(" ")),
+        h("td", {}, PURPOSES()[e.purpose] || e.purpose || ""), h("td", { class: "small" }, e.source || ""))));
       status.textContent = t("{shown} shown of {total} entries", { shown: page.entries.length, total: page.total });
     } catch (x) { toast(x.message, { kind: "error" }); }
   }

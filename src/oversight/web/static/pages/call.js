@@ -1,6 +1,6 @@
 // Call intake: what the caller says, where, and what kind of incident. The call time is when this page
 // opened, so the call-to-dispatch timer includes the time spent taking the call.
-import { ensureCss, label } from "./incidents-common.js";
+import { ensureCss, label, typeLabel } from "./incidents-common.js";
 import { t, tn } from "../lib/i18n.js";
 
 export const title = t("Call intake");
@@ -13,7 +13,7 @@ export async function render(el, ctx) {
   const cat = await api("/api/incidents/catalogue");
   const f = (name, attrs = {}) => h("input", { name, id: "call-" + name, ...attrs });
   const type = h("select", { name: "type", id: "call-type", required: true },
-    h("option", { value: "" }, t("— choose —")), ...cat.types.map(t => h("option", { value: t.id, dataset: { priority: t.priority } }, t.label)));
+    h("option", { value: "" }, t("— choose —")), ...cat.types.map(t => h("option", { value: t.id, dataset: { priority: t.priority } }, typeLabel(t.label))));
   const priority = h("select", { name: "priority", id: "call-priority" }, ...cat.priorities.map(p => h("option", { value: p.id }, p.id)));
   type.addEventListener("change", () => { const o = type.selectedOptions[0]; if (o && o.dataset.priority) priority.value = o.dataset.priority; });
   const district = cat.districts.length

@@ -1,7 +1,7 @@
 // Incidents: the open list (#/incidents) and one incident (#/incidents/<id>): status steps, response
 // timers with live overdue highlight, recommended unit (confirm or pick another), nearest cameras live
 // (redacted MJPEG), footage holds, notes and the full timeline. Updates arrive over the WebSocket.
-import { ensureCss, STATUSES, label, fmtDur, elapsed, isOverdue, pill, prio, put } from "./incidents-common.js";
+import { ensureCss, STATUSES, label, typeLabel, stepLabel, fmtDur, elapsed, isOverdue, pill, prio, put } from "./incidents-common.js";
 import { t, tn, fmtNumber } from "../lib/i18n.js";
 
 export const title = t("Incidents");
@@ -38,7 +38,7 @@ async function renderList(el, ctx) {
       const total = i.timers.find(t => t.step === "total");
       const tr = h("tr", { tabindex: 0, dataset: { id: i.id }, onclick: () => go("incidents/" + i.id),
         onkeydown: (e) => { if (e.key === "Enter") go("incidents/" + i.id); } },
-        h("td", { class: "mono" }, "#" + i.id), h("td", {}, i.type_label), h("td", {}, prio(h, i.priority)),
+        h("td", { class: "mono" }, "#" + i.id), h("td", {}, typeLabel(i.type_label)), h("td", {}, prio(h, i.priority)),
         h("td", {}, pill(h, i.status)), h("td", {}, i.location.address || coords(i.location)),
         h("td", { class: "mono" }, fmtTime(i.reported_at)), h("td", { class: "units mono" }, (i.units || []).join(", ")),
         h("td", { class: "mono total" }, fmtDur(elapsed(total))));
@@ -108,7 +108,7 @@ async function renderIncident(el, ctx, id) {
   }
 
   function draw() {
-    put(head, h("h1", {}, `#${inc.id} ${inc.type_label}`), prio(h, inc.priority), pill(h, inc.status),
+    put(head, h("h1", {}, `#${inc.id} ${typeLabel(inc.type_label)}`), prio(h, inc.priority), pill(h, inc.status),
       h("span", { class: "muted" }, inc.location.address || coords(inc.location)),
       inc.district ? h("span", { class: "muted" }, t("district {district}", { district: inc.district })) : null,
       h("span", { class: "muted small" }, t("reported {time} via {source}", { time: fmtTime(inc.reported_at), source: inc.source })));
@@ -165,7 +165,7 @@ async function renderIncident(el, ctx, id) {
     put(timersBody, ...inc.timers.map(tm => {
       const e = elapsed(tm, now), over = isOverdue(tm, now);
       const tr = h("tr", { dataset: { step: tm.step }, class: [over ? "overdue" : "", tm.running ? "running" : "", !over && tm.end ? "met" : ""].filter(Boolean).join(" ") },
-        h("td", {}, t(tm.label)), h("td", { class: "elapsed" }, fmtDur(e)), h("td", {}, fmtDur(tm.target)));
+        h("td", {}, stepLabel(tm.step, tm.label)), h("td", { class: "elapsed" }, fmtDur(e)), h("td", {}, fmtDur(tm.target)));
       tr.title = over ? t("Overdue: target {target}", { target: fmtDur(tm.target) }) : tm.running ? t("Running") : "";
       return tr;
     }));
@@ -192,8 +192,8 @@ async function renderIncident(el, ctx, id) {
       if (r.recommended) {
         const c = r.recommended;
         dispatchBox.append(h("div", { class: "rec", id: "recommended", dataset: { unit: c.unit.id } },
-          h("div", {}, h("div", { class: "muted small" }, t("Recommended (nearest available {types})", { types: r.suitable_types.join("/") })),
-            h("div", { class: "who" }, `${c.unit.id} · ${c.unit.type}`),
+          h("div", {}, h("div", { class: "muted small" }, t("Recommended (nearest available {types})", { types: r.suitable_types.map(label).join("/") })),
+            h("div", { class: "who" }, `${c.unit.id} · ${label(c.unit.type)}`),
             h("div", { class: "muted small" }, (c.distance_m !== null ? `${fmtNumber(c.distance_m / 1000, { minimumFractionDigits: 2, maximumFractionDigits: 2 })} km` : "") + (c.eta_s !== null ? ` · ~${fmtDur(c.eta_s)} (${c.method === "table" ? t("travel table") : t("straight line")})` : ""))),
           h("button", { type: "button", class: "primary", id: "dispatch-recommended", onclick: () => dispatch(c.unit.id, c.unit.id) }, t("Dispatch (d)"))));
       } else {
@@ -203,7 +203,7 @@ async function renderIncident(el, ctx, id) {
       if (others.length) {
         dispatchBox.append(h("details", {}, h("summary", {}, t("Pick another unit")),
           h("table", { class: "cand" }, h("tbody", {}, ...others.map(c => h("tr", {},
-            h("td", { class: "mono" }, c.unit.id), h("td", {}, c.unit.type + (c.suitable ? "" : " " + t("(not usual)"))),
+            h("td", { class: "mono" }, c.unit.id), h("td", {}, label(c.unit.type) + (c.suitable ? "" : " " + t("(not usual)"))),
             h("td", { class: "mono" }, c.distance_m !== null ? `${fmtNumber(c.distance_m / 1000, { minimumFractionDigits: 2, maximumFractionDigits: 2 })} km` : "?"),
             h("td", {}, h("button", { type: "button", dataset: { unit: c.unit.id }, onclick: () => dispatch(c.unit.id, recId) }, t("Dispatch")))))))));
       }
@@ -256,6 +256,6 @@ async function renderIncident(el, ctx, id) {
   catalogue = await api("/api/incidents/catalogue").catch(() => null);
   await load();
   if (!inc) return;
-  document.title = `#${inc.id} ${inc.type_label} · Oversight`;
+  document.title = `#${inc.id} ${typeLabel(inc.type_label)} · Oversight`;
   void go;
 }

@@ -25,7 +25,7 @@ export async function render(el, ctx) {
   function row(u) {
     const acts = canWrite ? (NEXT[u.status] || []).map(s => h("button", { type: "button", dataset: { to: s }, onclick: () => setStatus(u.id, s) }, label(s))) : [];
     return h("tr", { dataset: { unit: u.id, status: u.status } }, h("td", { class: "mono" }, u.id + (u.name ? " · " + u.name : "")),
-      h("td", {}, u.type), h("td", {}, u.station || ""), h("td", {}, pill(h, u.status)),
+      h("td", {}, label(u.type)), h("td", {}, u.station || ""), h("td", {}, pill(h, u.status)),
       h("td", {}, u.incident_id ? h("a", { href: "#/incidents/" + u.incident_id }, "#" + u.incident_id) : ""),
       h("td", { class: "mono" }, fmtTime(u.status_changed_at, { date: false })), h("td", {}, h("div", { class: "actions-row" }, ...acts)));
   }
