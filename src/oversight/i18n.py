@@ -13,6 +13,11 @@ from __future__ import annotations
 import copy
 import gettext
 import io
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -67,6 +72,15 @@ def negotiate(accept_language: str | None, preferred: str | None = None) -> str:
             wanted.append((-weight + i * 1e-6, tag.replace("-", "_")))
     choice = negotiate_locale([t for _, t in sorted(wanted)], list(LOCALES), sep="_")
     return normalize(choice) or DEFAULT
+
+
+def cli_locale() -> str:
+    """The command line's language, from the environment the way gettext reads it."""
+    for var in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(var, "").split(":")[0].split(".")[0]
+        if value and value not in ("C", "POSIX"):
+            return normalize(value) or DEFAULT
+    return DEFAULT
 
 
 def po_path(locale: str, domain: str) -> Path:
@@ -155,7 +169,7 @@ def write_catalog(catalog: Catalog, locale: str, domain: str) -> Path:
     path = po_path(locale, domain)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as f:
-        write_po(f, catalog, width=100, sort_output=True, omit_header=False)
+        write_po(f, catalog, width=100, sort_output=True, omit_header=False, include_lineno=False)
     translations.cache_clear()
     return path
 
@@ -192,7 +206,9 @@ def merge(template: Catalog, locale: str, domain: str) -> Catalog:
     differences from the language's catalogue.
     """
     cat = read_catalog(locale, domain)
+    created = cat.creation_date  # kept, so a re-extraction changes only what changed
     cat.update(copy.deepcopy(template), no_fuzzy_matching=True)  # update() adopts the template's messages
+    cat.creation_date = created
     cat.obsolete.clear()
     cat.project, cat.version, cat.fuzzy = "Oversight", "", False
     cat.copyright_holder, cat.msgid_bugs_address, cat.last_translator = "Oversight contributors", "", ""
@@ -236,3 +252,48 @@ def extract() -> dict[str, list[str]]:
             if "_" not in locale:
                 missing[f"{locale}/{domain}"] = untranslated(cat)
     return missing
+
+
+# ------------------------------------------------------------------ the language of the work at hand
+
+_active: ContextVar[Translator | None] = ContextVar("oversight_translator", default=None)
+
+
+@contextmanager
+def use(locale: str | None, domain: str = "server") -> Iterator[Translator]:
+    """Within the block, ``_()`` and ``ngettext()`` answer in ``locale`` (per thread and task)."""
+    tr = Translator(locale, domain)
+    token = _active.set(tr)
+    try:
+        yield tr
+    finally:
+        _active.reset(token)
+
+
+def current() -> Translator:
+    return _active.get() or Translator(DEFAULT)
+
+
+def _(msgid: str, **values: Any) -> str:
+    """Translate into the language of the ``use()`` block (English outside one)."""
+    return current().gettext(msgid, **values)
+
+
+def ngettext(singular: str, plural: str, n: int, **values: Any) -> str:
+    return current().ngettext(singular, plural, n, **values)
+
+
+def format_datetime(dt: datetime, tz: str = "UTC", time: bool = True) -> str:
+    """A moment in the site's time zone, written the way the current language writes dates
+    ("30 nov 2026 07:05"); hours always 00-23, as a monitoring centre reads them."""
+    from babel.dates import format_skeleton, format_time, get_timezone
+
+    zone, loc = get_timezone(tz), current().locale
+    day = format_skeleton("yMMMd", dt, tzinfo=zone, locale=loc)
+    return f"{day} {format_time(dt, 'HH:mm', tzinfo=zone, locale=loc)}" if time else day
+
+
+def format_decimal(number: float, digits: int = 0) -> str:
+    from babel.numbers import format_decimal as fmt
+
+    return fmt(round(number, digits), format=f"#,##0.{'0' * digits}" if digits else "#,##0", locale=current().locale)

@@ -224,6 +224,7 @@ def report(
     until: str | None = typer.Option(None, "--to", help="end (default: now)"),
     out: Path = typer.Option(Path("reports"), "--out", help="output folder"),
     onvif: bool = typer.Option(False, help="query cameras over ONVIF for the PIA's security section"),
+    lang: str | None = typer.Option(None, "--lang", help="es, es_AR, es_EC or en (default: from $LANG)"),
 ) -> None:
     """Write a privacy impact assessment (HTML, PDF), a transparency report (HTML, PDF, CSV) or the
     public portal as static files for the city's website (its monthly figures end at --to)."""
@@ -241,7 +242,12 @@ def report(
     if kind == "portal":
         files = {p.name: p for p in _portal_writer[0](db, cfg, end, out)}
     else:
-        files = build_report(kind, db, cfg, start, end, out, formats, use_onvif=onvif)
+        from oversight.i18n import cli_locale, normalize
+
+        if lang and not normalize(lang):
+            raise typer.BadParameter("es, es_AR, es_EC or en", param_hint="--lang")
+        locale = normalize(lang) or cli_locale()
+        files = build_report(kind, db, cfg, start, end, out, formats, use_onvif=onvif, locale=locale)
     with db.session() as s:
         audit.record(
             s,
