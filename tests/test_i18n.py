@@ -63,12 +63,18 @@ def test_translations_keep_the_placeholders(locale: str, domain: str) -> None:
         ("es", "xx", "es"),
     ],
 )
-def test_language_is_the_users_choice_else_the_browsers(accept: str, preferred: str | None, expected: str) -> None:
+def test_language_is_the_users_choice_else_the_browsers(
+    accept: str, preferred: str | None, expected: str
+) -> None:
     assert i18n.negotiate(accept, preferred) == expected
 
 
 def test_regional_catalogues_fall_back_to_the_language() -> None:
-    ar, ec, es = i18n.Translator("es_AR", "web"), i18n.Translator("es_EC", "web"), i18n.Translator("es", "web")
+    ar, ec, es = (
+        i18n.Translator("es_AR", "web"),
+        i18n.Translator("es_EC", "web"),
+        i18n.Translator("es", "web"),
+    )
     assert ar.gettext("Units") == "Móviles" and es.gettext("Units") == "Unidades"  # Argentine wording
     assert ec.gettext("Caller name") == "Nombre del alertante" != es.gettext("Caller name")  # ECU 911's
     assert ar.gettext("Log out") == es.gettext("Log out") == ec.gettext("Log out") == "Cerrar sesión"

@@ -15,10 +15,10 @@ import yaml
 from oversight import i18n
 from oversight.config.loader import load_config
 from oversight.events.bus import EventBus
+from oversight.web.auth import create_user
 from oversight.web.context import AppContext
 from oversight.web.server import BackgroundServer
 from oversight.web.synthetic import SyntheticRuntime
-from oversight.web.auth import create_user
 from web_support import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -26,14 +26,91 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 WORD = re.compile(r"[A-Za-zÁÉÍÓÚÑáéíóúñü][A-Za-zÁÉÍÓÚÑáéíóúñü'-]+")
 FUNCTION_WORDS = set(
-    "the and of to is are was with for this that from by at or not yes none it be has have you your "
-    "its an into than then there their here what which who when where why how may must can cannot "
-    "will would should only also just shown show".split()
+    [
+        "the",
+        "and",
+        "of",
+        "to",
+        "is",
+        "are",
+        "was",
+        "with",
+        "for",
+        "this",
+        "that",
+        "from",
+        "by",
+        "at",
+        "or",
+        "not",
+        "yes",
+        "none",
+        "it",
+        "be",
+        "has",
+        "have",
+        "you",
+        "your",
+        "its",
+        "an",
+        "into",
+        "than",
+        "then",
+        "there",
+        "their",
+        "here",
+        "what",
+        "which",
+        "who",
+        "when",
+        "where",
+        "why",
+        "how",
+        "may",
+        "must",
+        "can",
+        "cannot",
+        "will",
+        "would",
+        "should",
+        "only",
+        "also",
+        "just",
+        "shown",
+        "show",
+    ]
 )
 # proper names, units and formats that read the same in both languages
-ALLOWED = set("oversight json csv pdf html rtsp sha fps km mb gb tb min api alt esc ctrl url codec id p".split())
+ALLOWED = set(
+    [
+        "oversight",
+        "json",
+        "csv",
+        "pdf",
+        "html",
+        "rtsp",
+        "sha",
+        "fps",
+        "km",
+        "mb",
+        "gb",
+        "tb",
+        "min",
+        "api",
+        "alt",
+        "esc",
+        "ctrl",
+        "url",
+        "codec",
+        "id",
+        "p",
+    ]
+)
 PAGES = {  # user name -> (role, pages); the names are data, not English
-    "ana": ("supervisor", ["wall", "alerts", "events", "incidents", "call", "units", "response-times", "map", "reveals"]),
+    "ana": (
+        "supervisor",
+        ["wall", "alerts", "events", "incidents", "call", "units", "response-times", "map", "reveals"],
+    ),
     "beto": ("admin", ["configure", "users", "health"]),
     "caro": ("auditor", ["audit"]),
 }
@@ -65,7 +142,11 @@ def _site(tmp: Path) -> AppContext:
         }
         for i, n in enumerate(["Belgrano", "Italia"])
     ]
-    site = {"name": "Centro de monitoreo", "timezone": "America/Argentina/Jujuy", "data_dir": str(tmp / "var")}
+    site = {
+        "name": "Centro de monitoreo",
+        "timezone": "America/Argentina/Jujuy",
+        "data_dir": str(tmp / "var"),
+    }
     path = tmp / "site.yaml"
     path.write_text(yaml.safe_dump({"site": site, "cameras": cams}, sort_keys=False))
     cfg = load_config(path)
@@ -93,11 +174,14 @@ def spanish_site(db: Any, tmp_path: Path):  # type: ignore[no-untyped-def]
 
 VISIBLE_TEXT = """() => {
   // codes (audit actions, ids, times) are shown in .mono and are no language's words
-  for (const el of document.querySelectorAll(".mono")) el.dataset.i18nSkip = el.textContent, el.textContent = "";
+  for (const el of document.querySelectorAll(".mono")) el.textContent = "";
   const out = [document.title, document.body.innerText];
-  for (const el of document.querySelectorAll("[title], [aria-label], [placeholder], img[alt], option")) {
+  const labelled = "[title], [aria-label], [placeholder], img[alt], option";
+  for (const el of document.querySelectorAll(labelled)) {
     if (el.closest("[hidden]")) continue;
-    for (const a of ["title", "aria-label", "placeholder", "alt"]) if (el.getAttribute(a)) out.push(el.getAttribute(a));
+    for (const a of ["title", "aria-label", "placeholder", "alt"]) {
+      if (el.getAttribute(a)) out.push(el.getAttribute(a));
+    }
     if (el.tagName === "OPTION") out.push(el.textContent);
   }
   return out.join("\\n");

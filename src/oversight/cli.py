@@ -47,7 +47,9 @@ def _write_portal(db: Any, cfg: Any, now: datetime, out: Path) -> list[Path]:
 
 register_privacy(app, _write_portal)  # audit, retention, cameras audit, report, export, verify-export
 
-i18n_app = typer.Typer(help="Message catalogues (gettext .po files): extract and check.", no_args_is_help=True)
+i18n_app = typer.Typer(
+    help="Message catalogues (gettext .po files): extract and check.", no_args_is_help=True
+)
 app.add_typer(i18n_app, name="i18n")
 
 

@@ -1,4 +1,4 @@
-"""Message catalogues (gettext ``.po`` files read with Babel): the one place a user-facing string is translated.
+"""Message catalogues (gettext ``.po`` files read with Babel): where every user-facing string is translated.
 
 Two domains under ``oversight/locale/<locale>/LC_MESSAGES/``: ``web`` holds the browser's strings
 (served as JSON by ``/api/i18n/catalog``), ``server`` the reports', portal's and CLI's. The English
@@ -296,4 +296,6 @@ def format_datetime(dt: datetime, tz: str = "UTC", time: bool = True) -> str:
 def format_decimal(number: float, digits: int = 0) -> str:
     from babel.numbers import format_decimal as fmt
 
-    return fmt(round(number, digits), format=f"#,##0.{'0' * digits}" if digits else "#,##0", locale=current().locale)
+    return fmt(
+        round(number, digits), format=f"#,##0.{'0' * digits}" if digits else "#,##0", locale=current().locale
+    )

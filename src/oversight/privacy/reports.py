@@ -276,13 +276,19 @@ def _analytics_table(cfg: SiteConfig) -> Block:
         rows.append(
             [
                 c.id,
-                _("detection ({detector}): {classes}", detector=c.detect.detector, classes=", ".join(c.detect.classes)),
+                _(
+                    "detection ({detector}): {classes}",
+                    detector=c.detect.detector,
+                    classes=", ".join(c.detect.classes),
+                ),
                 _("motion/objects"),
                 _("counts and alerts; no identification"),
             ]
         )
         for r in c.rules:
-            rows.append([c.id, _("{type} rule '{rule}'", type=_(r.type), rule=r.id), ", ".join(r.classes), r.purpose])
+            rows.append(
+                [c.id, _("{type} rule '{rule}'", type=_(r.type), rule=r.id), ", ".join(r.classes), r.purpose]
+            )
     return ("table", [_("Camera"), _("Analytic"), _("Classes"), _("Declared purpose")], rows)
 
 
@@ -325,7 +331,16 @@ def _security_table(results: list[CameraAudit], site: list[Finding]) -> Block:
             if f.severity != "info":
                 rows.append([r.camera_id, _(f.severity), f.message])
         if not any(f.severity != "info" for f in r.findings):
-            rows.append([r.camera_id, _("ok"), _("no findings ({manufacturer})", manufacturer=r.manufacturer or _("manufacturer unknown"))])
+            rows.append(
+                [
+                    r.camera_id,
+                    _("ok"),
+                    _(
+                        "no findings ({manufacturer})",
+                        manufacturer=r.manufacturer or _("manufacturer unknown"),
+                    ),
+                ]
+            )
     rows += [[_("site"), _(f.severity), f.message] for f in site]
     return ("table", [_("Camera"), _("Severity"), _("Finding")], rows)
 
@@ -351,9 +366,9 @@ def _pia_description(cfg: SiteConfig, usage: Usage, ret: RetentionReport) -> lis
         (
             "p",
             _(
-                "Analytics detect objects and motion to count and alert. They never identify people: no face "
-                "recognition, no biometric templates, no licence plate reading, no links to identity databases "
-                "(enforced by an automated test on the code and its dependencies)."
+                "Analytics detect objects and motion to count and alert. They never identify people: no "
+                "face recognition, no biometric templates, no licence plate reading, no links to identity "
+                "databases (enforced by an automated test on the code and its dependencies)."
             ),
         ),
         _analytics_table(cfg),
@@ -372,8 +387,8 @@ def _pia_description(cfg: SiteConfig, usage: Usage, ret: RetentionReport) -> lis
             _(
                 "Accounts by role: {roles}. Viewers and operators see live video with faces blurred; "
                 "operators and supervisors play back recordings, redacted; unredacted footage needs a reveal "
-                "approved by a second person with the supervisor role; auditors see the audit log and reports "
-                "but no footage; admins configure but see only redacted stills.",
+                "approved by a second person with the supervisor role; auditors see the audit log and "
+                "reports but no footage; admins configure but see only redacted stills.",
                 roles=roles,
             ),
         ),
@@ -436,62 +451,73 @@ def _pia_risks(
         (
             "table",
             [_("Risk"), _("Assessment from this installation")],
-            [
-                [
-                    _("Identification of people going about their lawful business"),
-                    _("low: faces redacted by default; identification only via four-eyes reveal")
-                    if not redaction_off
-                    else _("HIGH: redaction off on {cameras}", cameras=", ".join(redaction_off)),
-                ],
-                [
-                    _("Misuse by staff (curiosity, stalking, function creep)"),
-                    _(
-                        "mitigated: {n} footage accesses in the period, each logged with purpose; reveals "
-                        "need a second person",
-                        n=usage.accesses_by_role.total(),
-                    ),
-                ],
-                [
-                    _("Unauthorised access through insecure cameras or networks"),
-                    ngettext(
-                        "HIGH: {n} high-severity security finding, see section 4.1",
-                        "HIGH: {n} high-severity security findings, see section 4.1",
-                        n_high,
-                    )
-                    if n_high
-                    else _("low: no high-severity security findings, see section 4.1"),
-                ],
-                [
-                    _("Supply-chain risk (NDAA §889-covered vendors)"),
-                    _("HIGH: {cameras}", cameras=", ".join(covered)) if covered else _("none identified"),
-                ],
-                [
-                    _("Footage kept longer than needed"),
-                    _("compliant")
-                    if ret.compliant
-                    else _(
-                        "VIOLATION: footage past policy on {cameras}",
-                        cameras=", ".join(c.camera_id for c in ret.cameras if not c.compliant),
-                    ),
-                ],
-                [
-                    _("Chilling effect / transparency"),
-                    _("mitigated: locations published; transparency reports")
-                    if not no_loc
-                    else _(
-                        "mitigated: locations missing for {cameras}; transparency reports",
-                        cameras=", ".join(no_loc),
-                    ),
-                ],
-                [
-                    _("Tampering with records of access"),
-                    _(
-                        "mitigated: hash-chained, signed audit log; current check: {check}",
-                        check=usage.audit_message,
-                    ),
-                ],
-            ],
+            _risks_to_people(usage, n_high, redaction_off) + _risks_to_records(usage, ret, covered, no_loc),
         ),
+    ]
+
+
+def _risks_to_people(usage: Usage, n_high: int, redaction_off: list[str]) -> list[list[str]]:
+    return [
+        [
+            _("Identification of people going about their lawful business"),
+            _("low: faces redacted by default; identification only via four-eyes reveal")
+            if not redaction_off
+            else _("HIGH: redaction off on {cameras}", cameras=", ".join(redaction_off)),
+        ],
+        [
+            _("Misuse by staff (curiosity, stalking, function creep)"),
+            _(
+                "mitigated: {n} footage accesses in the period, each logged with purpose; reveals "
+                "need a second person",
+                n=usage.accesses_by_role.total(),
+            ),
+        ],
+        [
+            _("Unauthorised access through insecure cameras or networks"),
+            ngettext(
+                "HIGH: {n} high-severity security finding, see section 4.1",
+                "HIGH: {n} high-severity security findings, see section 4.1",
+                n_high,
+            )
+            if n_high
+            else _("low: no high-severity security findings, see section 4.1"),
+        ],
+    ]
+
+
+def _risks_to_records(
+    usage: Usage, ret: RetentionReport, covered: list[str], no_loc: list[str]
+) -> list[list[str]]:
+    return [
+        [
+            _("Supply-chain risk (NDAA §889-covered vendors)"),
+            _("HIGH: {cameras}", cameras=", ".join(covered)) if covered else _("none identified"),
+        ],
+        [
+            _("Footage kept longer than needed"),
+            _("compliant")
+            if ret.compliant
+            else _(
+                "VIOLATION: footage past policy on {cameras}",
+                cameras=", ".join(c.camera_id for c in ret.cameras if not c.compliant),
+            ),
+        ],
+        [
+            _("Chilling effect / transparency"),
+            _("mitigated: locations published; transparency reports")
+            if not no_loc
+            else _(
+                "mitigated: locations missing for {cameras}; transparency reports",
+                cameras=", ".join(no_loc),
+            ),
+        ],
+        [
+            _("Tampering with records of access"),
+            _(
+                "mitigated: hash-chained, signed audit log; current check: {check}",
+                check=usage.audit_message,
+            ),
+        ],
     ]
 
 
@@ -671,6 +697,26 @@ def _access_blocks(u: Usage) -> list[Block]:
     ]
 
 
+def _integrity_blocks(u: Usage) -> list[Block]:
+    return [
+        ("h2", _("Integrity of these records")),
+        (
+            "p",
+            _("Audit log: {check}.", check=u.audit_message)
+            + " "
+            + (
+                _(
+                    "Latest signed digest: {digest}. Publishing this hash lets anyone detect a later "
+                    "rewrite of the log.",
+                    digest=u.last_checkpoint,
+                )
+                if u.last_checkpoint
+                else _("No signed digest yet.")
+            ),
+        ),
+    ]
+
+
 def transparency_blocks(
     db: Database, cfg: SiteConfig, start: datetime, end: datetime
 ) -> tuple[list[Block], Usage, RetentionReport]:
@@ -718,21 +764,7 @@ def transparency_blocks(
             else _("VIOLATIONS: some footage is older than its policy and not under an evidence hold."),
         ),
         _retention_table(ret),
-        ("h2", _("Integrity of these records")),
-        (
-            "p",
-            _("Audit log: {check}.", check=u.audit_message)
-            + " "
-            + (
-                _(
-                    "Latest signed digest: {digest}. Publishing this hash lets anyone detect a later "
-                    "rewrite of the log.",
-                    digest=u.last_checkpoint,
-                )
-                if u.last_checkpoint
-                else _("No signed digest yet.")
-            ),
-        ),
+        *_integrity_blocks(u),
     ]
     return b, u, ret
 
@@ -750,8 +782,8 @@ CSS = (
 def render_html(blocks: list[Block], title: str) -> str:
     e = html.escape
     out = [
-        f"<!doctype html><html lang='{current().language}'><meta charset='utf-8'><title>{e(title)}</title><style>{CSS}</style>"
-        "<body>"
+        f"<!doctype html><html lang='{current().language}'><meta charset='utf-8'><title>{e(title)}</title>"
+        f"<style>{CSS}</style><body>"
     ]
     for blk in blocks:
         kind = blk[0]
@@ -897,7 +929,9 @@ def build_report(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     loc = normalize(locale) or DEFAULT
-    stem = f"{kind}-{start:%Y%m%d}-{end:%Y%m%d}" + ("" if loc == DEFAULT else f"-{loc}")  # one file per language
+    stem = f"{kind}-{start:%Y%m%d}-{end:%Y%m%d}" + (
+        "" if loc == DEFAULT else f"-{loc}"
+    )  # one file per language
     files: dict[str, Path] = {}
     with use(locale):
         if kind == "pia":
