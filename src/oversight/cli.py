@@ -40,9 +40,10 @@ from oversight.privacy.cli import register as register_privacy  # noqa: E402
 
 def _write_portal(db: Any, cfg: Any, now: datetime, out: Path) -> list[Path]:
     """``oversight report portal``: the /public pages as files (built in web/, so wired here)."""
+    from oversight.i18n import cli_locale
     from oversight.web.portal import build_portal, write_portal
 
-    return write_portal(build_portal(db, cfg, now), out)
+    return write_portal(build_portal(db, cfg, now, lang=cli_locale()), out)
 
 
 register_privacy(app, _write_portal)  # audit, retention, cameras audit, report, export, verify-export
