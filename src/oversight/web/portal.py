@@ -24,6 +24,7 @@ from sqlalchemy import select
 
 from oversight.config.schema import CameraConfig, SiteConfig
 from oversight.events.models import ACK_REASONS, Alert
+from oversight.i18n import normalize, use
 from oversight.incidents.reports import incident_summary, response_report
 from oversight.permissions import PERMISSIONS
 from oversight.privacy import audit_trail
@@ -31,7 +32,6 @@ from oversight.privacy.reports import REVEAL_SCOPE_COLUMNS, Block, collect_usage
 from oversight.privacy.retention_report import RetentionReport, retention_report
 from oversight.store.db import Database
 from oversight.store.models import ROLES, User
-from oversight.i18n import normalize, use
 from oversight.web.portal_text import MAPPING, PAGES, strings
 
 ASSETS = Path(__file__).parent / "static" / "public"
