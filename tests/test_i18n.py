@@ -123,3 +123,34 @@ def test_api_tokens_have_no_language_to_store(db: Any, tmp_path: Any) -> None:
         "/api/i18n/preference", json={"locale": "es"}, headers={"Authorization": f"Bearer {secret}"}
     )
     assert r.status_code == 400
+
+
+def test_operator_messages_follow_the_shells_language(db: Any, tmp_path: Any, monkeypatch: Any) -> None:
+    from typer.testing import CliRunner
+
+    from oversight.cli import app
+
+    url = db.engine.url.render_as_string(hide_password=False)
+    monkeypatch.setenv("OVERSIGHT_PASSWORD", "a long password")
+    runner = CliRunner()
+    monkeypatch.setattr(i18n, "_active", i18n.ContextVar("test_translator", default=None))  # not ours to keep
+    for lang, expected in (("es_AR.UTF-8", "agregado olga (operator)"), ("C.UTF-8", "added pat (operator)")):
+        monkeypatch.setenv("LANG", lang)
+        monkeypatch.delenv("LANGUAGE", raising=False)
+        monkeypatch.delenv("LC_ALL", raising=False)
+        monkeypatch.delenv("LC_MESSAGES", raising=False)
+        name = expected.split()[1]
+        r = runner.invoke(app, ["users", "add", name, "--role", "operator", "--db", url])
+        assert r.exit_code == 0, r.output
+        assert expected in r.output
+
+
+def test_the_response_time_chart_is_drawn_in_the_readers_language(db: Any, tmp_path: Any) -> None:
+    ctx = make_ctx(db, tmp_path, runtime=False)
+    add_users(db, ("supervisor",))
+    c = client(ctx)
+    login(c, "supervisor")
+    es = c.get("/api/incidents/reports/chart.svg", headers={"Accept-Language": "es"})
+    assert es.status_code == 200 and "segundos de total por tipo" in es.text
+    assert "no hay respuestas terminadas en este período" in es.text
+    assert "total seconds by type" in c.get("/api/incidents/reports/chart.svg").text

@@ -21,9 +21,11 @@ app = typer.Typer(
 @app.callback()
 def _private_files() -> None:
     # every file a command writes (footage, snapshots, caches, exports, reports) is 0600, folders 0700
+    from oversight.i18n import activate, cli_locale
     from oversight.privacy.copies import private_umask
 
     private_umask()
+    activate(cli_locale())  # messages for operators in the language of their shell ($LANG)
 
 
 from oversight.web.cli import users_app  # noqa: E402

@@ -270,6 +270,13 @@ def use(locale: str | None, domain: str = "server") -> Iterator[Translator]:
         _active.reset(token)
 
 
+def activate(locale: str | None) -> Translator:
+    """The language of everything this thread does from now on (the command line's, from $LANG)."""
+    tr = Translator(locale)
+    _active.set(tr)
+    return tr
+
+
 def current() -> Translator:
     return _active.get() or Translator(DEFAULT)
 
