@@ -182,7 +182,7 @@ def cameras_page(cfg: SiteConfig, tx: dict[str, str]) -> Page:
         ("h1", tx["cameras.h1"]),
         ("p", tx["cameras.intro"]),
         ("h2", tx["cameras.map"], "cameras.map"),
-        ("map", "data/cameras.json"),
+        ("map", "data/cameras.json", tx["cameras.map"]),
         ("h2", tx["cameras.table"], "cameras.table"),
         ("table", [tx[f"cameras.col.{k}"] for k in cols], rows),
     ]
@@ -613,7 +613,8 @@ def _block_html(blk: Block) -> str:
     if kind == "links":
         return "<ul>" + "".join(f'<li><a href="{e(h)}">{e(t)}</a></li>' for h, t in blk[1]) + "</ul>"
     if kind == "map":
-        return f'<div class="camera-map" data-src="{e(blk[1])}"></div>'
+        label = f' data-label="{e(blk[2])}"' if len(blk) > 2 else ""  # the drawing's words, translated here
+        return f'<div class="camera-map" data-src="{e(blk[1])}"{label}></div>'
     if kind == "table":
         head = "".join(f"<th>{e(str(h))}</th>" for h in blk[1])
         body = "".join("<tr>" + "".join(f"<td>{_cell(c)}</td>" for c in row) + "</tr>" for row in blk[2])
