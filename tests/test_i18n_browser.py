@@ -192,6 +192,24 @@ def _english(text: str, vocab: set[str]) -> list[str]:
     return sorted({w for w in WORD.findall(text) if w.lower() in vocab})
 
 
+def _dates_are_spanish_in_the_sites_zone(page: Any) -> None:
+    """The date field is text in the Argentine format and the site's zone (Jujuy, UTC-3), whatever
+    zone the browser is in; the placeholder says how to write one."""
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    field = page.locator("input[name=from]")
+    assert field.get_attribute("placeholder") == "dd/mm/aaaa, hh:mm"
+    now = datetime.now(UTC)
+    expected = {
+        (now - timedelta(days=1, minutes=m))
+        .astimezone(ZoneInfo("America/Argentina/Jujuy"))
+        .strftime("%d/%m/%Y, %H:%M")
+        for m in (0, 1, 2)
+    }
+    assert field.input_value() in expected
+
+
 def test_the_main_pages_in_spanish_show_no_english(spanish_site: str) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -202,7 +220,9 @@ def test_the_main_pages_in_spanish_show_no_english(spanish_site: str) -> None:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
         try:
             for user, (_, paths) in PAGES.items():
-                page = browser.new_context(locale="es-AR", viewport={"width": 1280, "height": 900}).new_page()
+                page = browser.new_context(
+                    locale="es-AR", timezone_id="Asia/Tokyo", viewport={"width": 1280, "height": 900}
+                ).new_page()
                 page.goto(spanish_site + "/#/login")
                 page.wait_for_selector("input[name=username]")
                 assert page.evaluate("document.documentElement.lang") == "es-AR"
@@ -216,6 +236,8 @@ def test_the_main_pages_in_spanish_show_no_english(spanish_site: str) -> None:
                     page.wait_for_selector(f".page[data-page='{path}'] h1")
                     page.wait_for_timeout(600)  # lists load after the heading
                     page.screenshot(path=str(ARTIFACTS / f"i18n-es-{path}.png"), full_page=True)
+                    if path == "events":
+                        _dates_are_spanish_in_the_sites_zone(page)
                     found[f"{user} #/{path}"] = _english(page.evaluate(VISIBLE_TEXT), vocab)
                 page.context.close()
         finally:

@@ -41,7 +41,7 @@ export async function api(path, { method = "GET", body, raw = false } = {}) {
 // ---- time in the site's zone (the API speaks UTC ISO-8601), written in the user's locale: the one
 // date format of every screen
 const fmtCache = {};
-function fmt(opts, lang = i18n.lang) {
+function fmt(opts, lang = i18n.format) {
   const key = JSON.stringify(opts) + state.tz + lang;
   return fmtCache[key] ||= new Intl.DateTimeFormat(lang, { timeZone: state.tz, hourCycle: "h23", ...opts });
 }

@@ -2,7 +2,7 @@
 // .po files as the server's, served as JSON by /api/i18n/catalog), and every date, time and number on
 // a screen is written by the helpers below in the user's locale and the SITE's time zone.
 // New strings: wrap them in t("English text", { name: value }) and run `oversight i18n extract`.
-export const i18n = { locale: "en", lang: "en", timezone: "UTC", messages: {} };
+export const i18n = { locale: "en", lang: "en", format: "en", timezone: "UTC", messages: {} };
 
 export async function loadCatalog(locale = null) {
   const url = "/api/i18n/catalog" + (locale ? "?locale=" + encodeURIComponent(locale) : "");
@@ -11,6 +11,10 @@ export async function loadCatalog(locale = null) {
     if (res.ok) Object.assign(i18n, await res.json());
   } catch { /* offline: English, as written in the code */ }
   document.documentElement.lang = i18n.lang;
+  // dates and numbers: the browser's own regional variant of the UI's language (en-GB, es-MX) when it
+  // has one, else the catalogue's (es-AR, en)
+  const base = i18n.lang.split("-")[0];
+  i18n.format = (navigator.languages || []).find(l => l.split("-")[0] === base && (i18n.lang === base || l === i18n.lang)) || i18n.lang;
   return i18n;
 }
 
@@ -36,8 +40,8 @@ export function tn(singular, pluralText, n, vars = {}) {
 const numCache = {};
 export function fmtNumber(n, opts = {}) {
   if (n === null || n === undefined || Number.isNaN(n)) return "";
-  const key = i18n.lang + JSON.stringify(opts);
-  return (numCache[key] ||= new Intl.NumberFormat(i18n.lang, opts)).format(n);
+  const key = i18n.format + JSON.stringify(opts);
+  return (numCache[key] ||= new Intl.NumberFormat(i18n.format, opts)).format(n);
 }
 
 // the language names shown in the language menu, each in its own language
