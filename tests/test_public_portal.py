@@ -440,3 +440,19 @@ def test_no_server_paths_even_when_the_audit_check_fails(portal: Any) -> None:
     assert "FAILED verification" in seen["/public/pia.html"].text
     for url, r in seen.items():
         assert str(data_dir) not in r.text, url
+
+
+def test_the_portal_speaks_the_readers_language(portal: Any) -> None:
+    """Accept-Language picks the catalogue (a cache keyed by it says so); the PIA page cites the
+    Latin-American frameworks in Spanish; without the header the portal stays English."""
+    ctx, _, _, _ = portal
+    c = client(ctx)
+    es = c.get("/public/", headers={"Accept-Language": "es-AR,es;q=0.9"})
+    assert es.status_code == 200 and '<html lang="es-AR">' in es.text
+    assert "Portal público de transparencia" in es.text and "Accept-Language" in es.headers["vary"]
+    pia = c.get("/public/pia.html", headers={"Accept-Language": "es-EC"}).text
+    assert "Marco normativo" in pia and "Ley 25.326" in pia and "art. 42" in pia
+    policy = c.get("/public/policy.html", headers={"Accept-Language": "es-AR"}).text
+    assert "lectura de patentes" in policy  # Argentine wording
+    en = c.get("/public/")
+    assert '<html lang="en">' in en.text and "Public transparency portal" in en.text

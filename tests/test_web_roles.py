@@ -37,6 +37,7 @@ PUBLIC = {
     ("GET", "/public/"),
     ("GET", "/public/{file}"),
     ("GET", "/public/data/{file}"),
+    ("GET", "/api/i18n/catalog"),  # the log-in page is translated too: message texts only
 }
 PUBLIC_MOUNTS = {"/static"}
 SOCKETS = {

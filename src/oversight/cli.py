@@ -21,9 +21,11 @@ app = typer.Typer(
 @app.callback()
 def _private_files() -> None:
     # every file a command writes (footage, snapshots, caches, exports, reports) is 0600, folders 0700
+    from oversight.i18n import activate, cli_locale
     from oversight.privacy.copies import private_umask
 
     private_umask()
+    activate(cli_locale())  # messages for operators in the language of their shell ($LANG)
 
 
 from oversight.web.cli import users_app  # noqa: E402
@@ -40,12 +42,32 @@ from oversight.privacy.cli import register as register_privacy  # noqa: E402
 
 def _write_portal(db: Any, cfg: Any, now: datetime, out: Path) -> list[Path]:
     """``oversight report portal``: the /public pages as files (built in web/, so wired here)."""
+    from oversight.i18n import cli_locale
     from oversight.web.portal import build_portal, write_portal
 
-    return write_portal(build_portal(db, cfg, now), out)
+    return write_portal(build_portal(db, cfg, now, lang=cli_locale()), out)
 
 
 register_privacy(app, _write_portal)  # audit, retention, cameras audit, report, export, verify-export
+
+i18n_app = typer.Typer(
+    help="Message catalogues (gettext .po files): extract and check.", no_args_is_help=True
+)
+app.add_typer(i18n_app, name="i18n")
+
+
+@i18n_app.command("extract")
+def i18n_extract(check: bool = typer.Option(False, help="exit 1 if a catalogue lacks a translation")) -> None:
+    """Collect every t()/tn() of the web app and gettext()/N_() of the server into the .po files."""
+    from oversight.i18n import extract
+
+    missing = extract()
+    for where, ids in missing.items():
+        typer.echo(f"{where}: {len(ids)} untranslated")
+        for msgid in ids[:20]:
+            typer.echo(f"  {msgid!r}")
+    if check and any(missing.values()):
+        raise typer.Exit(1)
 
 
 @app.command("check-config")

@@ -20,8 +20,21 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from oversight.config.incidents import IncidentSettings
+from oversight.i18n import N_, _
 from oversight.incidents.models import Incident
 from oversight.incidents.timers import STEPS, step_durations
+
+# the chart's words for steps and groupings (translated where the chart is drawn)
+CHART_WORDS = (
+    N_("dispatch"),
+    N_("turnout"),
+    N_("travel"),
+    N_("total"),
+    N_("type"),
+    N_("priority"),
+    N_("district"),
+    N_("period"),
+)
 
 GROUPS = ("type", "priority", "district", "period")
 PERIODS = ("day", "week", "month")
@@ -180,16 +193,19 @@ def report_svg(report: dict[str, Any], step: str = "total", width: int = 640) ->
     height = top + max(1, len(rows)) * (2 * bar_h + gap) + 20
     vmax = max([r[2] for r in rows] + [1.0])
     scale = (width - left - 70) / vmax
+    words = {"step": _(step), "group": _(report["group_by"])}
+    label = escape(_("{step} response time p50 and p90 by {group}", **words))
+    heading = escape(_("{step} seconds by {group}", **words))
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" '
-        f'role="img" aria-label="{escape(step)} response time p50 and p90 by {escape(report["group_by"])}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{label}" '
         'font-family="sans-serif" font-size="12">',
-        f'<text x="8" y="16" fill="#ccc">{escape(step)} seconds by {escape(report["group_by"])}: '
+        f'<text x="8" y="16" fill="#ccc">{heading}: '
         '<tspan fill="#5b9bd5">p50</tspan> / <tspan fill="#e0a040">p90</tspan></text>',
     ]
     if not rows:
-        parts.append(f'<text x="8" y="{top + 14}" fill="#999">no finished responses in this period</text>')
+        none = escape(_("no finished responses in this period"))
+        parts.append(f'<text x="8" y="{top + 14}" fill="#999">{none}</text>')
     for i, (key, p50, p90) in enumerate(rows):
         y = top + i * (2 * bar_h + gap)
         parts.append(

@@ -17,6 +17,8 @@ from typing import Any
 
 import typer
 
+from oversight.i18n import _
+
 # The public portal is built in web/ (it reads incidents and alerts too); oversight/cli.py hands its
 # writer in through ``register`` so this layer never imports the one above it.
 PortalWriter = Callable[[Any, Any, datetime, Path], list[Path]]
@@ -98,13 +100,13 @@ def audit_verify(
     if public_key and g is not None and g.body["public_key"] != public_hex(load_verify_key(public_key)):
         r.fail(None, f"the genesis record names a different public key than {public_key}")
     for w in r.warnings:
-        typer.echo(f"warning: {w}", err=True)
+        typer.echo(_("warning: {problem}", problem=w), err=True)
     if r.ok:
         typer.echo(r.message)
         return
-    typer.echo(f"AUDIT LOG TAMPERED: {r.message}", err=True)
+    typer.echo(_("AUDIT LOG TAMPERED: {problem}", problem=r.message), err=True)
     for p in r.problems[1:20]:
-        typer.echo(f"  also: {p}", err=True)
+        typer.echo(_("  also: {problem}", problem=p), err=True)
     raise typer.Exit(1)
 
 
@@ -144,7 +146,7 @@ def audit_export(
     _seal(cfg, db)
     if out:
         out.write_text(text, encoding="utf-8")
-        typer.echo(f"wrote {out}")
+        typer.echo(_("wrote {path}", path=out))
     else:
         sys.stdout.write(text)
 
@@ -224,6 +226,7 @@ def report(
     until: str | None = typer.Option(None, "--to", help="end (default: now)"),
     out: Path = typer.Option(Path("reports"), "--out", help="output folder"),
     onvif: bool = typer.Option(False, help="query cameras over ONVIF for the PIA's security section"),
+    lang: str | None = typer.Option(None, "--lang", help="es, es_AR, es_EC or en (default: from $LANG)"),
 ) -> None:
     """Write a privacy impact assessment (HTML, PDF), a transparency report (HTML, PDF, CSV) or the
     public portal as static files for the city's website (its monthly figures end at --to)."""
@@ -241,7 +244,12 @@ def report(
     if kind == "portal":
         files = {p.name: p for p in _portal_writer[0](db, cfg, end, out)}
     else:
-        files = build_report(kind, db, cfg, start, end, out, formats, use_onvif=onvif)
+        from oversight.i18n import cli_locale, normalize
+
+        if lang and not normalize(lang):
+            raise typer.BadParameter("es, es_AR, es_EC or en", param_hint="--lang")
+        locale = normalize(lang) or cli_locale()
+        files = build_report(kind, db, cfg, start, end, out, formats, use_onvif=onvif, locale=locale)
     with db.session() as s:
         audit.record(
             s,
@@ -278,7 +286,7 @@ def export(
     with db.session() as s:
         u = s.execute(select(User).where(User.username == user, User.active.is_(True))).scalar_one_or_none()
     if u is None:
-        typer.echo(f"no active user '{user}'", err=True)
+        typer.echo(_("no active user '{user}'", user=user), err=True)
         raise typer.Exit(1)
     start, end = _when(since, "--from"), _when(until, "--to")
     assert start is not None and end is not None
@@ -298,7 +306,7 @@ def export(
             zip_it=zip_it,
         )
     except ExportError as exc:
-        typer.echo(f"export refused: {exc}", err=True)
+        typer.echo(_("export refused: {problem}", problem=exc), err=True)
         raise typer.Exit(1) from None
     _seal(cfg, db)
     typer.echo(json.dumps(res.as_dict(), indent=2))
@@ -317,9 +325,9 @@ def verify_export_cmd(
     if r.ok:
         typer.echo(r.message)
         return
-    typer.echo(f"EXPORT FAILED VERIFICATION: {r.message}", err=True)
+    typer.echo(_("EXPORT FAILED VERIFICATION: {problem}", problem=r.message), err=True)
     for p in r.problems[1:]:
-        typer.echo(f"  also: {p}", err=True)
+        typer.echo(_("  also: {problem}", problem=p), err=True)
     raise typer.Exit(1)
 
 

@@ -9,7 +9,10 @@
   compliance, audit-log integrity, with charts (events per day, accesses per role).
 
 Both are built as one list of blocks rendered to HTML and PDF (fpdf2, DejaVu fonts from matplotlib,
-so any Unicode in names prints), and the transparency figures also as CSV.
+so any Unicode in names prints), and the transparency figures also as CSV. Their words come from the
+``server`` message catalogue in the language of the surrounding ``i18n.use()`` block (``build_report``
+takes a ``locale``); dates are written in that language and the site's time zone. The PIA cites the
+frameworks a Latin-American city answers to beside GDPR Art. 35 (docs/legal-sources.md).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from oversight.config.schema import SiteConfig
+from oversight.i18n import DEFAULT, N_, _, current, format_datetime, ngettext, normalize, use
 from oversight.privacy import audit, audit_trail
 from oversight.privacy.camera_audit import CameraAudit, Finding, audit_site, site_findings
 from oversight.privacy.models import AuditCheckpoint, AuditEntry, ExportRecord, RevealRequest
@@ -170,15 +174,24 @@ def _check_audit(s: Session, u: Usage, cfg: SiteConfig | None) -> None:
         )
 
 
+# values the records hold that the reports show translated: roles, reveal states, severities, rule
+# types, recording modes (marked for the catalogue here; ``_(value)`` translates them where shown)
+VOCABULARY = (
+    N_("viewer"), N_("operator"), N_("supervisor"), N_("auditor"), N_("admin"),
+    N_("pending"), N_("approved"), N_("denied"), N_("revoked"), N_("expired"),
+    N_("high"), N_("medium"), N_("low"), N_("info"),
+    N_("zone"), N_("line"), N_("dwell"), N_("crowd"), N_("continuous"), N_("events"),
+)  # fmt: skip
+
 REVEAL_SCOPE_COLUMNS = [
-    "Reveal",
-    "Cameras",
-    "Footage from (UTC)",
-    "Footage to (UTC)",
-    "Hours",
-    "Hours past approval (live/future)",
-    "Approvals",
-    "Status",
+    N_("Reveal"),
+    N_("Cameras"),
+    N_("Footage from (UTC)"),
+    N_("Footage to (UTC)"),
+    N_("Hours"),
+    N_("Hours past approval (live/future)"),
+    N_("Approvals"),
+    N_("Status"),
 ]
 
 
@@ -193,8 +206,8 @@ def _reveal_scope(r: RevealRequest) -> list[str]:
         f"{r.end.astimezone(UTC):%Y-%m-%d %H:%M}",
         f"{(r.end - r.start).total_seconds() / 3600:.2f}",
         f"{ahead:.2f}",
-        f"{approvals} of {int(r.approvals_needed or 1)}",
-        r.status,
+        _("{given} of {needed}", given=approvals, needed=int(r.approvals_needed or 1)),
+        _(r.status),
     ]
 
 
@@ -229,7 +242,7 @@ def _bar_chart(data: dict[str, int] | Counter[str], title: str, xlabel: str) -> 
     ax.spines[["top", "right"]].set_visible(False)
     if not any(vals):
         ax.text(
-            0.5, 0.5, "none in this period", transform=ax.transAxes, ha="center", va="center", color="#777"
+            0.5, 0.5, _("none in this period"), transform=ax.transAxes, ha="center", va="center", color="#777"
         )
     fig.tight_layout()
     buf = io.BytesIO()
@@ -247,30 +260,36 @@ def _cameras_table(cfg: SiteConfig) -> Block:
             else (
                 f"{c.location.lat:.5f}, {c.location.lon:.5f}"
                 if c.location and c.location.lat is not None and c.location.lon is not None
-                else "not stated"
+                else _("not stated")
             )
         )
-        rows.append([c.id, c.display_name, loc, c.purpose, "yes" if c.enabled else "no"])
-    return ("table", ["Camera", "Name", "Location", "Declared purpose", "On"], rows)
+        rows.append([c.id, c.display_name, loc, c.purpose, _("yes") if c.enabled else _("no")])
+    return ("table", [_("Camera"), _("Name"), _("Location"), _("Declared purpose"), _("On")], rows)
 
 
 def _analytics_table(cfg: SiteConfig) -> Block:
     rows = []
     for c in cfg.cameras:
         if not c.detect.enabled:
-            rows.append([c.id, "none (recording only)", "-", "-"])
+            rows.append([c.id, _("none (recording only)"), "-", "-"])
             continue
         rows.append(
             [
                 c.id,
-                f"detection ({c.detect.detector}): {', '.join(c.detect.classes)}",
-                "motion/objects",
-                "counts and alerts; no identification",
+                _(
+                    "detection ({detector}): {classes}",
+                    detector=c.detect.detector,
+                    classes=", ".join(c.detect.classes),
+                ),
+                _("motion/objects"),
+                _("counts and alerts; no identification"),
             ]
         )
         for r in c.rules:
-            rows.append([c.id, f"{r.type} rule '{r.id}'", ", ".join(r.classes), r.purpose])
-    return ("table", ["Camera", "Analytic", "Classes", "Declared purpose"], rows)
+            rows.append(
+                [c.id, _("{type} rule '{rule}'", type=_(r.type), rule=r.id), ", ".join(r.classes), r.purpose]
+            )
+    return ("table", [_("Camera"), _("Analytic"), _("Classes"), _("Declared purpose")], rows)
 
 
 def _retention_table(rep: RetentionReport) -> Block:
@@ -284,22 +303,22 @@ def _retention_table(rep: RetentionReport) -> Block:
             str(c.held_segments),
             str(c.violations),
             str(c.deleted_in_period),
-            "yes" if c.compliant else "NO",
+            _("yes") if c.compliant else _("NO"),
         ]
         for c in rep.cameras
     ]
     return (
         "table",
         [
-            "Camera",
-            "Policy",
-            "Event clips",
-            "Segments",
-            "Oldest",
-            "Held",
-            "Violations",
-            "Deleted",
-            "Compliant",
+            _("Camera"),
+            _("Policy"),
+            _("Event clips"),
+            _("Segments"),
+            _("Oldest"),
+            _("Held"),
+            _("Violations"),
+            _("Deleted"),
+            _("Compliant"),
         ],
         rows,
     )
@@ -310,50 +329,68 @@ def _security_table(results: list[CameraAudit], site: list[Finding]) -> Block:
     for r in results:
         for f in r.findings:
             if f.severity != "info":
-                rows.append([r.camera_id, f.severity, f.message])
+                rows.append([r.camera_id, _(f.severity), f.message])
         if not any(f.severity != "info" for f in r.findings):
-            rows.append([r.camera_id, "ok", f"no findings ({r.manufacturer or 'manufacturer unknown'})"])
-    rows += [["site", f.severity, f.message] for f in site]
-    return ("table", ["Camera", "Severity", "Finding"], rows)
+            rows.append(
+                [
+                    r.camera_id,
+                    _("ok"),
+                    _(
+                        "no findings ({manufacturer})",
+                        manufacturer=r.manufacturer or _("manufacturer unknown"),
+                    ),
+                ]
+            )
+    rows += [[_("site"), _(f.severity), f.message] for f in site]
+    return ("table", [_("Camera"), _("Severity"), _("Finding")], rows)
 
 
 def _pia_description(cfg: SiteConfig, usage: Usage, ret: RetentionReport) -> list[Block]:
-    roles = ", ".join(f"{n} {r}" for r, n in sorted(usage.users_by_role.items())) or "no accounts yet"
+    roles = ", ".join(f"{n} {_(r)}" for r, n in sorted(usage.users_by_role.items())) or _("no accounts yet")
     purposes = sorted({c.purpose for c in cfg.cameras})
     return [
-        ("h2", "1. Systematic description of the processing"),
+        ("h2", _("1. Systematic description of the processing")),
         (
             "p",
-            f"{len(cfg.cameras)} camera(s) record video of public space. Declared purposes: "
-            + "; ".join(purposes)
-            + "."
+            ngettext(
+                "{n} camera records video of public space. Declared purposes: {purposes}.",
+                "{n} cameras record video of public space. Declared purposes: {purposes}.",
+                len(cfg.cameras),
+                purposes="; ".join(purposes),
+            )
             if purposes
-            else "No cameras are configured.",
+            else _("No cameras are configured."),
         ),
         _cameras_table(cfg),
-        ("h2", "1.1 Analytics"),
+        ("h2", _("1.1 Analytics")),
         (
             "p",
-            "Analytics detect objects and motion to count and alert. They never identify people: no face "
-            "recognition, no biometric templates, no licence plate reading, no links to identity databases "
-            "(enforced by an automated test on the code and its dependencies).",
+            _(
+                "Analytics detect objects and motion to count and alert. They never identify people: no "
+                "face recognition, no biometric templates, no licence plate reading, no links to identity "
+                "databases (enforced by an automated test on the code and its dependencies)."
+            ),
         ),
         _analytics_table(cfg),
-        ("h2", "1.2 Retention"),
+        ("h2", _("1.2 Retention")),
         (
             "p",
-            "Footage is deleted automatically when its policy expires, except footage under an evidence "
-            "hold. "
-            "Every deletion is written to the audit log.",
+            _(
+                "Footage is deleted automatically when its policy expires, except footage under an evidence "
+                "hold. Every deletion is written to the audit log."
+            ),
         ),
         _retention_table(ret),
-        ("h2", "1.3 Who has access"),
+        ("h2", _("1.3 Who has access")),
         (
             "p",
-            f"Accounts by role: {roles}. Viewers and operators see live video with faces blurred; "
-            "operators and supervisors play back recordings, redacted; unredacted footage needs a reveal "
-            "approved by a second person with the supervisor role; auditors see the audit log and reports "
-            "but no footage; admins configure but see only redacted stills.",
+            _(
+                "Accounts by role: {roles}. Viewers and operators see live video with faces blurred; "
+                "operators and supervisors play back recordings, redacted; unredacted footage needs a reveal "
+                "approved by a second person with the supervisor role; auditors see the audit log and "
+                "reports but no footage; admins configure but see only redacted stills.",
+                roles=roles,
+            ),
         ),
     ]
 
@@ -361,25 +398,36 @@ def _pia_description(cfg: SiteConfig, usage: Usage, ret: RetentionReport) -> lis
 def _pia_necessity(cfg: SiteConfig, redaction_off: list[str]) -> list[Block]:
     max_ret = max((c.record.retention_days for c in cfg.cameras), default=0)
     return [
-        ("h2", "2. Necessity and proportionality"),
+        ("h2", _("2. Necessity and proportionality")),
         (
             "bullets",
             [
-                "Each camera and each analytic rule must declare its purpose in the configuration; the "
-                "lists above "
-                "are generated from it, so a camera without a purpose cannot run.",
-                "Faces are blurred by default at every exit of pixels (live, snapshots, thumbnails, "
-                "playback, "
-                f"exports){'' if not redaction_off else '; EXCEPT on ' + ', '.join(redaction_off)}.",
-                f"Longest retention configured: {max_ret:g} days"
-                + (" — review whether this is necessary." if max_ret > 31 else "."),
-                "Recording mode per camera: "
-                + ", ".join(f"{c.id}: {c.record.mode}" for c in cfg.cameras)
-                + "."
+                _(
+                    "Each camera and each analytic rule must declare its purpose in the configuration; the "
+                    "lists above are generated from it, so a camera without a purpose cannot run."
+                ),
+                _(
+                    "Faces are blurred by default at every exit of pixels (live, snapshots, thumbnails, "
+                    "playback, exports)."
+                )
+                if not redaction_off
+                else _(
+                    "Faces are blurred by default at every exit of pixels (live, snapshots, thumbnails, "
+                    "playback, exports); EXCEPT on {cameras}.",
+                    cameras=", ".join(redaction_off),
+                ),
+                _("Longest retention configured: {days} days", days=format(max_ret, "g"))
+                + (_(" — review whether this is necessary.") if max_ret > 31 else "."),
+                _(
+                    "Recording mode per camera: {modes}.",
+                    modes=", ".join(c.id + ": " + _(c.record.mode) for c in cfg.cameras),
+                )
                 if cfg.cameras
-                else "No cameras.",
-                "Analytics may be limited by schedules and zones so that only the areas and hours needed "
-                "are analysed.",
+                else _("No cameras."),
+                _(
+                    "Analytics may be limited by schedules and zones so that only the areas and hours needed "
+                    "are analysed."
+                ),
             ],
         ),
     ]
@@ -399,72 +447,99 @@ def _pia_risks(
     covered = [r.camera_id for r in sec if r.ndaa_covered]
     no_loc = [c.id for c in cfg.cameras if not c.location]
     return [
-        ("h2", "3. Risks to the rights and freedoms of the people filmed"),
+        ("h2", _("3. Risks to the rights and freedoms of the people filmed")),
         (
             "table",
-            ["Risk", "Assessment from this installation"],
-            [
-                [
-                    "Identification of people going about their lawful business",
-                    "low: faces redacted by default; identification only via four-eyes reveal"
-                    if not redaction_off
-                    else f"HIGH: redaction off on {', '.join(redaction_off)}",
-                ],
-                [
-                    "Misuse by staff (curiosity, stalking, function creep)",
-                    f"mitigated: {usage.accesses_by_role.total()} footage accesses in the period, each "
-                    "logged with "
-                    "purpose; reveals need a second person",
-                ],
-                [
-                    "Unauthorised access through insecure cameras or networks",
-                    f"{'HIGH' if n_high else 'low'}: {n_high} high-severity security finding(s), see "
-                    "section 4.1",
-                ],
-                [
-                    "Supply-chain risk (NDAA §889-covered vendors)",
-                    f"{'HIGH: ' + ', '.join(covered) if covered else 'none identified'}",
-                ],
-                [
-                    "Footage kept longer than needed",
-                    "compliant"
-                    if ret.compliant
-                    else f"VIOLATION: footage past policy on "
-                    f"{', '.join(c.camera_id for c in ret.cameras if not c.compliant)}",
-                ],
-                [
-                    "Chilling effect / transparency",
-                    "mitigated: locations"
-                    + (" published" if not no_loc else f" missing for {', '.join(no_loc)}")
-                    + "; transparency reports",
-                ],
-                [
-                    "Tampering with records of access",
-                    f"mitigated: hash-chained, signed audit log; current check: {usage.audit_message}",
-                ],
-            ],
+            [_("Risk"), _("Assessment from this installation")],
+            _risks_to_people(usage, n_high, redaction_off) + _risks_to_records(usage, ret, covered, no_loc),
         ),
     ]
 
 
-PIA_MEASURES = [
-    "Redaction on the way out; raw footage kept unmodified as evidence.",
-    "Four-eyes reveal: requester and approving supervisor must be different people; "
-    "time-limited; "
-    "exactly the requested cameras and window.",
-    "Tamper-evident audit log (SHA-256 hash chain, Ed25519-signed checkpoints).",
-    "Signed evidence exports verifiable offline with the installation's public key.",
-    "Automatic retention with evidence holds; retention report.",
-    "Role-based access; passwords hashed with argon2id; login throttling.",
-    "Hard lines enforced by tests: no face recognition, no plate reading.",
+def _risks_to_people(usage: Usage, n_high: int, redaction_off: list[str]) -> list[list[str]]:
+    return [
+        [
+            _("Identification of people going about their lawful business"),
+            _("low: faces redacted by default; identification only via four-eyes reveal")
+            if not redaction_off
+            else _("HIGH: redaction off on {cameras}", cameras=", ".join(redaction_off)),
+        ],
+        [
+            _("Misuse by staff (curiosity, stalking, function creep)"),
+            _(
+                "mitigated: {n} footage accesses in the period, each logged with purpose; reveals "
+                "need a second person",
+                n=usage.accesses_by_role.total(),
+            ),
+        ],
+        [
+            _("Unauthorised access through insecure cameras or networks"),
+            ngettext(
+                "HIGH: {n} high-severity security finding, see section 4.1",
+                "HIGH: {n} high-severity security findings, see section 4.1",
+                n_high,
+            )
+            if n_high
+            else _("low: no high-severity security findings, see section 4.1"),
+        ],
+    ]
+
+
+def _risks_to_records(
+    usage: Usage, ret: RetentionReport, covered: list[str], no_loc: list[str]
+) -> list[list[str]]:
+    return [
+        [
+            _("Supply-chain risk (NDAA §889-covered vendors)"),
+            _("HIGH: {cameras}", cameras=", ".join(covered)) if covered else _("none identified"),
+        ],
+        [
+            _("Footage kept longer than needed"),
+            _("compliant")
+            if ret.compliant
+            else _(
+                "VIOLATION: footage past policy on {cameras}",
+                cameras=", ".join(c.camera_id for c in ret.cameras if not c.compliant),
+            ),
+        ],
+        [
+            _("Chilling effect / transparency"),
+            _("mitigated: locations published; transparency reports")
+            if not no_loc
+            else _(
+                "mitigated: locations missing for {cameras}; transparency reports",
+                cameras=", ".join(no_loc),
+            ),
+        ],
+        [
+            _("Tampering with records of access"),
+            _(
+                "mitigated: hash-chained, signed audit log; current check: {check}",
+                check=usage.audit_message,
+            ),
+        ],
+    ]
+
+
+PIA_MEASURES = [  # marked here, translated where the report is written
+    N_("Redaction on the way out; raw footage kept unmodified as evidence."),
+    N_(
+        "Four-eyes reveal: requester and approving supervisor must be different people; "
+        "time-limited; exactly the requested cameras and window."
+    ),
+    N_("Tamper-evident audit log (SHA-256 hash chain, Ed25519-signed checkpoints)."),
+    N_("Signed evidence exports verifiable offline with the installation's public key."),
+    N_("Automatic retention with evidence holds; retention report."),
+    N_("Role-based access; passwords hashed with argon2id; login throttling."),
+    N_("Hard lines enforced by tests: no face recognition, no plate reading."),
 ]
 
 
 def _security_summary(results: list[CameraAudit], site: list[Finding]) -> Block:
     """Findings counted by severity: what the public may know without a map for an attacker."""
     counts = Counter(f.severity for r in results for f in r.findings) + Counter(f.severity for f in site)
-    rows = [[sev, str(counts.get(sev, 0))] for sev in ("high", "medium", "low")]
-    return ("table", ["Severity", "Findings (details go to the controller, not published)"], rows)
+    rows = [[_(sev), str(counts.get(sev, 0))] for sev in ("high", "medium", "low")]
+    return ("table", [_("Severity"), _("Findings (details go to the controller, not published)")], rows)
 
 
 def pia_blocks(
@@ -483,76 +558,161 @@ def pia_blocks(
     usage = collect_usage(db, start, end, cfg)
     if public:  # the verdict is published; its wording can name server paths, so it stays inside
         usage.audit_message = (
-            "verified" if usage.audit_ok else "FAILED verification (details to the controller)"
+            _("verified") if usage.audit_ok else _("FAILED verification (details to the controller)")
         )
     ret = retention_report(db, cfg, end)
     sec = audit_site(cfg, use_onvif=use_onvif, timeout=1.0)
     site_f = site_findings(cfg)
     redaction_off = [c.id for c in cfg.cameras if not c.redaction.faces]
     return [
-        ("h1", f"Privacy impact assessment — {cfg.site.name}"),
+        ("h1", _("Privacy impact assessment — {site}", site=cfg.site.name)),
         (
             "p",
-            f"Controller: {cfg.site.controller}. Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by "
-            "Oversight "
-            "from the live configuration and the audit log; usage figures cover "
-            f"{start:%Y-%m-%d} to {end:%Y-%m-%d}. Structure follows GDPR Article 35(7).",
+            _(
+                "Controller: {controller}. Generated {generated} ({zone}) by Oversight from the live "
+                "configuration and the audit log; usage figures cover {start} to {end}. Structure follows "
+                "GDPR Article 35(7).",
+                controller=cfg.site.controller,
+                generated=format_datetime(datetime.now(UTC), cfg.site.timezone),
+                zone=cfg.site.timezone,
+                start=format_datetime(start, cfg.site.timezone, time=False),
+                end=format_datetime(end, cfg.site.timezone, time=False),
+            ),
         ),
         *_pia_description(cfg, usage, ret),
         *_pia_necessity(cfg, redaction_off),
         *_pia_risks(cfg, usage, ret, sec, site_f, redaction_off),
-        ("h2", "4. Measures in place"),
-        ("bullets", list(PIA_MEASURES)),
-        ("h2", "4.1 Camera security audit"),
+        ("h2", _("4. Measures in place")),
+        ("bullets", [_(m) for m in PIA_MEASURES]),
+        ("h2", _("4.1 Camera security audit")),
         _security_summary(sec, site_f) if public else _security_table(sec, site_f),
+        *legal_frameworks(),
+    ]
+
+
+def legal_frameworks() -> list[Block]:
+    """The laws this assessment answers to, beside GDPR Art. 35: what a Latin-American city's data
+    protection authority asks of video surveillance (sources: docs/legal-sources.md)."""
+    return [
+        ("h2", _("5. Legal frameworks")),
+        (
+            "p",
+            _(
+                "This assessment follows the structure of GDPR Article 35(7). A city outside the European "
+                "Union answers to its own law; the requirements below are those of the frameworks most "
+                "often met in Latin America, with where this report or the system answers each."
+            ),
+        ),
+        (
+            "bullets",
+            [
+                _(
+                    "EU General Data Protection Regulation (Regulation (EU) 2016/679), Art. 35: data "
+                    "protection impact assessment for systematic monitoring of a publicly accessible area "
+                    "on a large scale (Art. 35(3)(c)); sections 1 to 4 of this report."
+                ),
+                _(
+                    "Argentina, Ley 25.326 de Protección de los Datos Personales: images of identifiable "
+                    "people are personal data (art. 2); quality and purpose of the data (art. 4), "
+                    "information to the people filmed (art. 6), security and confidentiality (arts. 9 and "
+                    "10), rights of access, rectification and deletion (arts. 14 to 16). Declared purposes, "
+                    "retention and access by role: sections 1 and 2."
+                ),
+                _(
+                    "Argentina, Disposición 10/2015 of the Dirección Nacional de Protección de Datos "
+                    "Personales (today the Agencia de Acceso a la Información Pública, AAIP): conditions "
+                    "for lawful video surveillance: signs that announce the cameras, their purposes and the "
+                    "controller; images used only for the purposes that justified them; a treatment manual "
+                    "with places and hours, retention period, security measures and how people exercise "
+                    "their rights (art. 7 of its annex). The camera register and use policy of the public "
+                    "portal and sections 1 and 4 of this report."
+                ),
+                _(
+                    "Ecuador, Ley Orgánica de Protección de Datos Personales (Registro Oficial, Quinto "
+                    "Suplemento 459, 26 May 2021) and its General Regulation (Executive Decree 904, 2023): "
+                    "principles of purpose, proportionality, minimisation and retention (art. 10), "
+                    "security of processing, and a data protection impact assessment before processing "
+                    "that entails a high risk, such as systematic monitoring of publicly accessible areas "
+                    "(art. 42): this report."
+                ),
+            ],
+        ),
     ]
 
 
 def _access_blocks(u: Usage) -> list[Block]:
     """Who looked at footage, the reveals and their scope, exports, incidents, logins, config."""
     return [
-        ("h2", "Footage accesses"),
+        ("h2", _("Footage accesses")),
         (
             "img",
-            _bar_chart(u.accesses_by_role or {"none": 0}, "Footage accesses per role", "role"),
-            "Footage accesses per role",
+            _bar_chart(
+                {_(k): v for k, v in u.accesses_by_role.items()} or {_("none"): 0},
+                _("Footage accesses per role"),
+                _("role"),
+            ),
+            _("Footage accesses per role"),
         ),
         (
             "table",
-            ["Role", "Accesses"],
-            [[k, str(v)] for k, v in sorted(u.accesses_by_role.items())] or [["-", "0"]],
+            [_("Role"), _("Accesses")],
+            [[_(k), str(v)] for k, v in sorted(u.accesses_by_role.items())] or [["-", "0"]],
         ),
         (
             "table",
-            ["Kind of access", "Count"],
+            [_("Kind of access"), _("Count")],
             [[k, str(v)] for k, v in sorted(u.accesses_by_action.items())] or [["-", "0"]],
         ),
-        ("h2", "Reveals of unredacted footage (four-eyes)"),
+        ("h2", _("Reveals of unredacted footage (four-eyes)")),
         (
             "table",
-            ["Requested", "Approved", "Denied", "Revoked", "Pending"],
+            [_("Requested"), _("Approved"), _("Denied"), _("Revoked"), _("Pending")],
             [[str(u.reveals.get(k, 0)) for k in ("requested", "approved", "denied", "revoked", "pending")]],
         ),
-        ("p", "The scope of every reveal requested in the period:"),
-        ("table", REVEAL_SCOPE_COLUMNS, u.reveal_scopes or [["-"] * len(REVEAL_SCOPE_COLUMNS)]),
-        ("h2", "Exports, incidents, logins, configuration"),
+        ("p", _("The scope of every reveal requested in the period:")),
         (
             "table",
-            ["Measure", "Count"],
+            [_(c) for c in REVEAL_SCOPE_COLUMNS],
+            u.reveal_scopes or [["-"] * len(REVEAL_SCOPE_COLUMNS)],
+        ),
+        ("h2", _("Exports, incidents, logins, configuration")),
+        (
+            "table",
+            [_("Measure"), _("Count")],
             [
-                ["Evidence exports", str(u.exports)],
-                ["  of which unredacted (covered by an approved reveal)", str(u.exports_unredacted)],
+                [_("Evidence exports"), str(u.exports)],
+                [_("  of which unredacted (covered by an approved reveal)"), str(u.exports_unredacted)],
                 [
-                    "Incidents",
-                    "not recorded on this installation" if u.incidents is None else str(u.incidents),
+                    _("Incidents"),
+                    _("not recorded on this installation") if u.incidents is None else str(u.incidents),
                 ],
                 [
-                    "Logins succeeded / failed",
+                    _("Logins succeeded / failed"),
                     f"{u.logins.get('succeeded', 0)} / {u.logins.get('failed', 0)}",
                 ],
-                ["Configuration changes", str(u.config_changes)],
-                ["Footage segments deleted by retention", str(u.deletions)],
+                [_("Configuration changes"), str(u.config_changes)],
+                [_("Footage segments deleted by retention"), str(u.deletions)],
             ],
+        ),
+    ]
+
+
+def _integrity_blocks(u: Usage) -> list[Block]:
+    return [
+        ("h2", _("Integrity of these records")),
+        (
+            "p",
+            _("Audit log: {check}.", check=u.audit_message)
+            + " "
+            + (
+                _(
+                    "Latest signed digest: {digest}. Publishing this hash lets anyone detect a later "
+                    "rewrite of the log.",
+                    digest=u.last_checkpoint,
+                )
+                if u.last_checkpoint
+                else _("No signed digest yet.")
+            ),
         ),
     ]
 
@@ -563,44 +723,48 @@ def transparency_blocks(
     u = collect_usage(db, start, end, cfg)
     ret = retention_report(db, cfg, end, since=start)
     b: list[Block] = [
-        ("h1", f"Transparency report — {cfg.site.name}"),
+        ("h1", _("Transparency report — {site}", site=cfg.site.name)),
         (
             "p",
-            f"Period {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC. Controller: {cfg.site.controller}. "
-            "All figures come from the system's own records (audit log, reveal register, export register).",
+            _(
+                "Period {start} to {end} ({zone}). Controller: {controller}. All figures come from the "
+                "system's own records (audit log, reveal register, export register).",
+                start=format_datetime(start, cfg.site.timezone),
+                end=format_datetime(end, cfg.site.timezone),
+                zone=cfg.site.timezone,
+                controller=cfg.site.controller,
+            ),
         ),
-        ("h2", "Cameras"),
-        ("p", f"{len(cfg.cameras)} camera(s), {sum(1 for c in cfg.cameras if c.enabled)} enabled."),
+        ("h2", _("Cameras")),
+        (
+            "p",
+            ngettext(
+                "{n} camera, {enabled} enabled.",
+                "{n} cameras, {enabled} enabled.",
+                len(cfg.cameras),
+                enabled=sum(1 for c in cfg.cameras if c.enabled),
+            ),
+        ),
         _cameras_table(cfg),
-        ("h2", "Analytics and their declared purposes"),
+        ("h2", _("Analytics and their declared purposes")),
         _analytics_table(cfg),
-        ("h2", "Events detected"),
-        ("img", _bar_chart(u.events_per_day, "Events per day", "day (UTC)"), "Events per day"),
+        ("h2", _("Events detected")),
+        ("img", _bar_chart(u.events_per_day, _("Events per day"), _("day (UTC)")), _("Events per day")),
         (
             "table",
-            ["Label", "Events"],
+            [_("Label"), _("Events")],
             [[k, str(v)] for k, v in u.events_by_label.most_common()] or [["-", "0"]],
         ),
         *_access_blocks(u),
-        ("h2", "Retention compliance"),
+        ("h2", _("Retention compliance")),
         (
             "p",
-            "All cameras compliant: no footage older than its policy outside evidence holds."
+            _("All cameras compliant: no footage older than its policy outside evidence holds.")
             if ret.compliant
-            else "VIOLATIONS: some footage is older than its policy and not under an evidence hold.",
+            else _("VIOLATIONS: some footage is older than its policy and not under an evidence hold."),
         ),
         _retention_table(ret),
-        ("h2", "Integrity of these records"),
-        (
-            "p",
-            f"Audit log: {u.audit_message}."
-            + (
-                f" Latest signed digest: {u.last_checkpoint}. Publishing this hash lets anyone detect "
-                "a later rewrite of the log."
-                if u.last_checkpoint
-                else " No signed digest yet."
-            ),
-        ),
+        *_integrity_blocks(u),
     ]
     return b, u, ret
 
@@ -618,8 +782,8 @@ CSS = (
 def render_html(blocks: list[Block], title: str) -> str:
     e = html.escape
     out = [
-        f"<!doctype html><html lang='en'><meta charset='utf-8'><title>{e(title)}</title><style>{CSS}</style>"
-        "<body>"
+        f"<!doctype html><html lang='{current().language}'><meta charset='utf-8'><title>{e(title)}</title>"
+        f"<style>{CSS}</style><body>"
     ]
     for blk in blocks:
         kind = blk[0]
@@ -757,28 +921,34 @@ def build_report(
     out_dir: Path,
     formats: tuple[str, ...] = ("html", "pdf", "csv"),
     use_onvif: bool = False,
+    locale: str | None = None,
 ) -> dict[str, Path]:
-    """Write the report in the requested formats; returns {format: path}."""
+    """Write the report in the requested formats (in ``locale``'s language); returns {format: path}."""
     if start.tzinfo is None or end.tzinfo is None or end <= start:
         raise ValueError("give a UTC period with from before to")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"{kind}-{start:%Y%m%d}-{end:%Y%m%d}"
+    loc = normalize(locale) or DEFAULT
+    stem = f"{kind}-{start:%Y%m%d}-{end:%Y%m%d}" + (
+        "" if loc == DEFAULT else f"-{loc}"
+    )  # one file per language
     files: dict[str, Path] = {}
-    if kind == "pia":
-        blocks = pia_blocks(db, cfg, start, end, use_onvif)
-        title = f"Privacy impact assessment — {cfg.site.name}"
-        usage = ret = None
-    elif kind == "transparency":
-        blocks, usage, ret = transparency_blocks(db, cfg, start, end)
-        title = f"Transparency report — {cfg.site.name}"
-    else:
-        raise ValueError("report kind is pia or transparency")
+    with use(locale):
+        if kind == "pia":
+            blocks = pia_blocks(db, cfg, start, end, use_onvif)
+            title = _("Privacy impact assessment — {site}", site=cfg.site.name)
+            usage = ret = None
+        elif kind == "transparency":
+            blocks, usage, ret = transparency_blocks(db, cfg, start, end)
+            title = _("Transparency report — {site}", site=cfg.site.name)
+        else:
+            raise ValueError("report kind is pia or transparency")
+        html_text = render_html(blocks, title)
     for fmt in formats:
         path = out_dir / f"{stem}.{fmt}"
         tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
         if fmt == "html":
-            tmp.write_text(render_html(blocks, title), encoding="utf-8")
+            tmp.write_text(html_text, encoding="utf-8")
         elif fmt == "pdf":
             render_pdf(blocks, title, tmp)
         elif fmt == "csv" and usage is not None and ret is not None:

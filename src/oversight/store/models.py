@@ -77,6 +77,7 @@ class User(Base):
     sessions_valid_after: Mapped[datetime | None] = mapped_column(
         UTCDateTime, nullable=True
     )  # logout everywhere
+    locale: Mapped[str | None] = mapped_column(String(16), nullable=True)  # UI language; None: the browser's
 
 
 class EvidenceHold(Base):

@@ -16,6 +16,7 @@ from pathlib import Path
 import typer
 from sqlalchemy.orm import Session
 
+from oversight.i18n import _
 from oversight.permissions import permissions_of
 from oversight.store.db import Database
 from oversight.store.models import ROLES
@@ -60,7 +61,7 @@ def _change(config: Path | None, db_url: str | None) -> Iterator[Session]:
         with open_db(config, db_url).session() as s:
             yield s
     except accounts.AccountError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(_("error: {problem}", problem=exc), err=True)
         raise typer.Exit(1) from None
 
 
@@ -86,7 +87,7 @@ def add(
     password = _read_password(password_stdin)
     with _change(config, db_url) as s:
         accounts.add_user(s, console(), username, password, role)
-    typer.echo(f"added {username} ({role})")
+    typer.echo(_("added {user} ({role})", user=username, role=role))
 
 
 @users_app.command("list")
@@ -94,14 +95,14 @@ def list_users(config: Path | None = ConfigOpt, db_url: str | None = DbOpt) -> N
     """List accounts."""
     with open_db(config, db_url).session() as s:
         for u in accounts.list_users(s):
-            typer.echo(f"{u.username}\t{u.role}\t{'active' if u.active else 'disabled'}")
+            typer.echo(f"{u.username}\t{u.role}\t{_('active') if u.active else _('disabled')}")
 
 
 @users_app.command("permissions")
 def permissions(role: str | None = typer.Argument(None, help="one role; default: every role")) -> None:
     """What each role may do, from the permission table the web app enforces."""
     if role is not None and role not in ROLES:
-        typer.echo(f"error: role must be one of {', '.join(ROLES)}", err=True)
+        typer.echo(_("error: role must be one of {roles}", roles=", ".join(ROLES)), err=True)
         raise typer.Exit(1)
     for r in [role] if role else ROLES:
         typer.echo(f"{r}\t{' '.join(permissions_of(r))}")
@@ -112,7 +113,7 @@ def set_role(username: str, role: str, config: Path | None = ConfigOpt, db_url: 
     """Change a role (the user's sessions end, and so do their reveals)."""
     with _change(config, db_url) as s:
         accounts.update_user(s, console(), username, role=role)
-    typer.echo(f"{username} is now {role}")
+    typer.echo(_("{user} is now {role}", user=username, role=role))
 
 
 @users_app.command("passwd")
@@ -126,7 +127,7 @@ def passwd(
     password = _read_password(password_stdin)
     with _change(config, db_url) as s:
         accounts.update_user(s, console(), username, password=password)
-    typer.echo(f"password of {username} changed")
+    typer.echo(_("password of {user} changed", user=username))
 
 
 @users_app.command("disable")
@@ -134,14 +135,14 @@ def disable(username: str, config: Path | None = ConfigOpt, db_url: str | None =
     """Disable an account, end its sessions, revoke its reveals (and its tokens, for an admin)."""
     with _change(config, db_url) as s:
         accounts.update_user(s, console(), username, active=False)
-    typer.echo(f"{username} disabled")
+    typer.echo(_("{user} disabled", user=username))
 
 
 @users_app.command("enable")
 def enable(username: str, config: Path | None = ConfigOpt, db_url: str | None = DbOpt) -> None:
     with _change(config, db_url) as s:
         accounts.update_user(s, console(), username, active=True)
-    typer.echo(f"{username} enabled")
+    typer.echo(_("{user} enabled", user=username))
 
 
 @users_app.command("logout-all")
@@ -149,7 +150,7 @@ def logout_all(username: str, config: Path | None = ConfigOpt, db_url: str | Non
     """End every session of a user."""
     with _change(config, db_url) as s:
         accounts.logout_everywhere(s, console(), username)
-    typer.echo(f"all sessions of {username} ended")
+    typer.echo(_("all sessions of {user} ended", user=username))
 
 
 @users_app.command("token")

@@ -24,6 +24,7 @@ from sqlalchemy import select
 
 from oversight.config.schema import CameraConfig, SiteConfig
 from oversight.events.models import ACK_REASONS, Alert
+from oversight.i18n import normalize, use
 from oversight.incidents.reports import incident_summary, response_report
 from oversight.permissions import PERMISSIONS
 from oversight.privacy import audit_trail
@@ -31,7 +32,7 @@ from oversight.privacy.reports import REVEAL_SCOPE_COLUMNS, Block, collect_usage
 from oversight.privacy.retention_report import RetentionReport, retention_report
 from oversight.store.db import Database
 from oversight.store.models import ROLES, User
-from oversight.web.portal_text import MAPPING, PAGES, STRINGS
+from oversight.web.portal_text import MAPPING, PAGES, strings
 
 ASSETS = Path(__file__).parent / "static" / "public"
 ASSET_FILES = ("portal.css", "portal.js", "favicon.svg")
@@ -181,7 +182,7 @@ def cameras_page(cfg: SiteConfig, tx: dict[str, str]) -> Page:
         ("h1", tx["cameras.h1"]),
         ("p", tx["cameras.intro"]),
         ("h2", tx["cameras.map"], "cameras.map"),
-        ("map", "data/cameras.json"),
+        ("map", "data/cameras.json", tx["cameras.map"]),
         ("h2", tx["cameras.table"], "cameras.table"),
         ("table", [tx[f"cameras.col.{k}"] for k in cols], rows),
     ]
@@ -567,15 +568,18 @@ def index_page(cfg: SiteConfig, figures: dict[str, Any], tx: dict[str, str]) -> 
 
 
 def build_portal(db: Database, cfg: SiteConfig, now: datetime | None = None, lang: str = "en") -> Portal:
-    """Every page of the portal, as of ``now``; the PIA's usage figures cover the last 30 days."""
+    """Every page of the portal, as of ``now``, in ``lang`` (a shipped catalogue: en, es, es_AR,
+    es_EC); the PIA's usage figures cover the last 30 days."""
     from datetime import timedelta
 
     now = now or datetime.now(UTC)
-    tx = STRINGS[lang]
+    lang = normalize(lang) or "en"
+    tx = strings(lang)
     with db.session() as s:
         accounts = Counter(r for (r,) in s.execute(select(User.role).where(User.active.is_(True))))
     figures = audit_figures(db, cfg)
-    pia = Page("pia", tx["nav.pia"], pia_blocks(db, cfg, now - timedelta(days=30), now, public=True))
+    with use(lang):
+        pia = Page("pia", tx["nav.pia"], pia_blocks(db, cfg, now - timedelta(days=30), now, public=True))
     pages = [
         index_page(cfg, figures, tx),
         cameras_page(cfg, tx),
@@ -609,7 +613,8 @@ def _block_html(blk: Block) -> str:
     if kind == "links":
         return "<ul>" + "".join(f'<li><a href="{e(h)}">{e(t)}</a></li>' for h, t in blk[1]) + "</ul>"
     if kind == "map":
-        return f'<div class="camera-map" data-src="{e(blk[1])}"></div>'
+        label = f' data-label="{e(blk[2])}"' if len(blk) > 2 else ""  # the drawing's words, translated here
+        return f'<div class="camera-map" data-src="{e(blk[1])}"{label}></div>'
     if kind == "table":
         head = "".join(f"<th>{e(str(h))}</th>" for h in blk[1])
         body = "".join("<tr>" + "".join(f"<td>{_cell(c)}</td>" for c in row) + "</tr>" for row in blk[2])
@@ -619,7 +624,7 @@ def _block_html(blk: Block) -> str:
 
 def render_page(portal: Portal, page: Page) -> str:
     """One self-contained page: relative links only, so it works under /public and as files."""
-    tx, e = STRINGS[portal.lang], html.escape
+    tx, e = strings(portal.lang), html.escape
     site = portal.pages["index"].data.get("site", "")
     nav = "".join(
         f'<a href="{p}.html"'
@@ -629,7 +634,7 @@ def render_page(portal: Portal, page: Page) -> str:
     )
     body = "\n".join(_block_html(b) for b in page.blocks)
     return (
-        f'<!doctype html>\n<html lang="{e(portal.lang)}"><head><meta charset="utf-8">'
+        f'<!doctype html>\n<html lang="{e(portal.lang.replace("_", "-"))}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{e(page.title)} — {e(tx['site_title'].format(site=site))}</title>"
         '<link rel="icon" href="favicon.svg"><link rel="stylesheet" href="portal.css">'
@@ -677,12 +682,12 @@ class PortalCache:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._built: tuple[float, int, Portal] | None = None
+        self._built: dict[str, tuple[float, int, Portal]] = {}  # by language
 
-    def get(self, db: Database, cfg: SiteConfig) -> Portal:
+    def get(self, db: Database, cfg: SiteConfig, lang: str = "en") -> Portal:
         ttl = cfg.site.portal.cache_minutes * 60
         with self._lock:
-            b = self._built
+            b = self._built.get(lang)
             if b is None or b[1] != id(cfg) or time.monotonic() - b[0] >= ttl:
-                self._built = b = (time.monotonic(), id(cfg), build_portal(db, cfg))
+                b = self._built[lang] = (time.monotonic(), id(cfg), build_portal(db, cfg, lang=lang))
             return b[2]

@@ -9,6 +9,7 @@ from oversight.web.routes import (
     events,
     health,
     holds,
+    i18n,
     incidents,
     live,
     privacy,
@@ -30,4 +31,5 @@ ROUTERS = (
     alerts.router,
     health.router,
     public.router,
+    i18n.router,
 )

@@ -25,6 +25,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from oversight.config.incidents import PRIORITIES, UNIT_TYPES
+from oversight.i18n import use
 from oversight.incidents.errors import IncidentError
 from oversight.incidents.models import INCIDENT_STATUSES
 from oversight.incidents.reports import incidents_csv, report_csv, report_svg, response_report
@@ -33,6 +34,7 @@ from oversight.incidents.service import DISPOSITIONS, IncidentService
 from oversight.web.auth import Principal, get_ctx, require
 from oversight.web.context import AppContext
 from oversight.web.params import DbId
+from oversight.web.routes.i18n import request_locale
 
 log = logging.getLogger(__name__)
 
@@ -274,7 +276,7 @@ def reports_chart(
     ctx = get_ctx(request)
     svc = service_for(ctx)
     start, end = _period(start, end)
-    with _errors(), ctx.db.session() as s:
+    with _errors(), ctx.db.session() as s, use(request_locale(request, who)):  # the reader's language
         svg = report_svg(response_report(s, start, end, group_by, period, svc.settings), step)
     return Response(svg, media_type="image/svg+xml")
 

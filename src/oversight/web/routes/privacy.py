@@ -316,9 +316,12 @@ def report(
     format: Literal["html", "pdf", "csv"] = "html",
     since: datetime | None = Query(None, alias="from"),
     until: datetime | None = Query(None, alias="to"),
+    lang: str | None = Query(None, max_length=16, description="es, es_AR, es_EC, en; default: the user's"),
     who: Principal = Depends(REPORT_READERS),
 ) -> Response:
+    from oversight.i18n import normalize
     from oversight.privacy import reports
+    from oversight.web.routes.i18n import request_locale
 
     ctx = get_ctx(request)
     end = as_utc(until, "to") or datetime.now().astimezone()
@@ -328,7 +331,8 @@ def report(
     if start >= end:
         raise HTTPException(422, "'from' must be before 'to'")
     out = ctx.web_cache_dir() / "reports"
-    files = reports.build_report(kind, ctx.db, ctx.cfg, start, end, out, formats=(format,))
+    locale = normalize(lang) or request_locale(request, who)
+    files = reports.build_report(kind, ctx.db, ctx.cfg, start, end, out, formats=(format,), locale=locale)
     with ctx.db.session() as s:
         audit.record(
             s,
@@ -338,7 +342,7 @@ def report(
             kind,
             source=_source(request),
             role=who.role,
-            detail={"format": format, "from": start.isoformat(), "to": end.isoformat()},
+            detail={"format": format, "from": start.isoformat(), "to": end.isoformat(), "lang": locale},
         )
     media = {"html": "text/html", "pdf": "application/pdf", "csv": "text/csv"}[format]
     return FileResponse(files[format], media_type=media, filename=files[format].name)

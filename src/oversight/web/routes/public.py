@@ -3,6 +3,7 @@
 Every response is a page or its JSON from ``oversight.web.portal`` or one of its three static files
 (CSS, JS, icon); nothing here can reach footage, snapshots or the registers' names and notes.
 A name outside the fixed lists is a 404, and with ``site.portal.enabled: false`` everything is.
+Pages are in the reader's language (Accept-Language), English by default.
 """
 
 from __future__ import annotations
@@ -10,12 +11,13 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
+from oversight.i18n import negotiate
 from oversight.web.auth import get_ctx
 from oversight.web.portal import ASSET_FILES, ASSETS, Portal, PortalCache
 from oversight.web.portal_text import PAGES
 
 router = APIRouter(tags=["public"], include_in_schema=False)
-CACHE = {"Cache-Control": "public, max-age=60"}
+CACHE = {"Cache-Control": "public, max-age=60", "Vary": "Accept-Language"}  # in the reader's language
 MEDIA = {"css": "text/css", "js": "text/javascript", "svg": "image/svg+xml"}
 
 
@@ -27,7 +29,7 @@ def _portal(request: Request) -> Portal:
     cache = getattr(state, "portal_cache", None)
     if cache is None:
         cache = state.portal_cache = PortalCache()
-    return cache.get(ctx.db, ctx.cfg)
+    return cache.get(ctx.db, ctx.cfg, negotiate(request.headers.get("accept-language")))
 
 
 @router.get("/public")

@@ -1,6 +1,7 @@
 // Oversight UI shell: hash router, session, API helper, WebSocket hub, site-time formatting.
 // Pages live in ./pages/*.js and are listed in ./pages/index.js (one line each).
 import { PAGES } from "./pages/index.js";
+import { i18n, loadCatalog, t, tn, fmtNumber, languageName, roleName } from "./lib/i18n.js";
 
 const $ = (sel, root = document) => root.querySelector(sel);
 
@@ -23,7 +24,7 @@ export async function api(path, { method = "GET", body, raw = false } = {}) {
     res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: "same-origin" });
   } catch (e) {  // no answer at all: the server or the network is down
     connection(false);
-    throw new ApiError(0, "The server cannot be reached; retrying in the background.", null);
+    throw new ApiError(0, t("The server cannot be reached; retrying in the background."), null);
   }
   connection(true);
   if (raw) return res;
@@ -37,11 +38,12 @@ export async function api(path, { method = "GET", body, raw = false } = {}) {
   return data;
 }
 
-// ---- time in the site's zone (the API speaks UTC ISO-8601)
+// ---- time in the site's zone (the API speaks UTC ISO-8601), written in the user's locale: the one
+// date format of every screen
 const fmtCache = {};
-function fmt(opts) {
-  const key = JSON.stringify(opts) + state.tz;
-  return fmtCache[key] ||= new Intl.DateTimeFormat("en-GB", { timeZone: state.tz, hourCycle: "h23", ...opts });
+function fmt(opts, lang = i18n.format) {
+  const key = JSON.stringify(opts) + state.tz + lang;
+  return fmtCache[key] ||= new Intl.DateTimeFormat(lang, { timeZone: state.tz, hourCycle: "h23", ...opts });
 }
 export function fmtTime(iso, { seconds = true, date = true } = {}) {
   if (!iso) return "";
@@ -51,21 +53,47 @@ export function fmtTime(iso, { seconds = true, date = true } = {}) {
   if (date) Object.assign(o, { year: "numeric", month: "2-digit", day: "2-digit" });
   return fmt(o).format(d);
 }
-function tzOffsetMs(date) { // offset of the site zone from UTC at this instant
-  const p = Object.fromEntries(fmt({ year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" }).formatToParts(date).map(x => [x.type, x.value]));
+function tzOffsetMs(date) { // offset of the site zone from UTC at this instant (parts read in en-GB)
+  const p = Object.fromEntries(fmt({ year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" }, "en-GB").formatToParts(date).map(x => [x.type, x.value]));
   return Date.UTC(+p.year, +p.month - 1, +p.day, +p.hour % 24, +p.minute, +p.second) - Math.floor(date.getTime() / 1000) * 1000;
 }
-// "YYYY-MM-DDTHH:MM" in site time -> Date (UTC instant)
+// a date and time typed in site time -> Date (UTC instant). Accepts "YYYY-MM-DDTHH:MM" and the
+// user's own format as the date fields show it ("30/11/2026, 14:05" in Spanish, "11/30/2026, 14:05" in US English).
+const INPUT_PARTS = { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" };
+function inputOrder() { return fmt(INPUT_PARTS).formatToParts(new Date(Date.UTC(2026, 10, 30, 14, 5))).map(p => p.type).filter(k => k in INPUT_PARTS); }
 export function siteInputToDate(value) {
   if (!value) return null;
-  const [d, t] = value.split("T"); const [y, mo, da] = d.split("-").map(Number); const [h, mi] = (t || "00:00").split(":").map(Number);
+  const iso = /^\s*(\d{4})-(\d\d)-(\d\d)(?:[T ](\d\d):(\d\d))?/.exec(value);
+  const nums = iso ? iso.slice(1).map(x => x || "00") : (value.match(/\d+/g) || []);
+  const order = iso ? ["year", "month", "day", "hour", "minute"] : inputOrder();
+  if (nums.length < 3) return null;
+  const p = { hour: 0, minute: 0 }; order.forEach((k, i) => { if (nums[i] !== undefined) p[k] = +nums[i]; });
+  const [y, mo, da, h, mi] = [p.year, p.month, p.day, p.hour, p.minute];
+  if (!(y > 999 && mo >= 1 && mo <= 12 && da >= 1 && da <= 31 && h < 24 && mi < 60)) return null;
   const guess = Date.UTC(y, mo - 1, da, h, mi);
   let utc = guess - tzOffsetMs(new Date(guess));
   utc = guess - tzOffsetMs(new Date(utc));
   return new Date(utc);
 }
+// the browser's own date picker writes the browser's format, not the user's: date fields are text in the
+// user's format instead (one format on a screen), with a placeholder that says how to write one
+export function localizeDateInputs(root) {
+  const hint = fmt(INPUT_PARTS).formatToParts(new Date(Date.UTC(2026, 10, 30, 14, 5)))
+    .map(p => ({ year: t("yyyy"), month: t("mm"), day: t("dd"), hour: t("hh"), minute: t("mm") })[p.type] || p.value).join("");
+  for (const el of root.querySelectorAll("input[type=datetime-local]")) {
+    const v = el.getAttribute("value"), d = siteInputToDate(v);
+    el.type = "text"; el.placeholder = hint; el.title = t("Date and time in {zone}, like {example}", { zone: state.tz, example: hint });
+    el.value = d ? fmt(INPUT_PARTS).format(d) : "";
+    el.dataset.dateInput = "";
+    el.addEventListener("change", () => {
+      const got = siteInputToDate(el.value);
+      el.setCustomValidity(el.value && !got ? t("Write a date and time like {example}", { example: hint }) : "");
+      if (got) el.value = fmt(INPUT_PARTS).format(got);
+    });
+  }
+}
 export function dateToSiteInput(date) {
-  const p = Object.fromEntries(fmt({ year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" }).formatToParts(date).map(x => [x.type, x.value]));
+  const p = Object.fromEntries(fmt({ year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" }, "en-GB").formatToParts(date).map(x => [x.type, x.value]));
   return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}`;
 }
 
@@ -207,8 +235,8 @@ onMessage((msg) => {
     const b = $("#alert-count"); b.classList.remove("pulse"); void b.offsetWidth; b.classList.add("pulse");
     if (a.sound !== "none") play(a.sound);
     if (!location.hash.startsWith("#/alerts")) {
-      const cam = state.cameraNames[a.camera_id] || a.camera_id || "server";
-      toast(`${a.priority} ${a.phase === "escalate" ? "escalated: " : ""}${a.title} (${cam})`, { kind: "alert", onclick: () => go("alerts") });
+      const cam = state.cameraNames[a.camera_id] || a.camera_id || t("server");
+      toast(a.phase === "escalate" ? t("{priority} escalated: {title} ({camera})", { priority: a.priority, title: a.title, camera: cam }) : `${a.priority} ${a.title} (${cam})`, { kind: "alert", onclick: () => go("alerts") });
     }
   }
 });
@@ -251,7 +279,7 @@ function renderNav(active) {
   for (const p of state.pages) {
     if (!p.nav || !allowed(p)) continue;
     n += 1;
-    const a = h("a", { href: "#/" + p.path, class: p.path === active ? "active" : "", title: `${p.page.title} (Alt+${n})` }, p.page.title);
+    const a = h("a", { href: "#/" + p.path, class: p.path === active ? "active" : "", title: t("{page} (Alt+{n})", { page: p.page.title, n }) }, p.page.title);
     nav.append(a);
   }
 }
@@ -284,13 +312,14 @@ async function route() {
   const main = $("#main"), container = h("div", { class: "page", "data-page": entry.path });
   main.replaceChildren(container);
   const keep = (fn) => { if (current()) cleanup.push(fn); else fn(); };
-  const ctx = { api, h, can, me: state.me, site: state.site, state, args, query, go, toast, fmtTime, siteInputToDate, dateToSiteInput, onMessage, alerts, onCleanup: keep };
+  const ctx = { api, h, t, tn, fmtNumber, can, me: state.me, site: state.site, state, args, query, go, toast, fmtTime, siteInputToDate, dateToSiteInput, onMessage, alerts, onCleanup: keep };
   try {
     const out = await entry.page.render(container, ctx);
     if (typeof out === "function") keep(out);
+    if (current()) localizeDateInputs(container);
   } catch (e) {
     console.error(e);
-    if (current()) container.append(h("p", { class: "error" }, "This page failed to load: " + e.message));
+    if (current()) container.append(h("p", { class: "error" }, t("This page failed to load: {error}", { error: e.message })));
   }
 }
 
@@ -298,10 +327,13 @@ let loggedInAs = null;
 async function onLogin() {
   if (loggedInAs === state.me.username) return;
   loggedInAs = state.me.username;
+  const cat = await api("/api/i18n/catalog").catch(() => null);
+  if (cat && cat.locale !== i18n.locale) { location.reload(); return; }  // this user's language
   state.site = await api("/api/site").catch(() => null);
   state.tz = (state.site && state.site.timezone) || "UTC";
   $("#site-name").textContent = state.site ? state.site.name : "Oversight";
-  $("#user-name").textContent = `${state.me.username} · ${state.me.role}`;
+  $("#user-name").textContent = `${state.me.username} · ${roleName(state.me.role)}`;
+  languageMenu();
   const cams = await api("/api/cameras").catch(() => []);
   state.cameraNames = Object.fromEntries(cams.map(c => [c.id, c.name]));
   connectWs();  // its open loads the alert queue (and again after every reconnect)
@@ -313,6 +345,29 @@ async function logout(all) {
   await api(all ? "/api/auth/logout-all" : "/api/auth/logout", { method: "POST" }).catch(() => null);
   state.me = null; loggedInAs = null; alerts.clear(); if (socket) socket.close();
   $("#user-menu").open = false; go("login");
+}
+
+// the shell's own words (index.html is static) and the language menu
+function translateShell() {
+  $(".skip").textContent = t("Skip to content"); $("#logout").textContent = t("Log out");
+  $("#logout-all").textContent = t("Log out everywhere");
+  $("#conn-banner").textContent = t("Lost connection to the server: what you see may be out of date. Reconnecting…");
+  $("#sound-banner").textContent = t("Sound is off: click anywhere to enable alert sounds");
+  $("#alert-count").title = t("Unacknowledged alerts (key: a)"); $("#ws-state").title = t("Live connection");
+  $("#nav").setAttribute("aria-label", t("Pages"));
+}
+async function languageMenu() {
+  const pref = await api("/api/i18n/preference").catch(() => null);
+  if (!pref || $("#lang")) return;
+  const sel = h("select", { id: "lang", "aria-label": t("Language") },
+    h("option", { value: "" }, t("Browser's language")),
+    ...pref.available.map(code => h("option", { value: code }, languageName(code))));
+  sel.value = pref.preference || "";
+  sel.addEventListener("change", async () => {
+    await api("/api/i18n/preference", { method: "PUT", body: { locale: sel.value || null } }).catch(e => toast(e.message, { kind: "error" }));
+    location.reload();
+  });
+  $("#user-menu .menu").prepend(h("label", {}, t("Language"), sel));
 }
 
 function tick() { $("#clock").textContent = fmtTime(new Date(), { date: false }) + " " + (state.tz === "UTC" ? "UTC" : ""); }
@@ -328,6 +383,9 @@ function keys(e) {
 }
 
 async function start() {
+  await loadCatalog();  // before the pages load: their titles are translated when they are imported
+  state.tz = i18n.timezone || "UTC";
+  translateShell();
   await loadPages();
   $("#logout").addEventListener("click", () => logout(false));
   $("#logout-all").addEventListener("click", () => logout(true));

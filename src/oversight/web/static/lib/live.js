@@ -4,6 +4,7 @@
 // info.state "live" | "stalled" | "offline" (then the picture is a card saying so), info.at when
 // it arrived: tiles show the age of the newest frame actually received.
 const STATES = ["live", "stalled", "offline"];
+import { t, fmtNumber } from "./i18n.js";
 export function liveVideo(ids, onFrame, { fps = 10 } = {}) {
   let ws = null, closed = false, retry = 500;
   const urls = {};
@@ -76,12 +77,17 @@ export function liveH264(video, id, { onState } = {}) {
 }
 
 // What a tile with video says: the age of the newest frame this viewer received, not the ingest rate.
+// whether a tile shows live video now (the caption's words are translated, so never read them back)
+export function frameLive(got, now = Date.now()) {
+  return !!got && got.state !== "offline" && got.state !== "stalled" && now - got.at <= 5000;
+}
+
 export function frameText(got, now = Date.now()) {
-  if (!got) return "waiting for video";
-  if (got.state === "offline") return "offline";
+  if (!got) return t("waiting for video");
+  if (got.state === "offline") return t("offline");
   const age = Math.max(0, (now - (Number.isNaN(got.ts) ? got.at : got.ts)) / 1000);
-  if (got.state === "stalled" || now - got.at > 5000) return `stalled · last frame ${age.toFixed(0)} s ago`;
-  return `live · ${age < 10 ? age.toFixed(1) : age.toFixed(0)} s`;
+  if (got.state === "stalled" || now - got.at > 5000) return t("stalled · last frame {n} s ago", { n: fmtNumber(age, { maximumFractionDigits: 0 }) });
+  return t("live · {n} s", { n: fmtNumber(age, { minimumFractionDigits: age < 10 ? 1 : 0, maximumFractionDigits: age < 10 ? 1 : 0 }) });
 }
 
 export const FOOTAGE_ROLES = ["viewer", "operator", "supervisor"];

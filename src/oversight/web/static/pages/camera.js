@@ -1,10 +1,11 @@
 // Camera page: live view, a timeline of recorded spans, gaps and events, playback from any moment.
 import { liveVideo, liveH264, frameText, FOOTAGE_ROLES, PLAYBACK_ROLES } from "../lib/live.js";
 import { statusText } from "./wall.js";
+import { t, tn } from "../lib/i18n.js";
 
-export const title = "Camera";
+export const title = t("Camera");
 export const permission = "site.view";
-const WINDOWS = [["24 h", 86400], ["1 h", 3600], ["10 min", 600]];
+const WINDOWS = [["24 h", 86400], ["1 h", 3600], ["10 min", 600]];  // units: the same in both languages
 const SPEEDS = [0.25, 0.5, 1, 2, 4, 8, 16];
 
 export async function render(el, ctx) {
@@ -15,30 +16,30 @@ export async function render(el, ctx) {
   const canPlay = PLAYBACK_ROLES.includes(me.role), canSee = FOOTAGE_ROLES.includes(me.role);
   let windowS = +(localStorage.getItem("ov_tl_window") || 86400), rec = null, stopLive = null, playing = null, playT0 = 0, currentEvent = -1;
 
-  const img = h("img", { alt: `Video of ${cam.name}` });
-  const video = h("video", { class: "live-video", muted: true, autoplay: true, playsinline: true, hidden: true, "aria-label": `Live video of ${cam.name}` });
+  const img = h("img", { alt: t("Video of {camera}", { camera: cam.name }) });
+  const video = h("video", { class: "live-video", muted: true, autoplay: true, playsinline: true, hidden: true, "aria-label": t("Live video of {camera}", { camera: cam.name }) });
   video.muted = true;
   const mode = h("span", { class: "mode" });
-  const player = h("div", { class: "player" }, canSee ? [video, img] : h("span", { class: "muted" }, "Video is not available to your role."), mode);
-  const speed = h("select", { "aria-label": "Playback speed", title: "Playback speed", onchange: () => { video.playbackRate = +speed.value; } },
+  const player = h("div", { class: "player" }, canSee ? [video, img] : h("span", { class: "muted" }, t("Video is not available to your role.")), mode);
+  const speed = h("select", { "aria-label": t("Playback speed"), title: t("Playback speed"), onchange: () => { video.playbackRate = +speed.value; } },
     ...SPEEDS.map(v => h("option", { value: v, selected: v === 1 }, `${v}×`)));
-  const tl = h("canvas", { class: "timeline", tabindex: 0, "aria-label": "Recording timeline: click to play back from that moment" });
+  const tl = h("canvas", { class: "timeline", tabindex: 0, "aria-label": t("Recording timeline: click to play back from that moment") });
   const tip = h("span", { class: "muted small mono" });
   const st = h("span", { class: "st" });
-  const evList = h("div", { class: "list", "aria-label": "Events" });
-  const liveBtn = h("button", { type: "button", onclick: () => startLive(), title: "Back to live (L)" }, "Live");
+  const evList = h("div", { class: "list", "aria-label": t("Events") });
+  const liveBtn = h("button", { type: "button", onclick: () => startLive(), title: t("Back to live (L)") }, t("Live"));
   const winButtons = WINDOWS.map(([label, s]) => h("button", { type: "button", onclick: () => { windowS = s; localStorage.setItem("ov_tl_window", s); load(); } }, label));
   el.append(
-    h("div", { class: "toolbar" }, h("button", { type: "button", onclick: () => go("wall"), title: "Back to the wall (Esc)" }, "← Wall"),
+    h("div", { class: "toolbar" }, h("button", { type: "button", onclick: () => go("wall"), title: t("Back to the wall (Esc)") }, t("← Wall")),
       h("h1", { style: "margin:0" }, cam.name), st, h("span", { class: "muted small" }, cam.purpose), h("span", { class: "spacer" }),
-      canPlay ? [h("button", { type: "button", onclick: () => step(-1), title: "Previous event ([)" }, "◂ Event"),
-        h("button", { type: "button", onclick: () => step(1), title: "Next event (])" }, "Event ▸")] : null, liveBtn),
+      canPlay ? [h("button", { type: "button", onclick: () => step(-1), title: t("Previous event ([)") }, t("◂ Event")),
+        h("button", { type: "button", onclick: () => step(1), title: t("Next event (])") }, t("Event ▸"))] : null, liveBtn),
     h("div", { class: "cam-layout" },
       h("div", {}, player,
-        canPlay ? [tl, h("div", { class: "legend" }, h("span", {}, h("i", { style: "background:#3d7f72" }), "recorded"),
-          h("span", {}, h("i", { style: "background:#e0625a" }), "gap"), h("span", {}, h("i", { style: "background:#e0a84f" }), "event"),
+        canPlay ? [tl, h("div", { class: "legend" }, h("span", {}, h("i", { style: "background:#3d7f72" }), t("recorded")),
+          h("span", {}, h("i", { style: "background:#e0625a" }), t("gap")), h("span", {}, h("i", { style: "background:#e0a84f" }), t("event")),
           h("span", { class: "spacer", style: "flex:1" }), ...winButtons, speed, tip)] : null),
-      h("div", {}, h("h2", { style: "margin-top:0" }, "Events"), canPlay ? evList : h("p", { class: "muted" }, "Events are shown to operators."))));
+      h("div", {}, h("h2", { style: "margin-top:0" }, t("Events")), canPlay ? evList : h("p", { class: "muted" }, t("Events are shown to operators.")))));
   st.className = "st " + (cam.online ? "online" : "offline"); st.textContent = statusText(cam, fmtTime);
 
   let seg = null;  // the recorded segment playing in the <video>, or null (MJPEG or live)
@@ -63,14 +64,14 @@ export async function render(el, ctx) {
       let next = rec && rec.segments.find(after);
       if (!next) { await load(); next = rec && rec.segments.find(after); }  // newer footage since the page loaded
       if (seg !== s) return;
-      if (next) playSegment(next, 0); else mode.textContent = "■ end of recording";
+      if (next) playSegment(next, 0); else mode.textContent = "■ " + t("end of recording");
     } finally { advancing = false; }
   }
   function startLive() {
-    stopPlayback(); video.controls = false; mode.textContent = "● LIVE"; mode.className = "mode"; liveBtn.classList.add("on");
+    stopPlayback(); video.controls = false; mode.textContent = "● " + t("LIVE"); mode.className = "mode"; liveBtn.classList.add("on");
     if (canSee && !stopLive) {
       // H.264 in a <video> where the browser can play it; JPEG frames over the wall socket otherwise
-      stopLive = liveH264(video, id, { onState: (s) => { st.textContent = s; st.className = "st " + (s === "live" ? "online" : "offline"); } });
+      stopLive = liveH264(video, id, { onState: (s) => { st.textContent = t(s); st.className = "st " + (s === "live" ? "online" : "offline"); } });
       if (stopLive) { video.hidden = false; img.hidden = true; }
       else stopLive = liveVideo([id], (_, url, info) => {
         img.src = url; st.textContent = frameText(info); st.className = "st " + (info.state === "live" ? "online" : "offline");
@@ -85,10 +86,10 @@ export async function render(el, ctx) {
     liveBtn.classList.remove("on");
     stopPlayback();
     playing = at; playT0 = performance.now();
-    const t = at.getTime(), found = rec && rec.segments.find(s => Date.parse(s.start) <= t && t < Date.parse(s.end));
-    if (found) playSegment(found, (t - Date.parse(found.start)) / 1000);
+    const ms = at.getTime(), found = rec && rec.segments.find(s => Date.parse(s.start) <= ms && ms < Date.parse(s.end));
+    if (found) playSegment(found, (ms - Date.parse(found.start)) / 1000);
     else img.src = `/api/cameras/${encodeURIComponent(id)}/playback.mjpeg?start=${encodeURIComponent(at.toISOString())}`;
-    mode.textContent = "▶ PLAYBACK from " + fmtTime(at); mode.className = "mode rec";
+    mode.textContent = "▶ " + t("PLAYBACK from {time}", { time: fmtTime(at) }); mode.className = "mode rec";
     drawTl();
   }
   function span() { const end = Date.now(); return [end - windowS * 1000, end]; }
@@ -125,7 +126,7 @@ export async function render(el, ctx) {
       class: "item", tabindex: 0, dataset: { id: e.id },
       onclick: () => playEvent(e), onkeydown: (k) => { if (k.key === "Enter") playEvent(e); },
     }, h("div", {}, h("b", {}, e.label), e.rule_id ? ` · ${e.rule_id}` : ""), h("div", { class: "muted small" }, fmtTime(e.start)))));
-    if (rec && !rec.events.length) evList.append(h("p", { class: "muted" }, "No events in this window."));
+    if (rec && !rec.events.length) evList.append(h("p", { class: "muted" }, t("No events in this window.")));
     drawTl();
   }
   function playEvent(e) {
@@ -134,7 +135,7 @@ export async function render(el, ctx) {
     play(new Date(Date.parse(e.start) - 3000));
   }
   function step(d) {
-    if (!rec || !rec.events.length) { toast("No events in this window."); return; }
+    if (!rec || !rec.events.length) { toast(t("No events in this window.")); return; }
     currentEvent = currentEvent < 0 ? (d > 0 ? 0 : rec.events.length - 1) : Math.min(rec.events.length - 1, Math.max(0, currentEvent + d));
     playEvent(rec.events[currentEvent]);
   }
@@ -157,11 +158,11 @@ export async function render(el, ctx) {
   const timer = setInterval(() => { drawTl(); if (seg && video.ended) advance(seg); }, 1000), reload = setInterval(load, 30000);
   onCleanup(() => { document.removeEventListener("keydown", keys); clearInterval(timer); clearInterval(reload); if (stopLive) stopLive(); stopPlayback(); });
   onCleanup(onMessage((m) => {
-    if (m.topic === "event" && m.data.camera_id === id && m.data.phase === "start") load();
+    if (m.topic === t("event") && m.data.camera_id === id && m.data.phase === "start") load();
     if (m.topic === "camera.status" && m.data.id === id && "online" in m.data) { st.className = "st " + (m.data.online ? "online" : "offline"); }
   }));
   window.addEventListener("resize", drawTl); onCleanup(() => window.removeEventListener("resize", drawTl));
   await load();
-  const t = query.get("t");
-  if (t && canPlay) play(new Date(t)); else startLive();
+  const at = query.get("t");
+  if (at && canPlay) play(new Date(at)); else startLive();
 }

@@ -1,30 +1,32 @@
 // Configure: edit a camera, draw zones, lines and motion masks on a (redacted) snapshot with the
 // mouse. The server validates exactly like `oversight check-config` and applies the change to
 // that camera only.
-export const title = "Configure";
+import { t, tn } from "../lib/i18n.js";
+export const title = t("Configure");
 export const permission = "config.manage";
 const COLORS = { zone: "#5fb3a1", dwell: "#7fa7e0", crowd: "#c58be0", line: "#e0a84f", mask: "#e0625a" };
 
 export async function render(el, ctx) {
   const { h, api, toast, args, go } = ctx;
   const list = await api("/api/config/cameras");
-  const camSel = h("select", { "aria-label": "Camera", onchange: () => go("configure/" + encodeURIComponent(camSel.value)) },
+  const camSel = h("select", { "aria-label": t("Camera"), onchange: () => go("configure/" + encodeURIComponent(camSel.value)) },
     ...list.map(c => h("option", { value: c.id, selected: c.id === args[0] }, c.name || c.id)));
-  const addBtn = h("button", { type: "button", onclick: () => newCamera() }, "Add camera");
+  const addBtn = h("button", { type: "button", onclick: () => newCamera() }, t("Add camera"));
   el.append(h("div", { class: "toolbar" }, h("h1", { style: "margin:0" }, title), camSel, addBtn));
   const area = h("div"); el.append(area);
-  if (!list.length) { area.append(h("p", { class: "muted" }, "No cameras yet.")); return; }
+  if (!list.length) { area.append(h("p", { class: "muted" }, t("No cameras yet."))); return; }
   const id = args[0] || list[0].id;
   let cam = structuredClone(list.find(c => c.id === id) || list[0]);
   camSel.value = cam.id;
 
-  const img = h("img", { alt: "Snapshot for drawing (redacted)" });
-  const canvas = h("canvas", { tabindex: 0, "aria-label": "Drawing area: click to add points, double-click or Enter to finish, Esc to cancel" });
+  const img = h("img", { alt: t("Snapshot for drawing (redacted)") });
+  const canvas = h("canvas", { tabindex: 0, "aria-label": t("Drawing area: click to add points, double-click or Enter to finish, Esc to cancel") });
   const draw = h("div", { class: "draw" }, img, canvas);
   draw.style.setProperty("--ar", String(cam.detect.width / cam.detect.height));
   const issues = h("ul", { class: "issues" }), status = h("p", { class: "small" });
   let tool = "zone", pts = [];
-  const tools = ["zone", "dwell", "crowd", "line", "mask"].map(t => h("button", { type: "button", "data-tool": t, onclick: () => { tool = t; pts = []; paint(); mark(); } }, t === "mask" ? "motion mask" : t));
+  const TOOL_NAMES = { zone: t("zone"), dwell: t("dwell"), crowd: t("crowd"), line: t("line"), mask: t("motion mask") };
+  const tools = ["zone", "dwell", "crowd", "line", "mask"].map(k => h("button", { type: "button", "data-tool": k, onclick: () => { tool = k; pts = []; paint(); mark(); } }, TOOL_NAMES[k]));
   function mark() { tools.forEach(b => b.classList.toggle("on", b.dataset.tool === tool)); }
   const f = {
     name: h("input", { value: cam.name || "" }), purpose: h("input", { value: cam.purpose || "" }),
@@ -32,25 +34,25 @@ export async function render(el, ctx) {
     fps: h("input", { type: "number", min: 0.5, max: 60, step: 0.5, value: cam.detect.fps }),
     faces: h("input", { type: "checkbox", checked: cam.redaction.faces }), persons: h("input", { type: "checkbox", checked: cam.redaction.persons }),
   };
-  const json = h("textarea", { rows: 14, spellcheck: "false", "aria-label": "Camera configuration as JSON" });
+  const json = h("textarea", { rows: 14, spellcheck: "false", "aria-label": t("Camera configuration as JSON") });
   const rulesBox = h("div", { class: "list", style: "max-height:30vh" });
   area.append(h("div", { class: "cfg" },
-    h("div", {}, h("div", { class: "toolbar" }, h("span", { class: "muted small" }, "Draw:"), ...tools,
-      h("span", { class: "muted small" }, "click to add points · double-click or Enter to finish · Esc to cancel")), draw,
-      h("h2", {}, "Rules and masks"), rulesBox),
+    h("div", {}, h("div", { class: "toolbar" }, h("span", { class: "muted small" }, t("Draw:")), ...tools,
+      h("span", { class: "muted small" }, t("click to add points · double-click or Enter to finish · Esc to cancel"))), draw,
+      h("h2", {}, t("Rules and masks")), rulesBox),
     h("div", { class: "form panel" },
-      h("label", {}, "Name", f.name), h("label", {}, "Purpose (required, shown in reports)", f.purpose),
-      h("label", {}, "Record stream URL", f.record), h("label", {}, "Detection frames per second", f.fps),
-      h("label", { style: "display:flex;gap:6px;align-items:center" }, f.enabled, "Enabled"),
-      h("label", { style: "display:flex;gap:6px;align-items:center" }, f.faces, "Blur faces"),
-      h("label", { style: "display:flex;gap:6px;align-items:center" }, f.persons, "Blur whole persons"),
-      h("details", {}, h("summary", { class: "muted" }, "Advanced: full configuration (JSON)"), json),
-      h("div", { class: "toolbar" }, h("button", { class: "primary", type: "button", onclick: () => save() }, "Save and apply"),
-        h("button", { type: "button", onclick: () => save(true) }, "Validate only")), status, issues)));
+      h("label", {}, t("Name"), f.name), h("label", {}, t("Purpose (required, shown in reports)"), f.purpose),
+      h("label", {}, t("Record stream URL"), f.record), h("label", {}, t("Detection frames per second"), f.fps),
+      h("label", { style: "display:flex;gap:6px;align-items:center" }, f.enabled, t("Enabled")),
+      h("label", { style: "display:flex;gap:6px;align-items:center" }, f.faces, t("Blur faces")),
+      h("label", { style: "display:flex;gap:6px;align-items:center" }, f.persons, t("Blur whole persons")),
+      h("details", {}, h("summary", { class: "muted" }, t("Advanced: full configuration (JSON)")), json),
+      h("div", { class: "toolbar" }, h("button", { class: "primary", type: "button", onclick: () => save() }, t("Save and apply")),
+        h("button", { type: "button", onclick: () => save(true) }, t("Validate only"))), status, issues)));
   mark();
 
   img.src = `/api/config/cameras/${encodeURIComponent(cam.id)}/snapshot.jpg?ts=${Date.now()}`;
-  img.onerror = () => { img.removeAttribute("src"); img.style.aspectRatio = `${cam.detect.width}/${cam.detect.height}`; status.textContent = "No picture from this camera yet; you can still draw."; paint(); };
+  img.onerror = () => { img.removeAttribute("src"); img.style.aspectRatio = `${cam.detect.width}/${cam.detect.height}`; status.textContent = t("No picture from this camera yet; you can still draw."); paint(); };
   img.onload = paint;
 
   function fromForm() {
@@ -58,7 +60,7 @@ export async function render(el, ctx) {
     cam.enabled = f.enabled.checked; cam.detect.fps = +f.fps.value; cam.redaction.faces = f.faces.checked; cam.redaction.persons = f.persons.checked;
   }
   function syncJson() { json.value = JSON.stringify(cam, null, 2); }
-  json.addEventListener("change", () => { try { cam = JSON.parse(json.value); paint(); listRules(); } catch { status.textContent = "The JSON does not parse."; } });
+  json.addEventListener("change", () => { try { cam = JSON.parse(json.value); paint(); listRules(); } catch { status.textContent = t("The JSON does not parse."); } });
   Object.values(f).forEach(i => i.addEventListener("change", () => { fromForm(); syncJson(); }));
 
   function scale() { const r = canvas.getBoundingClientRect(); return [r.width / cam.detect.width, r.height / cam.detect.height, r]; }
@@ -85,41 +87,41 @@ export async function render(el, ctx) {
   function listRules() {
     rulesBox.replaceChildren(...(cam.rules || []).map((r, i) => h("div", { class: "item" }, h("b", {}, r.id), ` · ${r.type} · `, h("span", { class: "muted" }, r.purpose), " ",
       alerting(r), " ",
-      h("button", { type: "button", class: "danger", onclick: () => { cam.rules.splice(i, 1); paint(); listRules(); syncJson(); } }, "Remove"))),
-      ...(cam.motion.masks || []).map((m, i) => h("div", { class: "item" }, `motion mask ${i + 1} (${m.length} points) `,
-        h("button", { type: "button", class: "danger", onclick: () => { cam.motion.masks.splice(i, 1); paint(); listRules(); syncJson(); } }, "Remove"))));
-    if (!rulesBox.children.length) rulesBox.append(h("p", { class: "muted" }, "No rules yet: pick a tool and draw on the picture."));
+      h("button", { type: "button", class: "danger", onclick: () => { cam.rules.splice(i, 1); paint(); listRules(); syncJson(); } }, t("Remove")))),
+      ...(cam.motion.masks || []).map((m, i) => h("div", { class: "item" }, t("motion mask {i} ({n} points) ", { i: i + 1, n: m.length }),
+        h("button", { type: "button", class: "danger", onclick: () => { cam.motion.masks.splice(i, 1); paint(); listRules(); syncJson(); } }, t("Remove")))));
+    if (!rulesBox.children.length) rulesBox.append(h("p", { class: "muted" }, t("No rules yet: pick a tool and draw on the picture.")));
     syncJson();
   }
   // Which rules alert (and at which priority): every rule records events; only these raise alerts.
   function alerting(r) {
-    const on = h("input", { type: "checkbox", checked: !!r.alert, "aria-label": `Rule ${r.id} raises alerts` });
-    const prio = h("select", { "aria-label": `Priority of rule ${r.id}`, disabled: !r.alert },
+    const on = h("input", { type: "checkbox", checked: !!r.alert, "aria-label": t("Rule {rule} raises alerts", { rule: r.id }) });
+    const prio = h("select", { "aria-label": t("Priority of rule {rule}", { rule: r.id }), disabled: !r.alert },
       ["P1", "P2", "P3", "P4"].map(p => h("option", { value: p, selected: (r.priority || "P3") === p }, p)));
     on.addEventListener("change", () => {
       r.alert = on.checked;
       if (r.alert && r.type === "line" && r.alert_above == null) {
-        r.alert_above = +(prompt("A counting line alerts above how many crossings an hour?", "100") || 100); r.per_minutes = 60;
+        r.alert_above = +(prompt(t("A counting line alerts above how many crossings an hour?"), "100") || 100); r.per_minutes = 60;
       }
       listRules();
     });
     prio.addEventListener("change", () => { r.priority = prio.value; syncJson(); });
-    const what = r.alert ? (r.type === "line" ? `alerts above ${r.alert_above} crossings / ${r.per_minutes || 60} min` : "alerts") : "events only";
+    const what = r.alert ? (r.type === "line" ? t("alerts above {count} crossings / {minutes} min", { count: r.alert_above, minutes: r.per_minutes || 60 }) : t("alerts")) : t("events only");
     return h("label", { class: "small", style: "display:inline-flex;gap:4px;align-items:center" }, on, what, prio);
   }
   function finish() {
     const need = tool === "line" ? 2 : 3;
-    if (pts.length < need) { toast(`A ${tool} needs at least ${need} points.`); return; }
+    if (pts.length < need) { toast(t("A {tool} needs at least {n} points.", { tool: TOOL_NAMES[tool], n: need })); return; }
     const shape = pts.map(p => [Math.round(p[0]), Math.round(p[1])]); pts = [];
     if (tool === "mask") { (cam.motion.masks ||= []).push(shape); }
     else {
-      const ruleId = prompt(`Id for the new ${tool} rule (letters, digits, - _ .)`, `${tool}-${(cam.rules || []).length + 1}`);
+      const ruleId = prompt(t("Id for the new {tool} rule (letters, digits, - _ .)", { tool: TOOL_NAMES[tool] }), `${tool}-${(cam.rules || []).length + 1}`);
       if (!ruleId) { paint(); return; }
-      const purpose = prompt("Purpose of this rule (why it exists; shown in reports)", "public safety") || "";
+      const purpose = prompt(t("Purpose of this rule (why it exists; shown in reports)"), t("public safety")) || "";
       const rule = { id: ruleId, type: tool, purpose, classes: ["person"] };
       if (tool === "line") rule.line = shape; else rule.polygon = shape;
-      if (tool === "dwell") rule.seconds = +(prompt("Seconds before a dwell alert", "30") || 30);
-      if (tool === "crowd") rule.max_count = +(prompt("Alert above how many people", "10") || 10);
+      if (tool === "dwell") rule.seconds = +(prompt(t("Seconds before a dwell alert"), "30") || 30);
+      if (tool === "crowd") rule.max_count = +(prompt(t("Alert above how many people"), "10") || 10);
       (cam.rules ||= []).push(rule);
     }
     paint(); listRules();
@@ -138,24 +140,24 @@ export async function render(el, ctx) {
     try {
       const r = await api(`/api/config/cameras/${encodeURIComponent(cam.id)}${dryRun ? "?dry_run=true" : ""}`, { method: "PUT", body: cam });
       if (r.pending_change) {  // weaker redaction or other retention: a second admin or an auditor must approve
-        status.className = "small"; status.textContent = `Not applied yet: ${r.pending_change.reasons.join("; ")}. It waits for another admin or an auditor (Users page).`;
+        status.className = "small"; status.textContent = t("Not applied yet: {reasons}. It waits for another admin or an auditor (Users page).", { reasons: r.pending_change.reasons.join("; ") });
         return;
       }
       cam = r.camera; syncJson(); listRules(); paint();
       status.className = "small ok";
-      status.textContent = dryRun ? "Valid." : `Saved${r.saved ? " to the config file" : ""}${r.applied ? " and applied to this camera" : ""}.${r.apply_error ? " Apply failed: " + r.apply_error : ""}`;
+      status.textContent = dryRun ? t("Valid.") : (r.applied ? t("Saved and applied to this camera.") : t("Saved.")) + (r.apply_error ? " " + t("Apply failed: {error}", { error: r.apply_error }) : "");
     } catch (x) {
-      status.className = "small error"; status.textContent = "Not saved: the configuration has problems.";
+      status.className = "small error"; status.textContent = t("Not saved: the configuration has problems.");
       const list_ = (x.body && (x.body.issues || (x.body.detail && x.body.detail.issues))) || [{ path: "", message: x.message }];
       issues.replaceChildren(...list_.map(i => h("li", {}, i.path ? `${i.path}: ${i.message || i.msg}` : (i.message || i.msg))));
     }
   }
   async function newCamera() {
-    const newId = prompt("Id of the new camera (letters, digits, - _)"); if (!newId) return;
-    const url = prompt("Record stream URL (rtsp://… or a file path)"); if (!url) return;
-    const purpose = prompt("Purpose of this camera", "public safety") || "";
-    try { const r = await api("/api/config/cameras", { method: "POST", body: { id: newId, purpose, streams: { record: url } } }); toast(r.pending_change ? "The new camera waits for another admin or an auditor." : "Camera added."); if (!r.pending_change) go("configure/" + encodeURIComponent(newId)); }
-    catch (x) { const l = (x.body && x.body.issues) || []; toast("Not added: " + (l.map(i => `${i.path}: ${i.message}`).join("; ") || x.message), { kind: "error", ms: 10000 }); }
+    const newId = prompt(t("Id of the new camera (letters, digits, - _)")); if (!newId) return;
+    const url = prompt(t("Record stream URL (rtsp://… or a file path)")); if (!url) return;
+    const purpose = prompt(t("Purpose of this camera"), t("public safety")) || "";
+    try { const r = await api("/api/config/cameras", { method: "POST", body: { id: newId, purpose, streams: { record: url } } }); toast(r.pending_change ? t("The new camera waits for another admin or an auditor.") : t("Camera added.")); if (!r.pending_change) go("configure/" + encodeURIComponent(newId)); }
+    catch (x) { const l = (x.body && x.body.issues) || []; toast(t("Not added: {problems}", { problems: l.map(i => `${i.path}: ${i.message}`).join("; ") || x.message }), { kind: "error", ms: 10000 }); }
   }
   listRules(); paint();
 }

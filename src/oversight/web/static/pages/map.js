@@ -1,14 +1,15 @@
 // Map: cameras on the site plan (x, y in 0..1) or by latitude/longitude on a plain canvas.
 // No internet tiles: works in an isolated control room.
-export const title = "Map";
+import { t, tn } from "../lib/i18n.js";
+export const title = t("Map");
 export const permission = "site.view";
 
 export async function render(el, ctx) {
   const { h, api, go, onMessage, onCleanup, site } = ctx;
   let cams = await api("/api/cameras");
-  const canvas = h("canvas", { class: "map", tabindex: 0, "aria-label": "Camera map" });
-  const legend = h("div", { class: "legend" }, h("span", {}, h("i", { style: "background:#5fb36b" }), "online"),
-    h("span", {}, h("i", { style: "background:#6b7682" }), "offline"), h("span", {}, h("i", { style: "background:#e0625a" }), "active alert"));
+  const canvas = h("canvas", { class: "map", tabindex: 0, "aria-label": t("Camera map") });
+  const legend = h("div", { class: "legend" }, h("span", {}, h("i", { style: "background:#5fb36b" }), t("online")),
+    h("span", {}, h("i", { style: "background:#6b7682" }), t("offline")), h("span", {}, h("i", { style: "background:#e0625a" }), t("active alert")));
   const unplaced = h("p", { class: "muted small" });
   el.append(h("div", { class: "toolbar" }, h("h1", { style: "margin:0" }, title), h("span", { class: "spacer" }), legend), h("div", { class: "map-wrap" }, canvas), unplaced);
   let plan = null, hits = [];
@@ -50,7 +51,7 @@ export async function render(el, ctx) {
       g.fillStyle = "#d8dee4"; g.fillText(c.name, p[0] + 13, p[1] + 4);
       hits.push([p[0], p[1], c]);
     }
-    unplaced.textContent = missing.length ? "Not placed (no location): " + missing.join(", ") : "";
+    unplaced.textContent = missing.length ? t("Not placed (no location): {cameras}", { cameras: missing.join(", ") }) : "";
   }
   canvas.addEventListener("click", (e) => {
     const r = canvas.getBoundingClientRect(), x = e.clientX - r.left, y = e.clientY - r.top;
@@ -65,7 +66,7 @@ export async function render(el, ctx) {
   let pending = null;  // many events in a burst -> one refresh
   const soon = () => { if (!pending) pending = setTimeout(() => { pending = null; refresh(); }, 1000); };
   onCleanup(() => clearTimeout(pending));
-  onCleanup(onMessage((m) => { if ((m.topic === "event" && m.data.phase === "start") || m.topic === "alert.ack" || (m.topic === "alert" && m.data.phase === "open") || (m.topic === "camera.status" && "online" in m.data)) soon(); }));
+  onCleanup(onMessage((m) => { if ((m.topic === "event" && m.data.phase === "start") || m.topic === "alert.ack" || (m.topic === "alert" && m.data.phase === "open") || (m.topic === "camera.status" && t("online") in m.data)) soon(); }));
   window.addEventListener("resize", draw); onCleanup(() => window.removeEventListener("resize", draw));
   draw();
 }

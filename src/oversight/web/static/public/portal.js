@@ -31,7 +31,7 @@ function draw(box, cams) {
   const pad = Math.max(span * 0.15, reach * 1.1), W = 600, H = 400;
   const scale = Math.min(W, H) / (span + 2 * pad);
   const x0 = Math.min(...xs) - pad, y0 = Math.min(...ys) - pad;
-  const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "camera positions" });
+  const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": box.dataset.label || "camera positions" });
   for (const p of pts) {
     const cx = (p.x - x0) * scale, cy = (p.y - y0) * scale;
     const fov = p.cam.field_of_view;
