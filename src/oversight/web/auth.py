@@ -29,6 +29,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from oversight.i18n import N_
 from oversight.permissions import roles_for
 from oversight.store.base import utcnow
 from oversight.store.db import Database
@@ -117,11 +118,11 @@ def user_count(session: Session) -> int:
 
 # Why an administrator ended a session, as the login page says it (once, after the bounce).
 END_REASONS: dict[str, str] = {
-    "disabled": "An administrator disabled your account.",
-    "role_changed": "An administrator changed your role. Log in again to continue with your new rights.",
-    "password_reset": "An administrator reset your password.",
-    "second_factor_reset": "An administrator reset your second factor. Log in to set it up again.",
-    "revoked": "An administrator ended your sessions on every device.",
+    "disabled": N_("An administrator disabled your account."),
+    "role_changed": N_("An administrator changed your role. Log in again to continue with your new rights."),
+    "password_reset": N_("An administrator reset your password."),
+    "second_factor_reset": N_("An administrator reset your second factor. Log in to set it up again."),
+    "revoked": N_("An administrator ended your sessions on every device."),
 }
 ENDED_KEEP = timedelta(days=7)  # a browser not opened for a week is not told why
 

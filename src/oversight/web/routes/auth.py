@@ -10,12 +10,14 @@ from fastapi.responses import RedirectResponse
 from nacl.secret import SecretBox
 from pydantic import BaseModel, Field, computed_field
 
+from oversight import i18n
 from oversight.permissions import permissions_of
 from oversight.privacy.hooks import audit_login
 from oversight.store.models import User
 from oversight.web import auth, totp
 from oversight.web.auth import Principal, get_ctx, require
 from oversight.web.context import AppContext
+from oversight.web.routes.i18n import request_locale
 from oversight.web.oidc import STATE_COOKIE, OidcClient, OidcError, link_account
 from oversight.web.throttle import DEVICE_COOKIE, Busy, DbCounts
 
@@ -146,7 +148,7 @@ def ended(request: Request, response: Response) -> EndNotice:
         who = Principal(row.username, "", "session", row.user_id, ip=auth.client_ip(request))
         detail = {"reason": row.reason, "ended_by": row.ended_by, "ended_at": row.ended_at.isoformat()}
         audit(s, who, "auth.session_end_shown", "user", row.username, detail=detail)
-        out = EndNotice(reason=row.reason, message=auth.END_REASONS[row.reason], ended_at=detail["ended_at"])
+        out = EndNotice(reason=row.reason, message=i18n.Translator(request_locale(request, None)).gettext(auth.END_REASONS[row.reason]), ended_at=detail["ended_at"])
     response.delete_cookie(auth.SESSION_COOKIE, path="/")
     response.delete_cookie(auth.CSRF_COOKIE, path="/")
     return out
