@@ -77,6 +77,8 @@ class User(Base):
     sessions_valid_after: Mapped[datetime | None] = mapped_column(
         UTCDateTime, nullable=True
     )  # logout everywhere
+    # ids of site.camera_groups this account is granted (oversight.permissions.camera_scope)
+    camera_groups: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
 class EvidenceHold(Base):

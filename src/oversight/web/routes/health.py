@@ -19,8 +19,7 @@ def health(request: Request, who: Principal = Depends(require("health.read"))) -
     ctx = get_ctx(request)
     monitor = getattr(ctx.runtime, "health", None)
     latest = getattr(monitor, "latest", None)
-    if isinstance(latest, dict):
-        return latest
-    status = getattr(ctx.runtime, "status", None)
-    once = HealthMonitor(ctx.cfg, ctx.db, status if callable(status) else list)
-    return once.check()
+    if not isinstance(latest, dict):
+        status = getattr(ctx.runtime, "status", None)
+        latest = HealthMonitor(ctx.cfg, ctx.db, status if callable(status) else list).check()
+    return {**latest, "cameras": [c for c in latest.get("cameras", []) if who.sees(c.get("id"))]}
