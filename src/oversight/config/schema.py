@@ -47,6 +47,18 @@ class AuditS3Settings(Strict):
     retain_days: int = Field(3650, ge=1, description="COMPLIANCE-mode retention of each digest object")
 
 
+class AuditSyslogSettings(Strict):
+    """A copy of every audit digest sent to another host's syslog (RFC 5424), outside this one's reach."""
+
+    host: str = Field(min_length=1, description="the collector's name or address")
+    port: int = Field(514, ge=1, le=65535)
+    protocol: Literal["udp", "tcp"] = Field(
+        "udp", description="udp: RFC 5426, one datagram per digest; tcp: RFC 6587 octet counting"
+    )
+    facility: int = Field(13, ge=0, le=23, description="13 is 'log audit'")
+    app_name: str = Field("oversight", pattern=r"^[!-~]{1,48}$")
+
+
 class AuditSettings(Strict):
     """How often the audit log's head is signed into a chained digest (see privacy/audit_trail)."""
 
@@ -55,6 +67,7 @@ class AuditSettings(Strict):
         15.0, gt=0, le=1440, description="sign at least this often, even when nothing happened"
     )
     s3: AuditS3Settings | None = None
+    syslog: AuditSyslogSettings | None = None
 
 
 class OidcSettings(Strict):
