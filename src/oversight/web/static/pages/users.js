@@ -21,7 +21,7 @@ export async function render(el, ctx) {
       try { const r = await api("/api/users", { method: "POST", body: { username: name.value.trim(), password: pass.value, role: role.value } }); name.value = pass.value = ""; toast(r.pending_change ? WAITS : "User added."); load(); }
       catch (x) { err.textContent = typeof x.detail === "string" ? x.detail : "Check the fields: user name letters/digits, password at least 10 characters."; } } },
       name, pass, role, h("button", { class: "primary", type: "submit" }, "Add user")), err,
-    h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "User"), h("th", {}, "Role"), h("th", {}, "Status"), h("th", {}, "Created"), h("th", {}, ""))), users),
+    h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "User"), h("th", {}, "Role"), h("th", {}, "Camera groups"), h("th", {}, "Status"), h("th", {}, "Created"), h("th", {}, ""))), users),
     h("h2", {}, "API tokens (integrations)"),
     h("form", { class: "toolbar", onsubmit: async (e) => { e.preventDefault();
       const t = await api("/api/tokens", { method: "POST", body: { name: tName.value.trim(), role: tRole.value } });
@@ -43,12 +43,28 @@ export async function render(el, ctx) {
     catch (x) { toast(x.message, { kind: "error" }); }
     load();
   }
+  // Camera groups (districts, sites) from the configuration: ticking one grants its cameras; giving
+  // footage of a group waits for a second person, taking it away applies at once.
+  function groupCell(u, groups) {
+    if (!groups.length) return h("span", { class: "muted" }, "all cameras (no groups configured)");
+    if (u.role === "admin") return h("span", { class: "muted" }, "all cameras (admin)");
+    const boxes = groups.map(g => h("input", { type: "checkbox", value: g.id, checked: u.camera_groups.includes(g.id),
+      "aria-label": `${g.name || g.id} for ${u.username}`, onchange: () => setGroups(u.username, boxes) }));
+    return groups.map((g, i) => h("label", { class: "small", title: g.cameras.join(", ") }, boxes[i], ` ${g.name || g.id} `));
+  }
+  async function setGroups(username, boxes) {
+    const body = { camera_groups: boxes.filter(b => b.checked).map(b => b.value) };
+    try { const r = await api(`/api/users/${encodeURIComponent(username)}/camera-groups`, { method: "PUT", body }); toast(r.pending_change ? WAITS : "Camera groups saved."); }
+    catch (x) { toast(x.message, { kind: "error" }); }
+    load();
+  }
   async function load() {
     const list = await api("/api/users");
+    const groups = await api("/api/camera-groups");
     users.replaceChildren(...list.map(u => {
       const sel = h("select", { "aria-label": `Role of ${u.username}`, onchange: () => patch(u.username, { role: sel.value }) }, ...ROLES.map(r => h("option", { value: r, selected: r === u.role }, r)));
       return h("tr", {}, h("td", {}, u.username, u.username === me.username ? h("span", { class: "muted" }, " (you)") : ""), h("td", {}, sel),
-        h("td", {}, u.active ? "active" : h("span", { class: "muted" }, "disabled")), h("td", { class: "small" }, fmtTime(u.created_at)),
+        h("td", {}, groupCell(u, groups)), h("td", {}, u.active ? "active" : h("span", { class: "muted" }, "disabled")), h("td", { class: "small" }, fmtTime(u.created_at)),
         h("td", {}, h("button", { type: "button", onclick: () => patch(u.username, { active: !u.active }) }, u.active ? "Disable" : "Enable"), " ",
           h("button", { type: "button", onclick: async () => { await api(`/api/users/${encodeURIComponent(u.username)}/logout-all`, { method: "POST" }); toast("Sessions ended."); } }, "Log out everywhere")));
     }));
