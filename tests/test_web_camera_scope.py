@@ -452,3 +452,29 @@ def test_a_group_naming_an_unknown_camera_is_a_config_error(tmp_path):
     data["camera_groups"] = [{"id": "north", "cameras": ["cam0"]}]
     path.write_text(yaml.safe_dump(data))
     assert load_config(path).camera_groups[0].cameras == ["cam0"]
+
+
+def test_the_console_grants_groups_too(db, db_url, tmp_path):
+    import yaml
+    from typer.testing import CliRunner
+
+    from oversight.cli import app
+    from oversight.web.auth import create_user
+
+    path = site_yaml(tmp_path)
+    data = yaml.safe_load(path.read_text())
+    data["site"]["database_url"] = db_url
+    data["camera_groups"] = [{"id": "north", "cameras": ["cam0"]}]
+    path.write_text(yaml.safe_dump(data))
+    with db.session() as s:
+        create_user(s, "olga", PASSWORD, "operator")
+    runner = CliRunner()
+    r = runner.invoke(app, ["users", "groups", "olga", "north", "-c", str(path)])
+    assert r.exit_code == 0, r.output
+    assert "olga\toperator\tactive\tnorth" in runner.invoke(app, ["users", "list", "-c", str(path)]).output
+    r = runner.invoke(app, ["users", "groups", "olga", "west", "-c", str(path)])
+    assert r.exit_code == 1 and "no camera group 'west'" in r.output
+    with db.session() as s:
+        assert s.query(User).filter_by(username="olga").one().camera_groups == ["north"]
+        entry = s.query(AuditEntry).filter(AuditEntry.action == "user.camera_groups").one()
+        assert entry.actor.startswith("cli:") and entry.detail["camera_groups"]["added"] == ["north"]
