@@ -1,12 +1,20 @@
-"""Who may do what: the one table of actions and the roles allowed each.
+"""Who may do what, and on which cameras: the one table of actions and the roles allowed each,
+and the one decision of which cameras a person's actions reach (``camera_scope``).
 
 Routes and WebSockets (``web.auth.require``), the UI (the ``permissions`` of ``/api/auth/me``), the
 privacy checks and the CLI all consult ``PERMISSIONS``; no other module lists roles per action.
 Invariant: every action names at least one role, and only roles of ``store.models.ROLES``.
+A person's actions apply only to the cameras of their ``CameraScope``: every camera when no camera
+groups are configured (or for admins, who edit the groups), otherwise the cameras of the groups
+granted to them or their role, plus the cameras in no group unless ``ungrouped_cameras: nobody``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from oversight.config.schema import SiteConfig
 from oversight.store.models import ROLES
 
 EVERYONE: tuple[str, ...] = ROLES
@@ -60,6 +68,50 @@ def allowed(role: str, action: str) -> bool:
 def permissions_of(role: str) -> list[str]:
     """Every action ``role`` may take, sorted (what ``/api/auth/me`` tells the UI)."""
     return sorted(a for a, roles in PERMISSIONS.items() if role in roles)
+
+
+# roles that see every camera whatever the groups: they configure cameras and groups
+UNSCOPED_ROLES: tuple[str, ...] = ("admin",)
+
+
+@dataclass(frozen=True)
+class CameraScope:
+    """The cameras a principal's actions reach; ``cameras=None`` means every camera."""
+
+    cameras: frozenset[str] | None = None
+
+    @property
+    def everything(self) -> bool:
+        return self.cameras is None
+
+    def allows(self, camera_id: str | None) -> bool:
+        """Whether ``camera_id`` is in scope; ``None`` (a server-wide alert, no camera) always is."""
+        return camera_id is None or self.cameras is None or camera_id in self.cameras
+
+    def allows_all(self, camera_ids: Iterable[str]) -> bool:
+        return all(self.allows(c) for c in camera_ids)
+
+    def filter(self, camera_ids: Iterable[str]) -> list[str]:
+        return [c for c in camera_ids if self.allows(c)]
+
+
+ALL_CAMERAS = CameraScope()
+
+
+def camera_scope(cfg: SiteConfig, role: str, groups: Iterable[str] = ()) -> CameraScope:
+    """The one decision of which cameras ``role`` holding ``groups`` (granted to the account) reaches."""
+    if not cfg.camera_groups or role in UNSCOPED_ROLES:
+        return ALL_CAMERAS
+    granted = set(groups)
+    seen: set[str] = set()
+    grouped: set[str] = set()
+    for group in cfg.camera_groups:
+        grouped.update(group.cameras)
+        if group.id in granted or role in group.roles:
+            seen.update(group.cameras)
+    if cfg.site.security.ungrouped_cameras == "everyone":
+        seen.update(c.id for c in cfg.cameras if c.id not in grouped)
+    return CameraScope(frozenset(seen))
 
 
 def _check() -> None:

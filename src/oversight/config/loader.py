@@ -192,6 +192,21 @@ def semantic_issues(cfg: SiteConfig) -> list[tuple[PathKey, str]]:
             )
         seen.setdefault(cam.id, ci)
         found.extend(camera_issues(cam, ("cameras", ci)))
+    return found + group_issues(cfg)
+
+
+def group_issues(cfg: SiteConfig) -> list[tuple[PathKey, str]]:
+    """Camera groups: unique ids, and only cameras that exist."""
+    found: list[tuple[PathKey, str]] = []
+    known = {c.id for c in cfg.cameras}
+    seen: set[str] = set()
+    for gi, group in enumerate(cfg.camera_groups):
+        if group.id in seen:
+            found.append((("camera_groups", gi, "id"), f"duplicate camera group id '{group.id}'"))
+        seen.add(group.id)
+        for ci, cid in enumerate(group.cameras):
+            if cid not in known:
+                found.append((("camera_groups", gi, "cameras", ci), f"no camera '{cid}'"))
     return found
 
 

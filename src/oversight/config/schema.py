@@ -47,6 +47,18 @@ class AuditS3Settings(Strict):
     retain_days: int = Field(3650, ge=1, description="COMPLIANCE-mode retention of each digest object")
 
 
+class AuditSyslogSettings(Strict):
+    """A copy of every audit digest sent to another host's syslog (RFC 5424), outside this one's reach."""
+
+    host: str = Field(min_length=1, description="the collector's name or address")
+    port: int = Field(514, ge=1, le=65535)
+    protocol: Literal["udp", "tcp"] = Field(
+        "udp", description="udp: RFC 5426, one datagram per digest; tcp: RFC 6587 octet counting"
+    )
+    facility: int = Field(13, ge=0, le=23, description="13 is 'log audit'")
+    app_name: str = Field("oversight", pattern=r"^[!-~]{1,48}$")
+
+
 class AuditSettings(Strict):
     """How often the audit log's head is signed into a chained digest (see privacy/audit_trail)."""
 
@@ -55,6 +67,7 @@ class AuditSettings(Strict):
         15.0, gt=0, le=1440, description="sign at least this often, even when nothing happened"
     )
     s3: AuditS3Settings | None = None
+    syslog: AuditSyslogSettings | None = None
 
 
 class OidcSettings(Strict):
@@ -98,6 +111,11 @@ class SecuritySettings(Strict):
         24 * 60, ge=0, description="the furthest past now a reveal may reach, with two approvers"
     )
     oidc: OidcSettings | None = None
+    ungrouped_cameras: Literal["everyone", "nobody"] = Field(
+        "everyone",
+        description="when camera_groups are configured, who sees a camera in no group "
+        "(admins always see every camera)",
+    )
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -131,6 +149,22 @@ class PortalSettings(Strict):
     sharing: list[str] = Field(default_factory=list)  # who footage may go to, and on what condition
     months: int = Field(12, ge=1, le=60)  # monthly statistics published
     cache_minutes: float = Field(10.0, ge=0, le=1440)  # anonymous requests never recompute more often
+
+
+class CameraGroup(Strict):
+    """A district or site: a set of cameras that people are granted as a whole.
+
+    A person sees a group's cameras when an admin assigned them the group (``/api/users``), or when
+    their role is listed in ``roles`` here. Nothing configured: everyone sees every camera."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    name: str = Field("", max_length=200)
+    cameras: list[str] = Field(
+        default_factory=list, description="camera ids; a camera may be in several groups"
+    )
+    roles: list[Literal["viewer", "operator", "supervisor", "auditor", "admin"]] = Field(
+        default_factory=list, description="roles whose every holder is granted this group"
+    )
 
 
 class SiteSettings(Strict):
@@ -347,6 +381,9 @@ class SiteConfig(Strict):
     incidents: IncidentSettings | None = None  # emergency response; defaults apply when absent
     cluster: ClusterConfig | None = None  # scale-out (Ray, PostgreSQL, S3, broker); absent: embedded
     alarms: AlarmSettings = Field(default_factory=AlarmSettings)
+    camera_groups: list[CameraGroup] = Field(
+        default_factory=list, description="districts or sites that scope who sees which cameras"
+    )
 
     def camera(self, camera_id: str) -> CameraConfig:
         for cam in self.cameras:

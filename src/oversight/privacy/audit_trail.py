@@ -6,7 +6,8 @@ is signed into a digest; digest k carries digest k-1's hash and digest 1 the gen
 fingerprint, which is printed at install and kept outside the database. Each digest is a row of
 ``audit_checkpoints`` and a line of ``<data_dir>/audit/digests.jsonl`` (opened O_APPEND, mode
 0600), a second copy a database administrator cannot rewrite; with ``site.audit.s3`` also an
-object in a bucket under S3 Object Lock (COMPLIANCE retention), which not even the host's root can.
+object in a bucket under S3 Object Lock (COMPLIANCE retention), which not even the host's root can;
+with ``site.audit.syslog`` also a message to another host's syslog (``privacy.audit_syslog``).
 
 Invariant: a digest reaches the file only after the database committed it, so the file never
 vouches for entries that were rolled back; ``sync_file`` appends any committed digest a crash kept
@@ -32,7 +33,7 @@ from nacl.signing import SigningKey, VerifyKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from oversight.config.schema import AuditS3Settings, SiteConfig
+from oversight.config.schema import AuditS3Settings, AuditSyslogSettings, SiteConfig
 from oversight.privacy import audit
 from oversight.privacy.keys import fingerprint, public_hex
 from oversight.privacy.models import AuditCheckpoint, AuditEntry
@@ -235,7 +236,10 @@ class Sealer:
         every_entries: int = 100,
         every_s: float = 900.0,
         s3: AuditS3Settings | None = None,
+        syslog: AuditSyslogSettings | None = None,
     ):
+        from oversight.privacy.audit_syslog import SyslogMirror
+
         self.db, self.key = db, key
         self.every_entries, self.every_s = every_entries, every_s
         self.file = trail_dir(data_dir) / DIGEST_FILE
@@ -243,6 +247,7 @@ class Sealer:
         if self.genesis.body["public_key"] != public_hex(key):
             raise ValueError("the genesis record was made with a different installation key")
         self.mirror = S3Mirror(s3, self.genesis.fingerprint) if s3 is not None else None
+        self.syslog = SyslogMirror(syslog) if syslog is not None else None
         self._unmirrored: dict[int, dict[str, Any]] = {}
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -277,6 +282,8 @@ class Sealer:
         record = {"body": body, "signature": cp.signature}
         append_line(self.file, record)
         self._mirror(record)
+        if self.syslog is not None:
+            self.syslog.send(record)
         return record
 
     def _mirror(self, record: dict[str, Any] | None) -> None:
@@ -342,6 +349,8 @@ class Sealer:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self.seal("stop")
+        if self.syslog is not None:
+            self.syslog.close()
 
     def _run(self) -> None:
         next_tick = datetime.now(UTC).timestamp() + self.every_s
@@ -369,6 +378,7 @@ def sealer_for(db: Database, cfg: SiteConfig) -> Sealer:
         every_entries=a.digest_every_entries,
         every_s=a.digest_every_minutes * 60,
         s3=a.s3,
+        syslog=a.syslog,
     )
 
 

@@ -62,6 +62,23 @@ class Who(Protocol):
     def ip(self) -> str | None: ...
 
 
+class OutOfScope(LookupError):
+    """A camera outside the principal's scope: the web app answers it as 404, like no camera."""
+
+
+def in_scope(who: Who, camera_id: str) -> bool:
+    """Whether ``who`` may see ``camera_id`` at all (camera groups, ``permissions.camera_scope``).
+    The routes check first; the gate checks again so that no pixel of an out-of-scope camera leaves
+    whatever a route forgot. A principal without ``sees`` is the console (CLI), which sees all."""
+    sees = getattr(who, "sees", None)
+    return True if sees is None else bool(sees(camera_id))
+
+
+def _scoped(who: Who, camera_id: str) -> None:
+    if not in_scope(who, camera_id):
+        raise OutOfScope(f"no camera '{camera_id}'")
+
+
 class FrameRedactor(Protocol):
     def redact(self, frame_bgr: np.ndarray, tracks: Any = None) -> np.ndarray: ...
 
@@ -402,12 +419,15 @@ class Egress:
         self, who: Who, camera_ids: Sequence[str], kind: str = "live", purpose: str | None = None
     ) -> LiveSession:
         """Start watching cameras live (the wall, a single view, MJPEG): audited now and at close."""
+        for cid in camera_ids:
+            _scoped(who, cid)
         return LiveSession(self, who, camera_ids, kind, purpose)
 
     def still(
         self, who: Who, camera_id: str, action: str = "footage.snapshot", purpose: str | None = None
     ) -> Encoded:
         """The newest live picture of a camera, once (snapshots, configuration stills). Audited."""
+        _scoped(who, camera_id)
         enc = self._live(camera_id, who, wait=LIVE_WAIT_S)
         self._audit(who, action, "camera", camera_id, purpose=purpose, detail={"state": enc.state})
         return enc
@@ -420,7 +440,7 @@ class Egress:
         Raises LookupError when the event or its snapshot does not exist."""
         with self.ctx.db.session() as s:
             e = s.get(Event, event_id)
-            if e is None:
+            if e is None or not in_scope(who, e.camera_id):
                 raise LookupError("no such event")
             path, camera_id, ts = e.snapshot_path, e.camera_id, e.start
         if not path or not Path(path).is_file():
@@ -439,6 +459,7 @@ class Egress:
     ) -> Iterator[tuple[bytes, datetime]]:
         """Recorded frames from ``start`` as JPEGs, each redacted unless a reveal of the viewer covers
         its time. Audited when called (before the first frame)."""
+        _scoped(who, camera_id)
         self._audit(who, "footage.playback", "camera", camera_id, detail={"start": start.isoformat()})
         it = frames_from(self.ctx.db, self.ctx.segment_file, camera_id, start, size)
 
@@ -462,7 +483,7 @@ class Egress:
         Raises LookupError (no such segment) or FileNotFoundError (removed by retention)."""
         with self.ctx.db.session() as s:
             seg = s.get(Segment, segment_id)
-            if seg is None:
+            if seg is None or not in_scope(who, seg.camera_id):
                 raise LookupError("no such segment")
             s.expunge(seg)
         self._audit(who, "footage.segment", "segment", segment_id, detail={"camera_id": seg.camera_id})
@@ -562,7 +583,9 @@ class Egress:
 
         with self.ctx.db.session() as s:
             rec = s.get(ExportRecord, export_id)
-            if rec is None or not Path(rec.path).is_file():
+            if rec is None or not all(in_scope(who, c) for c in rec.camera_ids or []):
+                raise LookupError("no such export")
+            if not Path(rec.path).is_file():
                 raise LookupError("no such export file")
             refusal = download_refusal(s, rec, who.username, getattr(who, "via", ""))
             audit.record(

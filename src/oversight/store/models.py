@@ -78,6 +78,8 @@ class User(Base):
         UTCDateTime, nullable=True
     )  # logout everywhere
     locale: Mapped[str | None] = mapped_column(String(16), nullable=True)  # UI language; None: the browser's
+    # ids of site.camera_groups this account is granted (oversight.permissions.camera_scope)
+    camera_groups: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
 class EvidenceHold(Base):

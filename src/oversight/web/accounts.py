@@ -140,6 +140,32 @@ def update_user(
     return user
 
 
+def set_camera_groups(
+    s: Session,
+    by: Actor,
+    username: str,
+    groups: list[str],
+    known: set[str],
+    detail: dict[str, Any] | None = None,
+) -> User:
+    """Grant exactly ``groups`` (ids of ``site.camera_groups``) to an account; audited with the
+    groups added and removed. Takes effect at the account's next request (scopes are per request)."""
+    user = _user(s, username)
+    unknown = sorted(set(groups) - known)
+    if unknown:
+        raise AccountError(f"no camera group {', '.join(repr(g) for g in unknown)}")
+    before = list(user.camera_groups or [])
+    after = sorted(set(groups))
+    user.camera_groups = after
+    changes = dict(detail or {})
+    changes["camera_groups"] = {
+        "added": sorted(set(after) - set(before)),
+        "removed": sorted(set(before) - set(after)),
+    }
+    _audit(s, by, "user.camera_groups", "user", username, changes)
+    return user
+
+
 def _hash(password: str) -> str:
     try:
         return auth.hash_password(password)

@@ -19,6 +19,7 @@ from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from oversight import __version__
+from oversight.privacy.egress import OutOfScope
 from oversight.web.auth import ensure_bootstrap
 from oversight.web.context import AppContext
 from oversight.web.limits import BodyLimit
@@ -105,6 +106,12 @@ def _add_error_handlers(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         return JSONResponse({"detail": issues}, status_code=422)
+
+    @app.exception_handler(OutOfScope)
+    async def out_of_scope(request: Request, exc: OutOfScope) -> Response:
+        # the egress gate refused a camera outside the principal's groups that a route let through
+        log.warning("egress refused an out-of-scope camera on %s %s", request.method, request.url.path)
+        return JSONResponse({"detail": str(exc)}, status_code=404)
 
     @app.exception_handler(DataError)
     async def data_error(request: Request, exc: DataError) -> Response:

@@ -30,7 +30,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from oversight.i18n import N_
-from oversight.permissions import roles_for
+from oversight.permissions import ALL_CAMERAS, CameraScope, camera_scope, roles_for
 from oversight.store.base import utcnow
 from oversight.store.db import Database
 from oversight.store.models import ROLES, User
@@ -90,6 +90,12 @@ class Principal:
     session_id: int | None = None
     token_id: int | None = None
     ip: str | None = None  # where the request came from, for the audit log
+    groups: tuple[str, ...] = ()  # camera groups granted to the account (site.camera_groups)
+    scope: CameraScope = ALL_CAMERAS  # the cameras this principal reaches (resolve_principal sets it)
+
+    def sees(self, camera_id: str | None) -> bool:
+        """Whether this principal's actions reach ``camera_id`` (``permissions.camera_scope``)."""
+        return self.scope.allows(camera_id)
 
 
 # ---------------------------------------------------------------- users
@@ -296,7 +302,8 @@ def _from_session(
         return None
     if touch and now - row.last_seen_at > timedelta(minutes=1):
         row.last_seen_at = now
-    return Principal(user.username, user.role, "session", user.id, row.id), row.csrf
+    groups = tuple(user.camera_groups or ())
+    return Principal(user.username, user.role, "session", user.id, row.id, groups=groups), row.csrf
 
 
 def _expire(s: Session, row: WebSession, user: User, reason: str, ip: str) -> None:
@@ -338,13 +345,12 @@ def resolve_principal(ctx: AppContext, conn: Any, method: str) -> Principal | No
     if found is None:
         return None
     principal, csrf = found
-    if csrf is None:  # an API token: no CSRF
-        return replace(principal, ip=client_ip(conn))
-    if method not in SAFE_METHODS:
+    if csrf is not None and method not in SAFE_METHODS:  # an API token needs no CSRF
         sent = conn.headers.get(CSRF_HEADER.lower(), "")
         if not sent or not hmac.compare_digest(sent, csrf):
             raise HTTPException(403, "missing or wrong CSRF token (send the X-CSRF-Token header)")
-    return replace(principal, ip=client_ip(conn))
+    scope = camera_scope(ctx.cfg, principal.role, principal.groups)
+    return replace(principal, ip=client_ip(conn), scope=scope)
 
 
 def get_ctx(request: Request) -> AppContext:
@@ -379,12 +385,37 @@ def _role_check(allowed: tuple[str, ...], name: str) -> Callable[[Request], Prin
             raise HTTPException(401, "not logged in", headers={"WWW-Authenticate": "Bearer"})
         if principal.role not in allowed:
             raise HTTPException(403, f"role '{principal.role}' may not do this")
+        camera_id = request.path_params.get("camera_id")
+        if camera_id is not None and not principal.sees(camera_id):
+            raise not_found_camera(camera_id)  # every /cameras/{camera_id}/... route, by construction
         request.state.principal = principal
         return principal
 
     dependency.roles = allowed  # type: ignore[attr-defined]
     dependency.__name__ = name
     return dependency
+
+
+def not_found_camera(camera_id: str) -> HTTPException:
+    """What a principal gets for a camera outside their scope: the same 404 as for no camera at
+    all, so the answer does not tell which cameras exist elsewhere."""
+    return HTTPException(404, f"no camera '{camera_id}'")
+
+
+def check_cameras(who: Principal, camera_ids: Any) -> None:
+    """A 404 unless every one of ``camera_ids`` is in ``who``'s scope (bodies and query lists)."""
+    for cid in camera_ids:
+        if not who.sees(cid):
+            raise not_found_camera(cid)
+
+
+def scoped_cameras(who: Principal, requested: list[str] | None) -> list[str] | None:
+    """The camera filter a list query should apply: ``None`` for none at all (every camera is in
+    scope and none was asked for), else the asked-for cameras in scope (all in scope when none was
+    asked for). An empty list means the answer is empty; never pass it on as "no filter"."""
+    if who.scope.cameras is None:
+        return requested
+    return who.scope.filter(requested) if requested else sorted(who.scope.cameras)
 
 
 def ensure_bootstrap(ctx: AppContext) -> str | None:

@@ -95,7 +95,8 @@ def list_users(config: Path | None = ConfigOpt, db_url: str | None = DbOpt) -> N
     """List accounts."""
     with open_db(config, db_url).session() as s:
         for u in accounts.list_users(s):
-            typer.echo(f"{u.username}\t{u.role}\t{_('active') if u.active else _('disabled')}")
+            groups = ",".join(u.camera_groups or []) or "-"
+            typer.echo(f"{u.username}\t{u.role}\t{_('active') if u.active else _('disabled')}\t{groups}")
 
 
 @users_app.command("permissions")
@@ -114,6 +115,23 @@ def set_role(username: str, role: str, config: Path | None = ConfigOpt, db_url: 
     with _change(config, db_url) as s:
         accounts.update_user(s, console(), username, role=role)
     typer.echo(_("{user} is now {role}", user=username, role=role))
+
+
+@users_app.command("groups")
+def groups(
+    username: str,
+    group: list[str] = typer.Argument(
+        None, help="camera group ids (site.camera_groups); none: take all away"
+    ),
+    config: Path = typer.Option(..., "--config", "-c", help="site config: its camera groups and database"),
+) -> None:
+    """Grant exactly these camera groups to an account (audited; the console needs no second admin)."""
+    from oversight.config.cli import load_or_exit
+
+    known = {g.id for g in load_or_exit(config).camera_groups}
+    with _change(config, None) as s:
+        accounts.set_camera_groups(s, console(), username, list(group or []), known)
+    typer.echo(f"{username}: camera groups {', '.join(sorted(set(group or []))) or 'none'}")
 
 
 @users_app.command("passwd")

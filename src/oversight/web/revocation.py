@@ -1,10 +1,11 @@
 """Revocation reaches open streams: every long-lived stream or socket holds a ``StreamGuard``.
 
 Invariant: an open MJPEG stream or WebSocket re-checks its principal (session or token still valid,
-account active, same role, role still allowed) at most ``CHECK_S`` seconds apart, and stops as soon
-as the check fails, so logout-everywhere, disabling, a role change or a revoked token ends it within
-about one second. A revoked reveal needs nothing here: frames consult reveals through
-``oversight.privacy.hooks`` (cached ``CACHE_S``), so the stream downgrades to redacted by itself.
+account active, same role, role still allowed, no camera group taken away) at most ``CHECK_S``
+seconds apart, and stops as soon as the check fails, so logout-everywhere, disabling, a role change
+or a revoked token ends it within about one second. A revoked reveal needs nothing here: frames
+consult reveals through ``oversight.privacy.hooks`` (cached ``CACHE_S``), so the stream downgrades
+to redacted by itself.
 """
 
 from __future__ import annotations
@@ -34,7 +35,11 @@ class StreamGuard:
             now = resolve_principal(self.ctx, self.conn, "GET")
         except HTTPException:
             return False
-        return now is not None and now.role == self.who.role and now.role in self.roles
+        if now is None or now.role != self.who.role or now.role not in self.roles:
+            return False
+        # a group taken away ends the stream too (a wider scope keeps it: nothing was lost)
+        old, new = self.who.scope.cameras, now.scope.cameras
+        return new is None or (old is not None and old <= new)
 
     async def allowed(self) -> bool:
         if not self._ok:

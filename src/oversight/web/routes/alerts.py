@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field, model_validator
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from oversight.config.schema import PRIORITIES
@@ -22,7 +22,7 @@ from oversight.events.alerts import acknowledge, alert_dict
 from oversight.events.models import ACK_REASONS, FALSE_ALARM_CAUSES, Alert
 from oversight.incidents.errors import IncidentError
 from oversight.web.audit import audit
-from oversight.web.auth import Principal, get_ctx, require
+from oversight.web.auth import Principal, get_ctx, require, scoped_cameras
 from oversight.web.params import DbId, as_utc
 
 router = APIRouter(prefix="/api/alerts", tags=["alerts"])
@@ -55,6 +55,12 @@ def _names(request: Request) -> dict[str, str]:
     return {c.id: c.display_name for c in get_ctx(request).cfg.cameras}
 
 
+def _in_scope(q: Any, who: Principal) -> Any:
+    """Only alerts of cameras in ``who``'s scope, and server-wide ones (no camera)."""
+    cams = scoped_cameras(who, None)
+    return q if cams is None else q.where(or_(Alert.camera_id.is_(None), Alert.camera_id.in_(cams)))
+
+
 def _out(a: Alert, names: dict[str, str]) -> dict[str, Any]:
     d = alert_dict(a)
     d["camera_name"] = names.get(a.camera_id or "", a.camera_id or "server")
@@ -66,7 +72,7 @@ def count(request: Request, who: Principal = Depends(require("events.read"))) ->
     """Unacknowledged alerts in total, by priority and by camera: what the header badge shows."""
     with get_ctx(request).db.session() as s:
         rows = s.execute(
-            select(Alert.priority, Alert.camera_id, func.count())
+            _in_scope(select(Alert.priority, Alert.camera_id, func.count()), who)
             .where(Alert.acknowledged_at.is_(None))
             .group_by(Alert.priority, Alert.camera_id)
         ).all()
@@ -94,6 +100,7 @@ def report(
         func.count(),
         *(func.sum(case((Alert.ack_reason == r, 1), else_=0)) for r in ACK_REASONS),
     ).group_by(Alert.camera_id, Alert.kind, Alert.rule_id)
+    q = _in_scope(q, who)
     start, end = as_utc(start, "start"), as_utc(end, "end")
     if start is not None:
         q = q.where(Alert.opened_at >= start)
@@ -128,7 +135,7 @@ def list_alerts(
     who: Principal = Depends(require("events.read")),
 ) -> dict[str, Any]:
     """Newest first; ``open`` = situation still going on; page with ``before_id`` (``next_before``)."""
-    q = select(Alert)
+    q = _in_scope(select(Alert), who)
     if state == "unacknowledged":
         q = q.where(Alert.acknowledged_at.is_(None))
     elif state == "open":
@@ -144,9 +151,9 @@ def list_alerts(
     return {"items": items, "next_before": items[-1]["id"] if len(rows) > limit else None}
 
 
-def _get(s: Session, alert_id: int) -> Alert:
+def _get(s: Session, alert_id: int, who: Principal) -> Alert:
     a = s.get(Alert, alert_id)
-    if a is None:
+    if a is None or not who.sees(a.camera_id):
         raise HTTPException(404, "no such alert")
     return a
 
@@ -156,7 +163,7 @@ def get_alert(
     alert_id: DbId, request: Request, who: Principal = Depends(require("events.read"))
 ) -> dict[str, Any]:
     with get_ctx(request).db.session() as s:
-        return _out(_get(s, alert_id), _names(request))
+        return _out(_get(s, alert_id, who), _names(request))
 
 
 def _ack(request: Request, who: Principal, ids: list[int], body: AckIn) -> list[dict[str, Any]]:
@@ -164,6 +171,7 @@ def _ack(request: Request, who: Principal, ids: list[int], body: AckIn) -> list[
     names = _names(request)
     note = body.note.strip() or None
     with ctx.db.session() as s:
+        ids = list(s.scalars(_in_scope(select(Alert.id).where(Alert.id.in_(ids)), who)))
         changed = acknowledge(s, ids, who.username, body.reason, body.cause, note)
         for a in changed:
             detail = {"reason": body.reason, "cause": a.ack_cause, "note": note, "camera_id": a.camera_id}
@@ -192,10 +200,10 @@ def ack(
     """Acknowledge with a reason; acknowledging twice keeps the first acknowledgement."""
     ctx = get_ctx(request)
     with ctx.db.session() as s:
-        _get(s, alert_id)
+        _get(s, alert_id, who)
     _ack(request, who, [alert_id], body)
     with ctx.db.session() as s:
-        return _out(_get(s, alert_id), _names(request))
+        return _out(_get(s, alert_id, who), _names(request))
 
 
 @router.post("/{alert_id}/escalate")
@@ -206,7 +214,7 @@ def escalate(
     ``/api/events/{id}/escalate``, on the alert's first event); acknowledged as real."""
     ctx = get_ctx(request)
     with ctx.db.session() as s:
-        a = _get(s, alert_id)
+        a = _get(s, alert_id, who)
         event_id = a.event_id
         if event_id is None:
             raise HTTPException(409, "only an alert raised by a rule can become an incident")

@@ -187,7 +187,7 @@ def site_plan(request: Request, who: Principal = Depends(require("site.view"))) 
 def list_cameras(request: Request, who: Principal = Depends(require("site.view"))) -> list[CameraOut]:
     ctx = get_ctx(request)
     alerts = active_alerts(ctx)
-    return [_camera_out(ctx, cam, alerts) for cam in list(ctx.cfg.cameras)]
+    return [_camera_out(ctx, cam, alerts) for cam in list(ctx.cfg.cameras) if who.sees(cam.id)]
 
 
 @router.get("/cameras/{camera_id}", response_model=CameraOut)

@@ -17,7 +17,7 @@ from oversight.privacy.egress import egress
 from oversight.store.base import utcnow
 from oversight.store.models import Event
 from oversight.web.audit import audit
-from oversight.web.auth import Principal, get_ctx, require
+from oversight.web.auth import Principal, get_ctx, require, scoped_cameras
 from oversight.web.context import AppContext
 from oversight.web.params import DbId, as_utc
 
@@ -93,10 +93,13 @@ def list_events(
 ) -> EventPage:
     """Events newest first. Filter by camera (repeatable), time range, label, rule; page with ``cursor``."""
     ctx = get_ctx(request)
+    cameras = scoped_cameras(who, camera)
+    if cameras == []:
+        return EventPage(items=[], next_cursor=None)
     with _bad_cursor(), ctx.db.session() as s:
         rows, nxt = search(
             s,
-            cameras=camera,
+            cameras=cameras,
             start=as_utc(start, "start"),
             end=as_utc(end, "end"),
             label=label,
@@ -117,9 +120,9 @@ def _bad_cursor() -> Iterator[None]:
         raise HTTPException(422, "bad cursor") from None
 
 
-def _get(s: Session, event_id: int) -> Event:
+def _get(s: Session, event_id: int, who: Principal) -> Event:
     e = s.get(Event, event_id)
-    if e is None:
+    if e is None or not who.sees(e.camera_id):
         raise HTTPException(404, "no such event")
     return e
 
@@ -129,7 +132,7 @@ def get_event(event_id: DbId, request: Request, who: Principal = Depends(require
     ctx = get_ctx(request)
     with ctx.db.session() as s:
         audit(s, who, "event.view", "event", event_id)
-        return event_out(_get(s, event_id), _names(ctx))
+        return event_out(_get(s, event_id, who), _names(ctx))
 
 
 @router.get(
@@ -154,7 +157,7 @@ def acknowledge(
     """Acknowledge an alert with a note. Acknowledging twice keeps the first acknowledgement."""
     ctx = get_ctx(request)
     with ctx.db.session() as s:
-        e = _get(s, event_id)
+        e = _get(s, event_id, who)
         if e.acknowledged_at is None:
             e.acknowledged_at = utcnow()
             e.acknowledged_by = who.username

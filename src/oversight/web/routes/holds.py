@@ -54,7 +54,7 @@ def list_holds(request: Request, who: Principal = Depends(readers)) -> list[dict
     ctx = get_ctx(request)
     with ctx.db.session() as s:
         rows = s.scalars(select(EvidenceHold).order_by(EvidenceHold.id.desc()).limit(500))
-        return [_hold_dict(h, ctx.cfg.site.max_hold_days) for h in rows]
+        return [_hold_dict(h, ctx.cfg.site.max_hold_days) for h in rows if who.sees(h.camera_id)]
 
 
 @router.post("/{hold_id}/renew")
@@ -67,7 +67,7 @@ def renew_hold(
     max_days = ctx.cfg.site.max_hold_days
     with ctx.db.session() as s:
         h = s.get(EvidenceHold, hold_id, with_for_update=True)
-        if h is None:
+        if h is None or not who.sees(h.camera_id):
             raise HTTPException(404, "no such evidence hold")
         before = _expiry(h, max_days)
         if h.released_at is not None or before <= utcnow():

@@ -31,7 +31,7 @@ from oversight.incidents.models import INCIDENT_STATUSES
 from oversight.incidents.reports import incidents_csv, report_csv, report_svg, response_report
 from oversight.incidents.serialize import assignment_dict, clip_dict, entry_dict, incident_dict, unit_dict
 from oversight.incidents.service import DISPOSITIONS, IncidentService
-from oversight.web.auth import Principal, get_ctx, require
+from oversight.web.auth import Principal, check_cameras, get_ctx, require
 from oversight.web.context import AppContext
 from oversight.web.params import DbId
 from oversight.web.routes.i18n import request_locale
@@ -67,10 +67,12 @@ def _change_incident(
     """Apply one change to an incident in its own (retried) transaction; return the new detail."""
     ctx = get_ctx(request)
     svc = service_for(ctx)
+    who: Principal = request.state.principal
 
     def work(s: Session) -> Any:
+        _in_scope(svc, s, incident_id, who)
         change(svc, s)
-        return _detail(svc, s, incident_id)
+        return _detail(svc, s, incident_id, who)
 
     return _tx(ctx, work)
 
@@ -179,13 +181,22 @@ class UnitLocationIn(_Body):
     y: float | None = None
 
 
-def _detail(svc: IncidentService, s: Any, inc_id: int) -> dict[str, Any]:
+def _in_scope(svc: IncidentService, s: Any, inc_id: int, who: Principal) -> Any:
+    """The incident, unless it came from a camera outside ``who``'s scope (then the same 404 as for
+    no incident); incidents with no camera (a phone call) are everyone's who may read incidents."""
     inc = svc.get(s, inc_id)
+    if not who.sees(inc.camera_id):
+        raise HTTPException(404, f"incident {inc_id} not found")
+    return inc
+
+
+def _detail(svc: IncidentService, s: Any, inc_id: int, who: Principal) -> dict[str, Any]:
+    inc = _in_scope(svc, s, inc_id, who)
     out = incident_dict(inc, svc.settings)
     out["timeline"] = [entry_dict(e) for e in svc.timeline(s, inc.id)]
     out["assignments"] = [assignment_dict(a) for a in svc.assignments(s, inc.id)]
-    out["clips"] = [clip_dict(c) for c in svc.clips(s, inc.id)]
-    cams = svc.nearest_cameras(inc)
+    out["clips"] = [clip_dict(c) for c in svc.clips(s, inc.id) if who.sees(c.camera_id)]
+    cams = [c for c in svc.nearest_cameras(inc) if who.sees(c["id"])]
     for c in cams:
         c["live_url"] = f"/api/cameras/{c['id']}/live.mjpeg"
     out["cameras"] = cams
@@ -194,6 +205,14 @@ def _detail(svc: IncidentService, s: Any, inc_id: int) -> dict[str, Any]:
     )
     out["recommendation"] = svc.recommend(s, inc.id) if inc.status not in ("cleared", "closed") else None
     return out
+
+
+def _event_in_scope(s: Session, event_id: int, who: Principal) -> None:
+    from oversight.store.models import Event
+
+    e = s.get(Event, event_id)
+    if e is not None and not who.sees(e.camera_id):
+        raise HTTPException(404, f"event {event_id} not found")
 
 
 # ---- catalogue & reports (static paths before /{incident_id}) -----------------------------------
@@ -294,7 +313,7 @@ def list_incidents(
     ctx = get_ctx(request)
     svc = service_for(ctx)
     with _errors(), ctx.db.session() as s:
-        incs = svc.list_incidents(s, status, limit)
+        incs = [i for i in svc.list_incidents(s, status, limit) if who.sees(i.camera_id)]
         units = svc.active_units_by_incident(s, [i.id for i in incs])
         return [{**incident_dict(i, svc.settings), "units": units.get(i.id, [])} for i in incs]
 
@@ -309,7 +328,7 @@ def create_incident(
 
     def work(s: Session) -> Any:
         inc = svc.create(s, who.username, source=source, **body.model_dump(exclude={"source"}))
-        return _detail(svc, s, inc.id)
+        return _detail(svc, s, inc.id, who)
 
     return _tx(ctx, work)
 
@@ -328,8 +347,14 @@ def escalate(
     req = body or FromAlertIn()
 
     def work(s: Session) -> Any:
+        _event_in_scope(s, event_id, who)
         inc, created = svc.escalate(s, event_id, who.username, req.note, type=req.type, priority=req.priority)
-        return {**_detail(svc, s, inc.id), "created": created, "event_id": event_id, "incident_id": inc.id}
+        return {
+            **_detail(svc, s, inc.id, who),
+            "created": created,
+            "event_id": event_id,
+            "incident_id": inc.id,
+        }
 
     return _tx(ctx, work)
 
@@ -341,7 +366,7 @@ def get_incident(
     ctx = get_ctx(request)
     svc = service_for(ctx)
     with _errors(), ctx.db.session() as s:
-        return _detail(svc, s, incident_id)
+        return _detail(svc, s, incident_id, who)
 
 
 @router.patch("/api/incidents/{incident_id}")
@@ -388,7 +413,10 @@ def attach_clip(
     ctx = get_ctx(request)
     svc = service_for(ctx)
 
+    check_cameras(who, [body.camera_id])
+
     def work(s: Session) -> Any:
+        _in_scope(svc, s, incident_id, who)
         clip = svc.attach_clip(s, incident_id, body.camera_id, body.start, body.end, who.username, body.note)
         return clip_dict(clip)
 
@@ -402,6 +430,7 @@ def recommendation(
     ctx = get_ctx(request)
     svc = service_for(ctx)
     with _errors(), ctx.db.session() as s:
+        _in_scope(svc, s, incident_id, who)
         return svc.recommend(s, incident_id, limit=10)
 
 
@@ -417,6 +446,7 @@ def dispatch(
     svc = service_for(ctx)
 
     def work(s: Session) -> Any:
+        _in_scope(svc, s, body.incident_id, who)
         a = svc.dispatch(s, body.incident_id, body.unit_id, who.username, body.recommended_unit_id)
         return assignment_dict(a)
 

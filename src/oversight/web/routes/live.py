@@ -19,7 +19,7 @@ from prometheus_client.core import CollectorRegistry, GaugeMetricFamily
 from sqlalchemy import func, select
 
 from oversight.events.bus import Message
-from oversight.permissions import roles_for
+from oversight.permissions import ALL_CAMERAS, CameraScope, roles_for
 from oversight.privacy.egress import LiveSession, egress
 from oversight.privacy.live_feed import Subscription
 from oversight.store.models import Segment
@@ -49,12 +49,15 @@ def _default(value: Any) -> Any:
     return str(value)
 
 
-def ws_payload(msg: Message, role: str) -> str | None:
-    """The JSON a client of ``role`` receives for a bus message, or None when it gets nothing."""
+def ws_payload(msg: Message, role: str, scope: CameraScope = ALL_CAMERAS) -> str | None:
+    """The JSON a client of ``role`` seeing the cameras of ``scope`` receives for a bus message, or
+    None when it gets nothing (a message about a camera outside the scope is never sent)."""
     topic = next((t for t in TOPIC_ROLES if msg.topic == t or msg.topic.startswith(t + ".")), None)
     if topic is None or role not in TOPIC_ROLES[topic]:
         return None
     data = dict(msg.data)
+    if not scope.allows(_camera_of(topic, data)):
+        return None
     if topic == "event":
         snap = data.pop("snapshot", None) or data.pop("snapshot_path", None) or data.pop("snapshot_url", None)
         if role not in ALERT_ROLES:
@@ -62,6 +65,17 @@ def ws_payload(msg: Message, role: str) -> str | None:
         elif snap and data.get("id") is not None:
             data["thumbnail"] = f"/api/events/{data['id']}/thumbnail.jpg"
     return json.dumps({"topic": msg.topic, "data": data, "sent": time.time()}, default=_default)
+
+
+def _camera_of(topic: str, data: dict[str, Any]) -> str | None:
+    """The camera a bus message is about (``events.topics`` payloads), None for a server-wide one."""
+    if topic == "camera.status":
+        found = data.get("id")
+    elif topic == "incident":
+        found = (data.get("incident") or {}).get("camera_id")
+    else:
+        found = data.get("camera_id")
+    return str(found) if found is not None else None
 
 
 def _same_origin(ws: WebSocket) -> bool:
@@ -118,7 +132,7 @@ async def websocket(ws: WebSocket) -> None:
                 last_ping = time.monotonic()
                 await ws.send_text('{"topic":"ping","data":{}}')
             if msg is not None:
-                text = ws_payload(msg, who.role)
+                text = ws_payload(msg, who.role, who.scope)
                 if text is not None:
                     await ws.send_text(text)
 
@@ -220,8 +234,15 @@ def _registry(ctx: AppContext) -> CollectorRegistry:
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
 def metrics(request: Request, who: Principal = Depends(require("metrics.read"))) -> Response:
-    """Prometheus metrics (scrape with an API token: ``authorization: {credentials: ...}``)."""
-    return Response(generate_latest(_registry(get_ctx(request))), media_type=CONTENT_TYPE_LATEST)
+    """Prometheus metrics (scrape with an API token: ``authorization: {credentials: ...}``); the
+    series of cameras outside the caller's scope are left out."""
+    ctx = get_ctx(request)
+    text = generate_latest(_registry(ctx))
+    hidden = [c.id for c in ctx.cfg.cameras if not who.sees(c.id)]
+    if hidden:
+        labels = tuple(f'{k}="{cid}"'.encode() for cid in hidden for k in ("camera", "key"))
+        text = b"\n".join(line for line in text.split(b"\n") if not any(x in line for x in labels))
+    return Response(text, media_type=CONTENT_TYPE_LATEST)
 
 
 @router.websocket("/api/live.ws")
@@ -238,7 +259,7 @@ async def live_wall(ws: WebSocket) -> None:
     who = await _authorised(ws, LIVE_WALL_ROLES)
     if who is None:
         return
-    known = {c.id for c in ctx.cfg.cameras}
+    known = {c.id for c in ctx.cfg.cameras if who.sees(c.id)}  # others are skipped, like unknown ids
     ids = [i for i in ws.query_params.get("ids", "").split(",") if i in known][:64]
     try:
         fps = min(25.0, max(1.0, float(ws.query_params.get("fps", "10"))))
@@ -299,7 +320,7 @@ async def live_h264(ws: WebSocket) -> None:
     if who is None:
         return
     cid = ws.query_params.get("camera", "")
-    if cid not in {c.id for c in ctx.cfg.cameras}:
+    if cid not in {c.id for c in ctx.cfg.cameras} or not who.sees(cid):
         await ws.close(code=4404)
         return
     await ws.accept()

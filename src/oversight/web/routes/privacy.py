@@ -21,7 +21,7 @@ from fastapi.responses import FileResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
 from oversight.privacy import audit, copies, hooks, reveals
-from oversight.web.auth import Principal, client_ip, get_ctx, require
+from oversight.web.auth import Principal, check_cameras, client_ip, get_ctx, require
 from oversight.web.params import DbId, as_utc
 
 router = APIRouter(prefix="/api", tags=["privacy"])
@@ -70,6 +70,7 @@ def _refused(request: Request, who: Principal, action: str, reveal_id: int | Non
 @router.post("/reveals", status_code=201)
 def create_reveal(body: RevealIn, request: Request, who: Principal = Depends(REQUESTERS)) -> dict[str, Any]:
     ctx = get_ctx(request)
+    check_cameras(who, body.camera_ids)  # a reveal only of cameras the requester may see
     start, end = as_utc(body.start, "start"), as_utc(body.end, "end")
     assert start is not None and end is not None
     try:
@@ -101,13 +102,25 @@ def list_reveals(
     """Operators see their own requests; supervisors, auditors and admins see all."""
     only = who.username if who.role == "operator" else None
     with get_ctx(request).db.session() as s:
-        return [reveals.reveal_dict(r) for r in reveals.list_reveals(s, status, only)]
+        found = reveals.list_reveals(s, status, only)
+        return [reveals.reveal_dict(r) for r in found if who.scope.allows_all(r.camera_ids or [])]
+
+
+def _reveal_in_scope(request: Request, reveal_id: int, who: Principal) -> None:
+    """A reveal is decided or revoked only by someone who may see every one of its cameras."""
+    from oversight.privacy.models import RevealRequest
+
+    with get_ctx(request).db.session() as s:
+        r = s.get(RevealRequest, reveal_id)
+        if r is not None and not who.scope.allows_all(r.camera_ids or []):
+            raise HTTPException(404, f"no reveal {reveal_id}")
 
 
 def _decide(
     reveal_id: int, body: DecisionIn, request: Request, who: Principal, approve: bool
 ) -> dict[str, Any]:
     ctx = get_ctx(request)
+    _reveal_in_scope(request, reveal_id, who)
     try:
         if who.via != "session":
             raise reveals.RevealError("a reveal must be decided by a person logged in, not an API token", 403)
@@ -148,6 +161,7 @@ def deny_reveal(
 @router.post("/reveals/{reveal_id}/revoke")
 def revoke_reveal(reveal_id: DbId, request: Request, who: Principal = Depends(REQUESTERS)) -> dict[str, Any]:
     ctx = get_ctx(request)
+    _reveal_in_scope(request, reveal_id, who)
     try:
         with ctx.db.session() as s:
             out = reveals.reveal_dict(reveals.revoke(s, reveal_id, who.username, who.role, _source(request)))
@@ -255,6 +269,7 @@ def create_export(body: ExportIn, request: Request, who: Principal = Depends(EXP
     from oversight.privacy.export import ExportError, export_footage
 
     ctx = get_ctx(request)
+    check_cameras(who, body.camera_ids)  # an export only of cameras the exporter may see
     start, end = as_utc(body.start, "start"), as_utc(body.end, "end")
     assert start is not None and end is not None
     try:
@@ -282,7 +297,7 @@ def list_exports(request: Request, who: Principal = Depends(EXPORT_READERS)) -> 
     from oversight.privacy.export import export_record_dict, list_exports
 
     with get_ctx(request).db.session() as s:
-        return [export_record_dict(r) for r in list_exports(s)]
+        return [export_record_dict(r) for r in list_exports(s) if who.scope.allows_all(r.camera_ids or [])]
 
 
 @router.get("/exports/{export_id}/download")

@@ -37,6 +37,18 @@ class UserOut(BaseModel):
     role: str
     active: bool
     created_at: datetime
+    camera_groups: list[str] = []
+
+
+class GroupsIn(BaseModel):
+    camera_groups: list[str] = Field(max_length=256)
+
+
+class GroupOut(BaseModel):
+    id: str
+    name: str
+    cameras: list[str]
+    roles: list[str]
 
 
 class UserIn(BaseModel):
@@ -72,7 +84,13 @@ class NewToken(TokenOut):
 
 
 def _out(u: User) -> UserOut:
-    return UserOut(username=u.username, role=u.role, active=u.active, created_at=u.created_at)
+    return UserOut(
+        username=u.username,
+        role=u.role,
+        active=u.active,
+        created_at=u.created_at,
+        camera_groups=list(u.camera_groups or []),
+    )
 
 
 @contextmanager
@@ -161,6 +179,49 @@ async def _update_approved(ctx: Any, change: Any, who: Principal) -> dict[str, A
             detail={"change": change.id},
         )
     return {"username": change.target, "changed": sorted(k for k in ("role", "active", "hash") if p.get(k))}
+
+
+@router.get("/camera-groups", response_model=list[GroupOut])
+def list_camera_groups(request: Request, who: Principal = Depends(admin_only)) -> list[GroupOut]:
+    """The configured camera groups (districts, sites) an account can be granted."""
+    return [
+        GroupOut(id=g.id, name=g.name, cameras=list(g.cameras), roles=list(g.roles))
+        for g in get_ctx(request).cfg.camera_groups
+    ]
+
+
+@router.put(
+    "/users/{username}/camera-groups", response_model=UserOut, responses={202: {"description": "pending"}}
+)
+def set_camera_groups(
+    username: str, body: GroupsIn, request: Request, who: Principal = Depends(admin_only)
+) -> Any:
+    """Grant an account exactly these camera groups. Taking groups away applies at once; giving an
+    account that sees footage a group it lacked waits for a second admin or an auditor."""
+    known = {g.id for g in get_ctx(request).cfg.camera_groups}
+    with _change(request) as s:
+        user = s.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise HTTPException(404, "no such user")
+        before = sorted(user.camera_groups or [])
+        added = sorted(set(body.camera_groups) - set(before))
+        if not added or user.role not in duties.FOOTAGE_RANK or set(added) - known:
+            return _out(accounts.set_camera_groups(s, Actor.of(who), username, body.camera_groups, known))
+        reasons = [f"footage of camera group {g} for a {user.role}" for g in added]
+        after = {"camera_groups": sorted(set(body.camera_groups))}
+        change = duties.propose(
+            s, who, "user.camera_groups", username, reasons, {"camera_groups": before}, after, after
+        )
+        return JSONResponse(duties.pending_answer(change), status_code=202)
+
+
+@duties.applier("user.camera_groups")
+async def _groups_approved(ctx: Any, change: Any, who: Principal) -> dict[str, Any]:
+    groups = list(change.payload["camera_groups"])
+    known = {g.id for g in ctx.cfg.camera_groups}
+    with ctx.db.session() as s:
+        accounts.set_camera_groups(s, Actor.of(who), change.target, groups, known, {"change": change.id})
+    return {"username": change.target, "camera_groups": groups}
 
 
 @router.post("/users/{username}/logout-all", status_code=204)

@@ -22,7 +22,7 @@ export async function render(el, ctx) {
       try { const r = await api("/api/users", { method: "POST", body: { username: name.value.trim(), password: pass.value, role: role.value } }); name.value = pass.value = ""; toast(r.pending_change ? WAITS() : t("User added.")); load(); }
       catch (x) { err.textContent = typeof x.detail === "string" ? x.detail : t("Check the fields: user name letters/digits, password at least 10 characters."); } } },
       name, pass, role, h("button", { class: "primary", type: "submit" }, t("Add user"))), err,
-    h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, t("User")), h("th", {}, t("Role")), h("th", {}, t("Status")), h("th", {}, t("Created")), h("th", {}, ""))), users),
+    h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, t("User")), h("th", {}, t("Role")), h("th", {}, t("Camera groups")), h("th", {}, t("Status")), h("th", {}, t("Created")), h("th", {}, ""))), users),
     h("h2", {}, t("API tokens (integrations)")),
     h("form", { class: "toolbar", onsubmit: async (e) => { e.preventDefault();
       const tok = await api("/api/tokens", { method: "POST", body: { name: tName.value.trim(), role: tRole.value } });
@@ -44,12 +44,28 @@ export async function render(el, ctx) {
     catch (x) { toast(x.message, { kind: "error" }); }
     load();
   }
+  // Camera groups (districts, sites) from the configuration: ticking one grants its cameras; giving
+  // footage of a group waits for a second person, taking it away applies at once.
+  function groupCell(u, groups) {
+    if (!groups.length) return h("span", { class: "muted" }, t("all cameras (no groups configured)"));
+    if (u.role === "admin") return h("span", { class: "muted" }, t("all cameras (admin)"));
+    const boxes = groups.map(g => h("input", { type: "checkbox", value: g.id, checked: u.camera_groups.includes(g.id),
+      "aria-label": t("{group} for {user}", { group: g.name || g.id, user: u.username }), onchange: () => setGroups(u.username, boxes) }));
+    return groups.map((g, i) => h("label", { class: "small", title: g.cameras.join(", ") }, boxes[i], ` ${g.name || g.id} `));
+  }
+  async function setGroups(username, boxes) {
+    const body = { camera_groups: boxes.filter(b => b.checked).map(b => b.value) };
+    try { const r = await api(`/api/users/${encodeURIComponent(username)}/camera-groups`, { method: "PUT", body }); toast(r.pending_change ? WAITS() : t("Camera groups saved.")); }
+    catch (x) { toast(x.message, { kind: "error" }); }
+    load();
+  }
   async function load() {
     const list = await api("/api/users");
+    const groups = await api("/api/camera-groups");
     users.replaceChildren(...list.map(u => {
       const sel = h("select", { "aria-label": t("Role of {user}", { user: u.username }), onchange: () => patch(u.username, { role: sel.value }) }, ...ROLES.map(r => h("option", { value: r, selected: r === u.role }, roleName(r))));
       return h("tr", {}, h("td", {}, u.username, u.username === me.username ? h("span", { class: "muted" }, t(" (you)")) : ""), h("td", {}, sel),
-        h("td", {}, u.active ? t("active") : h("span", { class: "muted" }, t("disabled"))), h("td", { class: "small" }, fmtTime(u.created_at)),
+        h("td", {}, groupCell(u, groups)), h("td", {}, u.active ? t("active") : h("span", { class: "muted" }, t("disabled"))), h("td", { class: "small" }, fmtTime(u.created_at)),
         h("td", {}, h("button", { type: "button", onclick: () => patch(u.username, { active: !u.active }) }, u.active ? t("Disable") : t("Enable")), " ",
           h("button", { type: "button", onclick: async () => { await api(`/api/users/${encodeURIComponent(u.username)}/logout-all`, { method: "POST" }); toast(t("Sessions ended.")); } }, t("Log out everywhere"))));
     }));
