@@ -148,7 +148,11 @@ def ended(request: Request, response: Response) -> EndNotice:
         who = Principal(row.username, "", "session", row.user_id, ip=auth.client_ip(request))
         detail = {"reason": row.reason, "ended_by": row.ended_by, "ended_at": row.ended_at.isoformat()}
         audit(s, who, "auth.session_end_shown", "user", row.username, detail=detail)
-        out = EndNotice(reason=row.reason, message=i18n.Translator(request_locale(request, None)).gettext(auth.END_REASONS[row.reason]), ended_at=detail["ended_at"])
+        out = EndNotice(
+            reason=row.reason,
+            message=i18n.Translator(request_locale(request, None)).gettext(auth.END_REASONS[row.reason]),
+            ended_at=detail["ended_at"],
+        )
     response.delete_cookie(auth.SESSION_COOKIE, path="/")
     response.delete_cookie(auth.CSRF_COOKIE, path="/")
     return out

@@ -26,5 +26,7 @@ def health(request: Request, who: Principal = Depends(require("health.read"))) -
         latest = HealthMonitor(ctx.cfg, ctx.db, status if callable(status) else list).check()
     meter = ctx.extras.setdefault("live_encode_meter", LiveEncodeMeter())
     live = meter.read(ctx.extras.get("egress"))  # no gate yet: nobody has watched anything
-    cameras = [{**c, "live_encode": live.get(c["id"])} for c in latest.get("cameras", []) if who.sees(c.get("id"))]
+    cameras = [
+        {**c, "live_encode": live.get(c["id"])} for c in latest.get("cameras", []) if who.sees(c.get("id"))
+    ]
     return {**latest, "cameras": cameras}
