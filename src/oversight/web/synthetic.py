@@ -1,5 +1,9 @@
 """A stand-in camera runtime that draws moving test frames: for the web bench and API tests,
-where the cost of the web layer must be measured without real decoding in the same process."""
+where the cost of the web layer must be measured without real decoding in the same process.
+
+With ``stamp``, each frame carries the wall-clock time it was made as a binary pixel code (see
+``stamp_clock``/``read_clock``): a viewer that decodes what it received reads the glass-to-glass
+latency off the picture itself."""
 
 from __future__ import annotations
 
@@ -14,10 +18,43 @@ from oversight.config.schema import CameraConfig, SiteConfig
 from oversight.store.base import utcnow
 
 
+CLOCK_BITS = 48  # milliseconds since the epoch: enough until the year 10889
+CLOCK_ROWS = 0.12  # the code's height, a fraction of the frame (survives scaling and H.264)
+
+
+def stamp_clock(img: np.ndarray, t: float) -> None:
+    """Write ``t`` (seconds since the epoch, to the millisecond) across the top of ``img``: a white
+    start cell, then CLOCK_BITS cells, white for 1 and black for 0, then a black stop cell."""
+    h, w = img.shape[:2]
+    ms = round(t * 1000)
+    cells = [1] + [(ms >> (CLOCK_BITS - 1 - i)) & 1 for i in range(CLOCK_BITS)] + [0]
+    band = max(4, int(h * CLOCK_ROWS))
+    for i, bit in enumerate(cells):
+        x0, x1 = i * w // len(cells), (i + 1) * w // len(cells)
+        img[:band, x0:x1] = 255 if bit else 0
+
+
+def read_clock(img: np.ndarray) -> float | None:
+    """The time ``stamp_clock`` wrote into a (possibly scaled, re-encoded) frame, or None."""
+    h, w = img.shape[:2]
+    n = CLOCK_BITS + 2
+    band = max(4, int(h * CLOCK_ROWS))
+    gray = img[: band, :].mean(axis=(0, 2)) if img.ndim == 3 else img[:band, :].mean(axis=0)
+    cells = [float(gray[(2 * i + 1) * w // (2 * n)]) for i in range(n)]
+    if cells[0] < 160 or cells[-1] > 96:
+        return None
+    ms = 0
+    for v in cells[1:-1]:
+        ms = (ms << 1) | (1 if v >= 128 else 0)
+    return ms / 1000.0
+
+
 class SyntheticWorker:
-    def __init__(self, cam: CameraConfig, fps: float = 10.0):
+    def __init__(self, cam: CameraConfig, fps: float = 10.0, stamp: bool = False):
         self.cam = cam
         self.fps = fps
+        self.stamp = stamp
+        self._main: tuple[np.ndarray, datetime] | None = None
         self.analytics = None
         self._frame: tuple[np.ndarray, datetime] | None = None
         self._n = 0
@@ -34,13 +71,29 @@ class SyntheticWorker:
         h, w = img.shape[:2]
         x = int((self._n * 7) % w)
         cv2.rectangle(img, (x, h // 3), (min(w - 1, x + w // 8), h // 3 + h // 4), (240, 240, 240), -1)
-        cv2.putText(img, f"{self.cam.id} #{self._n}", (10, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 0, 0), 2)
+        cv2.putText(img, f"{self.cam.id} #{self._n}", (10, h - 20), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 0, 0), 2)
+        now = utcnow()
+        if self.stamp:
+            stamp_clock(img, now.timestamp())
+        img.flags.writeable = False
         with self._lock:
-            self._frame = (img, utcnow())
+            self._frame = (img, now)
 
-    def latest_frame(self) -> tuple[np.ndarray, datetime] | None:
+    def latest_frame(
+        self, max_wait: float = 0.0, not_after: datetime | None = None, main: bool = False
+    ) -> tuple[np.ndarray, datetime] | None:
+        """The newest frame (detect size); ``main``: the same picture at twice the size, as a
+        camera's main stream would be."""
         with self._lock:
-            return self._frame
+            got = self._frame
+        if not main or got is None:
+            return got
+        if self._main is None or self._main[1] != got[1]:
+            h, w = got[0].shape[:2]
+            big = cv2.resize(got[0], (w * 2, h * 2), interpolation=cv2.INTER_LINEAR)
+            big.flags.writeable = False
+            self._main = (big, got[1])
+        return self._main
 
     def status(self) -> dict[str, Any]:
         return {
@@ -56,10 +109,13 @@ class SyntheticWorker:
 class SyntheticRuntime:
     """Same surface as ``oversight.runtime.Runtime`` for what the web app reads."""
 
-    def __init__(self, cfg: SiteConfig, fps: float = 10.0):
+    def __init__(self, cfg: SiteConfig, fps: float = 10.0, stamp: bool = False):
         self.cfg = cfg
         self.fps = fps
-        self.workers: dict[str, SyntheticWorker] = {c.id: SyntheticWorker(c, fps) for c in cfg.cameras}
+        self.stamp = stamp
+        self.workers: dict[str, SyntheticWorker] = {
+            c.id: SyntheticWorker(c, fps, stamp) for c in cfg.cameras
+        }
         self.applied: list[str] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -83,7 +139,7 @@ class SyntheticRuntime:
 
     def apply_camera(self, cam: CameraConfig) -> None:
         self.applied.append(cam.id)
-        worker = SyntheticWorker(cam, self.fps)
+        worker = SyntheticWorker(cam, self.fps, self.stamp)
         worker.tick()
         self.workers[cam.id] = worker
 
