@@ -349,7 +349,7 @@ def _wall_h264(ws: Any, want: Any, limit: int = 400) -> dict[str, dict[str, Any]
             cams.setdefault(cid, {"inits": [], "states": [], "data": []})["data"].append(data[1 + data[0] :])
         if want(cams):
             return cams
-    raise AssertionError(f"the wall socket did not deliver: {({k: v['inits'] for k, v in cams.items()})}")
+    raise AssertionError(f"the wall socket did not deliver: { ({k: v['inits'] for k, v in cams.items()}) }")
 
 
 def _decoded(parts: list[bytes]) -> list[Any]:
@@ -378,8 +378,10 @@ def test_the_wall_in_h264_is_one_session_with_sub_and_main_streams(db, tmp_path)
         with c.websocket_connect(url, headers=bearer(tok)) as ws:
             cams = _wall_h264(
                 ws,
-                lambda m: all(len(m.get(i, {}).get("data", [])) >= 6 for i in ("cam0", "cam1"))
-                and bool(m.get("cam2", {}).get("states")),
+                lambda m: (
+                    all(len(m.get(i, {}).get("data", [])) >= 6 for i in ("cam0", "cam1"))
+                    and bool(m.get("cam2", {}).get("states"))
+                ),
             )
             assert cams["cam2"]["states"][-1] == "offline" and not cams["cam2"]["data"]
             for cid in ("cam0", "cam1"):
@@ -388,9 +390,7 @@ def test_the_wall_in_h264_is_one_session_with_sub_and_main_streams(db, tmp_path)
                 assert len(frames) >= 4 and frames[0].shape == (180, 320, 3)
                 assert any(abs(f.astype(int) - frames[0].astype(int)).mean() > 0.5 for f in frames[1:])
             ws.send_text(json.dumps({"camera": "cam0", "stream": "main"}))  # the tile went fullscreen
-            cams = _wall_h264(
-                ws, lambda m: m.get("cam0", {}).get("inits") and len(m["cam0"]["data"]) >= 4
-            )
+            cams = _wall_h264(ws, lambda m: m.get("cam0", {}).get("inits") and len(m["cam0"]["data"]) >= 4)
             assert cams["cam0"]["inits"][-1][0] == "main"
             assert _decoded(cams["cam0"]["data"])[0].shape == (360, 640, 3)  # the main stream's size
             assert {k[2] for k in egress(ctx)._feeds} >= {"main", "sub"}

@@ -299,7 +299,9 @@ class Egress:
         with self._lock:
             return self._cam_locks.setdefault(camera_id, threading.Lock())
 
-    def _raw_live(self, camera_id: str, wait: float, main: bool = False) -> tuple[np.ndarray, datetime] | None:
+    def _raw_live(
+        self, camera_id: str, wait: float, main: bool = False
+    ) -> tuple[np.ndarray, datetime] | None:
         """The newest live frame; with a privacy stage, the newest one its regions already cover
         (the stage lags the decoder by its detection time: the view waits for it, never guesses).
         ``main``: at the decoded stream's own resolution where the runtime offers it."""

@@ -17,7 +17,6 @@ import numpy as np
 from oversight.config.schema import CameraConfig, SiteConfig
 from oversight.store.base import utcnow
 
-
 CLOCK_BITS = 48  # milliseconds since the epoch: enough until the year 10889
 CLOCK_ROWS = 0.12  # the code's height, a fraction of the frame (survives scaling and H.264)
 
@@ -39,7 +38,7 @@ def read_clock(img: np.ndarray) -> float | None:
     h, w = img.shape[:2]
     n = CLOCK_BITS + 2
     band = max(4, int(h * CLOCK_ROWS))
-    gray = img[: band, :].mean(axis=(0, 2)) if img.ndim == 3 else img[:band, :].mean(axis=0)
+    gray = img[:band, :].mean(axis=(0, 2)) if img.ndim == 3 else img[:band, :].mean(axis=0)
     cells = [float(gray[(2 * i + 1) * w // (2 * n)]) for i in range(n)]
     if cells[0] < 160 or cells[-1] > 96:
         return None
@@ -71,7 +70,9 @@ class SyntheticWorker:
         h, w = img.shape[:2]
         x = int((self._n * 7) % w)
         cv2.rectangle(img, (x, h // 3), (min(w - 1, x + w // 8), h // 3 + h // 4), (240, 240, 240), -1)
-        cv2.putText(img, f"{self.cam.id} #{self._n}", (10, h - 20), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 0, 0), 2)
+        cv2.putText(
+            img, f"{self.cam.id} #{self._n}", (10, h - 20), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 0, 0), 2
+        )
         now = utcnow()
         if self.stamp:
             stamp_clock(img, now.timestamp())
@@ -113,9 +114,7 @@ class SyntheticRuntime:
         self.cfg = cfg
         self.fps = fps
         self.stamp = stamp
-        self.workers: dict[str, SyntheticWorker] = {
-            c.id: SyntheticWorker(c, fps, stamp) for c in cfg.cameras
-        }
+        self.workers: dict[str, SyntheticWorker] = {c.id: SyntheticWorker(c, fps, stamp) for c in cfg.cameras}
         self.applied: list[str] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
