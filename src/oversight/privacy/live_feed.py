@@ -31,13 +31,14 @@ class Subscription:
     def __init__(self, feed: H264Feed, queue: Any, codec: str, init: bytes, gop: list[bytes]):
         self.feed, self.queue, self.codec, self.init, self.gop = feed, queue, codec, init, gop
         self.state = feed.state  # "live", "stalled", "offline" or "" (not known yet) when joining
+        self.t0 = feed.t0
         self.stream = feed.stream
 
     def ready(self) -> bool:
         """True once the init segment is known (a subscription made while the encode was still
         starting picks it up here; its queue holds every fragment from the first one)."""
         if not self.init:
-            self.codec, self.init = self.feed.codec, self.feed.init
+            self.codec, self.init, self.t0 = self.feed.codec, self.feed.init, self.feed.t0
         return bool(self.init)
 
     def close(self) -> None:
@@ -56,6 +57,7 @@ class H264Feed:
         self.gate, self.camera_id, self.who, self.key, self.fps = gate, camera_id, who, key, fps
         self.stream = stream
         self.state = ""  # the source's state as last told to the subscribers
+        self.t0 = 0.0  # the source time (seconds since the epoch) of media time 0: frame age in the browser
         self._lock = threading.Lock()
         self._subs: list[tuple[Any, Any]] = []  # (event loop, asyncio queue)
         self._ready = threading.Event()
@@ -138,7 +140,7 @@ class H264Feed:
                     out = enc.encode(img, ts.timestamp())
                     if enc.init and not self._ready.is_set():  # known before any fragment goes out
                         with self._lock:
-                            self.codec, self.init = enc.codec, enc.init
+                            self.codec, self.init, self.t0 = enc.codec, enc.init, enc.t0
                         self._ready.set()
                     for frag, keyframe in out:
                         self.frames += 1

@@ -312,7 +312,7 @@ async def live_h264(ws: WebSocket) -> None:
         if not await _h264_started(sub, loop):
             await ws.close(code=1011)
             return
-        await ws.send_text(json.dumps({"type": "init", "codec": sub.codec}))
+        await ws.send_text(json.dumps({"type": "init", "codec": sub.codec, "t0": sub.t0}))
         if sub.init:
             await ws.send_bytes(sub.init)
             for frag in sub.gop:
@@ -453,7 +453,7 @@ class _WallFeeds:
             await self.send(head + item)
 
     async def _init(self, cid: str, sub: Subscription, head: bytes) -> None:
-        msg = {"type": "init", "camera": cid, "stream": sub.stream, "codec": sub.codec}
+        msg = {"type": "init", "camera": cid, "stream": sub.stream, "codec": sub.codec, "t0": sub.t0}
         await self.send(json.dumps(msg))
         await self.send(head + sub.init)
 
