@@ -131,6 +131,7 @@ class H264Feed:
                     if key != self.key:
                         return  # these pixels are no longer this feed's to show
                     last = ts
+                    frame = self._fit(frame)  # a sub-stream is scaled first: less to redact
                     img = (
                         frame.copy()
                         if revealed
@@ -160,6 +161,16 @@ class H264Feed:
             self._send(None)
             if enc is not None:
                 enc.close()
+
+    def _fit(self, frame: Any) -> Any:
+        """The frame at the stream's size: the sub-stream at most ``SUB_MAX_WIDTH`` wide."""
+        h, w = frame.shape[:2]
+        if self.stream != "sub" or w <= SUB_MAX_WIDTH:
+            return frame
+        import cv2
+
+        size = (SUB_MAX_WIDTH, round(h * SUB_MAX_WIDTH / w) // 2 * 2)
+        return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
 
     def _encoder(self, width: int, height: int) -> Any:
         """The feed's encoder, sized by its stream: the sub-stream at most ``SUB_MAX_WIDTH`` wide."""

@@ -3,11 +3,13 @@ where the cost of the web layer must be measured without real decoding in the sa
 
 With ``stamp``, each frame carries the wall-clock time it was made as a binary pixel code (see
 ``stamp_clock``/``read_clock``): a viewer that decodes what it received reads the glass-to-glass
-latency off the picture itself."""
+latency off the picture itself. With ``privacy``, it also plays the privacy stage: a face-region
+sample (one box, below the code) for every frame, so live redaction takes the stored-regions path."""
 
 from __future__ import annotations
 
 import threading
+from collections import deque
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +17,7 @@ import cv2
 import numpy as np
 
 from oversight.config.schema import CameraConfig, SiteConfig
+from oversight.privacy.track import Sample
 from oversight.store.base import utcnow
 
 CLOCK_BITS = 48  # milliseconds since the epoch: enough until the year 10889
@@ -49,10 +52,12 @@ def read_clock(img: np.ndarray) -> float | None:
 
 
 class SyntheticWorker:
-    def __init__(self, cam: CameraConfig, fps: float = 10.0, stamp: bool = False):
+    def __init__(self, cam: CameraConfig, fps: float = 10.0, stamp: bool = False, privacy: bool = False):
         self.cam = cam
         self.fps = fps
         self.stamp = stamp
+        self.privacy = privacy
+        self._samples: deque[Any] = deque(maxlen=30)
         self._main: tuple[np.ndarray, datetime] | None = None
         self.analytics = None
         self._frame: tuple[np.ndarray, datetime] | None = None
@@ -79,6 +84,13 @@ class SyntheticWorker:
         img.flags.writeable = False
         with self._lock:
             self._frame = (img, now)
+            if self.privacy:
+                self._samples.append(Sample(now.timestamp(), ((0.4, 0.5, 0.55, 0.8),)))
+
+    def privacy_samples(self) -> list[Any]:
+        """The stand-in privacy stage's newest samples ([] unless ``privacy``)."""
+        with self._lock:
+            return list(self._samples)
 
     def latest_frame(
         self, max_wait: float = 0.0, not_after: datetime | None = None, main: bool = False
@@ -110,11 +122,14 @@ class SyntheticWorker:
 class SyntheticRuntime:
     """Same surface as ``oversight.runtime.Runtime`` for what the web app reads."""
 
-    def __init__(self, cfg: SiteConfig, fps: float = 10.0, stamp: bool = False):
+    def __init__(self, cfg: SiteConfig, fps: float = 10.0, stamp: bool = False, privacy: bool = False):
         self.cfg = cfg
         self.fps = fps
         self.stamp = stamp
-        self.workers: dict[str, SyntheticWorker] = {c.id: SyntheticWorker(c, fps, stamp) for c in cfg.cameras}
+        self.privacy = privacy
+        self.workers: dict[str, SyntheticWorker] = {
+            c.id: SyntheticWorker(c, fps, stamp, privacy) for c in cfg.cameras
+        }
         self.applied: list[str] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -138,7 +153,7 @@ class SyntheticRuntime:
 
     def apply_camera(self, cam: CameraConfig) -> None:
         self.applied.append(cam.id)
-        worker = SyntheticWorker(cam, self.fps, self.stamp)
+        worker = SyntheticWorker(cam, self.fps, self.stamp, self.privacy)
         worker.tick()
         self.workers[cam.id] = worker
 
