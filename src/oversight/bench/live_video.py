@@ -407,9 +407,12 @@ def soak(
             _until(lambda: all(w.online for w in runtime.workers.values()), 30)
             p, q = _watch(url.replace("http://", "ws://"), token, ids, viewers, seconds, False)
             time.sleep(min(5.0, seconds / 4))
-            rss0, analysed0 = _rss_mib(), _analysed(runtime)
-            time.sleep(max(0.0, seconds - min(5.0, seconds / 4)))
-            rss1, analysed1 = _rss_mib(), _analysed(runtime)
+            rss, analysed0 = [(time.monotonic(), _rss_mib())], _analysed(runtime)
+            end = time.monotonic() + max(0.0, seconds - min(5.0, seconds / 4))
+            while time.monotonic() < end:  # memory every few seconds: growth over the soak's second half
+                time.sleep(min(5.0, max(0.0, end - time.monotonic())))
+                rss.append((time.monotonic(), _rss_mib()))
+            analysed1 = _analysed(runtime)
             got = _collect(p, q, seconds + 60)
             answering = _answers(url)
         feeds = ctx.extras.get("egress")
@@ -420,7 +423,7 @@ def soak(
         logging.getLogger("oversight").removeHandler(errors)
         db.dispose()
     return _soak_report(
-        got, seconds, viewers, ids, rss0, rss1, analysed0, analysed1, errors, answering, restarts, dead, feeds
+        got, seconds, viewers, ids, rss, analysed0, analysed1, errors, answering, restarts, dead, feeds
     )
 
 
@@ -447,7 +450,7 @@ def _answers(url: str) -> bool:
 
 
 def _soak_report(
-    got: list[dict[str, Any]], seconds: float, viewers: int, ids: list[str], rss0: float, rss1: float,
+    got: list[dict[str, Any]], seconds: float, viewers: int, ids: list[str], rss: list[tuple[float, float]],
     a0: dict[str, int], a1: dict[str, int], errors: _Errors, answering: bool, restarts: int,
     dead: list[str], gate: Any,
 ) -> dict[str, Any]:  # fmt: skip
@@ -458,7 +461,8 @@ def _soak_report(
         for cid, t in v.items()
         if t["max_gap_s"] > GAP_STALL_S or not t["frames"]
     ]
-    minutes = max(1e-9, (seconds - min(5.0, seconds / 4)) / 60)
+    (t0, rss0), (t1, rss1) = rss[0], rss[-1]
+    th, rssh = rss[len(rss) // 2]
     return {
         "tiles": len(ids),
         "viewers": viewers,
@@ -489,6 +493,9 @@ def _soak_report(
             "start": round(rss0, 1),
             "end": round(rss1, 1),
             "growth": round(rss1 - rss0, 1),
-            "growth_per_minute": round((rss1 - rss0) / minutes, 2),
+            "growth_per_minute": round((rss1 - rss0) / max(1e-9, (t1 - t0) / 60), 2),
+            "growth_per_minute_second_half": round((rss1 - rssh) / max(1e-9, (t1 - th) / 60), 2)
+            if t1 > th
+            else None,
         },
     }
