@@ -19,7 +19,10 @@ from web_support import PASSWORD, add_users, make_ctx
 pytestmark = pytest.mark.browser
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--autoplay-policy=no-user-gesture-required"]
-FRAMES = "(id) => document.querySelector(`.tile[data-camera='${id}'] video`).getVideoPlaybackQuality().totalVideoFrames"
+FRAMES = (
+    "(id) => document.querySelector(`.tile[data-camera='${id}'] video`)"
+    ".getVideoPlaybackQuality().totalVideoFrames"
+)
 SIZE = "(id) => document.querySelector(`.tile[data-camera='${id}'] video`).videoWidth"
 
 
@@ -88,9 +91,12 @@ def _drive(page, url: str) -> None:  # type: ignore[no-untyped-def]
     off = page.locator(".tile[data-camera='cam2']")
     _wait(lambda: off.get_attribute("data-state") == "offline", 20, "the offline tile")
     assert off.locator(".card").inner_text() == "camera offline" and off.locator(".card").is_visible()
-    assert page.evaluate(
-        "getComputedStyle(document.querySelector(`.tile[data-camera='cam2'] .view`)).visibility"
-    ) == "hidden"
+    assert (
+        page.evaluate(
+            "getComputedStyle(document.querySelector(`.tile[data-camera='cam2'] .view`)).visibility"
+        )
+        == "hidden"
+    )
     # double-click: fullscreen, and the large tile switches to the main stream (twice the size)
     tile0.locator(".view").dblclick()
     _wait(lambda: page.evaluate("document.fullscreenElement?.dataset.camera") == "cam0", 10, "fullscreen")

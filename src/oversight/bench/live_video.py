@@ -83,7 +83,8 @@ class _Tile:
     """One camera as one viewer receives it: a decoder, fragment count, gaps, latencies."""
 
     def __init__(self, decode: bool):
-        self.decode, self.ctx, self.expect_init = decode, None, False
+        self.decode, self.expect_init = decode, False
+        self.ctx: Any = None
         self.frames, self.unreadable, self.max_gap = 0, 0, 0.0
         self.steady = 0  # frames after the warm-up
         self.first: float | None = None
@@ -298,7 +299,7 @@ def _live_report(
     fps: float,
     idle: float,
     busy: float,
-    floor: float,
+    floor: tuple[float, float],
     viewers: int,
     seconds: float,
 ) -> dict[str, Any]:
