@@ -87,6 +87,7 @@ class _Tile:
         self.ctx: Any = None
         self.frames, self.unreadable, self.max_gap = 0, 0, 0.0
         self.steady = 0  # frames after the warm-up
+        self.stalls, self.stalled_s = 0, 0.0  # gaps over GAP_STALL_S, and their total length
         self.first: float | None = None
         self.last: float | None = None
         self.latency_ms: list[float] = []
@@ -107,6 +108,8 @@ class _Tile:
         self.first = self.first or now
         if self.last is not None:
             self.max_gap = max(self.max_gap, now - self.last)
+            if now - self.last > GAP_STALL_S:
+                self.stalls, self.stalled_s = self.stalls + 1, self.stalled_s + now - self.last
         self.last = now
         warm = now - self.first >= WARMUP_S
         self.steady += warm
@@ -152,6 +155,8 @@ async def _one_viewer(url: str, token: str, ids: list[str], seconds: float, deco
             "frames": t.frames,
             "fps": round(t.steady / span, 2) if span > 0 else 0.0,
             "max_gap_s": round(t.max_gap, 2),
+            "stalls": t.stalls,
+            "stalled_s": round(t.stalled_s, 1),
             "latency_ms": t.latency_ms,
             "unreadable": t.unreadable,
         }
@@ -477,6 +482,12 @@ def _soak_report(
         },
         "stalls": {
             "tiles_with_gap_over_3s": len(stalled),
+            "gaps_over_3s": sum(t["stalls"] for v in got for t in v.values()),
+            "stalled_share_of_tile_time": round(
+                sum(t["stalled_s"] for v in got for t in v.values())
+                / max(1e-9, seconds * len(ids) * viewers),
+                4,
+            ),
             "worst_gap_s": max(gaps) if gaps else None,
             "watchdog_stage_restarts": restarts,
         },
