@@ -407,3 +407,36 @@ def test_the_wall_in_h264_is_one_session_with_sub_and_main_streams(db, tmp_path)
         assert closed.detail["frames"] >= 16 and closed.detail["end"] >= closed.detail["start"]
     finally:
         ctx.runtime.stop()
+
+
+def test_a_viewer_too_far_behind_is_made_to_rejoin_instead_of_piling_up(db, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+    import threading
+    from types import SimpleNamespace
+
+    from oversight.privacy import live_feed
+    from oversight.privacy.egress import egress
+
+    monkeypatch.setattr(live_feed, "MAX_BACKLOG", 5)
+    ctx = make_ctx(db, tmp_path)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        who = SimpleNamespace(username="slow", role="viewer", ip=None)
+        with egress(ctx).open_live(who, ["cam0"], "live.h264", None) as session:
+            sub = session.h264("cam0", loop)  # never read: a viewer that cannot keep up
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and None not in list(sub.queue._queue):
+                time.sleep(0.1)
+            held = list(sub.queue._queue)
+            assert held[-1] is None, "the lagging viewer should have been told to rejoin"
+            assert len(held) <= 5 + 3  # bounded: nothing more is queued for it
+            assert sub.feed.dropped_viewers == 1
+            time.sleep(0.5)
+            assert list(sub.queue._queue) == held
+            sub.close()
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        ctx.runtime.stop()

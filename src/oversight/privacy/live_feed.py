@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 SUB_MAX_WIDTH = 640  # the sub-stream's widest picture: enough for a tile of a 2x2 wall
+MAX_BACKLOG = 45  # fragments a viewer may fall behind (~3 s) before it is made to rejoin at a keyframe
 
 
 class Subscription:
@@ -63,6 +64,7 @@ class H264Feed:
         self._ready = threading.Event()
         self.codec, self.init, self.gop = "", b"", []  # type: tuple[str, bytes, list[bytes]]
         self.frames = 0
+        self.dropped_viewers = 0  # viewers made to rejoin because they fell MAX_BACKLOG behind
         self.alive = True
         self.last_out = time.monotonic()  # when the newest fragment went out (or the feed started)
         self.source_live = False
@@ -98,8 +100,12 @@ class H264Feed:
         with self._lock:
             subs = list(self._subs)
         for loop, queue in subs:
+            behind = item is not None and queue.qsize() > MAX_BACKLOG
+            if behind:  # a viewer that cannot keep up: no unbounded backlog, it rejoins at a keyframe
+                self.unsubscribe(queue)
+                self.dropped_viewers += 1
             try:
-                loop.call_soon_threadsafe(queue.put_nowait, item)
+                loop.call_soon_threadsafe(queue.put_nowait, None if behind else item)
             except RuntimeError:  # that viewer's event loop is gone (server stopping)
                 self.unsubscribe(queue)
 
