@@ -440,3 +440,21 @@ def test_a_viewer_too_far_behind_is_made_to_rejoin_instead_of_piling_up(db, tmp_
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
         ctx.runtime.stop()
+
+
+def test_live_video_sockets_do_not_deflate_h264(db, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Per-message deflate of video costs CPU per viewer and saves nothing: the server declines it."""
+    from websockets.sync.client import connect
+
+    from oversight.web.server import BackgroundServer
+
+    ctx = make_ctx(db, tmp_path)
+    try:
+        tok = tokens(db, ("viewer",))["viewer"]
+        with BackgroundServer(ctx) as url:
+            ws_url = url.replace("http://", "ws://") + "/api/live.wall.h264.ws?ids=cam0"
+            with connect(ws_url, additional_headers=bearer(tok), compression="deflate") as ws:
+                assert ws.recv(timeout=20)  # the wall is flowing
+                assert ws.protocol.extensions == []
+    finally:
+        ctx.runtime.stop()
