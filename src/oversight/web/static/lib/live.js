@@ -65,7 +65,11 @@ class MsePlayer {
     if (v.paused) v.play().catch(() => {});
     if (this.sb && !this.sb.updating && v.currentTime - b.start(0) > 30) this.sb.remove(b.start(0), v.currentTime - 10);
   }
-  frameTime() { return this.t0 ? (this.t0 + this.video.currentTime) * 1000 : NaN; }
+  frameTime() {  // NaN until a buffered frame is shown (then the tile uses the arrival time)
+    const v = this.video, b = v.buffered;
+    if (!this.t0 || !b.length || v.currentTime < b.start(0)) return NaN;
+    return (this.t0 + v.currentTime) * 1000;
+  }
   stop() { this.video.removeAttribute("src"); this.video.load(); if (this.url) URL.revokeObjectURL(this.url); this.url = null; }
 }
 
