@@ -348,3 +348,30 @@ def test_watchdog_restarts_a_hung_decoder_while_recording_goes_on(
     finally:
         release.set()
         rt.stop()
+
+
+def test_the_main_stream_is_the_decoded_stream_at_its_own_size_only_while_watched(
+    db: Database, tmp_path: Path
+):
+    """Live frames come at the detect size (the sub-stream); a viewer of the main stream (a large
+    tile, fullscreen) gets the decoded stream at its own resolution, converted by the decode
+    thread itself and only while someone asks for it."""
+    clip = asset("video/one-by-one-person-detection.mp4")
+    with av.open(str(clip)) as c:
+        size = (c.streams.video[0].codec_context.height, c.streams.video[0].codec_context.width)
+    c = cam("a", clip, detect={"fps": 2, "width": 320, "height": 180})
+    cfg = SiteConfig.model_validate({"site": {"data_dir": str(tmp_path)}, "cameras": [c]})
+    rt = Runtime(cfg, db, EventBus(), None, worker_options=FAST, retention_interval_s=0)
+    rt.start()
+    try:
+        w = rt.workers["a"]
+        wait_for(lambda: w.latest_frame(max_wait=0.5) is not None, 20, "live frames")
+        assert w.latest_frame()[0].shape == (180, 320, 3)  # type: ignore[index]
+        assert w.sampler is not None and not w.sampler._recent_main  # nobody asked: none made
+        wait_for(lambda: w.latest_frame(max_wait=0.5, main=True) is not None, 20, "main-stream frames")
+        big, ts = w.latest_frame(main=True)  # type: ignore[misc]
+        assert big.shape[:2] == size and not big.flags.writeable
+        time.sleep(0.5)
+        assert w.latest_frame(main=True)[1] > ts  # type: ignore[index]  # it keeps coming
+    finally:
+        rt.stop()

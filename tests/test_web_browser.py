@@ -168,12 +168,14 @@ def test_operator_and_admin_flows_in_chromium(live_site):
 
 def _flows(page, ctx, url, events) -> None:
     if True:
-        # -- log in; the live wall shows moving video
+        # -- log in; the live wall shows moving video (H.264 through MSE: decoded frames advance)
         _login(page, url, "operator")
-        page.wait_for_selector(".tile img[src^='blob:']", timeout=20000)
+        page.wait_for_selector(".tile video", timeout=20000)
         tile = page.locator(".tile").first
-        first = tile.locator("img").screenshot()
-        _wait(lambda: _differs(first, tile.locator("img").screenshot()), 10, "the live tile to change")
+        frames = "document.querySelector('.tile video').getVideoPlaybackQuality().totalVideoFrames"
+        _wait(lambda: page.evaluate(frames) > 0, 30, "the first H.264 frames on the wall")
+        first = tile.locator("video").screenshot()
+        _wait(lambda: _differs(first, tile.locator("video").screenshot()), 10, "the live tile to change")
         # the tile reports the age of the newest frame this browser received
         _wait(lambda: tile.get_attribute("data-state") == "live", 10, "the tile to say it is live")
         assert tile.locator(".st").inner_text().startswith("live · ")
@@ -255,6 +257,12 @@ def _flows(page, ctx, url, events) -> None:
         _wait(lambda: _differs(a, video.screenshot()), 60, "playback to move")
         page.select_option("select[aria-label='Playback speed']", "4")
         assert page.evaluate("document.querySelector('.player video').playbackRate") == 4
+        # digital zoom of the playback video: the wheel zooms about the pointer
+        pbox = page.locator(".player").bounding_box()
+        page.mouse.move(pbox["x"] + pbox["width"] / 3, pbox["y"] + pbox["height"] / 3)
+        page.mouse.wheel(0, -400)
+        _wait(lambda: float(page.locator(".player").get_attribute("data-zoom") or 1) > 1.5, 5, "zoom")
+        assert "scale(" in page.evaluate("document.querySelector('.player video').style.transform")
         page.screenshot(path=str(ARTIFACTS / "camera-playback.png"))
 
         # -- admin draws a zone on the snapshot; it is validated, saved and applied

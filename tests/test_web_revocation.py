@@ -60,6 +60,26 @@ def test_a_logged_out_users_h264_socket_closes_within_5_s(ctx: Any) -> None:
         assert _closes_within(ws, LIMIT_S) < LIMIT_S
 
 
+def test_a_logged_out_users_h264_wall_closes_and_its_session_ends(ctx: Any) -> None:
+    from oversight.privacy import audit
+
+    viewer = client(ctx)
+    login(viewer, "operator")
+    with viewer.websocket_connect("/api/live.wall.h264.ws?ids=cam0,cam1") as ws:
+        assert ws.receive()["type"] == "websocket.send"  # the wall's streams are flowing
+        laptop = client(ctx)
+        assert laptop.post("/api/auth/logout-all", headers=login(laptop, "operator")).status_code == 204
+        assert _closes_within(ws, LIMIT_S) < LIMIT_S
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # the viewing session's end entry (cameras, start, end)
+        with ctx.db.session() as s:
+            ends = [e for e in audit.query(s) if e.action == "footage.live.wall.end"]
+        if ends:
+            break
+        time.sleep(0.05)
+    assert ends and ends[0].detail["cameras"] == ["cam0", "cam1"] and ends[0].detail["end"]
+
+
 def test_a_revoked_tokens_socket_closes(ctx: Any) -> None:
     with ctx.db.session() as s:
         row, secret = create_api_token(s, "wall", "viewer", "cli")

@@ -44,6 +44,7 @@ SOCKETS = {
     "/api/ws": "events.stream",
     "/api/live.ws": "footage.live",
     "/api/live.h264.ws": "footage.live",
+    "/api/live.wall.h264.ws": "footage.live",
 }  # they check roles themselves
 
 

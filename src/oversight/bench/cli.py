@@ -231,8 +231,25 @@ def video(
         help="YuNet ONNX model (the redaction detector and the recall reference).",
     ),
     seconds: float = typer.Option(10.0, "--seconds", min=1, max=120, help="Clip length."),
+    parts: str = typer.Option(
+        "export,live", "--parts", help="Comma list of export, live, soak (soak also with --soak-seconds)."
+    ),
+    live_seconds: float = typer.Option(15.0, "--live-seconds", min=1, max=600, help="Live wall measured."),
+    soak_seconds: float = typer.Option(0.0, "--soak-seconds", min=0, help="Soak length (0: no soak)."),
+    soak_cameras: int = typer.Option(16, "--soak-cameras", min=1, max=64, help="Tiles of the soak wall."),
 ) -> None:
-    """Export and live redaction cost next to decode+encode, ingest privacy cost, recall by size."""
-    from oversight.bench.video import run
+    """Export and live redaction cost next to decode+encode, ingest privacy cost, recall by size;
+    the live H.264 wall from the viewer's side (glass-to-glass latency, fps per tile, CPU per
+    camera next to the floor); a soak of an N-tile wall with 3 viewers."""
+    from oversight.bench.video import run_parts
 
-    typer.echo(json.dumps(run(photo, model, seconds=seconds), indent=2))
+    chosen = {p.strip() for p in parts.split(",") if p.strip()}
+    unknown = chosen - {"export", "live", "soak"}
+    if unknown:
+        raise typer.BadParameter(f"unknown parts: {', '.join(sorted(unknown))}", param_hint="--parts")
+    if soak_seconds > 0:
+        chosen.add("soak")
+    elif "soak" in chosen:
+        raise typer.BadParameter("the soak needs --soak-seconds", param_hint="--soak-seconds")
+    out = run_parts(photo, model, chosen, seconds, live_seconds, soak_seconds, soak_cameras)
+    typer.echo(json.dumps(out, indent=2))

@@ -11,7 +11,8 @@ included) and as ratios, never as wall-clock promises:
 - live: redact + JPEG per live frame from the stored regions and with a detector, next to the
   JPEG alone;
 - recall: the share of reference faces (YuNet, score 0.6, on the raw frame) hidden in the
-  exported frames, by face size.
+  exported frames, by face size;
+- the live wall from the viewer's side and the soak: see ``live_video``.
 """
 
 from __future__ import annotations
@@ -205,5 +206,23 @@ def run(
         "recall_hidden_by_face_size": {
             k: {"faces": t, "hidden": round(h / t, 4) if t else None} for k, (h, t) in hidden.items()
         },
-        "not_measured": "delivered fps and glass-to-glass latency per tile, 16-tile soak",
     }
+
+
+def run_parts(
+    photo: Path, model: Path, parts: set[str], seconds: float, live_seconds: float, soak_seconds: float,
+    soak_cameras: int,
+) -> dict[str, Any]:  # fmt: skip
+    """The chosen parts in one run: ``export`` (``run``), ``live`` and ``soak`` (``live_video``)."""
+    from oversight.bench import live_video
+
+    out: dict[str, Any] = run(photo, model, seconds=seconds) if "export" in parts else {"bench": "video"}
+    with tempfile.TemporaryDirectory(prefix="oversight-bench-live-") as tmp_:
+        tmp = Path(tmp_)
+        if "live" in parts:
+            out["live_wall_h264"] = live_video.live(tmp, seconds=live_seconds)
+        if "soak" in parts:
+            clip = tmp / "soak.mp4"
+            _clip(photo, clip, 10.0, 10, w=320, h=180)
+            out["soak"] = live_video.soak(tmp, clip, soak_seconds, cameras=soak_cameras, model=model)
+    return out

@@ -128,6 +128,7 @@ class FrameSampler:
     live_fps = 15.0  # the most live frames converted per second
 
     privacy_max_width = 1280  # the privacy stage sees frames at most this wide (faces stay findable)
+    main_max_width = 1920  # the main-stream live view (a large tile, fullscreen) at most this wide
 
     def __init__(
         self, cam: CameraConfig, analytics: Any | None, max_queue: int = 120, privacy: Any | None = None
@@ -142,6 +143,9 @@ class FrameSampler:
         # regions the privacy stage has already found (it lags the decoder by its detection time)
         self._recent: deque[tuple[np.ndarray, datetime]] = deque(maxlen=round(self.live_fps * 1.5))
         self._wanted_until = 0.0  # monotonic time until which viewers want live frames
+        # the same at the decoded stream's own resolution, for a large tile or fullscreen
+        self._recent_main: deque[tuple[np.ndarray, datetime]] = deque(maxlen=round(self.live_fps * 1.5))
+        self._main_until = 0.0  # monotonic time until which a viewer wants main-stream frames
         self._fresh = threading.Condition()
         self.frames_converted = 0
         self.last_decoded: float | None = None  # monotonic time of the newest decoded frame
@@ -235,9 +239,10 @@ class FrameSampler:
             self.dropped_packets += 1
 
     def latest(
-        self, max_wait: float = 0.0, not_after: datetime | None = None
+        self, max_wait: float = 0.0, not_after: datetime | None = None, main: bool = False
     ) -> tuple[np.ndarray, datetime] | None:
         """The newest live frame (read-only, detect resolution) and its time; None before any.
+        With ``main``, at the decoded stream's own resolution (at most ``main_max_width`` wide).
 
         Asking keeps the decode thread converting frames for ``want_s`` seconds. After a pause in
         watching, the frame in hand is old: wait up to ``max_wait`` seconds for a new one. With
@@ -245,14 +250,17 @@ class FrameSampler:
         """
         now = time.monotonic()
         with self._fresh:
-            lapsed = now > self._wanted_until
-            self._wanted_until = now + self.want_s
+            lapsed = now > (self._main_until if main else self._wanted_until)
+            self._wanted_until = max(self._wanted_until, now + self.want_s)
+            if main:
+                self._main_until = now + self.want_s
             if lapsed and max_wait > 0:
                 seen = self.frames_converted
                 self._fresh.wait_for(lambda: self.frames_converted != seen, timeout=max_wait)
+            recent = self._recent_main if main else self._recent
             if not_after is None:
-                return self._latest
-            return next((f for f in reversed(self._recent) if f[1] <= not_after), None)
+                return recent[-1] if recent else None
+            return next((f for f in reversed(recent) if f[1] <= not_after), None)
 
     @property
     def event_active(self) -> bool:
@@ -315,9 +323,12 @@ class FrameSampler:
             ts = datetime.fromtimestamp(wall, UTC)
             if live:
                 next_live = now + live_step * 0.9  # a little slack so 15 fps sources keep every frame
+            big = self._main_frame(frame, ts) if live and now <= self._main_until else None
             with self._fresh:  # an analytics frame is the newest picture too, at no extra cost
                 self._latest = (img, ts)
                 self._recent.append(self._latest)
+                if big is not None:
+                    self._recent_main.append(big)
                 self.frames_converted += 1
                 self.last_live = now
                 self._fresh.notify_all()
@@ -325,3 +336,9 @@ class FrameSampler:
                 next_t = next_t + step if 0 <= wall - next_t < step else wall + step
                 self._runner.put(img, ts, wait=self._lossless)
         return next_t, next_live, next_p
+
+    def _main_frame(self, frame: Any, ts: datetime) -> tuple[np.ndarray, datetime]:
+        """The decoded frame at its own resolution (capped), converted here: PyAV stays on this thread."""
+        w = min(frame.width - frame.width % 2, self.main_max_width)
+        h = round(frame.height * w / max(1, frame.width)) // 2 * 2
+        return _frozen(frame.reformat(width=w, height=h, format="bgr24").to_ndarray()), ts

@@ -269,10 +269,10 @@ class CameraWorker:
         return any(t.is_alive() for t in self._threads)
 
     def latest_frame(
-        self, max_wait: float = 0.0, not_after: datetime | None = None
+        self, max_wait: float = 0.0, not_after: datetime | None = None, main: bool = False
     ) -> tuple[np.ndarray, datetime] | None:
-        """The newest live frame, read-only (see ``FrameSampler.latest``)."""
-        return self.sampler.latest(max_wait, not_after) if self.sampler is not None else None
+        """The newest live frame, read-only (see ``FrameSampler.latest``); ``main``: full resolution."""
+        return self.sampler.latest(max_wait, not_after, main) if self.sampler is not None else None
 
     def privacy_samples(self) -> list[Any]:
         """The privacy stage's newest face-region samples (``privacy.track.Sample``), or []."""

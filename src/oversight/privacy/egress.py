@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 JPEG_QUALITY = 75
 STALE_S = 5.0  # a live frame older than this is not shown: the tile says the camera stalled
 LIVE_WAIT_S = 1.0  # a first look after a pause waits this long for a fresh frame
+STREAMS = ("sub", "main")  # live H.264: small tiles / a large tile or fullscreen
 
 
 class Who(Protocol):
@@ -146,11 +147,12 @@ class LiveSession:
             detail={"cameras": self.camera_ids, "start": self.started.isoformat(), "phase": "start"},
         )
 
-    def h264(self, camera_id: str, loop: Any) -> Subscription:
-        """Subscribe to the camera's shared H.264 encode for this viewer's pixels (fragmented MP4)."""
+    def h264(self, camera_id: str, loop: Any, stream: str = "sub") -> Subscription:
+        """Subscribe to the camera's shared H.264 encode for this viewer's pixels (fragmented MP4):
+        ``sub`` for a small tile (at most ``SUB_MAX_WIDTH`` wide), ``main`` for a large one."""
         if camera_id not in self.camera_ids or self.closed:
             raise PermissionError(f"camera {camera_id} is not part of this viewing session")
-        return self.gate._subscribe_h264(camera_id, self.who, loop, self)
+        return self.gate._subscribe_h264(camera_id, self.who, loop, self, stream)
 
     def frame(self, camera_id: str) -> Encoded:
         """The newest picture of one of the session's cameras, redacted unless this viewer holds a
@@ -198,7 +200,7 @@ class Egress:
         self._redactors: dict[tuple[str, str], FrameRedactor] = {}
         self._shared: dict[tuple[str, str], Encoded] = {}  # (camera, view key) -> newest JPEG
         self._cards: dict[str, bytes] = {}
-        self._feeds: dict[tuple[str, str], H264Feed] = {}  # (camera, view key) -> shared encode
+        self._feeds: dict[tuple[str, str, str], H264Feed] = {}  # (camera, view key, stream) -> encode
         self.feed_restarts = 0  # stuck live encodes replaced
         self.live_from_track = 0  # live frames redacted with the privacy stage's regions
         self.live_detected = 0  # ... and with a detector run for the live frame itself
@@ -314,20 +316,24 @@ class Egress:
         with self._lock:
             return self._cam_locks.setdefault(camera_id, threading.Lock())
 
-    def _raw_live(self, camera_id: str, wait: float) -> tuple[np.ndarray, datetime] | None:
+    def _raw_live(
+        self, camera_id: str, wait: float, main: bool = False
+    ) -> tuple[np.ndarray, datetime] | None:
         """The newest live frame; with a privacy stage, the newest one its regions already cover
-        (the stage lags the decoder by its detection time: the view waits for it, never guesses)."""
+        (the stage lags the decoder by its detection time: the view waits for it, never guesses).
+        ``main``: at the decoded stream's own resolution where the runtime offers it."""
         worker = self.ctx.worker(camera_id)
         if worker is None:
             return None
         samples = getattr(worker, "privacy_samples", None)
         found = samples() if callable(samples) else []
+        more = {"main": True} if main else {}
         try:
             if found:
                 cover = datetime.fromtimestamp(found[-1].ts + self._tolerance(camera_id), UTC)
-                return worker.latest_frame(max_wait=wait, not_after=cover)
-            return worker.latest_frame(max_wait=wait)
-        except TypeError:  # runtimes without the wait (synthetic, cluster proxies)
+                return worker.latest_frame(max_wait=wait, not_after=cover, **more)
+            return worker.latest_frame(max_wait=wait, **more)
+        except TypeError:  # runtimes without the wait or the main stream (synthetic, cluster proxies)
             return worker.latest_frame()
 
     def _tolerance(self, camera_id: str) -> float:
@@ -338,7 +344,7 @@ class Egress:
             return 0.3
 
     def _live_source(
-        self, camera_id: str, wait: float = 0.0
+        self, camera_id: str, wait: float = 0.0, stream: str = "sub"
     ) -> tuple[str, Any, np.ndarray | None, datetime | None]:
         """(state, worker, newest frame, its time); the frame only when the state is "live"."""
         worker = self.ctx.worker(camera_id)
@@ -348,7 +354,7 @@ class Egress:
                 status = dict(worker.status())
             except Exception:
                 status = {}
-        got = self._raw_live(camera_id, wait)
+        got = self._raw_live(camera_id, wait, main=stream == "main")
         if worker is None or status.get("online") is False:
             return "offline", worker, None, None
         if got is None:  # nothing yet, or nothing the privacy stage has covered yet
@@ -393,10 +399,14 @@ class Egress:
         self.live_detected += 1
         return self._redact(camera_id, frame, self._tracks(camera_id))
 
-    def _subscribe_h264(self, camera_id: str, who: Who, loop: Any, session: LiveSession) -> Subscription:
+    def _subscribe_h264(
+        self, camera_id: str, who: Who, loop: Any, session: LiveSession, stream: str = "sub"
+    ) -> Subscription:
         import asyncio
 
-        state, _worker, _frame, ts = self._live_source(camera_id, wait=LIVE_WAIT_S)
+        if stream not in STREAMS:
+            raise ValueError(f"unknown live stream {stream!r} (one of {', '.join(STREAMS)})")
+        state, _worker, _frame, ts = self._live_source(camera_id, wait=LIVE_WAIT_S, stream=stream)
         key = (
             self._view(camera_id, ts, who)[1]
             if ts is not None
@@ -404,13 +414,14 @@ class Egress:
         )
         fps = 15.0  # polls at most this often; only new frames are encoded (the source's rate)
         with self._lock:
-            feed = self._feeds.get((camera_id, key))
+            feed = self._feeds.get((camera_id, key, stream))
             if feed is not None and feed.alive and feed.stalled():
                 log.warning("live H.264 encode of camera %s stalled; restarting it", camera_id)
                 self.feed_restarts += 1
                 feed.abandon()
             if feed is None or not feed.alive:
-                feed = self._feeds[(camera_id, key)] = H264Feed(self, camera_id, who, key, fps)
+                feed = H264Feed(self, camera_id, who, key, fps, stream)
+                self._feeds[(camera_id, key, stream)] = feed
         queue: asyncio.Queue[Any] = asyncio.Queue()
         codec, init, gop = feed.subscribe(loop, queue)
         return Subscription(feed, queue, codec, init, gop)

@@ -76,6 +76,11 @@ class Fmp4Encoder:
             self.out.mux(pkt)
         return self._drain()
 
+    @property
+    def t0(self) -> float:
+        """The source time (seconds since the epoch) of media time 0."""
+        return self._t0 or 0.0
+
     def _drain(self) -> list[tuple[bytes, bool]]:
         boxes, used = _boxes(bytes(self.sink.data))
         if not used:

@@ -40,6 +40,8 @@ def make_server(
         port=port,
         log_level=uvicorn_options.pop("log_level", "warning"),
         ws="websockets-sansio",
+        # live video is H.264: deflating it per message burns CPU per viewer and saves nothing
+        ws_per_message_deflate=uvicorn_options.pop("ws_per_message_deflate", False),
         proxy_headers=bool(trusted),
         forwarded_allow_ips=",".join(trusted) or None,
         timeout_graceful_shutdown=uvicorn_options.pop("timeout_graceful_shutdown", 2),

@@ -17,8 +17,8 @@ from oversight.store.models import User
 from oversight.web import auth, totp
 from oversight.web.auth import Principal, get_ctx, require
 from oversight.web.context import AppContext
-from oversight.web.routes.i18n import request_locale
 from oversight.web.oidc import STATE_COOKIE, OidcClient, OidcError, link_account
+from oversight.web.routes.i18n import request_locale
 from oversight.web.throttle import DEVICE_COOKIE, Busy, DbCounts
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])

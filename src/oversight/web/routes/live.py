@@ -7,7 +7,7 @@ import contextlib
 import json
 import struct
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -333,7 +333,7 @@ async def live_h264(ws: WebSocket) -> None:
         if not await _h264_started(sub, loop):
             await ws.close(code=1011)
             return
-        await ws.send_text(json.dumps({"type": "init", "codec": sub.codec}))
+        await ws.send_text(json.dumps({"type": "init", "codec": sub.codec, "t0": sub.t0}))
         if sub.init:
             await ws.send_bytes(sub.init)
             for frag in sub.gop:
@@ -346,6 +346,137 @@ async def live_h264(ws: WebSocket) -> None:
         if sub is not None:
             sub.close()
         session.close()  # not awaited: a cancelled handler must still write the end entry
+
+
+@router.websocket("/api/live.wall.h264.ws")
+async def live_wall_h264(ws: WebSocket) -> None:
+    """The live wall in H.264: many cameras' fragmented MP4 over one socket (browsers allow few
+    connections per host), for one ``<video>`` per tile through Media Source Extensions.
+
+    Query ``ids=a,b,c``, optional ``main=a`` (cameras that start on the main stream) and
+    ``purpose``. The viewer switches a camera's stream by sending ``{"camera": id, "stream":
+    "sub"|"main"}`` (small tile / large tile or fullscreen). Text messages are JSON:
+    ``{"type": "init", "camera", "stream", "codec"}`` (the next binary message of that camera is its
+    init segment; a new init means a new decoder) and ``{"type": "state", "camera", "state":
+    "live|stalled|offline"}``. Binary messages are one byte N, N bytes of camera id (UTF-8), then the
+    init segment or a fragment. One audited session (cameras, start, end, purpose), one shared
+    encode per camera, stream and view key.
+    """
+    ctx: AppContext = ws.app.state.ctx
+    who = await _authorised(ws, LIVE_WALL_ROLES)
+    if who is None:
+        return
+    known = {c.id for c in ctx.cfg.cameras}
+    ids = [i for i in ws.query_params.get("ids", "").split(",") if i in known][:64]
+    main = set(ws.query_params.get("main", "").split(","))
+    await ws.accept()
+    purpose = (ws.query_params.get("purpose") or "").strip()[:200] or None
+    session = await asyncio.to_thread(egress(ctx).open_live, who, ids, "live.wall", purpose)
+    stats = ctx.extras.setdefault("stats", {"mjpeg_viewers": 0, "mjpeg_frames": 0})
+    stats["wall_viewers"] = stats.get("wall_viewers", 0) + 1
+    # the binary sender goes to the camera tasks: pixels leave here, from the gate's session only
+    feeds = _WallFeeds(ws.send_text, ws.send_bytes, session, asyncio.get_running_loop())
+    try:
+        for cid in ids:
+            feeds.watch(cid, "main" if cid in main else "sub")
+        guard = StreamGuard(ctx, ws, who, LIVE_WALL_ROLES)
+        await _until_first_ends(_wall_commands(ws, feeds), _until_revoked(ws, guard))
+    except WebSocketDisconnect:
+        pass
+    finally:
+        await feeds.stop()
+        stats["wall_viewers"] -= 1
+        session.close()  # not awaited: a cancelled handler must still write the end entry
+
+
+live_wall_h264.roles = roles_for("footage.live")  # type: ignore[attr-defined]
+
+
+async def _wall_commands(ws: WebSocket, feeds: _WallFeeds) -> None:
+    """The viewer's stream choices (``{"camera", "stream"}``); anything else is ignored."""
+    while True:
+        text = await ws.receive_text()
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            msg = json.loads(text)
+            cid, stream = str(msg.get("camera", "")), str(msg.get("stream", ""))
+            if cid in feeds.session.camera_ids and stream in ("sub", "main"):
+                feeds.watch(cid, stream)
+
+
+class _WallFeeds:
+    """One task per camera of a wall socket, each following that camera's shared encode; sends
+    are serialised (one message at a time on the socket)."""
+
+    def __init__(
+        self,
+        send_text: Callable[[str], Awaitable[None]],
+        send_bytes: Callable[[bytes], Awaitable[None]],
+        session: LiveSession,
+        loop: asyncio.AbstractEventLoop,
+    ):
+        self.send_text, self.send_bytes, self.session, self.loop = send_text, send_bytes, session, loop
+        self.tasks: dict[str, tuple[str, asyncio.Task[None]]] = {}
+        self._send_lock = asyncio.Lock()
+
+    def watch(self, cid: str, stream: str) -> None:
+        old = self.tasks.get(cid)
+        if old is not None and old[0] == stream:
+            return
+        if old is not None:
+            old[1].cancel()
+        self.tasks[cid] = (stream, asyncio.create_task(self._camera(cid, stream)))
+
+    async def stop(self) -> None:
+        for _, t in self.tasks.values():
+            t.cancel()
+        for _, t in self.tasks.values():
+            with contextlib.suppress(BaseException):
+                await t
+
+    async def send(self, data: bytes | str) -> None:
+        async with self._send_lock:
+            if isinstance(data, str):
+                await self.send_text(data)
+            else:
+                await self.send_bytes(data)
+
+    async def _camera(self, cid: str, stream: str) -> None:
+        """Follow the camera's feed; when it ends (its pixels changed, or it was restarted), join
+        the new one: the viewer gets a new init."""
+        while True:
+            sub = await asyncio.to_thread(self.session.h264, cid, self.loop, stream)
+            try:
+                await self._play(cid, sub)
+            finally:
+                sub.close()
+            await asyncio.sleep(0.2)
+
+    async def _play(self, cid: str, sub: Subscription) -> None:
+        head = bytes([len(cid.encode())]) + cid.encode()
+        if sub.state:
+            await self.send(json.dumps({"type": "state", "camera": cid, "state": sub.state}))
+        started = False
+        if sub.ready():
+            await self._init(cid, sub, head)
+            started = True
+            for frag in sub.gop:
+                await self.send(head + frag)
+        while (item := await sub.queue.get()) is not None:
+            if isinstance(item, str):
+                await self.send(json.dumps({"type": "state", "camera": cid, "state": item}))
+                continue
+            if not started:
+                if not sub.ready():
+                    continue
+                await self._init(cid, sub, head)
+                started = True
+            self.session.frames += 1
+            await self.send(head + item)
+
+    async def _init(self, cid: str, sub: Subscription, head: bytes) -> None:
+        msg = {"type": "init", "camera": cid, "stream": sub.stream, "codec": sub.codec, "t0": sub.t0}
+        await self.send(json.dumps(msg))
+        await self.send(head + sub.init)
 
 
 async def _h264_started(sub: Subscription, loop: asyncio.AbstractEventLoop) -> bool:

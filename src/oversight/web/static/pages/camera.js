@@ -2,6 +2,7 @@
 import { liveVideo, liveH264, frameText, FOOTAGE_ROLES, PLAYBACK_ROLES } from "../lib/live.js";
 import { statusText } from "./wall.js";
 import { t, tn } from "../lib/i18n.js";
+import { zoomable, toggleFullscreen } from "../lib/zoom.js";
 
 export const title = t("Camera");
 export const permission = "site.view";
@@ -20,7 +21,9 @@ export async function render(el, ctx) {
   const video = h("video", { class: "live-video", muted: true, autoplay: true, playsinline: true, hidden: true, "aria-label": t("Live video of {camera}", { camera: cam.name }) });
   video.muted = true;
   const mode = h("span", { class: "mode" });
-  const player = h("div", { class: "player" }, canSee ? [video, img] : h("span", { class: "muted" }, t("Video is not available to your role.")), mode);
+  const player = h("div", { class: "player", ondblclick: () => toggleFullscreen(player) }, canSee ? [video, img] : h("span", { class: "muted" }, t("Video is not available to your role.")), mode);
+  // digital zoom and pan of live and recorded video (wheel, drag); double-click or F: fullscreen
+  const zoom = canSee ? zoomable(player, video) : null;
   const speed = h("select", { "aria-label": t("Playback speed"), title: t("Playback speed"), onchange: () => { video.playbackRate = +speed.value; } },
     ...SPEEDS.map(v => h("option", { value: v, selected: v === 1 }, `${v}×`)));
   const tl = h("canvas", { class: "timeline", tabindex: 0, "aria-label": t("Recording timeline: click to play back from that moment") });
@@ -150,13 +153,15 @@ export async function render(el, ctx) {
   function keys(e) {
     if (e.target.closest("input, textarea, select")) return;
     if (e.key === "[") step(-1); else if (e.key === "]") step(1);
-    else if (e.key === "l" || e.key === "L") startLive(); else if (e.key === "Escape") go("wall");
+    else if (e.key === "l" || e.key === "L") startLive();
+    else if ((e.key === "f" || e.key === "F") && !e.ctrlKey && !e.metaKey) toggleFullscreen(player);
+    else if (e.key === "Escape" && !document.fullscreenElement) go("wall");
     else if (seg && (e.key === "," || e.key === ".")) { video.pause(); video.currentTime += e.key === "." ? 0.1 : -0.1; }
     else if (seg && e.key === " ") { e.preventDefault(); if (video.paused) video.play(); else video.pause(); }
   }
   document.addEventListener("keydown", keys);
   const timer = setInterval(() => { drawTl(); if (seg && video.ended) advance(seg); }, 1000), reload = setInterval(load, 30000);
-  onCleanup(() => { document.removeEventListener("keydown", keys); clearInterval(timer); clearInterval(reload); if (stopLive) stopLive(); stopPlayback(); });
+  onCleanup(() => { if (zoom) zoom.destroy(); document.removeEventListener("keydown", keys); clearInterval(timer); clearInterval(reload); if (stopLive) stopLive(); stopPlayback(); });
   onCleanup(onMessage((m) => {
     if (m.topic === t("event") && m.data.camera_id === id && m.data.phase === "start") load();
     if (m.topic === "camera.status" && m.data.id === id && "online" in m.data) { st.className = "st " + (m.data.online ? "online" : "offline"); }

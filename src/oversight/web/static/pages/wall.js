@@ -1,6 +1,11 @@
 // Live wall: 1/4/9/16 tiles per page, live video (redacted), status and an alert marker per camera.
-import { liveVideo, frameText, frameLive, FOOTAGE_ROLES } from "../lib/live.js";
+// Video is H.264 over one socket (liveWallH264): small tiles take the sub-stream, a large tile or a
+// fullscreen one the main stream. Double-click or F: fullscreen; wheel: zoom; drag: pan; Enter or
+// the camera's name: its page. Offline or stalled cameras show a card over the tile, never their
+// last frame. Browsers without MSE H.264 get JPEG frames (liveVideo).
+import { liveVideo, liveWallH264, frameText, frameLive, FOOTAGE_ROLES } from "../lib/live.js";
 import { t, tn, fmtNumber } from "../lib/i18n.js";
+import { zoomable, toggleFullscreen } from "../lib/zoom.js";
 
 export const title = t("Live wall");
 export const permission = "site.view";
@@ -16,7 +21,8 @@ export function statusText(c, fmtTime) {
 
 export async function render(el, ctx) {
   const { h, api, go, fmtTime, onMessage, onCleanup, me } = ctx;
-  let pageNo = 0, cameras = await api("/api/cameras"), stopVideo = null;
+  let pageNo = 0, cameras = await api("/api/cameras"), stopVideo = null, wall = null, sizes = null;
+  const MAIN_PX = 800;  // a tile this many device pixels wide or more plays the main stream
   let size = +(localStorage.getItem("ov_wall_size") || 0);
   if (!SIZES.includes(size)) size = SIZES.find(n => n >= cameras.length) || 16;  // smallest layout that fits
   const video = FOOTAGE_ROLES.includes(me.role);
@@ -41,11 +47,57 @@ export async function render(el, ctx) {
     tl.st.className = "st " + (ok ? "online" : "offline");
     tl.st.textContent = text;
     tl.tile.dataset.state = video ? (tl.got ? (ok ? "live" : tl.got.state === "offline" ? "offline" : "stalled") : "waiting") : (c.online ? "online" : "offline");
+    if (tl.card) tl.card.textContent = tl.tile.dataset.state === "offline" ? t("camera offline") : tl.tile.dataset.state === "stalled" ? text : "";
     tl.tile.classList.toggle("alert", c.active_alerts > 0);
     tl.marker.hidden = !c.active_alerts; tl.marker.textContent = tn("{n} alert", "{n} alerts", c.active_alerts);
   }
+  function tileFor(c) {
+    const h264 = video && window.MediaSource;
+    const media = !video ? h("div", { class: "novideo" }, t("video not available to your role"))
+      : h264 ? h("video", { muted: true, autoplay: true, playsinline: true, "aria-label": t("Live video of {camera}", { camera: c.name }) })
+        : h("img", { alt: t("Live video of {camera}", { camera: c.name }) });
+    if (media.tagName === "VIDEO") media.muted = true;
+    const view = h("div", { class: "view", ondblclick: () => toggleFullscreen(tile) }, media);
+    const card = video ? h("div", { class: "card", "aria-live": "polite" }) : null;
+    const st = h("span", { class: "st" }), marker = h("span", { class: "marker", hidden: true }, t("alert"));
+    const open = () => go("camera/" + encodeURIComponent(c.id));
+    const tile = h("div", { class: "tile", tabindex: 0, role: "gridcell", "data-camera": c.id, "aria-label": c.name,
+      onkeydown: (e) => { if (e.key === "Enter") open(); } },
+      view, card, marker, h("div", { class: "cap" }, h("button", { type: "button", class: "name link", onclick: open, title: t("Open the camera (Enter)") }, c.name), st));
+    const zoom = video ? zoomable(view, media) : null;
+    return { tile, media, card, st, marker, zoom, got: null };
+  }
+  function pickStreams() {  // the main stream for a large (or fullscreen) tile, the sub-stream for small ones
+    if (!wall) return;
+    for (const [id, tl] of Object.entries(tiles)) {
+      const px = tl.tile.clientWidth * (window.devicePixelRatio || 1);
+      wall.stream(id, px >= MAIN_PX ? "main" : "sub");
+      tl.tile.dataset.stream = wall.streams[id];
+    }
+  }
+  function startVideo(shown) {
+    const videos = {};
+    for (const c of shown) if (tiles[c.id].media.tagName === "VIDEO") videos[c.id] = tiles[c.id].media;
+    const onFrame = (id, info) => {
+      const tl = tiles[id]; if (!tl) return;
+      tl.got = info;
+      const c = cameras.find(x => x.id === id); if (c) caption(c);
+    };
+    wall = liveWallH264(videos, onFrame);
+    if (wall) {
+      sizes = new ResizeObserver(pickStreams);
+      Object.values(tiles).forEach(tl => sizes.observe(tl.tile));
+      pickStreams();
+      return () => { wall.stop(); wall = null; sizes.disconnect(); };
+    }
+    return liveVideo(shown.map(c => c.id), (id, url, info) => {
+      const tl = tiles[id]; if (!tl) return;
+      tl.media.src = url; onFrame(id, info);
+    }, { fps: size >= 16 ? 8 : 10 });
+  }
   function draw() {
-    if (stopVideo) stopVideo();
+    if (stopVideo) { stopVideo(); stopVideo = null; }
+    Object.values(tiles).forEach(tl => tl.zoom && tl.zoom.destroy());
     grid.className = "wall g" + size; grid.replaceChildren();
     const shown = cameras.slice(pageNo * size, pageNo * size + size);
     pager.textContent = `${pageNo + 1}/${pages()}`;
@@ -54,22 +106,12 @@ export async function render(el, ctx) {
     summary.textContent = t("{online}/{total} online", { online, total: cameras.length });
     for (const k of Object.keys(tiles)) delete tiles[k];
     for (const c of shown) {
-      const img = video ? h("img", { alt: t("Live video of {camera}", { camera: c.name }) }) : h("div", { class: "novideo" }, t("video not available to your role"));
-      const st = h("span", { class: "st" }), marker = h("span", { class: "marker", hidden: true }, t("alert"));
-      const tile = h("div", { class: "tile", tabindex: 0, role: "gridcell", "data-camera": c.id, "aria-label": c.name,
-        onclick: () => go("camera/" + encodeURIComponent(c.id)),
-        onkeydown: (e) => { if (e.key === "Enter") go("camera/" + encodeURIComponent(c.id)); } },
-        img, marker, h("div", { class: "cap" }, h("span", { class: "name" }, c.name), st));
-      tiles[c.id] = { tile, img, st, marker, got: null };
-      grid.append(tile); caption(c);
+      tiles[c.id] = tileFor(c);
+      grid.append(tiles[c.id].tile); caption(c);
     }
     for (let i = shown.length; i < size; i++) grid.append(h("div", { "aria-hidden": "true" }));
     if (!cameras.length) grid.append(h("p", { class: "muted" }, t("No cameras configured.")));
-    if (video) stopVideo = liveVideo(shown.map(c => c.id), (id, url, info) => {
-      const tl = tiles[id]; if (!tl) return;
-      tl.img.src = url; tl.got = info;
-      const c = cameras.find(x => x.id === id); if (c) caption(c);
-    }, { fps: size >= 16 ? 8 : 10 });
+    if (video) stopVideo = startVideo(shown);
   }
   async function refresh() {
     cameras = await api("/api/cameras").catch(() => cameras);
@@ -79,7 +121,9 @@ export async function render(el, ctx) {
   function keys(e) {
     if (e.target.closest("input, textarea, select")) return;
     const map = { "1": 1, "4": 4, "9": 9, "0": 16 };
-    if (!e.altKey && map[e.key]) setSize(map[e.key]);
+    const tile = e.target.closest && e.target.closest(".tile");
+    if ((e.key === "f" || e.key === "F") && !e.ctrlKey && !e.metaKey) toggleFullscreen(tile || grid.querySelector(".tile"));
+    else if (!e.altKey && map[e.key]) setSize(map[e.key]);
     else if (e.key === "PageDown") flip(1); else if (e.key === "PageUp") flip(-1);
   }
   document.addEventListener("keydown", keys);
