@@ -6,6 +6,7 @@ from oversight.web.routes import (
     cameras,
     changes,
     configure,
+    console,
     events,
     health,
     holds,
@@ -30,4 +31,5 @@ ROUTERS = (
     alerts.router,
     health.router,
     public.router,
+    console.router,
 )
