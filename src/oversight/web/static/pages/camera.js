@@ -1,6 +1,7 @@
 // Camera page: live view, a timeline of recorded spans, gaps and events, playback from any moment.
 import { liveVideo, liveH264, frameText, FOOTAGE_ROLES, PLAYBACK_ROLES } from "../lib/live.js";
 import { statusText } from "./wall.js";
+import { consoleCss, bookmarkDialog, revealDialog, revealMarker } from "../lib/console.js";
 
 export const title = "Camera";
 export const permission = "site.view";
@@ -31,6 +32,8 @@ export async function render(el, ctx) {
   el.append(
     h("div", { class: "toolbar" }, h("button", { type: "button", onclick: () => go("wall"), title: "Back to the wall (Esc)" }, "← Wall"),
       h("h1", { style: "margin:0" }, cam.name), st, h("span", { class: "muted small" }, cam.purpose), h("span", { class: "spacer" }),
+      ctx.can(me, "bookmarks.create") ? h("button", { type: "button", onclick: () => bookmark(), title: "Bookmark this moment with a note (B)" }, "Bookmark") : null,
+      ctx.can(me, "reveal.request") ? h("button", { type: "button", onclick: () => askReveal(), title: "Ask a supervisor to reveal what you are watching" }, "Request reveal…") : null,
       canPlay ? [h("button", { type: "button", onclick: () => step(-1), title: "Previous event ([)" }, "◂ Event"),
         h("button", { type: "button", onclick: () => step(1), title: "Next event (])" }, "Event ▸")] : null, liveBtn),
     h("div", { class: "cam-layout" },
@@ -40,6 +43,19 @@ export async function render(el, ctx) {
           h("span", { class: "spacer", style: "flex:1" }), ...winButtons, speed, tip)] : null),
       h("div", {}, h("h2", { style: "margin-top:0" }, "Events"), canPlay ? evList : h("p", { class: "muted" }, "Events are shown to operators."))));
   st.className = "st " + (cam.online ? "online" : "offline"); st.textContent = statusText(cam, fmtTime);
+  consoleCss();
+  const shownAt = () => seg ? Date.parse(seg.start) + video.currentTime * 1000 : playing ? playing.getTime() + (performance.now() - playT0) : null;
+  const reveal = revealMarker(ctx, player, () => { const t = shownAt(); return t === null ? null : { camera: id, t }; });
+  onCleanup(reveal.stop);
+  async function bookmark() {  // the moment on screen: now when live, the footage time in playback
+    const t = shownAt();
+    await bookmarkDialog(ctx, id, new Date(t === null ? Date.now() : t), null, t === null ? "live" : "playback");
+  }
+  async function askReveal() {  // what is being watched: the event's span, else a minute either side
+    const ev = currentEvent >= 0 && rec ? rec.events[currentEvent] : null, t = shownAt() ?? Date.now();
+    const start = ev ? Date.parse(ev.start) - 10e3 : t - 60e3, end = ev && ev.end ? Date.parse(ev.end) + 10e3 : Math.max(t + 60e3, start + 60e3);
+    if (await revealDialog(ctx, [id], new Date(start), new Date(Math.min(end, Date.now())))) reveal.refresh();
+  }
 
   let seg = null;  // the recorded segment playing in the <video>, or null (MJPEG or live)
   function stopPlayback() {
@@ -148,7 +164,7 @@ export async function render(el, ctx) {
   });
   function keys(e) {
     if (e.target.closest("input, textarea, select")) return;
-    if (e.key === "[") step(-1); else if (e.key === "]") step(1);
+    if ((e.key === "b" || e.key === "B") && ctx.can(me, "bookmarks.create")) bookmark(); else if (e.key === "[") step(-1); else if (e.key === "]") step(1);
     else if (e.key === "l" || e.key === "L") startLive(); else if (e.key === "Escape") go("wall");
     else if (seg && (e.key === "," || e.key === ".")) { video.pause(); video.currentTime += e.key === "." ? 0.1 : -0.1; }
     else if (seg && e.key === " ") { e.preventDefault(); if (video.paused) video.play(); else video.pause(); }

@@ -1,0 +1,196 @@
+"""The operator console in real Chromium: a saved view survives a reload, four cameras play back in
+lock-step from one clock, a bookmark made on live video is found by search and attached to an
+incident, a reveal asked for from a clip shows its marker and watermark once approved, and roles
+without live video land on a page they can use.
+
+Recorded footage is real: MP4 segments written with PyAV and served through the egress gate.
+"""
+
+from __future__ import annotations
+
+import statistics
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from oversight.store.base import utcnow
+from oversight.store.models import Segment
+from oversight.web.server import BackgroundServer
+from web_support import PASSWORD, add_users, make_ctx
+
+pytestmark = pytest.mark.browser
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--autoplay-policy=no-user-gesture-required"]
+FPS = 10
+SEG_S = 6
+
+
+def _write_segment(path: Path, cam: int, first: int) -> None:
+    import av
+
+    with av.open(str(path), "w") as out:
+        st = out.add_stream("libx264", rate=FPS)
+        st.width, st.height, st.pix_fmt = 320, 180, "yuv420p"
+        st.options = {"preset": "ultrafast", "g": str(FPS)}
+        for i in range(SEG_S * FPS):
+            img = np.full((180, 320, 3), 40 * cam, np.uint8)
+            x = (first + i) * 3 % 300
+            img[60:120, x : x + 20] = 255  # a bar moving through the picture
+            for pkt in st.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
+                out.mux(pkt)
+        for pkt in st.encode():
+            out.mux(pkt)
+
+
+@pytest.fixture
+def site(db, tmp_path):
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is not installed")
+    pytest.importorskip("playwright.sync_api")
+    ctx = make_ctx(db, tmp_path, cameras=4)
+    add_users(db)
+    t0 = (utcnow() - timedelta(minutes=20)).replace(microsecond=0)
+    (tmp_path / "rec").mkdir()
+    with db.session() as s:
+        for cam in range(4):
+            for k in range(2):
+                p = tmp_path / "rec" / f"cam{cam}-{k}.mp4"
+                _write_segment(p, cam, k * SEG_S * FPS)
+                start = t0 + timedelta(seconds=k * SEG_S)
+                s.add(Segment(camera_id=f"cam{cam}", start=start, end=start + timedelta(seconds=SEG_S),
+                              path=str(p), bytes=p.stat().st_size))
+    try:
+        with BackgroundServer(ctx) as url:
+            yield ctx, url, t0
+    finally:
+        ctx.runtime.stop()
+
+
+def _login(page, url: str, user: str) -> None:
+    page.goto(url + "/#/login")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#top:not([hidden])")
+
+
+def test_console_in_chromium(site):
+    from playwright.sync_api import sync_playwright
+
+    ctx, url, t0 = site
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            for role, page_name in (("auditor", "audit"), ("admin", "users"), ("operator", "wall")):
+                page = browser.new_page()
+                _login(page, url, role)
+                page.goto(url + "/#/")
+                page.wait_for_function(f"location.hash === '#/{page_name}'")
+                page.close()
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            _login(page, url, "operator")
+            _saved_view(page, url)
+            _bookmark_from_live(page, url, ctx)
+            _lockstep(page, url, t0)
+            _reveal_from_clip(page, url, t0)
+        finally:
+            browser.close()
+    assert not errors, errors
+
+
+def _saved_view(page, url: str) -> None:
+    page.goto(url + "/#/views")
+    page.click("text=New view")
+    page.fill("input[aria-label='View name']", "Gate and square")
+    page.select_option("select[aria-label=Layout]", "2x2")
+    page.select_option("select[aria-label='Tile 1 cameras']", ["cam3"])
+    page.select_option("select[aria-label='Tile 2 cameras']", ["cam1", "cam2"])  # a tour
+    page.click("text=Save view")
+    page.wait_for_function("/^#\\/views\\/\\d+$/.test(location.hash)")
+    page.reload()
+    page.wait_for_selector(".vwall.l2x2 .tile[data-cell='0'][data-camera='cam3']")
+    assert page.get_attribute(".tile[data-cell='1']", "data-camera") == "cam1"
+    assert "tour 1/2" in page.inner_text(".tile[data-cell='1']")
+    page.goto(url + "/#/views")  # no id in the address: the last view used comes back
+    page.wait_for_selector(".tile[data-cell='0'][data-camera='cam3']")
+
+
+def _bookmark_from_live(page, url: str, ctx) -> None:
+    page.goto(url + "/#/camera/cam2")
+    page.click("button:has-text('Bookmark')")
+    page.fill("textarea[aria-label='Bookmark note']", "grey van leaves by the north gate")
+    page.click("dialog button:has-text('Save bookmark')")
+    page.wait_for_selector("text=Bookmarked.")
+    inc = ctx.incident_service()
+    with ctx.db.session() as s:
+        iid = inc.create(s, "operator", type="other", address="North gate", description="van").id
+    page.goto(url + "/#/bookmarks")
+    page.fill("input[aria-label='Search notes']", "north van")
+    page.click("form button:has-text('Search')")
+    row = page.wait_for_selector("tr[data-bookmark]:has-text('grey van leaves')")
+    assert "(live)" in row.inner_text()
+    row.query_selector("button:has-text('Attach to incident')").click()
+    page.select_option("select[aria-label=Incident]", str(iid))
+    page.click("dialog button:has-text('Attach')")
+    page.wait_for_selector(f"tr[data-bookmark] a:has-text('#{iid}')")
+    page.goto(url + f"/#/incidents/{iid}")
+    page.wait_for_selector("li:has-text('grey van leaves by the north gate')")
+
+
+def _lockstep(page, url: str, t0) -> None:
+    cams = "cam0,cam1,cam2,cam3"
+    page.goto(url + f"/#/review?cameras={cams}&t={t0.isoformat().replace('+00:00', 'Z')}&m=5")
+    page.wait_for_function("document.querySelectorAll('.review video').length === 4")
+    page.wait_for_function("[...document.querySelectorAll('.review video')].every(v => v.readyState >= 3)", timeout=60000)
+    page.click("button:has-text('Play')")
+    spreads = page.evaluate(
+        """async () => {
+          const out = [], vids = [...document.querySelectorAll('.review video')];
+          const t0 = performance.now();
+          while (performance.now() - t0 < 9000) {
+            await new Promise(r => setTimeout(r, 97));
+            if (!vids.every(v => v.readyState >= 3 && !v.seeking && !v.paused)) continue;
+            const at = vids.map(v => Number(v.dataset.segStart) + v.currentTime * 1000);
+            out.push({ spread: Math.max(...at) - Math.min(...at), at: at[0] });
+          }
+          return out;
+        }"""
+    )
+    assert len(spreads) >= 20, f"only {len(spreads)} samples with all four playing"
+    moved = spreads[-1]["at"] - spreads[0]["at"]
+    assert moved > 3000, f"the footage clock moved only {moved:.0f} ms"  # they really played
+    worst = max(s["spread"] for s in spreads)
+    frame = 1000 / FPS
+    print(f"lock-step: {len(spreads)} samples, median spread {statistics.median(s['spread'] for s in spreads):.1f} ms, "
+          f"worst {worst:.1f} ms = {worst / frame:.2f} frame intervals")
+    assert worst < frame, f"clocks drifted {worst:.0f} ms apart (> one frame, {frame:.0f} ms)"
+
+
+def _reveal_from_clip(page, url: str, t0) -> None:
+    at = (t0 + timedelta(seconds=2)).isoformat().replace("+00:00", "Z")
+    page.goto(url + f"/#/camera/cam1?t={at}")
+    page.wait_for_function("(() => { const v = document.querySelector('.player video'); return v && v.readyState >= 2; })()", timeout=60000)
+    assert page.is_hidden(".revealed-marker")
+    page.click("button:has-text('Request reveal')")
+    page.fill("textarea[aria-label=Reason]", "following the van seen at the north gate")
+    page.fill("input[aria-label=Reference]", "CASE-17")
+    page.click("dialog button:has-text('Request reveal')")
+    page.wait_for_selector("text=Reveal requested")
+    with httpx.Client(base_url=url) as sup:
+        r = sup.post("/api/auth/login", json={"username": "supervisor", "password": PASSWORD})
+        csrf = {"X-CSRF-Token": r.json()["csrf"]}
+        pending = sup.get("/api/reveals?status=pending").json()
+        assert [p["camera_ids"] for p in pending] == [["cam1"]]
+        assert pending[0]["start"] <= (t0 + timedelta(seconds=2)).isoformat() <= pending[0]["end"]
+        ok = sup.post(f"/api/reveals/{pending[0]['id']}/approve", json={"note": "ok", "valid_hours": 1}, headers=csrf)
+        assert ok.status_code == 200, ok.text
+    page.reload()
+    page.wait_for_selector(".revealed-marker:not([hidden])", timeout=20000)
+    assert "UNREDACTED" in page.inner_text(".revealed-marker") and "ends in" in page.inner_text(".revealed-marker")
+    mark = page.text_content(".watermark")
+    assert mark and "operator" in mark
