@@ -9,6 +9,7 @@ Recorded footage is real: MP4 segments written with PyAV and served through the 
 from __future__ import annotations
 
 import statistics
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -69,6 +70,16 @@ def site(db, tmp_path):
         ctx.runtime.stop()
 
 
+def _until(page, expr: str, timeout: float = 30) -> None:
+    """Poll a JS expression from here (the strict CSP forbids Playwright's in-page function waits)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if page.evaluate(expr):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {expr}")
+
+
 def _login(page, url: str, user: str) -> None:
     page.goto(url + "/#/login")
     page.fill("input[name=username]", user)
@@ -89,14 +100,17 @@ def test_console_in_chromium(site):
                 page = browser.new_page()
                 _login(page, url, role)
                 page.goto(url + "/#/")
-                page.wait_for_function(f"location.hash === '#/{page_name}'")
+                _until(page, f"location.hash === '#/{page_name}'")
                 page.close()
-            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page = browser.new_context(viewport={"width": 1600, "height": 1000}).new_page()
             page.on("pageerror", lambda e: errors.append(str(e)))
             _login(page, url, "operator")
             _saved_view(page, url)
             _bookmark_from_live(page, url, ctx)
-            _lockstep(page, url, t0)
+            try:
+                _lockstep(page, url, t0)
+            finally:
+                page.screenshot(path="/tmp/review.png")
             _reveal_from_clip(page, url, t0)
         finally:
             browser.close()
@@ -111,13 +125,21 @@ def _saved_view(page, url: str) -> None:
     page.select_option("select[aria-label='Tile 1 cameras']", ["cam3"])
     page.select_option("select[aria-label='Tile 2 cameras']", ["cam1", "cam2"])  # a tour
     page.click("text=Save view")
-    page.wait_for_function("/^#\\/views\\/\\d+$/.test(location.hash)")
+    _until(page, "/^#\\/views\\/\\d+$/.test(location.hash)")
     page.reload()
     page.wait_for_selector(".vwall.l2x2 .tile[data-cell='0'][data-camera='cam3']")
     assert page.get_attribute(".tile[data-cell='1']", "data-camera") == "cam1"
     assert "tour 1/2" in page.inner_text(".tile[data-cell='1']")
     page.goto(url + "/#/views")  # no id in the address: the last view used comes back
     page.wait_for_selector(".tile[data-cell='0'][data-camera='cam3']")
+    # a second monitor follows this window; "show on wall" puts a camera on both
+    monitor = page.context.new_page()
+    monitor.goto(url + "/#/views?follow=1")
+    monitor.wait_for_selector(".vwall.follower.l2x2 .tile[data-cell='0'][data-camera='cam3']")
+    page.evaluate("import('/static/lib/console.js').then(m => m.showOnWall('cam0'))")
+    monitor.wait_for_selector(".tile.spot[data-cell='0'][data-camera='cam0']")
+    page.wait_for_selector(".tile.spot[data-cell='0'][data-camera='cam0']")
+    monitor.close()
 
 
 def _bookmark_from_live(page, url: str, ctx) -> None:
@@ -134,7 +156,7 @@ def _bookmark_from_live(page, url: str, ctx) -> None:
     page.click("form button:has-text('Search')")
     row = page.wait_for_selector("tr[data-bookmark]:has-text('grey van leaves')")
     assert "(live)" in row.inner_text()
-    row.query_selector("button:has-text('Attach to incident')").click()
+    page.click("tr[data-bookmark]:has-text('grey van leaves') button:has-text('Attach to incident')")
     page.select_option("select[aria-label=Incident]", str(iid))
     page.click("dialog button:has-text('Attach')")
     page.wait_for_selector(f"tr[data-bookmark] a:has-text('#{iid}')")
@@ -145,8 +167,8 @@ def _bookmark_from_live(page, url: str, ctx) -> None:
 def _lockstep(page, url: str, t0) -> None:
     cams = "cam0,cam1,cam2,cam3"
     page.goto(url + f"/#/review?cameras={cams}&t={t0.isoformat().replace('+00:00', 'Z')}&m=5")
-    page.wait_for_function("document.querySelectorAll('.review video').length === 4")
-    page.wait_for_function("[...document.querySelectorAll('.review video')].every(v => v.readyState >= 3)", timeout=60000)
+    _until(page, "document.querySelectorAll('.review video').length === 4")
+    _until(page, "[...document.querySelectorAll('.review video')].every(v => v.readyState >= 3)", 60)
     page.click("button:has-text('Play')")
     spreads = page.evaluate(
         """async () => {
@@ -169,12 +191,22 @@ def _lockstep(page, url: str, t0) -> None:
     print(f"lock-step: {len(spreads)} samples, median spread {statistics.median(s['spread'] for s in spreads):.1f} ms, "
           f"worst {worst:.1f} ms = {worst / frame:.2f} frame intervals")
     assert worst < frame, f"clocks drifted {worst:.0f} ms apart (> one frame, {frame:.0f} ms)"
+    # knock one pane a second off (as a stall would): the one clock pulls it back into step
+    page.click("button:has-text('Pause')")
+    page.evaluate("document.querySelectorAll('.review video')[2].currentTime -= 1.0")
+    page.click("button:has-text('Play')")
+    time.sleep(1.5)
+    again = page.evaluate(
+        """() => { const at = [...document.querySelectorAll('.review video')].map(v => Number(v.dataset.segStart) + v.currentTime * 1000);
+                   return Math.max(...at) - Math.min(...at); }"""
+    )
+    assert again < frame, f"a pane knocked 1 s off stayed {again:.0f} ms away"
 
 
 def _reveal_from_clip(page, url: str, t0) -> None:
     at = (t0 + timedelta(seconds=2)).isoformat().replace("+00:00", "Z")
     page.goto(url + f"/#/camera/cam1?t={at}")
-    page.wait_for_function("(() => { const v = document.querySelector('.player video'); return v && v.readyState >= 2; })()", timeout=60000)
+    _until(page, "(() => { const v = document.querySelector('.player video'); return v && v.readyState >= 2; })()", 60)
     assert page.is_hidden(".revealed-marker")
     page.click("button:has-text('Request reveal')")
     page.fill("textarea[aria-label=Reason]", "following the van seen at the north gate")

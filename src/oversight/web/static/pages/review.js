@@ -90,7 +90,7 @@ export async function render(el, ctx) {
       const video = h("video", { muted: true, playsinline: true, preload: "auto", "data-camera": id, "aria-label": `Recorded video of ${names[id]}` });
       video.muted = true;
       const cap = h("div", { class: "cap" }, names[id]);
-      const box = h("div", { class: "pane player", "data-camera": id }, video, cap);
+      const box = h("div", { class: "pane", "data-camera": id }, video, cap);
       grid.append(box);
       const p = { id, video, cap, box, seg: null, segments: (recs[i] && recs[i].segments) || [] };
       p.marker = revealMarker(ctx, box, () => p.seg ? { camera: id, t: now() } : null);

@@ -27,7 +27,7 @@ export async function render(el, ctx) {
     h("button", { type: "button", onclick: () => view && edit(view) }, "Edit"),
     h("button", { type: "button", title: "Open this view in another window that follows this one (second monitor)", onclick: () => window.open(location.pathname + "#/views?follow=1", "ov-monitor-2", "popup") }, "Second monitor"),
     h("span", { class: "spacer" }));
-  el.append(follower ? [] : [bar, editor], grid);
+  el.append(...(follower ? [] : [bar, editor]), grid);
 
   const ch = wallChannel((m) => {
     if (m.type === "view" && follower) { view = m.view; spot = m.spot || null; step = 0; draw(); }
