@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from oversight.store.base import utcnow
 from oversight.store.db import Database
 from oversight.store.models import EvidenceHold
-from web_support import add_users, login, make_ctx
 from oversight.web.app import create_app
+from web_support import add_users, login, make_ctx
 
 
 @pytest.fixture
@@ -28,7 +28,11 @@ def clients(db: Database, tmp_path):
     return out
 
 
-VIEW = {"name": "Entrances", "layout": "2x2", "cells": [{"cameras": ["cam0"]}, {"cameras": ["cam1", "cam2"], "dwell_s": 5}]}
+VIEW = {
+    "name": "Entrances",
+    "layout": "2x2",
+    "cells": [{"cameras": ["cam0"]}, {"cameras": ["cam1", "cam2"], "dwell_s": 5}],
+}
 
 
 @pytest.mark.parametrize(
@@ -59,7 +63,14 @@ def test_private_and_shared_views(clients):
     assert op.delete(f"/api/views/{shared['id']}").status_code == 403
     r = op.put(f"/api/views/{mine['id']}", json={**VIEW, "layout": "1+5", "name": "Renamed"})
     assert r.status_code == 200 and r.json()["layout"] == "1+5"
-    assert op.get(f"/api/views/{mine['id']}").json()["cells"][1] == {"cameras": ["cam1", "cam2"], "dwell_s": 5}
+    assert op.get(f"/api/views/{mine['id']}").json()["cells"][1] == {
+        "cameras": ["cam1", "cam2"],
+        "dwell_s": 5,
+    }
+    assert op.put(f"/api/views/{mine['id']}/shared", json={"shared": True}).status_code == 403
+    assert viewer.get(f"/api/views/{mine['id']}").status_code == 404
+    assert sup.put(f"/api/views/{shared['id']}/shared", json={"shared": False}).json()["shared"] is False
+    assert [v["name"] for v in viewer.get("/api/views").json()] == []
     assert clients["auditor"].get("/api/views").status_code == 403
     assert op.delete(f"/api/views/{mine['id']}").status_code == 204
     assert op.get(f"/api/views/{mine['id']}").status_code == 404
@@ -68,20 +79,34 @@ def test_private_and_shared_views(clients):
 def test_bookmarks_search_and_attach(clients, db):
     op = clients["operator"]
     t = utcnow() - timedelta(minutes=5)
-    a = op.post("/api/bookmarks", json={"camera_id": "cam0", "start": t.isoformat(), "note": "red van stops at gate"})
+    a = op.post(
+        "/api/bookmarks", json={"camera_id": "cam0", "start": t.isoformat(), "note": "red van stops at gate"}
+    )
     assert a.status_code == 201, a.text
     b = op.post(
         "/api/bookmarks",
-        json={"camera_id": "cam1", "start": t.isoformat(), "end": (t + timedelta(seconds=30)).isoformat(),
-              "note": "100% cyclist", "source": "playback"},
+        json={
+            "camera_id": "cam1",
+            "start": t.isoformat(),
+            "end": (t + timedelta(seconds=30)).isoformat(),
+            "note": "100% cyclist",
+            "source": "playback",
+        },
     )
     assert b.status_code == 201
     assert [x["id"] for x in op.get("/api/bookmarks", params={"q": "van gate"}).json()] == [a.json()["id"]]
     assert [x["id"] for x in op.get("/api/bookmarks", params={"q": "100%"}).json()] == [b.json()["id"]]
     assert op.get("/api/bookmarks", params={"q": "_"}).json() == []  # a wildcard is a character here
-    assert [x["id"] for x in op.get("/api/bookmarks", params={"camera_id": "cam1"}).json()] == [b.json()["id"]]
+    assert [x["id"] for x in op.get("/api/bookmarks", params={"camera_id": "cam1"}).json()] == [
+        b.json()["id"]
+    ]
     assert clients["auditor"].get("/api/bookmarks").status_code == 200
-    assert clients["auditor"].post("/api/bookmarks", json={"camera_id": "cam0", "start": t.isoformat()}).status_code == 403
+    assert (
+        clients["auditor"]
+        .post("/api/bookmarks", json={"camera_id": "cam0", "start": t.isoformat()})
+        .status_code
+        == 403
+    )
     assert op.post("/api/bookmarks", json={"camera_id": "cam9", "start": t.isoformat()}).status_code == 422
     bad = {"camera_id": "cam0", "start": t.isoformat(), "end": (t - timedelta(seconds=1)).isoformat()}
     assert op.post("/api/bookmarks", json=bad).status_code == 422
@@ -96,4 +121,6 @@ def test_bookmarks_search_and_attach(clients, db):
     with db.session() as s:
         hold = s.get(EvidenceHold, clips[0]["hold_id"])
         assert hold is not None and hold.start < t < hold.end  # a moment holds footage either side
-    assert op.post(f"/api/bookmarks/{a.json()['id']}/incident", json={"incident_id": 999999}).status_code == 404
+    assert (
+        op.post(f"/api/bookmarks/{a.json()['id']}/incident", json={"incident_id": 999999}).status_code == 404
+    )

@@ -26,6 +26,11 @@ pytestmark = pytest.mark.browser
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--autoplay-policy=no-user-gesture-required"]
 FPS = 10
+SPREAD = """() => {
+  const at = [...document.querySelectorAll('.review video')]
+    .map(v => Number(v.dataset.segStart) + v.currentTime * 1000);
+  return Math.max(...at) - Math.min(...at);
+}"""
 SEG_S = 6
 
 
@@ -61,8 +66,15 @@ def site(db, tmp_path):
                 p = tmp_path / "rec" / f"cam{cam}-{k}.mp4"
                 _write_segment(p, cam, k * SEG_S * FPS)
                 start = t0 + timedelta(seconds=k * SEG_S)
-                s.add(Segment(camera_id=f"cam{cam}", start=start, end=start + timedelta(seconds=SEG_S),
-                              path=str(p), bytes=p.stat().st_size))
+                s.add(
+                    Segment(
+                        camera_id=f"cam{cam}",
+                        start=start,
+                        end=start + timedelta(seconds=SEG_S),
+                        path=str(p),
+                        bytes=p.stat().st_size,
+                    )
+                )
     try:
         with BackgroundServer(ctx) as url:
             yield ctx, url, t0
@@ -188,25 +200,27 @@ def _lockstep(page, url: str, t0) -> None:
     assert moved > 3000, f"the footage clock moved only {moved:.0f} ms"  # they really played
     worst = max(s["spread"] for s in spreads)
     frame = 1000 / FPS
-    print(f"lock-step: {len(spreads)} samples, median spread {statistics.median(s['spread'] for s in spreads):.1f} ms, "
-          f"worst {worst:.1f} ms = {worst / frame:.2f} frame intervals")
+    median = statistics.median(s["spread"] for s in spreads)
+    print(f"lock-step: {len(spreads)} samples, median spread {median:.1f} ms, worst {worst:.1f} ms", end=" ")
+    print(f"= {worst / frame:.2f} frame intervals")
     assert worst < frame, f"clocks drifted {worst:.0f} ms apart (> one frame, {frame:.0f} ms)"
     # knock one pane a second off (as a stall would): the one clock pulls it back into step
     page.click("button:has-text('Pause')")
     page.evaluate("document.querySelectorAll('.review video')[2].currentTime -= 1.0")
     page.click("button:has-text('Play')")
     time.sleep(1.5)
-    again = page.evaluate(
-        """() => { const at = [...document.querySelectorAll('.review video')].map(v => Number(v.dataset.segStart) + v.currentTime * 1000);
-                   return Math.max(...at) - Math.min(...at); }"""
-    )
+    again = page.evaluate(SPREAD)
     assert again < frame, f"a pane knocked 1 s off stayed {again:.0f} ms away"
 
 
 def _reveal_from_clip(page, url: str, t0) -> None:
     at = (t0 + timedelta(seconds=2)).isoformat().replace("+00:00", "Z")
     page.goto(url + f"/#/camera/cam1?t={at}")
-    _until(page, "(() => { const v = document.querySelector('.player video'); return v && v.readyState >= 2; })()", 60)
+    _until(
+        page,
+        "(() => { const v = document.querySelector('.player video'); return v && v.readyState >= 2; })()",
+        60,
+    )
     assert page.is_hidden(".revealed-marker")
     page.click("button:has-text('Request reveal')")
     page.fill("textarea[aria-label=Reason]", "following the van seen at the north gate")
@@ -219,10 +233,14 @@ def _reveal_from_clip(page, url: str, t0) -> None:
         pending = sup.get("/api/reveals?status=pending").json()
         assert [p["camera_ids"] for p in pending] == [["cam1"]]
         assert pending[0]["start"] <= (t0 + timedelta(seconds=2)).isoformat() <= pending[0]["end"]
-        ok = sup.post(f"/api/reveals/{pending[0]['id']}/approve", json={"note": "ok", "valid_hours": 1}, headers=csrf)
+        ok = sup.post(
+            f"/api/reveals/{pending[0]['id']}/approve", json={"note": "ok", "valid_hours": 1}, headers=csrf
+        )
         assert ok.status_code == 200, ok.text
     page.reload()
     page.wait_for_selector(".revealed-marker:not([hidden])", timeout=20000)
-    assert "UNREDACTED" in page.inner_text(".revealed-marker") and "ends in" in page.inner_text(".revealed-marker")
+    assert "UNREDACTED" in page.inner_text(".revealed-marker") and "ends in" in page.inner_text(
+        ".revealed-marker"
+    )
     mark = page.text_content(".watermark")
     assert mark and "operator" in mark

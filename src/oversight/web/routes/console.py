@@ -30,6 +30,7 @@ router = APIRouter(prefix="/api", tags=["console"])
 USERS = require("views.use")
 READERS = require("bookmarks.read")
 MARKERS = require("bookmarks.create")
+SHARERS = require("views.share")
 
 # tiles per layout; "1+5" is one large tile and five small ones around it
 LAYOUTS: dict[str, int] = {"1": 1, "2x2": 4, "3x3": 9, "4x4": 16, "1+5": 6}
@@ -50,6 +51,10 @@ class ViewIn(_Body):
     layout: Literal["1", "2x2", "3x3", "4x4", "1+5"]
     cells: list[CellIn] = Field(max_length=16)
     shared: bool = False
+
+
+class ShareIn(_Body):
+    shared: bool
 
 
 class BookmarkIn(_Body):
@@ -80,7 +85,9 @@ def _check_view(ctx: AppContext, body: ViewIn, who: Principal) -> None:
     if body.shared and not allowed(who.role, "views.share"):
         raise HTTPException(403, "only a supervisor may share a view")
     if len(body.cells) > LAYOUTS[body.layout]:
-        raise HTTPException(422, f"layout {body.layout} has {LAYOUTS[body.layout]} tiles, not {len(body.cells)}")
+        raise HTTPException(
+            422, f"layout {body.layout} has {LAYOUTS[body.layout]} tiles, not {len(body.cells)}"
+        )
     known = {c.id for c in ctx.cfg.cameras}
     unknown = sorted({c for cell in body.cells for c in cell.cameras} - known)
     if unknown:
@@ -140,7 +147,9 @@ def create_view(body: ViewIn, request: Request, who: Principal = Depends(USERS))
 
 
 @router.put("/views/{view_id}")
-def update_view(view_id: DbId, body: ViewIn, request: Request, who: Principal = Depends(USERS)) -> dict[str, Any]:
+def update_view(
+    view_id: DbId, body: ViewIn, request: Request, who: Principal = Depends(USERS)
+) -> dict[str, Any]:
     ctx = get_ctx(request)
     _check_view(ctx, body, who)
     with ctx.db.session() as s:
@@ -158,6 +167,18 @@ def delete_view(view_id: DbId, request: Request, who: Principal = Depends(USERS)
         v = _own_view(s, view_id, who)
         audit(s, who, "view.delete", "view", v.id, detail={"name": v.name})
         s.delete(v)
+
+
+@router.put("/views/{view_id}/shared")
+def share_view(
+    view_id: DbId, body: ShareIn, request: Request, who: Principal = Depends(SHARERS)
+) -> dict[str, Any]:
+    """Share a view with every console user, or take it back (any owner's view the caller can see)."""
+    with get_ctx(request).db.session() as s:
+        v = _own_view(s, view_id, who)
+        v.shared, v.updated_at = body.shared, utcnow()
+        audit(s, who, "view.share" if body.shared else "view.unshare", "view", v.id, detail={"name": v.name})
+        return _view_dict(v)
 
 
 # ---------------------------------------------------------------- bookmarks
