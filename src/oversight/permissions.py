@@ -44,6 +44,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "views.share": ("supervisor",),
     "bookmarks.read": ("operator", "supervisor", "auditor"),
     "bookmarks.create": ("operator", "supervisor"),  # also: attach one to an incident as evidence
+    "recording.manual": ("operator", "supervisor"),  # "record this now" on an events-only camera
     # administration
     "config.manage": ("admin",),
     "users.manage": ("admin",),

@@ -20,17 +20,19 @@ from sqlalchemy.orm import Session
 from oversight.incidents.errors import IncidentError
 from oversight.permissions import allowed
 from oversight.store.base import utcnow
+from oversight.store.models import Event
 from oversight.web.audit import audit
 from oversight.web.auth import Principal, get_ctx, require
 from oversight.web.console_models import Bookmark, SavedView
 from oversight.web.context import AppContext
-from oversight.web.params import DbId, as_utc
+from oversight.web.params import CameraId, DbId, as_utc
 
 router = APIRouter(prefix="/api", tags=["console"])
 USERS = require("views.use")
 READERS = require("bookmarks.read")
 MARKERS = require("bookmarks.create")
 SHARERS = require("views.share")
+RECORDERS = require("recording.manual")
 
 # tiles per layout; "1+5" is one large tile and five small ones around it
 LAYOUTS: dict[str, int] = {"1": 1, "2x2": 4, "3x3": 9, "4x4": 16, "1+5": 6}
@@ -63,6 +65,11 @@ class BookmarkIn(_Body):
     end: datetime | None = None
     note: str = Field(default="", max_length=2000)
     source: Literal["live", "playback"] = "live"
+
+
+class RecordNowIn(_Body):
+    seconds: int = Field(60, ge=5, le=1800)
+    note: str = Field(default="", max_length=2000)
 
 
 class AttachIn(_Body):
@@ -270,3 +277,43 @@ def attach_bookmark(
             return _bookmark_dict(b)
     except IncidentError as exc:
         raise HTTPException(exc.status_code, exc.message) from None
+
+
+@router.post("/cameras/{camera_id}/record-now", status_code=201)
+def record_now(
+    camera_id: CameraId, body: RecordNowIn, request: Request, who: Principal = Depends(RECORDERS)
+) -> dict[str, Any]:
+    """A manual event on an events-only camera: it records from its pre-roll until ``seconds`` from
+    now plus its post-roll, the event is on the timeline and the span is bookmarked with the note."""
+    ctx = get_ctx(request)
+    cam = next((c for c in ctx.cfg.cameras if c.id == camera_id), None)
+    if cam is None:
+        raise HTTPException(404, f"no camera '{camera_id}'")
+    if cam.record.mode != "events":
+        raise HTTPException(409, f"{cam.display_name} records continuously: bookmark the moment instead")
+    worker = ctx.worker(camera_id)
+    if worker is None or not hasattr(worker, "record_now"):
+        raise HTTPException(409, f"{cam.display_name} is not running here")
+    now = utcnow()
+    until = now + timedelta(seconds=body.seconds)
+    worker.record_now(body.seconds, now.timestamp())
+    note = body.note.strip() or "manual recording"
+    with ctx.db.session() as s:
+        ev = Event(
+            camera_id=camera_id, label="manual", start=now, end=until, data={"by": who.username, "note": note}
+        )
+        b = Bookmark(
+            camera_id=camera_id,
+            start=now - timedelta(seconds=cam.record.pre_roll),
+            end=until,
+            note=note,
+            source="live",
+            created_by=who.username,
+            created_at=now,
+        )
+        s.add_all([ev, b])
+        s.flush()
+        audit(
+            s, who, "recording.manual", "camera", camera_id, detail={"event": ev.id, "seconds": body.seconds}
+        )
+        return {"event_id": ev.id, "until": until.isoformat(), "bookmark": _bookmark_dict(b)}

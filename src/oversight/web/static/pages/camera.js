@@ -33,6 +33,7 @@ export async function render(el, ctx) {
     h("div", { class: "toolbar" }, h("button", { type: "button", onclick: () => go("wall"), title: "Back to the wall (Esc)" }, "← Wall"),
       h("h1", { style: "margin:0" }, cam.name), st, h("span", { class: "muted small" }, cam.purpose), h("span", { class: "spacer" }),
       ctx.can(me, "bookmarks.create") ? h("button", { type: "button", onclick: () => bookmark(), title: "Bookmark this moment with a note (B)" }, "Bookmark") : null,
+      ctx.can(me, "recording.manual") && cam.record_mode === "events" ? h("button", { type: "button", onclick: () => recordNow(), title: "Record this camera now (it records only on events)" }, "● Record now") : null,
       ctx.can(me, "reveal.request") ? h("button", { type: "button", onclick: () => askReveal(), title: "Ask a supervisor to reveal what you are watching" }, "Request reveal…") : null,
       canPlay ? [h("button", { type: "button", onclick: () => step(-1), title: "Previous event ([)" }, "◂ Event"),
         h("button", { type: "button", onclick: () => step(1), title: "Next event (])" }, "Event ▸")] : null, liveBtn),
@@ -50,6 +51,10 @@ export async function render(el, ctx) {
   async function bookmark() {  // the moment on screen: now when live, the footage time in playback
     const t = shownAt();
     await bookmarkDialog(ctx, id, new Date(t === null ? Date.now() : t), null, t === null ? "live" : "playback");
+  }
+  async function recordNow() {
+    try { const r = await api(`/api/cameras/${encodeURIComponent(id)}/record-now`, { method: "POST", body: { seconds: 60 } }); toast(`Recording until ${fmtTime(r.until, { date: false })}.`); load(); }
+    catch (x) { toast(x.message, { kind: "error" }); }
   }
   async function askReveal() {  // what is being watched: the event's span, else a minute either side
     const ev = currentEvent >= 0 && rec ? rec.events[currentEvent] : null, t = shownAt() ?? Date.now();
