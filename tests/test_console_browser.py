@@ -77,7 +77,7 @@ def site(db, tmp_path):
                 )
     try:
         with BackgroundServer(ctx) as url:
-            yield ctx, url, t0
+            yield ctx, url, t0, tmp_path / "rec"
     finally:
         ctx.runtime.stop()
 
@@ -103,7 +103,7 @@ def _login(page, url: str, user: str) -> None:
 def test_console_in_chromium(site):
     from playwright.sync_api import sync_playwright
 
-    ctx, url, t0 = site
+    ctx, url, t0, tmp_rec = site
     errors: list[str] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
@@ -123,7 +123,7 @@ def test_console_in_chromium(site):
                 _lockstep(page, url, t0)
             finally:
                 page.screenshot(path="/tmp/review.png")
-            _reveal_from_clip(page, url, t0)
+            _reveal_from_clip(page, url, t0, tmp_rec)
         finally:
             browser.close()
     assert not errors, errors
@@ -213,7 +213,7 @@ def _lockstep(page, url: str, t0) -> None:
     assert again < frame, f"a pane knocked 1 s off stayed {again:.0f} ms away"
 
 
-def _reveal_from_clip(page, url: str, t0) -> None:
+def _reveal_from_clip(page, url: str, t0, tmp_rec: Path) -> None:
     at = (t0 + timedelta(seconds=2)).isoformat().replace("+00:00", "Z")
     page.goto(url + f"/#/camera/cam1?t={at}")
     _until(
@@ -244,3 +244,20 @@ def _reveal_from_clip(page, url: str, t0) -> None:
     )
     mark = page.text_content(".watermark")
     assert mark and "operator" in mark
+    # the copy that leaves the server carries it too: the revealed segment has the name burned in
+    src = page.evaluate("document.querySelector('.player video').currentSrc")
+    got = page.request.get(src).body()
+    marked, plain = _top_band(got), _top_band((tmp_rec / "cam1-0.mp4").read_bytes())
+    print(f"top strip variation: revealed segment {marked:.1f}, recorded original {plain:.1f}")
+    assert plain < 2 and marked > 10
+
+
+def _top_band(mp4: bytes) -> float:
+    """How much the top strip of the first frame varies (burned-in text makes it vary)."""
+    import io
+
+    import av
+
+    with av.open(io.BytesIO(mp4)) as c:
+        img = next(c.decode(video=0)).to_ndarray(format="gray")
+    return float(img[:14, :200].std())
