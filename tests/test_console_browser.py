@@ -227,6 +227,10 @@ def _reveal_from_clip(page, url: str, t0, tmp_rec: Path) -> None:
     page.fill("input[aria-label=Reference]", "CASE-17")
     page.click("dialog button:has-text('Request reveal')")
     page.wait_for_selector("text=Reveal requested")
+    sup_page = page.context.browser.new_page()  # a supervisor elsewhere sees it waiting
+    _login(sup_page, url, "supervisor")
+    sup_page.wait_for_selector("#reveal-count:not([hidden]):has-text('1')")
+    sup_page.close()
     with httpx.Client(base_url=url) as sup:
         r = sup.post("/api/auth/login", json={"username": "supervisor", "password": PASSWORD})
         csrf = {"X-CSRF-Token": r.json()["csrf"]}
