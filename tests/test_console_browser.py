@@ -211,6 +211,20 @@ def _lockstep(page, url: str, t0) -> None:
     time.sleep(1.5)
     again = page.evaluate(SPREAD)
     assert again < frame, f"a pane knocked 1 s off stayed {again:.0f} ms away"
+    # a span bookmarked on one pane in playback
+    page.click("button:has-text('Pause')")
+    page.click(".review .pane[data-camera='cam2']")
+    seek = "v => { v.value = String(Number(v.value) - 40); v.dispatchEvent(new Event('input')); }"
+    page.eval_on_selector("input[aria-label=Timeline]", seek)
+    page.click("button:has-text('Mark in')")
+    page.click("button:has-text('|▸')")
+    page.click("button:has-text('|▸')")
+    page.click(".toolbar button:has-text('Bookmark')")
+    page.fill("textarea[aria-label='Bookmark note']", "cyclist turns left")
+    page.click("dialog button:has-text('Save bookmark')")
+    page.wait_for_selector("text=Bookmarked.")
+    [b] = page.evaluate("fetch('/api/bookmarks?q=cyclist').then(r => r.json())")
+    assert b["camera_id"] == "cam2" and b["source"] == "playback" and b["end"] > b["start"]
 
 
 def _reveal_from_clip(page, url: str, t0, tmp_rec: Path) -> None:

@@ -27,7 +27,8 @@ export async function render(el, ctx) {
     grid,
     h("div", { class: "toolbar" }, playBtn, h("button", { type: "button", title: "One frame back (,)", onclick: () => stepFrame(-1) }, "◂|"),
       h("button", { type: "button", title: "One frame on (.)", onclick: () => stepFrame(1) }, "|▸"), speed, clockText,
-      can(me, "bookmarks.create") ? h("button", { type: "button", onclick: () => mark() }, "Bookmark") : null,
+      can(me, "bookmarks.create") ? [h("button", { type: "button", title: "Start a bookmarked span here (I)", onclick: () => markIn() }, "Mark in"),
+        h("button", { type: "button", title: "Bookmark the chosen pane: this moment, or the span since Mark in (B)", onclick: () => mark() }, "Bookmark")] : null,
       can(me, "reveal.request") ? h("button", { type: "button", onclick: () => askReveal() }, "Request reveal…") : null),
     scrub);
 
@@ -51,12 +52,12 @@ export async function render(el, ctx) {
     p.cap.textContent = names[p.id];
     if (v.readyState < 1) return;
     const drift = v.currentTime - target;
-    if (force || !clock.playing || Math.abs(drift) > 0.25) {
+    if (force || !clock.playing || Math.abs(drift) > 0.6 * frame / 1000) {  // over half a frame off: jump
       if (!clock.playing && !v.paused) v.pause();
       if (Math.abs(drift) > 0.004) v.currentTime = target;
       v.playbackRate = clock.rate;
     } else {
-      v.playbackRate = clock.rate * Math.min(1.1, Math.max(0.9, 1 - drift * 2));  // steer, not jump
+      v.playbackRate = clock.rate * Math.min(1.2, Math.max(0.8, 1 - drift * 5));  // steer, not jump
     }
     if (clock.playing && v.paused) v.play().catch(() => {});
   }
@@ -90,7 +91,7 @@ export async function render(el, ctx) {
       const video = h("video", { muted: true, playsinline: true, preload: "auto", "data-camera": id, "aria-label": `Recorded video of ${names[id]}` });
       video.muted = true;
       const cap = h("div", { class: "cap" }, names[id]);
-      const box = h("div", { class: "pane", "data-camera": id }, video, cap);
+      const box = h("div", { class: "pane", "data-camera": id, onclick: () => { active = i; grid.querySelectorAll(".pane").forEach((b, j) => b.classList.toggle("active", j === i)); } }, video, cap);
       grid.append(box);
       const p = { id, video, cap, box, seg: null, segments: (recs[i] && recs[i].segments) || [] };
       p.marker = revealMarker(ctx, box, () => p.seg ? { camera: id, t: now() } : null);
@@ -103,9 +104,13 @@ export async function render(el, ctx) {
     panes.forEach(p => place(p, true));
     history.replaceState(null, "", `#/review?cameras=${ids.map(encodeURIComponent).join(",")}&t=${new Date(span[0]).toISOString()}&m=${minutes.value}`);
   }
+  let active = 0, markedIn = null;  // the pane last clicked; the start of a span being marked
+  function markIn() { markedIn = now(); ctx.toast("Span starts at " + fmtTime(new Date(markedIn)) + "; Bookmark ends it."); }
   async function mark() {
-    const p = panes[0]; if (!p) return;
-    const t = now(); await bookmarkDialog(ctx, p.id, new Date(t), null, "playback");
+    const p = panes[active] || panes[0]; if (!p) return;
+    const t = now(), start = markedIn !== null && markedIn < t ? markedIn : t;
+    markedIn = null;
+    await bookmarkDialog(ctx, p.id, new Date(start), start < t ? new Date(t) : null, "playback");
   }
   async function askReveal() {
     if (!panes.length) return;
@@ -115,6 +120,7 @@ export async function render(el, ctx) {
   function keys(e) {
     if (e.target.closest("input, textarea, select")) return;
     if (e.key === " ") { e.preventDefault(); toggle(); } else if (e.key === ",") stepFrame(-1); else if (e.key === ".") stepFrame(1);
+    else if ((e.key === "i" || e.key === "I") && can(me, "bookmarks.create")) markIn(); else if ((e.key === "b" || e.key === "B") && can(me, "bookmarks.create")) mark();
   }
   document.addEventListener("keydown", keys); onCleanup(() => document.removeEventListener("keydown", keys));
   const pre = (query.get("cameras") || "").split(",").filter(Boolean);
