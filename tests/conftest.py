@@ -14,6 +14,7 @@ import oversight.events.models  # noqa: F401  (every table on Base.metadata, emp
 import oversight.incidents.models  # noqa: F401
 import oversight.privacy.models  # noqa: F401
 import oversight.store.health  # noqa: F401
+import oversight.web.console_models  # noqa: F401
 import oversight.web.models  # noqa: F401
 from oversight.store.base import Base
 from oversight.store.db import Database, scratch_postgres

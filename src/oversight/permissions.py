@@ -47,6 +47,12 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "units.manage": ("supervisor", "admin"),
     "holds.read": ("operator", "supervisor", "auditor", "admin"),  # evidence holds and their expiry
     "holds.renew": ("supervisor",),
+    # the operator console: saved views (shared ones by a supervisor) and bookmarks on footage
+    "views.use": ("viewer", "operator", "supervisor"),
+    "views.share": ("supervisor",),
+    "bookmarks.read": ("operator", "supervisor", "auditor"),
+    "bookmarks.create": ("operator", "supervisor"),  # also: attach one to an incident as evidence
+    "recording.manual": ("operator", "supervisor"),  # "record this now" on an events-only camera
     # administration
     "config.manage": ("admin",),
     "users.manage": ("admin",),

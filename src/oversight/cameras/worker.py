@@ -130,6 +130,7 @@ class CameraWorker:
         self.last_recorded: float | None = None
         self.record_busy_since: float | None = None
         self.restarts: dict[str, int] = {}
+        self.manual_until = 0.0  # POSIX time an operator's "record this now" runs to (events mode)
 
     # -- public ----------------------------------------------------------
 
@@ -321,6 +322,14 @@ class CameraWorker:
 
     # -- internals -------------------------------------------------------
 
+    def record_now(self, seconds: float, now: float | None = None) -> float:
+        """Record as if an event were on for ``seconds`` from now: an events-only camera keeps its
+        pre-roll and post-roll around it. Called from the web; the worker thread reads one float."""
+        until = (time.time() if now is None else now) + seconds
+        with self._lock:
+            self.manual_until = max(self.manual_until, until)
+        return until
+
     def _set(self, **changes: Any) -> None:
         with self._lock:
             for k, v in changes.items():
@@ -485,6 +494,7 @@ class CameraWorker:
     def _record(self, st: _Pass, rp: RecPacket) -> None:
         """Write one packet; a failed write (full disk) pauses recording, analytics keep running."""
         event = self.sampler.event_active if self.sampler is not None else False
+        event = event or rp.wall < self.manual_until
         self.record_busy_since = time.monotonic()
         try:
             self.recorder.feed(rp, event)

@@ -515,7 +515,9 @@ class Egress:
 
             def per_frame(img: np.ndarray, rel: float) -> np.ndarray:
                 ts = seg.start + timedelta(seconds=rel)
-                return self._pixels(seg.camera_id, img, ts, who, track=track)[0]
+                pix, view = self._pixels(seg.camera_id, img, ts, who, track=track)
+                revealed = view.startswith("reveal")  # this frame is unredacted: say whose it is
+                return watermark(pix, f"{who.username} {ts:%Y-%m-%d %H:%M:%S}Z") if revealed else pix
 
             with _playback_slots:  # bounded CPU: playback never starves the cameras
                 _transcode(src, out, per_frame, crf=26)
@@ -622,6 +624,22 @@ MAX_PLAYBACK_TRANSCODES = 2  # segment files made for playback at once, on their
 _playback_slots = threading.BoundedSemaphore(MAX_PLAYBACK_TRANSCODES)
 _file_locks: dict[Path, threading.Lock] = {}
 _file_locks_guard = threading.Lock()
+
+
+def watermark(frame: np.ndarray, text: str) -> np.ndarray:
+    """Burn ``UNREDACTED · <viewer> <time>`` into a revealed frame's top edge: a copy that leaves the
+    console still says whose reveal it came from. Never on exports (evidence stays as recorded)."""
+    h, w = frame.shape[:2]
+    scale = max(0.35, w / 1600)
+    thick = max(1, int(round(scale * 2)))
+    label = f"UNREDACTED - {text}"
+    (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
+    band = frame[: th + base + 8, : min(w, tw + 12)]
+    band[:] = (band * 0.4).astype(frame.dtype)  # darken behind the text so it reads on any picture
+    cv2.putText(
+        frame, label, (6, th + 4), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thick, cv2.LINE_AA
+    )
+    return frame
 
 
 def _lock_for(path: Path) -> threading.Lock:

@@ -6,6 +6,7 @@ from oversight.web.routes import (
     cameras,
     changes,
     configure,
+    console,
     events,
     health,
     holds,
@@ -32,4 +33,5 @@ ROUTERS = (
     health.router,
     public.router,
     i18n.router,
+    console.router,
 )

@@ -53,6 +53,7 @@ class CameraOut(BaseModel):
     active_alerts: int
     detect_width: int
     detect_height: int
+    record_mode: str = "continuous"  # or "events": operators may then "record this now"
 
 
 class SiteOut(BaseModel):
@@ -157,6 +158,7 @@ def _camera_out(ctx: AppContext, cam: CameraConfig, alerts: dict[str, int]) -> C
         active_alerts=alerts.get(cam.id, 0),
         detect_width=cam.detect.width,
         detect_height=cam.detect.height,
+        record_mode=cam.record.mode,
     )
 
 

@@ -1,6 +1,6 @@
 // Oversight UI shell: hash router, session, API helper, WebSocket hub, site-time formatting.
 // Pages live in ./pages/*.js and are listed in ./pages/index.js (one line each).
-import { PAGES } from "./pages/index.js";
+import { PAGES, LANDING } from "./pages/index.js";
 import { i18n, loadCatalog, t, tn, fmtNumber, languageName, roleName } from "./lib/i18n.js";
 
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -273,6 +273,11 @@ export function can(me, action) { return Boolean(me && me.permissions && me.perm
 
 function allowed(p) { return !p.page.permission || can(state.me, p.page.permission); }
 
+function landing() {
+  const chosen = LANDING.find(l => can(state.me, l.permission) && state.pages.some(p => p.path === l.path && allowed(p)));
+  return (chosen && state.pages.find(p => p.path === chosen.path)) || state.pages.find(p => p.nav && allowed(p));
+}
+
 function renderNav(active) {
   const nav = $("#nav"); nav.replaceChildren();
   let n = 0;
@@ -302,7 +307,7 @@ async function route() {
   $("#top").hidden = !state.me;
   let entry = state.pages.find(p => p.path === name);
   if (!entry || !allowed(entry)) {
-    const first = state.pages.find(p => p.nav && allowed(p));
+    const first = landing();
     if (state.me && first && name !== first.path) { go(first.path); return; }
     if (!entry) { go(state.me ? "" : "login"); return; }
   }
@@ -337,7 +342,23 @@ async function onLogin() {
   const cams = await api("/api/cameras").catch(() => []);
   state.cameraNames = Object.fromEntries(cams.map(c => [c.id, c.name]));
   connectWs();  // its open loads the alert queue (and again after every reconnect)
+  pendingReveals();
 }
+
+// Supervisors see how many reveal requests wait for a decision (a badge to the reveals page).
+let revealTimer = null;
+async function pendingReveals() {
+  clearTimeout(revealTimer);
+  const b = $("#reveal-count");
+  if (!can(state.me, "reveal.approve")) { b.hidden = true; return; }
+  const rows = await api("/api/reveals?status=pending").catch(() => null);
+  if (rows) {
+    const n = rows.filter(r => r.requested_by !== state.me.username).length;
+    b.textContent = n; b.hidden = n === 0; b.title = `${n} reveal request${n === 1 ? "" : "s"} waiting for a decision`;
+  }
+  revealTimer = setTimeout(pendingReveals, 15000);
+}
+onMessage((msg) => { if (typeof msg.topic === "string" && msg.topic.startsWith("reveal")) pendingReveals(); });
 
 export function loggedIn(me) { state.me = me; loggedInAs = null; }
 

@@ -1,5 +1,6 @@
 // Alerts: the queue of situations to handle (not every detection). Pushed over the WebSocket (topic
 // "alert"); acknowledge with a reason (and a cause for false alarms), in bulk, or escalate to an incident.
+import { showOnWall } from "../lib/console.js";
 import { t, tn } from "../lib/i18n.js";
 export const title = t("Alerts");
 export const permission = "alerts.handle";
@@ -63,7 +64,8 @@ export async function render(el, ctx) {
       dataset: { id: a.id, event: a.event_id || "", kind: a.kind, shownAt: Date.now() } },
       h("div", {}, pick, thumb),
       h("div", {}, head, h("div", {}, camLink, h("span", { class: "muted" }, " · " + fmtTime(a.opened_at))), meta, ackInfo),
-      h("div", { class: "actions" }, h("div", { class: "row" }, reason, cause), note, h("div", { class: "row" }, ackBtn, escBtn)));
+      h("div", { class: "actions" }, h("div", { class: "row" }, reason, cause), note, h("div", { class: "row" }, ackBtn, escBtn,
+        a.camera_id ? h("button", { type: "button", title: "Put this camera on the wall (every window showing a view)", onclick: () => showOnWall(a.camera_id, ctx.go) }, "Show on wall") : null)));
     const entry = { el, a, note, reason, cause, pick, head, meta, ackInfo, ackBtn };
     refresh(entry, a);
     return entry;

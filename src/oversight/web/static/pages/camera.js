@@ -3,6 +3,7 @@ import { liveVideo, liveH264, frameText, FOOTAGE_ROLES, PLAYBACK_ROLES } from ".
 import { statusText } from "./wall.js";
 import { t, tn } from "../lib/i18n.js";
 import { zoomable, toggleFullscreen } from "../lib/zoom.js";
+import { consoleCss, bookmarkDialog, revealDialog, revealMarker } from "../lib/console.js";
 
 export const title = t("Camera");
 export const permission = "site.view";
@@ -35,6 +36,9 @@ export async function render(el, ctx) {
   el.append(
     h("div", { class: "toolbar" }, h("button", { type: "button", onclick: () => go("wall"), title: t("Back to the wall (Esc)") }, t("← Wall")),
       h("h1", { style: "margin:0" }, cam.name), st, h("span", { class: "muted small" }, cam.purpose), h("span", { class: "spacer" }),
+      ctx.can(me, "bookmarks.create") ? h("button", { type: "button", onclick: () => bookmark(), title: t("Bookmark this moment with a note (B)") }, t("Bookmark")) : null,
+      ctx.can(me, "recording.manual") && cam.record_mode === "events" ? h("button", { type: "button", onclick: () => recordNow(), title: t("Record this camera now (it records only on events)") }, t("● Record now")) : null,
+      ctx.can(me, "reveal.request") ? h("button", { type: "button", onclick: () => askReveal(), title: t("Ask a supervisor to reveal what you are watching") }, t("Request reveal…")) : null,
       canPlay ? [h("button", { type: "button", onclick: () => step(-1), title: t("Previous event ([)") }, t("◂ Event")),
         h("button", { type: "button", onclick: () => step(1), title: t("Next event (])") }, t("Event ▸"))] : null, liveBtn),
     h("div", { class: "cam-layout" },
@@ -44,6 +48,23 @@ export async function render(el, ctx) {
           h("span", { class: "spacer", style: "flex:1" }), ...winButtons, speed, tip)] : null),
       h("div", {}, h("h2", { style: "margin-top:0" }, t("Events")), canPlay ? evList : h("p", { class: "muted" }, t("Events are shown to operators.")))));
   st.className = "st " + (cam.online ? "online" : "offline"); st.textContent = statusText(cam, fmtTime);
+  consoleCss();
+  const shownAt = () => seg ? Date.parse(seg.start) + video.currentTime * 1000 : playing ? playing.getTime() + (performance.now() - playT0) : null;
+  const reveal = revealMarker(ctx, player, () => { const t = shownAt(); return t === null ? null : { camera: id, t }; });
+  onCleanup(reveal.stop);
+  async function bookmark() {  // the moment on screen: now when live, the footage time in playback
+    const t = shownAt();
+    await bookmarkDialog(ctx, id, new Date(t === null ? Date.now() : t), null, t === null ? "live" : "playback");
+  }
+  async function recordNow() {
+    try { const r = await api(`/api/cameras/${encodeURIComponent(id)}/record-now`, { method: "POST", body: { seconds: 60 } }); toast(`Recording until ${fmtTime(r.until, { date: false })}.`); load(); }
+    catch (x) { toast(x.message, { kind: "error" }); }
+  }
+  async function askReveal() {  // what is being watched: the event's span, else a minute either side
+    const ev = currentEvent >= 0 && rec ? rec.events[currentEvent] : null, t = shownAt() ?? Date.now();
+    const start = ev ? Date.parse(ev.start) - 10e3 : t - 60e3, end = ev && ev.end ? Date.parse(ev.end) + 10e3 : Math.max(t + 60e3, start + 60e3);
+    if (await revealDialog(ctx, [id], new Date(start), new Date(Math.min(end, Date.now())))) reveal.refresh();
+  }
 
   let seg = null;  // the recorded segment playing in the <video>, or null (MJPEG or live)
   function stopPlayback() {
@@ -152,7 +173,7 @@ export async function render(el, ctx) {
   });
   function keys(e) {
     if (e.target.closest("input, textarea, select")) return;
-    if (e.key === "[") step(-1); else if (e.key === "]") step(1);
+    if ((e.key === "b" || e.key === "B") && ctx.can(me, "bookmarks.create")) bookmark(); else if (e.key === "[") step(-1); else if (e.key === "]") step(1);
     else if (e.key === "l" || e.key === "L") startLive();
     else if ((e.key === "f" || e.key === "F") && !e.ctrlKey && !e.metaKey) toggleFullscreen(player);
     else if (e.key === "Escape" && !document.fullscreenElement) go("wall");

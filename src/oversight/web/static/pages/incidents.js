@@ -1,6 +1,7 @@
 // Incidents: the open list (#/incidents) and one incident (#/incidents/<id>): status steps, response
 // timers with live overdue highlight, recommended unit (confirm or pick another), nearest cameras live
 // (redacted MJPEG), footage holds, notes and the full timeline. Updates arrive over the WebSocket.
+import { showOnWall } from "../lib/console.js";
 import { ensureCss, STATUSES, label, typeLabel, stepLabel, fmtDur, elapsed, isOverdue, pill, prio, put } from "./incidents-common.js";
 import { t, tn, fmtNumber } from "../lib/i18n.js";
 
@@ -124,7 +125,7 @@ async function renderIncident(el, ctx, id) {
       inc.caller.account ? h("p", {}, h("span", { class: "muted" }, t("Caller: ")), inc.caller.account) : null,
       inc.caller.name || inc.caller.phone ? h("p", { class: "muted" }, [inc.caller.name, inc.caller.phone].filter(Boolean).join(" · ")) : null,
       inc.clips.length ? h("div", {}, h("div", { class: "muted" }, t("Footage on hold:")),
-        h("ul", {}, ...inc.clips.map(c => h("li", { class: "mono" }, `${c.camera_id} ${fmtTime(c.start, { date: false })}–${fmtTime(c.end, { date: false })} (${t("hold #{id}", { id: c.hold_id })})`)))) : null,
+        h("ul", {}, ...inc.clips.map(c => h("li", { class: "mono" }, `${c.camera_id} ${fmtTime(c.start, { date: false })}–${fmtTime(c.end, { date: false })} (${t("hold #{id}", { id: c.hold_id })})${c.note ? " · " + c.note : ""}`)))) : null,
       inc.disposition ? h("p", {}, t("Disposition: {disposition}", { disposition: label(inc.disposition) })) : null,
       canWrite && inc.status !== "closed" ? prioritySelect() : null);
     put(timeline, ...inc.timeline.slice().reverse().map(e => h("li", {},
@@ -228,7 +229,8 @@ async function renderIncident(el, ctx, id) {
       canFootage ? h("img", { src: c.live_url + "?fps=5", alt: t("Live view of {camera} (redacted)", { camera: c.name }), loading: "lazy" }) : h("div", { class: "muted small" }, t("Live video needs an operator or supervisor role.")),
       h("figcaption", {}, h("span", {}, `${c.name} · ${Math.round(c.distance_m)} m`),
         can(me, "footage.view") && inc.status !== "closed" ? h("button", { type: "button", class: "small", title: t("Hold the last 5 minutes of this camera as evidence"),
-          onclick: () => attach(c.id) }, t("Hold last 5 min")) : null))));
+          onclick: () => attach(c.id) }, t("Hold last 5 min")) : null,
+        h("button", { type: "button", class: "small", title: t("Put this camera on the wall"), onclick: () => showOnWall(c.id, ctx.go) }, t("Show on wall"))))));
     if (!inc.cameras.length) camsBox.append(h("p", { class: "muted small" }, t("No camera with a location near this incident.")));
     put(snap, inc.snapshot_url ? h("figure", {}, h("img", { class: "snapshot", src: inc.snapshot_url, alt: t("Alert snapshot (redacted)") }), h("figcaption", { class: "muted small" }, t("Alert snapshot · camera {camera}", { camera: inc.camera_id }))) : "");
   }

@@ -6,6 +6,9 @@ export const PAGES = [
   { path: "login", module: "./login.js", nav: false },
   { path: "bootstrap", module: "./bootstrap.js", nav: false },
   { path: "wall", module: "./wall.js", nav: true },
+  { path: "views", module: "./views.js", nav: true },
+  { path: "review", module: "./review.js", nav: true },
+  { path: "bookmarks", module: "./bookmarks.js", nav: true },
   { path: "alerts", module: "./alerts.js", nav: true },
   { path: "events", module: "./events.js", nav: true },
   { path: "incidents", module: "./incidents.js", nav: true },
@@ -19,4 +22,12 @@ export const PAGES = [
   { path: "reveals", module: "./reveals.js", nav: true },
   { path: "audit", module: "./audit.js", nav: true },
   { path: "health", module: "./health.js", nav: true },
+];
+
+// Where a role lands (#/ with no page): the first of these it may use, else the first page in the bar.
+// A wall of black tiles is no start for a role without live video.
+export const LANDING = [
+  { path: "wall", permission: "footage.live" },
+  { path: "users", permission: "users.manage" },
+  { path: "audit", permission: "audit.read" },
 ];

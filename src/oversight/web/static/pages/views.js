@@ -1,0 +1,151 @@
+// Saved views: named layouts of chosen cameras (1, 2×2, 3×3, 4×4, large-plus-small), private or
+// shared, with tours (a tile cycling its cameras). Stored on the server and restored from the URL
+// (#/views/<id>) or the last one used. "Second monitor" opens a window that follows this one.
+import { liveVideo, frameText, FOOTAGE_ROLES } from "../lib/live.js";
+import { consoleCss, wallChannel } from "../lib/console.js";
+
+export const title = "Views";
+export const permission = "views.use";
+const LAYOUTS = { "1": 1, "2x2": 4, "3x3": 9, "4x4": 16, "1+5": 6 };
+const LABELS = { "1": "1", "2x2": "2×2", "3x3": "3×3", "4x4": "4×4", "1+5": "1 + 5" };
+const cls = (layout) => "l" + layout.replace("+", "p");
+
+export async function render(el, ctx) {
+  consoleCss();
+  const { h, api, go, args, query, me, can, toast, onCleanup } = ctx;
+  const follower = query.get("follow") === "1";
+  const cameras = await api("/api/cameras");
+  const names = Object.fromEntries(cameras.map(c => [c.id, c.name]));
+  const video = FOOTAGE_ROLES.includes(me.role);
+  let views = [], view = null, spot = null, stopVideo = null, tourTimer = null, step = 0;
+  const grid = h("div", { class: "vwall" + (follower ? " follower" : ""), role: "grid", "aria-label": "View" });
+  const picker = h("select", { "aria-label": "Saved view", onchange: () => open(+picker.value) });
+  const heading = h("h1", { style: "margin:0" }, follower ? "" : title);
+  const editor = h("div", { hidden: true });
+  const bar = h("div", { class: "toolbar" }, heading, picker,
+    h("button", { type: "button", onclick: () => edit(null) }, "New view"),
+    h("button", { type: "button", onclick: () => view && edit(view) }, "Edit"),
+    h("button", { type: "button", title: "Open this view in another window that follows this one (second monitor)", onclick: () => window.open(location.pathname + "#/views?follow=1", "ov-monitor-2", "popup") }, "Second monitor"),
+    h("span", { class: "spacer" }));
+  el.append(...(follower ? [] : [bar, editor]), grid);
+
+  const ch = wallChannel((m) => {
+    if (m.type === "view" && follower) { view = m.view; spot = m.spot || null; step = 0; draw(); }
+    else if (m.type === "hello" && !follower && view) publish();
+    else if (m.type === "spotlight") { spot = m.camera; draw(); ch.post({ type: "spotlight-ack", camera: m.camera }); if (!follower) publish(); }
+  });
+  onCleanup(() => ch.close());
+  function publish() { if (!follower) ch.post({ type: "view", view, spot }); }
+
+  function cellCameras(cell, i) {
+    if (i === 0 && spot) return [spot];
+    return (cell && cell.cameras || []).filter(id => names[id]);
+  }
+  function shown() {  // the camera on each tile now (tours advance with `step`)
+    const n = LAYOUTS[view.layout], out = [];
+    for (let i = 0; i < n; i++) {
+      const cell = view.cells[i], ids = cellCameras(cell, i);
+      out.push(ids.length ? ids[step % ids.length] : null);
+    }
+    return out;
+  }
+  function draw() {
+    if (stopVideo) { stopVideo(); stopVideo = null; }
+    grid.replaceChildren();
+    if (!view) { grid.className = "vwall"; grid.append(h("p", { class: "muted" }, "No view yet: make one with “New view”.")); return; }
+    grid.className = "vwall " + cls(view.layout) + (follower ? " follower" : "");
+    heading.textContent = follower ? view.name : title;
+    const tiles = {};
+    shown().forEach((id, i) => {
+      const cell = view.cells[i], touring = !(i === 0 && spot) && cell && cellCameras(cell, i).length > 1;
+      if (!id) { grid.append(h("div", { class: "tile empty", "data-cell": i, "aria-label": "empty tile" })); return; }
+      const img = video ? h("img", { alt: `Live video of ${names[id]}` }) : h("div", { class: "novideo" }, "video not available to your role");
+      const st = h("span", { class: "st" });
+      const tile = h("div", { class: "tile" + (i === 0 && spot ? " spot" : ""), tabindex: 0, role: "gridcell", "data-cell": i, "data-camera": id, "aria-label": names[id],
+        ondblclick: () => go("camera/" + encodeURIComponent(id)) },
+        img, touring ? h("span", { class: "tour" }, `tour ${cellCameras(cell, i).indexOf(id) + 1}/${cellCameras(cell, i).length}`) : null,
+        h("div", { class: "cap" }, h("span", { class: "name" }, names[id]), st));
+      (tiles[id] ||= []).push({ img, st });
+      grid.append(tile);
+    });
+    if (video) stopVideo = liveVideo(Object.keys(tiles), (id, url, info) => {
+      for (const t of tiles[id] || []) { t.img.src = url; t.st.textContent = frameText(info); t.st.className = "st " + (info.state === "live" ? "online" : "offline"); }
+    }, { fps: LAYOUTS[view.layout] >= 16 ? 8 : 10 });
+    scheduleTour();
+  }
+  function scheduleTour() {  // one timer: the shortest dwell of the touring tiles moves them all on
+    clearTimeout(tourTimer);
+    const dwell = view.cells.filter((c, i) => cellCameras(c, i).length > 1).map(c => c.dwell_s || 10);
+    if (dwell.length) tourTimer = setTimeout(() => { step += 1; draw(); }, Math.min(...dwell) * 1000);
+  }
+  async function load() {
+    views = await api("/api/views").catch(() => []);
+    picker.replaceChildren(h("option", { value: "" }, "— choose a view —"),
+      ...views.map(v => h("option", { value: v.id }, `${v.name} (${LABELS[v.layout]}${v.shared ? ", shared" : ""})`)));
+    if (view) picker.value = String(view.id);
+  }
+  async function open(id) {
+    if (!id) return;
+    view = await api(`/api/views/${id}`).catch(() => null);
+    if (!view) { localStorage.removeItem("ov_view"); toast("That view is gone or not yours."); draw(); return; }
+    localStorage.setItem("ov_view", String(view.id));
+    picker.value = String(view.id); step = 0; spot = null;
+    if (location.hash !== "#/views/" + view.id) history.replaceState(null, "", "#/views/" + view.id);
+    draw(); publish();
+  }
+  function edit(v) { renderEditor(ctx, editor, cameras, v, async (saved) => { await load(); await open(saved.id); }); }
+
+  onCleanup(() => { clearTimeout(tourTimer); if (stopVideo) stopVideo(); });
+  if (follower) { document.body.classList.add("monitor"); onCleanup(() => document.body.classList.remove("monitor")); draw(); ch.post({ type: "hello" }); return; }
+  await load();
+  const wanted = +(args[0] || localStorage.getItem("ov_view") || 0) || (views[0] && views[0].id);
+  if (wanted) await open(wanted); else draw();
+  const cam = query.get("camera");
+  if (cam && names[cam]) { view ||= { id: 0, name: "Spotlight", layout: "1", cells: [] }; spot = cam; draw(); publish(); }
+}
+
+// The view editor: name, layout, shared, and per tile its camera(s) and the tour's dwell time.
+function renderEditor(ctx, box, cameras, v, saved) {
+  const { h, api, can, me, toast } = ctx;
+  const name = h("input", { required: true, maxlength: 80, value: v ? v.name : "", "aria-label": "View name" });
+  const layout = h("select", { "aria-label": "Layout", onchange: () => cellsFor() }, ...Object.keys(LAYOUTS).map(k => h("option", { value: k, selected: v ? v.layout === k : k === "2x2" }, LABELS[k])));
+  const shared = h("input", { type: "checkbox", checked: v ? v.shared : false, "aria-label": "Shared" });
+  const cellsBox = h("div", { class: "cells" }), err = h("p", { class: "error", role: "alert" });
+  let inputs = [];
+  function cellsFor() {
+    const n = LAYOUTS[layout.value], old = inputs.map(x => ({ cameras: [...x.sel.selectedOptions].map(o => o.value), dwell_s: +x.dwell.value }));
+    const base = old.length ? old : (v ? v.cells : []);
+    inputs = [];
+    cellsBox.replaceChildren(...Array.from({ length: n }, (_, i) => {
+      const cell = base[i] || { cameras: [], dwell_s: 10 };
+      const sel = h("select", { multiple: true, size: Math.min(5, Math.max(2, cameras.length)), "aria-label": `Tile ${i + 1} cameras`, "data-cell": i },
+        ...cameras.map(c => h("option", { value: c.id, selected: cell.cameras.includes(c.id) }, c.name)));
+      const dwell = h("input", { type: "number", min: 3, max: 3600, value: cell.dwell_s || 10, "aria-label": `Tile ${i + 1} tour seconds`, style: "width:5em" });
+      inputs.push({ sel, dwell });
+      return h("fieldset", {}, h("legend", {}, `Tile ${i + 1}${i === 0 && layout.value === "1+5" ? " (large)" : ""}`), sel,
+        h("label", { class: "small muted" }, "tour: seconds per camera ", dwell));
+    }));
+  }
+  cellsFor();
+  const form = h("form", { class: "stack", onsubmit: async (e) => {
+    e.preventDefault(); err.textContent = "";
+    const body = { name: name.value.trim(), layout: layout.value, shared: shared.checked,
+      cells: inputs.map(x => ({ cameras: [...x.sel.selectedOptions].map(o => o.value), dwell_s: Math.max(3, +x.dwell.value || 10) })) };
+    try {
+      const out = await api(v ? `/api/views/${v.id}` : "/api/views", { method: v ? "PUT" : "POST", body });
+      box.hidden = true; toast("View saved."); await saved(out);
+    } catch (x) { err.textContent = typeof x.detail === "string" ? x.detail : "Check the name and the tiles."; }
+  } },
+    h("div", { class: "toolbar" }, h("label", {}, "Name ", name), h("label", {}, "Layout ", layout),
+      can(me, "views.share") ? h("label", {}, shared, " shared with all operators") : null),
+    h("p", { class: "muted small" }, "Choose one camera per tile, or several for a tour that cycles them (Ctrl/Shift-click)."),
+    cellsBox, err,
+    h("div", { class: "toolbar" }, h("button", { class: "primary", type: "submit" }, "Save view"),
+      h("button", { type: "button", onclick: () => { box.hidden = true; } }, "Cancel"),
+      v ? h("button", { type: "button", class: "danger", onclick: async () => {
+        try { await api(`/api/views/${v.id}`, { method: "DELETE" }); localStorage.removeItem("ov_view"); box.hidden = true; ctx.go("views"); }
+        catch (x) { err.textContent = x.message; }
+      } }, "Delete view") : null));
+  box.replaceChildren(h("h2", {}, v ? `Edit “${v.name}”` : "New view"), form);
+  box.hidden = false;
+}
