@@ -354,7 +354,7 @@ async function pendingReveals() {
   const rows = await api("/api/reveals?status=pending").catch(() => null);
   if (rows) {
     const n = rows.filter(r => r.requested_by !== state.me.username).length;
-    b.textContent = n; b.hidden = n === 0; b.title = `${n} reveal request${n === 1 ? "" : "s"} waiting for a decision`;
+    b.textContent = n; b.hidden = n === 0; b.title = tn("{n} reveal request waiting for a decision", "{n} reveal requests waiting for a decision", n);
   }
   revealTimer = setTimeout(pendingReveals, 15000);
 }

@@ -65,7 +65,7 @@ export async function render(el, ctx) {
       h("div", {}, pick, thumb),
       h("div", {}, head, h("div", {}, camLink, h("span", { class: "muted" }, " · " + fmtTime(a.opened_at))), meta, ackInfo),
       h("div", { class: "actions" }, h("div", { class: "row" }, reason, cause), note, h("div", { class: "row" }, ackBtn, escBtn,
-        a.camera_id ? h("button", { type: "button", title: "Put this camera on the wall (every window showing a view)", onclick: () => showOnWall(a.camera_id, ctx.go) }, "Show on wall") : null)));
+        a.camera_id ? h("button", { type: "button", title: t("Put this camera on the wall (every window showing a view)"), onclick: () => showOnWall(a.camera_id, ctx.go) }, t("Show on wall")) : null)));
     const entry = { el, a, note, reason, cause, pick, head, meta, ackInfo, ackBtn };
     refresh(entry, a);
     return entry;
