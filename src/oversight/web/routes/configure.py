@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import yaml
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from oversight.config.loader import ConfigError, _fmt_path, _pydantic_message, camera_issues, parse_config
+from oversight.config.roundtrip import render_preserving
 from oversight.config.schema import CameraConfig, SiteConfig
 from oversight.privacy.egress import egress
 from oversight.web import duties
@@ -64,15 +64,19 @@ def _invalid(issues: list[Issue]) -> JSONResponse:
 
 
 def save_config(ctx: AppContext, cfg: SiteConfig) -> bool:
-    """Write the site config back (atomically, keeping a .bak); re-parse it first to be sure it loads."""
+    """Write the site config back (atomically, keeping a .bak) with the file's comments and layout;
+    re-parse the result first to be sure it loads."""
     if ctx.config_path is None:
         return False
-    data = cfg.model_dump(mode="json", exclude_defaults=True)
-    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-    parse_config(text, str(ctx.config_path))  # raises ConfigError rather than write a broken file
     path = ctx.config_path
+    try:
+        original: str | None = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        original = None
+    text = render_preserving(original, cfg, str(path))
+    parse_config(text, str(path))  # raises ConfigError rather than write a broken file
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("# written by the Oversight web app; comments are not kept\n" + text, encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8")
     if path.exists():
         os.replace(path, path.with_name(path.name + ".bak"))
     os.replace(tmp, path)

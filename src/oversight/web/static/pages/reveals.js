@@ -1,4 +1,5 @@
 // Four-eyes reveals (unredacted footage needs a reason and a second person) and signed evidence exports.
+import { formDialog } from "../lib/dialog.js";
 export const title = "Reveals";
 export const permission = "reveal.read";
 
@@ -34,8 +35,11 @@ export async function render(el, ctx) {
     h("table", {}, h("thead", {}, h("tr", {}, ...["#", "Requested by", "Cameras", "Window", "Reason", "Reference", "Status", ""].map(x => h("th", {}, x)))), list));
 
   async function decide(r, approve) {
-    const note = prompt(approve ? "Note for the record (why this is justified):" : "Why is it denied?") || "";
-    const hours = approve ? Number(prompt("Valid for how many hours?", "8") || "8") : 8;
+    const fields = [{ name: "note", label: approve ? "Note for the record (why this is justified)" : "Why is it denied?", type: "textarea", required: true }];
+    if (approve) fields.push({ name: "hours", label: "Valid for how many hours?", type: "number", value: 8, min: 0.25, max: 168, step: 0.25, required: true });
+    const d = await formDialog({ title: approve ? `Approve reveal #${r.id}` : `Deny reveal #${r.id}`, fields, ok: approve ? "Approve" : "Deny", danger: !approve });
+    if (!d) return;
+    const note = d.note, hours = approve ? d.hours : 8;
     try { await api(`/api/reveals/${r.id}/${approve ? "approve" : "deny"}`, { method: "POST", body: { note, valid_hours: hours } }); toast(approve ? "Approved." : "Denied."); }
     catch (x) { toast(x.message, { kind: "error" }); }
     load();

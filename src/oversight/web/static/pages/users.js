@@ -1,5 +1,6 @@
 // Users and roles, and API tokens for integrations. Admins only.
 // Changes that could expose people wait for another admin or an auditor (/api/changes).
+import { confirmDialog } from "../lib/dialog.js";
 const WAITS = "This change waits for another admin or an auditor to approve it.";
 export const title = "Users";
 export const permission = "users.manage";
@@ -43,10 +44,17 @@ export async function render(el, ctx) {
     catch (x) { toast(x.message, { kind: "error" }); }
     load();
   }
+  // A role change ends the user's sessions: say so and ask first; cancelling puts the old role back.
+  async function changeRole(u, sel) {
+    const ok = await confirmDialog({ title: `Change the role of ${u.username}?`, ok: "Change role",
+      text: `${u.username} goes from ${u.role} to ${sel.value} (${ABOUT[sel.value]}). ${u.username === me.username ? "You" : "They"} will be logged out everywhere and must log in again.` });
+    if (!ok) { sel.value = u.role; return; }
+    patch(u.username, { role: sel.value });
+  }
   async function load() {
     const list = await api("/api/users");
     users.replaceChildren(...list.map(u => {
-      const sel = h("select", { "aria-label": `Role of ${u.username}`, onchange: () => patch(u.username, { role: sel.value }) }, ...ROLES.map(r => h("option", { value: r, selected: r === u.role }, r)));
+      const sel = h("select", { "aria-label": `Role of ${u.username}`, onchange: () => changeRole(u, sel) }, ...ROLES.map(r => h("option", { value: r, selected: r === u.role }, r)));
       return h("tr", {}, h("td", {}, u.username, u.username === me.username ? h("span", { class: "muted" }, " (you)") : ""), h("td", {}, sel),
         h("td", {}, u.active ? "active" : h("span", { class: "muted" }, "disabled")), h("td", { class: "small" }, fmtTime(u.created_at)),
         h("td", {}, h("button", { type: "button", onclick: () => patch(u.username, { active: !u.active }) }, u.active ? "Disable" : "Enable"), " ",
