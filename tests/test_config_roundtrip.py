@@ -101,7 +101,9 @@ def test_an_edit_keeps_comments_and_layout(change: Any, expect_in: list[str], ex
     after = SiteConfig.model_validate(parse_config(SITE).model_dump(mode="json"))
     data = after.model_dump(mode="json")
     change(data)
-    assert parse_config(out).model_dump(mode="json") == SiteConfig.model_validate(data).model_dump(mode="json")
+    assert parse_config(out).model_dump(mode="json") == SiteConfig.model_validate(data).model_dump(
+        mode="json"
+    )
 
 
 def test_no_change_is_byte_for_byte() -> None:

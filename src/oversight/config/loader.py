@@ -208,6 +208,8 @@ def camera_issues(cam: CameraConfig, base: PathKey = ()) -> list[tuple[PathKey, 
             found.append(((*base, "motion", "masks", mi), "a mask polygon needs at least 3 points"))
         elif not _in_frame(mask, w, h):
             found.append(((*base, "motion", "masks", mi), f"mask is outside {frame}"))
+    if cam.ptz is not None and not cam.onvif:
+        found.append(((*base, "ptz"), "a PTZ camera needs its ONVIF address in 'onvif'"))
     rule_ids: set[str] = set()
     for ri, rule in enumerate(cam.rules):
         if rule.id in rule_ids:

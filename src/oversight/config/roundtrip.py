@@ -47,7 +47,9 @@ def _plain(value: Any) -> Any:
 
 
 def _numbers(v: Any) -> bool:
-    return isinstance(v, int | float) or (isinstance(v, list | tuple) and all(isinstance(x, int | float) for x in v))
+    return isinstance(v, int | float) or (
+        isinstance(v, list | tuple) and all(isinstance(x, int | float) for x in v)
+    )
 
 
 def _same(old: Any, new: Any) -> bool:
@@ -105,10 +107,7 @@ def render_preserving(original: str | None, cfg: SiteConfig, filename: str) -> s
             tree = y.load(original)
         except ConfigError:
             tree = None  # a broken or refused file: rewritten from the model below
-    if not isinstance(tree, CommentedMap):
-        tree = _plain(minimal)
-    else:
-        tree = _merge(tree, full, minimal)
+    tree = _merge(tree, full, minimal) if isinstance(tree, CommentedMap) else _plain(minimal)
     out = io.StringIO()
     y.dump(tree, out)
     return out.getvalue()

@@ -12,6 +12,7 @@ from oversight.web.routes import (
     incidents,
     live,
     privacy,
+    ptz,
     public,
     users,
 )
@@ -30,4 +31,5 @@ ROUTERS = (
     alerts.router,
     health.router,
     public.router,
+    ptz.router,
 )
