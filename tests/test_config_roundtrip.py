@@ -119,3 +119,20 @@ def test_a_file_the_loader_refuses_is_not_read_by_ruamel() -> None:
     out = render_preserving(HOSTILE, cfg, "site.yaml")
     assert "&b" not in out and "# " not in out
     assert parse_config(out).model_dump() == cfg.model_dump()
+
+
+@pytest.mark.parametrize(
+    ("camera_id", "expected"),
+    [
+        ("north gate", "use only letters, digits, '-' and '_' (no spaces), got 'north gate'"),
+        ("gate/1", "use only letters, digits, '-' and '_' (no spaces), got 'gate/1'"),
+    ],
+)
+def test_check_config_says_what_an_id_may_hold(camera_id: str, expected: str) -> None:
+    """The same words in ``check-config`` and the Configure page: no regular expressions."""
+    from oversight.config.loader import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        parse_config(SITE.replace("- id: gate", f"- id: {camera_id}"))
+    assert [i.message for i in err.value.issues] == [expected]
+    assert "pattern" not in str(err.value)

@@ -1,6 +1,7 @@
 // Camera page: live view, a timeline of recorded spans, gaps and events, playback from any moment.
 import { liveVideo, liveH264, frameText, FOOTAGE_ROLES, PLAYBACK_ROLES } from "../lib/live.js";
 import { statusText } from "./wall.js";
+import { ptzPanel } from "../lib/ptz.js";
 
 export const title = "Camera";
 export const permission = "site.view";
@@ -40,6 +41,7 @@ export async function render(el, ctx) {
           h("span", { class: "spacer", style: "flex:1" }), ...winButtons, speed, tip)] : null),
       h("div", {}, h("h2", { style: "margin-top:0" }, "Events"), canPlay ? evList : h("p", { class: "muted" }, "Events are shown to operators."))));
   st.className = "st " + (cam.online ? "online" : "offline"); st.textContent = statusText(cam, fmtTime);
+  if (ctx.can(me, "ptz.control")) ptzPanel(id, ctx).then(p => { if (p && el.isConnected) el.append(p); });
 
   let seg = null;  // the recorded segment playing in the <video>, or null (MJPEG or live)
   function stopPlayback() {
