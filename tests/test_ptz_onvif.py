@@ -153,3 +153,12 @@ def test_discovery_finds_the_device_and_its_information_feeds_the_security_check
     result = audit_camera(cam, use_onvif=True)
     assert result.info_source == "onvif"
     assert (result.manufacturer, result.model) == ("PythonCam", "VirtualCam-1")
+
+
+def test_check_config_wants_an_onvif_address_for_ptz() -> None:
+    from oversight.config.loader import camera_issues
+
+    cam = CameraConfig.model_validate(
+        {"id": "p", "purpose": "square safety", "streams": {"record": "x.mp4"}, "ptz": {}}
+    )
+    assert camera_issues(cam) == [(("ptz",), "a PTZ camera needs its ONVIF address in 'onvif'")]
