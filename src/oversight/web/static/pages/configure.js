@@ -201,7 +201,8 @@ export async function render(el, ctx) {
     if (tool === "line" && pts.length === 2) finish(); else paint();
   });
   canvas.addEventListener("dblclick", (e) => { e.preventDefault(); pts.pop(); finish(); });
-  canvas.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); finish(); }  // no keypress: it would submit the dialog else if (e.key === "Escape") { pts = []; paint(); } else if (e.key === "Backspace") { pts.pop(); paint(); } });
+  // Enter's default (a keypress) would reach the dialog finish() opens and submit it unread
+  canvas.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); finish(); } else if (e.key === "Escape") { pts = []; paint(); } else if (e.key === "Backspace") { pts.pop(); paint(); } });
   window.addEventListener("resize", paint); ctx.onCleanup(() => window.removeEventListener("resize", paint));
 
   // ---- rules: one card each with every setting
