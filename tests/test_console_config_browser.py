@@ -201,6 +201,10 @@ def _ptz_flow(db: Any, tmp_path: Path, browser: Any, device: VirtualCamera) -> N
     add_users(db, ("operator",))
     with BackgroundServer(ctx) as url:
         page = _page(browser, url, "operator")
+        page.evaluate(
+            "window.__pad = { axes: [0, 0, 0, 0], buttons: [], connected: true };"
+            "navigator.getGamepads = () => [window.__pad];"
+        )
         page.goto(url + "/#/camera/cam0")
         page.wait_for_selector(".ptz-panel button[data-preset=gate]").click()
         page.wait_for_selector(".ptz-panel [data-at-home=false]")
@@ -219,6 +223,14 @@ def _ptz_flow(db: Any, tmp_path: Path, browser: Any, device: VirtualCamera) -> N
         page.keyboard.down("ArrowLeft")
         _until(lambda: device.position()[0] < right - 0.05)
         page.keyboard.up("ArrowLeft")
+        _until(lambda: not device.camera.ptz.get_status()["moving"])
+        # a USB joystick: Chromium has no joystick here, so the page's Gamepad API reads a stand-in
+        # pad object; everything after navigator.getGamepads() is the page's own code
+        low = device.position()[1]
+        page.evaluate("window.__pad.axes[1] = -0.9")  # stick forward: tilt up
+        _until(lambda: device.position()[1] > low + 0.05)
+        page.evaluate("window.__pad.axes[1] = 0")
+        _until(lambda: not device.camera.ptz.get_status()["moving"])
         assert page.native_dialogs == []
     moves = _audited(db, "ptz.preset.goto")
     assert [(m.actor, m.object_id, m.detail["preset"]) for m in moves] == [("operator", "cam0", "gate")]

@@ -94,7 +94,7 @@ export async function ptzPanel(cameraId, { api, toast, onCleanup }) {
   document.addEventListener("keydown", down); document.addEventListener("keyup", up);
 
   // USB joystick (Gamepad API): polled each animation frame while connected
-  let raf = 0;
+  let raf = 0, lastPad = { pan: 0, tilt: 0, zoom: 0 };
   const pad0 = () => [...(navigator.getGamepads ? navigator.getGamepads() : [])].find(Boolean);
   const axis = (v) => (Math.abs(v) < DEAD ? 0 : Math.round(v * 10) / 10);
   function poll() {
@@ -102,7 +102,9 @@ export async function ptzPanel(cameraId, { api, toast, onCleanup }) {
     if (gp) {
       const zoomAxis = gp.axes.length > 3 ? -gp.axes[3] : 0;
       const trig = (gp.buttons[7] ? gp.buttons[7].value : 0) - (gp.buttons[6] ? gp.buttons[6].value : 0);
-      move({ pan: axis(gp.axes[0] || 0), tilt: -axis(gp.axes[1] || 0), zoom: axis(zoomAxis || trig) });
+      const v = { pan: axis(gp.axes[0] || 0), tilt: -axis(gp.axes[1] || 0) || 0, zoom: axis(zoomAxis || trig) || 0 };
+      // only a change of the stick steers: a joystick at rest must not stop a move held on screen
+      if (["pan", "tilt", "zoom"].some(k => Math.abs(v[k] - lastPad[k]) >= STEP)) { lastPad = v; move(v); }
     }
     raf = requestAnimationFrame(poll);
   }
