@@ -106,8 +106,38 @@ def test_an_edit_keeps_comments_and_layout(change: Any, expect_in: list[str], ex
     )
 
 
-def test_no_change_is_byte_for_byte() -> None:
-    assert _edit(SITE, lambda d: None) == SITE
+# the same site as PyYAML and many editors write it: sequences flush with their key
+FLUSH = """\
+# Plaza site: reviewed by the council on 2026-03-01
+site:
+  name: Plaza  # the name shown in reports
+cameras:
+# the north gate camera, mounted on the lamp post
+- id: gate
+  purpose: entrance safety
+  streams:
+    record: rtsp://10.0.0.5/stream1   # main stream
+  record:
+    retention_days: 7   # the bylaw's limit
+  rules:
+  - id: walkway  # people crossing the lawn
+    type: zone
+    purpose: keep the walkway clear
+    polygon: [[10, 10], [200, 10], [200, 200]]
+"""
+
+
+@pytest.mark.parametrize("text", [SITE, FLUSH], ids=["offset-sequences", "flush-sequences"])
+def test_no_change_is_byte_for_byte(text: str) -> None:
+    parse_config(text)  # both spellings are valid configs
+    assert _edit(text, lambda d: None) == text
+
+
+def test_an_edit_keeps_the_file_s_own_indentation() -> None:
+    out = _edit(FLUSH, _retention)
+    changed = [a for a in out.splitlines() if a not in FLUSH.splitlines()]
+    assert changed == ["    retention_days: 14  # the bylaw's limit"]
+    assert "\n- id: gate\n" in out and "\n  - id: walkway  # people crossing the lawn\n" in out
 
 
 HOSTILE = "a: &a [x, x]\n" + "".join(f"b{i}: &b{i} [*{'a' if i == 0 else f'b{i - 1}'}]\n" for i in range(150))

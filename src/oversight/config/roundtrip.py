@@ -12,6 +12,7 @@ loader's hostile-YAML limits guard this reader too; anything it refuses is rewri
 from __future__ import annotations
 
 import io
+from collections import Counter
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -21,11 +22,30 @@ from oversight.config.loader import ConfigError, parse_config
 from oversight.config.schema import SiteConfig
 
 
-def _yaml() -> YAML:
+def _indents(text: str) -> tuple[int, int]:
+    """The file's mapping indent and the offset of its ``-`` under a key (the most common of each):
+    ruamel re-emits the whole document with one indentation, so it must be the file's own."""
+    maps: Counter[int] = Counter()
+    seqs: Counter[int] = Counter()
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    for line, nxt in zip(lines, lines[1:], strict=False):
+        if not line.rstrip().endswith(":"):
+            continue
+        here = len(line) - len(line.lstrip()) + (2 if line.lstrip().startswith("- ") else 0)
+        deeper = len(nxt) - len(nxt.lstrip()) - here
+        if nxt.lstrip().startswith("- ") and deeper >= 0:
+            seqs[deeper] += 1
+        elif deeper > 0:
+            maps[deeper] += 1
+    return (maps.most_common(1)[0][0] if maps else 2), (seqs.most_common(1)[0][0] if seqs else 2)
+
+
+def _yaml(text: str | None) -> YAML:
     y = YAML(typ="rt")
     y.preserve_quotes = True
     y.width = 4096  # never re-wrap a long line the admin wrote
-    y.indent(mapping=2, sequence=4, offset=2)
+    mapping, offset = _indents(text or "")
+    y.indent(mapping=mapping, sequence=offset + 2, offset=offset)
     return y
 
 
@@ -99,7 +119,7 @@ def render_preserving(original: str | None, cfg: SiteConfig, filename: str) -> s
     """The YAML text for ``cfg``, built on ``original``'s comments and layout where it loads."""
     full = cfg.model_dump(mode="json")
     minimal = cfg.model_dump(mode="json", exclude_defaults=True)
-    y = _yaml()
+    y = _yaml(original)
     tree: Any = None
     if original is not None:
         try:
