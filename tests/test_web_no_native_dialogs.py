@@ -44,3 +44,21 @@ def test_no_script_uses_a_native_dialog() -> None:
     }
     assert offenders == {}
     assert "formDialog" in (STATIC / "lib" / "dialog.js").read_text()
+
+
+def test_every_script_parses(tmp_path: Path) -> None:
+    """A syntax error in one page module hides that page from every role (its menu entry vanishes)."""
+    import shutil
+    import subprocess
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    bad = {}
+    for p in sorted(STATIC.rglob("*.js")):
+        copy = tmp_path / (p.stem + ".mjs")  # parsed as an ES module, as the browser loads it
+        copy.write_text(p.read_text(encoding="utf-8"), encoding="utf-8")
+        r = subprocess.run([node, "--check", str(copy)], capture_output=True, text=True, timeout=30)
+        if r.returncode:
+            bad[str(p.relative_to(STATIC))] = r.stderr.strip().splitlines()[-1:]
+    assert bad == {}
