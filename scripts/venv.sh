@@ -8,6 +8,9 @@ PY=${PYTHON:-python3}
 extras=${1:-}
 if [ -n "$extras" ]; then
   .venv/bin/python -m pip install -q -e ".[${extras}]"
+  # the virtual ONVIF camera the PTZ tests drive; --no-deps: it asks for opencv-python, which would
+  # shadow the headless OpenCV already installed (its numpy and cv2 needs are met by ours)
+  case ",$extras," in *,test,*) .venv/bin/python -m pip install -q --no-deps "ipycam>=1.3,<2" ;; esac
 else
   .venv/bin/python -m pip install -q -e .
 fi

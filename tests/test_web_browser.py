@@ -275,8 +275,6 @@ def _flows(page, ctx, url, events) -> None:
         _wait(
             lambda: page.evaluate("document.querySelector('.draw img').naturalWidth") > 0, 10, "the snapshot"
         )
-        answers = ["bench-area", "people resting on the benches"]
-        page.on("dialog", lambda d: d.accept(answers.pop(0)))
         old_worker = ctx.runtime.workers["square"]
         canvas = page.locator(".draw canvas")
         cb = canvas.bounding_box()
@@ -285,9 +283,16 @@ def _flows(page, ctx, url, events) -> None:
             page.mouse.click(cb["x"] + cb["width"] * fx, cb["y"] + cb["height"] * fy)
         canvas.focus()
         page.keyboard.press("Enter")
-        page.wait_for_selector(".item b:text('bench-area')")
+        page.fill("dialog[open] input[name=id]", "bench-area")  # a dialog, not prompt()
+        page.fill("dialog[open] input[name=purpose]", "people resting on the benches")
+        page.click("dialog[open] button:text('Add rule')")
+        page.wait_for_selector(".rule-card[data-rule=bench-area]")
         # the page says which rules alert; the new zone records events only until ticked
-        assert page.locator(".item", has_text="walkway").locator("label").inner_text().startswith("alerts")
+        walkway = page.locator(
+            ".rule-card[data-rule=walkway] label",
+            has=page.locator("input[aria-label='Rule walkway raises alerts']"),
+        )
+        assert walkway.inner_text().startswith("alerts")
         page.check("input[aria-label='Rule bench-area raises alerts']")
         page.select_option("select[aria-label='Priority of rule bench-area']", "P1")
         page.click("button:text('Save and apply')")

@@ -32,6 +32,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     # events and alerts
     "events.read": ("operator", "supervisor", "auditor"),
     "alerts.handle": ("operator", "supervisor"),  # acknowledge, escalate
+    "ptz.control": ("operator", "supervisor"),  # steer PTZ cameras, go to and save presets (audited)
     "reports.alerts": ("operator", "supervisor", "auditor", "admin"),  # false-alarm rates per rule
     # privacy: reveals, exports, audit, reports
     "reveal.request": ("operator", "supervisor"),

@@ -14,6 +14,7 @@ events-only recording still has something to record around. Events are not alert
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -63,11 +64,7 @@ class CameraAnalytics:
         self.detector: Detector = detector or make_detector(
             d, low_confidence=min(LOW_CONFIDENCE, d.min_confidence)
         )
-        self.tracker = ByteTracker(
-            high_threshold=d.min_confidence,
-            low_threshold=min(LOW_CONFIDENCE, d.min_confidence),
-            max_lost=max(3, round(d.fps * LOST_SECONDS)),
-        )
+        self.tracker = self._new_tracker()
         self.rules = RuleEngine(cam.rules, timezone)
         observer = alerts.observe if alerts is not None else None
         self.events = EventRecorder(cam.id, db, bus, Path(snapshot_dir), observer=observer)
@@ -78,6 +75,11 @@ class CameraAnalytics:
         self.detections_run = 0
         self._last_detect: datetime | None = None
         self._warned_size = False
+        # Set while a PTZ camera looks away from its home preset (``cameras.onvif``): the zones are
+        # drawn on the home picture, so analysis pauses; an Event is the only thing shared here.
+        self.off_home = threading.Event()
+        self._was_off = False
+        self.paused_frames = 0
 
     @property
     def event_active(self) -> bool:
@@ -115,6 +117,8 @@ class CameraAnalytics:
                 )
                 self._warned_size = True
             frame_bgr = cv2.resize(frame_bgr, (d.width, d.height), interpolation=cv2.INTER_AREA)
+        if self._paused():
+            return
         self.frames += 1
         self.motion_active = self.motion.update(frame_bgr)
         if self.detector.name != "none" and self._want_detection(ts):
@@ -123,6 +127,28 @@ class CameraAnalytics:
             self.tracks = self.tracker.update(self.detect(frame_bgr))
         if self.tracks or self.events.open or self.rules.has_state:
             self.events.step(self._conditions(ts), frame_bgr, ts)
+
+    def _paused(self) -> bool:
+        """Off home: skip the frame. Back home: start afresh (tracks and motion belong to another picture)."""
+        if self.off_home.is_set():
+            self._was_off = True
+            self.paused_frames += 1
+            self.tracks = []
+            return True
+        if self._was_off:
+            self._was_off = False
+            d = self.cam.detect
+            self.motion = MotionDetector(self.cam.motion, d.width, d.height)
+            self.tracker = self._new_tracker()
+        return False
+
+    def _new_tracker(self) -> ByteTracker:
+        d = self.cam.detect
+        return ByteTracker(
+            high_threshold=d.min_confidence,
+            low_threshold=min(LOW_CONFIDENCE, d.min_confidence),
+            max_lost=max(3, round(d.fps * LOST_SECONDS)),
+        )
 
     def detect(self, frame_bgr: np.ndarray) -> Detections:
         return self.detector.detect(frame_bgr)

@@ -165,7 +165,18 @@ def _fmt_path(loc: PathKey) -> str:
     return out
 
 
+# What a pattern allows, in words: "String should match pattern '^[A-Za-z0-9_-]+$'" helps nobody.
+_PATTERN_WORDS = {
+    r"^[A-Za-z0-9_-]+$": "use only letters, digits, '-' and '_' (no spaces)",
+    r"^[A-Za-z0-9_.-]+$": "use only letters, digits, '-', '_' and '.' (no spaces)",
+}
+
+
 def _pydantic_message(err: Any) -> str:
+    if err["type"] == "string_pattern_mismatch":
+        pattern = (err.get("ctx") or {}).get("pattern", "")
+        words = _PATTERN_WORDS.get(pattern, "contains characters that are not allowed here")
+        return f"{words}, got {err.get('input')!r}"
     if err["type"] == "extra_forbidden":
         return f"unknown key '{err['loc'][-1]}'"
     if err["type"] == "missing":
@@ -223,6 +234,8 @@ def camera_issues(cam: CameraConfig, base: PathKey = ()) -> list[tuple[PathKey, 
             found.append(((*base, "motion", "masks", mi), "a mask polygon needs at least 3 points"))
         elif not _in_frame(mask, w, h):
             found.append(((*base, "motion", "masks", mi), f"mask is outside {frame}"))
+    if cam.ptz is not None and not cam.onvif:
+        found.append(((*base, "ptz"), "a PTZ camera needs its ONVIF address in 'onvif'"))
     rule_ids: set[str] = set()
     for ri, rule in enumerate(cam.rules):
         if rule.id in rule_ids:

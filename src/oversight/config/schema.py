@@ -321,6 +321,17 @@ AnyRule = ZoneRule | LineRule | DwellRule | CrowdRule
 Rule = Annotated[AnyRule, Field(discriminator="type")]
 
 
+class PtzSettings(Strict):
+    """A pan-tilt-zoom camera steered over ONVIF (the camera's ``onvif`` URL, credentials in it)."""
+
+    home_preset: str | None = Field(
+        None, description="the preset whose picture the zones and lines are drawn on; None: the device's home"
+    )
+    pause_analytics_off_home: bool = Field(
+        True, description="zones no longer match the picture while the camera looks elsewhere"
+    )
+
+
 class CameraConfig(Strict):
     id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_-]+$")
     name: str | None = None
@@ -333,6 +344,7 @@ class CameraConfig(Strict):
     manufacturer: str | None = None
     model: str | None = None
     onvif: str | None = None  # ONVIF device service URL for device information
+    ptz: PtzSettings | None = None  # steerable over ONVIF (needs ``onvif``)
     loop: bool = False  # loop file sources (tests, demos)
     # Record a stream browsers cannot play (MJPEG, MPEG-4 part 2) by transcoding it to H.264 (costs CPU);
     # without it such a camera is watched and analysed but not recorded.

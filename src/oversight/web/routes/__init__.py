@@ -14,6 +14,7 @@ from oversight.web.routes import (
     incidents,
     live,
     privacy,
+    ptz,
     public,
     users,
 )
@@ -34,4 +35,5 @@ ROUTERS = (
     public.router,
     i18n.router,
     console.router,
+    ptz.router,
 )

@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import yaml
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from oversight.config.loader import ConfigError, _fmt_path, _pydantic_message, camera_issues, parse_config
+from oversight.config.roundtrip import render_preserving
 from oversight.config.schema import CameraConfig, SiteConfig
 from oversight.privacy.egress import egress
 from oversight.web import duties
@@ -64,15 +64,19 @@ def _invalid(issues: list[Issue]) -> JSONResponse:
 
 
 def save_config(ctx: AppContext, cfg: SiteConfig) -> bool:
-    """Write the site config back (atomically, keeping a .bak); re-parse it first to be sure it loads."""
+    """Write the site config back (atomically, keeping a .bak) with the file's comments and layout;
+    re-parse the result first to be sure it loads."""
     if ctx.config_path is None:
         return False
-    data = cfg.model_dump(mode="json", exclude_defaults=True)
-    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-    parse_config(text, str(ctx.config_path))  # raises ConfigError rather than write a broken file
     path = ctx.config_path
+    try:
+        original: str | None = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        original = None
+    text = render_preserving(original, cfg, str(path))
+    parse_config(text, str(path))  # raises ConfigError rather than write a broken file
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("# written by the Oversight web app; comments are not kept\n" + text, encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8")
     if path.exists():
         os.replace(path, path.with_name(path.name + ".bak"))
     os.replace(tmp, path)
@@ -129,8 +133,8 @@ async def _apply_approved(ctx: AppContext, change: Any, who: Principal) -> dict[
     return (await _store(ctx, cam, who, action)).model_dump()
 
 
-async def _store(ctx: AppContext, cam: CameraConfig, who: Principal, action: str) -> ConfigResult:
-    changed = _changed(_current(ctx, cam.id), cam)
+def _save_camera(ctx: AppContext, cam: CameraConfig) -> bool:
+    """Put ``cam`` into the site config and the file (off the event loop: a large file takes seconds)."""
     with ctx.lock:
         cameras = [c for c in ctx.cfg.cameras if c.id != cam.id]
         index = next((i for i, c in enumerate(ctx.cfg.cameras) if c.id == cam.id), len(cameras))
@@ -145,6 +149,12 @@ async def _store(ctx: AppContext, cam: CameraConfig, who: Principal, action: str
                 {"message": "invalid site configuration", "issues": [i.model_dump() for i in return_issues]},
             ) from None
         ctx.cfg.cameras[:] = cameras
+    return saved
+
+
+async def _store(ctx: AppContext, cam: CameraConfig, who: Principal, action: str) -> ConfigResult:
+    changed = _changed(_current(ctx, cam.id), cam)
+    saved = await run_in_threadpool(_save_camera, ctx, cam)
     error = await run_in_threadpool(_apply, ctx, cam)
     with ctx.db.session() as s:
         detail = {"applied": error is None, "saved": saved, "changed": changed}
@@ -231,17 +241,21 @@ async def put_camera(
     return _needs_second_person(ctx, cam, who) or await _store(ctx, cam, who, "config.camera.update")
 
 
-@router.delete("/cameras/{camera_id}", status_code=204)
-async def delete_camera(
-    camera_id: CameraId, request: Request, who: Principal = Depends(admin_only)
-) -> Response:
-    ctx = get_ctx(request)
+def _drop_camera(ctx: AppContext, camera_id: str) -> None:
     with ctx.lock:
         if not any(c.id == camera_id for c in ctx.cfg.cameras):
             raise HTTPException(404, f"no camera '{camera_id}'")
         cameras = [c for c in ctx.cfg.cameras if c.id != camera_id]
         save_config(ctx, ctx.cfg.model_copy(update={"cameras": cameras}))
         ctx.cfg.cameras[:] = cameras
+
+
+@router.delete("/cameras/{camera_id}", status_code=204)
+async def delete_camera(
+    camera_id: CameraId, request: Request, who: Principal = Depends(admin_only)
+) -> Response:
+    ctx = get_ctx(request)
+    await run_in_threadpool(_drop_camera, ctx, camera_id)
     remove = getattr(ctx.runtime, "remove_camera", None)
     if remove is not None:
         await run_in_threadpool(remove, camera_id)

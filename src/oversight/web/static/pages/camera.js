@@ -4,6 +4,7 @@ import { statusText } from "./wall.js";
 import { t, tn } from "../lib/i18n.js";
 import { zoomable, toggleFullscreen } from "../lib/zoom.js";
 import { consoleCss, bookmarkDialog, revealDialog, revealMarker } from "../lib/console.js";
+import { ptzPanel } from "../lib/ptz.js";
 
 export const title = t("Camera");
 export const permission = "site.view";
@@ -50,21 +51,22 @@ export async function render(el, ctx) {
   st.className = "st " + (cam.online ? "online" : "offline"); st.textContent = statusText(cam, fmtTime);
   consoleCss();
   const shownAt = () => seg ? Date.parse(seg.start) + video.currentTime * 1000 : playing ? playing.getTime() + (performance.now() - playT0) : null;
-  const reveal = revealMarker(ctx, player, () => { const t = shownAt(); return t === null ? null : { camera: id, t }; });
+  const reveal = revealMarker(ctx, player, () => { const at = shownAt(); return at === null ? null : { camera: id, t: at }; });
   onCleanup(reveal.stop);
   async function bookmark() {  // the moment on screen: now when live, the footage time in playback
-    const t = shownAt();
-    await bookmarkDialog(ctx, id, new Date(t === null ? Date.now() : t), null, t === null ? "live" : "playback");
+    const at = shownAt();
+    await bookmarkDialog(ctx, id, new Date(at === null ? Date.now() : at), null, at === null ? "live" : "playback");
   }
   async function recordNow() {
-    try { const r = await api(`/api/cameras/${encodeURIComponent(id)}/record-now`, { method: "POST", body: { seconds: 60 } }); toast(`Recording until ${fmtTime(r.until, { date: false })}.`); load(); }
+    try { const r = await api(`/api/cameras/${encodeURIComponent(id)}/record-now`, { method: "POST", body: { seconds: 60 } }); toast(t("Recording until {time}.", { time: fmtTime(r.until, { date: false }) })); load(); }
     catch (x) { toast(x.message, { kind: "error" }); }
   }
   async function askReveal() {  // what is being watched: the event's span, else a minute either side
-    const ev = currentEvent >= 0 && rec ? rec.events[currentEvent] : null, t = shownAt() ?? Date.now();
-    const start = ev ? Date.parse(ev.start) - 10e3 : t - 60e3, end = ev && ev.end ? Date.parse(ev.end) + 10e3 : Math.max(t + 60e3, start + 60e3);
+    const ev = currentEvent >= 0 && rec ? rec.events[currentEvent] : null, at = shownAt() ?? Date.now();
+    const start = ev ? Date.parse(ev.start) - 10e3 : at - 60e3, end = ev && ev.end ? Date.parse(ev.end) + 10e3 : Math.max(at + 60e3, start + 60e3);
     if (await revealDialog(ctx, [id], new Date(start), new Date(Math.min(end, Date.now())))) reveal.refresh();
   }
+  if (ctx.can(me, "ptz.control")) ptzPanel(id, ctx).then(p => { if (p && el.isConnected) el.append(p); });
 
   let seg = null;  // the recorded segment playing in the <video>, or null (MJPEG or live)
   function stopPlayback() {

@@ -1,6 +1,7 @@
 // Four-eyes reveals (unredacted footage needs a reason and a second person) and signed evidence exports.
 import { t, tn } from "../lib/i18n.js";
 export const title = t("Reveals");
+import { formDialog } from "../lib/dialog.js";
 export const permission = "reveal.read";
 
 export async function render(el, ctx) {
@@ -35,8 +36,11 @@ export async function render(el, ctx) {
     h("table", {}, h("thead", {}, h("tr", {}, ...["#", t("Requested by"), t("Cameras"), t("Window"), t("Reason"), t("Reference"), t("Status"), ""].map(x => h("th", {}, x)))), list));
 
   async function decide(r, approve) {
-    const note = prompt(approve ? t("Note for the record (why this is justified):") : t("Why is it denied?")) || "";
-    const hours = approve ? Number(prompt(t("Valid for how many hours?"), "8") || "8") : 8;
+    const fields = [{ name: "note", label: approve ? t("Note for the record (why this is justified)") : t("Why is it denied?"), type: "textarea", required: true }];
+    if (approve) fields.push({ name: "hours", label: t("Valid for how many hours?"), type: "number", value: 8, min: 0.25, max: 168, step: 0.25, required: true });
+    const d = await formDialog({ title: approve ? t("Approve reveal #{id}", { id: r.id }) : t("Deny reveal #{id}", { id: r.id }), fields, ok: approve ? t("Approve") : t("Deny"), danger: !approve });
+    if (!d) return;
+    const note = d.note, hours = approve ? d.hours : 8;
     try { await api(`/api/reveals/${r.id}/${approve ? "approve" : "deny"}`, { method: "POST", body: { note, valid_hours: hours } }); toast(approve ? t("Approved.") : t("Denied.")); }
     catch (x) { toast(x.message, { kind: "error" }); }
     load();

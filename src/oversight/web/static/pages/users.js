@@ -1,7 +1,8 @@
 // Users and roles, and API tokens for integrations. Admins only.
 // Changes that could expose people wait for another admin or an auditor (/api/changes).
-const WAITS = () => t("This change waits for another admin or an auditor to approve it.");
+import { confirmDialog } from "../lib/dialog.js";
 import { t, tn, roleName } from "../lib/i18n.js";
+const WAITS = () => t("This change waits for another admin or an auditor to approve it.");
 export const title = t("Users");
 export const permission = "users.manage";
 const ROLES = ["viewer", "operator", "supervisor", "auditor", "admin"];
@@ -59,11 +60,20 @@ export async function render(el, ctx) {
     catch (x) { toast(x.message, { kind: "error" }); }
     load();
   }
+  // A role change ends the user's sessions: say so and ask first; cancelling puts the old role back.
+  async function changeRole(u, sel) {
+    const vars = { user: u.username, from: roleName(u.role), to: roleName(sel.value), about: ABOUT()[sel.value] };
+    const ok = await confirmDialog({ title: t("Change the role of {user}?", vars), ok: t("Change role"),
+      text: u.username === me.username ? t("{user} goes from {from} to {to} ({about}). You will be logged out everywhere and must log in again.", vars)
+        : t("{user} goes from {from} to {to} ({about}). They will be logged out everywhere and must log in again.", vars) });
+    if (!ok) { sel.value = u.role; return; }
+    patch(u.username, { role: sel.value });
+  }
   async function load() {
     const list = await api("/api/users");
     const groups = await api("/api/camera-groups");
     users.replaceChildren(...list.map(u => {
-      const sel = h("select", { "aria-label": t("Role of {user}", { user: u.username }), onchange: () => patch(u.username, { role: sel.value }) }, ...ROLES.map(r => h("option", { value: r, selected: r === u.role }, roleName(r))));
+      const sel = h("select", { "aria-label": t("Role of {user}", { user: u.username }), onchange: () => changeRole(u, sel) }, ...ROLES.map(r => h("option", { value: r, selected: r === u.role }, roleName(r))));
       return h("tr", {}, h("td", {}, u.username, u.username === me.username ? h("span", { class: "muted" }, t(" (you)")) : ""), h("td", {}, sel),
         h("td", {}, groupCell(u, groups)), h("td", {}, u.active ? t("active") : h("span", { class: "muted" }, t("disabled"))), h("td", { class: "small" }, fmtTime(u.created_at)),
         h("td", {}, h("button", { type: "button", onclick: () => patch(u.username, { active: !u.active }) }, u.active ? t("Disable") : t("Enable")), " ",
