@@ -260,7 +260,8 @@ class HealthMonitor:
             title = words.format(name=names.get(cam_id or "", cam_id), days=server.get("days_left"))
             self.alerts.raise_health(cam_id, code, title, prio)
         for cam_id, code in self.alerts.open_health() - problems:
-            self.alerts.clear_health(cam_id, code)
+            if code in PROBLEMS:  # others (subject access reminders) are raised and cleared elsewhere
+                self.alerts.clear_health(cam_id, code)
         self._seen = problems
 
     def metrics(self) -> dict[str, dict[str, float]]:

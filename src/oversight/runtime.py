@@ -27,6 +27,7 @@ from oversight.events import topics
 from oversight.events.alerts import AlertManager
 from oversight.events.bus import EventBus
 from oversight.health import HealthMonitor
+from oversight.privacy.sar import SarReminders
 from oversight.privacy import audit
 from oversight.privacy.copies import sweep_copies
 from oversight.recording.index import recover
@@ -100,6 +101,7 @@ class Runtime:
         self.workers: dict[str, CameraWorker] = {}
         self.alerts = AlertManager(cfg, db, bus)  # events of alerting rules -> the alert queue
         self.health = HealthMonitor(cfg, db, self.status, self.alerts)  # problems -> health alerts
+        self.sar_reminders: SarReminders | None = None  # subject access deadlines -> alerts
         self.last_retention: RetentionResult | None = None
         self._lock = threading.RLock()
         self._stop = threading.Event()
@@ -145,6 +147,8 @@ class Runtime:
             self._stop.clear()
             self.alerts.start()
             self.health.start()
+            self.sar_reminders = SarReminders(self.db, self.alerts)
+            self.sar_reminders.start()
             recover(self.db, self.storage)
             for cam in self.cfg.cameras:
                 self._start_worker(cam)
@@ -174,6 +178,8 @@ class Runtime:
             self._retention_thread.join(10)
             self._retention_thread = None
         self.health.stop()
+        if self.sar_reminders is not None:
+            self.sar_reminders.stop()
         self.alerts.stop()
         if self._watchdog_thread is not None:
             self._watchdog_thread.join(10)

@@ -130,6 +130,7 @@ class H264Feed:
                         if revealed
                         else self.gate._live_redacted(self.camera_id, worker, frame, ts)
                     )
+                    img = self.gate._masked(self.camera_id, img, revealed, recorded=False, worker=worker)
                     enc = enc or Fmp4Encoder(img.shape[1], img.shape[0], self.fps)
                     for frag, keyframe in enc.encode(img, ts.timestamp()):
                         self.frames += 1
