@@ -88,7 +88,7 @@ class WholeFrameBlur:
         return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-def fingerprint(cam: Any) -> str:
+def view_fingerprint(cam: Any) -> str:
     """What a redacted picture of a camera depends on: its redaction settings and privacy masks
     (cache keys and shared export clips carry it)."""
     cfg = cam.redaction if cam is not None else RedactionConfig()
@@ -199,7 +199,7 @@ class Egress:
     def _settings(self, camera_id: str) -> tuple[RedactionConfig, str]:
         """The camera's redaction settings and a fingerprint of them and of its privacy masks."""
         cam = self._camera(camera_id)
-        return (cam.redaction if cam is not None else RedactionConfig()), fingerprint(cam)
+        return (cam.redaction if cam is not None else RedactionConfig()), view_fingerprint(cam)
 
     def _camera(self, camera_id: str) -> Any:
         try:

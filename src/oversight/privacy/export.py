@@ -38,7 +38,7 @@ from oversight.config.schema import SiteConfig
 from oversight.permissions import roles_for
 from oversight.privacy import audit
 from oversight.privacy.copies import default_cache_dir
-from oversight.privacy.egress import Egress, OfflineContext, fingerprint
+from oversight.privacy.egress import Egress, OfflineContext, view_fingerprint
 from oversight.privacy.keys import fingerprint, load_or_create_signing_key, load_verify_key, public_hex
 from oversight.privacy.models import AuditEntry, ExportRecord
 from oversight.privacy.reveals import active_reveals, covering_reveal
@@ -305,7 +305,7 @@ def _export_clip(
     dst.parent.mkdir(parents=True, exist_ok=True)
     shared = None
     if clips is not None:
-        fp = fingerprint(cfg.camera(seg.camera_id))  # redaction settings and privacy masks
+        fp = view_fingerprint(cfg.camera(seg.camera_id))  # redaction settings and privacy masks
         shared = clips / seg.camera_id / f"{seg.id}-redacted-{fp}.mp4"
     stats: dict[str, int] = {}
     unredacted = gate.export_clip(

@@ -254,6 +254,16 @@ def follow(samples: Sequence[Sample], ts: float, x: float, y: float) -> list[tup
     return sorted(before + after)
 
 
+def follow_mark(cfg: SiteConfig, camera_id: str, ts: datetime, x: float, y: float) -> list[tuple[float, Box]]:
+    """What one click would follow (checked before the mark is kept): a SarError when nobody is
+    there or no track is stored. The track is read ten minutes either side of the click."""
+    if camera_id not in {c.id for c in cfg.cameras}:
+        raise SarError("unknown camera", 404)
+    root = Path(cfg.site.data_dir).expanduser() / "privacy"
+    t = ts.timestamp()
+    return follow(read_track(root, camera_id, t - 600, t + 600), t, x, y)
+
+
 @dataclass(frozen=True)
 class SubjectTrack:
     """The marked person's region over time in one camera (normalised boxes)."""

@@ -186,12 +186,13 @@ class TrackView:
         found = self.boxes(ts)
         if found is None:
             return blur_whole(img)
-        if keep is not None:
-            found = [b for b in found if not _centre_in(b, keep)]
         h, w = img.shape[:2]
-        px = [(b[0] * w, b[1] * h, b[2] * w, b[3] * h) for b in found]
+        px = [(b[0] * w, b[1] * h, b[2] * w, b[3] * h) for b in found if keep is None or not _centre_in(b, keep)]
         out = img.copy()
-        pixelate(out, merge_boxes(px, grow=margin))
+        if keep is None:
+            pixelate(out, merge_boxes(px, grow=margin))
+        else:  # each region on its own: a union of neighbours' regions must not swallow the subject
+            pixelate(out, [merge_boxes([b], grow=margin)[0] for b in px])
         return out
 
 

@@ -13,6 +13,7 @@ from oversight.web.routes import (
     live,
     privacy,
     public,
+    sar,
     users,
 )
 
@@ -30,4 +31,5 @@ ROUTERS = (
     alerts.router,
     health.router,
     public.router,
+    sar.router,
 )
