@@ -54,6 +54,16 @@ EN: dict[str, str] = {
     "cameras.col.analytics": "Analytics in use",
     "cameras.col.retention": "Retention",
     "cameras.col.masks": "Masked areas",
+    "cameras.masks": "Privacy masks",
+    "cameras.masks.p": "Private places (windows and doors of homes, a yard) are painted black in every "
+    "picture the system shows, records for export or plays back. Permanent masks are never lifted; "
+    "liftable ones only under an approved reveal. A pan-tilt-zoom camera off its known positions shows "
+    "nothing. Each drawing below is a schematic of the camera's view, the masks in black (permanent) "
+    "or grey (liftable); it holds no camera picture.",
+    "cameras.masks.none": "No camera has a privacy mask.",
+    "cameras.masks.col.permanent": "Permanent masks",
+    "cameras.masks.col.liftable": "Liftable masks",
+    "cameras.masks.col.presets": "Camera positions with masks",
     "cameras.col.faces": "Faces blurred",
     "cameras.col.on": "In use",
     "cameras.fov": "facing {direction:g}°, {angle:g}° wide",
@@ -184,6 +194,17 @@ EN: dict[str, str] = {
     "stats.retention.col.violations": "Segments past policy",
     "stats.retention.col.held": "Segments under hold",
     "stats.none": "none",
+    "stats.sar": "Subject access requests",
+    "stats.sar.p": "Requests by people for their own footage, by the month they were received: how "
+    "they ended and how fast (days from receipt to answer or refusal).",
+    "stats.sar.received": "Received",
+    "stats.sar.answered": "Answered with footage",
+    "stats.sar.refused": "Refused",
+    "stats.sar.open": "Open",
+    "stats.sar.overdue": "Open past the legal deadline",
+    "stats.sar.in_time": "Closed within the deadline",
+    "stats.sar.median_days": "Median days to close",
+    "stats.sar.max_days": "Longest (days)",
     # audit
     "audit.h1": "Audit log digest",
     "audit.intro": "The audit log is a hash chain. Its head is signed with the installation's Ed25519 key "
@@ -237,6 +258,7 @@ EN: dict[str, str] = {
     "mapping.el.18": "Effectiveness",
     "mapping.el.19": "Response to incidents",
     "mapping.el.20": "Integrity of the records",
+    "mapping.el.33": "Requests by the public for their own footage",
     "mapping.fw.uk1": "UK code principle 1",
     "mapping.el.21": "A specified purpose, legitimate aim and pressing need",
     "mapping.fw.uk2": "UK code principle 2",
@@ -296,6 +318,7 @@ MAPPING: tuple[tuple[str, str, str, str | None], ...] = (
     ("mapping.fw.annual", "mapping.el.17", "statistics", "stats.retention"),
     ("mapping.fw.annual", "mapping.el.18", "statistics", "stats.alerts"),
     ("mapping.fw.annual", "mapping.el.19", "statistics", "stats.incidents"),
+    ("mapping.fw.annual", "mapping.el.33", "statistics", "stats.sar"),
     ("mapping.fw.annual", "mapping.el.20", "audit", None),
     ("mapping.fw.uk1", "mapping.el.21", "policy", "policy.purpose"),
     ("mapping.fw.uk2", "mapping.el.22", "pia", None),
