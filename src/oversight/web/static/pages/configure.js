@@ -3,7 +3,8 @@
 // that camera only.
 export const title = "Configure";
 export const permission = "config.manage";
-const COLORS = { zone: "#5fb3a1", dwell: "#7fa7e0", crowd: "#c58be0", line: "#e0a84f", mask: "#e0625a" };
+const COLORS = { zone: "#5fb3a1", dwell: "#7fa7e0", crowd: "#c58be0", line: "#e0a84f", mask: "#e0625a", permanent: "#000000", liftable: "#808080" };
+const TOOL_NAMES = { mask: "motion mask", permanent: "privacy mask", liftable: "liftable privacy mask" };
 
 export async function render(el, ctx) {
   const { h, api, toast, args, go } = ctx;
@@ -24,7 +25,7 @@ export async function render(el, ctx) {
   draw.style.setProperty("--ar", String(cam.detect.width / cam.detect.height));
   const issues = h("ul", { class: "issues" }), status = h("p", { class: "small" });
   let tool = "zone", pts = [];
-  const tools = ["zone", "dwell", "crowd", "line", "mask"].map(t => h("button", { type: "button", "data-tool": t, onclick: () => { tool = t; pts = []; paint(); mark(); } }, t === "mask" ? "motion mask" : t));
+  const tools = ["zone", "dwell", "crowd", "line", "mask", "permanent", "liftable"].map(t => h("button", { type: "button", "data-tool": t, onclick: () => { tool = t; pts = []; paint(); mark(); } }, TOOL_NAMES[t] || t));
   function mark() { tools.forEach(b => b.classList.toggle("on", b.dataset.tool === tool)); }
   const f = {
     name: h("input", { value: cam.name || "" }), purpose: h("input", { value: cam.purpose || "" }),
@@ -75,6 +76,12 @@ export async function render(el, ctx) {
     canvas.width = r.width * dpr; canvas.height = r.height * dpr;
     const g = canvas.getContext("2d"); g.scale(dpr, dpr); g.font = "13px system-ui";
     for (const m of cam.motion.masks || []) poly(g, m, COLORS.mask, true, sx, sy);
+    // privacy masks are normalised (0..1): painted solid, as every exit paints them
+    for (const m of cam.masks || []) {
+      const px = m.polygon.map(p => [p[0] * cam.detect.width, p[1] * cam.detect.height]);
+      poly(g, px, COLORS[m.kind || "permanent"], true, sx, sy);
+      g.fillStyle = "#fff"; g.fillText(m.id + (m.preset ? ` @${m.preset}` : ""), px[0][0] * sx + 6, px[0][1] * sy + 14);
+    }
     for (const rule of cam.rules || []) {
       const pts_ = rule.type === "line" ? rule.line : rule.polygon;
       poly(g, pts_, COLORS[rule.type] || "#fff", rule.type !== "line", sx, sy);
@@ -87,7 +94,9 @@ export async function render(el, ctx) {
       alerting(r), " ",
       h("button", { type: "button", class: "danger", onclick: () => { cam.rules.splice(i, 1); paint(); listRules(); syncJson(); } }, "Remove"))),
       ...(cam.motion.masks || []).map((m, i) => h("div", { class: "item" }, `motion mask ${i + 1} (${m.length} points) `,
-        h("button", { type: "button", class: "danger", onclick: () => { cam.motion.masks.splice(i, 1); paint(); listRules(); syncJson(); } }, "Remove"))));
+        h("button", { type: "button", class: "danger", onclick: () => { cam.motion.masks.splice(i, 1); paint(); listRules(); syncJson(); } }, "Remove"))),
+      ...(cam.masks || []).map((m, i) => h("div", { class: "item" }, h("b", {}, m.id), ` · ${m.kind || "permanent"} privacy mask${m.preset ? " at preset " + m.preset : ""} · ${m.polygon.length} points `,
+        h("button", { type: "button", class: "danger", onclick: () => { cam.masks.splice(i, 1); paint(); listRules(); syncJson(); } }, "Remove"))));
     if (!rulesBox.children.length) rulesBox.append(h("p", { class: "muted" }, "No rules yet: pick a tool and draw on the picture."));
     syncJson();
   }
@@ -112,6 +121,14 @@ export async function render(el, ctx) {
     if (pts.length < need) { toast(`A ${tool} needs at least ${need} points.`); return; }
     const shape = pts.map(p => [Math.round(p[0]), Math.round(p[1])]); pts = [];
     if (tool === "mask") { (cam.motion.masks ||= []).push(shape); }
+    else if (tool === "permanent" || tool === "liftable") {
+      const maskId = prompt("Id for the privacy mask (letters, digits, - _ .)", `mask-${(cam.masks || []).length + 1}`);
+      if (!maskId) { paint(); return; }
+      const presets = (cam.ptz && cam.ptz.presets) || [];
+      const preset = presets.length ? prompt(`PTZ preset this mask is drawn for (${presets.join(", ")}; empty: every position)`, cam.ptz.preset || "") : "";
+      const polygon = shape.map(p => [+(p[0] / cam.detect.width).toFixed(4), +(p[1] / cam.detect.height).toFixed(4)]);
+      (cam.masks ||= []).push({ id: maskId, polygon, kind: tool, preset: preset || null });
+    }
     else {
       const ruleId = prompt(`Id for the new ${tool} rule (letters, digits, - _ .)`, `${tool}-${(cam.rules || []).length + 1}`);
       if (!ruleId) { paint(); return; }
