@@ -13,11 +13,13 @@ import cv2
 import numpy as np
 import pytest
 
+import test_privacy_redaction
 from oversight.config.schema import PrivacyMask, PtzConfig
 from oversight.store.db import Database
 from privacy_helpers import client, make_users, read_mp4, reference_faces
-from test_privacy_redaction import T0, _pixel_exits, web  # noqa: F401  (the fixture)
+from test_privacy_redaction import T0, _pixel_exits
 
+web_fixture = test_privacy_redaction.web  # the redaction tests' site, footage and app, as a fixture
 BOX = [(0.05, 0.05), (0.55, 0.05), (0.55, 0.95), (0.05, 0.95)]
 
 
@@ -47,7 +49,10 @@ def _faces_in(img: np.ndarray, poly: list[tuple[float, float]]) -> tuple[int, in
 def _reveal(web: Any, who: Any, approver: Any) -> None:
     """Approved reveals for ``who`` over the recorded footage and over the live picture."""
     now = datetime.now(UTC)
-    for start, end in ((T0 - timedelta(minutes=1), T0 + timedelta(minutes=1)), (now, now + timedelta(minutes=30))):
+    for start, end in (
+        (T0 - timedelta(minutes=1), T0 + timedelta(minutes=1)),
+        (now, now + timedelta(minutes=30)),
+    ):
         body = {
             "camera_ids": ["cam1"],
             "start": (start - timedelta(minutes=1)).isoformat(),
@@ -67,7 +72,10 @@ def _mask(web: Any, kind: str, preset: str | None = None, ptz: PtzConfig | None 
     cam.ptz = ptz
 
 
-def test_a_permanent_mask_is_black_at_every_exit_even_under_an_approved_reveal(web, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_permanent_mask_is_black_at_every_exit_even_under_an_approved_reveal(
+    web_fixture, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    web = web_fixture
     from oversight.privacy import egress
 
     monkeypatch.setattr(egress, "STALE_S", 120.0)
@@ -106,7 +114,8 @@ def _export_clip(web: Any, actor: str) -> list[np.ndarray]:
     return read_mp4(out)
 
 
-def test_a_liftable_mask_needs_a_reveal(web, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_liftable_mask_needs_a_reveal(web_fixture, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    web = web_fixture
     from oversight.privacy import egress
 
     monkeypatch.setattr(egress, "STALE_S", 120.0)
@@ -121,7 +130,8 @@ def test_a_liftable_mask_needs_a_reveal(web, monkeypatch) -> None:  # type: igno
         assert _inside(imgs[0], BOX).mean() > 40, name  # lifted for the grantee
 
 
-def test_ptz_masks_follow_the_preset_and_off_preset_is_black(web, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_ptz_masks_follow_the_preset_and_off_preset_is_black(web_fixture, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    web = web_fixture
     from oversight.privacy import egress
 
     monkeypatch.setattr(egress, "STALE_S", 120.0)

@@ -96,7 +96,9 @@ def test_the_deadline_reminder_fires_and_closes(db: Database, tmp_path: Path) ->
     assert rem.tick(later) == (0, 1)
     with db.session() as s:
         titles = {a.title for a in s.scalars(select(Alert).where(Alert.ended_at.is_(None)))}
-    assert any("past their legal deadline" in t for t in titles) and not any("due within" in t for t in titles)
+    assert any("past their legal deadline" in t for t in titles) and not any(
+        "due within" in t for t in titles
+    )
     with db.session() as s:
         sar.refuse(s, rid, "ada", "auditor", "the footage was already deleted by retention")
     assert rem.tick(later) == (0, 0)
@@ -106,13 +108,17 @@ def test_the_deadline_reminder_fires_and_closes(db: Database, tmp_path: Path) ->
     assert f["received"] == 1 and f["refused"] == 1 and f["in_time"] == 0 and f["median_days"] is not None
 
 
-def _record_footage(db: Database, tmp_path: Path, frames: list[np.ndarray]) -> tuple[SiteConfig, list[Segment]]:
+def _record_footage(
+    db: Database, tmp_path: Path, frames: list[np.ndarray]
+) -> tuple[SiteConfig, list[Segment]]:
     """Record a clip through the real runtime with the privacy stage (the stored track)."""
     from oversight.runtime import Runtime
 
     clip = write_mp4(tmp_path / "clip.mp4", frames, fps=10)
     cfg = _cfg(tmp_path, str(clip))
-    rt = Runtime(cfg, db, EventBus(), None, retention_interval_s=0, watchdog_interval_s=0, privacy_factory="default")
+    rt = Runtime(
+        cfg, db, EventBus(), None, retention_interval_s=0, watchdog_interval_s=0, privacy_factory="default"
+    )
     rt.start()
     try:
         deadline = time.monotonic() + 90
@@ -128,8 +134,9 @@ def _record_footage(db: Database, tmp_path: Path, frames: list[np.ndarray]) -> t
     return cfg, segs
 
 
-def test_a_request_from_intake_to_a_verified_export_shows_only_the_requester(db: Database, tmp_path: Path) -> None:
-    import zipfile
+def test_a_request_from_intake_to_a_verified_export_shows_only_the_requester(
+    db: Database, tmp_path: Path
+) -> None:
 
     from oversight.privacy.export import read_manifest, verify_export
     from oversight.privacy.track import read_track
@@ -156,7 +163,9 @@ def test_a_request_from_intake_to_a_verified_export_shows_only_the_requester(db:
     assert req["status"] == "open" and req["law"].startswith("Argentina")
 
     # the operator clicks the requester: the biggest face in a frame near the start
-    samples = read_track(Path(cfg.site.data_dir) / "privacy", "cam1", t0.timestamp(), segs[-1].end.timestamp())
+    samples = read_track(
+        Path(cfg.site.data_dir) / "privacy", "cam1", t0.timestamp(), segs[-1].end.timestamp()
+    )
     pick = samples[3]
     box = max(pick.boxes, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]))
     click = {"camera_id": "cam1", "ts": datetime.fromtimestamp(pick.ts, UTC).isoformat(),
@@ -181,7 +190,9 @@ def test_a_request_from_intake_to_a_verified_export_shows_only_the_requester(db:
     path = Path(r.json()["path"])
     assert verify_export(path).ok
     manifest = read_manifest(path)
-    assert manifest["subject_access_request"]["id"] == req["id"] and manifest["reference"] == f"SAR-{req['id']}"
+    assert (
+        manifest["subject_access_request"]["id"] == req["id"] and manifest["reference"] == f"SAR-{req['id']}"
+    )
     assert sue.get(f"/api/sars/{req['id']}").json()["status"] == "answered"
 
     subject = sar.subject_tracks(db, cfg, req["id"])["cam1"]

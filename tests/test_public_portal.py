@@ -213,7 +213,9 @@ def _plant_sars(db: Database, now: datetime, last: datetime) -> None:
                     places="SAR-PLACES-SECRET",
                     description="SAR-DESCRIPTION-SECRET",
                     jurisdiction="ar",
-                    deadline_at=received + timedelta(days=due_after) if due_after > 0 else now - timedelta(hours=1),
+                    deadline_at=received + timedelta(days=due_after)
+                    if due_after > 0
+                    else now - timedelta(hours=1),
                     identity_check="SAR-IDENTITY-SECRET",
                     status=status,
                     closed_by="carol_privateauditor" if closed_after else None,
@@ -333,7 +335,10 @@ def test_figures_equal_the_planted_records(portal: Any) -> None:
     assert f"<td>{this}</td><td>2</td><td>1</td><td>supervisor 2</td>" in html
     assert f"<td>{this}</td><td>fire</td><td>2</td><td>90 / 114</td><td>400 / 480</td>" in html
     assert f"<td>{last}</td><td>medical</td><td>1</td><td>30 / 30</td><td>-</td>" in html
-    assert f"<tr><td>{this}</td><td>3</td><td>1</td><td>1</td><td>1</td><td>1</td><td>2</td><td>3.0</td><td>4.0</td></tr>" in html
+    assert (
+        f"<tr><td>{this}</td><td>3</td><td>1</td><td>1</td><td>1</td><td>1</td><td>2</td><td>3.0</td><td>4.0</td></tr>"
+        in html
+    )
 
 
 def test_cameras_policy_and_digest(portal: Any) -> None:

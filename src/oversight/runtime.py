@@ -27,9 +27,9 @@ from oversight.events import topics
 from oversight.events.alerts import AlertManager
 from oversight.events.bus import EventBus
 from oversight.health import HealthMonitor
-from oversight.privacy.sar import SarReminders
 from oversight.privacy import audit
 from oversight.privacy.copies import sweep_copies
+from oversight.privacy.sar import SarReminders
 from oversight.recording.index import recover
 from oversight.recording.retention import (
     SPACE_CHECK_S,

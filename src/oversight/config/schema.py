@@ -306,6 +306,8 @@ class PtzConfig(Strict):
 
     presets: list[str] = Field(default_factory=list)
     preset: str | None = None
+
+
 Rule = Annotated[AnyRule, Field(discriminator="type")]
 
 

@@ -351,7 +351,16 @@ def _sar_blocks(db: Database, start: datetime, end: datetime) -> list[Block]:
         ),
         (
             "table",
-            ["Received", "Answered", "Refused", "Open", "Overdue", "Closed in time", "Median days", "Max days"],
+            [
+                "Received",
+                "Answered",
+                "Refused",
+                "Open",
+                "Overdue",
+                "Closed in time",
+                "Median days",
+                "Max days",
+            ],
             [["-" if f[k] is None else str(f[k]) for k in keys]],
         ),
     ]
@@ -678,7 +687,9 @@ def render_html(blocks: list[Block], title: str) -> str:
                 + "</tbody></table>"
             )
         elif kind == "schematic":  # mask drawings (privacy.masks.schematic_svg): no camera pixels
-            out.append("".join(f"<figure>{svg}<figcaption>{e(cam)}</figcaption></figure>" for cam, svg in blk[1]))
+            out.append(
+                "".join(f"<figure>{svg}<figcaption>{e(cam)}</figcaption></figure>" for cam, svg in blk[1])
+            )
         elif kind == "img":
             out.append(
                 f"<figure><img alt='{e(blk[2])}' src='data:image/png;base64,"

@@ -142,7 +142,9 @@ def add_mark(
         raise SarError("that moment is outside the request's window")
     if not (0 <= x <= 1 and 0 <= y <= 1):
         raise SarError("x and y are fractions of the picture (0..1)")
-    m = SubjectMark(request_id=r.id, camera_id=camera_id, ts=ts, x=x, y=y, marked_by=actor, marked_at=utcnow())
+    m = SubjectMark(
+        request_id=r.id, camera_id=camera_id, ts=ts, x=x, y=y, marked_by=actor, marked_at=utcnow()
+    )
     s.add(m)
     s.flush()
     detail = {"camera_id": camera_id, "ts": ts.isoformat(), "x": round(x, 4), "y": round(y, 4)}
@@ -190,7 +192,14 @@ def request_dict(r: SubjectAccessRequest, marks: Sequence[SubjectMark] = ()) -> 
         "refusal_reason": r.refusal_reason,
         "export_id": r.export_id,
         "marks": [
-            {"id": m.id, "camera_id": m.camera_id, "ts": m.ts.isoformat(), "x": m.x, "y": m.y, "by": m.marked_by}
+            {
+                "id": m.id,
+                "camera_id": m.camera_id,
+                "ts": m.ts.isoformat(),
+                "x": m.x,
+                "y": m.y,
+                "by": m.marked_by,
+            }
             for m in marks
         ],
     }
@@ -304,10 +313,14 @@ def subject_tracks(db: Database, cfg: SiteConfig, request_id: int) -> dict[str, 
 
 def due(s: Session, now: datetime) -> tuple[int, int]:
     """(open requests due within ``DUE_SOON``, open requests past their deadline)."""
-    open_ = select(func.count()).select_from(SubjectAccessRequest).where(SubjectAccessRequest.status == "open")
+    open_ = (
+        select(func.count()).select_from(SubjectAccessRequest).where(SubjectAccessRequest.status == "open")
+    )
     overdue = s.scalar(open_.where(SubjectAccessRequest.deadline_at < now)) or 0
     soon = s.scalar(
-        open_.where(SubjectAccessRequest.deadline_at >= now, SubjectAccessRequest.deadline_at < now + DUE_SOON)
+        open_.where(
+            SubjectAccessRequest.deadline_at >= now, SubjectAccessRequest.deadline_at < now + DUE_SOON
+        )
     )
     return int(soon or 0), int(overdue)
 

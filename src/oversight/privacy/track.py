@@ -187,7 +187,9 @@ class TrackView:
         if found is None:
             return blur_whole(img)
         h, w = img.shape[:2]
-        px = [(b[0] * w, b[1] * h, b[2] * w, b[3] * h) for b in found if keep is None or not _centre_in(b, keep)]
+        px = [
+            (b[0] * w, b[1] * h, b[2] * w, b[3] * h) for b in found if keep is None or not _centre_in(b, keep)
+        ]
         out = img.copy()
         if keep is None:
             pixelate(out, merge_boxes(px, grow=margin))

@@ -85,7 +85,9 @@ def camera_reasons(old: CameraConfig | None, new: CameraConfig) -> list[str]:
     compared with the defaults."""
     red = old.redaction if old else RedactionConfig()
     rec = old.record if old else RecordConfig()
-    return redaction_weakened(red, new.redaction) + retention_changed(rec, new.record) + masks_weakened(old, new)
+    return (
+        redaction_weakened(red, new.redaction) + retention_changed(rec, new.record) + masks_weakened(old, new)
+    )
 
 
 def masks_weakened(old: CameraConfig | None, new: CameraConfig) -> list[str]:

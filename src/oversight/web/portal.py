@@ -193,12 +193,20 @@ def cameras_page(cfg: SiteConfig, tx: dict[str, str]) -> Page:
 def _mask_blocks(cfg: SiteConfig, recs: list[dict[str, Any]], tx: dict[str, str]) -> list[Block]:
     """Each camera's privacy masks: counts, and a schematic (polygons on a blank frame, no pixels)."""
     kinds = ("permanent", "liftable", "presets")
-    rows = [[r["id"], *(str(r["privacy_masks"][k]) for k in kinds)] for r in recs if any(r["privacy_masks"].values())]
+    rows = [
+        [r["id"], *(str(r["privacy_masks"][k]) for k in kinds)]
+        for r in recs
+        if any(r["privacy_masks"].values())
+    ]
     drawings = [(c.id, masks.schematic_svg(c)) for c in cfg.cameras if c.masks]
     return [
         ("h2", tx["cameras.masks"], "cameras.masks"),
         ("p", tx["cameras.masks.p"] if rows else tx["cameras.masks.none"]),
-        *([("table", [tx["cameras.col.id"], *(tx[f"cameras.masks.col.{k}"] for k in kinds)], rows)] if rows else []),
+        *(
+            [("table", [tx["cameras.col.id"], *(tx[f"cameras.masks.col.{k}"] for k in kinds)], rows)]
+            if rows
+            else []
+        ),
         *([("schematic", drawings)] if drawings else []),
     ]
 
@@ -366,7 +374,10 @@ SAR_KEYS = ("received", "answered", "refused", "open", "overdue", "in_time", "me
 
 
 def _sar_blocks(months: Months, keys: list[str], tx: dict[str, str]) -> list[Block]:
-    rows = [[k, *("-" if months[k]["sar"][x] is None else str(months[k]["sar"][x]) for x in SAR_KEYS)] for k in keys]
+    rows = [
+        [k, *("-" if months[k]["sar"][x] is None else str(months[k]["sar"][x]) for x in SAR_KEYS)]
+        for k in keys
+    ]
     return [
         ("h2", tx["stats.sar"], "stats.sar"),
         ("p", tx["stats.sar.p"]),
@@ -643,9 +654,11 @@ def _block_html(blk: Block) -> str:
     if kind == "links":
         return "<ul>" + "".join(f'<li><a href="{e(h)}">{e(t)}</a></li>' for h, t in blk[1]) + "</ul>"
     if kind == "schematic":  # mask drawings: polygons on a blank frame, built by privacy.masks
-        return '<div class="masks">' + "".join(
-            f"<figure>{svg}<figcaption>{e(cam)}</figcaption></figure>" for cam, svg in blk[1]
-        ) + "</div>"
+        return (
+            '<div class="masks">'
+            + "".join(f"<figure>{svg}<figcaption>{e(cam)}</figcaption></figure>" for cam, svg in blk[1])
+            + "</div>"
+        )
     if kind == "map":
         return f'<div class="camera-map" data-src="{e(blk[1])}"></div>'
     if kind == "table":

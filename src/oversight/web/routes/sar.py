@@ -53,7 +53,9 @@ def _fail(exc: sar.SarError) -> HTTPException:
 
 
 def _dict(s: Any, r: SubjectAccessRequest) -> dict[str, Any]:
-    marks = list(s.scalars(select(SubjectMark).where(SubjectMark.request_id == r.id).order_by(SubjectMark.id)))
+    marks = list(
+        s.scalars(select(SubjectMark).where(SubjectMark.request_id == r.id).order_by(SubjectMark.id))
+    )
     return sar.request_dict(r, marks)
 
 
@@ -93,7 +95,9 @@ def get_request(request_id: DbId, request: Request, who: Principal = Depends(REA
 
 
 @router.post("/{request_id}/marks", status_code=201)
-def mark(request_id: DbId, body: MarkIn, request: Request, who: Principal = Depends(MARKERS)) -> dict[str, Any]:
+def mark(
+    request_id: DbId, body: MarkIn, request: Request, who: Principal = Depends(MARKERS)
+) -> dict[str, Any]:
     """The operator clicked the requester at (x, y) of a frame of ``camera_id`` taken at ``ts``; the
     answer says for how many samples the privacy track follows that person from there."""
     ctx = get_ctx(request)
@@ -109,7 +113,9 @@ def mark(request_id: DbId, body: MarkIn, request: Request, who: Principal = Depe
 
 
 @router.post("/{request_id}/refuse")
-def refuse(request_id: DbId, body: RefuseIn, request: Request, who: Principal = Depends(RECORDERS)) -> dict[str, Any]:
+def refuse(
+    request_id: DbId, body: RefuseIn, request: Request, who: Principal = Depends(RECORDERS)
+) -> dict[str, Any]:
     ctx = get_ctx(request)
     try:
         with ctx.db.session() as s:
