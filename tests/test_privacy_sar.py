@@ -206,7 +206,7 @@ def _check_clips(path: Path, manifest: dict[str, Any], frames: list[np.ndarray],
     every other reference face (YuNet on the raw frame) has lost it. Returns the frames checked."""
     import zipfile
 
-    checked = 0
+    checked = closed = 0
     with zipfile.ZipFile(path) as z:
         for f in manifest["files"]:
             assert f["subject_frames"] >= 0
@@ -222,6 +222,9 @@ def _check_clips(path: Path, manifest: dict[str, Any], frames: list[np.ndarray],
                     continue
                 ref = frames[offset + i]
                 h, w = img.shape[:2]
+                if sharpness(img, (0, 0, w, h)) < 0.2 * sharpness(ref, (0, 0, w, h)):
+                    closed += 1  # no stored sample close enough to this frame: blurred whole (fail closed)
+                    continue
                 px = (keep[0] * w, keep[1] * h, keep[2] * w, keep[3] * h)
                 assert sharpness(img, px) >= 0.5 * sharpness(ref, px), (f["path"], i)  # visible
                 for b in reference_faces(ref):
@@ -231,6 +234,7 @@ def _check_clips(path: Path, manifest: dict[str, Any], frames: list[np.ndarray],
                         continue  # the subject (or touching it)
                     assert sharpness(img, b) < 0.3 * max(sharpness(ref, b), 1e-6), (f["path"], i, b)
                 checked += 1
+    assert closed <= 3, closed  # at the edges of the stored track only
     return checked
 
 
