@@ -85,6 +85,8 @@ def test_a_permanent_mask_is_black_at_every_exit_even_under_an_approved_reveal(
     web["ctx"].runtime.workers["cam1"].ts = datetime.now(UTC)
     exits = _pixel_exits(web, olga, config=adam)
     exits["export"] = _export_clip(web, "olga")
+    web["ctx"].runtime.workers["cam1"].ts = None  # a new frame on every poll: the encoder needs several
+    exits["h264"] = _h264_frames(olga)
     seen_outside = 0
     for name, imgs in exits.items():
         for img in imgs:
@@ -93,6 +95,26 @@ def test_a_permanent_mask_is_black_at_every_exit_even_under_an_approved_reveal(
             assert inside == 0, name
             seen_outside += outside
     assert seen_outside > 0  # the reveal itself works: faces outside the mask are shown
+
+
+def _h264_frames(c: Any, n: int = 6) -> list[np.ndarray]:
+    """Frames of the live H.264 feed (fragmented MP4 over the WebSocket) as one viewer gets them."""
+    import io
+    import json
+
+    import av
+
+    got: list[bytes] = []
+    with c.websocket_connect("/api/live.h264.ws?camera=cam1") as ws:
+        assert json.loads(ws.receive_text())["type"] == "init"
+        while len(got) < n:
+            msg = ws.receive()
+            if msg.get("bytes"):
+                got.append(msg["bytes"])
+    with av.open(io.BytesIO(b"".join(got)), format="mp4") as cont:
+        frames = [f.to_ndarray(format="bgr24") for f in cont.decode(video=0)]
+    assert frames
+    return frames[-1:]
 
 
 def _export_clip(web: Any, actor: str) -> list[np.ndarray]:
