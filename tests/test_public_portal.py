@@ -55,6 +55,11 @@ SECRETS = (
     "s3cretpw",
     "203.0.113.9",  # the camera's address (in the stream URL)
     "cam0.mp4",
+    "SAR-CONTACT-SECRET",
+    "SAR-DESCRIPTION-SECRET",
+    "SAR-IDENTITY-SECRET",
+    "SAR-REFUSAL-SECRET",
+    "SAR-PLACES-SECRET",
 )
 ALLOWED_TYPES = {"text/html", "application/json", "text/css", "text/javascript", "image/svg+xml"}
 LAST_MONTH_DAY = 15
@@ -77,6 +82,12 @@ def _site(tmp: Path, db_url: str) -> Path:
     cam0["streams"] = {"record": str(tmp / "cam0.mp4"), "detect": "rtsp://camuser:s3cretpw@203.0.113.9/s"}
     cam1["name"] = "<script>alert(1)</script>"  # configured text is escaped, never markup
     cam1["motion"] = {"masks": [[[0, 0], [50, 0], [50, 50]], [[60, 60], [90, 60], [90, 90]]]}
+    cam1["ptz"] = {"presets": ["street", "door"], "preset": "street"}
+    cam1["masks"] = [
+        {"id": "window-12", "polygon": [[0.1, 0.1], [0.3, 0.1], [0.3, 0.4], [0.1, 0.4]]},
+        {"id": "door-12", "polygon": [[0.6, 0.5], [0.8, 0.5], [0.7, 0.9]], "preset": "door"},
+        {"id": "yard", "polygon": [[0.5, 0.0], [1.0, 0.0], [1.0, 0.2]], "kind": "liftable"},
+    ]
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
 
@@ -176,7 +187,42 @@ def _plant(db: Database, now: datetime) -> datetime:
                 )
             )
         s.add(Event(camera_id="cam0", label="person", start=now, snapshot_path="/var/snapshot-secret.jpg"))
+    _plant_sars(db, now, last)
     return last
+
+
+def _plant_sars(db: Database, now: datetime, last: datetime) -> None:
+    """This month: answered in 2 days, refused in 4, one open past its deadline; last month: one open."""
+    from oversight.privacy.models import SubjectAccessRequest
+
+    with db.session() as s:
+        for status, received, closed_after, due_after in (
+            ("answered", now - timedelta(hours=1), 2, 10),
+            ("refused", now - timedelta(hours=2), 4, 10),
+            ("open", now - timedelta(hours=3), None, -1),  # its deadline has passed
+            ("open", last, None, 30),
+        ):
+            s.add(
+                SubjectAccessRequest(
+                    received_at=received,
+                    recorded_by="carol_privateauditor",
+                    contact="SAR-CONTACT-SECRET",
+                    camera_ids=["cam0"],
+                    start=received - timedelta(days=1),
+                    end=received - timedelta(days=1) + timedelta(hours=1),
+                    places="SAR-PLACES-SECRET",
+                    description="SAR-DESCRIPTION-SECRET",
+                    jurisdiction="ar",
+                    deadline_at=received + timedelta(days=due_after)
+                    if due_after > 0
+                    else now - timedelta(hours=1),
+                    identity_check="SAR-IDENTITY-SECRET",
+                    status=status,
+                    closed_by="carol_privateauditor" if closed_after else None,
+                    closed_at=received + timedelta(days=closed_after) if closed_after else None,
+                    refusal_reason="SAR-REFUSAL-SECRET" if status == "refused" else None,
+                )
+            )
 
 
 @pytest.fixture
@@ -277,6 +323,11 @@ def test_figures_equal_the_planted_records(portal: Any) -> None:
         }
     ]
     assert p["alerts"][0]["false_alarm_rate"] == 1.0
+    assert m["sar"] == {
+        "received": 3, "answered": 1, "refused": 1, "open": 1, "overdue": 1, "in_time": 2,
+        "median_days": 3.0, "max_days": 4.0,
+    }  # fmt: skip
+    assert p["sar"]["received"] == 1 and p["sar"]["open"] == 1 and p["sar"]["median_days"] is None
     html = c.get("/public/statistics.html").text  # the page shows the same figures
     assert f"<tr><td>{this}</td><td>3</td><td>3</td><td>6</td></tr>" in html
     assert f"<tr><td>{this}</td><td>2</td><td>1</td><td>1</td><td>0</td><td>0</td></tr>" in html
@@ -284,6 +335,10 @@ def test_figures_equal_the_planted_records(portal: Any) -> None:
     assert f"<td>{this}</td><td>2</td><td>1</td><td>supervisor 2</td>" in html
     assert f"<td>{this}</td><td>fire</td><td>2</td><td>90 / 114</td><td>400 / 480</td>" in html
     assert f"<td>{last}</td><td>medical</td><td>1</td><td>30 / 30</td><td>-</td>" in html
+    assert (
+        f"<tr><td>{this}</td><td>3</td><td>1</td><td>1</td><td>1</td><td>1</td><td>2</td><td>3.0</td><td>4.0</td></tr>"
+        in html
+    )
 
 
 def test_cameras_policy_and_digest(portal: Any) -> None:
@@ -293,7 +348,14 @@ def test_cameras_policy_and_digest(portal: Any) -> None:
     assert cams["cam0"]["legal_basis"] == "Traffic bylaw 12, art. 4"
     assert cams["cam1"]["legal_basis"] == "Municipal bylaw 7"  # the site's default
     assert cams["cam0"]["field_of_view"]["direction_deg"] == 90
-    assert (cams["cam0"]["masked_areas"], cams["cam1"]["masked_areas"]) == (0, 2)
+    assert (cams["cam0"]["masked_areas"], cams["cam1"]["masked_areas"]) == (0, 5)
+    assert cams["cam1"]["privacy_masks"] == {"permanent": 2, "liftable": 1, "presets": 1}
+    page = c.get("/public/cameras.html").text
+    assert "<tr><td>cam1</td><td>2</td><td>1</td><td>1</td></tr>" in page
+    # the masked view: a schematic of the three polygons on a blank frame, no camera pixels
+    svg = page[page.index('<svg xmlns="http://www.w3.org/2000/svg" class="mask-schematic"') :]
+    svg = svg[: svg.index("</svg>")]
+    assert svg.count("<polygon") == 3 and "<image" not in svg and "href" not in svg
     assert cams["cam0"]["retention_days"] == 7.0 and cams["cam0"]["purpose"] == "traffic safety on the square"
     policy = c.get("/public/data/policy.json").json()
     assert policy["data"]["accounts_by_role"] == {"supervisor": 1, "operator": 1, "auditor": 1}

@@ -55,11 +55,12 @@ def test_public_portal_anonymous(served: tuple[str, str]) -> None:
         expect(page.locator("main")).to_contain_text(digest)
 
         page.click("nav >> text=Cameras")
-        table = page.locator("main table")
+        table = page.locator("main table").first
         expect(table).to_contain_text("cam0")
         expect(table).to_contain_text("Traffic bylaw 12, art. 4")
         expect(table).to_contain_text("facing 90°, 70° wide")
         expect(page.locator(".camera-map svg circle")).to_have_count(2)  # portal.js ran under the CSP
+        expect(page.locator("svg.mask-schematic polygon")).to_have_count(3)  # cam1's masks, drawn blank
         page.screenshot(path=str(ARTIFACTS / "portal-1-cameras.png"), full_page=True)
 
         page.click("nav >> text=Use policy")

@@ -396,7 +396,10 @@ class HealthMonitor:
         if not settled:
             return  # cameras still connecting: alerts open before a restart stay open for now
         for cam_id, code in self.alerts.open_health() - problems:
-            self.alerts.clear_health(cam_id, code)
+            if (
+                code.partition("@")[0] in PROBLEMS
+            ):  # others (subject access reminders) are raised and cleared elsewhere
+                self.alerts.clear_health(cam_id, code)
 
     def metrics(self) -> dict[str, dict[str, float]]:
         """For Prometheus (``Runtime.metrics``): health numbers and open problems, 1 per problem."""

@@ -42,6 +42,11 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "export.read": ("supervisor", "auditor", "admin"),
     "audit.read": ("auditor", "admin"),
     "reports.read": ("supervisor", "auditor", "admin"),
+    # subject access requests: the auditor acts as the privacy officer (records, refuses), an
+    # operator marks the requester in footage, a supervisor makes the export (export.create)
+    "sar.record": ("supervisor", "auditor"),
+    "sar.read": ("operator", "supervisor", "auditor"),
+    "sar.mark": ("operator", "supervisor"),
     # emergency response
     "incidents.read": ("operator", "supervisor", "auditor", "admin"),
     "incidents.manage": ("operator", "supervisor", "admin"),

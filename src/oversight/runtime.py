@@ -29,6 +29,7 @@ from oversight.events.bus import EventBus
 from oversight.health import HealthMonitor
 from oversight.privacy import audit
 from oversight.privacy.copies import sweep_copies
+from oversight.privacy.sar import SarReminders
 from oversight.recording.index import recover
 from oversight.recording.retention import (
     SPACE_CHECK_S,
@@ -101,6 +102,7 @@ class Runtime:
         self.alerts = AlertManager(cfg, db, bus)  # events of alerting rules -> the alert queue
         # problems -> health alerts
         self.health = HealthMonitor(cfg, db, self.status, self.alerts, queues=bus.queue_depths)
+        self.sar_reminders: SarReminders | None = None  # subject access deadlines -> alerts
         self.last_retention: RetentionResult | None = None
         self._lock = threading.RLock()
         self._stop = threading.Event()
@@ -146,6 +148,8 @@ class Runtime:
             self._stop.clear()
             self.alerts.start()
             self.health.start()
+            self.sar_reminders = SarReminders(self.db, self.alerts)
+            self.sar_reminders.start()
             recover(self.db, self.storage)
             for cam in self.cfg.cameras:
                 self._start_worker(cam)
@@ -175,6 +179,8 @@ class Runtime:
             self._retention_thread.join(10)
             self._retention_thread = None
         self.health.stop()
+        if self.sar_reminders is not None:
+            self.sar_reminders.stop()
         self.alerts.stop()
         if self._watchdog_thread is not None:
             self._watchdog_thread.join(10)

@@ -6,7 +6,8 @@ NumPy. That is deliberate: OpenCV calls on small images wake OpenCV's worker thr
 which cost more CPU than the work itself when a camera thread calls them a few times a second.
 A pixel "moves" when it differs from the background by more than ``threshold``; the frame has
 motion when the moving pixels outside the masks cover at least ``min_area`` of the frame. Mask
-polygons are in detect-frame pixels, like the rules.
+polygons are in detect-frame pixels, like the rules; a camera's privacy masks (normalised, every
+PTZ preset's) are added to them by ``privacy_masks_px`` so analytics ignore private places too.
 """
 
 from __future__ import annotations
@@ -16,10 +17,33 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from oversight.config.schema import MotionConfig
+from oversight.config.schema import CameraConfig, MotionConfig
 
 MOTION_WIDTH = 160
 BACKGROUND_ALPHA = 0.05  # how fast the background absorbs changes (lighting drift, parked objects)
+
+
+def privacy_masks_px(cam: CameraConfig, width: int, height: int) -> list[list[tuple[float, float]]]:
+    """The camera's privacy masks as detect-frame polygons (all presets: fail closed)."""
+    return [[(x * width, y * height) for x, y in m.polygon] for m in cam.masks]
+
+
+def with_privacy_masks(cam: CameraConfig) -> MotionConfig:
+    """The camera's motion settings with its privacy masks added to the motion masks."""
+    extra = privacy_masks_px(cam, cam.detect.width, cam.detect.height)
+    if not extra:
+        return cam.motion
+    return cam.motion.model_copy(update={"masks": [*cam.motion.masks, *extra]})
+
+
+def outside_masks(cam: CameraConfig, width: int, height: int) -> np.ndarray | None:
+    """Boolean (height, width), True where analytics may look; None when nothing is masked."""
+    polys = privacy_masks_px(cam, width, height)
+    if not polys:
+        return None
+    keep = np.full((height, width), 1, np.uint8)
+    cv2.fillPoly(keep, [np.round(np.asarray(p)).astype(np.int32) for p in polys], 0)
+    return keep.astype(bool)
 
 
 class MotionDetector:

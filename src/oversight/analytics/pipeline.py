@@ -24,7 +24,7 @@ import numpy as np
 
 from oversight.analytics.detectors import Detector, make_detector
 from oversight.analytics.event_recorder import EventRecorder
-from oversight.analytics.motion import MotionDetector
+from oversight.analytics.motion import MotionDetector, outside_masks, with_privacy_masks
 from oversight.analytics.rules import RuleEngine
 from oversight.analytics.tracker import ByteTracker
 from oversight.analytics.types import Condition, Detections, Track
@@ -60,7 +60,8 @@ class CameraAnalytics:
     ):
         self.cam = cam
         d = cam.detect
-        self.motion = MotionDetector(cam.motion, d.width, d.height)
+        self.motion = MotionDetector(with_privacy_masks(cam), d.width, d.height)
+        self._allowed = outside_masks(cam, d.width, d.height)  # privacy masks: analytics look away
         self.detector: Detector = detector or make_detector(
             d, low_confidence=min(LOW_CONFIDENCE, d.min_confidence)
         )
@@ -151,7 +152,18 @@ class CameraAnalytics:
         )
 
     def detect(self, frame_bgr: np.ndarray) -> Detections:
-        return self.detector.detect(frame_bgr)
+        """The detector's objects, less those whose box centre lies in a privacy mask."""
+        found = self.detector.detect(frame_bgr)
+        if self._allowed is None or not len(found):
+            return found
+        h, w = self._allowed.shape
+        cx = np.clip(((found.xyxy[:, 0] + found.xyxy[:, 2]) / 2).astype(int), 0, w - 1)
+        cy = np.clip(((found.xyxy[:, 1] + found.xyxy[:, 3]) / 2).astype(int), 0, h - 1)
+        keep = self._allowed[cy, cx]
+        if keep.all():
+            return found
+        idx = np.flatnonzero(keep)
+        return Detections(found.xyxy[idx], found.confidence[idx], tuple(found.labels[i] for i in idx))
 
     def _conditions(self, ts: datetime) -> list[Condition]:
         if self.rules.rules:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from oversight.config.cluster import ClusterConfig  # the optional cluster: section (no Ray)
 from oversight.config.incidents import IncidentSettings  # the optional incidents: section
@@ -318,6 +318,22 @@ class CrowdRule(RuleBase):
 
 
 AnyRule = ZoneRule | LineRule | DwellRule | CrowdRule
+
+NormPoint = tuple[Annotated[float, Field(ge=0, le=1)], Annotated[float, Field(ge=0, le=1)]]
+
+
+class PrivacyMask(Strict):
+    """A private place in the picture (a window, a door, a yard), as a polygon in normalised
+    coordinates (0..1 of width and height). ``permanent``: black at every exit, no reveal lifts it;
+    ``liftable``: black unless the viewer holds an approved reveal. ``preset``: on a PTZ camera, the
+    preset the mask was drawn for (it applies only while the camera is there)."""
+
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    polygon: list[NormPoint] = Field(min_length=3, max_length=64)
+    kind: Literal["permanent", "liftable"] = "permanent"
+    preset: str | None = None
+
+
 Rule = Annotated[AnyRule, Field(discriminator="type")]
 
 
@@ -329,6 +345,12 @@ class PtzSettings(Strict):
     )
     pause_analytics_off_home: bool = Field(
         True, description="zones no longer match the picture while the camera looks elsewhere"
+    )
+    presets: list[str] = Field(
+        default_factory=list, description="the presets privacy masks may be drawn for (privacy.masks)"
+    )
+    preset: str | None = Field(
+        None, description="where the camera is at start; PTZ control keeps the current one per camera"
     )
 
 
@@ -355,6 +377,18 @@ class CameraConfig(Strict):
     record: RecordConfig = Field(default_factory=RecordConfig)
     redaction: RedactionConfig = Field(default_factory=RedactionConfig)
     rules: list[Rule] = Field(default_factory=list)
+    masks: list[PrivacyMask] = Field(default_factory=list)  # privacy masks (privacy.masks)
+
+    @model_validator(mode="after")
+    def _mask_presets(self) -> CameraConfig:
+        known = set(self.ptz.presets) if self.ptz else set()
+        ids = [m.id for m in self.masks]
+        if len(set(ids)) != len(ids):
+            raise ValueError("privacy mask ids must be unique per camera")
+        for m in self.masks:
+            if m.preset is not None and m.preset not in known:
+                raise ValueError(f"mask {m.id!r} names preset {m.preset!r}, not one of ptz.presets")
+        return self
 
     @property
     def display_name(self) -> str:

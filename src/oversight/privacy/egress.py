@@ -38,7 +38,7 @@ import cv2
 import numpy as np
 
 from oversight.config.schema import RedactionConfig
-from oversight.privacy import audit, hooks
+from oversight.privacy import audit, hooks, masks
 from oversight.privacy.live_feed import H264Feed, Subscription
 from oversight.privacy.track import TrackView, read_track
 from oversight.recording.playback import frames_from
@@ -104,6 +104,14 @@ class WholeFrameBlur:
         small = cv2.resize(frame_bgr, (max(1, w // 16), max(1, h // 16)), interpolation=cv2.INTER_AREA)
         small = cv2.GaussianBlur(small, (5, 5), 0)
         return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def view_fingerprint(cam: Any) -> str:
+    """What a redacted picture of a camera depends on: its redaction settings and privacy masks
+    (cache keys and shared export clips carry it)."""
+    cfg = cam.redaction if cam is not None else RedactionConfig()
+    text = json.dumps(cfg.model_dump(mode="json"), sort_keys=True) + masks.fingerprint(cam)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def default_redactor_factory(cfg: RedactionConfig) -> FrameRedactor:
@@ -208,12 +216,22 @@ class Egress:
     # -- decisions -------------------------------------------------------
 
     def _settings(self, camera_id: str) -> tuple[RedactionConfig, str]:
+        """The camera's redaction settings and a fingerprint of them and of its privacy masks."""
+        cam = self._camera(camera_id)
+        return (cam.redaction if cam is not None else RedactionConfig()), view_fingerprint(cam)
+
+    def _camera(self, camera_id: str) -> Any:
         try:
-            cfg = self.ctx.cfg.camera(camera_id).redaction
+            return self.ctx.cfg.camera(camera_id)
         except KeyError:
-            cfg = RedactionConfig()
-        text = json.dumps(cfg.model_dump(mode="json"), sort_keys=True)
-        return cfg, hashlib.sha256(text.encode()).hexdigest()[:12]
+            return None
+
+    def _masked(
+        self, camera_id: str, img: np.ndarray, revealed: bool, recorded: bool, worker: Any = None
+    ) -> np.ndarray:
+        """The last step of every picture: the camera's privacy masks painted black (permanent ones
+        whatever the reveal; the whole picture when a live PTZ view is off its presets)."""
+        return masks.apply_masks(img, self._camera(camera_id), revealed, recorded, worker)
 
     def _redactor(self, camera_id: str) -> FrameRedactor:
         """One redactor per camera, rebuilt when the camera's redaction settings change."""
@@ -262,10 +280,12 @@ class Egress:
     ) -> tuple[np.ndarray, str]:
         revealed, key = self._view(camera_id, ts, who)
         if revealed:
-            return frame.copy(), key
-        if track is not None and ts is not None:
-            return track.apply(frame, ts.timestamp()), key
-        return self._redact(camera_id, frame, tracks), key
+            out = frame.copy()
+        elif track is not None and ts is not None:
+            out = track.apply(frame, ts.timestamp())
+        else:
+            out = self._redact(camera_id, frame, tracks)
+        return self._masked(camera_id, out, revealed, recorded=True), key
 
     def _track(self, camera_id: str, start: datetime, end: datetime) -> TrackView | None:
         """The stored privacy track over [start, end], or None when nothing was stored there."""
@@ -378,6 +398,7 @@ class Egress:
             if hit is not None and hit.ts == ts:
                 return hit
             out = frame.copy() if revealed else self._live_redacted(camera_id, worker, frame, ts)
+            out = self._masked(camera_id, out, revealed, recorded=False, worker=worker)
             enc = Encoded(ts, _encode_jpeg(out))
             self._shared[(camera_id, key)] = enc
             for k, v in list(self._shared.items()):  # nothing made for a lapsed view lingers
@@ -532,8 +553,16 @@ class Egress:
         windows: Sequence[Any],
         purpose: str,
         shared: Path | None = None,
+        subject: Any = None,
+        stats: dict[str, int] | None = None,
     ) -> list[dict[str, Any]]:
         """Write one evidence clip and return the unredacted parts it holds (empty: all redacted).
+
+        ``subject`` (``privacy.sar.SubjectTrack``, a subject access request's marked person) keeps
+        that person's region unredacted in every frame the stored track covers; everyone else is
+        redacted as always; ``stats["subject_frames"]`` counts those frames. Privacy masks are
+        painted last on every frame (permanent ones inside reveal windows too), so a camera with a
+        permanent mask never hands out its original bytes.
 
         ``windows`` are the exporter's approved reveals cut to the request (``camera_id``, ``start``,
         ``end``, ``reveal_id``): a clip wholly inside one is the original bytes; a clip a window cuts
@@ -551,7 +580,7 @@ class Egress:
         src = Path(segment.path)
         dst.parent.mkdir(parents=True, exist_ok=True)
         whole = next((w for w in mine if w.start <= segment.start and segment.end <= w.end), None)
-        if whole is not None:
+        if whole is not None and not masks.has_permanent(self._camera(cam)):
             dst.write_bytes(src.read_bytes())  # original evidence bytes
             return [
                 {
@@ -562,28 +591,41 @@ class Egress:
                 }
             ]
         kept: dict[int, int] = {}
-        per_frame = self._export_frames(segment, mine, kept)
-        if mine or shared is None:
+        per_frame = self._export_frames(segment, mine, kept, subject, stats)
+        if mine or shared is None or subject is not None:
             _export_transcode(src, dst, per_frame)
         else:
             _shared_transcode(src, dst, shared, per_frame)
         return _kept_windows(segment, mine, kept)
 
     def _export_frames(
-        self, segment: Segment, mine: list[Any], kept: dict[int, int]
+        self,
+        segment: Segment,
+        mine: list[Any],
+        kept: dict[int, int],
+        subject: Any = None,
+        stats: dict[str, int] | None = None,
     ) -> Callable[[np.ndarray, float], np.ndarray]:
         """Per-frame pixels of an export clip: a frame inside a window stays (counted in ``kept`` per
-        reveal), every other is redacted by the stored track, else the detector."""
+        reveal), every other is redacted by the stored track (but for the marked subject), else the
+        detector; then the masks."""
         cam = segment.camera_id
         track = self._track(cam, segment.start, segment.end)
+        stats = stats if stats is not None else {}
 
         def per_frame(img: np.ndarray, rel: float) -> np.ndarray:
             ts = segment.start + timedelta(seconds=rel)
             inside = next((w for w in mine if w.start <= ts < w.end), None)
             if inside is not None:
                 kept[inside.reveal_id] = kept.get(inside.reveal_id, 0) + 1
-                return img
-            return self._redact(cam, img) if track is None else track.apply(img, ts.timestamp())
+                out = img
+            elif track is None:
+                out = self._redact(cam, img)  # no stored track: the subject is not kept either
+            else:
+                keep = _grown(subject.box(ts.timestamp())) if subject is not None else None
+                stats["subject_frames"] = stats.get("subject_frames", 0) + (keep is not None)
+                out = track.apply(img, ts.timestamp(), keep=keep)
+            return self._masked(cam, out, inside is not None, recorded=True)
 
         return per_frame
 
@@ -676,6 +718,14 @@ def _kept_windows(segment: Segment, mine: list[Any], kept: dict[int, int]) -> li
         for w in mine
         if w.reveal_id in kept
     ]
+
+
+def _grown(box: Any, by: float = 0.25) -> Any:
+    """A normalised box grown by ``by`` of its size each side (None stays None)."""
+    if box is None:
+        return None
+    w, h = box[2] - box[0], box[3] - box[1]
+    return (box[0] - w * by, box[1] - h * by, box[2] + w * by, box[3] + h * by)
 
 
 def _iso(t: datetime) -> str:

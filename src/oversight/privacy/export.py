@@ -38,7 +38,7 @@ from oversight.config.schema import SiteConfig
 from oversight.permissions import roles_for
 from oversight.privacy import audit
 from oversight.privacy.copies import default_cache_dir
-from oversight.privacy.egress import Egress, OfflineContext
+from oversight.privacy.egress import Egress, OfflineContext, view_fingerprint
 from oversight.privacy.keys import fingerprint, load_or_create_signing_key, load_verify_key, public_hex
 from oversight.privacy.models import AuditEntry, ExportRecord
 from oversight.privacy.reveals import active_reveals, covering_reveal
@@ -195,10 +195,14 @@ def export_footage(
     key: SigningKey | None = None,
     redactor_factory: Any = None,
     allow_unredacted: bool = True,
+    subjects: dict[str, Any] | None = None,
+    request_id: int | None = None,
 ) -> ExportResult:
     """Build, sign and record one export. Nothing is recorded if anything fails.
 
     ``allow_unredacted=False`` (API tokens) redacts every clip whatever reveals the exporter holds.
+    ``subjects`` (camera -> ``privacy.sar.SubjectTrack``) keeps a subject access request's marked
+    person unredacted; ``request_id`` names that request in the manifest.
     """
     cams = _checked_cameras(cfg, camera_ids, start, end, role, purpose)
     req = _Request(cams, start, end, exporter, role, purpose.strip(), reference, source)
@@ -215,8 +219,14 @@ def export_footage(
         found = _find_footage(db, req, allow_unredacted)
         if not found.segs:
             raise ExportError("no recorded footage for these cameras in this window", 404)
-        files = [_export_clip(cfg, gate, req, seg, work, found.windows, clips) for seg in found.segs]
+        subjects = subjects or {}
+        files = [
+            _export_clip(cfg, gate, req, seg, work, found.windows, clips, subjects.get(seg.camera_id))
+            for seg in found.segs
+        ]
         manifest = _manifest(cfg, req, now, found, files, key)
+        if request_id is not None:
+            manifest["subject_access_request"] = {"id": request_id, "cameras_marked": sorted(subjects)}
         msha = _write_signed(work, manifest, key)
         final = _publish(work, folder, zip_it)
         rid = _record_export(db, req, now, manifest, final, msha)
@@ -280,6 +290,7 @@ def _export_clip(
     work: Path,
     windows: list[RevealWindow],
     clips: Path | None,
+    subject: Any = None,
 ) -> dict[str, Any]:
     """One segment through the egress gate into the export; its manifest entry.
 
@@ -294,12 +305,15 @@ def _export_clip(
     dst.parent.mkdir(parents=True, exist_ok=True)
     shared = None
     if clips is not None:
-        cam_cfg = cfg.camera(seg.camera_id).redaction
-        fp = hashlib.sha256(cam_cfg.model_dump_json().encode()).hexdigest()[:12]
+        fp = view_fingerprint(cfg.camera(seg.camera_id))  # redaction settings and privacy masks
         shared = clips / seg.camera_id / f"{seg.id}-redacted-{fp}.mp4"
-    unredacted = gate.export_clip(req.exporter, req.role, seg, dst, windows, req.purpose, shared)
+    stats: dict[str, int] = {}
+    unredacted = gate.export_clip(
+        req.exporter, req.role, seg, dst, windows, req.purpose, shared, subject=subject, stats=stats
+    )
     original = bool(unredacted) and unredacted[0]["frames"] is None
-    return {
+    extra = {"subject_frames": stats.get("subject_frames", 0)} if subject is not None else {}
+    return extra | {
         "path": rel.as_posix(),
         "sha256": sha256_file(dst),
         "bytes": dst.stat().st_size,

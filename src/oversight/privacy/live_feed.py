@@ -143,6 +143,7 @@ class H264Feed:
                         if revealed
                         else self.gate._live_redacted(self.camera_id, worker, frame, ts)
                     )
+                    img = self.gate._masked(self.camera_id, img, revealed, recorded=False, worker=worker)
                     enc = enc or self._encoder(img.shape[1], img.shape[0])
                     out = enc.encode(img, ts.timestamp())
                     if enc.init and not self._ready.is_set():  # known before any fragment goes out

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Float, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from oversight.store.base import Base, UTCDateTime, utcnow
@@ -100,3 +100,43 @@ class ExportRecord(Base):
     reveal_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     path: Mapped[str] = mapped_column(String(1024))
     manifest_sha256: Mapped[str] = mapped_column(String(64))
+
+
+class SubjectAccessRequest(Base):
+    """A person's request for their own footage (GDPR Art. 15 and its equivalents): who to answer
+    (a contact, no identity database), where and when, how they describe themselves, the law that
+    sets the deadline, and how it ended (answered with an export, or refused with a reason)."""
+
+    __tablename__ = "subject_requests"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    contact: Mapped[str] = mapped_column(Text)
+    camera_ids: Mapped[list[str]] = mapped_column(JSON)
+    start: Mapped[datetime] = mapped_column(UTCDateTime)
+    end: Mapped[datetime] = mapped_column(UTCDateTime)
+    places: Mapped[str] = mapped_column(Text, default="")
+    description: Mapped[str] = mapped_column(Text, default="")  # what the requester said they wore
+    jurisdiction: Mapped[str] = mapped_column(String(16))
+    deadline_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    identity_check: Mapped[str] = mapped_column(Text)  # how identity was checked outside the system
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)  # open|answered|refused
+    closed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    refusal_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    export_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class SubjectMark(Base):
+    """An operator's click on the requester in one frame of one camera: the seed the privacy track
+    follows within that camera's footage (a human choice, never recognition)."""
+
+    __tablename__ = "subject_marks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(Integer, index=True)
+    camera_id: Mapped[str] = mapped_column(String(64))
+    ts: Mapped[datetime] = mapped_column(UTCDateTime)
+    x: Mapped[float] = mapped_column(Float)
+    y: Mapped[float] = mapped_column(Float)
+    marked_by: Mapped[str] = mapped_column(String(64))
+    marked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

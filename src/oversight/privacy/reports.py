@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from oversight.config.schema import SiteConfig
 from oversight.i18n import DEFAULT, N_, _, current, format_datetime, ngettext, normalize, use
-from oversight.privacy import audit, audit_trail
+from oversight.privacy import audit, audit_trail, masks, sar
 from oversight.privacy.camera_audit import CameraAudit, Finding, audit_site, site_findings
 from oversight.privacy.models import AuditCheckpoint, AuditEntry, ExportRecord, RevealRequest
 from oversight.privacy.retention_report import RetentionReport, retention_report
@@ -345,6 +345,55 @@ def _security_table(results: list[CameraAudit], site: list[Finding]) -> Block:
     return ("table", [_("Camera"), _("Severity"), _("Finding")], rows)
 
 
+def _masks_blocks(cfg: SiteConfig) -> list[Block]:
+    """Each camera's privacy masks: counts, and a schematic of the masked view (the polygons on a
+    blank frame of the camera's aspect: a redacted picture that holds no camera pixels)."""
+    rows = [[c.id, *(str(v) for v in masks.counts(c).values())] for c in cfg.cameras if c.masks]
+    drawings = [(c.id, masks.schematic_svg(c)) for c in cfg.cameras if c.masks]
+    return [
+        ("h2", "1.2.1 Privacy masks"),
+        (
+            "p",
+            "Private places in view are painted black at every exit of pixels (live, playback, exports); "
+            "permanent masks cannot be lifted by any reveal, liftable ones only by an approved reveal. "
+            "Analytics and motion detection ignore masked areas."
+            if rows
+            else "No camera has a privacy mask.",
+        ),
+        *([("table", ["Camera", "Permanent", "Liftable", "PTZ positions"], rows)] if rows else []),
+        *([("schematic", drawings)] if drawings else []),
+    ]
+
+
+def _sar_blocks(db: Database, start: datetime, end: datetime) -> list[Block]:
+    with db.session() as s:
+        f = sar.figures(s, start, end, end)
+    keys = ("received", "answered", "refused", "open", "overdue", "in_time", "median_days", "max_days")
+    return [
+        ("h2", "Subject access requests"),
+        (
+            "p",
+            "Requests by people for their own footage received in the period (deadlines: "
+            + "; ".join(v[0] for v in sar.JURISDICTIONS.values())
+            + ").",
+        ),
+        (
+            "table",
+            [
+                "Received",
+                "Answered",
+                "Refused",
+                "Open",
+                "Overdue",
+                "Closed in time",
+                "Median days",
+                "Max days",
+            ],
+            [["-" if f[k] is None else str(f[k]) for k in keys]],
+        ),
+    ]
+
+
 def _pia_description(cfg: SiteConfig, usage: Usage, ret: RetentionReport) -> list[Block]:
     roles = ", ".join(f"{n} {_(r)}" for r, n in sorted(usage.users_by_role.items())) or _("no accounts yet")
     purposes = sorted({c.purpose for c in cfg.cameras})
@@ -381,6 +430,7 @@ def _pia_description(cfg: SiteConfig, usage: Usage, ret: RetentionReport) -> lis
             ),
         ),
         _retention_table(ret),
+        *_masks_blocks(cfg),
         ("h2", _("1.3 Who has access")),
         (
             "p",
@@ -756,6 +806,7 @@ def transparency_blocks(
             [[k, str(v)] for k, v in u.events_by_label.most_common()] or [["-", "0"]],
         ),
         *_access_blocks(u),
+        *_sar_blocks(db, start, end),
         ("h2", _("Retention compliance")),
         (
             "p",
@@ -798,6 +849,10 @@ def render_html(blocks: list[Block], title: str) -> str:
                 + "</tr></thead><tbody>"
                 + "".join("<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>" for row in blk[2])
                 + "</tbody></table>"
+            )
+        elif kind == "schematic":  # mask drawings (privacy.masks.schematic_svg): no camera pixels
+            out.append(
+                "".join(f"<figure>{svg}<figcaption>{e(cam)}</figcaption></figure>" for cam, svg in blk[1])
             )
         elif kind == "img":
             out.append(
@@ -864,6 +919,12 @@ def render_pdf(blocks: list[Block], title: str, path: Path) -> Path:
             pdf.ln(2)
         elif kind == "img":
             pdf.image(io.BytesIO(blk[1]), w=width)
+            pdf.ln(2)
+        elif kind == "schematic":
+            for cam, svg in blk[1]:
+                pdf.set_font("DejaVu", "", 8)
+                pdf.multi_cell(width, 4, cam, new_x="LMARGIN", new_y="NEXT")
+                pdf.image(io.BytesIO(svg.encode()), w=min(width, 80))
             pdf.ln(2)
     path.parent.mkdir(parents=True, exist_ok=True)
     pdf.output(str(path))

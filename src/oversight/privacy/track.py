@@ -158,6 +158,11 @@ def prune(root: Path, camera_id: str, before: float) -> int:
     return n
 
 
+def _centre_in(b: Box, area: Box) -> bool:
+    cx, cy = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
+    return area[0] <= cx <= area[2] and area[1] <= cy <= area[3]
+
+
 class TrackView:
     """Regions for any frame time from stored samples: the union of the samples around it (the
     person is somewhere between them), or None when no sample is within ``tolerance`` seconds."""
@@ -174,15 +179,22 @@ class TrackView:
             return None
         return [b for s in near for b in s.boxes]
 
-    def apply(self, img: np.ndarray, ts: float, margin: float = 0.25) -> np.ndarray:
-        """A redacted copy of a frame taken at ``ts``: stored regions pixelated, or blurred whole."""
+    def apply(self, img: np.ndarray, ts: float, margin: float = 0.25, keep: Box | None = None) -> np.ndarray:
+        """A redacted copy of a frame taken at ``ts``: stored regions pixelated, or blurred whole.
+        ``keep`` (a subject access request's marked person, normalised) is left unredacted: the
+        regions whose centre lies in it are skipped, every other region is redacted as always."""
         found = self.boxes(ts)
         if found is None:
             return blur_whole(img)
         h, w = img.shape[:2]
-        px = [(b[0] * w, b[1] * h, b[2] * w, b[3] * h) for b in found]
+        px = [
+            (b[0] * w, b[1] * h, b[2] * w, b[3] * h) for b in found if keep is None or not _centre_in(b, keep)
+        ]
         out = img.copy()
-        pixelate(out, merge_boxes(px, grow=margin))
+        if keep is None:
+            pixelate(out, merge_boxes(px, grow=margin))
+        else:  # each region on its own: a union of neighbours' regions must not swallow the subject
+            pixelate(out, [merge_boxes([b], grow=margin)[0] for b in px])
         return out
 
 

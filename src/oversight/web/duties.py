@@ -85,7 +85,21 @@ def camera_reasons(old: CameraConfig | None, new: CameraConfig) -> list[str]:
     compared with the defaults."""
     red = old.redaction if old else RedactionConfig()
     rec = old.record if old else RecordConfig()
-    return redaction_weakened(red, new.redaction) + retention_changed(rec, new.record)
+    return (
+        redaction_weakened(red, new.redaction) + retention_changed(rec, new.record) + masks_weakened(old, new)
+    )
+
+
+def masks_weakened(old: CameraConfig | None, new: CameraConfig) -> list[str]:
+    """A privacy mask removed, moved, made liftable or tied to a preset, or a PTZ camera's presets
+    changed: each can show a private place that was hidden."""
+    if old is None:
+        return []
+    now = {m.id: m for m in new.masks}
+    out = [f"privacy mask {m.id} removed or changed" for m in old.masks if now.get(m.id) != m]
+    if old.ptz is not None and (new.ptz is None or set(new.ptz.presets) != set(old.ptz.presets)):
+        out.append("ptz presets changed")
+    return out
 
 
 def propose(

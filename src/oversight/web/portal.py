@@ -27,7 +27,7 @@ from oversight.events.models import ACK_REASONS, Alert
 from oversight.i18n import normalize, use
 from oversight.incidents.reports import incident_summary, response_report
 from oversight.permissions import PERMISSIONS
-from oversight.privacy import audit_trail
+from oversight.privacy import audit_trail, masks, sar
 from oversight.privacy.reports import REVEAL_SCOPE_COLUMNS, Block, collect_usage, pia_blocks
 from oversight.privacy.retention_report import RetentionReport, retention_report
 from oversight.store.db import Database
@@ -125,6 +125,7 @@ def camera_record(c: CameraConfig, cfg: SiteConfig, tx: dict[str, str]) -> dict[
         "retention_days": c.record.retention_days,
         "event_retention_days": c.record.event_retention_days,
         "masked_areas": _mask_count(c),
+        "privacy_masks": masks.counts(c),
         "faces_blurred": c.redaction.faces,
     }
 
@@ -185,8 +186,30 @@ def cameras_page(cfg: SiteConfig, tx: dict[str, str]) -> Page:
         ("map", "data/cameras.json", tx["cameras.map"]),
         ("h2", tx["cameras.table"], "cameras.table"),
         ("table", [tx[f"cameras.col.{k}"] for k in cols], rows),
+        *_mask_blocks(cfg, recs, tx),
     ]
     return Page("cameras", tx["nav.cameras"], blocks, {"cameras": recs})
+
+
+def _mask_blocks(cfg: SiteConfig, recs: list[dict[str, Any]], tx: dict[str, str]) -> list[Block]:
+    """Each camera's privacy masks: counts, and a schematic (polygons on a blank frame, no pixels)."""
+    kinds = ("permanent", "liftable", "presets")
+    rows = [
+        [r["id"], *(str(r["privacy_masks"][k]) for k in kinds)]
+        for r in recs
+        if any(r["privacy_masks"].values())
+    ]
+    drawings = [(c.id, masks.schematic_svg(c)) for c in cfg.cameras if c.masks]
+    return [
+        ("h2", tx["cameras.masks"], "cameras.masks"),
+        ("p", tx["cameras.masks.p"] if rows else tx["cameras.masks.none"]),
+        *(
+            [("table", [tx["cameras.col.id"], *(tx[f"cameras.masks.col.{k}"] for k in kinds)], rows)]
+            if rows
+            else []
+        ),
+        *([("schematic", drawings)] if drawings else []),
+    ]
 
 
 # ------------------------------------------------------------------ policy
@@ -339,7 +362,28 @@ def month_figures(db: Database, cfg: SiteConfig, start: datetime, end: datetime)
             "response_seconds": inc["response_seconds"],
         },
         "deletions": u.deletions,
+        "sar": sar_figures(db, start, end),
     }
+
+
+def sar_figures(db: Database, start: datetime, end: datetime) -> dict[str, Any]:
+    with db.session() as s:
+        return sar.figures(s, start, end)
+
+
+SAR_KEYS = ("received", "answered", "refused", "open", "overdue", "in_time", "median_days", "max_days")
+
+
+def _sar_blocks(months: Months, keys: list[str], tx: dict[str, str]) -> list[Block]:
+    rows = [
+        [k, *("-" if months[k]["sar"][x] is None else str(months[k]["sar"][x]) for x in SAR_KEYS)]
+        for k in keys
+    ]
+    return [
+        ("h2", tx["stats.sar"], "stats.sar"),
+        ("p", tx["stats.sar.p"]),
+        ("table", [tx["stats.month"], *(tx[f"stats.sar.{x}"] for x in SAR_KEYS)], rows),
+    ]
 
 
 def _p(st: dict[str, Any]) -> str:
@@ -464,6 +508,7 @@ def statistics_page(db: Database, cfg: SiteConfig, now: datetime, tx: dict[str, 
         *_access_reveal_blocks(months, keys, tx),
         *_export_incident_blocks(months, keys, tx),
         *_alert_blocks(months, keys, tx),
+        *_sar_blocks(months, keys, tx),
         *_retention_blocks(ret, months, keys, tx),
     ]
     cams = {c.camera_id: {"violations": c.violations, "held": c.held_segments} for c in ret.cameras}
@@ -612,6 +657,12 @@ def _block_html(blk: Block) -> str:
         return "<ul>" + "".join(f"<li>{e(str(x))}</li>" for x in blk[1]) + "</ul>"
     if kind == "links":
         return "<ul>" + "".join(f'<li><a href="{e(h)}">{e(t)}</a></li>' for h, t in blk[1]) + "</ul>"
+    if kind == "schematic":  # mask drawings: polygons on a blank frame, built by privacy.masks
+        return (
+            '<div class="masks">'
+            + "".join(f"<figure>{svg}<figcaption>{e(cam)}</figcaption></figure>" for cam, svg in blk[1])
+            + "</div>"
+        )
     if kind == "map":
         label = f' data-label="{e(blk[2])}"' if len(blk) > 2 else ""  # the drawing's words, translated here
         return f'<div class="camera-map" data-src="{e(blk[1])}"{label}></div>'

@@ -82,6 +82,14 @@ EN: dict[str, str] = {
     "cameras.mode.events": N_("records only around events"),
     "yes": N_("yes"),
     "no": N_("no"),
+    "cameras.masks": N_("Privacy masks"),
+    "cameras.masks.p": N_(
+        "Private places (windows and doors of homes, a yard) are painted black in every picture the system shows, records for export or plays back. Permanent masks are never lifted; liftable ones only under an approved reveal. A pan-tilt-zoom camera off its known positions shows nothing. Each drawing below is a schematic of the camera's view, the masks in black (permanent) or grey (liftable); it holds no camera picture."
+    ),
+    "cameras.masks.none": N_("No camera has a privacy mask."),
+    "cameras.masks.col.permanent": N_("Permanent masks"),
+    "cameras.masks.col.liftable": N_("Liftable masks"),
+    "cameras.masks.col.presets": N_("Camera positions with masks"),
     # policy
     "policy.h1": N_("Surveillance use policy"),
     "policy.intro": N_(
@@ -221,6 +229,18 @@ EN: dict[str, str] = {
     "stats.retention.col.violations": N_("Segments past policy"),
     "stats.retention.col.held": N_("Segments under hold"),
     "stats.none": N_("none"),
+    "stats.sar": N_("Subject access requests"),
+    "stats.sar.p": N_(
+        "Requests by people for their own footage, by the month they were received: how they ended and how fast (days from receipt to answer or refusal)."
+    ),
+    "stats.sar.received": N_("Received"),
+    "stats.sar.answered": N_("Answered with footage"),
+    "stats.sar.refused": N_("Refused"),
+    "stats.sar.open": N_("Open"),
+    "stats.sar.overdue": N_("Open past the legal deadline"),
+    "stats.sar.in_time": N_("Closed within the deadline"),
+    "stats.sar.median_days": N_("Median days to close"),
+    "stats.sar.max_days": N_("Longest (days)"),
     # audit
     "audit.h1": N_("Audit log digest"),
     "audit.intro": N_(
@@ -314,6 +334,7 @@ EN: dict[str, str] = {
     "stats.scope.col.7": N_("Status"),
     "unit.days": N_("{n:g} d"),
     "mapping.not_shown": N_("not shown: the system does not hold it; the controller publishes it"),
+    "mapping.el.33": N_("Requests by the public for their own footage"),
 }
 
 # The mapping table, in document order: (framework key, element key, page, section heading key
@@ -339,6 +360,7 @@ MAPPING: tuple[tuple[str, str, str, str | None], ...] = (
     ("mapping.fw.annual", "mapping.el.17", "statistics", "stats.retention"),
     ("mapping.fw.annual", "mapping.el.18", "statistics", "stats.alerts"),
     ("mapping.fw.annual", "mapping.el.19", "statistics", "stats.incidents"),
+    ("mapping.fw.annual", "mapping.el.33", "statistics", "stats.sar"),
     ("mapping.fw.annual", "mapping.el.20", "audit", None),
     ("mapping.fw.uk1", "mapping.el.21", "policy", "policy.purpose"),
     ("mapping.fw.uk2", "mapping.el.22", "pia", None),

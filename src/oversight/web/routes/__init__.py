@@ -16,6 +16,7 @@ from oversight.web.routes import (
     privacy,
     ptz,
     public,
+    sar,
     users,
 )
 
@@ -36,4 +37,5 @@ ROUTERS = (
     i18n.router,
     console.router,
     ptz.router,
+    sar.router,
 )

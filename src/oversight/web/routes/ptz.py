@@ -85,6 +85,14 @@ def _sync_analytics(ctx: AppContext, cam: CameraConfig, client: PtzCamera) -> bo
     return not pause
 
 
+# after a command, the preset the camera is at: off every preset while moving ("" matches none)
+PLACES: dict[str, Any] = {
+    "ptz.move": lambda cam, detail: "",
+    "ptz.home": lambda cam, detail: cam.ptz.home_preset if cam.ptz else None,
+    "ptz.preset.goto": lambda cam, detail: detail["preset"],
+}
+
+
 async def _command(
     request: Request, camera_id: str, who: Principal, action: str, detail: dict[str, Any], run: Any
 ) -> dict[str, Any]:
@@ -96,6 +104,10 @@ async def _command(
     except PtzError as exc:
         raise HTTPException(502, str(exc)) from None
     analysing = _sync_analytics(ctx, cam, client)
+    if action in PLACES:  # where privacy masks are placed (privacy.masks reads the worker's preset)
+        worker = getattr(ctx.runtime, "workers", {}).get(cam.id) if ctx.runtime is not None else None
+        if worker is not None:
+            worker.ptz_preset = PLACES[action](cam, detail)
     with ctx.db.session() as s:
         audit(s, who, action, "camera", camera_id, detail={**detail, "at_home": client.at_home})
     return {"at_home": client.at_home, "analytics": "running" if analysing else "paused", "result": result}
