@@ -37,7 +37,7 @@ PUBLIC = {
     ("GET", "/public/{file}"),
     ("GET", "/public/data/{file}"),
 }
-PUBLIC_MOUNTS = {"/static"}
+PUBLIC_MOUNTS = {"/static", "/vendor/maplibre-gl"}  # the npm MapLibre build, when installed
 SOCKETS = {
     "/api/ws": "events.stream",
     "/api/live.ws": "footage.live",

@@ -11,6 +11,7 @@ from oversight.web.routes import (
     holds,
     incidents,
     live,
+    maps,
     privacy,
     public,
     users,
@@ -30,4 +31,5 @@ ROUTERS = (
     alerts.router,
     health.router,
     public.router,
+    maps.router,
 )
