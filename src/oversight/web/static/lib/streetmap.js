@@ -26,7 +26,7 @@ export function loadMapLibre() {
 }
 
 const PRIORITY_COLORS = { P1: "#e0625a", P2: "#e89a3c", P3: "#d9c94a", P4: "#6fa8dc" };
-const UNIT_COLORS = { available: "#5fb36b", dispatched: "#e89a3c", en_route: "#e89a3c", on_scene: "#b48ee0", out_of_service: "#6b7682" };
+const UNIT_COLORS = { available: "#4aa3df", dispatched: "#e89a3c", en_route: "#e89a3c", on_scene: "#b48ee0", out_of_service: "#6b7682" };
 const EMPTY = { type: "FeatureCollection", features: [] };
 
 function baseStyle(info) {
@@ -73,7 +73,6 @@ function cone(c) {
 function camColor(c) { return c.active_alerts ? "#e0625a" : c.online ? "#5fb36b" : "#6b7682"; }
 
 function age(iso) {
-  if (!iso) return "unknown";
   const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
   return s < 90 ? `${Math.round(s)} s` : s < 5400 ? `${Math.round(s / 60)} min` : `${Math.round(s / 3600)} h`;
 }
@@ -109,7 +108,7 @@ export function streetMap(gl, el, info, data, { go }) {
     map.on("mouseenter", layer, (e) => {
       map.getCanvas().style.cursor = "pointer";
       const p = e.features[0].properties;
-      const text = layer === "units" ? `${p.name}: ${p.status.replace(/_/g, " ")}, position ${age(p.at)} old`
+      const text = layer === "units" ? `${p.name}: ${p.status.replace(/_/g, " ")}, ${p.at ? `position ${age(p.at)} old` : "at its configured position"}`
         : layer === "incidents" ? `${p.name} (${p.priority}, ${p.status})` : `${p.name} (${p.status}${p.alerts ? `, ${p.alerts} open alerts` : ""})`;
       popup.setLngLat(e.features[0].geometry.coordinates).setText(text).addTo(map);
     });

@@ -28,7 +28,7 @@ async function renderStreets(el, ctx, gl, info, cams) {
   const { h, api, go, onMessage, onCleanup } = ctx;
   const dot = (color, text) => h("span", {}, h("i", { style: "background:" + color }), text);
   const legend = h("div", { class: "legend" }, dot("#5fb36b", "camera online"), dot("#6b7682", "camera offline"), dot("#e0625a", "open alert / P1 incident"),
-    dot("#e89a3c", "P2 incident / unit busy"), dot("#5fb36b", "unit available"));
+    dot("#e89a3c", "P2 incident / unit busy"), dot("#4aa3df", "unit available"));
   const box = h("div", { class: "streetmap", id: "streetmap", "aria-label": "Street map" });
   el.append(h("div", { class: "toolbar" }, h("h1", { style: "margin:0" }, title), h("span", { class: "spacer" }), legend), box);
   let data = await layersData(ctx, cams);
