@@ -39,6 +39,7 @@ def cfg(tiles: Path) -> SiteConfig:
         "streams": {"record": "/dev/null"},
         "detect": {"width": 320, "height": 180, "detector": "none"},
     }
+    unit = {"id": "P-1", "type": "police", "lat": CENTER[0] - BLOCK, "lon": CENTER[1]}
     fov = {"direction_deg": 45, "angle_deg": 70, "range_m": 80}
     return SiteConfig.model_validate(
         {
@@ -49,7 +50,7 @@ def cfg(tiles: Path) -> SiteConfig:
                 {**cam, "id": "north", "name": "North corner",
                  "location": {"lat": CENTER[0] + 2 * BLOCK, "lon": CENTER[1] + 2 * BLOCK}},
             ],
-            "incidents": {"units": [{"id": "P-1", "type": "police", "lat": CENTER[0] - BLOCK, "lon": CENTER[1]}]},
+            "incidents": {"units": [unit]},
         }
     )  # fmt: skip
 
@@ -148,7 +149,9 @@ def test_map_draws_streets_cameras_and_a_moving_unit(site: tuple[str, AppContext
         # AVL: the unit's GPS position arrives through the API; the open map moves it, no reload
         before = unit_pixel(page)
         r = httpx.post(
-            f"{base}/api/units/P-1/location", json={"lat": CENTER[0] + BLOCK, "lon": CENTER[1] + BLOCK}, headers=auth
+            f"{base}/api/units/P-1/location",
+            json={"lat": CENTER[0] + BLOCK, "lon": CENTER[1] + BLOCK},
+            headers=auth,
         )
         assert r.status_code == 200, r.text
         page.wait_for_function(
@@ -169,8 +172,10 @@ def test_map_draws_streets_cameras_and_a_moving_unit(site: tuple[str, AppContext
         page.mouse.click(*page_point(page, "cameras", "north"))
         page.wait_for_url("**/#/camera/north")
         page.goto(base + "/#/map")  # and an incident opens its page
-        page.wait_for_function("() => window.__oversightMap && window.__oversightMap.loaded()"
-                               " && window.__oversightMap.queryRenderedFeatures({ layers: ['incidents'] }).length")
+        page.wait_for_function(
+            "() => window.__oversightMap && window.__oversightMap.loaded()"
+            " && window.__oversightMap.queryRenderedFeatures({ layers: ['incidents'] }).length"
+        )
         page.mouse.click(*page_point(page, "incidents", inc.json()["id"]))
         page.wait_for_url(f"**/#/incidents/{inc.json()['id']}")
         browser.close()

@@ -109,3 +109,18 @@ def test_cameras_carry_their_field_of_view(db, tmp_path: Path) -> None:  # type:
     login(c, "viewer")
     fov = c.get("/api/cameras").json()[0]["field_of_view"]
     assert (fov["direction_deg"], fov["angle_deg"], fov["range_m"]) == (90, 50, 40)
+
+
+def test_demo_site_has_streets_under_its_cameras(tmp_path: Path) -> None:
+    from oversight.demo.site import demo_site
+
+    cfg = demo_site(tmp_path, None, synthetic=True)
+    assert cfg.site.map_tiles and Path(cfg.site.map_tiles).is_relative_to(tmp_path)
+    tf = TileFile(Path(cfg.site.map_tiles))
+    west, south, east, north = tf.bounds
+    for cam in cfg.cameras:
+        loc, fov = cam.location, cam.field_of_view
+        assert loc and loc.lat is not None and loc.lon is not None and fov is not None
+        assert west < loc.lon < east and south < loc.lat < north, cam.id
+        raw = tf.tile(16, *tile_of(loc.lat, loc.lon, 16))
+        assert raw and mapbox_vector_tile.decode(gzip.decompress(raw))["streets"]["features"]

@@ -58,8 +58,12 @@ def _location(index: int) -> dict:
     corner = ((index % 2) - 0.5, (index // 2 % 2) - 0.5)  # around the central square
     lat = DEMO_CENTER[0] + corner[1] * 2 * BLOCK_DEG
     lon = DEMO_CENTER[1] + corner[0] * 2 * BLOCK_DEG / 0.9121  # cos(24.19°): metres per degree east
-    return {"x": round(0.15 + 0.22 * (index % 4), 2), "y": 0.35 + 0.3 * (index // 4 % 2),
-            "lat": round(lat, 6), "lon": round(lon, 6)}
+    return {
+        "x": round(0.15 + 0.22 * (index % 4), 2),
+        "y": 0.35 + 0.3 * (index // 4 % 2),
+        "lat": round(lat, 6),
+        "lon": round(lon, 6),
+    }
 
 
 def demo_map(data_dir: Path) -> Path:

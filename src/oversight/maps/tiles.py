@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import mapbox_vector_tile
+import numpy as np
+import shapely
 from pmtiles.reader import MmapSource, Reader
 from pmtiles.tile import Compression, TileType, zxy_to_tileid
 from pmtiles.writer import Writer
-import numpy as np
-import shapely
 from shapely.geometry import box, shape
 
 R = 6378137.0  # the Web Mercator sphere, metres
@@ -179,8 +179,12 @@ def street_grid(lat: float, lon: float, blocks: int = 6, block_m: float = 110.0)
         for j in range(blocks):
             a, b = lon + (i - half) * dlon, lat + (j - half) * dlat
             m = 0.15
-            ring = [[a + m * dlon, b + m * dlat], [a + (1 - m) * dlon, b + m * dlat],
-                    [a + (1 - m) * dlon, b + (1 - m) * dlat], [a + m * dlon, b + (1 - m) * dlat]]
+            ring = [
+                [a + m * dlon, b + m * dlat],
+                [a + (1 - m) * dlon, b + m * dlat],
+                [a + (1 - m) * dlon, b + (1 - m) * dlat],
+                [a + m * dlon, b + (1 - m) * dlat],
+            ]
             ring.append(ring[0])
             geom = {"type": "Polygon", "coordinates": [ring]}
             feats.append({"type": "Feature", "geometry": geom, "properties": {"layer": "blocks"}})
@@ -202,8 +206,10 @@ class TileFile:
         self.min_zoom, self.max_zoom = int(header["min_zoom"]), int(header["max_zoom"])
         e7 = 10_000_000
         self.bounds = (
-            header["min_lon_e7"] / e7, header["min_lat_e7"] / e7,
-            header["max_lon_e7"] / e7, header["max_lat_e7"] / e7,
+            header["min_lon_e7"] / e7,
+            header["min_lat_e7"] / e7,
+            header["max_lon_e7"] / e7,
+            header["max_lat_e7"] / e7,
         )
         self.layers = [str(v.get("id")) for v in self._reader.metadata().get("vector_layers", [])]
 

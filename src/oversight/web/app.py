@@ -28,7 +28,9 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 # MapLibre comes from npm (package.json at the repository root, `npm ci` in scripts/venv.sh); only its
 # dist folder is served, and the map page falls back to its canvas when it is absent.
-NODE_MODULES = Path(os.environ.get("OVERSIGHT_NODE_MODULES") or Path(__file__).resolve().parents[3] / "node_modules")
+NODE_MODULES = Path(
+    os.environ.get("OVERSIGHT_NODE_MODULES") or Path(__file__).resolve().parents[3] / "node_modules"
+)
 MAPLIBRE_DIST = NODE_MODULES / "maplibre-gl" / "dist"
 
 # No inline script or style at all: the UI builds elements with textContent and styles them through

@@ -60,7 +60,9 @@ def map_info(request: Request, who: Principal = Depends(require("site.view"))) -
 
 
 @router.get("/tiles/{z}/{x}/{y}.pbf")
-def tile(z: int, x: int, y: int, request: Request, who: Principal = Depends(require("site.view"))) -> Response:
+def tile(
+    z: int, x: int, y: int, request: Request, who: Principal = Depends(require("site.view"))
+) -> Response:
     data = _tiles(request).tile(z, x, y)
     if data is None:
         return Response(status_code=204)  # no streets there: MapLibre draws an empty tile

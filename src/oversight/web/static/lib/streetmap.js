@@ -29,18 +29,28 @@ const PRIORITY_COLORS = { P1: "#e0625a", P2: "#e89a3c", P3: "#d9c94a", P4: "#6fa
 const UNIT_COLORS = { available: "#4aa3df", dispatched: "#e89a3c", en_route: "#e89a3c", on_scene: "#b48ee0", out_of_service: "#6b7682" };
 const EMPTY = { type: "FeatureCollection", features: [] };
 
+// The city's file may follow Oversight's own schema (`oversight map tiles`: streets, blocks), the
+// OpenMapTiles schema (planetiler: transportation, building, water) or Protomaps' (pmtiles extract:
+// roads, buildings, water): the first layer present of each kind is drawn.
+const pick = (layers, names) => names.find(n => layers.includes(n));
+const MAJOR = ["primary", "motorway", "trunk", "highway", "major_road"];
+
 function baseStyle(info) {
   const tiles = { type: "vector", tiles: [location.origin + "/api/map/tiles/{z}/{x}/{y}.pbf"], minzoom: info.min_zoom, maxzoom: info.max_zoom, bounds: info.bounds };
   const geo = (name) => [name, { type: "geojson", data: EMPTY }];
+  const streets = pick(info.layers, ["streets", "transportation", "roads"]), blocks = pick(info.layers, ["blocks", "building", "buildings"]);
+  const water = pick(info.layers, ["water"]);
+  const kind = ["coalesce", ["get", "class"], ["get", "kind"], ""];
+  const base = [{ id: "background", type: "background", paint: { "background-color": "#161c22" } }];
+  if (water) base.push({ id: "water", type: "fill", source: "streets", "source-layer": water, paint: { "fill-color": "#1b2a3a" } });
+  if (blocks) base.push({ id: "blocks", type: "fill", source: "streets", "source-layer": blocks, paint: { "fill-color": "#1f272f" } });
+  if (streets) base.push({ id: "streets", type: "line", source: "streets", "source-layer": streets, filter: ["in", ["geometry-type"], ["literal", ["LineString", "MultiLineString"]]],
+    paint: { "line-color": ["match", kind, MAJOR, "#7d8a96", "#4b5763"],
+      "line-width": ["interpolate", ["linear"], ["zoom"], 12, 1, 17, ["match", kind, MAJOR, 9, 5]] } });
   return {
     version: 8,
     sources: Object.fromEntries([["streets", tiles], ...["fov", "cameras", "incidents", "units"].map(geo)]),
-    layers: [
-      { id: "background", type: "background", paint: { "background-color": "#161c22" } },
-      { id: "blocks", type: "fill", source: "streets", "source-layer": "blocks", paint: { "fill-color": "#1f272f" } },
-      { id: "streets", type: "line", source: "streets", "source-layer": "streets",
-        paint: { "line-color": ["match", ["get", "class"], "primary", "#7d8a96", "#4b5763"],
-          "line-width": ["interpolate", ["linear"], ["zoom"], 12, 1, 17, ["match", ["get", "class"], "primary", 9, 5]] } },
+    layers: [...base,
       { id: "fov", type: "fill", source: "fov", paint: { "fill-color": ["get", "color"], "fill-opacity": 0.18 } },
       { id: "alerts", type: "circle", source: "cameras", filter: [">", ["get", "alerts"], 0],
         paint: { "circle-radius": 16, "circle-color": "rgba(0,0,0,0)", "circle-stroke-color": "#e0625a", "circle-stroke-width": 3 } },
