@@ -15,8 +15,10 @@ import pytest
 pytest.importorskip("playwright.sync_api")
 
 from oversight.config.schema import SiteConfig  # noqa: E402
+from oversight.events.models import Alert  # noqa: E402
 from oversight.events.bus import EventBus  # noqa: E402
 from oversight.maps.tiles import street_grid, write_pmtiles  # noqa: E402
+from oversight.store.base import utcnow  # noqa: E402
 from oversight.store.db import Database  # noqa: E402
 from oversight.web.app import MAPLIBRE_DIST  # noqa: E402
 from oversight.web.auth import create_api_token, create_user  # noqa: E402
@@ -69,6 +71,11 @@ def site(db: Database, tmp_path: Path) -> Iterator[tuple[str, AppContext]]:
     ctx = AppContext(cfg=c, db=db, bus=EventBus(), runtime=rt)
     with db.session() as s:
         create_user(s, "olga", PW, "operator")
+        now = utcnow()
+        s.add(
+            Alert(kind="rule", camera_id="north", rule_id="fence", priority="P2", sound="alarm",
+                  title="person in zone", occurrences=1, opened_at=now, updated_at=now, data={})
+        )  # fmt: skip
     with BackgroundServer(ctx) as url:
         yield url, ctx
     rt.stop()
@@ -140,6 +147,7 @@ def test_map_draws_streets_cameras_and_a_moving_unit(site: tuple[str, AppContext
         assert {"Calle 4", "Avenida 4"} <= streets, streets  # the primary streets through the centre
         cams = {f["props"]["id"]: f["props"] for f in rendered(page, "cameras")}
         assert set(cams) == {"plaza", "north"} and cams["plaza"]["color"] == "#5fb36b"  # online
+        assert [f["props"]["id"] for f in rendered(page, "alerts")] == ["north"]  # its open alert's ring
         assert len(rendered(page, "fov")) == 1  # only the plaza camera states its field of view
         incs = rendered(page, "incidents")
         assert [(i["props"]["id"], i["props"]["priority"]) for i in incs] == [(inc.json()["id"], "P1")]
