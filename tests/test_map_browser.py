@@ -15,8 +15,8 @@ import pytest
 pytest.importorskip("playwright.sync_api")
 
 from oversight.config.schema import SiteConfig  # noqa: E402
-from oversight.events.models import Alert  # noqa: E402
 from oversight.events.bus import EventBus  # noqa: E402
+from oversight.events.models import Alert  # noqa: E402
 from oversight.maps.tiles import street_grid, write_pmtiles  # noqa: E402
 from oversight.store.base import utcnow  # noqa: E402
 from oversight.store.db import Database  # noqa: E402
