@@ -184,6 +184,9 @@ def test_map_draws_streets_cameras_and_a_moving_unit(site: tuple[str, AppContext
             "() => window.__oversightMap && window.__oversightMap.loaded()"
             " && window.__oversightMap.queryRenderedFeatures({ layers: ['incidents'] }).length"
         )
+        page.set_viewport_size({"width": 390, "height": 844})  # a supervisor's phone
+        page.wait_for_function("() => window.__oversightMap.loaded()")
+        page.screenshot(path=str(ARTIFACTS / "map-3-phone.png"))
         page.mouse.click(*page_point(page, "incidents", inc.json()["id"]))
         page.wait_for_url(f"**/#/incidents/{inc.json()['id']}")
         browser.close()
