@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Creates .venv and installs Oversight into it (editable), with the extras named in $1 (e.g. "test").
+# Creates .venv and installs Oversight into it (editable), with the extras named in $1 (e.g. "test"),
+# and the npm packages of package-lock.json into node_modules.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -13,4 +14,9 @@ if [ -n "$extras" ]; then
   case ",$extras," in *,test,*) .venv/bin/python -m pip install -q --no-deps "ipycam>=1.3,<2" ;; esac
 else
   .venv/bin/python -m pip install -q -e .
+fi
+# The browser libraries the UI serves (MapLibre for the street map) from the lockfile; without npm
+# the map page draws its plain canvas and says why.
+if command -v npm >/dev/null; then
+  npm ci --no-audit --no-fund --silent || echo "npm ci failed: the map page will use its plain canvas" >&2
 fi

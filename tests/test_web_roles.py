@@ -39,7 +39,7 @@ PUBLIC = {
     ("GET", "/public/data/{file}"),
     ("GET", "/api/i18n/catalog"),  # the log-in page is translated too: message texts only
 }
-PUBLIC_MOUNTS = {"/static"}
+PUBLIC_MOUNTS = {"/static", "/vendor/maplibre-gl"}  # the npm MapLibre build, when installed
 SOCKETS = {
     "/api/ws": "events.stream",
     "/api/live.ws": "footage.live",

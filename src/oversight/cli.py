@@ -34,6 +34,9 @@ app.add_typer(users_app, name="users")
 from oversight.bench.cli import bench_app  # noqa: E402
 
 app.add_typer(bench_app, name="bench")
+from oversight.maps.cli import map_app  # noqa: E402
+
+app.add_typer(map_app, name="map")
 from oversight.cluster.cli import cluster_app  # noqa: E402  (no Ray import until a cluster command runs)
 
 app.add_typer(cluster_app, name="cluster")

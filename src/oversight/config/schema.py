@@ -177,6 +177,7 @@ class SiteSettings(Strict):
     max_hold_days: float = Field(365.0, gt=0, le=MAX_RETENTION_DAYS)  # an evidence hold lapses unless renewed
     mqtt: MqttConfig | None = None
     site_plan: str | None = None  # image path for the map page
+    map_tiles: str | None = None  # a PMTiles file of vector tiles (streets) for the map page; docs/map.md
     controller: str = "the city"  # the data controller named in reports
     audit: AuditSettings = Field(default_factory=AuditSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)

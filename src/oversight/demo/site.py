@@ -9,10 +9,14 @@ import av
 
 from oversight.config.schema import SiteConfig
 from oversight.demo.footage import generate
+from oversight.maps.tiles import street_grid, write_pmtiles
 from oversight.recording.segment import RECORDABLE_CODECS
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".ts"}
 MAX_CAMERAS = 4
+# The demo's streets: a grid of blocks around a square in San Salvador de Jujuy, tiled offline at start.
+DEMO_CENTER = (-24.1858, -65.2995)
+BLOCK_DEG = 110.0 / 111_320.0  # one 110 m block in latitude
 
 
 def find_footage(explicit: Path | None) -> list[Path]:
@@ -49,6 +53,26 @@ def _detect_size(w: int, h: int, max_w: int = 480) -> tuple[int, int]:
     return max_w, max(64, int(round(h * max_w / w / 2)) * 2)
 
 
+def _location(index: int) -> dict:
+    """On the site plan (x, y) and at a street corner of the demo grid (lat, lon)."""
+    corner = ((index % 2) - 0.5, (index // 2 % 2) - 0.5)  # around the central square
+    lat = DEMO_CENTER[0] + corner[1] * 2 * BLOCK_DEG
+    lon = DEMO_CENTER[1] + corner[0] * 2 * BLOCK_DEG / 0.9121  # cos(24.19°): metres per degree east
+    return {
+        "x": round(0.15 + 0.22 * (index % 4), 2),
+        "y": 0.35 + 0.3 * (index // 4 % 2),
+        "lat": round(lat, 6),
+        "lon": round(lon, 6),
+    }
+
+
+def demo_map(data_dir: Path) -> Path:
+    """The demo's street tiles, written into its data dir (a fraction of a second)."""
+    out = data_dir / "map" / "streets.pmtiles"
+    write_pmtiles(street_grid(*DEMO_CENTER), out)
+    return out
+
+
 def camera_entry(index: int, cam_id: str, clip: Path, detector: str, model: Path | None) -> dict:
     w0, h0, codec = _probe(clip)
     w, h = _detect_size(w0, h0)
@@ -71,7 +95,8 @@ def camera_entry(index: int, cam_id: str, clip: Path, detector: str, model: Path
         not in RECORDABLE_CODECS,  # the demo records all its footage, says so when it costs
         "loop": True,
         "realtime": True,
-        "location": {"x": round(0.15 + 0.22 * (index % 4), 2), "y": 0.35 + 0.3 * (index // 4 % 2)},
+        "location": _location(index),
+        "field_of_view": {"direction_deg": (45 + 90 * index) % 360, "angle_deg": 70, "range_m": 70},
         "detect": detect,
         "record": {"segment_seconds": 6, "retention_days": 1, "event_retention_days": 2},
         "rules": [
@@ -126,7 +151,12 @@ def demo_site(
     ]
     return SiteConfig.model_validate(
         {
-            "site": {"name": "Oversight demo", "data_dir": str(data_dir), "controller": "Demo city"},
+            "site": {
+                "name": "Oversight demo",
+                "data_dir": str(data_dir),
+                "controller": "Demo city",
+                "map_tiles": str(demo_map(data_dir)),
+            },
             "cameras": cameras,
         }
     )

@@ -292,7 +292,7 @@ class Dispatch(Journal):
         if status == "available":
             values["incident_id"] = None
         if lat is not None or x is not None:
-            values.update(lat=lat, lon=lon, x=x, y=y)
+            values.update(lat=lat, lon=lon, x=x, y=y, location_at=now)
         res = session.execute(
             update(ResponseUnit)
             .where(ResponseUnit.id == unit_id, ResponseUnit.status == cur)
@@ -344,5 +344,6 @@ class Dispatch(Journal):
         self._check_location(lat, lon, x, y, None)
         unit = self.get_unit(session, unit_id)
         unit.lat, unit.lon, unit.x, unit.y = lat, lon, x, y
+        unit.location_at = utcnow()
         self._unit_changed(session, unit, "location", actor)
         return unit

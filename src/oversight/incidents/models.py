@@ -86,6 +86,8 @@ class ResponseUnit(Base):
     y: Mapped[float | None] = mapped_column(Float, nullable=True)
     incident_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # current assignment
     status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # when the position last arrived (AVL or a dispatcher); None: the configured station position
+    location_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     __table_args__ = (Index("ix_response_units_status", "status"),)
 
 

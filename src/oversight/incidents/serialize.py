@@ -58,6 +58,7 @@ def unit_dict(u: ResponseUnit) -> dict[str, Any]:
         "status": u.status,
         "station": u.station,
         "location": {"lat": u.lat, "lon": u.lon, "x": u.x, "y": u.y},
+        "location_at": iso(u.location_at),  # None: the configured position, not a live one
         "incident_id": u.incident_id,
         "status_changed_at": iso(u.status_changed_at),
     }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,12 @@ from oversight.web.limits import BodyLimit
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
+# MapLibre comes from npm (package.json at the repository root, `npm ci` in scripts/venv.sh); only its
+# dist folder is served, and the map page falls back to its canvas when it is absent.
+NODE_MODULES = Path(
+    os.environ.get("OVERSIGHT_NODE_MODULES") or Path(__file__).resolve().parents[3] / "node_modules"
+)
+MAPLIBRE_DIST = NODE_MODULES / "maplibre-gl" / "dist"
 
 # No inline script or style at all: the UI builds elements with textContent and styles them through
 # the CSSOM, so markup smuggled into a camera name or a note has nothing to run with.
@@ -74,6 +81,8 @@ def create_app(ctx: AppContext) -> FastAPI:
 
     app.add_middleware(BodyLimit)  # outermost: a huge body is refused before anything reads it
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    if (MAPLIBRE_DIST / "maplibre-gl-csp.js").is_file():
+        app.mount("/vendor/maplibre-gl", StaticFiles(directory=MAPLIBRE_DIST), name="maplibre")
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:

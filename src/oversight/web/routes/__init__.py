@@ -13,6 +13,7 @@ from oversight.web.routes import (
     i18n,
     incidents,
     live,
+    maps,
     privacy,
     ptz,
     public,
@@ -38,4 +39,5 @@ ROUTERS = (
     console.router,
     ptz.router,
     sar.router,
+    maps.router,
 )

@@ -50,6 +50,7 @@ class CameraOut(BaseModel):
     online: bool
     status: dict[str, Any]
     location: Location | None
+    field_of_view: dict[str, Any] | None = None  # direction_deg, angle_deg, range_m: the map's cone
     active_alerts: int
     detect_width: int
     detect_height: int
@@ -155,6 +156,7 @@ def _camera_out(ctx: AppContext, cam: CameraConfig, alerts: dict[str, int]) -> C
         online=bool(st.get("online")),
         status=st,
         location=loc,
+        field_of_view=cam.field_of_view.model_dump() if cam.field_of_view else None,
         active_alerts=alerts.get(cam.id, 0),
         detect_width=cam.detect.width,
         detect_height=cam.detect.height,

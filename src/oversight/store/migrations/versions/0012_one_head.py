@@ -1,13 +1,16 @@
-"""One head again: this session's branches (health, language, camera groups, ...) meet.
+"""One head again: this session's branches (console views, camera groups, health, language, map, privacy masks) meet.
 
 Revision ID: 0012_one_head
 """
 
 revision = "0012_one_head"
 down_revision = (
+    "0011_console_views",
     "0011_groups",
     "0011_health",
     "0011_i18n",
+    "0011_map",
+    "0011_masks",
 )
 branch_labels = None
 depends_on = None

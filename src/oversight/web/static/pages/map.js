@@ -1,21 +1,68 @@
-// Map: cameras on the site plan (x, y in 0..1) or by latitude/longitude on a plain canvas.
-// No internet tiles: works in an isolated control room.
+// Map: streets from the city's own tile file (MapLibre, lib/streetmap.js) with cameras, alerts,
+// incidents and units; cameras on the site plan (x, y in 0..1) for campuses; a plain canvas by
+// latitude/longitude when there are no tiles or MapLibre is not installed. No internet needed.
+import { loadMapLibre, streetMap } from "../lib/streetmap.js";
 import { t, tn } from "../lib/i18n.js";
+
 export const title = t("Map");
 export const permission = "site.view";
 
 export async function render(el, ctx) {
+  const { api, site } = ctx;
+  const cams = await api("/api/cameras");
+  const planned = site && site.has_site_plan && cams.some(c => c.location && c.location.x != null);
+  const info = planned ? { tiles: false } : await api("/api/map").catch(() => ({ tiles: false }));
+  if (!info.tiles) return renderCanvas(el, ctx, cams, info.error ? "Street map unavailable: " + info.error : "");
+  const gl = await loadMapLibre();
+  if (!gl) return renderCanvas(el, ctx, cams, "Street map unavailable: the MapLibre package is not installed on the server (run npm ci). Showing the plain map.");
+  return renderStreets(el, ctx, gl, info, cams);
+}
+
+async function layersData(ctx, cams) {
+  const { api, can, me } = ctx;
+  const dispatch = can(me, "incidents.read");
+  const [incidents, units] = dispatch ? await Promise.all([api("/api/incidents").catch(() => []), api("/api/units").catch(() => [])]) : [[], []];
+  return { cameras: cams, incidents, units };
+}
+
+async function renderStreets(el, ctx, gl, info, cams) {
+  const { h, api, go, onMessage, onCleanup } = ctx;
+  const dot = (color, text) => h("span", {}, h("i", { style: "background:" + color }), text);
+  const legend = h("div", { class: "legend" }, dot("#5fb36b", "camera online"), dot("#6b7682", "camera offline"), dot("#e0625a", "open alert / P1 incident"),
+    dot("#e89a3c", "P2 incident / unit busy"), dot("#4aa3df", "unit available"));
+  const box = h("div", { class: "streetmap", id: "streetmap", "aria-label": "Street map" });
+  el.append(h("div", { class: "toolbar" }, h("h1", { style: "margin:0" }, title), h("span", { class: "spacer" }), legend), box);
+  let data = await layersData(ctx, cams);
+  const view = streetMap(gl, box, info, data, { go });
+  window.__oversightMap = view.map;  // for the browser test and the console
+  onCleanup(() => { view.map.remove(); delete window.__oversightMap; });
+  async function refresh() {
+    const fresh = await api("/api/cameras").catch(() => data.cameras);
+    data = { ...(await layersData(ctx, fresh)) }; view.update(data);
+  }
+  let pending = null;  // many events in a burst -> one refresh
+  const soon = () => { if (!pending) pending = setTimeout(() => { pending = null; refresh(); }, 1000); };
+  onCleanup(() => clearTimeout(pending));
+  onCleanup(onMessage((m) => {
+    if (m.topic === "unit" && m.data.unit) {  // AVL and status changes move the unit at once
+      const u = m.data.unit, units = data.units.filter(x => x.id !== u.id);
+      data = { ...data, units: [...units, u] }; view.update(data);
+    } else if (m.topic === "incident" || m.topic === "alert" || m.topic === "alert.ack" || (m.topic === "camera.status" && "online" in m.data)) soon();
+  }));
+}
+
+function renderCanvas(el, ctx, cams, note) {
   const { h, api, go, onMessage, onCleanup, site } = ctx;
-  let cams = await api("/api/cameras");
   const canvas = h("canvas", { class: "map", tabindex: 0, "aria-label": t("Camera map") });
   const legend = h("div", { class: "legend" }, h("span", {}, h("i", { style: "background:#5fb36b" }), t("online")),
     h("span", {}, h("i", { style: "background:#6b7682" }), t("offline")), h("span", {}, h("i", { style: "background:#e0625a" }), t("active alert")));
   const unplaced = h("p", { class: "muted small" });
   el.append(h("div", { class: "toolbar" }, h("h1", { style: "margin:0" }, title), h("span", { class: "spacer" }), legend), h("div", { class: "map-wrap" }, canvas), unplaced);
+  if (note) el.append(h("p", { class: "muted small", id: "map-note" }, note));
   let plan = null, hits = [];
   if (site && site.has_site_plan) {
     plan = new Image(); plan.src = "/api/site/plan";
-    await new Promise(r => { plan.onload = r; plan.onerror = () => { plan = null; r(); }; });
+    plan.onload = () => draw(); plan.onerror = () => { plan = null; draw(); };
   }
   function draw() {
     const r = canvas.getBoundingClientRect(), dpr = window.devicePixelRatio || 1;
@@ -24,7 +71,7 @@ export async function render(el, ctx) {
     const W = r.width, H = r.height, pad = 40;
     g.fillStyle = "#161c22"; g.fillRect(0, 0, W, H);
     let place;
-    const usePlan = plan && cams.some(c => c.location && c.location.x != null);
+    const usePlan = plan && plan.complete && plan.naturalWidth && cams.some(c => c.location && c.location.x != null);
     if (usePlan) {
       const s = Math.min(W / plan.width, H / plan.height), iw = plan.width * s, ih = plan.height * s, ox = (W - iw) / 2, oy = (H - ih) / 2;
       g.globalAlpha = 0.8; g.drawImage(plan, ox, oy, iw, ih); g.globalAlpha = 1;
