@@ -84,7 +84,11 @@ EN: dict[str, str] = {
     "no": N_("no"),
     "cameras.masks": N_("Privacy masks"),
     "cameras.masks.p": N_(
-        "Private places (windows and doors of homes, a yard) are painted black in every picture the system shows, records for export or plays back. Permanent masks are never lifted; liftable ones only under an approved reveal. A pan-tilt-zoom camera off its known positions shows nothing. Each drawing below is a schematic of the camera's view, the masks in black (permanent) or grey (liftable); it holds no camera picture."
+        "Private places (windows and doors of homes, a yard) are painted black in every picture the"
+        " system shows, records for export or plays back. Permanent masks are never lifted; "
+        "liftable ones only under an approved reveal. A pan-tilt-zoom camera off its known "
+        "positions shows nothing. Each drawing below is a schematic of the camera's view, the masks"
+        " in black (permanent) or grey (liftable); it holds no camera picture."
     ),
     "cameras.masks.none": N_("No camera has a privacy mask."),
     "cameras.masks.col.permanent": N_("Permanent masks"),
@@ -231,7 +235,8 @@ EN: dict[str, str] = {
     "stats.none": N_("none"),
     "stats.sar": N_("Subject access requests"),
     "stats.sar.p": N_(
-        "Requests by people for their own footage, by the month they were received: how they ended and how fast (days from receipt to answer or refusal)."
+        "Requests by people for their own footage, by the month they were received: how they ended "
+        "and how fast (days from receipt to answer or refusal)."
     ),
     "stats.sar.received": N_("Received"),
     "stats.sar.answered": N_("Answered with footage"),

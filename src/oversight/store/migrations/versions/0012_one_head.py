@@ -1,4 +1,5 @@
-"""One head again: this session's branches (console views, camera groups, health, language, map, privacy masks) meet.
+"""One head again: this session's branches meet (console views, camera groups, health, language,
+map, privacy masks).
 
 Revision ID: 0012_one_head
 """
