@@ -1,5 +1,7 @@
 // The operator console's shared pieces: its stylesheet, the channel between console windows, the
 // bookmark and reveal dialogs (real <dialog>s, never prompt()), and the "revealed" marker.
+import { t } from "./i18n.js";
+
 export function consoleCss() {
   if (document.getElementById("console-css")) return;
   const link = document.createElement("link");
@@ -28,13 +30,13 @@ export function showOnWall(cameraId, go) {
 function field(h, label, input) { return h("label", {}, label, " ", input); }
 
 // A modal dialog with a form; resolves with the values, or null when cancelled.
-export function formDialog(h, { title, fields, submit = "Save", intro = null }) {
+export function formDialog(h, { title, fields, submit = t("Save"), intro = null }) {
   return new Promise((resolve) => {
     const err = h("p", { class: "error", role: "alert" });
     const form = h("form", { method: "dialog" }, h("h2", { style: "margin:0" }, title), intro ? h("p", { class: "muted small" }, intro) : null,
       ...fields.map(([label, input]) => field(h, label, input)), err,
       h("div", { class: "toolbar" }, h("button", { type: "submit", class: "primary", value: "ok" }, submit),
-        h("button", { type: "button", value: "cancel", onclick: () => { dlg.close(); } }, "Cancel")));
+        h("button", { type: "button", value: "cancel", onclick: () => { dlg.close(); } }, t("Cancel"))));
     const dlg = h("dialog", { class: "ov" }, form);
     let done = false;
     form.addEventListener("submit", (e) => {
@@ -52,27 +54,27 @@ export function formDialog(h, { title, fields, submit = "Save", intro = null }) 
 // Bookmark a moment (or the span [start, end]) of a camera with a note.
 export async function bookmarkDialog(ctx, cameraId, start, end = null, source = "live") {
   const { h, api, toast, fmtTime } = ctx;
-  const note = h("textarea", { name: "note", rows: 3, maxlength: 2000, placeholder: "What is happening here", "aria-label": "Bookmark note" });
-  const got = await formDialog(h, { title: "Bookmark", submit: "Save bookmark",
-    intro: `${ctx.state.cameraNames[cameraId] || cameraId} · ${fmtTime(start)}${end ? " – " + fmtTime(end) : ""}`, fields: [["Note", note]] });
+  const note = h("textarea", { name: "note", rows: 3, maxlength: 2000, placeholder: t("What is happening here"), "aria-label": t("Bookmark note") });
+  const got = await formDialog(h, { title: t("Bookmark"), submit: t("Save bookmark"),
+    intro: `${ctx.state.cameraNames[cameraId] || cameraId} · ${fmtTime(start)}${end ? " – " + fmtTime(end) : ""}`, fields: [[t("Note"), note]] });
   if (!got) return null;
   try {
     const b = await api("/api/bookmarks", { method: "POST", body: { camera_id: cameraId, start: start.toISOString(), end: end ? end.toISOString() : null, note: got.note, source } });
-    toast("Bookmarked."); return b;
+    toast(t("Bookmarked.")); return b;
   } catch (x) { toast(x.message, { kind: "error" }); return null; }
 }
 
 // Ask for a reveal of what is being watched: cameras and window prefilled, reason and reference asked.
 export async function revealDialog(ctx, cameraIds, start, end) {
   const { h, api, toast, fmtTime } = ctx;
-  const reason = h("textarea", { name: "reason", required: true, minlength: 10, rows: 2, "aria-label": "Reason", placeholder: "Why unredacted footage is needed (10+ characters)" });
-  const reference = h("input", { name: "reference", required: true, "aria-label": "Reference", placeholder: "Incident or case reference" });
-  const got = await formDialog(h, { title: "Request a reveal", submit: "Request reveal", fields: [["Reason", reason], ["Reference", reference]],
-    intro: `Cameras: ${cameraIds.map(c => ctx.state.cameraNames[c] || c).join(", ")} · ${fmtTime(start)} – ${fmtTime(end)}. A supervisor other than you must approve it.` });
+  const reason = h("textarea", { name: "reason", required: true, minlength: 10, rows: 2, "aria-label": t("Reason"), placeholder: t("Why unredacted footage is needed (10+ characters)") });
+  const reference = h("input", { name: "reference", required: true, "aria-label": t("Reference"), placeholder: t("Incident or case reference") });
+  const got = await formDialog(h, { title: t("Request a reveal"), submit: t("Request reveal"), fields: [[t("Reason"), reason], [t("Reference"), reference]],
+    intro: t("Cameras: {cameras} · {start} – {end}. A supervisor other than you must approve it.", { cameras: cameraIds.map(c => ctx.state.cameraNames[c] || c).join(", "), start: fmtTime(start), end: fmtTime(end) }) });
   if (!got) return null;
   try {
     const r = await api("/api/reveals", { method: "POST", body: { camera_ids: cameraIds, start: start.toISOString(), end: end.toISOString(), reason: got.reason.trim(), reference: got.reference.trim() } });
-    toast("Reveal requested; a supervisor will decide."); return r;
+    toast(t("Reveal requested; a supervisor will decide.")); return r;
   } catch (x) { toast(typeof x.detail === "string" ? x.detail : x.message, { kind: "error" }); return null; }
 }
 
@@ -97,7 +99,7 @@ export function revealMarker(ctx, player, current) {
     if (!r) return;
     const left = Math.max(0, Math.round((Date.parse(r.expires_at) - now) / 1000));
     const hh = Math.floor(left / 3600), mm = Math.floor(left / 60) % 60, ss = left % 60;
-    marker.textContent = `UNREDACTED · reveal #${r.id} · ends in ${hh ? hh + ":" : ""}${String(mm).padStart(2, "0")}:${String(ss).padStart(2, "0")}`;
+    marker.textContent = t("UNREDACTED · reveal #{id} · ends in {left}", { id: r.id, left: `${hh ? hh + ":" : ""}${String(mm).padStart(2, "0")}:${String(ss).padStart(2, "0")}` });
     mark.textContent = `${me.username}\n${fmtTime(new Date(now))}`;
   }
   const timer = setInterval(tick, 500), reload = setInterval(load, 15000);

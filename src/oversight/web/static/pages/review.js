@@ -3,8 +3,9 @@
 // footage time) drives every <video>; each plays the egress gate's redacted MP4 segments and is
 // nudged (rate) or, when far off, seeked onto the clock. While any pane loads, the clock waits.
 import { consoleCss, bookmarkDialog, revealDialog, revealMarker } from "../lib/console.js";
+import { t, fmtNumber } from "../lib/i18n.js";
 
-export const title = "Review";
+export const title = t("Review");
 export const permission = "footage.view";
 const MAX = 4, SPEEDS = [0.25, 0.5, 1, 2, 4];
 
@@ -13,39 +14,39 @@ export async function render(el, ctx) {
   const { h, api, query, fmtTime, siteInputToDate, dateToSiteInput, onCleanup, can, me } = ctx;
   const cameras = await api("/api/cameras");
   const names = Object.fromEntries(cameras.map(c => [c.id, c.name]));
-  const pick = h("select", { multiple: true, size: Math.min(6, Math.max(2, cameras.length)), "aria-label": "Cameras (up to four)" },
+  const pick = h("select", { multiple: true, size: Math.min(6, Math.max(2, cameras.length)), "aria-label": t("Cameras (up to four)") },
     ...cameras.map(c => h("option", { value: c.id }, c.name)));
-  const when = h("input", { type: "datetime-local", "aria-label": "From", value: dateToSiteInput(new Date(Date.now() - 600e3)) });
-  const minutes = h("select", { "aria-label": "Length" }, ...[5, 10, 30, 60].map(m => h("option", { value: m, selected: m === 10 }, `${m} min`)));
-  const grid = h("div", { class: "review", "aria-label": "Synchronised panes" });
-  const scrub = h("input", { type: "range", class: "scrub", min: 0, max: 1000, value: 0, "aria-label": "Timeline" });
+  const when = h("input", { type: "datetime-local", "aria-label": t("From"), value: dateToSiteInput(new Date(Date.now() - 600e3)) });
+  const minutes = h("select", { "aria-label": t("Length") }, ...[5, 10, 30, 60].map(m => h("option", { value: m, selected: m === 10 }, t("{n} min", { n: m }))));
+  const grid = h("div", { class: "review", "aria-label": t("Synchronised panes") });
+  const scrub = h("input", { type: "range", class: "scrub", min: 0, max: 1000, value: 0, "aria-label": t("Timeline") });
   const clockText = h("span", { class: "mono", "data-clock": "" });
-  const playBtn = h("button", { type: "button", class: "primary", onclick: () => toggle() }, "▶ Play");
-  const speed = h("select", { "aria-label": "Speed", onchange: () => setRate(+speed.value) }, ...SPEEDS.map(v => h("option", { value: v, selected: v === 1 }, `${v}×`)));
-  el.append(h("div", { class: "toolbar" }, h("h1", { style: "margin:0" }, title), h("label", {}, "Cameras ", pick), h("label", {}, "From ", when), minutes,
-      h("button", { type: "button", onclick: () => load() }, "Load")),
+  const playBtn = h("button", { type: "button", class: "primary", onclick: () => toggle() }, "▶ " + t("Play"));
+  const speed = h("select", { "aria-label": t("Speed"), onchange: () => setRate(+speed.value) }, ...SPEEDS.map(v => h("option", { value: v, selected: v === 1 }, fmtNumber(v) + "×")));
+  el.append(h("div", { class: "toolbar" }, h("h1", { style: "margin:0" }, title), h("label", {}, t("Cameras"), " ", pick), h("label", {}, t("From"), " ", when), minutes,
+      h("button", { type: "button", onclick: () => load() }, t("Load"))),
     grid,
-    h("div", { class: "toolbar" }, playBtn, h("button", { type: "button", title: "One frame back (,)", onclick: () => stepFrame(-1) }, "◂|"),
-      h("button", { type: "button", title: "One frame on (.)", onclick: () => stepFrame(1) }, "|▸"), speed, clockText,
-      can(me, "bookmarks.create") ? [h("button", { type: "button", title: "Start a bookmarked span here (I)", onclick: () => markIn() }, "Mark in"),
-        h("button", { type: "button", title: "Bookmark the chosen pane: this moment, or the span since Mark in (B)", onclick: () => mark() }, "Bookmark")] : null,
-      can(me, "reveal.request") ? h("button", { type: "button", onclick: () => askReveal() }, "Request reveal…") : null),
+    h("div", { class: "toolbar" }, playBtn, h("button", { type: "button", title: t("One frame back (,)"), onclick: () => stepFrame(-1) }, "◂|"),
+      h("button", { type: "button", title: t("One frame on (.)"), onclick: () => stepFrame(1) }, "|▸"), speed, clockText,
+      can(me, "bookmarks.create") ? [h("button", { type: "button", title: t("Start a bookmarked span here (I)"), onclick: () => markIn() }, t("Mark in")),
+        h("button", { type: "button", title: t("Bookmark the chosen pane: this moment, or the span since Mark in (B)"), onclick: () => mark() }, t("Bookmark"))] : null,
+      can(me, "reveal.request") ? h("button", { type: "button", onclick: () => askReveal() }, t("Request reveal…")) : null),
     scrub);
 
   let panes = [], span = [0, 0], frame = 100;  // frame: ms between frames of the slowest camera
   const clock = { t0: 0, perf0: performance.now(), rate: 1, playing: false };
   const now = () => clock.t0 + (clock.playing ? (performance.now() - clock.perf0) * clock.rate : 0);
-  function anchor(t) { clock.t0 = t; clock.perf0 = performance.now(); }
+  function anchor(ms) { clock.t0 = ms; clock.perf0 = performance.now(); }
   function setRate(r) { anchor(now()); clock.rate = r; }
-  function toggle() { anchor(now()); clock.playing = !clock.playing; playBtn.textContent = clock.playing ? "❚❚ Pause" : "▶ Play"; }
-  function seek(t) { anchor(Math.min(span[1], Math.max(span[0], t))); panes.forEach(p => place(p, true)); }
+  function toggle() { anchor(now()); clock.playing = !clock.playing; playBtn.textContent = clock.playing ? "❚❚ " + t("Pause") : "▶ " + t("Play"); }
+  function seek(ms) { anchor(Math.min(span[1], Math.max(span[0], ms))); panes.forEach(p => place(p, true)); }
   function stepFrame(d) { if (clock.playing) toggle(); seek(now() + d * frame); }
-  function segAt(p, t) { return p.segments.find(s => Date.parse(s.start) <= t && t < Date.parse(s.end)); }
+  function segAt(p, ms) { return p.segments.find(s => Date.parse(s.start) <= ms && ms < Date.parse(s.end)); }
 
   function place(p, force = false) {  // put the pane's video on the clock
-    const t = now(), s = segAt(p, t), v = p.video;
-    if (!s) { if (p.seg) { v.pause(); v.removeAttribute("src"); v.load(); p.seg = null; } p.cap.textContent = `${names[p.id]} · no recording`; return; }
-    const target = (t - Date.parse(s.start)) / 1000;
+    const ms = now(), s = segAt(p, ms), v = p.video;
+    if (!s) { if (p.seg) { v.pause(); v.removeAttribute("src"); v.load(); p.seg = null; } p.cap.textContent = t("{camera} · no recording", { camera: names[p.id] }); return; }
+    const target = (ms - Date.parse(s.start)) / 1000;
     if (!p.seg || p.seg.id !== s.id) {
       p.seg = s; v.dataset.segStart = String(Date.parse(s.start)); v.src = s.url; v.currentTime = target; return;
     }
@@ -69,10 +70,10 @@ export async function render(el, ctx) {
     if (clock.playing && !ready()) { anchor(now()); clock.perf0 = performance.now(); holdStill(); }
     else if (clock.playing && now() >= span[1]) { anchor(span[1]); toggle(); }
     panes.forEach(p => place(p));
-    const t = now();
-    clockText.textContent = fmtTime(new Date(t)) + "." + String(Math.floor(t % 1000)).padStart(3, "0");
-    clockText.dataset.clock = String(t);
-    if (document.activeElement !== scrub) scrub.value = String(Math.round(1000 * (t - span[0]) / Math.max(1, span[1] - span[0])));
+    const ms = now();
+    clockText.textContent = fmtTime(new Date(ms)) + "." + String(Math.floor(ms % 1000)).padStart(3, "0");
+    clockText.dataset.clock = String(ms);
+    if (document.activeElement !== scrub) scrub.value = String(Math.round(1000 * (ms - span[0]) / Math.max(1, span[1] - span[0])));
   }
   function holdStill() { clock.t0 = now(); clock.perf0 = performance.now(); panes.forEach(p => { if (!p.video.paused) p.video.pause(); }); }
   raf = requestAnimationFrame(tick);
@@ -81,14 +82,14 @@ export async function render(el, ctx) {
 
   async function load() {
     const ids = [...pick.selectedOptions].map(o => o.value).slice(0, MAX);
-    if (!ids.length) { ctx.toast("Choose up to four cameras."); return; }
+    if (!ids.length) { ctx.toast(t("Choose up to four cameras.")); return; }
     const start = siteInputToDate(when.value) || new Date(Date.now() - 600e3), end = new Date(start.getTime() + +minutes.value * 60e3);
     span = [start.getTime(), end.getTime()];
     panes.forEach(p => { p.marker.stop(); p.video.removeAttribute("src"); p.video.load(); });
     const recs = await Promise.all(ids.map(id => api(`/api/cameras/${encodeURIComponent(id)}/recordings?start=${new Date(span[0] - 120e3).toISOString()}&end=${end.toISOString()}`).catch(() => null)));
     grid.replaceChildren();
     panes = ids.map((id, i) => {
-      const video = h("video", { muted: true, playsinline: true, preload: "auto", "data-camera": id, "aria-label": `Recorded video of ${names[id]}` });
+      const video = h("video", { muted: true, playsinline: true, preload: "auto", "data-camera": id, "aria-label": t("Recorded video of {camera}", { camera: names[id] }) });
       video.muted = true;
       const cap = h("div", { class: "cap" }, names[id]);
       const box = h("div", { class: "pane", "data-camera": id, onclick: () => { active = i; grid.querySelectorAll(".pane").forEach((b, j) => b.classList.toggle("active", j === i)); } }, video, cap);
@@ -97,20 +98,20 @@ export async function render(el, ctx) {
       p.marker = revealMarker(ctx, box, () => p.seg ? { camera: id, t: now() } : null);
       return p;
     });
-    const first = Math.min(...panes.flatMap(p => p.segments.map(s => Date.parse(s.start))).filter(t => t >= span[0] - 120e3), Infinity);
+    const first = Math.min(...panes.flatMap(p => p.segments.map(s => Date.parse(s.start))).filter(ms => ms >= span[0] - 120e3), Infinity);
     if (Number.isFinite(first) && first > span[0]) span[0] = first;  // start where footage starts
     frame = 100;
-    clock.playing = false; playBtn.textContent = "▶ Play"; anchor(span[0]);
+    clock.playing = false; playBtn.textContent = "▶ " + t("Play"); anchor(span[0]);
     panes.forEach(p => place(p, true));
     history.replaceState(null, "", `#/review?cameras=${ids.map(encodeURIComponent).join(",")}&t=${new Date(span[0]).toISOString()}&m=${minutes.value}`);
   }
   let active = 0, markedIn = null;  // the pane last clicked; the start of a span being marked
-  function markIn() { markedIn = now(); ctx.toast("Span starts at " + fmtTime(new Date(markedIn)) + "; Bookmark ends it."); }
+  function markIn() { markedIn = now(); ctx.toast(t("Span starts at {time}; Bookmark ends it.", { time: fmtTime(new Date(markedIn)) })); }
   async function mark() {
     const p = panes[active] || panes[0]; if (!p) return;
-    const t = now(), start = markedIn !== null && markedIn < t ? markedIn : t;
+    const ms = now(), start = markedIn !== null && markedIn < ms ? markedIn : ms;
     markedIn = null;
-    await bookmarkDialog(ctx, p.id, new Date(start), start < t ? new Date(t) : null, "playback");
+    await bookmarkDialog(ctx, p.id, new Date(start), start < ms ? new Date(ms) : null, "playback");
   }
   async function askReveal() {
     if (!panes.length) return;

@@ -3,8 +3,9 @@
 // (#/views/<id>) or the last one used. "Second monitor" opens a window that follows this one.
 import { liveVideo, frameText, FOOTAGE_ROLES } from "../lib/live.js";
 import { consoleCss, wallChannel } from "../lib/console.js";
+import { t } from "../lib/i18n.js";
 
-export const title = "Views";
+export const title = t("Views");
 export const permission = "views.use";
 const LAYOUTS = { "1": 1, "2x2": 4, "3x3": 9, "4x4": 16, "1+5": 6 };
 const LABELS = { "1": "1", "2x2": "2×2", "3x3": "3×3", "4x4": "4×4", "1+5": "1 + 5" };
@@ -18,14 +19,14 @@ export async function render(el, ctx) {
   const names = Object.fromEntries(cameras.map(c => [c.id, c.name]));
   const video = FOOTAGE_ROLES.includes(me.role);
   let views = [], view = null, spot = null, stopVideo = null, tourTimer = null, step = 0;
-  const grid = h("div", { class: "vwall" + (follower ? " follower" : ""), role: "grid", "aria-label": "View" });
-  const picker = h("select", { "aria-label": "Saved view", onchange: () => open(+picker.value) });
+  const grid = h("div", { class: "vwall" + (follower ? " follower" : ""), role: "grid", "aria-label": t("View") });
+  const picker = h("select", { "aria-label": t("Saved view"), onchange: () => open(+picker.value) });
   const heading = h("h1", { style: "margin:0" }, follower ? "" : title);
   const editor = h("div", { hidden: true });
   const bar = h("div", { class: "toolbar" }, heading, picker,
-    h("button", { type: "button", onclick: () => edit(null) }, "New view"),
-    h("button", { type: "button", onclick: () => view && edit(view) }, "Edit"),
-    h("button", { type: "button", title: "Open this view in another window that follows this one (second monitor)", onclick: () => window.open(location.pathname + "#/views?follow=1", "ov-monitor-2", "popup") }, "Second monitor"),
+    h("button", { type: "button", onclick: () => edit(null) }, t("New view")),
+    h("button", { type: "button", onclick: () => view && edit(view) }, t("Edit")),
+    h("button", { type: "button", title: t("Open this view in another window that follows this one (second monitor)"), onclick: () => window.open(location.pathname + "#/views?follow=1", "ov-monitor-2", "popup") }, t("Second monitor")),
     h("span", { class: "spacer" }));
   el.append(...(follower ? [] : [bar, editor]), grid);
 
@@ -52,24 +53,24 @@ export async function render(el, ctx) {
   function draw() {
     if (stopVideo) { stopVideo(); stopVideo = null; }
     grid.replaceChildren();
-    if (!view) { grid.className = "vwall"; grid.append(h("p", { class: "muted" }, "No view yet: make one with “New view”.")); return; }
+    if (!view) { grid.className = "vwall"; grid.append(h("p", { class: "muted" }, t("No view yet: make one with “New view”."))); return; }
     grid.className = "vwall " + cls(view.layout) + (follower ? " follower" : "");
     heading.textContent = follower ? view.name : title;
     const tiles = {};
     shown().forEach((id, i) => {
       const cell = view.cells[i], touring = !(i === 0 && spot) && cell && cellCameras(cell, i).length > 1;
-      if (!id) { grid.append(h("div", { class: "tile empty", "data-cell": i, "aria-label": "empty tile" })); return; }
-      const img = video ? h("img", { alt: `Live video of ${names[id]}` }) : h("div", { class: "novideo" }, "video not available to your role");
+      if (!id) { grid.append(h("div", { class: "tile empty", "data-cell": i, "aria-label": t("empty tile") })); return; }
+      const img = video ? h("img", { alt: t("Live video of {camera}", { camera: names[id] }) }) : h("div", { class: "novideo" }, t("video not available to your role"));
       const st = h("span", { class: "st" });
       const tile = h("div", { class: "tile" + (i === 0 && spot ? " spot" : ""), tabindex: 0, role: "gridcell", "data-cell": i, "data-camera": id, "aria-label": names[id],
         ondblclick: () => go("camera/" + encodeURIComponent(id)) },
-        img, touring ? h("span", { class: "tour" }, `tour ${cellCameras(cell, i).indexOf(id) + 1}/${cellCameras(cell, i).length}`) : null,
+        img, touring ? h("span", { class: "tour" }, t("tour {i}/{n}", { i: cellCameras(cell, i).indexOf(id) + 1, n: cellCameras(cell, i).length })) : null,
         h("div", { class: "cap" }, h("span", { class: "name" }, names[id]), st));
       (tiles[id] ||= []).push({ img, st });
       grid.append(tile);
     });
     if (video) stopVideo = liveVideo(Object.keys(tiles), (id, url, info) => {
-      for (const t of tiles[id] || []) { t.img.src = url; t.st.textContent = frameText(info); t.st.className = "st " + (info.state === "live" ? "online" : "offline"); }
+      for (const tl of tiles[id] || []) { tl.img.src = url; tl.st.textContent = frameText(info); tl.st.className = "st " + (info.state === "live" ? "online" : "offline"); }
     }, { fps: LAYOUTS[view.layout] >= 16 ? 8 : 10 });
     scheduleTour();
   }
@@ -80,14 +81,14 @@ export async function render(el, ctx) {
   }
   async function load() {
     views = await api("/api/views").catch(() => []);
-    picker.replaceChildren(h("option", { value: "" }, "— choose a view —"),
-      ...views.map(v => h("option", { value: v.id }, `${v.name} (${LABELS[v.layout]}${v.shared ? ", shared" : ""})`)));
+    picker.replaceChildren(h("option", { value: "" }, t("— choose a view —")),
+      ...views.map(v => h("option", { value: v.id }, v.shared ? t("{name} ({layout}, shared)", { name: v.name, layout: LABELS[v.layout] }) : `${v.name} (${LABELS[v.layout]})`)));
     if (view) picker.value = String(view.id);
   }
   async function open(id) {
     if (!id) return;
     view = await api(`/api/views/${id}`).catch(() => null);
-    if (!view) { localStorage.removeItem("ov_view"); toast("That view is gone or not yours."); draw(); return; }
+    if (!view) { localStorage.removeItem("ov_view"); toast(t("That view is gone or not yours.")); draw(); return; }
     localStorage.setItem("ov_view", String(view.id));
     picker.value = String(view.id); step = 0; spot = null;
     if (location.hash !== "#/views/" + view.id) history.replaceState(null, "", "#/views/" + view.id);
@@ -101,15 +102,15 @@ export async function render(el, ctx) {
   const wanted = +(args[0] || localStorage.getItem("ov_view") || 0) || (views[0] && views[0].id);
   if (wanted) await open(wanted); else draw();
   const cam = query.get("camera");
-  if (cam && names[cam]) { view ||= { id: 0, name: "Spotlight", layout: "1", cells: [] }; spot = cam; draw(); publish(); }
+  if (cam && names[cam]) { view ||= { id: 0, name: t("Spotlight"), layout: "1", cells: [] }; spot = cam; draw(); publish(); }
 }
 
 // The view editor: name, layout, shared, and per tile its camera(s) and the tour's dwell time.
 function renderEditor(ctx, box, cameras, v, saved) {
   const { h, api, can, me, toast } = ctx;
-  const name = h("input", { required: true, maxlength: 80, value: v ? v.name : "", "aria-label": "View name" });
-  const layout = h("select", { "aria-label": "Layout", onchange: () => cellsFor() }, ...Object.keys(LAYOUTS).map(k => h("option", { value: k, selected: v ? v.layout === k : k === "2x2" }, LABELS[k])));
-  const shared = h("input", { type: "checkbox", checked: v ? v.shared : false, "aria-label": "Shared" });
+  const name = h("input", { required: true, maxlength: 80, value: v ? v.name : "", "aria-label": t("View name") });
+  const layout = h("select", { "aria-label": t("Layout"), onchange: () => cellsFor() }, ...Object.keys(LAYOUTS).map(k => h("option", { value: k, selected: v ? v.layout === k : k === "2x2" }, LABELS[k])));
+  const shared = h("input", { type: "checkbox", checked: v ? v.shared : false, "aria-label": t("Shared") });
   const cellsBox = h("div", { class: "cells" }), err = h("p", { class: "error", role: "alert" });
   let inputs = [];
   function cellsFor() {
@@ -118,12 +119,12 @@ function renderEditor(ctx, box, cameras, v, saved) {
     inputs = [];
     cellsBox.replaceChildren(...Array.from({ length: n }, (_, i) => {
       const cell = base[i] || { cameras: [], dwell_s: 10 };
-      const sel = h("select", { multiple: true, size: Math.min(5, Math.max(2, cameras.length)), "aria-label": `Tile ${i + 1} cameras`, "data-cell": i },
+      const sel = h("select", { multiple: true, size: Math.min(5, Math.max(2, cameras.length)), "aria-label": t("Tile {n} cameras", { n: i + 1 }), "data-cell": i },
         ...cameras.map(c => h("option", { value: c.id, selected: cell.cameras.includes(c.id) }, c.name)));
-      const dwell = h("input", { type: "number", min: 3, max: 3600, value: cell.dwell_s || 10, "aria-label": `Tile ${i + 1} tour seconds`, style: "width:5em" });
+      const dwell = h("input", { type: "number", min: 3, max: 3600, value: cell.dwell_s || 10, "aria-label": t("Tile {n} tour seconds", { n: i + 1 }), style: "width:5em" });
       inputs.push({ sel, dwell });
-      return h("fieldset", {}, h("legend", {}, `Tile ${i + 1}${i === 0 && layout.value === "1+5" ? " (large)" : ""}`), sel,
-        h("label", { class: "small muted" }, "tour: seconds per camera ", dwell));
+      return h("fieldset", {}, h("legend", {}, i === 0 && layout.value === "1+5" ? t("Tile {n} (large)", { n: i + 1 }) : t("Tile {n}", { n: i + 1 })), sel,
+        h("label", { class: "small muted" }, t("tour: seconds per camera"), " ", dwell));
     }));
   }
   cellsFor();
@@ -133,19 +134,19 @@ function renderEditor(ctx, box, cameras, v, saved) {
       cells: inputs.map(x => ({ cameras: [...x.sel.selectedOptions].map(o => o.value), dwell_s: Math.max(3, +x.dwell.value || 10) })) };
     try {
       const out = await api(v ? `/api/views/${v.id}` : "/api/views", { method: v ? "PUT" : "POST", body });
-      box.hidden = true; toast("View saved."); await saved(out);
-    } catch (x) { err.textContent = typeof x.detail === "string" ? x.detail : "Check the name and the tiles."; }
+      box.hidden = true; toast(t("View saved.")); await saved(out);
+    } catch (x) { err.textContent = typeof x.detail === "string" ? x.detail : t("Check the name and the tiles."); }
   } },
-    h("div", { class: "toolbar" }, h("label", {}, "Name ", name), h("label", {}, "Layout ", layout),
-      can(me, "views.share") ? h("label", {}, shared, " shared with all operators") : null),
-    h("p", { class: "muted small" }, "Choose one camera per tile, or several for a tour that cycles them (Ctrl/Shift-click)."),
+    h("div", { class: "toolbar" }, h("label", {}, t("Name"), " ", name), h("label", {}, t("Layout"), " ", layout),
+      can(me, "views.share") ? h("label", {}, shared, " ", t("shared with all operators")) : null),
+    h("p", { class: "muted small" }, t("Choose one camera per tile, or several for a tour that cycles them (Ctrl/Shift-click).")),
     cellsBox, err,
-    h("div", { class: "toolbar" }, h("button", { class: "primary", type: "submit" }, "Save view"),
-      h("button", { type: "button", onclick: () => { box.hidden = true; } }, "Cancel"),
+    h("div", { class: "toolbar" }, h("button", { class: "primary", type: "submit" }, t("Save view")),
+      h("button", { type: "button", onclick: () => { box.hidden = true; } }, t("Cancel")),
       v ? h("button", { type: "button", class: "danger", onclick: async () => {
         try { await api(`/api/views/${v.id}`, { method: "DELETE" }); localStorage.removeItem("ov_view"); box.hidden = true; ctx.go("views"); }
         catch (x) { err.textContent = x.message; }
-      } }, "Delete view") : null));
-  box.replaceChildren(h("h2", {}, v ? `Edit “${v.name}”` : "New view"), form);
+      } }, t("Delete view")) : null));
+  box.replaceChildren(h("h2", {}, v ? t("Edit “{name}”", { name: v.name }) : t("New view")), form);
   box.hidden = false;
 }
