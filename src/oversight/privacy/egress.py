@@ -498,6 +498,7 @@ class Egress:
         windows: Sequence[Any],
         purpose: str,
         shared: Path | None = None,
+        tick: Callable[[float], None] | None = None,
     ) -> list[dict[str, Any]]:
         """Write one evidence clip and return the unredacted parts it holds (empty: all redacted).
 
@@ -505,7 +506,8 @@ class Egress:
         ``end``, ``reveal_id``): a clip wholly inside one is the original bytes; a clip a window cuts
         is re-encoded with every frame outside it redacted (stored privacy track, else the detector).
         A fully redacted clip is made once per segment and settings when ``shared`` names the file
-        (concurrent exports wait for it). Audited per clip."""
+        (concurrent exports wait for it). Audited per clip. ``tick`` hears each frame's offset in
+        seconds; an exception it raises stops the clip (no file is left)."""
         cam = segment.camera_id
         mine = [w for w in windows if w.camera_id == cam and w.start < segment.end and segment.start < w.end]
         with self.ctx.db.session() as s:
@@ -528,7 +530,7 @@ class Egress:
                 }
             ]
         kept: dict[int, int] = {}
-        per_frame = self._export_frames(segment, mine, kept)
+        per_frame = self._export_frames(segment, mine, kept, tick)
         if mine or shared is None:
             _export_transcode(src, dst, per_frame)
         else:
@@ -536,7 +538,11 @@ class Egress:
         return _kept_windows(segment, mine, kept)
 
     def _export_frames(
-        self, segment: Segment, mine: list[Any], kept: dict[int, int]
+        self,
+        segment: Segment,
+        mine: list[Any],
+        kept: dict[int, int],
+        tick: Callable[[float], None] | None = None,
     ) -> Callable[[np.ndarray, float], np.ndarray]:
         """Per-frame pixels of an export clip: a frame inside a window stays (counted in ``kept`` per
         reveal), every other is redacted by the stored track, else the detector."""
@@ -544,6 +550,8 @@ class Egress:
         track = self._track(cam, segment.start, segment.end)
 
         def per_frame(img: np.ndarray, rel: float) -> np.ndarray:
+            if tick is not None:
+                tick(rel)
             ts = segment.start + timedelta(seconds=rel)
             inside = next((w for w in mine if w.start <= ts < w.end), None)
             if inside is not None:
@@ -634,6 +642,18 @@ def _transcode(src: Path, dst: Path, per_frame: Callable[[np.ndarray, float], np
     """Decode ``src``, pass each frame through ``per_frame`` and encode a browser-playable H.264 MP4
     (yuv420p, faststart). Written under a temporary name first. Returns frames written."""
     tmp = dst.with_name(dst.name + ".part")
+    try:
+        n = _transcode_to(src, tmp, per_frame, crf)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a failed or cancelled transcode leaves no half file
+        raise
+    tmp.replace(dst)
+    return n
+
+
+def _transcode_to(
+    src: Path, tmp: Path, per_frame: Callable[[np.ndarray, float], np.ndarray], crf: int
+) -> int:
     n = 0
     with av.open(str(src)) as inp:
         vin: Any = inp.streams.video[0]
@@ -658,7 +678,6 @@ def _transcode(src: Path, dst: Path, per_frame: Callable[[np.ndarray, float], np
                 n += 1
             for pkt in vout.encode():
                 out.mux(pkt)
-    tmp.replace(dst)
     return n
 
 
