@@ -17,6 +17,7 @@ export const PAGES = [
   { path: "configure", module: "./configure.js", nav: true },
   { path: "users", module: "./users.js", nav: true },
   { path: "reveals", module: "./reveals.js", nav: true },
+  { path: "exports", module: "./exports.js", nav: true },
   { path: "audit", module: "./audit.js", nav: true },
   { path: "health", module: "./health.js", nav: true },
 ];

@@ -3,7 +3,7 @@ export const title = "Reveals";
 export const permission = "reveal.read";
 
 export async function render(el, ctx) {
-  const { h, api, toast, fmtTime, me, siteInputToDate, can } = ctx;
+  const { h, api, toast, fmtTime, me, siteInputToDate, can, go } = ctx;
   const canRequest = can(me, "reveal.request");
   const canDecide = can(me, "reveal.approve");
   const list = h("tbody"), exportsBody = h("tbody"), err = h("p", { class: "error" }), exErr = h("p", { class: "error" });
@@ -63,11 +63,11 @@ export async function render(el, ctx) {
       ePurpose = h("input", { required: true, minlength: 10, placeholder: "Purpose (e.g. handover to the prosecutor)", "aria-label": "Purpose" }),
       eRef = h("input", { placeholder: "Incident or case reference", "aria-label": "Export reference" });
     el.append(h("h2", {}, "Signed evidence export"),
-      h("p", { class: "muted" }, "Clips are redacted unless your own approved reveal covers the cameras and the whole window. The package is signed; check it with `oversight verify-export`."),
+      h("p", { class: "muted" }, "Clips are redacted outside your own approved reveals of these cameras. The export runs in the background (see Exports); the package is signed; check it with `oversight verify-export`."),
       h("form", { class: "stack", onsubmit: async (e) => { e.preventDefault(); exErr.textContent = "";
         try {
           const r = await api("/api/exports", { method: "POST", body: { camera_ids: chosen(eCams), start: iso(eStart), end: iso(eEnd), purpose: ePurpose.value.trim(), reference: eRef.value.trim() || null } });
-          toast(`Export ${r.id} ready (${r.redacted ? "redacted" : "contains unredacted footage"}).`); loadExports();
+          toast(`Export ${r.id} started; follow it on the Exports page.`); go("exports");
         } catch (x) { exErr.textContent = typeof x.detail === "string" ? x.detail : "Check the fields."; } } },
         h("label", {}, "Cameras ", eCams), h("label", {}, "From ", eStart), h("label", {}, "To ", eEnd), ePurpose, eRef,
         h("button", { class: "primary", type: "submit" }, "Export")), exErr,
