@@ -37,7 +37,7 @@ export async function render(el, ctx) {
       h("td", {}, j.camera_ids.join(", ")), h("td", { class: "small" }, `${fmtTime(j.start)} – ${fmtTime(j.end)}`),
       h("td", {}, j.purpose), h("td", {}, status, j.error ? h("div", { class: "small error" }, j.error) : "",
         ACTIVE.includes(j.status) && j.stage ? h("div", { class: "small muted" }, j.stage) : ""),
-      h("td", {}, h("progress", { max: "100", value: String(pct), "aria-label": `Export ${j.id} progress` }), ` ${pct} %`),
+      h("td", {}, h("progress", { max: "100", value: String(pct), "aria-label": `Export ${j.id} progress` }), ` ${pct}%`),
       h("td", {}, action(j)));
   }
   let timer = null;
