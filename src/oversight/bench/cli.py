@@ -231,8 +231,13 @@ def video(
         help="YuNet ONNX model (the redaction detector and the recall reference).",
     ),
     seconds: float = typer.Option(10.0, "--seconds", min=1, max=120, help="Clip length."),
+    detector_per_frame: bool = typer.Option(
+        True, "--detector-per-frame/--no-detector-per-frame", help="Also time the old path (slow)."
+    ),
 ) -> None:
     """Export and live redaction cost next to decode+encode, ingest privacy cost, recall by size."""
     from oversight.bench.video import run
 
-    typer.echo(json.dumps(run(photo, model, seconds=seconds), indent=2))
+    typer.echo(
+        json.dumps(run(photo, model, seconds=seconds, detector_per_frame=detector_per_frame), indent=2)
+    )

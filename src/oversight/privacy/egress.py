@@ -530,11 +530,11 @@ class Egress:
                 }
             ]
         kept: dict[int, int] = {}
-        per_frame = self._export_frames(segment, mine, kept, tick)
+        per_frame, i420 = self._export_frames(segment, mine, kept, tick)
         if mine or shared is None:
-            _export_transcode(src, dst, per_frame)
+            _export_transcode(src, dst, per_frame, i420)
         else:
-            _shared_transcode(src, dst, shared, per_frame)
+            _shared_transcode(src, dst, shared, per_frame, i420)
         return _kept_windows(segment, mine, kept)
 
     def _export_frames(
@@ -543,9 +543,10 @@ class Egress:
         mine: list[Any],
         kept: dict[int, int],
         tick: Callable[[float], None] | None = None,
-    ) -> Callable[[np.ndarray, float], np.ndarray]:
+    ) -> tuple[Callable[[np.ndarray, float], np.ndarray], bool]:
         """Per-frame pixels of an export clip: a frame inside a window stays (counted in ``kept`` per
-        reveal), every other is redacted by the stored track, else the detector."""
+        reveal), every other is redacted by the stored track, else the detector. With the track the
+        frames stay planar YUV as decoded (no colour conversion either way): the bool says so."""
         cam = segment.camera_id
         track = self._track(cam, segment.start, segment.end)
 
@@ -557,9 +558,9 @@ class Egress:
             if inside is not None:
                 kept[inside.reveal_id] = kept.get(inside.reveal_id, 0) + 1
                 return img
-            return self._redact(cam, img) if track is None else track.apply(img, ts.timestamp())
+            return self._redact(cam, img) if track is None else track.apply_i420(img, ts.timestamp())
 
-        return per_frame
+        return per_frame, track is not None
 
     def export_package(self, who: Who, export_id: int, source: str | None = None) -> Path:
         """A finished, signed evidence package (its clips were made by ``export_clip``) for download.
@@ -603,20 +604,26 @@ def _lock_for(path: Path) -> threading.Lock:
         return _file_locks.setdefault(path, threading.Lock())
 
 
-def _export_transcode(src: Path, dst: Path, per_frame: Callable[[np.ndarray, float], np.ndarray]) -> int:
+def _export_transcode(
+    src: Path, dst: Path, per_frame: Callable[[np.ndarray, float], np.ndarray], i420: bool = False
+) -> int:
     with _export_slots:
-        return _transcode(src, dst, per_frame, crf=23)
+        return _transcode(src, dst, per_frame, crf=23, i420=i420)
 
 
 def _shared_transcode(
-    src: Path, dst: Path, shared: Path, per_frame: Callable[[np.ndarray, float], np.ndarray]
+    src: Path,
+    dst: Path,
+    shared: Path,
+    per_frame: Callable[[np.ndarray, float], np.ndarray],
+    i420: bool = False,
 ) -> None:
     """A fully redacted clip, made once per segment and settings into ``shared`` (concurrent
     exports wait for it, later ones reuse it while it is newer than the segment), copied to ``dst``."""
     with _lock_for(shared):  # one transcode per segment and settings, reused by later exports
         if not (shared.is_file() and shared.stat().st_mtime >= src.stat().st_mtime):
             shared.parent.mkdir(parents=True, exist_ok=True)
-            _export_transcode(src, shared, per_frame)
+            _export_transcode(src, shared, per_frame, i420)
     dst.write_bytes(shared.read_bytes())
 
 
@@ -638,12 +645,17 @@ def _iso(t: datetime) -> str:
     return t.astimezone(UTC).isoformat()  # as the export manifest writes times
 
 
-def _transcode(src: Path, dst: Path, per_frame: Callable[[np.ndarray, float], np.ndarray], crf: int) -> int:
+def _transcode(
+    src: Path, dst: Path, per_frame: Callable[[np.ndarray, float], np.ndarray], crf: int, i420: bool = False
+) -> int:
     """Decode ``src``, pass each frame through ``per_frame`` and encode a browser-playable H.264 MP4
-    (yuv420p, faststart). Written under a temporary name first. Returns frames written."""
+    (yuv420p, faststart). Written under a temporary name first. Returns frames written.
+
+    ``per_frame`` gets BGR frames, or with ``i420`` planar YUV 4:2:0 ones as the decoder gives and
+    the encoder takes them (no colour conversion either way)."""
     tmp = dst.with_name(dst.name + ".part")
     try:
-        n = _transcode_to(src, tmp, per_frame, crf)
+        n = _transcode_to(src, tmp, per_frame, crf, i420)
     except BaseException:
         tmp.unlink(missing_ok=True)  # a failed or cancelled transcode leaves no half file
         raise
@@ -652,7 +664,7 @@ def _transcode(src: Path, dst: Path, per_frame: Callable[[np.ndarray, float], np
 
 
 def _transcode_to(
-    src: Path, tmp: Path, per_frame: Callable[[np.ndarray, float], np.ndarray], crf: int
+    src: Path, tmp: Path, per_frame: Callable[[np.ndarray, float], np.ndarray], crf: int, i420: bool
 ) -> int:
     n = 0
     with av.open(str(src)) as inp:
@@ -668,9 +680,11 @@ def _transcode_to(
             vout.pix_fmt = "yuv420p"
             vout.options = {"crf": str(crf), "preset": "veryfast"}
             for frame in inp.decode(vin):
-                img = frame.to_ndarray(format="bgr24")[: vout.height, : vout.width]
+                img = _picture(frame, vout.width, vout.height, i420)
                 img = per_frame(img, ((frame.pts or 0) - base) * tb)
-                vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="bgr24")
+                vf = av.VideoFrame.from_ndarray(
+                    np.ascontiguousarray(img), format="yuv420p" if i420 else "bgr24"
+                )
                 vf.pts = n
                 vf.time_base = Fraction(1) / Fraction(rate)
                 for pkt in vout.encode(vf):
@@ -679,6 +693,16 @@ def _transcode_to(
             for pkt in vout.encode():
                 out.mux(pkt)
     return n
+
+
+def _picture(frame: Any, w: int, h: int, i420: bool) -> np.ndarray:
+    """A decoded frame cut to the even ``w`` x ``h``: BGR, or planar YUV 4:2:0."""
+    if not i420:
+        return np.asarray(frame.to_ndarray(format="bgr24")[:h, :w])
+    if frame.width == w and frame.height == h:
+        return np.asarray(frame.to_ndarray(format="yuv420p"))
+    bgr = np.ascontiguousarray(frame.to_ndarray(format="bgr24")[:h, :w])  # odd size: rare
+    return np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420))
 
 
 @dataclass
