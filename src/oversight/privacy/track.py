@@ -165,6 +165,7 @@ def prune(root: Path, camera_id: str, before: float) -> int:
     return n
 
 
+PROPOSALS = 200  # candidate motions tried at most
 MATCH_REACH = 0.75  # one face in consecutive samples: centres apart by under this share of its size
 
 
@@ -191,9 +192,11 @@ def _common_motion(ca: np.ndarray, cb: np.ndarray, size: np.ndarray, near: np.nd
         return np.zeros(2)
     vec = d[idx[:, 0], idx[:, 1]]
     tol = 0.25 * size[idx[:, 0]]
-    agree = (np.linalg.norm(vec[:, None, :] - vec[None, :, :], axis=2) < tol[:, None]).sum(axis=1)
-    best = np.flatnonzero(agree == agree.max())
-    pick = best[np.argmin(np.linalg.norm(vec[best], axis=1))]  # a tie: the smaller motion
+    cand = np.arange(len(vec))[:: max(1, len(vec) // PROPOSALS)]  # bounded work in a large crowd
+    gap = np.hypot(vec[cand, None, 0] - vec[None, :, 0], vec[cand, None, 1] - vec[None, :, 1])
+    agree = (gap < tol[cand][:, None]).sum(axis=1)
+    best = cand[agree == agree.max()]
+    pick = best[np.argmin(np.hypot(vec[best, 0], vec[best, 1]))]  # a tie: the smaller motion
     return np.asarray(vec[pick])
 
 
@@ -215,9 +218,10 @@ def match(a: Sequence[Box], b: Sequence[Box], reach: float = MATCH_REACH) -> Mat
     sa, sb = np.max(A[:, 2:] - A[:, :2], axis=1), np.max(B[:, 2:] - B[:, :2], axis=1)
     size = (sa[:, None] + sb[None, :]) / 2
     alike = (np.maximum(sa[:, None], sb[None, :]) <= 2 * np.minimum(sa[:, None], sb[None, :])) & (size > 0)
-    raw = np.linalg.norm(cb[None, :, :] - ca[:, None, :], axis=2)
+    dx, dy = cb[None, :, 0] - ca[:, None, 0], cb[None, :, 1] - ca[:, None, 1]
+    raw = np.hypot(dx, dy)
     v = _common_motion(ca, cb, np.maximum(sa, 1e-9), alike & (raw <= 3 * size))
-    cost = np.linalg.norm(cb[None, :, :] - ca[:, None, :] - v, axis=2) / np.maximum(size, 1e-9)
+    cost = np.hypot(dx - v[0], dy - v[1]) / np.maximum(size, 1e-9)
     cost[~alike] = np.inf
     left: set[int] = set()
     right: set[int] = set()
