@@ -21,6 +21,10 @@ Recorded exits (the stored track, samples on both sides of a frame) must reach 9
 only know the samples before the frame: a face that entered the view since, or the first frame
 after a start, cannot be known without a detector on that very frame, so they are held to 90 %
 (measured 93-94 %) and reported.
+
+Photo 17 (a dense crowd of hundreds of faces, most under 24 px; the source of the < 12 px figures)
+is measured and reported under ``dense_crowd/``, not asserted: there the stage's detector and the
+reference disagree more: aligned coverage of faces >= 12 px is 86-88 % (left open in #10).
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from privacy_helpers import YUNET, face_image, make_users, read_mp4, reference_f
 ALIGNED_IOU = 0.3
 STRICT_IOU = 0.5  # reported
 RECORDED, LIVE = ("export", "playback_mp4", "playback_jpeg"), ("live_frame", "snapshot")
+DENSE = "dense_crowd/"  # photo 17: hundreds of faces, most under 24 px: reported apart
 SMALL = 12  # px: faces below this are reported, not held to the 99 %
 FPS, DETECT_FPS = 10, 5
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -130,7 +135,7 @@ def _pan(img: np.ndarray, n: int, w: int = 640, h: int = 360) -> list[np.ndarray
 def moving(db: Database, tmp_path: Path):  # type: ignore[no-untyped-def]
     """Per group photo, one camera panning over it for 2.4 s at 10 fps: its privacy stage at 5 fps
     (as ``serve`` runs it), its recorded segment and its stored track."""
-    photos = {f"cam{n}": img for n in (1, 9) if (img := face_image(n)) is not None}
+    photos = {f"cam{n}": img for n in (1, 9, 17) if (img := face_image(n)) is not None}
     if not photos or not YUNET.exists():
         pytest.skip("face photos / YuNet model not present under ../shared/assets")
     from oversight.privacy.redaction import Redactor
@@ -172,7 +177,7 @@ def _who() -> Any:
 
 
 def _recorded_exits(
-    db: Database, cfg: SiteConfig, frames: list[np.ndarray], seg: Segment, tally: Tally
+    db: Database, cfg: SiteConfig, frames: list[np.ndarray], seg: Segment, tally: Tally, tag: str = ""
 ) -> None:
     from oversight.privacy.egress import Egress
     from oversight.web.context import AppContext
@@ -199,7 +204,7 @@ def _recorded_exits(
     ):
         assert len(outs) == len(frames), name
         for i, (raw, out) in enumerate(zip(frames, outs, strict=True)):
-            tally.add(name, raw, out, regions(i))
+            tally.add(tag + name, raw, out, regions(i))
 
 
 class LiveCamera:
@@ -218,7 +223,9 @@ class LiveCamera:
         return self.samples
 
 
-def _live_exits(db: Database, cfg: SiteConfig, frames: list[np.ndarray], stage: Any, tally: Tally) -> None:
+def _live_exits(
+    db: Database, cfg: SiteConfig, frames: list[np.ndarray], stage: Any, tally: Tally, tag: str = ""
+) -> None:
     """Each frame as the newest live picture, the stage's samples up to it shifted to now (the live
     view refuses stale frames): the view and a snapshot through the gate."""
     from oversight.privacy.egress import Egress
@@ -240,11 +247,14 @@ def _live_exits(db: Database, cfg: SiteConfig, frames: list[np.ndarray], stage: 
             enc = live.frame(cam)
         assert enc.state == "live" and gate.live_from_track == 1, i
         tally.add(
-            "live_frame", raw, cv2.imdecode(np.frombuffer(enc.jpeg, np.uint8), cv2.IMREAD_COLOR), regions
+            tag + "live_frame",
+            raw,
+            cv2.imdecode(np.frombuffer(enc.jpeg, np.uint8), cv2.IMREAD_COLOR),
+            regions,
         )
         snap = gate.still(_who(), cam)  # a snapshot: the same picture through its own gate method
         tally.add(
-            "snapshot", raw, cv2.imdecode(np.frombuffer(snap.jpeg, np.uint8), cv2.IMREAD_COLOR), regions
+            tag + "snapshot", raw, cv2.imdecode(np.frombuffer(snap.jpeg, np.uint8), cv2.IMREAD_COLOR), regions
         )
 
 
@@ -252,8 +262,9 @@ def test_every_exit_hides_faces_with_aligned_regions(db: Database, moving) -> No
     cfg, cameras = moving
     tally = Tally()
     for frames, seg, stage in cameras:
-        _recorded_exits(db, cfg, frames, seg, tally)
-        _live_exits(db, cfg, frames, stage, tally)
+        tag = DENSE if seg.camera_id == "cam17" else ""  # reported, not yet held to the bar
+        _recorded_exits(db, cfg, frames, seg, tally, tag)
+        _live_exits(db, cfg, frames, stage, tally, tag)
     report = {
         exit_: {
             size: {
@@ -270,7 +281,7 @@ def test_every_exit_hides_faces_with_aligned_regions(db: Database, moving) -> No
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "coverage.json").write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
-    assert set(report) == set(RECORDED + LIVE)
-    for exit_ in report:
+    assert set(RECORDED + LIVE) <= set(report)
+    for exit_ in RECORDED + LIVE:
         assert tally.rows[exit_]["ge12"][0] >= 400, exit_  # enough faces to speak of 99 %
         assert tally.share(exit_) >= (0.99 if exit_ in RECORDED else 0.90), report[exit_]
