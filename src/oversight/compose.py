@@ -21,6 +21,7 @@ from oversight.incidents.holds import HoldSweeper
 from oversight.incidents.integration import Integration
 from oversight.incidents.service import IncidentService
 from oversight.privacy.audit_trail import Sealer, sealer_for
+from oversight.privacy.export_jobs import ExportJobs
 from oversight.runtime import Runtime
 from oversight.store.db import Database
 from oversight.web.context import AppContext
@@ -51,6 +52,7 @@ class Installation:
     integration: Integration | None = None  # incident webhooks and MQTT
     sweeper: HoldSweeper | None = None
     event_mqtt: MqttPublisher | None = None
+    exports: ExportJobs | None = None  # evidence exports in the background
     started: bool = False
 
     def web_context(self, **options: Any) -> AppContext:
@@ -62,6 +64,7 @@ class Installation:
             runtime=self.runtime,
             config_path=self.config_path,
             incidents=self.incidents,
+            exports=self.exports,
             **options,
         )
 
@@ -77,6 +80,8 @@ class Installation:
             self.integration.start()
         if self.sweeper is not None:
             self.sweeper.start()
+        if self.exports is not None:
+            self.exports.start()  # runs again the jobs a restart interrupted
         if self.owns_runtime:
             self.runtime.start()
 
@@ -86,7 +91,7 @@ class Installation:
         self.started = False
         if self.owns_runtime:
             self.runtime.stop()
-        for part in (self.sweeper, self.integration, self.event_mqtt):
+        for part in (self.exports, self.sweeper, self.integration, self.event_mqtt):
             if part is not None:
                 part.stop()
         if self.sealer is not None:
@@ -132,6 +137,7 @@ def build(
     with db.session() as s:
         incidents.sync_units(s)
     parts = Installation(cfg, db, bus, incidents, sealer, runtime, owns_runtime, config_path)
+    parts.exports = ExportJobs(db, cfg)
     if integrations:
         parts.integration = Integration(incidents.settings, bus, cfg.site.mqtt)
         parts.sweeper = HoldSweeper(db, incidents)

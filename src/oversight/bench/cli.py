@@ -237,6 +237,9 @@ def video(
     live_seconds: float = typer.Option(15.0, "--live-seconds", min=1, max=600, help="Live wall measured."),
     soak_seconds: float = typer.Option(0.0, "--soak-seconds", min=0, help="Soak length (0: no soak)."),
     soak_cameras: int = typer.Option(16, "--soak-cameras", min=1, max=64, help="Tiles of the soak wall."),
+    detector_per_frame: bool = typer.Option(
+        True, "--detector-per-frame/--no-detector-per-frame", help="Also time the old path (slow)."
+    ),
 ) -> None:
     """Export and live redaction cost next to decode+encode, ingest privacy cost, recall by size;
     the live H.264 wall from the viewer's side (glass-to-glass latency, fps per tile, CPU per
@@ -251,5 +254,7 @@ def video(
         chosen.add("soak")
     elif "soak" in chosen:
         raise typer.BadParameter("the soak needs --soak-seconds", param_hint="--soak-seconds")
-    out = run_parts(photo, model, chosen, seconds, live_seconds, soak_seconds, soak_cameras)
+    out = run_parts(
+        photo, model, chosen, seconds, live_seconds, soak_seconds, soak_cameras, detector_per_frame
+    )
     typer.echo(json.dumps(out, indent=2))

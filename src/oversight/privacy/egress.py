@@ -555,6 +555,7 @@ class Egress:
         shared: Path | None = None,
         subject: Any = None,
         stats: dict[str, int] | None = None,
+        tick: Callable[[float], None] | None = None,
     ) -> list[dict[str, Any]]:
         """Write one evidence clip and return the unredacted parts it holds (empty: all redacted).
 
@@ -568,7 +569,8 @@ class Egress:
         ``end``, ``reveal_id``): a clip wholly inside one is the original bytes; a clip a window cuts
         is re-encoded with every frame outside it redacted (stored privacy track, else the detector).
         A fully redacted clip is made once per segment and settings when ``shared`` names the file
-        (concurrent exports wait for it). Audited per clip."""
+        (concurrent exports wait for it). Audited per clip. ``tick`` hears each frame's offset in
+        seconds; an exception it raises stops the clip (no file is left)."""
         cam = segment.camera_id
         mine = [w for w in windows if w.camera_id == cam and w.start < segment.end and segment.start < w.end]
         with self.ctx.db.session() as s:
@@ -591,11 +593,11 @@ class Egress:
                 }
             ]
         kept: dict[int, int] = {}
-        per_frame = self._export_frames(segment, mine, kept, subject, stats)
+        per_frame, i420 = self._export_frames(segment, mine, kept, subject, stats, tick)
         if mine or shared is None or subject is not None:
-            _export_transcode(src, dst, per_frame)
+            _export_transcode(src, dst, per_frame, i420)
         else:
-            _shared_transcode(src, dst, shared, per_frame)
+            _shared_transcode(src, dst, shared, per_frame, i420)
         return _kept_windows(segment, mine, kept)
 
     def _export_frames(
@@ -605,15 +607,21 @@ class Egress:
         kept: dict[int, int],
         subject: Any = None,
         stats: dict[str, int] | None = None,
-    ) -> Callable[[np.ndarray, float], np.ndarray]:
+        tick: Callable[[float], None] | None = None,
+    ) -> tuple[Callable[[np.ndarray, float], np.ndarray], bool]:
         """Per-frame pixels of an export clip: a frame inside a window stays (counted in ``kept`` per
         reveal), every other is redacted by the stored track (but for the marked subject), else the
-        detector; then the masks."""
+        detector; then the masks. With the track, no subject and no masks the frames stay planar YUV
+        as decoded (no colour conversion either way): the bool says so."""
         cam = segment.camera_id
         track = self._track(cam, segment.start, segment.end)
         stats = stats if stats is not None else {}
+        camera = self._camera(cam)
+        planar = track is not None and subject is None and not (camera is not None and camera.masks)
 
         def per_frame(img: np.ndarray, rel: float) -> np.ndarray:
+            if tick is not None:
+                tick(rel)
             ts = segment.start + timedelta(seconds=rel)
             inside = next((w for w in mine if w.start <= ts < w.end), None)
             if inside is not None:
@@ -621,13 +629,15 @@ class Egress:
                 out = img
             elif track is None:
                 out = self._redact(cam, img)  # no stored track: the subject is not kept either
+            elif planar:
+                return track.apply_i420(img, ts.timestamp())
             else:
                 keep = _grown(subject.box(ts.timestamp())) if subject is not None else None
                 stats["subject_frames"] = stats.get("subject_frames", 0) + (keep is not None)
                 out = track.apply(img, ts.timestamp(), keep=keep)
-            return self._masked(cam, out, inside is not None, recorded=True)
+            return out if planar else self._masked(cam, out, inside is not None, recorded=True)
 
-        return per_frame
+        return per_frame, planar
 
     def export_package(self, who: Who, export_id: int, source: str | None = None) -> Path:
         """A finished, signed evidence package (its clips were made by ``export_clip``) for download.
@@ -689,20 +699,26 @@ def _lock_for(path: Path) -> threading.Lock:
         return _file_locks.setdefault(path, threading.Lock())
 
 
-def _export_transcode(src: Path, dst: Path, per_frame: Callable[[np.ndarray, float], np.ndarray]) -> int:
+def _export_transcode(
+    src: Path, dst: Path, per_frame: Callable[[np.ndarray, float], np.ndarray], i420: bool = False
+) -> int:
     with _export_slots:
-        return _transcode(src, dst, per_frame, crf=23)
+        return _transcode(src, dst, per_frame, crf=23, i420=i420)
 
 
 def _shared_transcode(
-    src: Path, dst: Path, shared: Path, per_frame: Callable[[np.ndarray, float], np.ndarray]
+    src: Path,
+    dst: Path,
+    shared: Path,
+    per_frame: Callable[[np.ndarray, float], np.ndarray],
+    i420: bool = False,
 ) -> None:
     """A fully redacted clip, made once per segment and settings into ``shared`` (concurrent
     exports wait for it, later ones reuse it while it is newer than the segment), copied to ``dst``."""
     with _lock_for(shared):  # one transcode per segment and settings, reused by later exports
         if not (shared.is_file() and shared.stat().st_mtime >= src.stat().st_mtime):
             shared.parent.mkdir(parents=True, exist_ok=True)
-            _export_transcode(src, shared, per_frame)
+            _export_transcode(src, shared, per_frame, i420)
     dst.write_bytes(shared.read_bytes())
 
 
@@ -732,10 +748,27 @@ def _iso(t: datetime) -> str:
     return t.astimezone(UTC).isoformat()  # as the export manifest writes times
 
 
-def _transcode(src: Path, dst: Path, per_frame: Callable[[np.ndarray, float], np.ndarray], crf: int) -> int:
+def _transcode(
+    src: Path, dst: Path, per_frame: Callable[[np.ndarray, float], np.ndarray], crf: int, i420: bool = False
+) -> int:
     """Decode ``src``, pass each frame through ``per_frame`` and encode a browser-playable H.264 MP4
-    (yuv420p, faststart). Written under a temporary name first. Returns frames written."""
+    (yuv420p, faststart). Written under a temporary name first. Returns frames written.
+
+    ``per_frame`` gets BGR frames, or with ``i420`` planar YUV 4:2:0 ones as the decoder gives and
+    the encoder takes them (no colour conversion either way)."""
     tmp = dst.with_name(dst.name + ".part")
+    try:
+        n = _transcode_to(src, tmp, per_frame, crf, i420)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a failed or cancelled transcode leaves no half file
+        raise
+    tmp.replace(dst)
+    return n
+
+
+def _transcode_to(
+    src: Path, tmp: Path, per_frame: Callable[[np.ndarray, float], np.ndarray], crf: int, i420: bool
+) -> int:
     n = 0
     with av.open(str(src)) as inp:
         vin: Any = inp.streams.video[0]
@@ -750,9 +783,11 @@ def _transcode(src: Path, dst: Path, per_frame: Callable[[np.ndarray, float], np
             vout.pix_fmt = "yuv420p"
             vout.options = {"crf": str(crf), "preset": "veryfast"}
             for frame in inp.decode(vin):
-                img = frame.to_ndarray(format="bgr24")[: vout.height, : vout.width]
+                img = _picture(frame, vout.width, vout.height, i420)
                 img = per_frame(img, ((frame.pts or 0) - base) * tb)
-                vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="bgr24")
+                vf = av.VideoFrame.from_ndarray(
+                    np.ascontiguousarray(img), format="yuv420p" if i420 else "bgr24"
+                )
                 vf.pts = n
                 vf.time_base = Fraction(1) / Fraction(rate)
                 for pkt in vout.encode(vf):
@@ -760,8 +795,17 @@ def _transcode(src: Path, dst: Path, per_frame: Callable[[np.ndarray, float], np
                 n += 1
             for pkt in vout.encode():
                 out.mux(pkt)
-    tmp.replace(dst)
     return n
+
+
+def _picture(frame: Any, w: int, h: int, i420: bool) -> np.ndarray:
+    """A decoded frame cut to the even ``w`` x ``h``: BGR, or planar YUV 4:2:0."""
+    if not i420:
+        return np.asarray(frame.to_ndarray(format="bgr24")[:h, :w])
+    if frame.width == w and frame.height == h:
+        return np.asarray(frame.to_ndarray(format="yuv420p"))
+    bgr = np.ascontiguousarray(frame.to_ndarray(format="bgr24")[:h, :w])  # odd size: rare
+    return np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420))
 
 
 @dataclass

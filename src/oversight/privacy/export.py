@@ -23,7 +23,10 @@ import hashlib
 import json
 import shutil
 import tempfile
+import threading
 import zipfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,7 +41,7 @@ from oversight.config.schema import SiteConfig
 from oversight.permissions import roles_for
 from oversight.privacy import audit
 from oversight.privacy.copies import default_cache_dir
-from oversight.privacy.egress import Egress, OfflineContext, view_fingerprint
+from oversight.privacy.egress import MAX_EXPORT_TRANSCODES, Egress, OfflineContext, view_fingerprint
 from oversight.privacy.keys import fingerprint, load_or_create_signing_key, load_verify_key, public_hex
 from oversight.privacy.models import AuditEntry, ExportRecord
 from oversight.privacy.reveals import active_reveals, covering_reveal
@@ -55,6 +58,17 @@ class ExportError(Exception):
     def __init__(self, message: str, status: int = 400):
         super().__init__(message)
         self.status = status
+
+
+class ExportCancelled(ExportError):
+    """Raised from a progress callback to stop an export; nothing is recorded, its files go."""
+
+    def __init__(self, message: str = "the export was cancelled"):
+        super().__init__(message, 409)
+
+
+# (fraction done 0..1, stage in words); called from the clip threads; may raise ExportCancelled
+Progress = Callable[[float, str], None]
 
 
 @dataclass
@@ -197,12 +211,14 @@ def export_footage(
     allow_unredacted: bool = True,
     subjects: dict[str, Any] | None = None,
     request_id: int | None = None,
+    progress: Progress | None = None,
 ) -> ExportResult:
     """Build, sign and record one export. Nothing is recorded if anything fails.
 
     ``allow_unredacted=False`` (API tokens) redacts every clip whatever reveals the exporter holds.
     ``subjects`` (camera -> ``privacy.sar.SubjectTrack``) keeps a subject access request's marked
     person unredacted; ``request_id`` names that request in the manifest.
+    ``progress`` hears how far it got; an exception it raises (``ExportCancelled``) stops the export.
     """
     cams = _checked_cameras(cfg, camera_ids, start, end, role, purpose)
     req = _Request(cams, start, end, exporter, role, purpose.strip(), reference, source)
@@ -219,21 +235,83 @@ def export_footage(
         found = _find_footage(db, req, allow_unredacted)
         if not found.segs:
             raise ExportError("no recorded footage for these cameras in this window", 404)
-        subjects = subjects or {}
-        files = [
-            _export_clip(cfg, gate, req, seg, work, found.windows, clips, subjects.get(seg.camera_id))
-            for seg in found.segs
-        ]
+        tell = progress or (lambda fraction, stage: None)
+        files = _export_clips(cfg, gate, req, found, work, clips, tell, subjects or {})
+        tell(0.97, "signing the manifest")
         manifest = _manifest(cfg, req, now, found, files, key)
         if request_id is not None:
-            manifest["subject_access_request"] = {"id": request_id, "cameras_marked": sorted(subjects)}
+            manifest["subject_access_request"] = {"id": request_id, "cameras_marked": sorted(subjects or {})}
         msha = _write_signed(work, manifest, key)
+        tell(0.98, "packaging")
         final = _publish(work, folder, zip_it)
         rid = _record_export(db, req, now, manifest, final, msha)
         return ExportResult(rid, final, msha, len(files), manifest["redaction"] == "redacted")
     finally:
         if work.exists():
             shutil.rmtree(work, ignore_errors=True)
+
+
+def check_request(
+    db: Database,
+    cfg: SiteConfig,
+    camera_ids: list[str],
+    start: datetime,
+    end: datetime,
+    role: str,
+    purpose: str,
+) -> None:
+    """Refuse at once what ``export_footage`` would refuse before its first clip (a background job
+    is only queued for a request that passes): role, cameras, window, purpose, footage there."""
+    cams = _checked_cameras(cfg, camera_ids, start, end, role, purpose)
+    with db.session() as s:
+        q = select(Segment.id).where(Segment.camera_id.in_(cams), Segment.end > start, Segment.start < end)
+        if s.execute(q.limit(1)).first() is None:
+            raise ExportError("no recorded footage for these cameras in this window", 404)
+
+
+def _export_clips(
+    cfg: SiteConfig,
+    gate: Egress,
+    req: _Request,
+    found: _Footage,
+    work: Path,
+    clips: Path | None,
+    tell: Progress,
+    subjects: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """Every segment's clip (``subjects``: camera -> a subject access request's marked person), at most ``MAX_EXPORT_TRANSCODES`` at once (each in its own thread with
+    its own decoder and encoder), in segment order; progress is the mean of the clips' fractions."""
+    segs = found.segs
+    done = [0.0] * len(segs)
+    lock, failed = threading.Lock(), threading.Event()
+
+    def one(i: int) -> dict[str, Any]:
+        seg = segs[i]
+        span = max((seg.end - seg.start).total_seconds(), 1e-3)
+
+        def tick(rel: float) -> None:
+            if failed.is_set():  # another clip failed: the export is lost, stop this one too
+                raise ExportCancelled("another clip of this export failed")
+            with lock:
+                done[i] = min(max(rel / span, 0.0), 1.0)
+                fraction = 0.95 * sum(done) / len(segs)
+            tell(fraction, f"redacting and encoding {len(segs)} clip(s)")
+
+        try:
+            tick(0.0)
+            out = _export_clip(
+                cfg, gate, req, seg, work, found.windows, clips, subjects.get(seg.camera_id), tick
+            )
+            tick(span)
+        except BaseException:
+            failed.set()
+            raise
+        return out
+
+    if len(segs) == 1:
+        return [one(0)]
+    with ThreadPoolExecutor(min(MAX_EXPORT_TRANSCODES, len(segs)), thread_name_prefix="export") as pool:
+        return list(pool.map(one, range(len(segs))))
 
 
 def _checked_cameras(
@@ -291,6 +369,7 @@ def _export_clip(
     windows: list[RevealWindow],
     clips: Path | None,
     subject: Any = None,
+    tick: Callable[[float], None] | None = None,
 ) -> dict[str, Any]:
     """One segment through the egress gate into the export; its manifest entry.
 
@@ -309,7 +388,16 @@ def _export_clip(
         shared = clips / seg.camera_id / f"{seg.id}-redacted-{fp}.mp4"
     stats: dict[str, int] = {}
     unredacted = gate.export_clip(
-        req.exporter, req.role, seg, dst, windows, req.purpose, shared, subject=subject, stats=stats
+        req.exporter,
+        req.role,
+        seg,
+        dst,
+        windows,
+        req.purpose,
+        shared,
+        subject=subject,
+        stats=stats,
+        tick=tick,
     )
     original = bool(unredacted) and unredacted[0]["frames"] is None
     extra = {"subject_frames": stats.get("subject_frames", 0)} if subject is not None else {}

@@ -140,3 +140,30 @@ class SubjectMark(Base):
     y: Mapped[float] = mapped_column(Float)
     marked_by: Mapped[str] = mapped_column(String(64))
     marked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ExportJob(Base):
+    """One evidence export run in the background: its request, where it stands, and its result.
+
+    Kept in the database so the job list survives a page reload and a server restart; a job a
+    restart interrupted is run again from the start (``attempts`` counts the runs)."""
+
+    __tablename__ = "export_jobs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    exporter: Mapped[str] = mapped_column(String(64), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    via: Mapped[str] = mapped_column(String(16))  # "session" or "token": tokens never get unredacted
+    camera_ids: Mapped[list[str]] = mapped_column(JSON)
+    start: Mapped[datetime] = mapped_column(UTCDateTime)
+    end: Mapped[datetime] = mapped_column(UTCDateTime)
+    purpose: Mapped[str] = mapped_column(Text)
+    reference: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    source: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # queued running done failed cancelled
+    stage: Mapped[str] = mapped_column(String(128), default="")
+    progress: Mapped[float] = mapped_column(default=0.0)  # 0..1
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    export_id: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -21,6 +21,7 @@ import numpy as np
 
 from oversight.config.schema import RedactionConfig
 from oversight.privacy.face_detectors import FaceDetector, make_face_detector
+from oversight.privacy.track import pairs
 
 log = logging.getLogger(__name__)
 
@@ -110,9 +111,16 @@ class Redactor:
             sx, sy = w / tracks_size[0], h / tracks_size[1]
         out: list[Box] = []
         if self.detector is not None:
-            faces = [tuple(map(float, b[:4])) for b in self.detector.detect(frame_bgr)]
-            self._carried = [(b, n - 1) for b, n in self._carried if n - 1 > 0]
-            self._carried.extend((b, self.carry_frames + 1) for b in faces)  # type: ignore[misc]
+            faces: list[Box] = [
+                (float(b[0]), float(b[1]), float(b[2]), float(b[3])) for b in self.detector.detect(frame_bgr)
+            ]
+            # a carried box the face was found again near is superseded by the fresh one: carrying it
+            # too would smear the region over both places (boxes trailing beside moving people)
+            found_again = {i for i, _ in pairs([b for b, _ in self._carried], faces)}
+            self._carried = [
+                (b, n - 1) for i, (b, n) in enumerate(self._carried) if n - 1 > 0 and i not in found_again
+            ]
+            self._carried.extend((b, self.carry_frames + 1) for b in faces)
             out.extend(b for b, _ in self._carried)
         for t in tracks or ():
             tb = _track_box(t)

@@ -86,6 +86,13 @@ def pixelate(img: np.ndarray, regions: Sequence[Box], block: int = 10, most: int
         img[b:d, a:c] = cv2.resize(small, (c - a, d - b), interpolation=cv2.INTER_LINEAR)
 
 
+def i420_planes(yuv: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Views of the Y, U and V planes of a contiguous planar 4:2:0 frame of even size."""
+    h, w = yuv.shape[0] * 2 // 3, yuv.shape[1]
+    q = h // 4
+    return yuv[:h], yuv[h : h + q].reshape(h // 2, w // 2), yuv[h + q : h + 2 * q].reshape(h // 2, w // 2)
+
+
 def blur_whole(img: np.ndarray) -> np.ndarray:
     """Fail closed: shapes and motion stay visible, nobody can be recognised."""
     h, w = img.shape[:2]
@@ -163,6 +170,122 @@ def _centre_in(b: Box, area: Box) -> bool:
     return area[0] <= cx <= area[2] and area[1] <= cy <= area[3]
 
 
+PROPOSALS = 200  # candidate motions tried at most
+MATCH_REACH = 0.75  # one face in consecutive samples: centres apart by under this share of its size
+
+
+def iou(a: Box, b: Box) -> float:
+    w, h = min(a[2], b[2]) - max(a[0], b[0]), min(a[3], b[3]) - max(a[1], b[1])
+    inter = max(0.0, w) * max(0.0, h)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _apart(a: Box, b: Box) -> float:
+    """Distance of the centres in units of the larger side of ``a``."""
+    size = max(a[2] - a[0], a[3] - a[1], 1e-9)
+    return float(np.hypot((a[0] + a[2] - b[0] - b[2]) / 2, (a[1] + a[3] - b[1] - b[3]) / 2) / size)
+
+
+def _common_motion(ca: np.ndarray, cb: np.ndarray, size: np.ndarray, near: np.ndarray) -> np.ndarray:
+    """The displacement most region pairs agree on (a camera pan, a crowd walking): the candidate
+    displacement (of a pair closer than 3 sizes) that the most other candidates match within a
+    quarter size; zero when nothing agrees better."""
+    d = cb[None, :, :] - ca[:, None, :]
+    idx = np.argwhere(near)
+    if len(idx) == 0:
+        return np.zeros(2)
+    vec = d[idx[:, 0], idx[:, 1]]
+    tol = 0.25 * size[idx[:, 0]]
+    cand = np.arange(len(vec))[:: max(1, len(vec) // PROPOSALS)]  # bounded work in a large crowd
+    gap = np.hypot(vec[cand, None, 0] - vec[None, :, 0], vec[cand, None, 1] - vec[None, :, 1])
+    agree = (gap < tol[cand][:, None]).sum(axis=1)
+    best = cand[agree == agree.max()]
+    pick = best[np.argmin(np.hypot(vec[best, 0], vec[best, 1]))]  # a tie: the smaller motion
+    return np.asarray(vec[pick])
+
+
+Match = tuple[list[tuple[int, int]], tuple[float, float]]  # index pairs, the shared motion
+
+
+def pairs(a: Sequence[Box], b: Sequence[Box], reach: float = MATCH_REACH) -> list[tuple[int, int]]:
+    return match(a, b, reach)[0]
+
+
+def match(a: Sequence[Box], b: Sequence[Box], reach: float = MATCH_REACH) -> Match:
+    """One-to-one matches between two sets of regions, and the motion most of them share: after
+    taking that motion out, nearest first, each within ``reach`` of its size (a face in a panned
+    crowd is matched with its own next place, not the neighbour that moved into its old one)."""
+    if not a or not b:
+        return [], (0.0, 0.0)
+    A, B = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    ca, cb = (A[:, :2] + A[:, 2:]) / 2, (B[:, :2] + B[:, 2:]) / 2
+    sa, sb = np.max(A[:, 2:] - A[:, :2], axis=1), np.max(B[:, 2:] - B[:, :2], axis=1)
+    size = (sa[:, None] + sb[None, :]) / 2
+    alike = (np.maximum(sa[:, None], sb[None, :]) <= 2 * np.minimum(sa[:, None], sb[None, :])) & (size > 0)
+    dx, dy = cb[None, :, 0] - ca[:, None, 0], cb[None, :, 1] - ca[:, None, 1]
+    raw = np.hypot(dx, dy)
+    v = _common_motion(ca, cb, np.maximum(sa, 1e-9), alike & (raw <= 3 * size))
+    cost = np.hypot(dx - v[0], dy - v[1]) / np.maximum(size, 1e-9)
+    cost[~alike] = np.inf
+    left: set[int] = set()
+    right: set[int] = set()
+    out = []
+    for flat in np.argsort(cost, axis=None):
+        i, j = divmod(int(flat), len(b))
+        if cost[i, j] > reach:
+            break
+        if i not in left and j not in right:
+            left.add(i)
+            right.add(j)
+            out.append((i, j))
+    return out, (float(v[0]), float(v[1]))
+
+
+def moved(a: Sample, b: Sample, ts: float, keep_left: bool = True, found: Match | None = None) -> list[Box]:
+    """Regions at ``ts`` from an earlier sample ``a`` and a later ``b``: matched regions moved
+    linearly (beyond ``b``: extrapolated); a region of one sample only moved with the motion the
+    others share (a face entering a panned view), and ``a``'s only when ``keep_left`` (after
+    ``b``, a region ``b`` no longer has is gone)."""
+    f = (ts - a.ts) / (b.ts - a.ts) if b.ts > a.ts else 1.0
+    matches, (vx, vy) = match(a.boxes, b.boxes) if found is None else found
+    out: list[Box] = [
+        (
+            p[0] + (q[0] - p[0]) * f,
+            p[1] + (q[1] - p[1]) * f,
+            p[2] + (q[2] - p[2]) * f,
+            p[3] + (q[3] - p[3]) * f,
+        )
+        for p, q in ((a.boxes[i], b.boxes[j]) for i, j in matches)
+    ]
+    # a match further apart than its size may be two people (one leaving, one arriving): their
+    # own places stay covered as well
+    far = [(i, j) for i, j in matches if _apart(a.boxes[i], b.boxes[j]) > 1.0]
+    out.extend(b.boxes[j] for _, j in far)
+    if keep_left:
+        out.extend(a.boxes[i] for i, _ in far)
+    matched_a = {i for i, _ in matches}
+    matched_b = {j for _, j in matches}
+    if keep_left:
+        dx, dy = vx * f, vy * f
+        out.extend(
+            (x[0] + dx, x[1] + dy, x[2] + dx, x[3] + dy) for i, x in enumerate(a.boxes) if i not in matched_a
+        )
+    dx, dy = vx * (f - 1), vy * (f - 1)
+    out.extend(
+        (y[0] + dx, y[1] + dy, y[2] + dx, y[3] + dy) for j, y in enumerate(b.boxes) if j not in matched_b
+    )
+    return out
+
+
+def _distinct(boxes: Iterable[Box]) -> list[Box]:
+    """The regions without exact repeats (rounded to 0.1 px)."""
+    seen: dict[tuple[float, ...], Box] = {}
+    for b in boxes:
+        seen.setdefault(tuple(round(float(v), 1) for v in b), tuple(float(v) for v in b))  # type: ignore[arg-type]
+    return list(seen.values())
+
+
 class TrackView:
     """Regions for any frame time from stored samples: the union of the samples around it (the
     person is somewhere between them), or None when no sample is within ``tolerance`` seconds."""
@@ -171,13 +294,51 @@ class TrackView:
         self.samples = list(samples)
         self.times = [s.ts for s in self.samples]
         self.tolerance = tolerance
+        self._matches: dict[int, Match] = {}  # samples i-1 and i: their matches, found once
+
+    def _moved(self, i: int, ts: float, keep_left: bool) -> list[Box]:
+        a, b = self.samples[i - 1], self.samples[i]
+        if i not in self._matches:
+            self._matches[i] = match(a.boxes, b.boxes)
+        return moved(a, b, ts, keep_left, self._matches[i])
 
     def boxes(self, ts: float) -> list[Box] | None:
+        """The regions at ``ts``. Between two samples a region seen in both moves linearly from one
+        place to the other, so it stays on the face instead of spanning both places; just after the
+        newest sample it goes on at the speed it had. A region seen in one sample only stays where
+        that sample saw it (a face arriving or leaving, or moving too fast to match, stays covered)."""
         i = bisect_left(self.times, ts)
         near = [s for s in self.samples[max(0, i - 1) : i + 1] if abs(s.ts - ts) <= self.tolerance]
         if not near:
             return None
-        return [b for s in near for b in s.boxes]
+        if len(near) == 2:
+            return self._moved(i, ts, keep_left=True)
+        one = near[0]
+        if one.ts < ts and i >= 2 and one.ts - self.times[i - 2] <= 2 * self.tolerance:
+            return self._moved(i - 1, ts, keep_left=False)  # after the newest sample: on at its speed
+        return list(one.boxes)
+
+    def apply_i420(self, yuv: np.ndarray, ts: float, margin: float = 0.25) -> np.ndarray:
+        """``apply`` on a planar YUV 4:2:0 frame (``(h * 3 / 2, w)``, as decoded and as encoded):
+        the same regions hidden in the luma and both chroma planes, with no colour conversion."""
+        found = self.boxes(ts)
+        out = yuv.copy()
+        y, u, v = i420_planes(out)
+        if found is None:
+            for plane in (y, u, v):
+                plane[:] = blur_whole(plane)
+            return out
+        h, w = y.shape
+        regions = merge_boxes([(b[0] * w, b[1] * h, b[2] * w, b[3] * h) for b in found], grow=margin)
+        pixelate(y, regions)
+        ch, cw = u.shape
+        for x1, y1, x2, y2 in regions:  # colour: one mean per region (cheaper than pixelating it)
+            a, b = max(0, int(x1 / 2)), max(0, int(y1 / 2))
+            c, d = min(cw, int(np.ceil(x2 / 2))), min(ch, int(np.ceil(y2 / 2)))
+            if c > a and d > b:
+                u[b:d, a:c] = int(u[b:d, a:c].mean())
+                v[b:d, a:c] = int(v[b:d, a:c].mean())
+        return out
 
     def apply(self, img: np.ndarray, ts: float, margin: float = 0.25, keep: Box | None = None) -> np.ndarray:
         """A redacted copy of a frame taken at ``ts``: stored regions pixelated, or blurred whole.
@@ -238,7 +399,8 @@ class FaceTrackStage:
             boxes: list[Box] = []
             self.skipped += 1
         else:
-            boxes = merge_boxes(self.redactor.regions(frame_bgr, tracks, size))
+            # each region as found (merged only when pixelated): a region per face can follow it
+            boxes = _distinct(self.redactor.regions(frame_bgr, tracks, size))
         self.writer.append(ts.timestamp(), boxes, (w, h))
         norm = tuple((b[0] / w, b[1] / h, b[2] / w, b[3] / h) for b in boxes)
         with self._lock:

@@ -18,6 +18,7 @@ from oversight.config.incidents import IncidentSettings
 from oversight.config.schema import RedactionConfig, SiteConfig
 from oversight.events.bus import EventBus
 from oversight.incidents.service import IncidentService
+from oversight.privacy.export_jobs import ExportJobs
 from oversight.store.db import Database
 
 
@@ -50,6 +51,7 @@ class AppContext:
     lock: threading.RLock = field(default_factory=threading.RLock)  # guards cfg edits
     extras: dict[str, Any] = field(default_factory=dict)  # per-app caches (redactors, frames)
     incidents: IncidentService | None = None  # built by oversight.compose; see incident_service()
+    exports: ExportJobs | None = None  # built and started by oversight.compose; see export_jobs()
 
     @property
     def data_dir(self) -> Path:
@@ -86,6 +88,18 @@ class AppContext:
             svc.cfg = self.cfg
             svc.settings = self.cfg.incidents or IncidentSettings()
         return svc
+
+    def export_jobs(self) -> ExportJobs:
+        """The installation's export job runner. An app built without the composition root (tests)
+        gets one started on first use (which also runs again any job a restart interrupted)."""
+        if self.exports is None:
+            with self.lock:
+                if self.exports is None:
+                    jobs = ExportJobs(self.db, self.cfg)
+                    jobs.start()
+                    self.exports = jobs
+        self.exports.cfg = self.cfg  # the config was edited (cameras added): follow it
+        return self.exports
 
     def worker(self, camera_id: str) -> Any | None:
         workers = getattr(self.runtime, "workers", None) or {}

@@ -7,7 +7,9 @@ Mounted by ``oversight.web.app.create_app`` (``router``). Roles:
 - exports: supervisors (the four-eyes rule applies to the unredacted content: only the part of a
   clip inside an approved reveal of the exporter is unredacted; API tokens always get redacted
   clips; an export with unredacted clips is downloaded by its exporter, or by a holder of their
-  own covering reveal).
+  own covering reveal). An export is a background job (``privacy.export_jobs``): POST queues it
+  and returns at once; the job list, progress and cancel survive a reload and a restart; the
+  download answers HTTP Range requests, so a broken download resumes.
 - reports and the retention report: auditors, admins, supervisors.
 """
 
@@ -20,6 +22,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
+from oversight.permissions import roles_for
 from oversight.privacy import audit, copies, hooks, reveals
 from oversight.web.auth import Principal, check_cameras, client_ip, get_ctx, require
 from oversight.web.params import DbId, as_utc
@@ -32,6 +35,7 @@ REVEAL_READERS = require("reveal.read")
 AUDITORS = require("audit.read")
 EXPORTERS = require("export.create")
 EXPORT_READERS = require("export.read")
+EXPORTERS_ROLES = roles_for("export.create")
 REPORT_READERS = require("reports.read")
 
 
@@ -264,32 +268,22 @@ class ExportIn(BaseModel):
     reference: str | None = Field(None, max_length=128)
 
 
-@router.post("/exports", status_code=201)
+@router.post("/exports", status_code=202)
 def create_export(body: ExportIn, request: Request, who: Principal = Depends(EXPORTERS)) -> dict[str, Any]:
-    from oversight.privacy.export import ExportError, export_footage
+    """Queue an export and return its job at once (``GET /api/exports/jobs/{id}`` follows it). A
+    request that can never succeed (unknown camera, no footage, short purpose) is refused now."""
+    from oversight.privacy.export import ExportError
 
-    ctx = get_ctx(request)
     check_cameras(who, body.camera_ids)  # an export only of cameras the exporter may see
     start, end = as_utc(body.start, "start"), as_utc(body.end, "end")
     assert start is not None and end is not None
     try:
-        res = export_footage(
-            ctx.db,
-            ctx.cfg,
-            body.camera_ids,
-            start,
-            end,
-            exporter=who.username,
-            role=who.role,
-            purpose=body.purpose,
-            reference=body.reference,
-            source=_source(request),
-            zip_it=True,
-            allow_unredacted=who.via == "session",  # a token never exports unredacted footage
-        )
+        return get_ctx(request).export_jobs().create(
+            who.username, who.role, who.via, body.camera_ids, start, end, body.purpose,
+            reference=body.reference, source=_source(request),
+        )  # fmt: skip
     except ExportError as exc:
         raise HTTPException(exc.status, str(exc)) from None
-    return res.as_dict()
 
 
 @router.get("/exports")
@@ -298,6 +292,42 @@ def list_exports(request: Request, who: Principal = Depends(EXPORT_READERS)) -> 
 
     with get_ctx(request).db.session() as s:
         return [export_record_dict(r) for r in list_exports(s) if who.scope.allows_all(r.camera_ids or [])]
+
+
+def _mine(who: Principal) -> str | None:
+    """Whose jobs ``who`` sees: an exporter their own; auditors and admins everyone's (no pixels)."""
+    return who.username if who.role in EXPORTERS_ROLES else None
+
+
+@router.get("/exports/jobs")
+def list_export_jobs(request: Request, who: Principal = Depends(EXPORT_READERS)) -> list[dict[str, Any]]:
+    jobs = get_ctx(request).export_jobs().list(_mine(who))
+    return [j for j in jobs if who.scope.allows_all(j["camera_ids"] or [])]
+
+
+@router.get("/exports/jobs/{job_id}")
+def get_export_job(
+    job_id: DbId, request: Request, who: Principal = Depends(EXPORT_READERS)
+) -> dict[str, Any]:
+    job = get_ctx(request).export_jobs().get(job_id)
+    mine = _mine(who)
+    if (
+        job is None
+        or (mine is not None and job["exporter"] != mine)
+        or not who.scope.allows_all(job["camera_ids"])
+    ):
+        raise HTTPException(404, "no such export job")
+    return job
+
+
+@router.post("/exports/jobs/{job_id}/cancel")
+def cancel_export_job(job_id: DbId, request: Request, who: Principal = Depends(EXPORTERS)) -> dict[str, Any]:
+    try:
+        return get_ctx(request).export_jobs().cancel(job_id, who.username, _source(request))
+    except LookupError as exc:
+        raise HTTPException(404, str(exc)) from None
+    except PermissionError as exc:
+        raise HTTPException(403, str(exc)) from None
 
 
 @router.get("/exports/{export_id}/download")
@@ -310,6 +340,7 @@ def download_export(export_id: DbId, request: Request, who: Principal = Depends(
         raise HTTPException(404, str(exc)) from None
     except PermissionError as exc:
         raise HTTPException(403, str(exc)) from None
+    # Starlette answers Range requests (206) from the file, so a broken download resumes
     return FileResponse(path, filename=path.name, media_type="application/zip")
 
 

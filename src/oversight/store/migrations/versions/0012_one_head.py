@@ -1,4 +1,4 @@
-"""One head again: this session's branches meet (console views, camera groups, health, language,
+"""One head again: this session's branches meet (console views, export jobs, camera groups, health, language,
 map, privacy masks).
 
 Revision ID: 0012_one_head
@@ -7,6 +7,7 @@ Revision ID: 0012_one_head
 revision = "0012_one_head"
 down_revision = (
     "0011_console_views",
+    "0011_exports",
     "0011_groups",
     "0011_health",
     "0011_i18n",

@@ -21,6 +21,7 @@ export const PAGES = [
   { path: "users", module: "./users.js", nav: true },
   { path: "reveals", module: "./reveals.js", nav: true },
   { path: "sars", module: "./sars.js", nav: true },
+  { path: "exports", module: "./exports.js", nav: true },
   { path: "audit", module: "./audit.js", nav: true },
   { path: "health", module: "./health.js", nav: true },
 ];

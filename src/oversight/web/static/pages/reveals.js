@@ -5,7 +5,7 @@ import { formDialog } from "../lib/dialog.js";
 export const permission = "reveal.read";
 
 export async function render(el, ctx) {
-  const { h, api, toast, fmtTime, me, siteInputToDate, can } = ctx;
+  const { h, api, toast, fmtTime, me, siteInputToDate, can, go } = ctx;
   const canRequest = can(me, "reveal.request");
   const canDecide = can(me, "reveal.approve");
   const list = h("tbody"), exportsBody = h("tbody"), err = h("p", { class: "error" }), exErr = h("p", { class: "error" });
@@ -68,11 +68,11 @@ export async function render(el, ctx) {
       ePurpose = h("input", { required: true, minlength: 10, placeholder: t("Purpose (e.g. handover to the prosecutor)"), "aria-label": t("Purpose") }),
       eRef = h("input", { placeholder: t("Incident or case reference"), "aria-label": t("Export reference") });
     el.append(h("h2", {}, t("Signed evidence export")),
-      h("p", { class: "muted" }, t("Clips are redacted unless your own approved reveal covers the cameras and the whole window. The package is signed; check it with `oversight verify-export`.")),
+      h("p", { class: "muted" }, t("Clips are redacted outside your own approved reveals of these cameras. The export runs in the background (see Exports); the package is signed; check it with `oversight verify-export`.")),
       h("form", { class: "stack", onsubmit: async (e) => { e.preventDefault(); exErr.textContent = "";
         try {
           const r = await api("/api/exports", { method: "POST", body: { camera_ids: chosen(eCams), start: iso(eStart), end: iso(eEnd), purpose: ePurpose.value.trim(), reference: eRef.value.trim() || null } });
-          toast(r.redacted ? t("Export {id} ready (redacted).", { id: r.id }) : t("Export {id} ready (contains unredacted footage).", { id: r.id })); loadExports();
+          toast(t("Export {id} started; follow it on the Exports page.", { id: r.id })); go("exports");
         } catch (x) { exErr.textContent = typeof x.detail === "string" ? x.detail : t("Check the fields."); } } },
         h("label", {}, t("Cameras "), eCams), h("label", {}, t("From "), eStart), h("label", {}, t("To "), eEnd), ePurpose, eRef,
         h("button", { class: "primary", type: "submit" }, t("Export"))), exErr,
