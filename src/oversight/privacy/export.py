@@ -279,7 +279,8 @@ def _export_clips(
     tell: Progress,
     subjects: dict[str, Any],
 ) -> list[dict[str, Any]]:
-    """Every segment's clip (``subjects``: camera -> a subject access request's marked person), at most ``MAX_EXPORT_TRANSCODES`` at once (each in its own thread with
+    """Every segment's clip (``subjects``: camera -> a subject access request's marked person), at
+    most ``MAX_EXPORT_TRANSCODES`` at once (each in its own thread with
     its own decoder and encoder), in segment order; progress is the mean of the clips' fractions."""
     segs = found.segs
     done = [0.0] * len(segs)
