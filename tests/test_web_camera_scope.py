@@ -285,7 +285,9 @@ def test_lists_still_show_the_own_group(site):
     ctx, _, ids = site
     c = client(ctx)
     login(c, "supervisor-north")
-    assert [x["id"] for x in c.get("/api/cameras").json()] == ["cam0"]
+    assert [(x["id"], x["groups"]) for x in c.get("/api/cameras").json()] == [
+        ("cam0", ["North"])
+    ]  # views filter
     assert {e["camera_id"] for e in c.get("/api/events").json()["items"]} == {"cam0"}
     assert {a["camera_id"] for a in c.get("/api/alerts").json()["items"]} == {"cam0"}
     assert [r["camera_ids"] for r in c.get("/api/reveals").json()] == [["cam0"]]

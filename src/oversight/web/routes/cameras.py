@@ -55,6 +55,7 @@ class CameraOut(BaseModel):
     detect_width: int
     detect_height: int
     record_mode: str = "continuous"  # or "events": operators may then "record this now"
+    groups: list[str] = []  # names of the camera groups (districts, sites) it belongs to
 
 
 class SiteOut(BaseModel):
@@ -161,6 +162,7 @@ def _camera_out(ctx: AppContext, cam: CameraConfig, alerts: dict[str, int]) -> C
         detect_width=cam.detect.width,
         detect_height=cam.detect.height,
         record_mode=cam.record.mode,
+        groups=[g.name or g.id for g in ctx.cfg.camera_groups if cam.id in g.cameras],
     )
 
 

@@ -128,6 +128,11 @@ function renderEditor(ctx, box, cameras, v, saved) {
     }));
   }
   cellsFor();
+  // camera groups (districts, sites) as a quick filter of the tiles' camera lists
+  const groups = [...new Set(cameras.flatMap(c => c.groups || []))].sort();
+  const groupSel = groups.length ? h("select", { "aria-label": t("Camera group"), onchange: () => {
+    for (const x of inputs) for (const o of x.sel.options) o.hidden = !!groupSel.value && !(cameras.find(c => c.id === o.value).groups || []).includes(groupSel.value);
+  } }, h("option", { value: "" }, t("all groups")), ...groups.map(g => h("option", { value: g }, g))) : null;
   const form = h("form", { class: "stack", onsubmit: async (e) => {
     e.preventDefault(); err.textContent = "";
     const body = { name: name.value.trim(), layout: layout.value, shared: shared.checked,
@@ -138,7 +143,8 @@ function renderEditor(ctx, box, cameras, v, saved) {
     } catch (x) { err.textContent = typeof x.detail === "string" ? x.detail : t("Check the name and the tiles."); }
   } },
     h("div", { class: "toolbar" }, h("label", {}, t("Name"), " ", name), h("label", {}, t("Layout"), " ", layout),
-      can(me, "views.share") ? h("label", {}, shared, " ", t("shared with all operators")) : null),
+      can(me, "views.share") ? h("label", {}, shared, " ", t("shared with all operators")) : null,
+      groupSel ? h("label", {}, t("Camera group"), " ", groupSel) : null),
     h("p", { class: "muted small" }, t("Choose one camera per tile, or several for a tour that cycles them (Ctrl/Shift-click).")),
     cellsBox, err,
     h("div", { class: "toolbar" }, h("button", { class: "primary", type: "submit" }, t("Save view")),
