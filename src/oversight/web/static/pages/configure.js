@@ -1,6 +1,6 @@
 // Configure: every setting a camera has, in forms (streams, recording and retention, location and
 // heading, detection, redaction, PTZ, rules with classes, schedules and alerting), and zones, lines
-// and motion masks drawn on a (redacted) snapshot: click to add points, drag a vertex to move it.
+// motion masks and privacy masks (normalised, optionally per PTZ preset) drawn on a (redacted) snapshot: click to add points, drag a vertex to move it.
 // The server validates exactly like `oversight check-config`, applies the change to that camera
 // only and keeps the YAML file's comments. Weaker redaction or other retention waits for a second
 // person (Users page). No prompt(): dialogs from lib/dialog.js.
@@ -8,10 +8,11 @@ import { formDialog, confirmDialog } from "../lib/dialog.js";
 
 export const title = "Configure";
 export const permission = "config.manage";
-const COLORS = { zone: "#5fb3a1", dwell: "#7fa7e0", crowd: "#c58be0", line: "#e0a84f", mask: "#e0625a" };
+const COLORS = { zone: "#5fb3a1", dwell: "#7fa7e0", crowd: "#c58be0", line: "#e0a84f", mask: "#e0625a", permanent: "#000000", liftable: "#808080" };
 const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 const CLASSES = ["person", "car", "truck", "bus", "bicycle", "motorcycle"];
 const SOUNDS = [["", "the priority's sound"], ["siren", "siren"], ["alarm", "alarm"], ["chime", "chime"], ["beep", "beep"], ["none", "none"]];
+const TOOL_NAMES = { zone: () => "zone", dwell: () => "dwell", crowd: () => "crowd", line: () => "line", mask: () => "motion mask", permanent: () => "privacy mask", liftable: () => "liftable privacy mask" };
 const ID_HELP = "letters, digits, - and _ (no spaces)";
 
 // [legend, [[path, label, kind, extra]]]; kind: text | num | optnum | bool | select | list
@@ -41,7 +42,8 @@ const SECTIONS = [
   ["Redaction", [["redaction.faces", "Blur faces", "bool"], ["redaction.persons", "Blur whole persons", "bool"], ["redaction.plates", "Blur number plates", "bool"],
     ["redaction.style", "Style", "select", { options: [["blur", "blur"], ["pixelate", "pixelate"]] }]]],
   ["Pan-tilt-zoom (ONVIF)", [["ptz", "This is a PTZ camera", "ptz"], ["ptz.home_preset", "Home preset token (zones are drawn on its picture)", "text"],
-    ["ptz.pause_analytics_off_home", "Pause analytics while away from home", "bool"]]],
+    ["ptz.pause_analytics_off_home", "Pause analytics while away from home", "bool"],
+    ["ptz.presets", "Presets privacy masks may be drawn for (comma-separated)", "list"]]],
 ];
 // optional objects: dropped when every field in them is empty
 const OPTIONAL = ["location", "field_of_view", "ptz"];
@@ -74,7 +76,7 @@ export async function render(el, ctx) {
   draw.style.setProperty("--ar", String(cam.detect.width / cam.detect.height));
   const issues = h("ul", { class: "issues" }), status = h("p", { class: "small", "aria-live": "polite" });
   let tool = "zone", pts = [];
-  const tools = ["zone", "dwell", "crowd", "line", "mask"].map(t => h("button", { type: "button", "data-tool": t, onclick: () => { tool = t; pts = []; paint(); mark(); } }, t === "mask" ? "motion mask" : t));
+  const tools = ["zone", "dwell", "crowd", "line", "mask", "permanent", "liftable"].map(k => h("button", { type: "button", "data-tool": k, onclick: () => { tool = k; pts = []; paint(); mark(); } }, TOOL_NAMES[k]()));
   function mark() { tools.forEach(b => b.classList.toggle("on", b.dataset.tool === tool)); }
 
   // ---- the settings form, generated from SECTIONS; each input knows its path
@@ -163,6 +165,12 @@ export async function render(el, ctx) {
     canvas.width = r.width * dpr; canvas.height = r.height * dpr;
     const g = canvas.getContext("2d"); g.scale(dpr, dpr); g.font = "13px system-ui";
     for (const m of cam.motion.masks || []) poly(g, m, COLORS.mask, true, sx, sy);
+    // privacy masks are normalised (0..1): painted solid, as every exit paints them
+    for (const m of cam.masks || []) {
+      const px = m.polygon.map(p => [p[0] * cam.detect.width, p[1] * cam.detect.height]);
+      poly(g, px, COLORS[m.kind || "permanent"], true, sx, sy);
+      g.fillStyle = "#fff"; g.fillText(m.id + (m.preset ? ` @${m.preset}` : ""), px[0][0] * sx + 6, px[0][1] * sy + 14);
+    }
     for (const rule of cam.rules || []) {
       const pts_ = rule.type === "line" ? rule.line : rule.polygon;
       poly(g, pts_, COLORS[rule.type] || "#fff", rule.type !== "line", sx, sy);
@@ -171,8 +179,9 @@ export async function render(el, ctx) {
     }
     poly(g, pts, "#ffffff", false, sx, sy);
   }
-  function shapes() {  // every editable point list, for hit-testing
-    return [...(cam.rules || []).map(r => (r.type === "line" ? r.line : r.polygon)), ...(cam.motion.masks || [])];
+  function shapes() {  // every editable point list, for hit-testing; privacy masks' points are normalised
+    const px = [...(cam.rules || []).map(r => (r.type === "line" ? r.line : r.polygon)), ...(cam.motion.masks || [])].map(p => ({ p, kx: 1, ky: 1 }));
+    return [...px, ...(cam.masks || []).map(m => ({ p: m.polygon, kx: cam.detect.width, ky: cam.detect.height, norm: true }))];
   }
   function at(e) {
     const [sx, sy, r] = scale();
@@ -180,7 +189,7 @@ export async function render(el, ctx) {
   }
   function vertexAt(e) {
     const [sx, sy, r] = scale(), x = e.clientX - r.left, y = e.clientY - r.top;
-    for (const s of shapes()) for (let i = 0; i < s.length; i++) if (Math.hypot(s[i][0] * sx - x, s[i][1] * sy - y) <= 8) return [s, i];
+    for (const s of shapes()) for (let i = 0; i < s.p.length; i++) if (Math.hypot(s.p[i][0] * s.kx * sx - x, s.p[i][1] * s.ky * sy - y) <= 8) return [s, i];
     return null;
   }
   let drag = null, dragged = false;
@@ -191,7 +200,9 @@ export async function render(el, ctx) {
   });
   canvas.addEventListener("pointermove", (e) => {
     if (!drag) { canvas.style.cursor = !pts.length && vertexAt(e) ? "grab" : "crosshair"; return; }
-    const [x, y] = at(e); drag[0][drag[1]] = [Math.round(x), Math.round(y)]; dragged = true; paint();
+    const [x, y] = at(e), s = drag[0];
+    s.p[drag[1]] = s.norm ? [+(x / s.kx).toFixed(4), +(y / s.ky).toFixed(4)] : [Math.round(x), Math.round(y)];
+    dragged = true; paint();
   });
   canvas.addEventListener("pointerup", () => { if (drag && dragged) { syncJson(); status.className = "small"; status.textContent = "Point moved; save to apply."; } drag = null; });
   canvas.addEventListener("click", (e) => {
@@ -256,15 +267,36 @@ export async function render(el, ctx) {
   function listRules() {
     rulesBox.replaceChildren(...(cam.rules || []).map(ruleCard),
       ...(cam.motion.masks || []).map((m, i) => h("div", { class: "item" }, `motion mask ${i + 1} (${m.length} points) `,
-        h("button", { type: "button", class: "danger", onclick: () => { cam.motion.masks.splice(i, 1); paint(); listRules(); } }, "Remove"))));
+        h("button", { type: "button", class: "danger", onclick: () => { cam.motion.masks.splice(i, 1); paint(); listRules(); } }, "Remove"))),
+      ...(cam.masks || []).map(maskItem));
     if (!rulesBox.children.length) rulesBox.append(h("p", { class: "muted" }, "No rules yet: pick a tool and draw on the picture."));
     syncJson();
+  }
+  function maskItem(m, i) {
+    const kind = (m.kind || "permanent") === "liftable" ? "liftable privacy mask" : "permanent privacy mask";
+    return h("div", { class: "item", "data-mask": m.id }, h("b", {}, m.id), ` · ${kind}${m.preset ? " at preset " + m.preset : ""} · ${m.polygon.length} points `,
+      h("button", { type: "button", class: "danger", onclick: async () => {
+        if (await confirmDialog({ title: `Remove privacy mask ${m.id}?`, text: "The area is no longer hidden once you save.", ok: "Remove", danger: true })) { cam.masks.splice(i, 1); paint(); listRules(); }
+      } }, "Remove"));
+  }
+  async function addMask(shape) {  // a privacy mask: normalised points, an id and the PTZ preset it is drawn for
+    const presets = (cam.ptz && cam.ptz.presets) || [];
+    const fields = [{ name: "id", label: "Mask id", value: `mask-${(cam.masks || []).length + 1}`, pattern: "[A-Za-z0-9_.\\-]+", required: true, help: "letters, digits, - _ ." }];
+    if (presets.length) fields.push({ name: "preset", label: "PTZ preset it is drawn for", type: "select", value: cam.ptz.preset || "",
+      options: [["", "none (every position)"], ...presets.map(p => [p, p])] });
+    const d = await formDialog({ title: tool === "liftable" ? "New liftable privacy mask" : "New privacy mask", fields, ok: "Add mask" });
+    if (!d) { paint(); return; }
+    if ((cam.masks || []).some(m => m.id === d.id)) { toast(`There is already a mask '${d.id}' on this camera.`, { kind: "error" }); paint(); return; }
+    const polygon = shape.map(p => [+(p[0] / cam.detect.width).toFixed(4), +(p[1] / cam.detect.height).toFixed(4)]);
+    (cam.masks ||= []).push({ id: d.id, polygon, kind: tool, preset: d.preset || null });
+    paint(); listRules();
   }
   async function finish() {
     const need = tool === "line" ? 2 : 3;
     if (pts.length < need) { toast(`A ${tool} needs at least ${need} points.`); return; }
     const shape = pts.map(p => [Math.round(p[0]), Math.round(p[1])]); pts = [];
     if (tool === "mask") { (cam.motion.masks ||= []).push(shape); paint(); listRules(); return; }
+    if (tool === "permanent" || tool === "liftable") { await addMask(shape); return; }
     const fields = [
       { name: "id", label: "Rule id", value: `${tool}-${(cam.rules || []).length + 1}`, pattern: "[A-Za-z0-9_.\\-]+", required: true, help: "letters, digits, - _ ." },
       { name: "purpose", label: "Purpose (why it exists; shown in reports)", value: "public safety", minlength: 3, required: true }];
