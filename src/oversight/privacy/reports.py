@@ -350,6 +350,7 @@ def _masks_blocks(cfg: SiteConfig) -> list[Block]:
     blank frame of the camera's aspect: a redacted picture that holds no camera pixels)."""
     rows = [[c.id, *(str(v) for v in masks.counts(c).values())] for c in cfg.cameras if c.masks]
     drawings = [(c.id, masks.schematic_svg(c)) for c in cfg.cameras if c.masks]
+    head = [_("Camera"), _("Permanent"), _("Liftable"), _("PTZ positions")]
     return [
         ("h2", _("1.2.1 Privacy masks")),
         (
@@ -362,7 +363,7 @@ def _masks_blocks(cfg: SiteConfig) -> list[Block]:
             if rows
             else _("No camera has a privacy mask."),
         ),
-        *([("table", [_("Camera"), _("Permanent"), _("Liftable"), _("PTZ positions")], rows)] if rows else []),
+        *([("table", head, rows)] if rows else []),
         *([("schematic", drawings)] if drawings else []),
     ]
 

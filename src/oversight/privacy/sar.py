@@ -27,8 +27,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from oversight.i18n import N_
 from oversight.config.schema import SiteConfig
+from oversight.i18n import N_
 from oversight.privacy import audit
 from oversight.privacy.models import SubjectAccessRequest, SubjectMark
 from oversight.privacy.track import Box, Sample, read_track

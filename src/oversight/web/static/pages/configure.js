@@ -7,7 +7,7 @@
 import { formDialog, confirmDialog } from "../lib/dialog.js";
 import { t, tn } from "../lib/i18n.js";
 
-export const title = "Configure";
+export const title = t("Configure");
 export const permission = "config.manage";
 const COLORS = { zone: "#5fb3a1", dwell: "#7fa7e0", crowd: "#c58be0", line: "#e0a84f", mask: "#e0625a", permanent: "#000000", liftable: "#808080" };
 const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
@@ -64,7 +64,7 @@ export async function render(el, ctx) {
   const camSel = h("select", { "aria-label": t("Camera"), onchange: () => go("configure/" + encodeURIComponent(camSel.value)) },
     ...list.map(c => h("option", { value: c.id, selected: c.id === args[0] }, c.name || c.id)));
   const discoverBox = h("div");
-  el.append(h("div", { class: "toolbar" }, h("h1", { style: "margin:0" }, t(title)), camSel,
+  el.append(h("div", { class: "toolbar" }, h("h1", { style: "margin:0" }, title), camSel,
     h("button", { type: "button", onclick: () => newCamera() }, t("Add camera")),
     h("button", { type: "button", onclick: () => discoverCameras() }, t("Find ONVIF cameras"))), discoverBox);
   const area = h("div"); el.append(area);

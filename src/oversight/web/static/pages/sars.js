@@ -6,7 +6,7 @@
 import { t } from "../lib/i18n.js";
 import { promptDialog } from "../lib/dialog.js";
 
-export const title = "Access requests";
+export const title = t("Access requests");
 const STATUS = { open: () => t("open"), answered: () => t("answered"), refused: () => t("refused") };
 export const permission = "sar.read";
 
@@ -16,7 +16,7 @@ export async function render(el, ctx) {
   const laws = await api("/api/sars/jurisdictions").catch(() => ({}));
   const cams = await api("/api/cameras").catch(() => []);
   const iso = (input) => input.value ? siteInputToDate(input.value).toISOString() : null;
-  el.append(h("h1", {}, t(title)),
+  el.append(h("h1", {}, title),
     h("p", { class: "muted" }, t("Requests by people for footage of themselves. Identity is checked outside the system; nothing here searches faces or follows anyone across cameras.")));
   if (can(me, "sar.record")) el.append(intakeForm());
   el.append(h("h2", {}, t("Requests")),
