@@ -119,7 +119,7 @@ def test_a_config_edit_round_trips_with_comments(db: Any, tmp_path: Path, browse
         page.select_option("select[aria-label='Sound of rule door']", "beep")
         page.check("input[aria-label='Rule door counts car']")
         page.check("input[aria-label='Rule door only at set times']")
-        page.uncheck("input[aria-label='Rule door on sun']")
+        page.uncheck("input[aria-label='Rule door on Sun']")
         page.fill("input[aria-label='Rule door from (HH:MM)']", "07:00")
         page.press("input[aria-label='Rule door from (HH:MM)']", "Tab")
         # drag the zone's vertex at (100, 100) to (150, 120) in detect pixels (320x180)

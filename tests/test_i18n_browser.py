@@ -109,10 +109,11 @@ ALLOWED = set(
 PAGES = {  # user name -> (role, pages); the names are data, not English
     "ana": (
         "supervisor",
-        ["wall", "alerts", "events", "incidents", "call", "units", "response-times", "map", "reveals"],
+        ["wall", "alerts", "events", "incidents", "call", "units", "response-times", "map", "reveals"]
+        + ["views", "review", "bookmarks"],
     ),
     "beto": ("admin", ["configure", "users", "health"]),
-    "caro": ("auditor", ["audit"]),
+    "caro": ("auditor", ["audit", "sars"]),
 }
 
 

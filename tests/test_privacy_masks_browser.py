@@ -53,7 +53,8 @@ def test_draw_a_mask_and_record_a_request(served: tuple[str, Any]) -> None:
         errors: list[str] = []
         page: Any = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
         page.on("pageerror", lambda e: errors.append(str(e)))
-        page.on("dialog", lambda d: d.accept("house-12"))
+        native: list[str] = []
+        page.on("dialog", lambda d: (native.append(d.message), d.dismiss()))
         _login(page, url, "admin")
         page.goto(url + "/#/configure/cam0")
         page.click("button[data-tool=permanent]")
@@ -62,11 +63,22 @@ def test_draw_a_mask_and_record_a_request(served: tuple[str, Any]) -> None:
         for fx, fy in ((0.1, 0.1), (0.4, 0.1), (0.4, 0.5)):
             canvas.click(position={"x": box["width"] * fx, "y": box["height"] * fy})
         canvas.dblclick(position={"x": box["width"] * 0.1, "y": box["height"] * 0.5})
+        page.fill("dialog input[name=id]", "house-12")
+        page.click("dialog button[type=submit]")
         expect(page.locator(".item", has_text="permanent privacy mask")).to_be_visible()
-        cam = json.loads(page.locator("textarea").input_value())
+        config = page.locator("pre[aria-label^='Camera configuration']")
+        cam = json.loads(config.text_content() or "")
         (mask,) = cam["masks"]
         assert mask["id"] == "house-12" and mask["kind"] == "permanent"
         assert all(0 <= x <= 1 and 0 <= y <= 1 for x, y in mask["polygon"]) and len(mask["polygon"]) >= 3
+        # a mask's vertex drags like a zone's, and stays normalised
+        page.mouse.move(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.1)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.2, steps=5)
+        page.mouse.up()
+        moved = json.loads(config.text_content() or "")["masks"][0]["polygon"]
+        assert abs(moved[1][0] - 0.6) < 0.02 and abs(moved[1][1] - 0.2) < 0.02, moved
+        assert not native, native
 
         page.goto(url + "/#/login")
         page.context.clear_cookies()

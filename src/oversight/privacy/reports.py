@@ -350,17 +350,20 @@ def _masks_blocks(cfg: SiteConfig) -> list[Block]:
     blank frame of the camera's aspect: a redacted picture that holds no camera pixels)."""
     rows = [[c.id, *(str(v) for v in masks.counts(c).values())] for c in cfg.cameras if c.masks]
     drawings = [(c.id, masks.schematic_svg(c)) for c in cfg.cameras if c.masks]
+    head = [_("Camera"), _("Permanent"), _("Liftable"), _("PTZ positions")]
     return [
-        ("h2", "1.2.1 Privacy masks"),
+        ("h2", _("1.2.1 Privacy masks")),
         (
             "p",
-            "Private places in view are painted black at every exit of pixels (live, playback, exports); "
-            "permanent masks cannot be lifted by any reveal, liftable ones only by an approved reveal. "
-            "Analytics and motion detection ignore masked areas."
+            _(
+                "Private places in view are painted black at every exit of pixels (live, playback, exports); "
+                "permanent masks cannot be lifted by any reveal, liftable ones only by an approved reveal. "
+                "Analytics and motion detection ignore masked areas."
+            )
             if rows
-            else "No camera has a privacy mask.",
+            else _("No camera has a privacy mask."),
         ),
-        *([("table", ["Camera", "Permanent", "Liftable", "PTZ positions"], rows)] if rows else []),
+        *([("table", head, rows)] if rows else []),
         *([("schematic", drawings)] if drawings else []),
     ]
 
@@ -370,24 +373,25 @@ def _sar_blocks(db: Database, start: datetime, end: datetime) -> list[Block]:
         f = sar.figures(s, start, end, end)
     keys = ("received", "answered", "refused", "open", "overdue", "in_time", "median_days", "max_days")
     return [
-        ("h2", "Subject access requests"),
+        ("h2", _("Subject access requests")),
         (
             "p",
-            "Requests by people for their own footage received in the period (deadlines: "
-            + "; ".join(v[0] for v in sar.JURISDICTIONS.values())
-            + ").",
+            _(
+                "Requests by people for their own footage received in the period (deadlines: {deadlines}).",
+                deadlines="; ".join(_(v[0]) for v in sar.JURISDICTIONS.values()),
+            ),
         ),
         (
             "table",
             [
-                "Received",
-                "Answered",
-                "Refused",
-                "Open",
-                "Overdue",
-                "Closed in time",
-                "Median days",
-                "Max days",
+                _("Received"),
+                _("Answered"),
+                _("Refused"),
+                _("Open"),
+                _("Overdue"),
+                _("Closed in time"),
+                _("Median days"),
+                _("Max days"),
             ],
             [["-" if f[k] is None else str(f[k]) for k in keys]],
         ),

@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from oversight.config.schema import SiteConfig
+from oversight.i18n import N_
 from oversight.privacy import audit
 from oversight.privacy.models import SubjectAccessRequest, SubjectMark
 from oversight.privacy.track import Box, Sample, read_track
@@ -38,9 +39,9 @@ log = logging.getLogger(__name__)
 
 # jurisdiction -> (the law and article, days to answer; 0 days means one calendar month)
 JURISDICTIONS: dict[str, tuple[str, int]] = {
-    "gdpr": ("EU GDPR Art. 12(3) and 15: within one month of receipt", 0),
-    "ar": ("Argentina, Ley 25.326 art. 14 inc. 2: within ten calendar days", 10),
-    "ec": ("Ecuador, LOPDP art. 13: within fifteen (15) days", 15),
+    "gdpr": (N_("EU GDPR Art. 12(3) and 15: within one month of receipt"), 0),
+    "ar": (N_("Argentina, Ley 25.326 art. 14 inc. 2: within ten calendar days"), 10),
+    "ec": (N_("Ecuador, LOPDP art. 13: within fifteen (15) days"), 15),
 }
 DUE_SOON = timedelta(days=3)  # a reminder this long before the deadline
 MAX_WINDOW = timedelta(hours=24)  # one request covers at most a day of footage

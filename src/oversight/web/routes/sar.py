@@ -13,10 +13,12 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from oversight.i18n import _, use
 from oversight.privacy import sar
 from oversight.privacy.models import SubjectAccessRequest, SubjectMark
 from oversight.web.auth import Principal, client_ip, get_ctx, require
 from oversight.web.params import DbId, as_utc
+from oversight.web.routes.i18n import request_locale
 
 router = APIRouter(prefix="/api/sars", tags=["subject access requests"])
 RECORDERS = require("sar.record")
@@ -60,8 +62,9 @@ def _dict(s: Any, r: SubjectAccessRequest) -> dict[str, Any]:
 
 
 @router.get("/jurisdictions")
-def jurisdictions(who: Principal = Depends(READERS)) -> dict[str, str]:
-    return {k: v[0] for k, v in sar.JURISDICTIONS.items()}
+def jurisdictions(request: Request, who: Principal = Depends(READERS)) -> dict[str, str]:
+    with use(request_locale(request, who)):  # the reader's language
+        return {k: _(v[0]) for k, v in sar.JURISDICTIONS.items()}
 
 
 @router.post("", status_code=201)

@@ -2,6 +2,7 @@
 // labelled fields with the browser's own validation, never block the page's timers and sockets,
 // and build every node with createElement (no innerHTML; the CSP allows no inline script or style).
 // Each returns a Promise: the field values (or true) when confirmed, null when cancelled.
+import { t } from "./i18n.js";
 
 function el(tag, attrs = {}, ...children) {
   const n = document.createElement(tag);
@@ -22,7 +23,7 @@ function input(f) {
     if (f.value !== undefined) s.value = String(f.value);
     return s;
   }
-  if (f.type === "textarea") { const t = el("textarea", { ...common, rows: f.rows || 4 }); t.value = f.value ?? ""; return t; }
+  if (f.type === "textarea") { const area = el("textarea", { ...common, rows: f.rows || 4 }); area.value = f.value ?? ""; return area; }
   if (f.type === "checkbox") { const c = el("input", { ...common, type: "checkbox", required: false }); c.checked = !!f.value; return c; }
   const i = el("input", { ...common, type: f.type || "text", min: f.min, max: f.max, step: f.step, pattern: f.pattern, placeholder: f.placeholder, minlength: f.minlength });
   if (f.value !== undefined && f.value !== null) i.value = String(f.value);
@@ -36,7 +37,7 @@ function read(f, node) {
 }
 
 // The general form dialog: resolves to { name: value } or null.
-export function formDialog({ title, text = "", fields = [], ok = "OK", cancel = "Cancel", danger = false }) {
+export function formDialog({ title, text = "", fields = [], ok = t("OK"), cancel = t("Cancel"), danger = false }) {
   return new Promise((resolve) => {
     const inputs = fields.map(input);
     const rows = fields.map((f, i) => el("label", { class: f.type === "checkbox" ? "check" : null, for: inputs[i].id },
@@ -63,7 +64,7 @@ export function formDialog({ title, text = "", fields = [], ok = "OK", cancel = 
 }
 
 // Yes/no: resolves to true or null.
-export async function confirmDialog({ title, text, ok = "OK", cancel = "Cancel", danger = false }) {
+export async function confirmDialog({ title, text, ok = t("OK"), cancel = t("Cancel"), danger = false }) {
   return (await formDialog({ title, text, ok, cancel, danger })) ? true : null;
 }
 
@@ -74,7 +75,7 @@ export async function promptDialog({ title, text = "", label, value = "", type =
 }
 
 // A message with one button.
-export async function messageDialog({ title, text, ok = "Close" }) {
+export async function messageDialog({ title, text, ok = t("Close") }) {
   return new Promise((resolve) => {
     const btn = el("button", { type: "submit", class: "primary" }, ok);
     const dlg = el("dialog", { class: "dialog", "aria-label": title }, el("form", { method: "dialog", class: "form" }, el("h2", {}, title), el("p", {}, text), btn));

@@ -4,6 +4,7 @@
 // continuous while held and stop on release; the server audits each command. Builds its nodes with
 // createElement only. Returns null when the camera is not PTZ or the role may not steer.
 import { promptDialog } from "./dialog.js";
+import { t } from "./i18n.js";
 
 const DEAD = 0.15;          // joystick dead zone
 const STEP = 0.05;          // a stick change smaller than this is not sent again
@@ -25,13 +26,13 @@ export async function ptzPanel(cameraId, { api, toast, onCleanup }) {
   let state;
   try { state = await api(base); } catch { return null; }  // 409 not PTZ, 403 role, 502 unreachable
   const status = el("span", { class: "small muted", "aria-live": "polite" });
-  const presets = el("div", { class: "ptz-bar", "aria-label": "Presets" });
+  const presets = el("div", { class: "ptz-bar", "aria-label": t("Presets") });
   let current = { pan: 0, tilt: 0, zoom: 0 }, moving = false;
 
   async function send(path, body) {
     try {
       const r = await api(base + path, { method: "POST", body: body || {} });
-      status.textContent = (r.at_home ? "At home" : "Off home") + (r.analytics === "paused" ? " · analytics paused until it is back home" : "");
+      status.textContent = (r.at_home ? t("At home") : t("Off home")) + (r.analytics === "paused" ? " · " + t("analytics paused until it is back home") : "");
       status.dataset.atHome = String(!!r.at_home);
       return r;
     } catch (x) { toast(x.message, { kind: "error" }); return null; }
@@ -51,27 +52,27 @@ export async function ptzPanel(cameraId, { api, toast, onCleanup }) {
     b.addEventListener("pointerup", stop); b.addEventListener("pointercancel", stop);
     return b;
   }
-  const pad = el("div", { class: "ptz", role: "group", "aria-label": "Pan and tilt" },
-    el("span"), hold("▲", { tilt: KEY_SPEED }, "Tilt up"), el("span"),
-    hold("◀", { pan: -KEY_SPEED }, "Pan left"),
-    el("button", { type: "button", title: "Home (H)", "aria-label": "Home", onclick: () => send("/home").then(load) }, "⌂"),
-    hold("▶", { pan: KEY_SPEED }, "Pan right"),
-    el("span"), hold("▼", { tilt: -KEY_SPEED }, "Tilt down"), el("span"));
-  const zoom = el("div", { class: "ptz-bar" }, hold("+", { zoom: KEY_SPEED }, "Zoom in"), hold("−", { zoom: -KEY_SPEED }, "Zoom out"),
-    el("button", { type: "button", onclick: savePreset }, "Save preset…"));
+  const pad = el("div", { class: "ptz", role: "group", "aria-label": t("Pan and tilt") },
+    el("span"), hold("▲", { tilt: KEY_SPEED }, t("Tilt up")), el("span"),
+    hold("◀", { pan: -KEY_SPEED }, t("Pan left")),
+    el("button", { type: "button", title: t("Home (H)"), "aria-label": t("Home"), onclick: () => send("/home").then(load) }, "⌂"),
+    hold("▶", { pan: KEY_SPEED }, t("Pan right")),
+    el("span"), hold("▼", { tilt: -KEY_SPEED }, t("Tilt down")), el("span"));
+  const zoom = el("div", { class: "ptz-bar" }, hold("+", { zoom: KEY_SPEED }, t("Zoom in")), hold("−", { zoom: -KEY_SPEED }, t("Zoom out")),
+    el("button", { type: "button", onclick: savePreset }, t("Save preset…")));
 
   async function savePreset() {
-    const name = await promptDialog({ title: "Save a preset", text: "Saves where the camera points now.", label: "Preset name", pattern: "[\\w .\\-]{1,64}", value: "" });
+    const name = await promptDialog({ title: t("Save a preset"), text: t("Saves where the camera points now."), label: t("Preset name"), pattern: "[\\w .\\-]{1,64}", value: "" });
     if (!name) return;
-    if (await send("/presets", { name })) { toast(`Preset "${name}" saved.`); load(); }
+    if (await send("/presets", { name })) { toast(t("Preset \"{name}\" saved.", { name })); load(); }
   }
   async function load() {
     try { state = await api(base); } catch { return; }
     presets.replaceChildren(...state.presets.map((p, i) => el("button", {
-      type: "button", "data-preset": p.token, title: i < 9 ? `Go to ${p.name} (${i + 1})` : `Go to ${p.name}`,
+      type: "button", "data-preset": p.token, title: i < 9 ? t("Go to {name} ({key})", { name: p.name, key: i + 1 }) : t("Go to {name}", { name: p.name }),
       onclick: () => send(`/presets/${encodeURIComponent(p.token)}/goto`),
     }, p.token === state.home_preset ? `⌂ ${p.name}` : p.name)));
-    status.textContent = state.at_home ? "At home" : "Off home";
+    status.textContent = state.at_home ? t("At home") : t("Off home");
     status.dataset.atHome = String(!!state.at_home);
   }
 
@@ -108,8 +109,8 @@ export async function ptzPanel(cameraId, { api, toast, onCleanup }) {
     }
     raf = requestAnimationFrame(poll);
   }
-  const joy = el("span", { class: "small muted" }, pad0() ? "Joystick connected" : "Joystick: connect one and move it");
-  const connected = () => { joy.textContent = "Joystick connected"; };
+  const joy = el("span", { class: "small muted" }, pad0() ? t("Joystick connected") : t("Joystick: connect one and move it"));
+  const connected = () => { joy.textContent = t("Joystick connected"); };
   window.addEventListener("gamepadconnected", connected);
   raf = requestAnimationFrame(poll);
   onCleanup(() => {
@@ -117,7 +118,7 @@ export async function ptzPanel(cameraId, { api, toast, onCleanup }) {
     window.removeEventListener("gamepadconnected", connected); if (moving) send("/stop");
   });
   await load();
-  return el("section", { class: "panel ptz-panel", "aria-label": "Pan, tilt and zoom" },
-    el("h2", {}, "Pan · tilt · zoom"), el("div", { class: "ptz-bar" }, pad, zoom), el("h3", {}, "Presets"), presets, status, el("div", {}, joy),
-    el("p", { class: "small muted" }, "Arrows pan and tilt, + and − zoom, H home, 1–9 presets. Every move is in the audit log."));
+  return el("section", { class: "panel ptz-panel", "aria-label": t("Pan, tilt and zoom") },
+    el("h2", {}, t("Pan · tilt · zoom")), el("div", { class: "ptz-bar" }, pad, zoom), el("h3", {}, t("Presets")), presets, status, el("div", {}, joy),
+    el("p", { class: "small muted" }, t("Arrows pan and tilt, + and − zoom, H home, 1–9 presets. Every move is in the audit log.")));
 }

@@ -2,6 +2,8 @@
 // serves from the city's PMTiles file. No internet: no tile server, no fonts, no sprites; every layer
 // is lines, fills and circles, and names show in a popup. Uses MapLibre's CSP build, whose worker is
 // a same-origin file, so the strict CSP needs no blob: worker.
+import { t, tn } from "./i18n.js";
+
 const VENDOR = "/vendor/maplibre-gl/";
 let loading = null;
 
@@ -118,8 +120,10 @@ export function streetMap(gl, el, info, data, { go }) {
     map.on("mouseenter", layer, (e) => {
       map.getCanvas().style.cursor = "pointer";
       const p = e.features[0].properties;
-      const text = layer === "units" ? `${p.name}: ${p.status.replace(/_/g, " ")}, ${p.at ? `position ${age(p.at)} old` : "at its configured position"}`
-        : layer === "incidents" ? `${p.name} (${p.priority}, ${p.status})` : `${p.name} (${p.status}${p.alerts ? `, ${p.alerts} open alerts` : ""})`;
+      // statuses are catalogue words already ("en route", "online", …), looked up as they come
+      const st = t(p.status.replace(/_/g, " "));
+      const text = layer === "units" ? `${p.name}: ${st}, ${p.at ? t("position {age} old", { age: age(p.at) }) : t("at its configured position")}`
+        : layer === "incidents" ? `${p.name} (${p.priority}, ${st})` : `${p.name} (${st}${p.alerts ? ", " + tn("{n} open alert", "{n} open alerts", p.alerts) : ""})`;
       popup.setLngLat(e.features[0].geometry.coordinates).setText(text).addTo(map);
     });
     map.on("mouseleave", layer, () => { map.getCanvas().style.cursor = ""; popup.remove(); });

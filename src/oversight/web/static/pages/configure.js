@@ -1,80 +1,85 @@
 // Configure: every setting a camera has, in forms (streams, recording and retention, location and
-// heading, detection, redaction, PTZ, rules with classes, schedules and alerting), and zones, lines
-// and motion masks drawn on a (redacted) snapshot: click to add points, drag a vertex to move it.
+// heading, detection, redaction, PTZ, rules with classes, schedules and alerting), and zones, lines,
+// motion masks and privacy masks (normalised, optionally per PTZ preset) drawn on a (redacted) snapshot: click to add points, drag a vertex to move it.
 // The server validates exactly like `oversight check-config`, applies the change to that camera
 // only and keeps the YAML file's comments. Weaker redaction or other retention waits for a second
 // person (Users page). No prompt(): dialogs from lib/dialog.js.
 import { formDialog, confirmDialog } from "../lib/dialog.js";
+import { t, tn } from "../lib/i18n.js";
 
-export const title = "Configure";
+export const title = t("Configure");
 export const permission = "config.manage";
-const COLORS = { zone: "#5fb3a1", dwell: "#7fa7e0", crowd: "#c58be0", line: "#e0a84f", mask: "#e0625a" };
+const COLORS = { zone: "#5fb3a1", dwell: "#7fa7e0", crowd: "#c58be0", line: "#e0a84f", mask: "#e0625a", permanent: "#000000", liftable: "#808080" };
 const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 const CLASSES = ["person", "car", "truck", "bus", "bicycle", "motorcycle"];
-const SOUNDS = [["", "the priority's sound"], ["siren", "siren"], ["alarm", "alarm"], ["chime", "chime"], ["beep", "beep"], ["none", "none"]];
-const ID_HELP = "letters, digits, - and _ (no spaces)";
+const SOUNDS = () => [["", t("the priority's sound")], ["siren", t("siren")], ["alarm", t("alarm")], ["chime", t("chime")], ["beep", t("beep")], ["none", t("none")]];
+const TOOL_NAMES = { zone: () => t("zone"), dwell: () => t("dwell"), crowd: () => t("crowd"), line: () => t("line"), mask: () => t("motion mask"), permanent: () => t("privacy mask"), liftable: () => t("liftable privacy mask") };
+const CLASS_NAMES = () => ({ person: t("person"), car: t("car"), truck: t("truck"), bus: t("bus"), bicycle: t("bicycle"), motorcycle: t("motorcycle") });
+const DAY_NAMES = () => ({ mon: t("Mon"), tue: t("Tue"), wed: t("Wed"), thu: t("Thu"), fri: t("Fri"), sat: t("Sat"), sun: t("Sun") });
+const ID_HELP = () => t("letters, digits, - and _ (no spaces)");
 
 // [legend, [[path, label, kind, extra]]]; kind: text | num | optnum | bool | select | list
-const SECTIONS = [
-  ["Camera", [["name", "Name", "text"], ["purpose", "Purpose (required, shown in reports)", "text", { required: true, minlength: 3 }],
-    ["enabled", "Enabled", "bool"], ["legal_basis", "Legal basis (published on the portal)", "text"],
-    ["manufacturer", "Manufacturer", "text"], ["model", "Model", "text"], ["onvif", "ONVIF device address (http://user:pass@host/onvif/device_service)", "text"]]],
-  ["Streams", [["streams.record", "Record stream URL", "text", { required: true }], ["streams.detect", "Detect stream URL (default: the record stream)", "text"],
-    ["transcode", "Transcode streams browsers cannot play (costs CPU)", "bool"]]],
-  ["Recording and retention", [["record.mode", "Recording mode", "select", { options: [["continuous", "continuous"], ["events", "events only"]] }],
-    ["record.retention_days", "Keep footage (days)", "num", { min: 0.01, max: 3650, step: "any" }],
-    ["record.event_retention_days", "Keep event clips (days; empty: as footage)", "optnum", { min: 0.01, max: 3650, step: "any", nullable: true }],
-    ["record.segment_seconds", "Segment length (s)", "num", { min: 1, max: 600, step: "any" }],
-    ["record.pre_roll", "Pre-roll (s)", "num", { min: 0, max: 120, step: "any" }], ["record.post_roll", "Post-roll (s)", "num", { min: 0, max: 600, step: "any" }]]],
-  ["Location and heading", [["location.lat", "Latitude", "optnum", { min: -90, max: 90, step: "any" }], ["location.lon", "Longitude", "optnum", { min: -180, max: 180, step: "any" }],
-    ["location.address", "Address", "text"], ["location.x", "Position on the site plan, x (0–1)", "optnum", { min: 0, max: 1, step: "any" }],
-    ["location.y", "Position on the site plan, y (0–1)", "optnum", { min: 0, max: 1, step: "any" }],
-    ["field_of_view.direction_deg", "Heading (degrees, 0 north, 90 east)", "optnum", { min: 0, max: 359.9, step: "any" }],
-    ["field_of_view.angle_deg", "Opening angle (degrees)", "optnum", { min: 1, max: 360, step: "any" }],
-    ["field_of_view.range_m", "Useful range (m)", "optnum", { min: 1, max: 10000, step: "any" }],
-    ["field_of_view.description", "What it sees (published)", "text"]]],
-  ["Detection", [["detect.enabled", "Analytics on", "bool"], ["detect.fps", "Frames per second analysed", "num", { min: 0.5, max: 60, step: 0.5 }],
-    ["detect.width", "Detect width (px)", "num", { min: 64, max: 4096 }], ["detect.height", "Detect height (px)", "num", { min: 64, max: 4096 }],
-    ["detect.detector", "Detector", "select", { options: [["hog", "HOG (CPU)"], ["onnx", "ONNX model"], ["none", "none (motion only)"]] }],
-    ["detect.model_path", "ONNX model file", "text"], ["detect.min_confidence", "Minimum confidence (0–1)", "num", { min: 0, max: 1, step: 0.05 }],
-    ["detect.classes", "Classes detected (comma-separated)", "list"]]],
-  ["Redaction", [["redaction.faces", "Blur faces", "bool"], ["redaction.persons", "Blur whole persons", "bool"], ["redaction.plates", "Blur number plates", "bool"],
-    ["redaction.style", "Style", "select", { options: [["blur", "blur"], ["pixelate", "pixelate"]] }]]],
-  ["Pan-tilt-zoom (ONVIF)", [["ptz", "This is a PTZ camera", "ptz"], ["ptz.home_preset", "Home preset token (zones are drawn on its picture)", "text"],
-    ["ptz.pause_analytics_off_home", "Pause analytics while away from home", "bool"]]],
+const SECTIONS = () => [
+  [t("Camera"), [["name", t("Name"), "text"], ["purpose", t("Purpose (required, shown in reports)"), "text", { required: true, minlength: 3 }],
+    ["enabled", t("Enabled"), "bool"], ["legal_basis", t("Legal basis (published on the portal)"), "text"],
+    ["manufacturer", t("Manufacturer"), "text"], ["model", t("Model"), "text"], ["onvif", t("ONVIF device address (http://user:pass@host/onvif/device_service)"), "text"]]],
+  [t("Streams"), [["streams.record", t("Record stream URL"), "text", { required: true }], ["streams.detect", t("Detect stream URL (default: the record stream)"), "text"],
+    ["transcode", t("Transcode streams browsers cannot play (costs CPU)"), "bool"]]],
+  [t("Recording and retention"), [["record.mode", t("Recording mode"), "select", { options: [["continuous", t("continuous")], ["events", t("events only")]] }],
+    ["record.retention_days", t("Keep footage (days)"), "num", { min: 0.01, max: 3650, step: "any" }],
+    ["record.event_retention_days", t("Keep event clips (days; empty: as footage)"), "optnum", { min: 0.01, max: 3650, step: "any", nullable: true }],
+    ["record.segment_seconds", t("Segment length (s)"), "num", { min: 1, max: 600, step: "any" }],
+    ["record.pre_roll", t("Pre-roll (s)"), "num", { min: 0, max: 120, step: "any" }], ["record.post_roll", t("Post-roll (s)"), "num", { min: 0, max: 600, step: "any" }]]],
+  [t("Location and heading"), [["location.lat", t("Latitude"), "optnum", { min: -90, max: 90, step: "any" }], ["location.lon", t("Longitude"), "optnum", { min: -180, max: 180, step: "any" }],
+    ["location.address", t("Address"), "text"], ["location.x", t("Position on the site plan, x (0–1)"), "optnum", { min: 0, max: 1, step: "any" }],
+    ["location.y", t("Position on the site plan, y (0–1)"), "optnum", { min: 0, max: 1, step: "any" }],
+    ["field_of_view.direction_deg", t("Heading (degrees, 0 north, 90 east)"), "optnum", { min: 0, max: 359.9, step: "any" }],
+    ["field_of_view.angle_deg", t("Opening angle (degrees)"), "optnum", { min: 1, max: 360, step: "any" }],
+    ["field_of_view.range_m", t("Useful range (m)"), "optnum", { min: 1, max: 10000, step: "any" }],
+    ["field_of_view.description", t("What it sees (published)"), "text"]]],
+  [t("Detection"), [["detect.enabled", t("Analytics on"), "bool"], ["detect.fps", t("Frames per second analysed"), "num", { min: 0.5, max: 60, step: 0.5 }],
+    ["detect.width", t("Detect width (px)"), "num", { min: 64, max: 4096 }], ["detect.height", t("Detect height (px)"), "num", { min: 64, max: 4096 }],
+    ["detect.detector", t("Detector"), "select", { options: [["hog", "HOG (CPU)"], ["onnx", t("ONNX model")], ["none", t("none (motion only)")]] }],
+    ["detect.model_path", t("ONNX model file"), "text"], ["detect.min_confidence", t("Minimum confidence (0–1)"), "num", { min: 0, max: 1, step: 0.05 }],
+    ["detect.classes", t("Classes detected (comma-separated)"), "list"]]],
+  [t("Redaction"), [["redaction.faces", t("Blur faces"), "bool"], ["redaction.persons", t("Blur whole persons"), "bool"], ["redaction.plates", t("Blur number plates"), "bool"],
+    ["redaction.style", t("Style"), "select", { options: [["blur", t("blur")], ["pixelate", t("pixelate")]] }]]],
+  [t("Pan-tilt-zoom (ONVIF)"), [["ptz", t("This is a PTZ camera"), "ptz"], ["ptz.home_preset", t("Home preset token (zones are drawn on its picture)"), "text"],
+    ["ptz.pause_analytics_off_home", t("Pause analytics while away from home"), "bool"],
+    ["ptz.presets", t("Presets privacy masks may be drawn for (comma-separated)"), "list"]]],
 ];
 // optional objects: dropped when every field in them is empty
 const OPTIONAL = ["location", "field_of_view", "ptz"];
 
 const get = (o, path) => path.split(".").reduce((a, k) => (a == null ? undefined : a[k]), o);
 function set(o, path, v) {
-  const ks = path.split("."); let t = o;
-  for (const k of ks.slice(0, -1)) t = (t[k] ??= {});
-  if (v === undefined) delete t[ks.at(-1)]; else t[ks.at(-1)] = v;
+  const ks = path.split("."); let node = o;
+  for (const k of ks.slice(0, -1)) node = (node[k] ??= {});
+  if (v === undefined) delete node[ks.at(-1)]; else node[ks.at(-1)] = v;
 }
 
 export async function render(el, ctx) {
   const { h, api, toast, args, go } = ctx;
   const list = await api("/api/config/cameras");
-  const camSel = h("select", { "aria-label": "Camera", onchange: () => go("configure/" + encodeURIComponent(camSel.value)) },
+  const camSel = h("select", { "aria-label": t("Camera"), onchange: () => go("configure/" + encodeURIComponent(camSel.value)) },
     ...list.map(c => h("option", { value: c.id, selected: c.id === args[0] }, c.name || c.id)));
   const discoverBox = h("div");
   el.append(h("div", { class: "toolbar" }, h("h1", { style: "margin:0" }, title), camSel,
-    h("button", { type: "button", onclick: () => newCamera() }, "Add camera"),
-    h("button", { type: "button", onclick: () => discoverCameras() }, "Find ONVIF cameras")), discoverBox);
+    h("button", { type: "button", onclick: () => newCamera() }, t("Add camera")),
+    h("button", { type: "button", onclick: () => discoverCameras() }, t("Find ONVIF cameras"))), discoverBox);
   const area = h("div"); el.append(area);
-  if (!list.length) { area.append(h("p", { class: "muted" }, "No cameras yet.")); return; }
+  if (!list.length) { area.append(h("p", { class: "muted" }, t("No cameras yet."))); return; }
   const id = args[0] || list[0].id;
   let cam = structuredClone(list.find(c => c.id === id) || list[0]);
   camSel.value = cam.id;
 
-  const img = h("img", { alt: "Snapshot for drawing (redacted)" });
-  const canvas = h("canvas", { tabindex: 0, "aria-label": "Drawing area: click to add points, drag a point to move it, double-click or Enter to finish, Esc to cancel" });
+  const img = h("img", { alt: t("Snapshot for drawing (redacted)") });
+  const canvas = h("canvas", { tabindex: 0, "aria-label": t("Drawing area: click to add points, drag a point to move it, double-click or Enter to finish, Esc to cancel") });
   const draw = h("div", { class: "draw" }, img, canvas);
   draw.style.setProperty("--ar", String(cam.detect.width / cam.detect.height));
   const issues = h("ul", { class: "issues" }), status = h("p", { class: "small", "aria-live": "polite" });
   let tool = "zone", pts = [];
-  const tools = ["zone", "dwell", "crowd", "line", "mask"].map(t => h("button", { type: "button", "data-tool": t, onclick: () => { tool = t; pts = []; paint(); mark(); } }, t === "mask" ? "motion mask" : t));
+  const tools = ["zone", "dwell", "crowd", "line", "mask", "permanent", "liftable"].map(k => h("button", { type: "button", "data-tool": k, onclick: () => { tool = k; pts = []; paint(); mark(); } }, TOOL_NAMES[k]()));
   function mark() { tools.forEach(b => b.classList.toggle("on", b.dataset.tool === tool)); }
 
   // ---- the settings form, generated from SECTIONS; each input knows its path
@@ -93,22 +98,22 @@ export async function render(el, ctx) {
       ? h("label", { style: "display:flex;gap:6px;align-items:center" }, input, label, note)
       : h("label", {}, label, input, note);
   }
-  const fieldsets = SECTIONS.map(([legend, fields], i) => h("details", { open: i < 3, class: "cfg-fields" },
+  const fieldsets = SECTIONS().map(([legend, fields], i) => h("details", { open: i < 3, class: "cfg-fields" },
     h("summary", {}, legend), h("fieldset", {}, ...fields.map(field))));
   const rulesBox = h("div", { class: "list", style: "max-height:50vh" });
-  const json = h("pre", { class: "small mono", "aria-label": "Camera configuration as JSON (read only)" });
+  const json = h("pre", { class: "small mono", "aria-label": t("Camera configuration as JSON (read only)") });
   area.append(h("div", { class: "cfg" },
-    h("div", {}, h("div", { class: "toolbar" }, h("span", { class: "muted small" }, "Draw:"), ...tools,
-      h("span", { class: "muted small" }, "click to add points · drag a point to move it · double-click or Enter to finish · Esc to cancel")), draw,
-      h("h2", {}, "Rules and masks"), rulesBox),
+    h("div", {}, h("div", { class: "toolbar" }, h("span", { class: "muted small" }, t("Draw:")), ...tools,
+      h("span", { class: "muted small" }, t("click to add points · drag a point to move it · double-click or Enter to finish · Esc to cancel"))), draw,
+      h("h2", {}, t("Rules and masks")), rulesBox),
     h("form", { class: "form panel", novalidate: true, onsubmit: (e) => { e.preventDefault(); save(); } }, ...fieldsets,
-      h("details", {}, h("summary", { class: "muted" }, "The whole configuration (JSON, read only)"), json),
-      h("div", { class: "toolbar" }, h("button", { class: "primary", type: "submit" }, "Save and apply"),
-        h("button", { type: "button", onclick: () => save(true) }, "Validate only")), status, issues)));
+      h("details", {}, h("summary", { class: "muted" }, t("The whole configuration (JSON, read only)")), json),
+      h("div", { class: "toolbar" }, h("button", { class: "primary", type: "submit" }, t("Save and apply")),
+        h("button", { type: "button", onclick: () => save(true) }, t("Validate only"))), status, issues)));
   mark();
 
   img.src = `/api/config/cameras/${encodeURIComponent(cam.id)}/snapshot.jpg?ts=${Date.now()}`;
-  img.onerror = () => { img.removeAttribute("src"); img.style.aspectRatio = `${cam.detect.width}/${cam.detect.height}`; status.textContent = "No picture from this camera yet; you can still draw."; paint(); };
+  img.onerror = () => { img.removeAttribute("src"); img.style.aspectRatio = `${cam.detect.width}/${cam.detect.height}`; status.textContent = t("No picture from this camera yet; you can still draw."); paint(); };
   img.onload = paint;
 
   function fromForm() {
@@ -163,6 +168,12 @@ export async function render(el, ctx) {
     canvas.width = r.width * dpr; canvas.height = r.height * dpr;
     const g = canvas.getContext("2d"); g.scale(dpr, dpr); g.font = "13px system-ui";
     for (const m of cam.motion.masks || []) poly(g, m, COLORS.mask, true, sx, sy);
+    // privacy masks are normalised (0..1): painted solid, as every exit paints them
+    for (const m of cam.masks || []) {
+      const px = m.polygon.map(p => [p[0] * cam.detect.width, p[1] * cam.detect.height]);
+      poly(g, px, COLORS[m.kind || "permanent"], true, sx, sy);
+      g.fillStyle = "#fff"; g.fillText(m.id + (m.preset ? ` @${m.preset}` : ""), px[0][0] * sx + 6, px[0][1] * sy + 14);
+    }
     for (const rule of cam.rules || []) {
       const pts_ = rule.type === "line" ? rule.line : rule.polygon;
       poly(g, pts_, COLORS[rule.type] || "#fff", rule.type !== "line", sx, sy);
@@ -171,8 +182,9 @@ export async function render(el, ctx) {
     }
     poly(g, pts, "#ffffff", false, sx, sy);
   }
-  function shapes() {  // every editable point list, for hit-testing
-    return [...(cam.rules || []).map(r => (r.type === "line" ? r.line : r.polygon)), ...(cam.motion.masks || [])];
+  function shapes() {  // every editable point list, for hit-testing; privacy masks' points are normalised
+    const px = [...(cam.rules || []).map(r => (r.type === "line" ? r.line : r.polygon)), ...(cam.motion.masks || [])].map(p => ({ p, kx: 1, ky: 1 }));
+    return [...px, ...(cam.masks || []).map(m => ({ p: m.polygon, kx: cam.detect.width, ky: cam.detect.height, norm: true }))];
   }
   function at(e) {
     const [sx, sy, r] = scale();
@@ -180,7 +192,7 @@ export async function render(el, ctx) {
   }
   function vertexAt(e) {
     const [sx, sy, r] = scale(), x = e.clientX - r.left, y = e.clientY - r.top;
-    for (const s of shapes()) for (let i = 0; i < s.length; i++) if (Math.hypot(s[i][0] * sx - x, s[i][1] * sy - y) <= 8) return [s, i];
+    for (const s of shapes()) for (let i = 0; i < s.p.length; i++) if (Math.hypot(s.p[i][0] * s.kx * sx - x, s.p[i][1] * s.ky * sy - y) <= 8) return [s, i];
     return null;
   }
   let drag = null, dragged = false;
@@ -191,9 +203,11 @@ export async function render(el, ctx) {
   });
   canvas.addEventListener("pointermove", (e) => {
     if (!drag) { canvas.style.cursor = !pts.length && vertexAt(e) ? "grab" : "crosshair"; return; }
-    const [x, y] = at(e); drag[0][drag[1]] = [Math.round(x), Math.round(y)]; dragged = true; paint();
+    const [x, y] = at(e), s = drag[0];
+    s.p[drag[1]] = s.norm ? [+(x / s.kx).toFixed(4), +(y / s.ky).toFixed(4)] : [Math.round(x), Math.round(y)];
+    dragged = true; paint();
   });
-  canvas.addEventListener("pointerup", () => { if (drag && dragged) { syncJson(); status.className = "small"; status.textContent = "Point moved; save to apply."; } drag = null; });
+  canvas.addEventListener("pointerup", () => { if (drag && dragged) { syncJson(); status.className = "small"; status.textContent = t("Point moved; save to apply."); } drag = null; });
   canvas.addEventListener("click", (e) => {
     if (dragged) { dragged = false; return; }
     if (!pts.length && vertexAt(e)) return;
@@ -208,72 +222,93 @@ export async function render(el, ctx) {
   // ---- rules: one card each with every setting
   function ruleCard(r, i) {
     const upd = (fn) => (e) => { fn(e.target); syncJson(); paint(); };
-    const num = (label, key, attrs) => h("label", {}, label, h("input", { type: "number", value: r[key] ?? "", ...attrs, "aria-label": `${label} of rule ${r.id}`,
-      onchange: upd(t => { if (t.value === "") delete r[key]; else r[key] = Number(t.value); }) }));
+    const num = (label, key, attrs) => h("label", {}, label, h("input", { type: "number", value: r[key] ?? "", ...attrs, "aria-label": t("{label} of rule {id}", { label, id: r.id }),
+      onchange: upd(n => { if (n.value === "") delete r[key]; else r[key] = Number(n.value); }) }));
     const classes = h("span", { class: "row" }, ...CLASSES.map(c => h("label", { class: "small", style: "display:inline-flex;gap:3px" },
-      h("input", { type: "checkbox", checked: (r.classes || ["person"]).includes(c), "aria-label": `Rule ${r.id} counts ${c}`,
-        onchange: upd(t => { const s = new Set(r.classes || ["person"]); if (t.checked) s.add(c); else s.delete(c); r.classes = CLASSES.filter(x => s.has(x)); }) }), c)));
+      h("input", { type: "checkbox", checked: (r.classes || ["person"]).includes(c), "aria-label": t("Rule {id} counts {cls}", { id: r.id, cls: CLASS_NAMES()[c] }),
+        onchange: upd(n => { const s = new Set(r.classes || ["person"]); if (n.checked) s.add(c); else s.delete(c); r.classes = CLASSES.filter(x => s.has(x)); }) }), CLASS_NAMES()[c])));
     const sched = r.schedule;
     const schedule = h("span", { class: "row" },
-      h("label", { class: "small", style: "display:inline-flex;gap:3px" }, h("input", { type: "checkbox", checked: !!sched, "aria-label": `Rule ${r.id} only at set times`,
-        onchange: (e) => { if (e.target.checked) r.schedule = { days: [...DAYS], start: "00:00", end: "24:00" }; else delete r.schedule; listRules(); } }), "only at set times"),
-      ...(sched ? [...DAYS.map(d => h("label", { class: "small", style: "display:inline-flex;gap:2px" }, h("input", { type: "checkbox", checked: sched.days.includes(d), "aria-label": `Rule ${r.id} on ${d}`,
-        onchange: upd(t => { const s = new Set(sched.days); if (t.checked) s.add(d); else s.delete(d); sched.days = DAYS.filter(x => s.has(x)); }) }), d)),
-      h("input", { value: sched.start, size: 5, pattern: "\\d\\d:\\d\\d", "aria-label": `Rule ${r.id} from (HH:MM)`, onchange: upd(t => { sched.start = t.value.trim(); }) }), "–",
-      h("input", { value: sched.end, size: 5, pattern: "\\d\\d:\\d\\d", "aria-label": `Rule ${r.id} until (HH:MM)`, onchange: upd(t => { sched.end = t.value.trim(); }) })] : []));
-    const alertOn = h("input", { type: "checkbox", checked: !!r.alert, "aria-label": `Rule ${r.id} raises alerts` });
+      h("label", { class: "small", style: "display:inline-flex;gap:3px" }, h("input", { type: "checkbox", checked: !!sched, "aria-label": t("Rule {id} only at set times", { id: r.id }),
+        onchange: (e) => { if (e.target.checked) r.schedule = { days: [...DAYS], start: "00:00", end: "24:00" }; else delete r.schedule; listRules(); } }), t("only at set times")),
+      ...(sched ? [...DAYS.map(d => h("label", { class: "small", style: "display:inline-flex;gap:2px" }, h("input", { type: "checkbox", checked: sched.days.includes(d), "aria-label": t("Rule {id} on {day}", { id: r.id, day: DAY_NAMES()[d] }),
+        onchange: upd(n => { const s = new Set(sched.days); if (n.checked) s.add(d); else s.delete(d); sched.days = DAYS.filter(x => s.has(x)); }) }), DAY_NAMES()[d])),
+      h("input", { value: sched.start, size: 5, pattern: "\\d\\d:\\d\\d", "aria-label": t("Rule {id} from (HH:MM)", { id: r.id }), onchange: upd(n => { sched.start = n.value.trim(); }) }), "–",
+      h("input", { value: sched.end, size: 5, pattern: "\\d\\d:\\d\\d", "aria-label": t("Rule {id} until (HH:MM)", { id: r.id }), onchange: upd(n => { sched.end = n.value.trim(); }) })] : []));
+    const alertOn = h("input", { type: "checkbox", checked: !!r.alert, "aria-label": t("Rule {id} raises alerts", { id: r.id }) });
     alertOn.addEventListener("change", async () => {
       r.alert = alertOn.checked;
       if (r.alert && r.type === "line" && r.alert_above == null) {
-        const d = await formDialog({ title: `Alerting on line ${r.id}`, text: "A counting line alerts when crossings in a period exceed a threshold.", fields: [
-          { name: "above", label: "Alert above how many crossings", type: "number", value: 100, min: 0, required: true },
-          { name: "per", label: "per how many minutes", type: "number", value: 60, min: 1, max: 1440, required: true }] });
+        const d = await formDialog({ title: t("Alerting on line {id}", { id: r.id }), text: t("A counting line alerts when crossings in a period exceed a threshold."), fields: [
+          { name: "above", label: t("Alert above how many crossings"), type: "number", value: 100, min: 0, required: true },
+          { name: "per", label: t("per how many minutes"), type: "number", value: 60, min: 1, max: 1440, required: true }] });
         if (!d) r.alert = false; else { r.alert_above = d.above; r.per_minutes = d.per; }
       }
       listRules();
     });
-    const prio = h("select", { "aria-label": `Priority of rule ${r.id}`, disabled: !r.alert, onchange: upd(t => { r.priority = t.value; }) },
+    const prio = h("select", { "aria-label": t("Priority of rule {id}", { id: r.id }), disabled: !r.alert, onchange: upd(n => { r.priority = n.value; }) },
       ["P1", "P2", "P3", "P4"].map(p => h("option", { value: p, selected: (r.priority || "P3") === p }, p)));
-    const sound = h("select", { "aria-label": `Sound of rule ${r.id}`, disabled: !r.alert, onchange: upd(t => { if (t.value) r.sound = t.value; else delete r.sound; }) },
-      SOUNDS.map(([v, l]) => h("option", { value: v, selected: (r.sound || "") === v }, l)));
-    const what = r.alert ? (r.type === "line" ? `alerts above ${r.alert_above} crossings / ${r.per_minutes || 60} min` : "alerts") : "events only";
+    const sound = h("select", { "aria-label": t("Sound of rule {id}", { id: r.id }), disabled: !r.alert, onchange: upd(n => { if (n.value) r.sound = n.value; else delete r.sound; }) },
+      SOUNDS().map(([v, l]) => h("option", { value: v, selected: (r.sound || "") === v }, l)));
+    const what = r.alert ? (r.type === "line" ? t("alerts above {n} crossings / {minutes} min", { n: r.alert_above, minutes: r.per_minutes || 60 }) : t("alerts")) : t("events only");
     const specific = r.type === "line"
-      ? [h("label", {}, "Direction ", h("select", { "aria-label": `Direction of line ${r.id}`, onchange: upd(t => { r.direction = t.value; }) },
-          [["any", "both ways"], ["a_to_b", "A side → B side"], ["b_to_a", "B side → A side"]].map(([v, l]) => h("option", { value: v, selected: (r.direction || "any") === v }, l)))),
-        r.alert ? num("Alert above", "alert_above", { min: 0 }) : null, r.alert ? num("per minutes", "per_minutes", { min: 1, max: 1440 }) : null]
-      : r.type === "dwell" ? [num("Seconds", "seconds", { min: 1, max: 86400 })]
-      : r.type === "crowd" ? [num("More than (people)", "max_count", { min: 1 })] : [];
+      ? [h("label", {}, t("Direction "), h("select", { "aria-label": t("Direction of line {id}", { id: r.id }), onchange: upd(n => { r.direction = n.value; }) },
+          [["any", t("both ways")], ["a_to_b", t("A side → B side")], ["b_to_a", t("B side → A side")]].map(([v, l]) => h("option", { value: v, selected: (r.direction || "any") === v }, l)))),
+        r.alert ? num(t("Alert above"), "alert_above", { min: 0 }) : null, r.alert ? num(t("per minutes"), "per_minutes", { min: 1, max: 1440 }) : null]
+      : r.type === "dwell" ? [num(t("Seconds"), "seconds", { min: 1, max: 86400 })]
+      : r.type === "crowd" ? [num(t("More than (people)"), "max_count", { min: 1 })] : [];
     return h("div", { class: "rule-card", "data-rule": r.id },
-      h("div", { class: "row" }, h("b", {}, r.id), h("span", { class: "muted" }, r.type), h("span", { class: "spacer" }),
+      h("div", { class: "row" }, h("b", {}, r.id), h("span", { class: "muted" }, (TOOL_NAMES[r.type] || (() => r.type))()), h("span", { class: "spacer" }),
         h("button", { type: "button", class: "danger", onclick: async () => {
-          if (await confirmDialog({ title: `Remove rule ${r.id}?`, text: "It stops producing events when you save.", ok: "Remove", danger: true })) { cam.rules.splice(i, 1); paint(); listRules(); }
-        } }, "Remove")),
-      h("label", {}, "Purpose ", h("input", { value: r.purpose || "", "aria-label": `Purpose of rule ${r.id}`, onchange: upd(t => { r.purpose = t.value.trim(); }) })),
+          if (await confirmDialog({ title: t("Remove rule {id}?", { id: r.id }), text: t("It stops producing events when you save."), ok: t("Remove"), danger: true })) { cam.rules.splice(i, 1); paint(); listRules(); }
+        } }, t("Remove"))),
+      h("label", {}, t("Purpose "), h("input", { value: r.purpose || "", "aria-label": t("Purpose of rule {id}", { id: r.id }), onchange: upd(n => { r.purpose = n.value.trim(); }) })),
       h("div", { class: "row" }, ...specific), classes, schedule,
       h("div", { class: "row" }, h("label", { class: "small", style: "display:inline-flex;gap:4px;align-items:center" }, alertOn, what), prio, sound,
-        r.alert ? num("Cooldown (s)", "cooldown_s", { min: 0, max: 86400 }) : null));
+        r.alert ? num(t("Cooldown (s)"), "cooldown_s", { min: 0, max: 86400 }) : null));
   }
   function listRules() {
     rulesBox.replaceChildren(...(cam.rules || []).map(ruleCard),
-      ...(cam.motion.masks || []).map((m, i) => h("div", { class: "item" }, `motion mask ${i + 1} (${m.length} points) `,
-        h("button", { type: "button", class: "danger", onclick: () => { cam.motion.masks.splice(i, 1); paint(); listRules(); } }, "Remove"))));
-    if (!rulesBox.children.length) rulesBox.append(h("p", { class: "muted" }, "No rules yet: pick a tool and draw on the picture."));
+      ...(cam.motion.masks || []).map((m, i) => h("div", { class: "item" }, t("motion mask {i}", { i: i + 1 }) + " (" + tn("{n} point", "{n} points", m.length) + ") ",
+        h("button", { type: "button", class: "danger", onclick: () => { cam.motion.masks.splice(i, 1); paint(); listRules(); } }, t("Remove")))),
+      ...(cam.masks || []).map(maskItem));
+    if (!rulesBox.children.length) rulesBox.append(h("p", { class: "muted" }, t("No rules yet: pick a tool and draw on the picture.")));
     syncJson();
+  }
+  function maskItem(m, i) {
+    const kind = (m.kind || "permanent") === "liftable" ? t("liftable privacy mask") : t("permanent privacy mask");
+    return h("div", { class: "item", "data-mask": m.id }, h("b", {}, m.id), " · " + (m.preset ? t("{kind} at preset {preset}", { kind, preset: m.preset }) : kind) + " · " + tn("{n} point", "{n} points", m.polygon.length) + " ",
+      h("button", { type: "button", class: "danger", onclick: async () => {
+        if (await confirmDialog({ title: t("Remove privacy mask {id}?", { id: m.id }), text: t("The area is no longer hidden once you save."), ok: t("Remove"), danger: true })) { cam.masks.splice(i, 1); paint(); listRules(); }
+      } }, t("Remove")));
+  }
+  async function addMask(shape) {  // a privacy mask: normalised points, an id and the PTZ preset it is drawn for
+    const presets = (cam.ptz && cam.ptz.presets) || [];
+    const fields = [{ name: "id", label: t("Mask id"), value: `mask-${(cam.masks || []).length + 1}`, pattern: "[A-Za-z0-9_.\\-]+", required: true, help: t("letters, digits, - _ .") }];
+    if (presets.length) fields.push({ name: "preset", label: t("PTZ preset it is drawn for"), type: "select", value: cam.ptz.preset || "",
+      options: [["", t("none (every position)")], ...presets.map(p => [p, p])] });
+    const d = await formDialog({ title: tool === "liftable" ? t("New liftable privacy mask") : t("New privacy mask"), fields, ok: t("Add mask") });
+    if (!d) { paint(); return; }
+    if ((cam.masks || []).some(m => m.id === d.id)) { toast(t("There is already a mask '{id}' on this camera.", { id: d.id }), { kind: "error" }); paint(); return; }
+    const polygon = shape.map(p => [+(p[0] / cam.detect.width).toFixed(4), +(p[1] / cam.detect.height).toFixed(4)]);
+    (cam.masks ||= []).push({ id: d.id, polygon, kind: tool, preset: d.preset || null });
+    paint(); listRules();
   }
   async function finish() {
     const need = tool === "line" ? 2 : 3;
-    if (pts.length < need) { toast(`A ${tool} needs at least ${need} points.`); return; }
+    if (pts.length < need) { toast(tn("A {kind} needs at least {n} point.", "A {kind} needs at least {n} points.", need, { kind: TOOL_NAMES[tool]() })); return; }
     const shape = pts.map(p => [Math.round(p[0]), Math.round(p[1])]); pts = [];
     if (tool === "mask") { (cam.motion.masks ||= []).push(shape); paint(); listRules(); return; }
+    if (tool === "permanent" || tool === "liftable") { await addMask(shape); return; }
     const fields = [
-      { name: "id", label: "Rule id", value: `${tool}-${(cam.rules || []).length + 1}`, pattern: "[A-Za-z0-9_.\\-]+", required: true, help: "letters, digits, - _ ." },
-      { name: "purpose", label: "Purpose (why it exists; shown in reports)", value: "public safety", minlength: 3, required: true }];
-    if (tool === "dwell") fields.push({ name: "seconds", label: "Seconds before a dwell event", type: "number", value: 30, min: 1, max: 86400, required: true });
-    if (tool === "crowd") fields.push({ name: "max_count", label: "More than how many people", type: "number", value: 10, min: 1, required: true });
-    if (tool === "line") fields.push({ name: "direction", label: "Count crossings", type: "select", value: "any", options: [["any", "both ways"], ["a_to_b", "A side → B side"], ["b_to_a", "B side → A side"]] });
-    const d = await formDialog({ title: `New ${tool} rule`, fields, ok: "Add rule" });
+      { name: "id", label: t("Rule id"), value: `${tool}-${(cam.rules || []).length + 1}`, pattern: "[A-Za-z0-9_.\\-]+", required: true, help: t("letters, digits, - _ .") },
+      { name: "purpose", label: t("Purpose (why it exists; shown in reports)"), value: t("public safety"), minlength: 3, required: true }];
+    if (tool === "dwell") fields.push({ name: "seconds", label: t("Seconds before a dwell event"), type: "number", value: 30, min: 1, max: 86400, required: true });
+    if (tool === "crowd") fields.push({ name: "max_count", label: t("More than how many people"), type: "number", value: 10, min: 1, required: true });
+    if (tool === "line") fields.push({ name: "direction", label: t("Count crossings"), type: "select", value: "any", options: [["any", t("both ways")], ["a_to_b", t("A side → B side")], ["b_to_a", t("B side → A side")]] });
+    const d = await formDialog({ title: t("New {kind} rule", { kind: TOOL_NAMES[tool]() }), fields, ok: t("Add rule") });
     if (!d) { paint(); return; }
-    if ((cam.rules || []).some(r => r.id === d.id)) { toast(`There is already a rule '${d.id}' on this camera.`, { kind: "error" }); paint(); return; }
+    if ((cam.rules || []).some(r => r.id === d.id)) { toast(t("There is already a rule '{id}' on this camera.", { id: d.id }), { kind: "error" }); paint(); return; }
     const rule = { id: d.id, type: tool, purpose: d.purpose, classes: ["person"] };
     if (tool === "line") { rule.line = shape; rule.direction = d.direction; } else rule.polygon = shape;
     if (tool === "dwell") rule.seconds = d.seconds;
@@ -297,42 +332,43 @@ export async function render(el, ctx) {
     try {
       const r = await api(`/api/config/cameras/${encodeURIComponent(cam.id)}${dryRun ? "?dry_run=true" : ""}`, { method: "PUT", body: cam });
       if (r.pending_change) {  // weaker redaction or other retention: a second admin or an auditor must approve
-        status.className = "small"; status.textContent = `Not applied yet: ${r.pending_change.reasons.join("; ")}. It waits for another admin or an auditor (Users page).`;
+        status.className = "small"; status.textContent = t("Not applied yet: {reasons}. It waits for another admin or an auditor (Users page).", { reasons: r.pending_change.reasons.join("; ") });
         return;
       }
       cam = r.camera; syncJson(); listRules(); paint();
       status.className = "small ok";
-      status.textContent = dryRun ? "Valid." : `Saved${r.saved ? " to the config file" : ""}${r.applied ? " and applied to this camera" : ""}.${r.apply_error ? " Apply failed: " + r.apply_error : ""}`;
+      status.textContent = dryRun ? t("Valid.") : (r.saved && r.applied ? t("Saved to the config file and applied to this camera.") : r.saved ? t("Saved to the config file.") : r.applied ? t("Saved and applied to this camera.") : t("Saved."))
+        + (r.apply_error ? " " + t("Apply failed: {error}", { error: r.apply_error }) : "");
     } catch (x) {
-      status.className = "small error"; status.textContent = "Not saved: the configuration has problems.";
+      status.className = "small error"; status.textContent = t("Not saved: the configuration has problems.");
       showIssues((x.body && (x.body.issues || (x.body.detail && x.body.detail.issues))) || [{ path: "", message: x.message }]);
     }
   }
   async function newCamera(prefill = {}) {
-    const d = await formDialog({ title: "Add a camera", ok: "Add camera", fields: [
-      { name: "id", label: "Camera id", pattern: "[A-Za-z0-9_\\-]+", required: true, help: ID_HELP, value: prefill.id || "" },
-      { name: "url", label: "Record stream URL (rtsp://… or a file path)", required: true, value: prefill.url || "" },
-      { name: "purpose", label: "Purpose of this camera", value: "public safety", minlength: 3, required: true },
-      { name: "onvif", label: "ONVIF device address (optional)", value: prefill.onvif || "" }] });
+    const d = await formDialog({ title: t("Add a camera"), ok: t("Add camera"), fields: [
+      { name: "id", label: t("Camera id"), pattern: "[A-Za-z0-9_\\-]+", required: true, help: ID_HELP(), value: prefill.id || "" },
+      { name: "url", label: t("Record stream URL (rtsp://… or a file path)"), required: true, value: prefill.url || "" },
+      { name: "purpose", label: t("Purpose of this camera"), value: t("public safety"), minlength: 3, required: true },
+      { name: "onvif", label: t("ONVIF device address (optional)"), value: prefill.onvif || "" }] });
     if (!d) return;
     const body = { id: d.id, purpose: d.purpose, streams: { record: d.url } };
     if (d.onvif) body.onvif = d.onvif;
     if (prefill.manufacturer) { body.manufacturer = prefill.manufacturer; body.model = prefill.model; }
-    try { const r = await api("/api/config/cameras", { method: "POST", body }); toast(r.pending_change ? "The new camera waits for another admin or an auditor." : "Camera added."); if (!r.pending_change) go("configure/" + encodeURIComponent(d.id)); }
-    catch (x) { const l = (x.body && x.body.issues) || []; toast("Not added: " + (l.map(i => `${i.path}: ${i.message}`).join("; ") || x.message), { kind: "error", ms: 10000 }); }
+    try { const r = await api("/api/config/cameras", { method: "POST", body }); toast(r.pending_change ? t("The new camera waits for another admin or an auditor.") : t("Camera added.")); if (!r.pending_change) go("configure/" + encodeURIComponent(d.id)); }
+    catch (x) { const l = (x.body && x.body.issues) || []; toast(t("Not added: {issues}", { issues: l.map(i => `${i.path}: ${i.message}`).join("; ") || x.message }), { kind: "error", ms: 10000 }); }
   }
   async function discoverCameras() {
-    const d = await formDialog({ title: "Find ONVIF cameras", text: "Sends a WS-Discovery probe on the local network, or to one address on another subnet.", ok: "Search",
-      fields: [{ name: "address", label: "One IPv4 address (optional)", pattern: "[0-9.]{7,15}", required: false }] });
+    const d = await formDialog({ title: t("Find ONVIF cameras"), text: t("Sends a WS-Discovery probe on the local network, or to one address on another subnet."), ok: t("Search"),
+      fields: [{ name: "address", label: t("One IPv4 address (optional)"), pattern: "[0-9.]{7,15}", required: false }] });
     if (!d) return;
-    discoverBox.replaceChildren(h("p", { class: "muted" }, "Searching…"));
+    discoverBox.replaceChildren(h("p", { class: "muted" }, t("Searching…")));
     try {
       const found = await api("/api/ptz/discover", { method: "POST", body: d.address ? { address: d.address } : {} });
-      discoverBox.replaceChildren(h("h2", {}, `ONVIF cameras found: ${found.length}`), h("table", {},
-        h("thead", {}, h("tr", {}, ...["Address", "Manufacturer", "Model", "Firmware", ""].map(x => h("th", {}, x)))),
+      discoverBox.replaceChildren(h("h2", {}, tn("{n} ONVIF camera found", "{n} ONVIF cameras found", found.length)), h("table", {},
+        h("thead", {}, h("tr", {}, ...[t("Address"), t("Manufacturer"), t("Model"), t("Firmware"), ""].map(x => h("th", {}, x)))),
         h("tbody", {}, ...found.map(f => h("tr", {}, h("td", { class: "mono small" }, f.address), h("td", {}, f.device.Manufacturer || f.device.error || ""),
           h("td", {}, f.device.Model || ""), h("td", {}, f.device.FirmwareVersion || ""),
-          h("td", {}, h("button", { type: "button", onclick: () => newCamera({ onvif: f.address, manufacturer: f.device.Manufacturer, model: f.device.Model }) }, "Add as camera")))))));
+          h("td", {}, h("button", { type: "button", onclick: () => newCamera({ onvif: f.address, manufacturer: f.device.Manufacturer, model: f.device.Model }) }, t("Add as camera"))))))));
     } catch (x) { discoverBox.replaceChildren(h("p", { class: "error" }, x.message)); }
   }
   listRules(); paint(); syncJson();

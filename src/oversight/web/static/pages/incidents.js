@@ -150,7 +150,7 @@ async function renderIncident(el, ctx, id) {
     }
     if (inc.status === "cleared" || inc.status === "new") {
       const opts = (catalogue ? catalogue.dispositions : ["resolved"]).filter(d => inc.status === "cleared" || ["no_action", "false_alarm", "cancelled", "duplicate"].includes(d));
-      const sel = h("select", { id: "disposition", "aria-label": "Disposition" }, ...opts.map(d => h("option", { value: d }, label(d))));
+      const sel = h("select", { id: "disposition", "aria-label": t("Disposition") }, ...opts.map(d => h("option", { value: d }, label(d))));
       actions.append(h("label", { class: "actions-row" }, inc.status === "new" ? t("Cancel as") : t("Disposition"), sel),
         h("button", { type: "button", id: "close-incident", class: inc.status === "new" ? "danger" : "", onclick: () => advance("closed", sel.value) }, inc.status === "new" ? t("Close without dispatch") : t("Close incident")));
     }

@@ -12,9 +12,9 @@ export async function render(el, ctx) {
   const cams = await api("/api/cameras");
   const planned = site && site.has_site_plan && cams.some(c => c.location && c.location.x != null);
   const info = planned ? { tiles: false } : await api("/api/map").catch(() => ({ tiles: false }));
-  if (!info.tiles) return renderCanvas(el, ctx, cams, info.error ? "Street map unavailable: " + info.error : "");
+  if (!info.tiles) return renderCanvas(el, ctx, cams, info.error ? t("Street map unavailable: {error}", { error: info.error }) : "");
   const gl = await loadMapLibre();
-  if (!gl) return renderCanvas(el, ctx, cams, "Street map unavailable: the MapLibre package is not installed on the server (run npm ci). Showing the plain map.");
+  if (!gl) return renderCanvas(el, ctx, cams, t("Street map unavailable: the MapLibre package is not installed on the server (run npm ci). Showing the plain map."));
   return renderStreets(el, ctx, gl, info, cams);
 }
 
@@ -28,9 +28,9 @@ async function layersData(ctx, cams) {
 async function renderStreets(el, ctx, gl, info, cams) {
   const { h, api, go, onMessage, onCleanup } = ctx;
   const dot = (color, text) => h("span", {}, h("i", { style: "background:" + color }), text);
-  const legend = h("div", { class: "legend" }, dot("#5fb36b", "camera online"), dot("#6b7682", "camera offline"), dot("#e0625a", "open alert / P1 incident"),
-    dot("#e89a3c", "P2 incident / unit busy"), dot("#4aa3df", "unit available"));
-  const box = h("div", { class: "streetmap", id: "streetmap", "aria-label": "Street map" });
+  const legend = h("div", { class: "legend" }, dot("#5fb36b", t("camera online")), dot("#6b7682", t("camera offline")), dot("#e0625a", t("open alert / P1 incident")),
+    dot("#e89a3c", t("P2 incident / unit busy")), dot("#4aa3df", t("unit available")));
+  const box = h("div", { class: "streetmap", id: "streetmap", "aria-label": t("Street map") });
   el.append(h("div", { class: "toolbar" }, h("h1", { style: "margin:0" }, title), h("span", { class: "spacer" }), legend), box);
   let data = await layersData(ctx, cams);
   const view = streetMap(gl, box, info, data, { go });
@@ -113,7 +113,7 @@ function renderCanvas(el, ctx, cams, note) {
   let pending = null;  // many events in a burst -> one refresh
   const soon = () => { if (!pending) pending = setTimeout(() => { pending = null; refresh(); }, 1000); };
   onCleanup(() => clearTimeout(pending));
-  onCleanup(onMessage((m) => { if ((m.topic === "event" && m.data.phase === "start") || m.topic === "alert.ack" || (m.topic === "alert" && m.data.phase === "open") || (m.topic === "camera.status" && t("online") in m.data)) soon(); }));
+  onCleanup(onMessage((m) => { if ((m.topic === "event" && m.data.phase === "start") || m.topic === "alert.ack" || (m.topic === "alert" && m.data.phase === "open") || (m.topic === "camera.status" && "online" in m.data)) soon(); }));
   window.addEventListener("resize", draw); onCleanup(() => window.removeEventListener("resize", draw));
   draw();
 }
