@@ -83,6 +83,7 @@ def _site(tmp: Path, db_url: str) -> Path:
     cam1["name"] = "<script>alert(1)</script>"  # configured text is escaped, never markup
     cam1["motion"] = {"masks": [[[0, 0], [50, 0], [50, 50]], [[60, 60], [90, 60], [90, 90]]]}
     cam1["ptz"] = {"presets": ["street", "door"], "preset": "street"}
+    cam1["onvif"] = "http://127.0.0.1:9/onvif/device_service"  # a PTZ camera names its ONVIF address
     cam1["masks"] = [
         {"id": "window-12", "polygon": [[0.1, 0.1], [0.3, 0.1], [0.3, 0.4], [0.1, 0.4]]},
         {"id": "door-12", "polygon": [[0.6, 0.5], [0.8, 0.5], [0.7, 0.9]], "preset": "door"},

@@ -30,10 +30,11 @@ from oversight.events.models import Alert
 from oversight.incidents.models import Incident, IncidentClip
 from oversight.permissions import ALL_CAMERAS, camera_scope
 from oversight.privacy.egress import egress
-from oversight.privacy.models import AuditEntry, ExportRecord, RevealRequest
+from oversight.privacy.models import AuditEntry, ExportRecord, RevealRequest, SubjectAccessRequest
 from oversight.store.models import Event, EvidenceHold, Segment, User
 from oversight.web.app import create_app, iter_routes
 from oversight.web.auth import Principal
+from oversight.web.console_models import Bookmark
 from web_support import PASSWORD, add_users, client, login, make_ctx, site_yaml
 
 SCOPED_ROLES = ("viewer", "operator", "supervisor", "auditor")
@@ -52,6 +53,8 @@ OBJECT_PARAMS = (
     "reveal_id",
     "hold_id",
     "incident_id",
+    "bookmark_id",
+    "request_id",
 )
 NO_CAMERA_PARAMS = {
     "username": "accounts (admins only, who see every camera)",
@@ -60,6 +63,11 @@ NO_CAMERA_PARAMS = {
     "unit_id": "response units (vehicles, no camera)",
     "kind": "site-wide reports (aggregates)",
     "file": "the public portal (aggregates, anonymous)",
+    "view_id": "saved layouts (cells naming cameras the viewer cannot see are left out)",
+    "token": "a PTZ preset of the camera in the same path",
+    "z": "street map tiles (no camera)",
+    "x": "street map tiles (no camera)",
+    "y": "street map tiles (no camera)",
 }
 # List routes whose answer is about the whole site by design, for roles that read it: the audit log
 # (auditors audit everyone), site-wide reports and the camera configuration (admins only).
@@ -154,7 +162,12 @@ def _seed(ctx: Any, tmp: Path) -> dict[str, dict[str, int | str]]:
                 created_by="operator-north",
                 source="alert",
             )
-            s.add_all([a, seg, r, x, h, inc])
+            b = Bookmark(camera_id=cam, start=t0, note="kiosk", created_by=f"operator-{group}")
+            q = SubjectAccessRequest(
+                received_at=t0, recorded_by="auditor", contact="by post", camera_ids=[cam], start=t0,
+                end=t1, jurisdiction="gdpr", deadline_at=NOW + timedelta(days=30), identity_check="ID seen",
+            )  # fmt: skip
+            s.add_all([a, seg, r, x, h, inc, b, q])
             s.flush()
             out[group] = {
                 "camera_id": cam,
@@ -165,6 +178,8 @@ def _seed(ctx: Any, tmp: Path) -> dict[str, dict[str, int | str]]:
                 "reveal_id": r.id,
                 "hold_id": h.id,
                 "incident_id": inc.id,
+                "bookmark_id": b.id,
+                "request_id": q.id,
             }
         # a phone call, no camera: everyone sees it, but only the clips of their own cameras
         call = Incident(type="assault", priority="P1", reported_at=t0, created_by="operator-north")

@@ -22,7 +22,7 @@ from oversight.permissions import allowed
 from oversight.store.base import utcnow
 from oversight.store.models import Event
 from oversight.web.audit import audit
-from oversight.web.auth import Principal, get_ctx, require
+from oversight.web.auth import Principal, check_cameras, get_ctx, require
 from oversight.web.console_models import Bookmark, SavedView
 from oversight.web.context import AppContext
 from oversight.web.params import CameraId, DbId, as_utc
@@ -76,12 +76,14 @@ class AttachIn(_Body):
     incident_id: int = Field(ge=1, le=2_147_483_647)
 
 
-def _view_dict(v: SavedView) -> dict[str, Any]:
+def _view_dict(v: SavedView, who: Principal) -> dict[str, Any]:
+    """A view as ``who`` gets it: a shared view's cells name only the cameras ``who`` may see."""
+    cells = [{**c, "cameras": [cid for cid in c.get("cameras", []) if who.sees(cid)]} for c in v.cells or []]
     return {
         "id": v.id,
         "name": v.name,
         "layout": v.layout,
-        "cells": list(v.cells or []),
+        "cells": cells,
         "owner": v.owner,
         "shared": bool(v.shared),
         "updated_at": v.updated_at.isoformat(),
@@ -99,6 +101,7 @@ def _check_view(ctx: AppContext, body: ViewIn, who: Principal) -> None:
     unknown = sorted({c for cell in body.cells for c in cell.cameras} - known)
     if unknown:
         raise HTTPException(422, f"unknown camera(s): {', '.join(unknown)}")
+    check_cameras(who, [c for cell in body.cells for c in cell.cameras])
 
 
 def _visible(who: Principal) -> Any:
@@ -120,7 +123,7 @@ def list_views(request: Request, who: Principal = Depends(USERS)) -> list[dict[s
     """The caller's own views and every shared one, by name."""
     with get_ctx(request).db.session() as s:
         rows = s.scalars(select(SavedView).where(_visible(who)).order_by(SavedView.name, SavedView.id))
-        return [_view_dict(v) for v in rows]
+        return [_view_dict(v, who) for v in rows]
 
 
 @router.get("/views/{view_id}")
@@ -129,7 +132,7 @@ def get_view(view_id: DbId, request: Request, who: Principal = Depends(USERS)) -
         v = s.get(SavedView, view_id)
         if v is None or (v.owner != who.username and not v.shared):
             raise HTTPException(404, "no such view")
-        return _view_dict(v)
+        return _view_dict(v, who)
 
 
 @router.post("/views", status_code=201)
@@ -150,7 +153,7 @@ def create_view(body: ViewIn, request: Request, who: Principal = Depends(USERS))
         s.add(v)
         s.flush()
         audit(s, who, "view.create", "view", v.id, detail={"name": v.name, "shared": v.shared})
-        return _view_dict(v)
+        return _view_dict(v, who)
 
 
 @router.put("/views/{view_id}")
@@ -165,7 +168,7 @@ def update_view(
         v.cells = [c.model_dump() for c in body.cells]
         v.updated_at = utcnow()
         audit(s, who, "view.update", "view", v.id, detail={"name": v.name, "shared": v.shared})
-        return _view_dict(v)
+        return _view_dict(v, who)
 
 
 @router.delete("/views/{view_id}", status_code=204)
@@ -185,7 +188,7 @@ def share_view(
         v = _own_view(s, view_id, who)
         v.shared, v.updated_at = body.shared, utcnow()
         audit(s, who, "view.share" if body.shared else "view.unshare", "view", v.id, detail={"name": v.name})
-        return _view_dict(v)
+        return _view_dict(v, who)
 
 
 # ---------------------------------------------------------------- bookmarks
@@ -210,6 +213,7 @@ def create_bookmark(body: BookmarkIn, request: Request, who: Principal = Depends
     ctx = get_ctx(request)
     if body.camera_id not in {c.id for c in ctx.cfg.cameras}:
         raise HTTPException(422, f"unknown camera {body.camera_id!r}")
+    check_cameras(who, [body.camera_id])
     start, end = as_utc(body.start, "start"), as_utc(body.end, "end")
     assert start is not None
     if end is not None and not start < end:
@@ -254,7 +258,7 @@ def search_bookmarks(
     if (t1 := as_utc(end, "end")) is not None:
         query = query.where(Bookmark.start <= t1)
     with get_ctx(request).db.session() as s:
-        return [_bookmark_dict(b) for b in s.scalars(query)]
+        return [_bookmark_dict(b) for b in s.scalars(query) if who.sees(b.camera_id)]
 
 
 @router.post("/bookmarks/{bookmark_id}/incident")
@@ -267,7 +271,7 @@ def attach_bookmark(
     try:
         with ctx.db.session() as s:
             b = s.get(Bookmark, bookmark_id)
-            if b is None:
+            if b is None or not who.sees(b.camera_id):
                 raise HTTPException(404, "no such bookmark")
             start, end = (b.start, b.end) if b.end else (b.start - MOMENT_CLIP, b.start + MOMENT_CLIP)
             note = f"bookmark #{b.id}" + (f": {b.note}" if b.note else "")

@@ -10,10 +10,11 @@ camera's analytics learn whether it is at its home preset; off home they pause
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from oversight.cameras.onvif import PtzCamera, PtzError, discover
@@ -44,6 +45,16 @@ class DiscoverIn(BaseModel):
         None, pattern=r"^[0-9.]{7,15}$", description="probe one IPv4 address instead of the local network"
     )
     timeout_s: float = Field(3.0, gt=0, le=10)
+
+    @field_validator("address")
+    @classmethod
+    def _ipv4(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                ipaddress.IPv4Address(v)
+            except ValueError:
+                raise ValueError("not an IPv4 address (four numbers 0-255, e.g. 192.168.1.20)") from None
+        return v
 
 
 def _ptz_cam(ctx: AppContext, camera_id: str) -> CameraConfig:

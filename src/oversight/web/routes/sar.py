@@ -16,7 +16,7 @@ from sqlalchemy import select
 from oversight.i18n import _, use
 from oversight.privacy import sar
 from oversight.privacy.models import SubjectAccessRequest, SubjectMark
-from oversight.web.auth import Principal, client_ip, get_ctx, require
+from oversight.web.auth import Principal, check_cameras, client_ip, get_ctx, require
 from oversight.web.params import DbId, as_utc
 from oversight.web.routes.i18n import request_locale
 
@@ -61,6 +61,14 @@ def _dict(s: Any, r: SubjectAccessRequest) -> dict[str, Any]:
     return sar.request_dict(r, marks)
 
 
+def _visible(s: Any, who: Principal, request_id: int) -> SubjectAccessRequest:
+    """The request, when it exists and every camera it names is one ``who`` may see (else 404)."""
+    r = s.get(SubjectAccessRequest, request_id)
+    if r is None or not who.scope.allows_all(r.camera_ids):
+        raise HTTPException(404, "no such request")
+    return r
+
+
 @router.get("/jurisdictions")
 def jurisdictions(request: Request, who: Principal = Depends(READERS)) -> dict[str, str]:
     with use(request_locale(request, who)):  # the reader's language
@@ -70,6 +78,7 @@ def jurisdictions(request: Request, who: Principal = Depends(READERS)) -> dict[s
 @router.post("", status_code=201)
 def record(body: SarIn, request: Request, who: Principal = Depends(RECORDERS)) -> dict[str, Any]:
     ctx = get_ctx(request)
+    check_cameras(who, body.camera_ids)  # a request only about cameras the officer may see
     data = body.model_dump(mode="json")
     for k in ("start", "end", "received_at"):
         if body.model_dump()[k] is not None:
@@ -85,16 +94,13 @@ def record(body: SarIn, request: Request, who: Principal = Depends(RECORDERS)) -
 def list_requests(request: Request, who: Principal = Depends(READERS)) -> list[dict[str, Any]]:
     with get_ctx(request).db.session() as s:
         rows = s.scalars(select(SubjectAccessRequest).order_by(SubjectAccessRequest.id.desc()).limit(500))
-        return [_dict(s, r) for r in rows]
+        return [_dict(s, r) for r in rows if who.scope.allows_all(r.camera_ids)]
 
 
 @router.get("/{request_id}")
 def get_request(request_id: DbId, request: Request, who: Principal = Depends(READERS)) -> dict[str, Any]:
     with get_ctx(request).db.session() as s:
-        r = s.get(SubjectAccessRequest, request_id)
-        if r is None:
-            raise HTTPException(404, "no such request")
-        return _dict(s, r)
+        return _dict(s, _visible(s, who, request_id))
 
 
 @router.post("/{request_id}/marks", status_code=201)
@@ -106,6 +112,9 @@ def mark(
     ctx = get_ctx(request)
     ts = as_utc(body.ts, "ts")
     assert ts is not None
+    check_cameras(who, [body.camera_id])
+    with ctx.db.session() as s:
+        _visible(s, who, request_id)
     try:
         followed = sar.follow_mark(ctx.cfg, body.camera_id, ts, body.x, body.y)
         with ctx.db.session() as s:
@@ -122,6 +131,7 @@ def refuse(
     ctx = get_ctx(request)
     try:
         with ctx.db.session() as s:
+            _visible(s, who, request_id)
             return _dict(s, sar.refuse(s, request_id, who.username, who.role, body.reason))
     except sar.SarError as exc:
         raise _fail(exc) from None
@@ -136,6 +146,7 @@ def export(request_id: DbId, request: Request, who: Principal = Depends(EXPORTER
     ctx = get_ctx(request)
     try:
         with ctx.db.session() as s:
+            _visible(s, who, request_id)
             r = sar.get_open(s, request_id)
             cams, start, end = list(r.camera_ids), r.start, r.end
         subjects = sar.subject_tracks(ctx.db, ctx.cfg, request_id)
