@@ -203,3 +203,43 @@ def test_conversion_stops_when_nobody_watches(tmp_path):
         assert fs.frames_converted == before
     finally:
         fs.stop()
+
+
+def test_every_privacy_sampled_frame_is_a_live_frame_while_watched(tmp_path):
+    """The live view shows only frames at or between privacy samples: the sampled frame itself
+    must be among the live frames, whatever the live rate would have converted."""
+    cam = CameraConfig.model_validate(
+        {
+            "id": "c",
+            "purpose": "test",
+            "streams": {"record": "file:///x.mp4"},
+            "detect": {"fps": 5, "width": 320, "height": 180},
+        }
+    )
+
+    class Stage:
+        fps = 5.0
+
+        def __init__(self) -> None:
+            self.seen: list[datetime] = []
+
+        def process(self, frame, ts):
+            self.seen.append(ts)
+
+    stage = Stage()
+    fs = FrameSampler(cam, None, privacy=stage)
+    fs.live_fps = 0.5  # the live rate alone would convert one frame in two seconds
+    fs.start()
+    try:
+        info, pkts = _packets(_clip(tmp_path))
+        fs.new_stream(info)
+        fs.latest()  # a viewer is watching
+        for data, pts, key in pkts[:30]:
+            fs.submit(data, pts, key, block=True)
+        fs.stop()
+        ring = [ts for _, ts in fs._recent]
+        sampled = [ts for ts in stage.seen if ts >= ring[0]]
+        assert len(sampled) >= 3 and set(sampled) <= set(ring), (sampled, ring)
+        assert fs.latest(not_after=sampled[-1]) == fs._recent[ring.index(sampled[-1])]
+    finally:
+        fs.stop()

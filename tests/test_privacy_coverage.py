@@ -6,7 +6,7 @@ reported apart (test-artifacts/coverage.json holds every figure).
 How it is measured, per frame and exit:
 - reference faces: YuNet through onnxruntime (score 0.6) on the raw frame;
 - aligned: the regions the gate applies to that frame (the stored privacy track, moved between its
-  samples; for live frames the stage's newest samples, moved on) include one whose IoU with the
+  samples; for live frames the stage's samples up to that moment) include one whose IoU with the
   face's box is >= ``ALIGNED_IOU`` (0.3). Why 0.3: the privacy stage's detector (YuNet through
   OpenCV, upscaled) and the reference box the same still face with IoU 0.6-0.85 (measured at the
   sample frames), so 0.5 would mostly measure two detectors' disagreement; 0.3 still refuses a
@@ -17,10 +17,12 @@ How it is measured, per frame and exit:
 The privacy stage samples at 5 fps of 10 fps footage, so every other frame lies between samples:
 those frames test that the regions move with the faces instead of trailing beside them.
 
-Recorded exits (the stored track, samples on both sides of a frame) must reach 99 %. Live exits
-only know the samples before the frame: a face that entered the view since, or the first frame
-after a start, cannot be known without a detector on that very frame, so they are held to 90 %
-(measured 93-94 %) and reported.
+Every exit must reach 99 %: recorded exits apply the stored track (samples on both sides of a
+frame); live exits show a frame only once the privacy stage has covered it (a sampled frame, or
+one between two samples), never one newer than the newest sample, so they never guess where a face
+went (measured 99.3 %, was 93.5 % when newer frames were shown with regions moved on). The live
+view and a snapshot show the newest covered frame; the live H.264 feed (``live_feed``) plays every
+covered frame in order. Both stay at most one sample interval behind the newest decoded frame.
 
 Photo 17 (a dense crowd of hundreds of faces, most under 24 px; the source of the < 12 px figures)
 is measured and reported under ``dense_crowd/``, not asserted: there the stage's detector and the
@@ -38,6 +40,7 @@ import cv2
 import numpy as np
 import pytest
 
+from oversight.cameras.frames import covered
 from oversight.config.schema import SiteConfig
 from oversight.events.bus import EventBus
 from oversight.privacy.track import Sample, TrackView, iou, moved
@@ -47,7 +50,7 @@ from privacy_helpers import YUNET, face_image, make_users, read_mp4, reference_f
 
 ALIGNED_IOU = 0.3
 STRICT_IOU = 0.5  # reported
-RECORDED, LIVE = ("export", "playback_mp4", "playback_jpeg"), ("live_frame", "snapshot")
+RECORDED, LIVE = ("export", "playback_mp4", "playback_jpeg"), ("live_frame", "snapshot", "live_feed")
 DENSE = "dense_crowd/"  # photo 17: hundreds of faces, most under 24 px: reported apart
 SMALL = 12  # px: faces below this are reported, not held to the 99 %
 FPS, DETECT_FPS = 10, 5
@@ -208,13 +211,16 @@ def _recorded_exits(
 
 
 class LiveCamera:
-    """A camera whose newest frame is ``raw`` at ``now`` and whose privacy stage has ``samples``."""
+    """A camera whose recent frames are ``recent`` (``(frame, time)``, oldest first, the newest at
+    now) and whose privacy stage has ``samples``; it picks frames as a real camera does."""
 
-    def __init__(self, raw: np.ndarray, now: datetime, samples: list[Sample]):
-        self.raw, self.now, self.samples = raw, now, samples
+    def __init__(self, recent: list[tuple[np.ndarray, datetime]], samples: list[Sample]):
+        self.recent, self.samples = recent, samples
 
-    def latest_frame(self, max_wait: float = 0.0, not_after: Any = None) -> Any:
-        return self.raw, self.now
+    def latest_frame(
+        self, max_wait: float = 0.0, not_after: Any = None, main: bool = False, after: Any = None
+    ) -> Any:
+        return self.recent[-1] if not_after is None else covered(self.recent, not_after, after)
 
     def status(self) -> dict[str, Any]:
         return {"online": True}
@@ -226,36 +232,49 @@ class LiveCamera:
 def _live_exits(
     db: Database, cfg: SiteConfig, frames: list[np.ndarray], stage: Any, tally: Tally, tag: str = ""
 ) -> None:
-    """Each frame as the newest live picture, the stage's samples up to it shifted to now (the live
-    view refuses stale frames): the view and a snapshot through the gate."""
+    """Each frame as the newest one decoded, with the frames before it and the stage's samples up to
+    it shifted to now (the live view refuses stale frames): what the view and a snapshot show
+    through the gate (the newest frame the samples cover: the sampled one itself, as the stage
+    samples every other frame), and what a live H.264 feed plays in order (a frame between two
+    samples once the later one is known: its regions moved between them)."""
     from oversight.privacy.egress import Egress
     from oversight.store.base import utcnow
     from oversight.web.context import AppContext
 
-    stored = stage.recent()
+    stored, cam = stage.recent(), stage.cam.id
     t0 = stored[0].ts
-    for i, raw in enumerate(frames):
+    played: int | None = None  # the frame the feed played last
+    for i in range(len(frames)):
         now = utcnow()
         shift = now.timestamp() - (t0 + i / FPS)
         samples = [Sample(s.ts + shift, s.boxes) for s in stored if s.ts <= t0 + i / FPS + 1e-6]
-
-        cam = stage.cam.id
-        runtime = type("R", (), {"workers": {cam: LiveCamera(raw, now, samples)}})()
+        when = [now - timedelta(seconds=(i - j) / FPS) for j in range(i + 1)]
+        worker = LiveCamera(list(zip(frames[: i + 1], when, strict=True)), samples)
+        runtime = type("R", (), {"workers": {cam: worker}})()
         gate = Egress(AppContext(cfg=cfg, db=db, bus=EventBus(), runtime=runtime))
-        regions = TrackView(samples, 1.5 / DETECT_FPS).boxes(now.timestamp())
+        view = TrackView(samples, 1.5 / DETECT_FPS)
         with gate.open_live(_who(), [cam]) as live:
             enc = live.frame(cam)
-        assert enc.state == "live" and gate.live_from_track == 1, i
-        tally.add(
-            tag + "live_frame",
-            raw,
-            cv2.imdecode(np.frombuffer(enc.jpeg, np.uint8), cv2.IMREAD_COLOR),
-            regions,
-        )
+        assert enc.state == "live" and enc.ts is not None and gate.live_from_track == 1, i
+        j = when.index(enc.ts)
+        assert i - j <= FPS // DETECT_FPS, i  # at most one sample interval behind the newest frame
+        regions = view.boxes(enc.ts.timestamp())
+        tally.add(tag + "live_frame", frames[j], _jpeg(enc.jpeg), regions)
         snap = gate.still(_who(), cam)  # a snapshot: the same picture through its own gate method
-        tally.add(
-            tag + "snapshot", raw, cv2.imdecode(np.frombuffer(snap.jpeg, np.uint8), cv2.IMREAD_COLOR), regions
-        )
+        assert snap.ts == enc.ts, i
+        tally.add(tag + "snapshot", frames[j], _jpeg(snap.jpeg), regions)
+        # the live feed's own calls: each covered frame in order after the one it played before
+        last = None if played is None else when[played]
+        while (got := gate._live_source(cam, after=last))[2] is not None and got[3] != last:
+            _, _, frame, ts = got
+            assert ts is not None and (last is None or ts > last), i
+            played, last = when.index(ts), ts
+            out = gate._live_redacted(cam, worker, frame, ts)
+            tally.add(tag + "live_feed", frames[played], out, view.boxes(ts.timestamp()))
+
+
+def _jpeg(data: bytes) -> np.ndarray:
+    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
 
 
 def test_every_exit_hides_faces_with_aligned_regions(db: Database, moving) -> None:  # type: ignore[no-untyped-def]
@@ -284,4 +303,4 @@ def test_every_exit_hides_faces_with_aligned_regions(db: Database, moving) -> No
     assert set(RECORDED + LIVE) <= set(report)
     for exit_ in RECORDED + LIVE:
         assert tally.rows[exit_]["ge12"][0] >= 400, exit_  # enough faces to speak of 99 %
-        assert tally.share(exit_) >= (0.99 if exit_ in RECORDED else 0.90), report[exit_]
+        assert tally.share(exit_) >= 0.99, report[exit_]

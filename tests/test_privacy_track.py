@@ -232,7 +232,12 @@ def test_live_frames_use_the_privacy_stage_regions_and_detect_only_without_them(
     )
     who = type("P", (), {"username": "olga", "role": "operator", "via": "session", "ip": None})()
     norm = tuple((b[0] / w, b[1] / h, b[2] / w, b[3] / h) for b in faces[:, :4])
-    worker.samples = [Sample(now.timestamp() - 0.1, norm)]
+    worker.samples = [Sample(now.timestamp() - 0.1, norm)]  # the frame is newer: never guessed ahead
+    Counting.calls = 0
+    with Egress(ctx).open_live(who, ["cam1"]) as live:
+        live.frame("cam1")
+    assert Counting.calls == 1  # the detector on the frame itself, not the sample's regions moved on
+    worker.samples = [Sample(now.timestamp() - 0.2, norm), Sample(now.timestamp(), norm)]
     Counting.calls = 0
     gate = Egress(ctx)
     with gate.open_live(who, ["cam1"]) as live:
@@ -264,6 +269,21 @@ def test_live_frames_use_the_privacy_stage_regions_and_detect_only_without_them(
     with gate.open_live(who, ["cam1"]) as live:
         live.frame("cam1")
     assert Counting.calls == 1 and gate.live_detected == 1
+
+
+def test_live_frames_are_picked_covered_and_a_feed_plays_them_in_order() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from oversight.cameras.frames import IN_ORDER_S, covered
+
+    t = [datetime(2026, 3, 1, tzinfo=UTC) + timedelta(seconds=k / 10) for k in range(10)]
+    recent = [(np.zeros((2, 2, 3), np.uint8), x) for x in t]
+    assert covered(recent, t[4])[1] == t[4]  # type: ignore[index]  # the newest the samples cover
+    assert covered(recent, t[4], after=t[1])[1] == t[2]  # type: ignore[index]  # the next, in order
+    assert covered(recent, t[4], after=t[4])[1] == t[4]  # type: ignore[index]  # nothing new: the same
+    assert IN_ORDER_S < 0.8
+    assert covered(recent, t[9], after=t[0])[1] == t[9]  # type: ignore[index]  # far behind: jumps
+    assert covered(recent, t[0] - timedelta(seconds=1)) is None  # nothing covered yet: nothing shown
 
 
 @pytest.mark.parametrize(

@@ -117,6 +117,23 @@ class AnalyticsRunner:
                 self.last_done, self.busy_since = time.monotonic(), None
 
 
+IN_ORDER_S = 0.5  # a feed further behind the newest covered frame than this jumps to it
+
+
+def covered(
+    recent: Any, not_after: datetime, after: datetime | None = None
+) -> tuple[np.ndarray, datetime] | None:
+    """Of recent ``(frame, time)`` pairs (oldest first), the newest taken at or before
+    ``not_after`` (the privacy stage's newest sample); with ``after``, the oldest of them taken
+    after it (a feed plays every covered frame in order instead of jumping a sample interval at a
+    time), unless that lies over ``IN_ORDER_S`` behind the newest. None when none is covered."""
+    newest = next((f for f in reversed(recent) if f[1] <= not_after), None)
+    nxt = next((f for f in recent if after < f[1] <= not_after), None) if after is not None else None
+    if nxt is not None and newest is not None and (newest[1] - nxt[1]).total_seconds() <= IN_ORDER_S:
+        return nxt
+    return newest
+
+
 def _frozen(img: np.ndarray) -> np.ndarray:
     """Mark an array read-only before it crosses to another thread: nobody can change a shared frame."""
     img.flags.writeable = False
@@ -239,14 +256,20 @@ class FrameSampler:
             self.dropped_packets += 1
 
     def latest(
-        self, max_wait: float = 0.0, not_after: datetime | None = None, main: bool = False
+        self,
+        max_wait: float = 0.0,
+        not_after: datetime | None = None,
+        main: bool = False,
+        after: datetime | None = None,
     ) -> tuple[np.ndarray, datetime] | None:
         """The newest live frame (read-only, detect resolution) and its time; None before any.
         With ``main``, at the decoded stream's own resolution (at most ``main_max_width`` wide).
 
         Asking keeps the decode thread converting frames for ``want_s`` seconds. After a pause in
         watching, the frame in hand is old: wait up to ``max_wait`` seconds for a new one. With
-        ``not_after``, the newest of the recent frames taken at or before that time (None if none).
+        ``not_after``, the newest of the recent frames taken at or before that time (None if none);
+        with ``after`` as well, the oldest such frame taken after ``after`` (a feed plays every
+        covered frame in order instead of jumping a privacy sample interval at a time).
         """
         now = time.monotonic()
         with self._fresh:
@@ -260,7 +283,7 @@ class FrameSampler:
             recent = self._recent_main if main else self._recent
             if not_after is None:
                 return recent[-1] if recent else None
-            return next((f for f in reversed(recent) if f[1] <= not_after), None)
+            return covered(recent, not_after, after)
 
     @property
     def event_active(self) -> bool:
@@ -308,7 +331,8 @@ class FrameSampler:
             wall = info.wall_of(frame.pts if frame.pts is not None else item.pts)
             now = time.monotonic()
             self.last_decoded = now
-            if self._privacy is not None and wall >= next_p - 1e-3:
+            psampled = self._privacy is not None and wall >= next_p - 1e-3
+            if self._privacy is not None and psampled:
                 pstep = 1.0 / max(0.1, float(getattr(self.privacy, "fps", self.cam.detect.fps)))
                 next_p = next_p + pstep if 0 <= wall - next_p < pstep else wall + pstep
                 pw = min(frame.width - frame.width % 2, self.privacy_max_width)
@@ -316,7 +340,9 @@ class FrameSampler:
                 full = _frozen(frame.reformat(width=pw, height=ph, format="bgr24").to_ndarray())
                 self._privacy.put(full, datetime.fromtimestamp(wall, UTC), wait=self._lossless)
             sampled = self._runner is not None and wall >= next_t - 1e-3
-            live = now <= self._wanted_until and now >= next_live
+            # a privacy-sampled frame is always a live one while watched: the live view shows only
+            # frames at or between samples, so the sampled frame itself must be there to show
+            live = now <= self._wanted_until and (now >= next_live or psampled)
             if not (sampled or live):
                 continue  # decoded (it had to be) but never converted or resized
             img = _frozen(frame.reformat(width=w, height=h, format="bgr24").to_ndarray())

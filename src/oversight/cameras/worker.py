@@ -270,10 +270,14 @@ class CameraWorker:
         return any(t.is_alive() for t in self._threads)
 
     def latest_frame(
-        self, max_wait: float = 0.0, not_after: datetime | None = None, main: bool = False
+        self,
+        max_wait: float = 0.0,
+        not_after: datetime | None = None,
+        main: bool = False,
+        after: datetime | None = None,
     ) -> tuple[np.ndarray, datetime] | None:
         """The newest live frame, read-only (see ``FrameSampler.latest``); ``main``: full resolution."""
-        return self.sampler.latest(max_wait, not_after, main) if self.sampler is not None else None
+        return self.sampler.latest(max_wait, not_after, main, after) if self.sampler is not None else None
 
     def privacy_samples(self) -> list[Any]:
         """The privacy stage's newest face-region samples (``privacy.track.Sample``), or []."""

@@ -49,6 +49,9 @@ log = logging.getLogger(__name__)
 JPEG_QUALITY = 75
 STALE_S = 5.0  # a live frame older than this is not shown: the tile says the camera stalled
 LIVE_WAIT_S = 1.0  # a first look after a pause waits this long for a fresh frame
+# how far past the privacy stage's newest sample a live frame may be and still be shown with its
+# regions (moved on at their speed): a rounding allowance, not a guess at a new face (issue #10)
+LIVE_LEAD_S = 0.01
 STREAMS = ("sub", "main")  # live H.264: small tiles / a large tile or fullscreen
 
 
@@ -337,20 +340,24 @@ class Egress:
             return self._cam_locks.setdefault(camera_id, threading.Lock())
 
     def _raw_live(
-        self, camera_id: str, wait: float, main: bool = False
+        self, camera_id: str, wait: float, main: bool = False, after: datetime | None = None
     ) -> tuple[np.ndarray, datetime] | None:
-        """The newest live frame; with a privacy stage, the newest one its regions already cover
-        (the stage lags the decoder by its detection time: the view waits for it, never guesses).
-        ``main``: at the decoded stream's own resolution where the runtime offers it."""
+        """The newest live frame; with a privacy stage, the newest one its regions already cover:
+        a sampled frame or one between two samples, at most ``LIVE_LEAD_S`` after the newest
+        sample (the stage lags the decoder by its detection time: the view waits for it, never
+        guesses ahead). ``main``: at the decoded stream's own resolution where the runtime offers
+        it; ``after``: the oldest covered frame after that time (a feed plays frames in order)."""
         worker = self.ctx.worker(camera_id)
         if worker is None:
             return None
         samples = getattr(worker, "privacy_samples", None)
         found = samples() if callable(samples) else []
-        more = {"main": True} if main else {}
+        more: dict[str, Any] = {"main": True} if main else {}
         try:
             if found:
-                cover = datetime.fromtimestamp(found[-1].ts + self._tolerance(camera_id), UTC)
+                cover = datetime.fromtimestamp(found[-1].ts + LIVE_LEAD_S, UTC)
+                if after is not None:
+                    more["after"] = after
                 return worker.latest_frame(max_wait=wait, not_after=cover, **more)
             return worker.latest_frame(max_wait=wait, **more)
         except TypeError:  # runtimes without the wait or the main stream (synthetic, cluster proxies)
@@ -364,9 +371,10 @@ class Egress:
             return 0.3
 
     def _live_source(
-        self, camera_id: str, wait: float = 0.0, stream: str = "sub"
+        self, camera_id: str, stream: str = "sub", after: datetime | None = None, wait: float = 0.0
     ) -> tuple[str, Any, np.ndarray | None, datetime | None]:
-        """(state, worker, newest frame, its time); the frame only when the state is "live"."""
+        """(state, worker, newest frame, its time); the frame only when the state is "live".
+        ``after``: the oldest covered frame after that time instead (see ``_raw_live``)."""
         worker = self.ctx.worker(camera_id)
         status: dict[str, Any] = {}
         if worker is not None:
@@ -374,7 +382,7 @@ class Egress:
                 status = dict(worker.status())
             except Exception:
                 status = {}
-        got = self._raw_live(camera_id, wait, main=stream == "main")
+        got = self._raw_live(camera_id, wait, main=stream == "main", after=after)
         if worker is None or status.get("online") is False:
             return "offline", worker, None, None
         if got is None:  # nothing yet, or nothing the privacy stage has covered yet
@@ -385,7 +393,7 @@ class Egress:
         return "live", worker, frame, ts
 
     def _live(self, camera_id: str, who: Who, wait: float = 0.0) -> Encoded:
-        state, worker, frame, ts = self._live_source(camera_id, wait)
+        state, worker, frame, ts = self._live_source(camera_id, wait=wait)
         if state == "offline":
             return Encoded(None, self.card("camera offline"), "offline")
         if state == "stalled" or frame is None or ts is None:
@@ -409,10 +417,12 @@ class Egress:
 
     def _live_redacted(self, camera_id: str, worker: Any, frame: np.ndarray, ts: datetime) -> np.ndarray:
         """Regions the camera's privacy stage found for this moment (found once, shared with the
-        recording); a face detector on this frame when the stage has no sample close enough."""
+        recording); a face detector on this frame when the stage has no sample close enough, or
+        when the frame is newer than its newest sample (a runtime that cannot pick a covered
+        frame): regions are never moved on past the newest sample to guess where a face went."""
         samples = getattr(worker, "privacy_samples", None)
         found = samples() if callable(samples) else []
-        if found:
+        if found and ts.timestamp() <= found[-1].ts + LIVE_LEAD_S:
             view = TrackView(found, self._tolerance(camera_id))
             if view.boxes(ts.timestamp()) is not None:
                 self.live_from_track += 1

@@ -127,7 +127,7 @@ class H264Feed:
                     return
                 if not self.alive:
                     return  # abandoned by the watchdog
-                now_state, worker, frame, ts = self.gate._live_source(self.camera_id, stream=self.stream)
+                now_state, worker, frame, ts = self.gate._live_source(self.camera_id, self.stream, last)
                 self.source_live = now_state == "live"
                 if now_state != self.state:
                     self.state = now_state

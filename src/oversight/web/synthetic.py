@@ -4,7 +4,9 @@ where the cost of the web layer must be measured without real decoding in the sa
 With ``stamp``, each frame carries the wall-clock time it was made as a binary pixel code (see
 ``stamp_clock``/``read_clock``): a viewer that decodes what it received reads the glass-to-glass
 latency off the picture itself. With ``privacy``, it also plays the privacy stage: a face-region
-sample (one box, below the code) for every frame, so live redaction takes the stored-regions path."""
+sample (one box, below the code) for every frame it samples at the camera's ``detect.fps``, as the
+real stage does, so live redaction takes the stored-regions path and the live view waits for
+samples as it does on a real camera (it shows frames at or between samples only)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from oversight.cameras.frames import covered
 from oversight.config.schema import CameraConfig, SiteConfig
 from oversight.privacy.track import Sample
 from oversight.store.base import utcnow
@@ -61,6 +64,8 @@ class SyntheticWorker:
         self._main: tuple[np.ndarray, datetime] | None = None
         self.analytics = None
         self._frame: tuple[np.ndarray, datetime] | None = None
+        self._recent: deque[tuple[np.ndarray, datetime]] = deque(maxlen=max(2, round(fps * 1.5)))
+        self._every = max(1, round(fps / float(cam.detect.fps)))  # frames per privacy sample
         self._n = 0
         self._lock = threading.Lock()
         w, h = cam.detect.width, cam.detect.height
@@ -84,7 +89,8 @@ class SyntheticWorker:
         img.flags.writeable = False
         with self._lock:
             self._frame = (img, now)
-            if self.privacy:
+            self._recent.append(self._frame)
+            if self.privacy and (self._n - 1) % self._every == 0:
                 self._samples.append(Sample(now.timestamp(), ((0.4, 0.5, 0.55, 0.8),)))
 
     def privacy_samples(self) -> list[Any]:
@@ -93,12 +99,17 @@ class SyntheticWorker:
             return list(self._samples)
 
     def latest_frame(
-        self, max_wait: float = 0.0, not_after: datetime | None = None, main: bool = False
+        self,
+        max_wait: float = 0.0,
+        not_after: datetime | None = None,
+        main: bool = False,
+        after: datetime | None = None,
     ) -> tuple[np.ndarray, datetime] | None:
-        """The newest frame (detect size); ``main``: the same picture at twice the size, as a
+        """The newest frame (detect size), or the one ``not_after``/``after`` pick as a camera's
+        does (``cameras.frames.covered``); ``main``: the same picture at twice the size, as a
         camera's main stream would be."""
         with self._lock:
-            got = self._frame
+            got = self._frame if not_after is None else covered(self._recent, not_after, after)
         if not main or got is None:
             return got
         if self._main is None or self._main[1] != got[1]:
