@@ -206,7 +206,8 @@ def _check_clips(path: Path, manifest: dict[str, Any], frames: list[np.ndarray],
     every other reference face (YuNet on the raw frame) has lost it. Returns the frames checked."""
     import zipfile
 
-    checked = closed = 0
+    checked = closed = others = 0
+    missed: list[Any] = []
     with zipfile.ZipFile(path) as z:
         for f in manifest["files"]:
             assert f["subject_frames"] >= 0
@@ -232,9 +233,13 @@ def _check_clips(path: Path, manifest: dict[str, Any], frames: list[np.ndarray],
                     grown = 0.5 * max(keep[2] - keep[0], keep[3] - keep[1])
                     if keep[0] - grown <= cx <= keep[2] + grown and keep[1] - grown <= cy <= keep[3] + grown:
                         continue  # the subject (or touching it)
-                    assert sharpness(img, b) < 0.3 * max(sharpness(ref, b), 1e-6), (f["path"], i, b)
+                    others += 1
+                    if sharpness(img, b) >= 0.3 * max(sharpness(ref, b), 1e-6):
+                        missed.append((f["path"], i, b))
                 checked += 1
     assert closed <= 3, closed  # at the edges of the stored track only
+    # everyone else stays hidden as at every other exit: the coverage bar (issue #10) is 99 % of faces
+    assert len(missed) <= 0.01 * others, (len(missed), others, missed[:5])
     return checked
 
 

@@ -63,6 +63,7 @@ NO_CAMERA_PARAMS = {
     "unit_id": "response units (vehicles, no camera)",
     "kind": "site-wide reports (aggregates)",
     "file": "the public portal (aggregates, anonymous)",
+    "job_id": "export jobs: only their exporter's, whose cameras the route checks (test_export_jobs)",
     "view_id": "saved layouts (cells naming cameras the viewer cannot see are left out)",
     "token": "a PTZ preset of the camera in the same path",
     "z": "street map tiles (no camera)",
@@ -81,6 +82,9 @@ SITE_WIDE = {
 }
 # A valid body for the routes that take one, so that the answer is about the object, not the body.
 BODIES: dict[str, dict[str, Any]] = {
+    "/api/bookmarks/{bookmark_id}/incident": {"incident_id": 1},
+    "/api/sars/{request_id}/marks": {"camera_id": "{own}", "ts": "{t0}", "x": 0.5, "y": 0.5},
+    "/api/sars/{request_id}/refuse": {"reason": "not enough detail to find the footage"},
     "/api/alerts/{alert_id}/ack": {"reason": "real", "note": "x"},
     "/api/alerts/{alert_id}/escalate": {"note": "x"},
     "/api/events/{event_id}/ack": {"note": "x"},
