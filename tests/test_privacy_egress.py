@@ -460,7 +460,7 @@ def test_live_video_sockets_do_not_deflate_h264(db, tmp_path) -> None:  # type: 
         ctx.runtime.stop()
 
 
-def test_a_live_encode_is_renewed_after_max_fragments_so_the_muxer_index_stays_bounded(db, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_live_encode_is_renewed_so_the_muxer_index_stays_bounded(db, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import asyncio
     import threading
     from types import SimpleNamespace
