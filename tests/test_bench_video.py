@@ -57,6 +57,8 @@ def test_bench_video_live_wall_and_soak_report_latency_fps_cpu_and_health() -> N
     assert soak["stalls"]["worst_gap_s"] is not None and soak["stalls"]["worst_gap_s"] > 0
     mem = soak["memory_mib"]
     assert mem["start"] > 0 and mem["end"] > 0 and abs(mem["growth"] - (mem["end"] - mem["start"])) <= 0.2
+    halves = mem["growth_first_half_warm_up"] + mem["growth_second_half"]
+    assert abs(halves - mem["growth"]) <= 0.3  # warm-up and the second half are reported apart
 
 
 def test_bench_video_refuses_unknown_parts_clearly() -> None:

@@ -458,3 +458,37 @@ def test_live_video_sockets_do_not_deflate_h264(db, tmp_path) -> None:  # type: 
                 assert ws.protocol.extensions == []
     finally:
         ctx.runtime.stop()
+
+
+def test_a_live_encode_is_renewed_so_the_muxer_index_stays_bounded(db, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+    import threading
+    from types import SimpleNamespace
+
+    from oversight.privacy import live_feed
+    from oversight.privacy.egress import egress
+
+    monkeypatch.setattr(live_feed, "MAX_FRAGMENTS", 4)
+    ctx = make_ctx(db, tmp_path)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        who = SimpleNamespace(username="wall", role="viewer", ip=None)
+        with egress(ctx).open_live(who, ["cam0"], "live.h264", None) as session:
+            sub = session.h264("cam0", loop)
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and None not in list(sub.queue._queue):
+                time.sleep(0.1)
+            frags = [i for i in sub.queue._queue if isinstance(i, bytes)]
+            assert list(sub.queue._queue)[-1] is None, "the feed should end after MAX_FRAGMENTS"
+            assert len(frags) <= 4 and sub.feed.frames == 4  # no encode runs on past the bound
+            old = sub.feed
+            sub.close()
+            again = session.h264("cam0", loop)  # the viewer rejoins: a fresh encode (a new muxer)
+            assert again.feed is not old and not old.alive
+            again.close()
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        ctx.runtime.stop()

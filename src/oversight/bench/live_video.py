@@ -505,6 +505,8 @@ def _soak_report(
             "start": round(rss0, 1),
             "end": round(rss1, 1),
             "growth": round(rss1 - rss0, 1),
+            "growth_first_half_warm_up": round(rssh - rss0, 1),  # allocator arenas, caches filling
+            "growth_second_half": round(rss1 - rssh, 1),  # what a long run keeps growing by
             "growth_per_minute": round((rss1 - rss0) / max(1e-9, (t1 - t0) / 60), 2),
             "growth_per_minute_second_half": round((rss1 - rssh) / max(1e-9, (t1 - th) / 60), 2)
             if t1 > th

@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 SUB_MAX_WIDTH = 640  # the sub-stream's widest picture: enough for a tile of a 2x2 wall
 MAX_BACKLOG = 45  # fragments a viewer may fall behind (~3 s) before it is made to rejoin at a keyframe
+# FFmpeg's MP4 muxer keeps ~40 bytes per fragment (its random-access index, written only at the
+# end) for as long as it runs: a wall watched for months would grow without bound. A feed ends
+# after this many fragments (about an hour) and its viewers rejoin a fresh encode at a keyframe.
+MAX_FRAGMENTS = 36_000
 
 
 class Subscription:
@@ -145,17 +149,9 @@ class H264Feed:
                     )
                     img = self.gate._masked(self.camera_id, img, revealed, recorded=False, worker=worker)
                     enc = enc or self._encoder(img.shape[1], img.shape[0])
-                    out = enc.encode(img, ts.timestamp())
-                    if enc.init and not self._ready.is_set():  # known before any fragment goes out
-                        with self._lock:
-                            self.codec, self.init, self.t0 = enc.codec, enc.init, enc.t0
-                        self._ready.set()
-                    for frag, keyframe in out:
-                        self.frames += 1
-                        self.last_out = time.monotonic()
-                        with self._lock:
-                            self.gop = [frag] if keyframe else [*self.gop, frag]
-                        self._send(frag)
+                    self._publish(enc, img, ts)
+                    if self.frames >= MAX_FRAGMENTS:
+                        return  # the muxer's index is bounded: viewers rejoin a fresh encode
                 time.sleep(max(0.005, period - (time.monotonic() - t0)))
         except Exception:
             log.exception("live H.264 encode of camera %s failed", self.camera_id)
@@ -168,6 +164,20 @@ class H264Feed:
             self._send(None)
             if enc is not None:
                 enc.close()
+
+    def _publish(self, enc: Any, img: Any, ts: datetime) -> None:
+        """Encode one frame and send its finished fragments (the init segment once it is known)."""
+        out = enc.encode(img, ts.timestamp())
+        if enc.init and not self._ready.is_set():  # known before any fragment goes out
+            with self._lock:
+                self.codec, self.init, self.t0 = enc.codec, enc.init, enc.t0
+            self._ready.set()
+        for frag, keyframe in out:
+            self.frames += 1
+            self.last_out = time.monotonic()
+            with self._lock:
+                self.gop = [frag] if keyframe else [*self.gop, frag]
+            self._send(frag)
 
     def _fit(self, frame: Any) -> Any:
         """The frame at the stream's size: the sub-stream at most ``SUB_MAX_WIDTH`` wide."""
