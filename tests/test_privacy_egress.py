@@ -492,3 +492,28 @@ def test_a_live_encode_is_renewed_so_the_muxer_index_stays_bounded(db, tmp_path,
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
         ctx.runtime.stop()
+
+
+@pytest.mark.parametrize(
+    "times",
+    [
+        [10.0, 10.0, 10.1],  # the same timestamp twice (a restamped or duplicated frame)
+        [10.0, 10.1, 10.05, 10.2],  # a frame older than the last one (a looping file, a jump back)
+        [10.0, 9.5, 10.1],  # older than the very first
+        [10.0, 10.0004, 10.0008],  # within one millisecond
+    ],
+)
+def test_the_live_encoder_takes_any_frame_times(times: list[float]) -> None:
+    """The muxer refuses a time that does not advance; the live encoder must never end its viewers'
+    stream for that (seen in the demo: every feed of a looping file camera died and restarted)."""
+    import numpy as np
+
+    from oversight.privacy.fmp4 import Fmp4Encoder
+
+    enc = Fmp4Encoder(64, 48, 10)
+    img = np.zeros((48, 64, 3), np.uint8)
+    for i, t in enumerate(times * 3):
+        img[:] = i * 10 % 255
+        enc.encode(img, t + 10 * (i // len(times)))
+    enc.close()
+    assert enc.init

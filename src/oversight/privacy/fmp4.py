@@ -9,6 +9,7 @@ fragments since the last keyframe, so its decoder starts on a keyframe.
 from __future__ import annotations
 
 import contextlib
+import math
 import struct
 from fractions import Fraction
 from typing import Any
@@ -60,6 +61,8 @@ class Fmp4Encoder:
         self.codec = "avc1.42E01E"
         self._keys: list[bool] = []  # keyframe flag of each packet whose fragment is not out yet
         self._t0: float | None = None
+        self._pts = -1_000_000  # the last frame's, in ``time_base`` units
+        self._step = math.ceil(1000 / float(rate))  # one frame period, in ``time_base`` units
 
     def encode(self, img: np.ndarray, t: float) -> list[tuple[bytes, bool]]:
         """Encode one BGR frame taken at ``t`` seconds; returns finished (fragment, keyframe) pairs."""
@@ -69,7 +72,11 @@ class Fmp4Encoder:
             img = cv2.resize(img, (self.width, self.height), interpolation=cv2.INTER_AREA)
         self._t0 = t if self._t0 is None else self._t0
         vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="bgr24")
-        vf.pts = max(0, round((t - self._t0) * 1000))
+        # at least one frame period after the last: the encoder counts time in frames at ``fps`` and
+        # the muxer refuses a time that does not advance (a source restamped, a looping file, two
+        # frames closer than a period), which would end the viewers' stream
+        self._pts = max(round((t - self._t0) * 1000), self._pts + self._step)
+        vf.pts = self._pts
         vf.time_base = self.time_base
         for pkt in self.stream.encode(vf):
             self._keys.append(bool(pkt.is_keyframe))
