@@ -56,6 +56,7 @@ class CameraOut(BaseModel):
     detect_height: int
     record_mode: str = "continuous"  # or "events": operators may then "record this now"
     groups: list[str] = []  # names of the camera groups (districts, sites) it belongs to
+    ptz: bool = False  # steerable (PTZ over ONVIF): the camera page shows its controls
 
 
 class SiteOut(BaseModel):
@@ -163,6 +164,7 @@ def _camera_out(ctx: AppContext, cam: CameraConfig, alerts: dict[str, int]) -> C
         detect_height=cam.detect.height,
         record_mode=cam.record.mode,
         groups=[g.name or g.id for g in ctx.cfg.camera_groups if cam.id in g.cameras],
+        ptz=cam.ptz is not None and bool(cam.onvif),
     )
 
 

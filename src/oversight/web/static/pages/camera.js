@@ -66,7 +66,7 @@ export async function render(el, ctx) {
     const start = ev ? Date.parse(ev.start) - 10e3 : at - 60e3, end = ev && ev.end ? Date.parse(ev.end) + 10e3 : Math.max(at + 60e3, start + 60e3);
     if (await revealDialog(ctx, [id], new Date(start), new Date(Math.min(end, Date.now())))) reveal.refresh();
   }
-  if (ctx.can(me, "ptz.control")) ptzPanel(id, ctx).then(p => { if (p && el.isConnected) el.append(p); });
+  if (cam.ptz && ctx.can(me, "ptz.control")) ptzPanel(id, ctx).then(p => { if (p && el.isConnected) el.append(p); });
 
   let seg = null;  // the recorded segment playing in the <video>, or null (MJPEG or live)
   function stopPlayback() {
