@@ -289,19 +289,9 @@ async def live_wall(ws: WebSocket) -> None:
                 await ws.send_bytes(wall_message(cid, enc.ts, enc.state, enc.jpeg))
             await asyncio.sleep(max(0.005, period - (time.monotonic() - t0)))
 
-    async def drain() -> None:
-        while True:
-            await ws.receive_text()
-
-    tasks = [asyncio.create_task(pump()), asyncio.create_task(drain())]
     try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        await _until_first_ends(pump(), _drain(ws))
     finally:
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(BaseException):
-                await t
         stats["wall_viewers"] -= 1
         session.close()  # not awaited: a cancelled handler must still write the end entry
 
