@@ -59,3 +59,22 @@ def db(migrated_db: Database) -> Iterator[Database]:
         for table in reversed(Base.metadata.sorted_tables):
             conn.execute(table.delete())
     yield migrated_db
+
+
+# Fixtures through which a test reaches the backend under test. On the PostgreSQL run a test that
+# uses none of them (and is not marked as choosing its backend itself) would only repeat its SQLite
+# run, so it is left out: the video, browser-free privacy and config tests run once.
+BACKEND_FIXTURES = {"db_url", "private_db"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if backend() != "postgres":
+        return
+    keep, drop = [], []
+    for item in items:
+        uses_backend = BACKEND_FIXTURES & set(getattr(item, "fixturenames", ()))
+        marked = item.get_closest_marker("postgres") or item.get_closest_marker("both_backends")
+        (keep if uses_backend or marked else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from typer.testing import CliRunner
 
 from conftest import backend
 from oversight.cli import app
+
+pytestmark = pytest.mark.both_backends
 
 
 def test_bench_web_event_list_and_live_wall_small():
