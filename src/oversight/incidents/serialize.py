@@ -61,6 +61,9 @@ def unit_dict(u: ResponseUnit) -> dict[str, Any]:
         "location_at": iso(u.location_at),  # None: the configured position, not a live one
         "incident_id": u.incident_id,
         "status_changed_at": iso(u.status_changed_at),
+        "on_duty": u.on_duty is not False,  # None before the first flush: the column's default
+        "retired": u.retired_at is not None,
+        "retired_at": iso(u.retired_at),
     }
 
 
