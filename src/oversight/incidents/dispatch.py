@@ -145,7 +145,9 @@ class Dispatch(Roster):
         itype = self.settings.type(inc.type)
         suitable = list(itype.unit_types) if itype else list(UNIT_TYPES)
         q = select(ResponseUnit).where(
-            ResponseUnit.status == "available", ResponseUnit.on_duty.is_(True), ResponseUnit.retired_at.is_(None)
+            ResponseUnit.status == "available",
+            ResponseUnit.on_duty.is_(True),
+            ResponseUnit.retired_at.is_(None),
         )
         units = list(session.scalars(q))
         road = self._road_seconds(inc, units)
@@ -160,7 +162,9 @@ class Dispatch(Roster):
             "candidates": cands[:limit],
         }
 
-    def _candidate(self, inc: Incident, u: ResponseUnit, road_s: float | None, suitable: bool) -> dict[str, Any]:
+    def _candidate(
+        self, inc: Incident, u: ResponseUnit, road_s: float | None, suitable: bool
+    ) -> dict[str, Any]:
         d = geo.distance_m(inc, u, self.settings)
         table = self.settings.travel_times.get(u.station or "", {}).get(inc.district or "")
         if table is not None:

@@ -218,7 +218,11 @@ def _middle(st: Street, score: float) -> Candidate | None:
     """A street with no number: the middle of its line, marked approximate."""
     if st.lines:
         line = shapely.line_merge(shapely.union_all(st.lines))
-        p = shapely.line_interpolate_point(line, 0.5, normalized=True) if line.geom_type == "LineString" else None
+        p = (
+            shapely.line_interpolate_point(line, 0.5, normalized=True)
+            if line.geom_type == "LineString"
+            else None
+        )
         p = p if p is not None else line.centroid
         return Candidate("street", st.name, p.y, p.x, score * 0.9, approximate=True)
     if st.numbers:

@@ -91,7 +91,9 @@ class RoadNetwork:
         i = int(np.argmin(d2))
         return self._nodes[i], math.sqrt(float(d2[i])) * EARTH_M_PER_DEG
 
-    def travel_seconds(self, to: tuple[float, float], sources: list[tuple[float, float]]) -> list[float | None]:
+    def travel_seconds(
+        self, to: tuple[float, float], sources: list[tuple[float, float]]
+    ) -> list[float | None]:
         """Seconds from each (lat, lon) source to ``to`` over the roads; None where no road leads."""
         goal, goal_m = self.nearest(*to)
         reach = nx.single_source_dijkstra_path_length(self._reversed, goal, weight="s")
