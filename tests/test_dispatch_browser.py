@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,8 +64,19 @@ def site(db: Database, tmp_path: Path) -> Iterator[str]:
     ctx = AppContext(cfg=cfg, db=db, bus=EventBus())
     with db.session() as s:
         create_user(s, "olga", PW, "operator")
+        create_user(s, "sam", PW, "supervisor")
     with BackgroundServer(ctx) as url:
         yield url
+
+
+def login(page: Any, base: str, user: str) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(base + "/#/login")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", PW)
+    page.click("button[type=submit]")
+    expect(page.locator("#user-name")).to_contain_text(user)
 
 
 def test_typed_address_confirmed_on_the_map_recommends_the_nearest_unit_by_road(site: str) -> None:
@@ -79,11 +91,7 @@ def test_typed_address_confirmed_on_the_map_recommends_the_nearest_unit_by_road(
         page = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(site + "/#/login")
-        page.fill("input[name=username]", "olga")
-        page.fill("input[name=password]", PW)
-        page.click("button[type=submit]")
-        expect(page.locator("#user-name")).to_contain_text("olga")
+        login(page, site, "olga")
 
         page.goto(site + "/#/call")
         page.select_option("#call-type", "intrusion")
@@ -108,4 +116,45 @@ def test_typed_address_confirmed_on_the_map_recommends_the_nearest_unit_by_road(
         expect(page.locator("#routing")).to_have_attribute("data-routing", "road")
         page.screenshot(path=str(ARTIFACTS / "dispatch-2-recommended-by-road.png"))
         browser.close()
+    assert errors == [], errors
+
+
+def test_roster_in_the_browser(site: str) -> None:
+    """A supervisor adds a station and a unit based there, ends its shift and retires it, all through
+    the page's own dialogs; the API then says what the page showed."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        login(page, site, "sam")
+        page.goto(site + "/#/units")
+        page.click("#station-add")
+        page.fill("#dlg-id", "com1")
+        page.fill("#dlg-name", "Comisaría 1")
+        page.fill("#dlg-lat", str(UNITS["ALONG"][0]))
+        page.fill("#dlg-lon", str(UNITS["ALONG"][1]))
+        page.click("dialog button[type=submit]")
+        expect(page.locator("tr[data-station='com1']")).to_contain_text("Comisaría 1")
+        page.click("#unit-add")
+        page.fill("#dlg-id", "MOV-9")
+        page.fill("#dlg-name", "Móvil 9")
+        page.select_option("#dlg-station", "com1")
+        page.click("dialog button[type=submit]")
+        row = page.locator("tr[data-unit='MOV-9']")
+        expect(row).to_contain_text("Comisaría 1")
+        row.locator("button[data-shift='end']").click()
+        expect(row).to_have_attribute("data-duty", "off")
+        page.screenshot(path=str(ARTIFACTS / "dispatch-3-roster.png"))
+        row.locator("button[data-retire]").click()
+        page.fill("#dlg-reason", "vehicle written off")
+        page.click("dialog button[type=submit]")
+        expect(row).to_have_count(0)
+        units = page.evaluate("() => fetch('/api/units?retired=true').then(r => r.json())")
+        browser.close()
+    mov9 = next(u for u in units if u["id"] == "MOV-9")
+    assert mov9["retired"] and not mov9["on_duty"] and mov9["name"] == "Móvil 9"
+    assert mov9["location"]["lat"] == pytest.approx(UNITS["ALONG"][0])  # placed at its station
     assert errors == [], errors

@@ -74,7 +74,7 @@ export async function render(el, ctx) {
   }
   function drawStations() {
     stationBody.replaceChildren(...stations.map(s => h("tr", { dataset: { station: s.id } }, h("td", { class: "mono" }, s.id), h("td", {}, s.name),
-      h("td", { class: "mono" }, s.location.lat ?? ""), h("td", { class: "mono" }, s.location.lon ?? ""),
+      h("td", { class: "mono" }, s.location.lat != null ? s.location.lat.toFixed(6) : ""), h("td", { class: "mono" }, s.location.lon != null ? s.location.lon.toFixed(6) : ""),
       h("td", {}, canRoster ? h("button", { type: "button", onclick: () => editStation(s) }, t("Edit")) : ""))));
   }
   function draw() { count(); body.replaceChildren(...units.filter(visible).map(row)); drawStations(); }
