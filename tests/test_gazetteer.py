@@ -104,3 +104,16 @@ def test_typed_addresses(
 
 def test_folding_is_accent_and_case_insensitive() -> None:
     assert fold("Av. GÜEMES Nº 1.200") == fold("av guemes n 1 200")
+
+
+def test_an_address_on_a_building_outline_is_found_at_its_centre() -> None:
+    ring = [[5.0, 52.0], [5.0002, 52.0], [5.0002, 52.0002], [5.0, 52.0002], [5.0, 52.0]]
+    props = {"addr:street": "Avenida Güemes", "addr:housenumber": "1200"}
+    feat = {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]}, "properties": props}
+    (c,) = Gazetteer({"type": "FeatureCollection", "features": [feat]}).search("av guemes 1200")
+    assert (c.kind, c.text, round(c.lat, 4), round(c.lon, 4)) == (
+        "address",
+        "Avenida Güemes 1200",
+        52.0001,
+        5.0001,
+    )

@@ -115,8 +115,9 @@ class Gazetteer:
         props, geom = f.get("properties") or {}, f.get("geometry") or {}
         kind = geom.get("type")
         street = props.get("addr:street") or props.get("street")
-        if kind == "Point":
-            lon, lat = geom["coordinates"][:2]
+        if kind in ("Point", "Polygon", "MultiPolygon"):  # an address on a building: its centre
+            c = shape(geom).centroid if kind != "Point" else None
+            lon, lat = (c.x, c.y) if c is not None else geom["coordinates"][:2]
             num = _number(props.get("addr:housenumber") or props.get("number"))
             if street and num is not None:
                 self._street(str(street)).numbers.append((num, float(lat), float(lon)))
