@@ -86,8 +86,11 @@ class GazetteerError(ValueError):
     """The gazetteer file is not what docs/map.md describes; the message says what to fix."""
 
 
+_DIGITS = re.compile(r"\s*(\d+)")
+
+
 def _number(value: Any) -> int | None:
-    m = re.match(r"\s*(\d+)", str(value or ""))
+    m = _DIGITS.match(str(value or ""))
     return int(m.group(1)) if m else None
 
 
@@ -98,6 +101,7 @@ class Gazetteer:
         if geojson.get("type") != "FeatureCollection" or not isinstance(geojson.get("features"), list):
             raise GazetteerError("the gazetteer must be a GeoJSON FeatureCollection")
         self.streets: dict[str, Street] = {}
+        self._by_name: dict[str, Street] = {}
         self.places: list[tuple[str, str, float, float]] = []  # (name, folded, lat, lon)
         for f in geojson["features"]:
             self._add(f)
@@ -105,10 +109,14 @@ class Gazetteer:
             st.numbers.sort()
 
     def _street(self, name: str) -> Street:
+        known = self._by_name.get(name)
+        if known is not None:  # a city file repeats each street name thousands of times
+            return known
         words = tokens(name)
         full = " ".join(words)
         if full not in self.streets:
             self.streets[full] = Street(name=name, full=full, key=bare(words))
+        self._by_name[name] = self.streets[full]
         return self.streets[full]
 
     def _add(self, f: dict[str, Any]) -> None:

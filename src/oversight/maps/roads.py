@@ -64,7 +64,7 @@ class RoadNetwork:
             raise RoadError("the road network has no LineString features")
         self._nodes = list(self.graph.nodes)
         self._xy = np.array(self._nodes, dtype=float)  # (lon, lat)
-        self._reversed = self.graph.reverse(copy=True)
+        self._reversed = self.graph.reverse(copy=False)  # a view: no second copy of every edge
 
     def _add(self, props: dict[str, Any], geom: dict[str, Any], default_kmh: float) -> None:
         ms = _speed_kmh(props.get("maxspeed"), default_kmh) / 3.6
