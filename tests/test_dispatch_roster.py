@@ -37,6 +37,7 @@ def line(*pts: tuple[float, float], **props: Any) -> dict[str, Any]:
 
 # A river runs east-west just north of the square (52.0, 5.0); its only bridge is 1.4 km east.
 # NORTH is 222 m from the square as the crow flies but 3 km by road; SOUTH is 444 m either way.
+# CARPARK, 60 m away, is in a car park whose only lane leads nowhere: no road reaches the square.
 RIVER_TOWN = {
     "type": "FeatureCollection",
     "features": [
@@ -44,11 +45,13 @@ RIVER_TOWN = {
         line((52.0, 5.0), (52.0, 5.02), name="Square street"),
         line((52.0, 5.02), (52.002, 5.02), name="Bridge", maxspeed="30"),
         line((52.002, 5.02), (52.002, 5.0), name="North bank", oneway="-1"),
+        line((52.0003, 5.0008), (52.0004, 5.0008), name="Car park lane"),
     ],
 }
 RIVER_UNITS = [
     {"id": "NORTH", "type": "police", "lat": 52.002, "lon": 5.0},
     {"id": "SOUTH", "type": "police", "lat": 51.996, "lon": 5.0},
+    {"id": "CARPARK", "type": "police", "lat": 52.0003, "lon": 5.0008},
 ]
 
 
@@ -135,7 +138,7 @@ def test_a_busy_unit_cannot_retire_or_end_its_shift(app: object) -> None:
 
 @pytest.mark.parametrize(
     ("roads", "unit", "method", "routing"),
-    [(True, "SOUTH", "road", "road"), (False, "NORTH", "distance", "straight_line")],
+    [(True, "SOUTH", "road", "road"), (False, "CARPARK", "distance", "straight_line")],
 )
 def test_the_nearest_unit_by_road_is_recommended_when_the_city_has_a_road_network(
     db: Database, tmp_path: Path, roads: bool, unit: str, method: str, routing: str
@@ -149,6 +152,12 @@ def test_the_nearest_unit_by_road_is_recommended_when_the_city_has_a_road_networ
         assert dist["NORTH"] < dist["SOUTH"]  # as the crow flies, north is nearer
         if roads:  # by road north drives 3 km round by the bridge (its bank is one-way towards it)
             assert eta["NORTH"] > 5 * eta["SOUTH"], eta
+            order = [(c["unit"]["id"], c["method"]) for c in rec["candidates"]]
+            assert order == [("SOUTH", "road"), ("NORTH", "road"), ("CARPARK", "distance")]  # no road: last
+        else:
+            assert dist["CARPARK"] < dist["NORTH"] and {c["method"] for c in rec["candidates"]} == {
+                "distance"
+            }
 
 
 def test_address_lookup_route(db: Database, tmp_path: Path) -> None:

@@ -152,12 +152,23 @@ class Dispatch(Roster):
         units = list(session.scalars(q))
         road = self._road_seconds(inc, units)
         cands = [self._candidate(inc, u, s, u.type in suitable) for u, s in zip(units, road, strict=True)]
-        cands.sort(key=lambda c: (not c["suitable"], c["eta_s"] is None, c["eta_s"] or 0.0, c["unit"]["id"]))
+        routing = "road" if self.cfg.site.road_network and inc.lat is not None else "straight_line"
+        # with roads, a unit no road leads from (its straight-line time a guess) ranks after those timed
+        guess = {"distance"} if routing == "road" else set()
+        cands.sort(
+            key=lambda c: (
+                not c["suitable"],
+                c["eta_s"] is None,
+                c["method"] in guess,
+                c["eta_s"] or 0.0,
+                c["unit"]["id"],
+            )
+        )
         rec = cands[0] if cands and cands[0]["suitable"] else None
         return {
             "incident_id": inc.id,
             "suitable_types": suitable,
-            "routing": "road" if self.cfg.site.road_network and inc.lat is not None else "straight_line",
+            "routing": routing,
             "recommended": rec,
             "candidates": cands[:limit],
         }
