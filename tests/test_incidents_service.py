@@ -302,7 +302,10 @@ def _close(db: Database, svc: IncidentService, iid: int) -> None:
         svc.advance(s, iid, "closed", "olga", disposition="report_taken")
 
 
-def test_attached_clip_is_held_while_open_and_released_on_close(db: Database, svc: IncidentService) -> None:
+def test_attached_clip_is_held_while_open_and_released_on_close(db: Database, bus: EventBus) -> None:
+    svc = IncidentService(site(evidence={"on_close": "release"}), bus)
+    with db.session() as s:
+        svc.sync_units(s)
     iid = new_incident(db, svc)
     t = utcnow()
     with pytest.raises(InvalidInput, match="unknown camera"), db.session() as s:
@@ -320,6 +323,32 @@ def test_attached_clip_is_held_while_open_and_released_on_close(db: Database, sv
     with db.session() as s:
         hold = s.get(EvidenceHold, hold_id)
         assert hold is not None and hold.released_at is not None and hold.released_by == "olga"
+
+
+def test_holds_are_kept_on_close_until_a_supervisor_releases_them_with_a_reason(
+    db: Database, svc: IncidentService
+) -> None:
+    iid = new_incident(db, svc)
+    t = utcnow()
+    with db.session() as s:
+        hold_id = svc.attach_clip(s, iid, "north", t - timedelta(minutes=1), t, "olga").hold_id
+    with pytest.raises(Conflict, match="after it closes"), db.session() as s:
+        svc.release_holds(s, iid, "sam", "the case was dropped by the prosecutor")
+    _close(db, svc, iid)
+    with db.session() as s:
+        assert svc.release_due_holds(s, now=utcnow() + timedelta(days=3650)) == 0  # no clock releases it
+        hold = s.get(EvidenceHold, hold_id)
+        assert hold is not None and hold.released_at is None
+    with pytest.raises(InvalidInput, match="say why"), db.session() as s:
+        svc.release_holds(s, iid, "sam", "done")
+    with db.session() as s:
+        assert svc.release_holds(s, iid, "sam", "the case was dropped by the prosecutor") == 1
+    with db.session() as s:
+        hold = s.get(EvidenceHold, hold_id)
+        assert hold is not None and hold.released_at is not None and hold.released_by == "sam"
+        assert any("dropped by the prosecutor" in e.message for e in svc.timeline(s, iid))
+    with pytest.raises(Conflict, match="no evidence holds"), db.session() as s:
+        svc.release_holds(s, iid, "sam", "the case was dropped by the prosecutor")
 
 
 def test_keep_days_policy_keeps_the_hold_after_close(db: Database, bus: EventBus) -> None:
@@ -494,7 +523,7 @@ def test_incidents_config_errors_name_file_and_line(tmp_path: Path) -> None:
         load_config(p)
 
 
-def test_retention_keeps_incident_footage_until_the_incident_closes(
+def test_retention_keeps_incident_footage_until_its_holds_are_released(
     db: Database, svc: IncidentService, tmp_path: Path
 ) -> None:
     """End to end with the recorder's retention job: held footage survives while the incident is open."""
@@ -525,6 +554,9 @@ def test_retention_keeps_incident_footage_until_the_incident_closes(
     with db.session() as s:
         assert s.get(Segment, ids[1]) is not None
     _close(db, svc, iid)
+    assert retention.run_retention(db, svc.cfg, utcnow(), storage).deleted == []  # kept past closing
+    with db.session() as s:
+        svc.release_holds(s, iid, "sam", "no charges: the footage is not needed")
     res = retention.run_retention(db, svc.cfg, utcnow(), storage)
     assert res.deleted == [ids[1]]
 

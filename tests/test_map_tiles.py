@@ -124,3 +124,17 @@ def test_demo_site_has_streets_under_its_cameras(tmp_path: Path) -> None:
         assert west < loc.lon < east and south < loc.lat < north, cam.id
         raw = tf.tile(16, *tile_of(loc.lat, loc.lon, 16))
         assert raw and mapbox_vector_tile.decode(gzip.decompress(raw))["streets"]["features"]
+
+
+def test_demo_site_ships_a_gazetteer_a_road_network_and_units(tmp_path: Path) -> None:
+    """The demo's call intake finds Jujuy's streets on its grid, and dispatch has units and roads."""
+    from oversight.demo.site import DEMO_CENTER, demo_site
+    from oversight.maps import gazetteer, roads
+
+    cfg = demo_site(tmp_path, None, synthetic=True)
+    assert cfg.site.gazetteer and cfg.site.road_network and cfg.incidents
+    (hit,) = gazetteer.load(cfg.site.gazetteer).search("Belgrano y Av. Senador Pérez")
+    assert (round(hit.lat, 5), round(hit.lon, 5)) == (round(DEMO_CENTER[0], 5), round(DEMO_CENTER[1], 5))
+    net = roads.load(cfg.site.road_network)
+    units = [(u.lat, u.lon) for u in cfg.incidents.units]
+    assert len(units) >= 3 and all(s is not None for s in net.travel_seconds(DEMO_CENTER, units))  # type: ignore[arg-type]

@@ -61,6 +61,7 @@ NO_CAMERA_PARAMS = {
     "token_id": "API tokens (admins only)",
     "change_id": "pending changes of separation of duties (admins and auditors; no pixels)",
     "unit_id": "response units (vehicles, no camera)",
+    "station_id": "response units' stations (no camera)",
     "kind": "site-wide reports (aggregates)",
     "file": "the public portal (aggregates, anonymous)",
     "job_id": "export jobs: only their exporter's, whose cameras the route checks (test_export_jobs)",
@@ -95,6 +96,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "/api/incidents/{incident_id}": {"description": "x"},
     "/api/incidents/{incident_id}/status": {"status": "dispatched"},
     "/api/incidents/{incident_id}/notes": {"text": "x"},
+    "/api/incidents/{incident_id}/holds/release": {"reason": "the case is closed for good"},
     "/api/incidents/{incident_id}/clips": {"camera_id": "{own}", "start": "{t0}", "end": "{t1}"},
 }
 QUERIES = {"/api/cameras/{camera_id}/playback.mjpeg": {"start": (NOW - timedelta(minutes=5)).isoformat()}}

@@ -50,9 +50,12 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     # emergency response
     "incidents.read": ("operator", "supervisor", "auditor", "admin"),
     "incidents.manage": ("operator", "supervisor", "admin"),
-    "units.manage": ("supervisor", "admin"),
+    "units.manage": ("supervisor", "admin"),  # the roster: create, edit, retire units; stations
+    "units.shift": ("operator", "supervisor", "admin"),  # start and end a unit's shift
+    "addresses.search": ("operator", "supervisor", "admin"),  # the gazetteer, at call intake
     "holds.read": ("operator", "supervisor", "auditor", "admin"),  # evidence holds and their expiry
     "holds.renew": ("supervisor",),
+    "holds.release": ("supervisor",),  # release a closed incident's evidence holds, with a reason
     # the operator console: saved views (shared ones by a supervisor) and bookmarks on footage
     "views.use": ("viewer", "operator", "supervisor"),
     "views.share": ("supervisor",),

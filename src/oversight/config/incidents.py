@@ -125,9 +125,10 @@ class WebhookConfig(_Strict):
 
 
 class EvidencePolicy(_Strict):
-    """What happens to evidence holds of attached footage when the incident closes."""
+    """What happens to evidence holds of attached footage when the incident closes: kept until a
+    supervisor releases them with a reason (``keep``, the default), released, or kept N days."""
 
-    on_close: Literal["release", "keep_days"] = "release"
+    on_close: Literal["keep", "release", "keep_days"] = "keep"
     keep_days: float = Field(default=30.0, gt=0, le=3650)  # with on_close: keep_days
     alert_pre_seconds: float = Field(default=30.0, ge=0, le=3600)  # footage window held around an alert
     alert_post_seconds: float = Field(default=120.0, ge=0, le=3600)

@@ -178,6 +178,8 @@ class SiteSettings(Strict):
     mqtt: MqttConfig | None = None
     site_plan: str | None = None  # image path for the map page
     map_tiles: str | None = None  # a PMTiles file of vector tiles (streets) for the map page; docs/map.md
+    gazetteer: str | None = None  # GeoJSON of address points / named streets: call intake's address lookup
+    road_network: str | None = None  # GeoJSON road LineStrings: dispatch's travel time by road (docs/map.md)
     controller: str = "the city"  # the data controller named in reports
     audit: AuditSettings = Field(default_factory=AuditSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)

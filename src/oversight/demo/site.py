@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import av
 
 from oversight.config.schema import SiteConfig
 from oversight.demo.footage import generate
+from oversight.maps.grid import grid_gazetteer, grid_roads
 from oversight.maps.tiles import street_grid, write_pmtiles
 from oversight.recording.segment import RECORDABLE_CODECS
 
@@ -66,11 +68,56 @@ def _location(index: int) -> dict:
     }
 
 
-def demo_map(data_dir: Path) -> Path:
-    """The demo's street tiles, written into its data dir (a fraction of a second)."""
-    out = data_dir / "map" / "streets.pmtiles"
-    write_pmtiles(street_grid(*DEMO_CENTER), out)
-    return out
+# Street names of the centre of San Salvador de Jujuy, laid on the demo's square grid (south/west first)
+DEMO_STREETS = (
+    ["Güemes", "Alvear", "Lamadrid", "Belgrano", "San Martín", "Independencia", "Otero"],
+    [
+        "Balcarce",
+        "Necochea",
+        "Gorriti",
+        "Avenida Senador Pérez",
+        "Lavalle",
+        "Sarmiento",
+        "Ramírez de Velasco",
+    ],
+)
+DEMO_BLOCKS = 6
+
+
+def demo_map(data_dir: Path) -> dict[str, str]:
+    """The demo's street tiles, gazetteer and road network, written into its data dir (a fraction
+    of a second): site settings ``map_tiles``, ``gazetteer`` and ``road_network``."""
+    out = data_dir / "map"
+    grid = street_grid(*DEMO_CENTER, blocks=DEMO_BLOCKS, names=DEMO_STREETS)
+    write_pmtiles(grid, out / "streets.pmtiles")
+    (out / "gazetteer.geojson").write_text(json.dumps(grid_gazetteer(grid, DEMO_BLOCKS)), encoding="utf-8")
+    (out / "roads.geojson").write_text(json.dumps(grid_roads(grid, DEMO_BLOCKS)), encoding="utf-8")
+    return {
+        "map_tiles": str(out / "streets.pmtiles"),
+        "gazetteer": str(out / "gazetteer.geojson"),
+        "road_network": str(out / "roads.geojson"),
+    }
+
+
+def _grid_point(east_blocks: float, north_blocks: float) -> dict[str, float]:
+    lat = DEMO_CENTER[0] + north_blocks * BLOCK_DEG
+    return {"lat": round(lat, 6), "lon": round(DEMO_CENTER[1] + east_blocks * BLOCK_DEG / 0.9121, 6)}
+
+
+def demo_units() -> list[dict]:
+    """A few response units at street corners of the grid, so dispatch has someone to send."""
+    return [
+        {"id": "MOV-1", "name": "Móvil 1", "type": "police", "station": "Comisaría 1", **_grid_point(-2, 2)},
+        {"id": "MOV-2", "name": "Móvil 2", "type": "police", "station": "Comisaría 2", **_grid_point(3, -3)},
+        {
+            "id": "SAME-1",
+            "name": "Ambulancia 1",
+            "type": "medical",
+            "station": "Hospital",
+            **_grid_point(1, -1),
+        },
+        {"id": "BOMB-1", "name": "Autobomba 1", "type": "fire", "station": "Cuartel", **_grid_point(-3, -2)},
+    ]
 
 
 def camera_entry(index: int, cam_id: str, clip: Path, detector: str, model: Path | None) -> dict:
@@ -155,8 +202,9 @@ def demo_site(
                 "name": "Oversight demo",
                 "data_dir": str(data_dir),
                 "controller": "Demo city",
-                "map_tiles": str(demo_map(data_dir)),
+                **demo_map(data_dir),
             },
             "cameras": cameras,
+            "incidents": {"units": demo_units()},
         }
     )

@@ -16,16 +16,18 @@ from sqlalchemy.orm import Session
 from oversight.config.incidents import UNIT_TYPES
 from oversight.incidents import geo
 from oversight.incidents.errors import Conflict, InvalidInput, NotFound
-from oversight.incidents.journal import Journal, audit
+from oversight.incidents.journal import audit
 from oversight.incidents.models import ACTIVE_STATUSES, UNIT_STATUSES, Assignment, Incident, ResponseUnit
+from oversight.incidents.roster import Roster
 from oversight.incidents.serialize import unit_dict
+from oversight.maps import roads
 from oversight.store.base import utcnow
 
 UNIT_FLOW = ("dispatched", "en_route", "on_scene")
 FOLLOW = {"en_route": "dispatched", "on_scene": "en_route"}  # unit status -> incident status it advances
 
 
-class Dispatch(Journal):
+class Dispatch(Roster):
     UNIT_FLOW = UNIT_FLOW
 
     # ---- the register -----------------------------------------------------------------------------
@@ -65,6 +67,8 @@ class Dispatch(Journal):
             status_changed_at=utcnow(),
         )
         session.add(unit)
+        self.at_station(session, unit)
+        audit(session, actor, "unit.create", "unit", id, {"type": type, "station": station})
         self._unit_changed(session, unit, "created", actor)
         return unit
 
@@ -91,8 +95,9 @@ class Dispatch(Journal):
         session.flush()
         return n
 
-    def units(self, session: Session) -> list[ResponseUnit]:
-        return list(session.scalars(select(ResponseUnit).order_by(ResponseUnit.type, ResponseUnit.id)))
+    def units(self, session: Session, retired: bool = False) -> list[ResponseUnit]:
+        q = select(ResponseUnit).order_by(ResponseUnit.type, ResponseUnit.id)
+        return list(session.scalars(q if retired else q.where(ResponseUnit.retired_at.is_(None))))
 
     def assignments(self, session: Session, incident_id: int) -> list[Assignment]:
         return list(
@@ -115,49 +120,90 @@ class Dispatch(Journal):
 
     # ---- recommendation and dispatch ----------------------------------------------------------
 
-    def recommend(self, session: Session, incident_id: int, limit: int = 5) -> dict[str, Any]:
-        """Available units ranked by estimated travel: suitable types first, then the rest.
+    def road_network(self) -> roads.RoadNetwork | None:
+        """The city's road graph (``site.road_network``), or None: straight lines then."""
+        path = self.cfg.site.road_network
+        return roads.load(path, self.settings.travel_speed_kmh) if path else None
 
-        Estimated seconds come from the travel-time table (unit station → incident district) when it
-        has the pair, otherwise from straight-line distance at ``travel_speed_kmh``.
+    def _road_seconds(self, inc: Incident, units: list[ResponseUnit]) -> list[float | None]:
+        net = self.road_network()
+        if net is None or inc.lat is None or inc.lon is None:
+            return [None] * len(units)
+        placed = [u for u in units if u.lat is not None and u.lon is not None]
+        secs = net.travel_seconds((inc.lat, inc.lon), [(u.lat, u.lon) for u in placed])  # type: ignore[misc]
+        by_id = dict(zip([u.id for u in placed], secs, strict=True))
+        return [by_id.get(u.id) for u in units]
+
+    def recommend(self, session: Session, incident_id: int, limit: int = 5) -> dict[str, Any]:
+        """On-shift available units ranked by estimated travel: suitable types first, then the rest.
+
+        Seconds come from the travel-time table (unit station → incident district) when it has the
+        pair, else over the road network when the city supplies one, else from straight-line distance
+        at ``travel_speed_kmh``; ``routing`` says which the ranking could use, each candidate its own.
         """
         inc = self.get(session, incident_id)
         itype = self.settings.type(inc.type)
         suitable = list(itype.unit_types) if itype else list(UNIT_TYPES)
-        speed = self.settings.travel_speed_kmh / 3.6
-        cands: list[dict[str, Any]] = []
-        for u in session.scalars(select(ResponseUnit).where(ResponseUnit.status == "available")):
-            d = geo.distance_m(inc, u, self.settings)
-            table = self.settings.travel_times.get(u.station or "", {}).get(inc.district or "")
-            if table is not None:
-                eta, method = float(table), "table"
-            elif d is not None:
-                eta, method = d / speed, "distance"
-            else:
-                eta, method = None, "unknown"
-            cands.append(
-                {
-                    "unit": unit_dict(u),
-                    "suitable": u.type in suitable,
-                    "distance_m": round(d, 1) if d is not None else None,
-                    "eta_s": round(eta, 1) if eta is not None else None,
-                    "method": method,
-                }
+        q = select(ResponseUnit).where(
+            ResponseUnit.status == "available",
+            ResponseUnit.on_duty.is_(True),
+            ResponseUnit.retired_at.is_(None),
+        )
+        units = list(session.scalars(q))
+        road = self._road_seconds(inc, units)
+        cands = [self._candidate(inc, u, s, u.type in suitable) for u, s in zip(units, road, strict=True)]
+        routing = "road" if self.cfg.site.road_network and inc.lat is not None else "straight_line"
+        # with roads, a unit no road leads from (its straight-line time a guess) ranks after those timed
+        guess = {"distance"} if routing == "road" else set()
+        cands.sort(
+            key=lambda c: (
+                not c["suitable"],
+                c["eta_s"] is None,
+                c["method"] in guess,
+                c["eta_s"] or 0.0,
+                c["unit"]["id"],
             )
-        cands.sort(key=lambda c: (not c["suitable"], c["eta_s"] is None, c["eta_s"] or 0.0, c["unit"]["id"]))
+        )
         rec = cands[0] if cands and cands[0]["suitable"] else None
         return {
             "incident_id": inc.id,
             "suitable_types": suitable,
+            "routing": routing,
             "recommended": rec,
             "candidates": cands[:limit],
+        }
+
+    def _candidate(
+        self, inc: Incident, u: ResponseUnit, road_s: float | None, suitable: bool
+    ) -> dict[str, Any]:
+        d = geo.distance_m(inc, u, self.settings)
+        table = self.settings.travel_times.get(u.station or "", {}).get(inc.district or "")
+        if table is not None:
+            eta, method = float(table), "table"
+        elif road_s is not None:
+            eta, method = road_s, "road"
+        elif d is not None:
+            eta, method = d / (self.settings.travel_speed_kmh / 3.6), "distance"
+        else:
+            eta, method = None, "unknown"
+        return {
+            "unit": unit_dict(u),
+            "suitable": suitable,
+            "distance_m": round(d, 1) if d is not None else None,
+            "eta_s": round(eta, 1) if eta is not None else None,
+            "method": method,
         }
 
     def _claim(self, session: Session, unit_id: str, incident_id: int, now: datetime) -> Incident:
         """Claim an available unit for an active incident, or raise with the unit left as it was."""
         res = session.execute(
             update(ResponseUnit)
-            .where(ResponseUnit.id == unit_id, ResponseUnit.status == "available")
+            .where(
+                ResponseUnit.id == unit_id,
+                ResponseUnit.status == "available",
+                ResponseUnit.on_duty.is_(True),
+                ResponseUnit.retired_at.is_(None),
+            )
             .values(status="dispatched", incident_id=incident_id, status_changed_at=now)
             .execution_options(synchronize_session=False)
         )
@@ -167,7 +213,10 @@ class Dispatch(Journal):
                 raise NotFound(f"unit {unit_id!r} not found")
             session.refresh(unit)
             where = f" to incident #{unit.incident_id}" if unit.incident_id else ""
-            raise Conflict(f"unit {unit_id} is not available: it is {unit.status.replace('_', ' ')}{where}")
+            state = unit.status.replace("_", " ")
+            if unit.retired_at is not None or not unit.on_duty:
+                state = "retired" if unit.retired_at is not None else "off shift"
+            raise Conflict(f"unit {unit_id} is not available: it is {state}{where}")
         inc = session.get(Incident, incident_id)
         if inc is None or inc.status not in ACTIVE_STATUSES:
             # give the unit back before refusing, so a caller that commits anyway changes nothing
@@ -278,7 +327,7 @@ class Dispatch(Journal):
             raise InvalidInput(f"unknown unit status {status!r}; statuses: {', '.join(UNIT_STATUSES)}")
         if lat is not None or lon is not None or x is not None or y is not None:
             self._check_location(lat, lon, x, y, None)
-        unit = self.get_unit(session, unit_id)
+        unit = self._live_unit(session, unit_id)
         cur = unit.status
         if status == "dispatched":
             raise InvalidInput("use dispatch to send a unit to an incident")
@@ -342,7 +391,7 @@ class Dispatch(Journal):
         y: float | None = None,
     ) -> ResponseUnit:
         self._check_location(lat, lon, x, y, None)
-        unit = self.get_unit(session, unit_id)
+        unit = self._live_unit(session, unit_id)
         unit.lat, unit.lon, unit.x, unit.y = lat, lon, x, y
         unit.location_at = utcnow()
         self._unit_changed(session, unit, "location", actor)

@@ -1,7 +1,9 @@
-"""Footage of an incident: clips attached under an evidence hold, held or released on close.
+"""Footage of an incident: clips attached under an evidence hold, kept (or released) on close.
 
 Invariant: every clip has an ``EvidenceHold`` (retention never deletes held footage), written in the
-same transaction as the clip, audited, and released only by the configured policy.
+same transaction as the clip, audited, and released only by the configured policy or by a
+supervisor who gives a reason (``release_holds``). The default policy keeps holds past closing:
+footage of an incident is evidence until someone accountable says it is not.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from oversight.incidents import geo
-from oversight.incidents.errors import InvalidInput
+from oversight.incidents.errors import Conflict, InvalidInput
 from oversight.incidents.journal import Journal, audit
 from oversight.incidents.models import Incident, IncidentClip
 from oversight.store.base import utcnow
@@ -97,6 +99,10 @@ class Evidence(Journal):
     def _close_holds(self, session: Session, inc: Incident, actor: str, now: datetime) -> None:
         clips = list(session.scalars(select(IncidentClip).where(IncidentClip.incident_id == inc.id)))
         pol = self.settings.evidence
+        if pol.on_close == "keep":
+            if clips:
+                self._log(session, inc.id, actor, "clip", "Evidence holds kept on close", policy="keep")
+            return
         for clip in clips:
             if pol.on_close == "release":
                 hold = session.get(EvidenceHold, clip.hold_id)
@@ -123,6 +129,30 @@ class Evidence(Journal):
         for _clip, hold in rows:
             hold.released_at, hold.released_by = now, actor
         return len(rows)
+
+    def release_holds(self, session: Session, incident_id: int, actor: str, reason: str) -> int:
+        """A supervisor releases the holds of a closed incident's footage, saying why (audited)."""
+        if len(reason.strip()) < 10:
+            raise InvalidInput("say why the footage is no longer needed (at least 10 characters)")
+        inc = self.get(session, incident_id)
+        if inc.status != "closed":
+            raise Conflict(f"incident {incident_id} is {inc.status}; its holds are released after it closes")
+        now = utcnow()
+        rows = session.execute(
+            select(EvidenceHold)
+            .join(IncidentClip, EvidenceHold.id == IncidentClip.hold_id)
+            .where(IncidentClip.incident_id == inc.id, EvidenceHold.released_at.is_(None))
+        ).scalars()
+        ids = []
+        for hold in rows:
+            hold.released_at, hold.released_by = now, actor
+            ids.append(hold.id)
+        if not ids:
+            raise Conflict(f"incident {incident_id} has no evidence holds in force")
+        audit(session, actor, "evidence.release", "incident", inc.id, {"holds": ids, "reason": reason})
+        self._log(session, inc.id, actor, "clip", f"Evidence holds released: {reason}", holds=ids)
+        self._incident_changed(session, inc, "updated", actor)
+        return len(ids)
 
     def nearest_cameras(self, inc: Incident, limit: int | None = None) -> list[dict[str, Any]]:
         limit = self.settings.nearest_cameras if limit is None else limit

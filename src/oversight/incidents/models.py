@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from oversight.store import models as _core  # noqa: F401  (evidence_holds, referenced below)
@@ -88,7 +88,25 @@ class ResponseUnit(Base):
     status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # when the position last arrived (AVL or a dispatcher); None: the configured station position
     location_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # the roster: off-shift and retired units are never recommended; retired ones leave the map but
+    # keep their row, so past assignments still name them
+    on_duty: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    duty_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    retired_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     __table_args__ = (Index("ix_response_units_status", "status"),)
+
+
+class Station(Base):
+    """Where units are based; a unit at a station with no position of its own starts there."""
+
+    __tablename__ = "stations"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    lat: Mapped[float | None] = mapped_column(Float, nullable=True)
+    lon: Mapped[float | None] = mapped_column(Float, nullable=True)
+    x: Mapped[float | None] = mapped_column(Float, nullable=True)
+    y: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class Assignment(Base):

@@ -7,7 +7,14 @@ from datetime import datetime
 from typing import Any
 
 from oversight.config.incidents import IncidentSettings
-from oversight.incidents.models import Assignment, Incident, IncidentClip, IncidentEntry, ResponseUnit
+from oversight.incidents.models import (
+    Assignment,
+    Incident,
+    IncidentClip,
+    IncidentEntry,
+    ResponseUnit,
+    Station,
+)
 from oversight.incidents.timers import step_durations, timers
 
 
@@ -61,7 +68,14 @@ def unit_dict(u: ResponseUnit) -> dict[str, Any]:
         "location_at": iso(u.location_at),  # None: the configured position, not a live one
         "incident_id": u.incident_id,
         "status_changed_at": iso(u.status_changed_at),
+        "on_duty": u.on_duty is not False,  # None before the first flush: the column's default
+        "retired": u.retired_at is not None,
+        "retired_at": iso(u.retired_at),
     }
+
+
+def station_dict(st: Station) -> dict[str, Any]:
+    return {"id": st.id, "name": st.name, "location": {"lat": st.lat, "lon": st.lon, "x": st.x, "y": st.y}}
 
 
 def entry_dict(e: IncidentEntry) -> dict[str, Any]:

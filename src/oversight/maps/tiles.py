@@ -161,8 +161,15 @@ def write_pmtiles_from_file(geojson_path: Path, out: Path, min_zoom: int = 12, m
     return write_pmtiles(data, out, min_zoom, max_zoom)
 
 
-def street_grid(lat: float, lon: float, blocks: int = 6, block_m: float = 110.0) -> dict[str, Any]:
-    """A small street grid around a point, as GeoJSON: the demo's streets and the tests' ground truth."""
+def street_grid(
+    lat: float,
+    lon: float,
+    blocks: int = 6,
+    block_m: float = 110.0,
+    names: tuple[list[str], list[str]] | None = None,
+) -> dict[str, Any]:
+    """A small street grid around a point, as GeoJSON: the demo's streets and the tests' ground truth.
+    ``names``: the east-west and the north-south streets' names, west/south first (blocks + 1 each)."""
     dlat = block_m / 111_320.0
     dlon = block_m / (111_320.0 * math.cos(math.radians(lat)))
     half = blocks / 2
@@ -172,7 +179,8 @@ def street_grid(lat: float, lon: float, blocks: int = 6, block_m: float = 110.0)
         la, lo = lat + (i - half) * dlat, lon + (i - half) * dlon
         ew = [[lon - half * dlon, la], [lon + half * dlon, la]]
         ns = [[lo, lat - half * dlat], [lo, lat + half * dlat]]
-        for name, coords in ((f"Calle {i + 1}", ew), (f"Avenida {i + 1}", ns)):
+        ew_name, ns_name = (names[0][i], names[1][i]) if names else (f"Calle {i + 1}", f"Avenida {i + 1}")
+        for name, coords in ((ew_name, ew), (ns_name, ns)):
             geom = {"type": "LineString", "coordinates": coords}
             feats.append({"type": "Feature", "geometry": geom, "properties": {"name": name, "class": kind}})
     for i in range(blocks):

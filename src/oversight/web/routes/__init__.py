@@ -17,6 +17,7 @@ from oversight.web.routes import (
     privacy,
     ptz,
     public,
+    roster,
     sar,
     users,
 )
@@ -30,6 +31,7 @@ ROUTERS = (
     live.router,
     privacy.router,
     incidents.router,
+    roster.router,
     changes.router,
     holds.router,
     alerts.router,

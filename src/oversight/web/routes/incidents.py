@@ -423,6 +423,26 @@ def attach_clip(
     return _tx(ctx, work)
 
 
+class ReleaseIn(_Body):
+    reason: str = Field(min_length=10, max_length=4000)
+
+
+@router.post("/api/incidents/{incident_id}/holds/release")
+def release_holds(
+    incident_id: int, body: ReleaseIn, request: Request, who: Principal = Depends(require("holds.release"))
+) -> dict[str, Any]:
+    """A supervisor releases a closed incident's evidence holds, saying why; they are kept otherwise."""
+    ctx = get_ctx(request)
+    svc = service_for(ctx)
+
+    def work(s: Session) -> Any:
+        _in_scope(svc, s, incident_id, who)
+        n = svc.release_holds(s, incident_id, who.username, body.reason)
+        return {**_detail(svc, s, incident_id, who), "released": n}
+
+    return _tx(ctx, work)
+
+
 @router.get("/api/incidents/{incident_id}/recommendation")
 def recommendation(
     incident_id: int, request: Request, who: Principal = Depends(require("incidents.manage"))
@@ -454,11 +474,15 @@ def dispatch(
 
 
 @router.get("/api/units")
-def list_units(request: Request, who: Principal = Depends(require("incidents.read"))) -> list[dict[str, Any]]:
+def list_units(
+    request: Request,
+    retired: bool = Query(False, description="include retired units (the roster's history)"),
+    who: Principal = Depends(require("incidents.read")),
+) -> list[dict[str, Any]]:
     ctx = get_ctx(request)
     svc = service_for(ctx)
     with ctx.db.session() as s:
-        return [unit_dict(u) for u in svc.units(s)]
+        return [unit_dict(u) for u in svc.units(s, retired=retired)]
 
 
 @router.post("/api/units", status_code=201)

@@ -9,10 +9,11 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from oversight.maps import gazetteer
 from oversight.maps.tiles import TileError, TileFile
 from oversight.web.auth import Principal, get_ctx, require
 
@@ -70,3 +71,27 @@ def tile(
     if _tiles(request).gzip:
         headers["Content-Encoding"] = "gzip"
     return Response(data, media_type="application/x-protobuf", headers=headers)
+
+
+class AddressMatches(BaseModel):
+    configured: bool  # a gazetteer file is configured (site.gazetteer)
+    query: str
+    candidates: list[dict[str, object]]  # kind, text (as the file spells it), lat, lon, score, approximate
+
+
+@router.get("/address", response_model=AddressMatches)
+def find_address(
+    request: Request,
+    q: str = Query(min_length=1, max_length=200, description="'Av. Belgrano 450', 'Belgrano y Lamadrid'"),
+    limit: int = Query(5, ge=1, le=20),
+    who: Principal = Depends(require("addresses.search")),
+) -> AddressMatches:
+    """Offline address lookup for call intake; an empty list means nothing in the city's file matched."""
+    path = get_ctx(request).cfg.site.gazetteer
+    if not path:
+        return AddressMatches(configured=False, query=q, candidates=[])
+    try:
+        gz = gazetteer.load(path)
+    except gazetteer.GazetteerError as e:
+        raise HTTPException(503, str(e)) from None
+    return AddressMatches(configured=True, query=q, candidates=[c.as_dict() for c in gz.search(q, limit)])

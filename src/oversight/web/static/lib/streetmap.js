@@ -95,7 +95,7 @@ function collections(data) {
     cameras: cams.map(c => point(c.location, { id: c.id, name: c.name, color: camColor(c), alerts: c.active_alerts, status: c.online ? "online" : "offline" })),
     fov: cams.filter(c => c.field_of_view).map(cone),
     incidents: data.incidents.filter(hasGeo).map(i => point(i.location, { id: i.id, name: `#${i.id} ${i.type_label}`, priority: i.priority, status: i.status, color: PRIORITY_COLORS[i.priority] || "#d8dee4" })),
-    units: data.units.filter(hasGeo).map(u => point(u.location, { id: u.id, name: u.name || u.id, status: u.status, at: u.location_at || "", color: UNIT_COLORS[u.status] || "#d8dee4" })),
+    units: data.units.filter(u => hasGeo(u) && !u.retired).map(u => point(u.location, { id: u.id, name: u.name || u.id, status: u.status, at: u.location_at || "", color: UNIT_COLORS[u.status] || "#d8dee4" })),
   };
 }
 

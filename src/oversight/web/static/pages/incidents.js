@@ -2,6 +2,7 @@
 // timers with live overdue highlight, recommended unit (confirm or pick another), nearest cameras live
 // (redacted MJPEG), footage holds, notes and the full timeline. Updates arrive over the WebSocket.
 import { showOnWall } from "../lib/console.js";
+import { formDialog } from "../lib/dialog.js";
 import { ensureCss, STATUSES, label, typeLabel, stepLabel, fmtDur, elapsed, isOverdue, pill, prio, put } from "./incidents-common.js";
 import { t, tn, fmtNumber } from "../lib/i18n.js";
 
@@ -127,9 +128,21 @@ async function renderIncident(el, ctx, id) {
       inc.clips.length ? h("div", {}, h("div", { class: "muted" }, t("Footage on hold:")),
         h("ul", {}, ...inc.clips.map(c => h("li", { class: "mono" }, `${c.camera_id} ${fmtTime(c.start, { date: false })}–${fmtTime(c.end, { date: false })} (${t("hold #{id}", { id: c.hold_id })})${c.note ? " · " + c.note : ""}`)))) : null,
       inc.disposition ? h("p", {}, t("Disposition: {disposition}", { disposition: label(inc.disposition) })) : null,
+      inc.status === "closed" && inc.clips.length && can(me, "holds.release")
+        ? h("button", { type: "button", id: "release-holds", onclick: releaseHolds }, t("Release evidence holds…")) : null,
       canWrite && inc.status !== "closed" ? prioritySelect() : null);
     put(timeline, ...inc.timeline.slice().reverse().map(e => h("li", {},
       h("time", { title: e.at }, fmtTime(e.at, { date: false })), h("span", {}, h("span", { class: "actor" }, e.actor), " ", e.message))));
+  }
+
+  // Holds outlive the incident: a supervisor releases them, saying why (audited).
+  async function releaseHolds() {
+    const r = await formDialog({ title: t("Release the evidence holds of incident #{id}?", { id }), danger: true, ok: t("Release"),
+      text: t("Retention may then delete this footage. Say why it is no longer needed."),
+      fields: [{ name: "reason", label: t("Reason"), type: "textarea", required: true, minlength: 10 }] });
+    if (!r) return;
+    try { inc = await api(`/api/incidents/${id}/holds/release`, { method: "POST", body: { reason: r.reason } }); draw(); toast(tn("{n} hold released.", "{n} holds released.", inc.released)); }
+    catch (x) { toast(x.message, { kind: "error" }); }
   }
 
   function prioritySelect() {
@@ -185,6 +198,8 @@ async function renderIncident(el, ctx, id) {
     catch (x) { toast(x.message, { kind: "error" }); }
   }
 
+  const methodLabel = (m) => ({ table: t("travel table"), road: t("by road"), distance: t("straight line") }[m] || m);
+
   function drawUnits() {
     const r = inc.recommendation;
     put(dispatchBox, );
@@ -195,7 +210,8 @@ async function renderIncident(el, ctx, id) {
         dispatchBox.append(h("div", { class: "rec", id: "recommended", dataset: { unit: c.unit.id } },
           h("div", {}, h("div", { class: "muted small" }, t("Recommended (nearest available {types})", { types: r.suitable_types.map(label).join("/") })),
             h("div", { class: "who" }, `${c.unit.id} · ${label(c.unit.type)}`),
-            h("div", { class: "muted small" }, (c.distance_m !== null ? `${fmtNumber(c.distance_m / 1000, { minimumFractionDigits: 2, maximumFractionDigits: 2 })} km` : "") + (c.eta_s !== null ? ` · ~${fmtDur(c.eta_s)} (${c.method === "table" ? t("travel table") : t("straight line")})` : ""))),
+            h("div", { class: "muted small" }, (c.distance_m !== null ? `${fmtNumber(c.distance_m / 1000, { minimumFractionDigits: 2, maximumFractionDigits: 2 })} km` : "") + (c.eta_s !== null ? ` · ~${fmtDur(c.eta_s)} (${methodLabel(c.method)})` : "")),
+            h("div", { class: "muted small", id: "routing", dataset: { routing: r.routing } }, r.routing === "road" ? t("Travel times over the road network") : t("Travel times in a straight line (no road network configured)"))),
           h("button", { type: "button", class: "primary", id: "dispatch-recommended", onclick: () => dispatch(c.unit.id, c.unit.id) }, t("Dispatch (d)"))));
       } else {
         dispatchBox.append(h("p", { class: "muted" }, t("No suitable unit is available.")));
