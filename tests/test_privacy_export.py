@@ -299,6 +299,7 @@ BODY = {
     "end": (T0 + timedelta(seconds=5)).isoformat(),
     "purpose": "handover to the prosecutor",
     "reference": "INC-1",
+    "recipient": "prosecutor",
 }
 
 

@@ -221,8 +221,7 @@ def export_footage(
 ) -> ExportResult:
     """Build, sign and record one export. Nothing is recorded if anything fails.
 
-    ``recipient`` is a category of ``privacy.recipients`` (ExportError otherwise); ``recipient_ref``
-    names the recipient for auditors (manifest, record, audit log), never for the public.
+    ``recipient``: a ``privacy.recipients`` category; ``recipient_ref``: for auditors, never public.
     ``allow_unredacted=False`` (API tokens) redacts every clip whatever reveals the exporter holds.
     ``subjects`` (camera -> ``privacy.sar.SubjectTrack``) keeps a subject access request's marked
     person unredacted; ``request_id`` names that request in the manifest.

@@ -753,13 +753,13 @@ def _access_blocks(u: Usage) -> list[Block]:
                 [_("Footage segments deleted by retention"), str(u.deletions)],
             ],
         ),
-        ("h2", _("Evidence exports by recipient")),
-        (
-            "table",
-            [_("Recipient"), _("Exports")],
-            [[_(LABELS.get(k, k)), str(n)] for k, n in u.exports_by_recipient.items()],
-        ),
     ]
+
+
+def _recipient_blocks(u: Usage) -> list[Block]:
+    """Exports by the published recipient category; never the recipient's own reference."""
+    rows = [[_(LABELS.get(k, k)), str(n)] for k, n in u.exports_by_recipient.items()]
+    return [("h2", _("Evidence exports by recipient")), ("table", [_("Recipient"), _("Exports")], rows)]
 
 
 def _integrity_blocks(u: Usage) -> list[Block]:
@@ -821,6 +821,7 @@ def transparency_blocks(
             [[k, str(v)] for k, v in u.events_by_label.most_common()] or [["-", "0"]],
         ),
         *_access_blocks(u),
+        *_recipient_blocks(u),
         *_sar_blocks(db, start, end),
         ("h2", _("Retention compliance")),
         (
