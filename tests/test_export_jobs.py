@@ -27,6 +27,8 @@ BODY = {
     "end": (T0 + timedelta(seconds=10)).isoformat(),
     "purpose": "handover to the prosecutor",
     "reference": "INC-7",
+    "recipient": "prosecutor",
+    "recipient_ref": "Fiscalía 3, causa 123/26",
 }
 
 
@@ -128,7 +130,13 @@ def test_refusals_are_immediate_and_jobs_are_per_user(app) -> None:  # type: ign
     }
     r = sue.post("/api/exports", json=late)
     assert r.status_code == 404 and "no recorded footage" in r.text
+    no_recipient = {k: v for k, v in BODY.items() if k != "recipient"}
+    for bad in (no_recipient, {**BODY, "recipient": "journalist"}, {**BODY, "recipient": "not_recorded"}):
+        r = sue.post("/api/exports", json=bad)
+        assert r.status_code == 422 and "recipient" in r.text, r.text
+    assert sue.get("/api/exports/jobs").json() == []  # nothing queued for a refused request
     job = _wait(sue, sue.post("/api/exports", json=BODY).json()["id"])
+    assert (job["recipient"], job["recipient_ref"]) == ("prosecutor", "Fiscalía 3, causa 123/26")
     assert sam.get("/api/exports/jobs").json() == []  # another supervisor does not see sue's jobs
     assert sam.get(f"/api/exports/jobs/{job['id']}").status_code == 404
     assert sam.post(f"/api/exports/jobs/{job['id']}/cancel").status_code == 403
@@ -243,6 +251,12 @@ def test_held_segment_exported_after_retention_verifies(app, db: Database, tmp_p
     assert job["status"] == "done", job
     z = tmp_path / "evidence.zip"
     z.write_bytes(sue.get(job["download"]).content)
+    from oversight.privacy.export import read_manifest
+
+    assert read_manifest(z)["recipient"] == {
+        "category": "prosecutor",
+        "reference": "Fiscalía 3, causa 123/26",
+    }
     cfg_file = tmp_path / "site.yaml"
     cfg_file.write_text(f"site:\n  name: Test\n  data_dir: {tmp_path / 'data'}\ncameras: []\n")
     runner = CliRunner()

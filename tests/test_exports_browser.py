@@ -1,4 +1,5 @@
-"""In real Chromium: a supervisor starts an evidence export, reloads the page while it runs, sees it
+"""In real Chromium: a supervisor starts an evidence export (the form refuses it until a recipient
+category is chosen), reloads the page while it runs, sees it
 finish on the Exports page and downloads a package that verifies. Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import pytest
 pytest.importorskip("playwright.sync_api")
 
 from oversight.events.bus import EventBus  # noqa: E402
-from oversight.privacy.export import verify_export  # noqa: E402
+from oversight.privacy.export import read_manifest, verify_export  # noqa: E402
 from oversight.privacy.keys import load_or_create_signing_key  # noqa: E402
 from oversight.store.db import Database  # noqa: E402
 from oversight.store.models import Segment  # noqa: E402
@@ -67,6 +68,11 @@ def test_export_survives_a_reload_and_downloads(served, tmp_path: Path, monkeypa
         page.fill("input[aria-label='Export to']", "2026-03-01T12:01")
         page.fill("input[aria-label=Purpose]", "handover to the prosecutor")
         page.fill("input[aria-label='Export reference']", "INC-5")
+        page.click("button:has-text('Export')")  # no recipient chosen: the browser refuses the form
+        assert page.locator("select[aria-label=Recipient]").evaluate("s => !s.checkValidity()")
+        assert page.locator("tr[data-job]").count() == 0 and page.url.endswith("#/reveals")
+        page.locator("select[aria-label=Recipient]").select_option("prosecutor")
+        page.fill("input[aria-label='Recipient reference']", "Fiscalía 3, causa 12/26")
         page.click("button:has-text('Export')")
         row = page.locator("tr[data-job]").first
         expect(row).to_have_attribute("data-status", "running")
@@ -77,6 +83,7 @@ def test_export_survives_a_reload_and_downloads(served, tmp_path: Path, monkeypa
         page.screenshot(path=str(ARTIFACTS / "exports-1-running.png"))
         gate.release.set()
         expect(row).to_have_attribute("data-status", "done")  # the page follows the job by itself
+        expect(row.locator("td[data-recipient=prosecutor]")).to_contain_text("Prosecutor")
         with page.expect_download() as dl:
             row.locator("a[data-download]").click()
         zpath = tmp_path / "export.zip"
@@ -84,4 +91,8 @@ def test_export_survives_a_reload_and_downloads(served, tmp_path: Path, monkeypa
         page.screenshot(path=str(ARTIFACTS / "exports-2-done.png"))
         browser.close()
     assert verify_export(zpath, load_or_create_signing_key(cfg.site.data_dir).verify_key).ok
+    assert read_manifest(zpath)["recipient"] == {
+        "category": "prosecutor",
+        "reference": "Fiscalía 3, causa 12/26",
+    }
     assert errors == []

@@ -121,11 +121,19 @@ def test_export_and_verify_export(db: Database, db_url: str, tmp_path: Path) -> 
         "--reference",
         "CASE-17",
     ]
+    r = runner.invoke(app, [*args, "--as", "sue"])  # no recipient: refused, the list is shown
+    assert r.exit_code == 2 and "--recipient" in r.output and "data_subject" in r.output, r.output
+    r = runner.invoke(app, [*args, "--recipient", "journalist", "--as", "sue"])
+    assert r.exit_code == 2 and "journalist" in r.output
+    args += ["--recipient", "court", "--recipient-ref", "Juzgado 4, causa 17/26"]
     r = runner.invoke(app, [*args, "--as", "olga"])
     assert r.exit_code == 1 and "supervisor" in r.output
     r = runner.invoke(app, [*args, "--as", "sue", "--zip"])
     assert r.exit_code == 0, r.output
     z = Path(json.loads(r.output)["path"])
+    from oversight.privacy.export import read_manifest
+
+    assert read_manifest(z)["recipient"] == {"category": "court", "reference": "Juzgado 4, causa 17/26"}
     pub = tmp_path / "pub.txt"
     r = runner.invoke(app, ["audit", "public-key", "-c", str(cfg)])
     pub.write_text(r.stdout)  # as docs/privacy.md says: `oversight audit public-key > installation.pub`

@@ -64,6 +64,8 @@ def _export(db, cfg, **kw):  # type: ignore[no-untyped-def]
         role="supervisor",
         purpose="handover to the prosecutor",
         reference="INC-42",
+        recipient="prosecutor",
+        recipient_ref="Fiscalía N° 3",
     )
     args.update(kw)
     return export_footage(db, cfg, **args)
@@ -76,6 +78,7 @@ def test_redacted_export_verifies_and_hides_faces(db: Database, footage, tmp_pat
     manifest = json.loads((res.path / "manifest.json").read_text())
     assert manifest["redaction"] == "redacted" and manifest["reference"] == "INC-42"
     assert manifest["exporter"] == "sue" and manifest["purpose"] == "handover to the prosecutor"
+    assert manifest["recipient"] == {"category": "prosecutor", "reference": "Fiscalía N° 3"}
     [f] = manifest["files"]
     clip = read_mp4(res.path / f["path"])
     assert len(clip) == len(frames)
@@ -90,6 +93,8 @@ def test_redacted_export_verifies_and_hides_faces(db: Database, footage, tmp_pat
         assert rec.manifest_sha256 == res.manifest_sha256
         e = [e for e in audit.query(s) if e.action == "export.create"][0]
         assert e.detail["manifest_sha256"] == res.manifest_sha256 and e.actor == "sue"
+        assert (rec.recipient, rec.recipient_ref) == ("prosecutor", "Fiscalía N° 3")
+        assert e.detail["recipient"] == "prosecutor"
 
 
 def test_any_changed_byte_fails(db: Database, footage, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -204,6 +209,7 @@ def test_export_through_api(db: Database, footage, tmp_path: Path) -> None:  # t
         "end": (T0 + timedelta(seconds=5)).isoformat(),
         "purpose": "handover to the prosecutor",
         "reference": "INC-1",
+        "recipient": "prosecutor",
     }
     assert client(app, "olga").post("/api/exports", json=body).status_code == 403
     sue = client(app, "sue")
@@ -293,6 +299,7 @@ BODY = {
     "end": (T0 + timedelta(seconds=5)).isoformat(),
     "purpose": "handover to the prosecutor",
     "reference": "INC-1",
+    "recipient": "prosecutor",
 }
 
 

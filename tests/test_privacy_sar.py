@@ -17,6 +17,7 @@ from sqlalchemy import select
 from oversight.config.schema import SiteConfig
 from oversight.events.bus import EventBus
 from oversight.privacy import sar
+from oversight.privacy.models import ExportRecord
 from oversight.store.db import Database
 from oversight.store.models import Segment
 from privacy_helpers import (
@@ -194,6 +195,9 @@ def test_a_request_from_intake_to_a_verified_export_shows_only_the_requester(
         manifest["subject_access_request"]["id"] == req["id"] and manifest["reference"] == f"SAR-{req['id']}"
     )
     assert sue.get(f"/api/sars/{req['id']}").json()["status"] == "answered"
+    assert manifest["recipient"] == {"category": "data_subject", "reference": None}  # always the requester
+    with db.session() as s:
+        assert s.get(ExportRecord, r.json()["id"]).recipient == "data_subject"
 
     subject = sar.subject_tracks(db, cfg, req["id"])["cam1"]
     checked = _check_clips(path, manifest, frames, t0, subject, tmp_path)

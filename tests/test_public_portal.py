@@ -25,6 +25,7 @@ from oversight.incidents.models import Incident
 from oversight.privacy import audit
 from oversight.privacy.audit_trail import sealer_for
 from oversight.privacy.models import ExportRecord, RevealRequest
+from oversight.privacy.recipients import COUNTED
 from oversight.store.db import Database
 from oversight.store.models import Event, User
 from oversight.web.context import AppContext
@@ -60,6 +61,7 @@ SECRETS = (
     "SAR-IDENTITY-SECRET",
     "SAR-REFUSAL-SECRET",
     "SAR-PLACES-SECRET",
+    "RECIPIENT-REF-SECRET",  # who exactly received an export: auditors only
 )
 ALLOWED_TYPES = {"text/html", "application/json", "text/css", "text/javascript", "image/svg+xml"}
 LAST_MONTH_DAY = 15
@@ -129,11 +131,14 @@ def _plant(db: Database, now: datetime) -> datetime:
                     decision_note="DECISION-NOTE-QQQ",
                 )
             )
-        for exporter, redacted, created in (
-            ("alice_secretname", False, now),
-            ("alice_secretname", True, now),
-            ("ghost_exporter", True, last),
+        for exporter, redacted, created, recipient in (
+            ("alice_secretname", False, now, "court"),
+            ("alice_secretname", True, now, "court"),
+            ("alice_secretname", True, now, "data_subject"),
+            ("ghost_exporter", True, last, None),  # made before categories: "not recorded"
+            ("ghost_exporter", True, last, "police"),
         ):
+            recipient_kw = {"recipient": recipient} if recipient else {}
             s.add(
                 ExportRecord(
                     created_at=created,
@@ -146,6 +151,8 @@ def _plant(db: Database, now: datetime) -> datetime:
                     redacted=redacted,
                     path="/exports/x",
                     manifest_sha256="0" * 64,
+                    recipient_ref="RECIPIENT-REF-SECRET Juzgado 4",
+                    **recipient_kw,
                 )
             )
         for typ, reported, dispatch_s, scene_s in (
@@ -303,8 +310,17 @@ def test_figures_equal_the_planted_records(portal: Any) -> None:
     assert [(r["Cameras"], r["Status"]) for r in m["reveal_scopes"]] == [("cam0, cam1", "approved")] + [
         ("cam0, cam1", "denied")
     ]
-    assert m["exports"] == {"total": 2, "unredacted": 1, "by_role": {"supervisor": 2}}
-    assert p["exports"] == {"total": 1, "unredacted": 0, "by_role": {"unknown": 1}}
+    zero = dict.fromkeys(COUNTED, 0)
+    assert m["exports"] == {
+        "total": 3, "unredacted": 1, "by_role": {"supervisor": 3},
+        "by_recipient": {**zero, "court": 2, "data_subject": 1},
+    }  # fmt: skip
+    assert p["exports"] == {
+        "total": 2, "unredacted": 0, "by_role": {"unknown": 2},
+        "by_recipient": {**zero, "police": 1, "not_recorded": 1},
+    }  # fmt: skip
+    for key, month in ((this, m), (last, p)):  # the published counts are what the database says
+        assert month["exports"]["by_recipient"] == {**zero, **_recipients_in_db(ctx.db, key)}
     assert m["incidents"]["count"] == 2 and m["incidents"]["by_type"] == {"fire": 2}
     steps = m["incidents"]["response_seconds"]
     assert (steps["dispatch"]["n"], steps["dispatch"]["p50"]) == (2, 90.0)
@@ -333,13 +349,36 @@ def test_figures_equal_the_planted_records(portal: Any) -> None:
     assert f"<tr><td>{this}</td><td>3</td><td>3</td><td>6</td></tr>" in html
     assert f"<tr><td>{this}</td><td>2</td><td>1</td><td>1</td><td>0</td><td>0</td></tr>" in html
     assert f"<td>{this}</td><td>cam0</td><td>door</td><td>3</td><td>2</td><td>1</td><td>50.0%</td>" in html
-    assert f"<td>{this}</td><td>2</td><td>1</td><td>supervisor 2</td>" in html
+    assert f"<td>{this}</td><td>3</td><td>1</td><td>supervisor 3</td>" in html
+    # by recipient: court, prosecutor, police, defence, data subject, public body, internal, not recorded
+    assert (
+        f"<tr><td>{this}</td><td>2</td><td>0</td><td>0</td><td>0</td><td>1</td><td>0</td><td>0</td><td>0</td></tr>"
+        in html
+    )
+    assert (
+        f"<tr><td>{last}</td><td>0</td><td>0</td><td>1</td><td>0</td><td>0</td><td>0</td><td>0</td><td>1</td></tr>"
+        in html
+    )
+    assert 'id="stats.recipients"' in html and "Not recorded (before categories)" in html
     assert f"<td>{this}</td><td>fire</td><td>2</td><td>90 / 114</td><td>400 / 480</td>" in html
     assert f"<td>{last}</td><td>medical</td><td>1</td><td>30 / 30</td><td>-</td>" in html
     assert (
         f"<tr><td>{this}</td><td>3</td><td>1</td><td>1</td><td>1</td><td>1</td><td>2</td><td>3.0</td><td>4.0</td></tr>"
         in html
     )
+
+
+def _recipients_in_db(db: Database, month: str) -> dict[str, int]:
+    """Exports per recipient category in one UTC month, counted straight from the table."""
+    from sqlalchemy import select
+
+    with db.session() as s:
+        rows = s.execute(select(ExportRecord.created_at, ExportRecord.recipient)).all()
+    out: dict[str, int] = {}
+    for created, recipient in rows:
+        if f"{created.astimezone(UTC):%Y-%m}" == month:
+            out[recipient] = out.get(recipient, 0) + 1
+    return out
 
 
 def test_cameras_policy_and_digest(portal: Any) -> None:
@@ -363,6 +402,7 @@ def test_cameras_policy_and_digest(portal: Any) -> None:
     assert policy["data"]["permissions"]["reveal.approve"] == ["supervisor"]
     text = c.get("/public/policy.html").text
     assert "Police, only under a court order" in text and "approved by a different person" in text
+    assert "Court or judge, Prosecutor, Police, Defence" in text  # the published recipient categories
     digest = c.get("/public/data/audit.json").json()["data"]
     with ctx.db.session() as s:
         from oversight.privacy.audit_trail import latest_digest, load_genesis
@@ -517,5 +557,30 @@ def test_the_portal_speaks_the_readers_language(portal: Any) -> None:
     assert "Marco normativo" in pia and "Ley 25.326" in pia and "art. 42" in pia
     policy = c.get("/public/policy.html", headers={"Accept-Language": "es-AR"}).text
     assert "lectura de patentes" in policy  # Argentine wording
+    stats = c.get("/public/statistics.html", headers={"Accept-Language": "es"}).text
+    assert "Exportaciones de evidencia por destinatario" in stats and "Fiscalía" in stats
     en = c.get("/public/")
     assert '<html lang="en">' in en.text and "Public transparency portal" in en.text
+
+
+def test_transparency_report_counts_exports_by_recipient(portal: Any, tmp_path: Path) -> None:
+    """The transparency report (CSV and HTML, English and Spanish) counts this month's exports by
+    recipient category as the table says, and never prints a recipient's reference."""
+    import csv
+
+    from oversight.privacy.reports import build_report
+
+    ctx, _, this, _ = portal
+    now = datetime.now(UTC)
+    start = month_starts(now, 1)[0]
+    files = build_report("transparency", ctx.db, ctx.cfg, start, now, tmp_path / "r", formats=("html", "csv"))
+    rows = list(csv.reader(files["csv"].read_text().splitlines()))
+    got = {k: int(v) for section, k, v in rows if section == "exports_by_recipient"}
+    assert got == {**dict.fromkeys(COUNTED, 0), **_recipients_in_db(ctx.db, this)}
+    es = build_report(
+        "transparency", ctx.db, ctx.cfg, start, now, tmp_path / "r", formats=("html",), locale="es"
+    )
+    for body in (files["html"].read_text(), files["csv"].read_text(), es["html"].read_text()):
+        assert "RECIPIENT-REF-SECRET" not in body
+    assert "<td>Court or judge</td><td>2</td>" in files["html"].read_text()
+    assert "Exportaciones de evidencia por destinatario" in es["html"].read_text()

@@ -341,7 +341,9 @@ def test_body_cameras_outside_the_scope_are_refused(site):
         "reference": "C-2",
     }
     assert c.post("/api/reveals", json=reveal, headers=h).status_code == 404
-    export = {"camera_ids": ["cam1"], "start": t0, "end": t1, "purpose": "court case evidence"}
+    export = {
+        "camera_ids": ["cam1"], "start": t0, "end": t1, "purpose": "court case evidence", "recipient": "court"
+    }  # fmt: skip
     assert c.post("/api/exports", json=export, headers=h).status_code == 404
     clip = {"camera_id": "cam1", "start": t0, "end": t1}
     assert c.post(f"/api/incidents/{ids['north']['call_id']}/clips", json=clip, headers=h).status_code == 404

@@ -18,6 +18,7 @@ from typing import Any
 import typer
 
 from oversight.i18n import _
+from oversight.privacy.recipients import Recipient
 
 # The public portal is built in web/ (it reads incidents and alerts too); oversight/cli.py hands its
 # writer in through ``register`` so this layer never imports the one above it.
@@ -271,6 +272,12 @@ def export(
     until: str = typer.Option(..., "--to"),
     purpose: str = typer.Option(..., "--purpose", help="why this footage leaves the system"),
     reference: str | None = typer.Option(None, "--reference", help="incident or case reference"),
+    recipient: Recipient = typer.Option(
+        ..., "--recipient", help="who receives it (published category; required, no default)"
+    ),
+    recipient_ref: str | None = typer.Option(
+        None, "--recipient-ref", help="who exactly: case number, authority (kept inside, never public)"
+    ),
     user: str = typer.Option(..., "--as", help="the supervisor account responsible for the export"),
     config: Path = ConfigOpt,
     zip_it: bool = typer.Option(False, "--zip", help="one zip file instead of a folder"),
@@ -301,6 +308,8 @@ def export(
             role=u.role,
             purpose=purpose,
             reference=reference,
+            recipient=recipient.value,
+            recipient_ref=recipient_ref,
             source="cli",
             out_root=out,
             zip_it=zip_it,

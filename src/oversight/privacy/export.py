@@ -3,7 +3,8 @@
 Why this shape: a court or a defence lawyer must be able to check, offline and with only the
 installation's public key, that nothing in the package changed since it left the system. The
 manifest lists the SHA-256 of every file, the cameras and window, whether each clip is redacted,
-who exported it and why, the incident reference and the chain of custody (the audit entries of
+who exported it and why, the incident reference, who received it (a category of
+``privacy.recipients`` and the exporter's reference) and the chain of custody (the audit entries of
 the reveal that allowed unredacted content, and the evidence holds). The signature covers the
 manifest's exact bytes; the audit log records the manifest's SHA-256, anchoring the package.
 
@@ -44,6 +45,7 @@ from oversight.privacy.copies import default_cache_dir
 from oversight.privacy.egress import MAX_EXPORT_TRANSCODES, Egress, OfflineContext, view_fingerprint
 from oversight.privacy.keys import fingerprint, load_or_create_signing_key, load_verify_key, public_hex
 from oversight.privacy.models import AuditEntry, ExportRecord
+from oversight.privacy.recipients import CATEGORIES
 from oversight.privacy.reveals import active_reveals, covering_reveal
 from oversight.store.base import utcnow
 from oversight.store.db import Database
@@ -181,6 +183,8 @@ class _Request:
     purpose: str
     reference: str | None
     source: str | None
+    recipient: str  # one of ``privacy.recipients.CATEGORIES``
+    recipient_ref: str | None  # who exactly (case number, authority): auditors only
 
 
 @dataclass
@@ -202,8 +206,10 @@ def export_footage(
     exporter: str,
     role: str,
     purpose: str,
+    recipient: str,
     reference: str | None = None,
     source: str | None = None,
+    recipient_ref: str | None = None,
     out_root: Path | None = None,
     zip_it: bool = False,
     key: SigningKey | None = None,
@@ -215,13 +221,15 @@ def export_footage(
 ) -> ExportResult:
     """Build, sign and record one export. Nothing is recorded if anything fails.
 
+    ``recipient``: a ``privacy.recipients`` category; ``recipient_ref``: for auditors, never public.
     ``allow_unredacted=False`` (API tokens) redacts every clip whatever reveals the exporter holds.
     ``subjects`` (camera -> ``privacy.sar.SubjectTrack``) keeps a subject access request's marked
     person unredacted; ``request_id`` names that request in the manifest.
     ``progress`` hears how far it got; an exception it raises (``ExportCancelled``) stops the export.
     """
     cams = _checked_cameras(cfg, camera_ids, start, end, role, purpose)
-    req = _Request(cams, start, end, exporter, role, purpose.strip(), reference, source)
+    ref = _checked_recipient(recipient, recipient_ref)
+    req = _Request(cams, start, end, exporter, role, purpose.strip(), reference, source, recipient, ref)
     key = key or load_or_create_signing_key(cfg.site.data_dir)
     now = utcnow()
     root = out_root or Path(cfg.site.data_dir) / "exports"
@@ -259,10 +267,13 @@ def check_request(
     end: datetime,
     role: str,
     purpose: str,
+    recipient: str,
+    recipient_ref: str | None = None,
 ) -> None:
     """Refuse at once what ``export_footage`` would refuse before its first clip (a background job
-    is only queued for a request that passes): role, cameras, window, purpose, footage there."""
+    is only queued for a request that passes): role, cameras, window, purpose, recipient, footage."""
     cams = _checked_cameras(cfg, camera_ids, start, end, role, purpose)
+    _checked_recipient(recipient, recipient_ref)
     with db.session() as s:
         q = select(Segment.id).where(Segment.camera_id.in_(cams), Segment.end > start, Segment.start < end)
         if s.execute(q.limit(1)).first() is None:
@@ -330,6 +341,16 @@ def _checked_cameras(
     if len(purpose.strip()) < 10:
         raise ExportError("give the purpose of the export (at least 10 characters)")
     return cams
+
+
+def _checked_recipient(recipient: str, recipient_ref: str | None) -> str | None:
+    """The reference stripped (None when empty), once the category is one of the published list."""
+    if recipient not in CATEGORIES:
+        raise ExportError(f"give the recipient: one of {', '.join(CATEGORIES)}", 422)
+    ref = (recipient_ref or "").strip()
+    if len(ref) > 128:
+        raise ExportError("the recipient reference is at most 128 characters", 422)
+    return ref or None
 
 
 def _free_folder(root: Path, now: datetime, reference: str | None) -> Path:
@@ -436,6 +457,7 @@ def _manifest(
         "exporter_role": req.role,
         "purpose": req.purpose,
         "reference": req.reference,
+        "recipient": {"category": req.recipient, "reference": req.recipient_ref},
         "cameras": [
             {"id": c, "name": cfg.camera(c).display_name, "purpose": cfg.camera(c).purpose} for c in req.cams
         ],
@@ -498,6 +520,8 @@ def _record_export(
             reveal_id=reveal_ids[0] if reveal_ids else None,
             path=str(final),
             manifest_sha256=msha,
+            recipient=req.recipient,
+            recipient_ref=req.recipient_ref,
         )
         s.add(rec)
         s.flush()
@@ -515,6 +539,8 @@ def _record_export(
                 "start": _iso(req.start),
                 "end": _iso(req.end),
                 "reference": req.reference,
+                "recipient": req.recipient,
+                "recipient_ref": req.recipient_ref,
                 "manifest_sha256": msha,
                 "files": len(manifest["files"]),
                 "redaction": manifest["redaction"],
@@ -662,6 +688,8 @@ def export_record_dict(r: ExportRecord) -> dict[str, Any]:
         "end": _iso(r.end),
         "purpose": r.purpose,
         "reference": r.reference,
+        "recipient": r.recipient,
+        "recipient_ref": r.recipient_ref,
         "redacted": r.redacted,
         "reveal_id": r.reveal_id,
         "manifest_sha256": r.manifest_sha256,

@@ -97,23 +97,32 @@ class ExportJobs:
         start: datetime,
         end: datetime,
         purpose: str,
+        recipient: str,
         reference: str | None = None,
         source: str | None = None,
+        recipient_ref: str | None = None,
     ) -> dict[str, Any]:
         """Check the request (``ExportError`` at once for what can never work), queue it, return the
         job. Audited (``export.queued``); the export itself audits its clips and its creation."""
-        check_request(self.db, self.cfg, camera_ids, start, end, role, purpose)
+        check_request(self.db, self.cfg, camera_ids, start, end, role, purpose, recipient, recipient_ref)
         with self.db.session() as s:
             job = ExportJob(
                 exporter=exporter, role=role, via=via, camera_ids=sorted(set(camera_ids)),
                 start=start, end=end, purpose=purpose.strip(), reference=reference, source=source,
+                recipient=recipient, recipient_ref=(recipient_ref or "").strip() or None,
                 status="queued", stage="waiting for a free export slot", progress=0.0, attempts=0,
             )  # fmt: skip
             s.add(job)
             s.flush()
+            detail = {
+                "cameras": job.camera_ids,
+                "start": _iso(start),
+                "end": _iso(end),
+                "recipient": recipient,
+            }
             audit.record(
                 s, exporter, "export.queued", "export_job", job.id, purpose=job.purpose, source=source,
-                role=role, detail={"cameras": job.camera_ids, "start": _iso(start), "end": _iso(end)},
+                role=role, detail=detail,
             )  # fmt: skip
             out = job_dict(s, job)
         self._submit(out["id"])
@@ -200,6 +209,7 @@ class ExportJobs:
             res = export_footage(
                 self.db, self.cfg, job.camera_ids, job.start, job.end, exporter=job.exporter,
                 role=job.role, purpose=job.purpose, reference=job.reference, source=job.source,
+                recipient=job.recipient, recipient_ref=job.recipient_ref,
                 zip_it=True, allow_unredacted=job.via == "session",
                 progress=_Reporter(self.db, job_id, stop), **self.export_options,
             )  # fmt: skip
@@ -277,6 +287,8 @@ def job_dict(s: Session, job: ExportJob) -> dict[str, Any]:
         "end": _iso(job.end),
         "purpose": job.purpose,
         "reference": job.reference,
+        "recipient": job.recipient,
+        "recipient_ref": job.recipient_ref,
         "status": job.status,
         "stage": job.stage,
         "progress": job.progress,

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Float, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from oversight.privacy.recipients import NOT_RECORDED
 from oversight.store.base import Base, UTCDateTime, utcnow
 
 
@@ -100,6 +101,9 @@ class ExportRecord(Base):
     reveal_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     path: Mapped[str] = mapped_column(String(1024))
     manifest_sha256: Mapped[str] = mapped_column(String(64))
+    # who received it: one of ``privacy.recipients`` (published counts); the reference stays inside
+    recipient: Mapped[str] = mapped_column(String(16), default=NOT_RECORDED, server_default=NOT_RECORDED)
+    recipient_ref: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
 class SubjectAccessRequest(Base):
@@ -167,3 +171,5 @@ class ExportJob(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     export_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    recipient: Mapped[str] = mapped_column(String(16), default=NOT_RECORDED, server_default=NOT_RECORDED)
+    recipient_ref: Mapped[str | None] = mapped_column(String(128), nullable=True)

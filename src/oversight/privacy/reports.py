@@ -36,6 +36,7 @@ from oversight.i18n import DEFAULT, N_, _, current, format_datetime, ngettext, n
 from oversight.privacy import audit, audit_trail, masks, sar
 from oversight.privacy.camera_audit import CameraAudit, Finding, audit_site, site_findings
 from oversight.privacy.models import AuditCheckpoint, AuditEntry, ExportRecord, RevealRequest
+from oversight.privacy.recipients import COUNTED, LABELS
 from oversight.privacy.retention_report import RetentionReport, retention_report
 from oversight.store.base import Base
 from oversight.store.db import Database
@@ -58,6 +59,8 @@ class Usage:
     reveal_scopes: list[list[str]] = field(default_factory=list)  # one row per reveal requested
     exports: int = 0
     exports_unredacted: int = 0
+    # every category of ``privacy.recipients.COUNTED``, zeros included (the list is published)
+    exports_by_recipient: dict[str, int] = field(default_factory=dict)
     incidents: int | None = None
     events_per_day: dict[str, int] = field(default_factory=dict)
     events_by_label: Counter[str] = field(default_factory=Counter)
@@ -120,11 +123,13 @@ def _count_reveals_and_exports(s: Session, u: Usage) -> None:
     u.reveals["requested"] = sum(v for k, v in u.reveals.items() if k != "requested")
     rows = s.execute(select(RevealRequest).where(*in_period).order_by(RevealRequest.id)).scalars()
     u.reveal_scopes = [_reveal_scope(r) for r in rows]
-    q2 = select(ExportRecord.redacted).where(
+    q2 = select(ExportRecord.redacted, ExportRecord.recipient).where(
         ExportRecord.created_at >= u.start, ExportRecord.created_at < u.end
     )
-    ex = list(s.execute(q2).scalars())
-    u.exports, u.exports_unredacted = len(ex), sum(1 for r in ex if not r)
+    ex = list(s.execute(q2))
+    u.exports, u.exports_unredacted = len(ex), sum(1 for redacted, _ in ex if not redacted)
+    got = Counter(recipient for _, recipient in ex)
+    u.exports_by_recipient = {k: got.pop(k, 0) for k in COUNTED} | dict(got)  # an unknown one still shows
 
 
 def _count_incidents(s: Session, start: datetime, end: datetime) -> int | None:
@@ -751,6 +756,12 @@ def _access_blocks(u: Usage) -> list[Block]:
     ]
 
 
+def _recipient_blocks(u: Usage) -> list[Block]:
+    """Exports by the published recipient category; never the recipient's own reference."""
+    rows = [[_(LABELS.get(k, k)), str(n)] for k, n in u.exports_by_recipient.items()]
+    return [("h2", _("Evidence exports by recipient")), ("table", [_("Recipient"), _("Exports")], rows)]
+
+
 def _integrity_blocks(u: Usage) -> list[Block]:
     return [
         ("h2", _("Integrity of these records")),
@@ -810,6 +821,7 @@ def transparency_blocks(
             [[k, str(v)] for k, v in u.events_by_label.most_common()] or [["-", "0"]],
         ),
         *_access_blocks(u),
+        *_recipient_blocks(u),
         *_sar_blocks(db, start, end),
         ("h2", _("Retention compliance")),
         (
@@ -967,6 +979,8 @@ def transparency_csv(u: Usage, ret: RetentionReport, cfg: SiteConfig) -> str:
         w.writerow(["reveal_scope", row[0], " | ".join(row[1:])])
     w.writerow(["exports", "total", u.exports])
     w.writerow(["exports", "unredacted", u.exports_unredacted])
+    for recipient, n in u.exports_by_recipient.items():
+        w.writerow(["exports_by_recipient", recipient, n])
     w.writerow(["incidents", "count", "" if u.incidents is None else u.incidents])
     w.writerow(["logins", "succeeded", u.logins.get("succeeded", 0)])
     w.writerow(["logins", "failed", u.logins.get("failed", 0)])

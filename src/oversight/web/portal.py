@@ -28,6 +28,7 @@ from oversight.i18n import normalize, use
 from oversight.incidents.reports import incident_summary, response_report
 from oversight.permissions import PERMISSIONS
 from oversight.privacy import audit_trail, masks, sar
+from oversight.privacy.recipients import CATEGORIES, COUNTED
 from oversight.privacy.reports import REVEAL_SCOPE_COLUMNS, Block, collect_usage, pia_blocks
 from oversight.privacy.retention_report import RetentionReport, retention_report
 from oversight.store.db import Database
@@ -289,6 +290,12 @@ def _policy_retention(cfg: SiteConfig, tx: dict[str, str]) -> list[Block]:
         ),
         ("h2", tx["policy.sharing"], "policy.sharing"),
         ("p", tx["policy.sharing.p"].format(export=_roles("export.create"))),
+        (
+            "p",
+            tx["policy.sharing.recipients"].format(
+                categories=", ".join(tx[f"recipient.{k}"] for k in CATEGORIES)
+            ),
+        ),
         *(
             [("p", tx["policy.sharing.rules"]), ("bullets", list(sharing))]
             if sharing
@@ -354,7 +361,11 @@ def month_figures(db: Database, cfg: SiteConfig, start: datetime, end: datetime)
             k: u.reveals.get(k, 0) for k in ("requested", "approved", "denied", "revoked", "pending")
         },
         "reveal_scopes": [dict(zip(REVEAL_SCOPE_COLUMNS, row, strict=True)) for row in u.reveal_scopes],
-        "exports": {"total": u.exports, "unredacted": u.exports_unredacted},
+        "exports": {
+            "total": u.exports,
+            "unredacted": u.exports_unredacted,
+            "by_recipient": u.exports_by_recipient,
+        },
         "incidents": {
             "count": inc["count"],
             "by_type": inc["by_type"],
@@ -442,8 +453,19 @@ def _export_incident_blocks(months: Months, keys: list[str], tx: dict[str, str])
         ("h2", tx["stats.exports"], "stats.exports"),
         ("p", tx["stats.exports.p"]),
         ("table", [M, *(tx[f"stats.exports.{k}"] for k in ("total", "unredacted", "by_role"))], exports),
+        *_recipient_blocks(months, keys, tx),
         ("h2", tx["stats.incidents"], "stats.incidents"),
         ("table", [M, *(tx[f"stats.incidents.{k}"] for k in inc_cols)], totals + by_type),
+    ]
+
+
+def _recipient_blocks(months: Months, keys: list[str], tx: dict[str, str]) -> list[Block]:
+    """Exports per month by the published recipient category, "not recorded" in its own column."""
+    rows = [[k, *(str(months[k]["exports"]["by_recipient"].get(r, 0)) for r in COUNTED)] for k in keys]
+    return [
+        ("h2", tx["stats.recipients"], "stats.recipients"),
+        ("p", tx["stats.recipients.p"]),
+        ("table", [tx["stats.month"], *(tx[f"recipient.{r}"] for r in COUNTED)], rows),
     ]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from oversight.i18n import LOCALES, N_, Translator
+from oversight.privacy.recipients import LABELS
 
 EN: dict[str, str] = {
     # navigation and frame
@@ -145,6 +146,10 @@ EN: dict[str, str] = {
         "export's signature offline with the installation's public key. Exports are counted by month on the "
         "annual report."
     ),
+    "policy.sharing.recipients": N_(
+        "Every export records who received it, as one of these published categories: {categories}. "
+        "The recipient's name or case number stays inside the system, for auditors."
+    ),
     "policy.sharing.rules": N_("Sharing rules configured by the controller:"),
     "policy.sharing.none": N_("No sharing rules beyond the above are configured (site.portal.sharing)."),
     "policy.oversight": N_("Auditing and oversight"),
@@ -201,9 +206,12 @@ EN: dict[str, str] = {
         "Cameras and time window of every reveal requested, and how far it reached past its approval."
     ),
     "stats.exports": N_("Evidence exports"),
-    "stats.exports.p": N_(
-        "Who made each export, by role. The system records the export's purpose but not "
-        "a recipient field, so recipients are not counted here."
+    "stats.exports.p": N_("Who made each export, by role. Who received them is counted below, by category."),
+    "stats.recipients": N_("Evidence exports by recipient"),
+    "stats.recipients.p": N_(
+        "Who received each export, by the published category the exporter chose. Exports made "
+        "before categories were recorded are counted apart as not recorded. Names and case "
+        "numbers of recipients are never published."
     ),
     "stats.exports.total": N_("Exports"),
     "stats.exports.unredacted": N_("Unblurred (under an approved reveal)"),
@@ -340,6 +348,7 @@ EN: dict[str, str] = {
     "unit.days": N_("{n:g} d"),
     "mapping.not_shown": N_("not shown: the system does not hold it; the controller publishes it"),
     "mapping.el.33": N_("Requests by the public for their own footage"),
+    **{f"recipient.{k}": v for k, v in LABELS.items()},  # one msgid each, marked in privacy.recipients
 }
 
 # The mapping table, in document order: (framework key, element key, page, section heading key
@@ -361,7 +370,7 @@ MAPPING: tuple[tuple[str, str, str, str | None], ...] = (
     ("mapping.fw.policy", "mapping.el.13", "policy", "policy.sharing"),
     ("mapping.fw.policy", "mapping.el.14", "policy", "policy.oversight"),
     ("mapping.fw.annual", "mapping.el.15", "statistics", "stats.accesses"),
-    ("mapping.fw.annual", "mapping.el.16", "statistics", "stats.exports"),
+    ("mapping.fw.annual", "mapping.el.16", "statistics", "stats.recipients"),
     ("mapping.fw.annual", "mapping.el.17", "statistics", "stats.retention"),
     ("mapping.fw.annual", "mapping.el.18", "statistics", "stats.alerts"),
     ("mapping.fw.annual", "mapping.el.19", "statistics", "stats.incidents"),

@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 
 from oversight.permissions import roles_for
 from oversight.privacy import audit, copies, hooks, reveals
+from oversight.privacy.recipients import Recipient
 from oversight.web.auth import Principal, check_cameras, client_ip, get_ctx, require
 from oversight.web.params import DbId, as_utc
 
@@ -266,6 +267,10 @@ class ExportIn(BaseModel):
     end: datetime
     purpose: str = Field(min_length=10, max_length=4000)
     reference: str | None = Field(None, max_length=128)
+    recipient: Recipient = Field(description="who receives it: a published category (counted in public)")
+    recipient_ref: str | None = Field(
+        None, max_length=128, description="who exactly (case number, authority); auditors only, never public"
+    )
 
 
 @router.post("/exports", status_code=202)
@@ -280,7 +285,8 @@ def create_export(body: ExportIn, request: Request, who: Principal = Depends(EXP
     try:
         return get_ctx(request).export_jobs().create(
             who.username, who.role, who.via, body.camera_ids, start, end, body.purpose,
-            reference=body.reference, source=_source(request),
+            body.recipient.value, reference=body.reference, source=_source(request),
+            recipient_ref=body.recipient_ref,
         )  # fmt: skip
     except ExportError as exc:
         raise HTTPException(exc.status, str(exc)) from None

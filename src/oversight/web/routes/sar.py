@@ -16,6 +16,7 @@ from sqlalchemy import select
 from oversight.i18n import _, use
 from oversight.privacy import sar
 from oversight.privacy.models import SubjectAccessRequest, SubjectMark
+from oversight.privacy.recipients import Recipient
 from oversight.web.auth import Principal, check_cameras, client_ip, get_ctx, require
 from oversight.web.params import DbId, as_utc
 from oversight.web.routes.i18n import request_locale
@@ -140,7 +141,8 @@ def refuse(
 @router.post("/{request_id}/export", status_code=201)
 def export(request_id: DbId, request: Request, who: Principal = Depends(EXPORTERS)) -> dict[str, Any]:
     """The answer: the request's cameras and window as a signed evidence export in which only the
-    marked person is unredacted; the request is then answered."""
+    marked person is unredacted, received by the person filmed (``data_subject``); the request is
+    then answered."""
     from oversight.privacy.export import ExportError, export_footage
 
     ctx = get_ctx(request)
@@ -155,6 +157,7 @@ def export(request_id: DbId, request: Request, who: Principal = Depends(EXPORTER
         res = export_footage(
             ctx.db, ctx.cfg, cams, start, end, exporter=who.username, role=who.role,
             purpose=f"subject access request {request_id}: the requester's own footage",
+            recipient=Recipient.data_subject.value,
             reference=f"SAR-{request_id}", source=f"web {client_ip(request)}", zip_it=True,
             allow_unredacted=False, subjects=subjects, request_id=request_id,
         )  # fmt: skip

@@ -3,6 +3,7 @@
 // evidence) or export its span through the signed evidence export.
 import { consoleCss, formDialog } from "../lib/console.js";
 import { t } from "../lib/i18n.js";
+import { recipientBody, recipientFields } from "../lib/recipients.js";
 
 export const title = t("Bookmarks");
 export const permission = "bookmarks.read";
@@ -35,12 +36,14 @@ export async function render(el, ctx) {
   }
   async function exportSpan(b) {
     const purpose = h("input", { name: "purpose", required: true, minlength: 10, "aria-label": t("Purpose"), placeholder: t("e.g. handover to the prosecutor") });
-    const got = await formDialog(h, { title: t("Export this bookmark"), submit: t("Export"), fields: [[t("Purpose"), purpose]],
+    const to = recipientFields(h);
+    const got = await formDialog(h, { title: t("Export this bookmark"), submit: t("Export"),
+      fields: [[t("Purpose"), purpose], [t("Recipient"), to.recipient], [t("Recipient reference"), to.recipientRef]],
       intro: t("A signed evidence package of the bookmarked span (redacted unless your own reveal covers it).") });
     if (!got) return;
     const start = new Date(b.start), end = b.end ? new Date(b.end) : new Date(start.getTime() + 15e3);
     try {
-      const r = await api("/api/exports", { method: "POST", body: { camera_ids: [b.camera_id], start: new Date(Math.min(start, end - 15e3)).toISOString(), end: end.toISOString(), purpose: got.purpose, reference: `bookmark:${b.id}` } });
+      const r = await api("/api/exports", { method: "POST", body: { camera_ids: [b.camera_id], start: new Date(Math.min(start, end - 15e3)).toISOString(), end: end.toISOString(), purpose: got.purpose, reference: `bookmark:${b.id}`, ...recipientBody(to) } });
       toast(t("Export {id} ready.", { id: r.id }), { onclick: () => { location.href = `/api/exports/${r.id}/download`; } });
     } catch (x) { toast(typeof x.detail === "string" ? x.detail : x.message, { kind: "error" }); }
   }

@@ -1,6 +1,7 @@
 // Evidence export jobs: each export runs in the background on the server; this list follows them
 // (stage and a progress bar), survives a reload, cancels, and links the signed package once done.
 import { t } from "../lib/i18n.js";
+import { recipientLabel } from "../lib/recipients.js";
 export const title = t("Exports");
 export const permission = "export.read";
 
@@ -16,7 +17,7 @@ export async function render(el, ctx) {
       ? t("Your evidence exports. Start one from the Reveals page; it keeps running if you leave or reload this page. Check a package offline with `oversight verify-export`.")
       : t("Every export job (no footage is shown or downloaded here).")),
     h("table", { "aria-label": t("Export jobs") },
-      h("thead", {}, h("tr", {}, ...["#", t("Created"), t("By"), t("Cameras"), t("Window"), t("Purpose"), t("Status"), t("Progress"), ""].map(x => h("th", {}, x)))), body), note);
+      h("thead", {}, h("tr", {}, ...["#", t("Created"), t("By"), t("Cameras"), t("Window"), t("Purpose"), t("Recipient"), t("Status"), t("Progress"), ""].map(x => h("th", {}, x)))), body), note);
 
   function action(j) {
     if (j.status === "done" && j.download && canExport) {
@@ -37,7 +38,9 @@ export async function render(el, ctx) {
     return h("tr", { dataset: { job: String(j.id), status: j.status } },
       h("td", {}, String(j.id)), h("td", { class: "small" }, fmtTime(j.created_at)), h("td", {}, j.exporter),
       h("td", {}, j.camera_ids.join(", ")), h("td", { class: "small" }, `${fmtTime(j.start)} – ${fmtTime(j.end)}`),
-      h("td", {}, j.purpose), h("td", {}, status, j.error ? h("div", { class: "small error" }, j.error) : "",
+      h("td", {}, j.purpose),
+      h("td", { dataset: { recipient: j.recipient } }, recipientLabel(j.recipient), j.recipient_ref ? h("div", { class: "small muted" }, j.recipient_ref) : ""),
+      h("td", {}, status, j.error ? h("div", { class: "small error" }, j.error) : "",
         ACTIVE.includes(j.status) && j.stage ? h("div", { class: "small muted" }, j.stage) : ""),
       h("td", {}, h("progress", { max: "100", value: String(pct), "aria-label": t("Export {id} progress", { id: j.id }) }), ` ${pct}%`),
       h("td", {}, action(j)));

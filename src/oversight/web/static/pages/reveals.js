@@ -2,6 +2,7 @@
 import { t, tn } from "../lib/i18n.js";
 export const title = t("Reveals");
 import { formDialog } from "../lib/dialog.js";
+import { recipientBody, recipientFields, recipientLabel } from "../lib/recipients.js";
 export const permission = "reveal.read";
 
 export async function render(el, ctx) {
@@ -66,22 +67,25 @@ export async function render(el, ctx) {
     const eCams = camSelect(), eStart = h("input", { type: "datetime-local", required: true, "aria-label": t("Export from") }),
       eEnd = h("input", { type: "datetime-local", required: true, "aria-label": t("Export to") }),
       ePurpose = h("input", { required: true, minlength: 10, placeholder: t("Purpose (e.g. handover to the prosecutor)"), "aria-label": t("Purpose") }),
-      eRef = h("input", { placeholder: t("Incident or case reference"), "aria-label": t("Export reference") });
+      eRef = h("input", { placeholder: t("Incident or case reference"), "aria-label": t("Export reference") }),
+      eTo = recipientFields(h);
     el.append(h("h2", {}, t("Signed evidence export")),
       h("p", { class: "muted" }, t("Clips are redacted outside your own approved reveals of these cameras. The export runs in the background (see Exports); the package is signed; check it with `oversight verify-export`.")),
       h("form", { class: "stack", onsubmit: async (e) => { e.preventDefault(); exErr.textContent = "";
         try {
-          const r = await api("/api/exports", { method: "POST", body: { camera_ids: chosen(eCams), start: iso(eStart), end: iso(eEnd), purpose: ePurpose.value.trim(), reference: eRef.value.trim() || null } });
+          const r = await api("/api/exports", { method: "POST", body: { camera_ids: chosen(eCams), start: iso(eStart), end: iso(eEnd), purpose: ePurpose.value.trim(), reference: eRef.value.trim() || null, ...recipientBody(eTo) } });
           toast(t("Export {id} started; follow it on the Exports page.", { id: r.id })); go("exports");
         } catch (x) { exErr.textContent = typeof x.detail === "string" ? x.detail : t("Check the fields."); } } },
         h("label", {}, t("Cameras "), eCams), h("label", {}, t("From "), eStart), h("label", {}, t("To "), eEnd), ePurpose, eRef,
+        h("label", {}, t("Recipient") + " ", eTo.recipient), eTo.recipientRef,
         h("button", { class: "primary", type: "submit" }, t("Export"))), exErr,
-      h("table", {}, h("thead", {}, h("tr", {}, ...["#", t("When"), t("By"), t("Cameras"), t("Purpose"), t("Redacted"), t("Manifest SHA-256"), ""].map(x => h("th", {}, x)))), exportsBody));
+      h("table", {}, h("thead", {}, h("tr", {}, ...["#", t("When"), t("By"), t("Cameras"), t("Purpose"), t("Recipient"), t("Redacted"), t("Manifest SHA-256"), ""].map(x => h("th", {}, x)))), exportsBody));
   }
   async function loadExports() {
     const rows = await api("/api/exports").catch(() => []);
     exportsBody.replaceChildren(...rows.map(r => h("tr", {}, h("td", {}, String(r.id)), h("td", { class: "small" }, fmtTime(r.created_at)), h("td", {}, r.exporter),
-      h("td", {}, r.camera_ids.join(", ")), h("td", {}, r.purpose), h("td", {}, r.redacted ? "yes" : "NO"), h("td", { class: "mono small" }, r.manifest_sha256.slice(0, 16) + "…"),
+      h("td", {}, r.camera_ids.join(", ")), h("td", {}, r.purpose),
+      h("td", {}, recipientLabel(r.recipient), r.recipient_ref ? h("div", { class: "small muted" }, r.recipient_ref) : ""), h("td", {}, r.redacted ? "yes" : "NO"), h("td", { class: "mono small" }, r.manifest_sha256.slice(0, 16) + "…"),
       h("td", {}, h("a", { href: `/api/exports/${r.id}/download` }, t("Download"))))));
   }
   await load();
