@@ -17,6 +17,7 @@ from oversight.web.routes import (
     privacy,
     ptz,
     public,
+    push,
     sar,
     users,
 )
@@ -40,4 +41,5 @@ ROUTERS = (
     ptz.router,
     sar.router,
     maps.router,
+    push.router,
 )
