@@ -38,7 +38,8 @@ OVERFLOW = """() => {
   for (const el of document.querySelectorAll("main *, header *")) {
     const r = el.getBoundingClientRect();
     if (r.width && r.right > innerWidth + 1 && !el.closest(".scroll-x, .nav-open nav, nav#nav")) {
-      wide.push(el.tagName.toLowerCase() + (el.className && typeof el.className === "string" ? "." + el.className.split(" ").join(".") : "") + " " + Math.round(r.right));
+      const c = typeof el.className === "string" ? "." + el.className.split(" ").join(".") : "";
+      wide.push(el.tagName.toLowerCase() + c + " " + Math.round(r.right));
     }
   }
   return { scroll: document.documentElement.scrollWidth, inner: innerWidth, wide: wide.slice(0, 8) };
@@ -57,7 +58,11 @@ def _site(tmp: Path) -> AppContext:
         }
         for i, n in enumerate(["Belgrano", "Italia", "Independencia", "San Martín"])
     ]
-    site = {"name": "Centro de monitoreo", "timezone": "America/Argentina/Jujuy", "data_dir": str(tmp / "var")}
+    site = {
+        "name": "Centro de monitoreo",
+        "timezone": "America/Argentina/Jujuy",
+        "data_dir": str(tmp / "var"),
+    }
     path = tmp / "site.yaml"
     path.write_text(yaml.safe_dump({"site": site, "cameras": cams}, sort_keys=False))
     cfg = load_config(path)
@@ -103,7 +108,7 @@ def _nav_and_logout_reachable(page: Any, path: str) -> None:
     page.click("#nav-toggle")
     page.click("#user-name")
     box = page.locator("#logout").bounding_box()
-    assert box and 0 <= box["x"] and box["x"] + box["width"] <= page.viewport_size["width"] + 1, path
+    assert box and box["x"] >= 0 and box["x"] + box["width"] <= page.viewport_size["width"] + 1, path
     assert box["y"] + box["height"] <= page.viewport_size["height"], path
     page.click("#user-name")
 
@@ -116,7 +121,9 @@ def _walk(browser: Any, url: str, viewport: dict[str, int], locale: str, tag: st
         _login(page, url, user)
         for path in paths:
             page.goto(f"{url}/#/{path}")
-            page.wait_for_selector(f".page[data-page='{path.split('/')[0]}'] h1, .page[data-page='{path.split('/')[0]}'] h2")
+            page.wait_for_selector(
+                f".page[data-page='{path.split('/')[0]}'] h1, .page[data-page='{path.split('/')[0]}'] h2"
+            )
             page.wait_for_timeout(700)
             got = page.evaluate(OVERFLOW)
             if got["scroll"] > got["inner"]:

@@ -64,14 +64,18 @@ def _cert(tmp: Path) -> tuple[Path, Path]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=1))
         .not_valid_after(now + dt.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
         .sign(key, hashes.SHA256())
     )
     cert_path, key_path = tmp / "push.crt", tmp / "push.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
     )
     return cert_path, key_path
 
@@ -89,7 +93,13 @@ class PushService:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                service.got.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
+                service.got.append(
+                    {
+                        "path": self.path,
+                        "headers": {k.lower(): v for k, v in self.headers.items()},
+                        "body": body,
+                    }
+                )
                 self.send_response(410 if self.path in service.gone else 201)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -148,7 +158,12 @@ def check_vapid(headers: dict[str, str], origin: str, app_key: str) -> None:
 @pytest.fixture
 def site(db: Any, tmp_path: Path) -> Iterator[tuple[AppContext, PushService]]:
     cams = [
-        {"id": f"cam{i}", "name": f"Plaza {i}", "purpose": "road safety", "streams": {"record": str(tmp_path / "x.mp4")}}
+        {
+            "id": f"cam{i}",
+            "name": f"Plaza {i}",
+            "purpose": "road safety",
+            "streams": {"record": str(tmp_path / "x.mp4")},
+        }
         for i in range(2)
     ]
     data = {
@@ -207,8 +222,13 @@ def test_notices_reach_exactly_who_may_act_encrypted_and_signed(site: tuple[AppC
     start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
     r = olga.post(
         "/api/reveals",
-        json={"camera_ids": ["cam0"], "start": start.isoformat(), "end": (start + dt.timedelta(minutes=2)).isoformat(),
-              "reason": "a fight reported by phone", "reference": "case 12"},
+        json={
+            "camera_ids": ["cam0"],
+            "start": start.isoformat(),
+            "end": (start + dt.timedelta(minutes=2)).isoformat(),
+            "reason": "a fight reported by phone",
+            "reference": "case 12",
+        },
         headers=csrf,
     )
     assert r.status_code == 201, r.text
@@ -216,35 +236,65 @@ def test_notices_reach_exactly_who_may_act_encrypted_and_signed(site: tuple[AppC
     time.sleep(0.5)  # nothing else arrives
     assert [g["path"] for g in service.got] == ["/push/ana"]
     msg = browsers["ana"][0].decrypt(got[0]["body"])
-    assert msg == {"title": f"La solicitud de revelación n.º {r.json()['id']} espera su aprobación", "url": "/#/reveals",
-                   "tag": f"reveal-{r.json()['id']}"}
+    assert msg == {
+        "title": f"La solicitud de revelación n.º {r.json()['id']} espera su aprobación",
+        "url": "/#/reveals",
+        "tag": f"reveal-{r.json()['id']}",
+    }
     check_vapid(got[0]["headers"], service.origin, app_key)
     assert got[0]["headers"]["content-encoding"] == "aes128gcm" and int(got[0]["headers"]["ttl"]) == 3600
 
     # a P1 alert on cam1 (south): bruno, not ana nor olga (north); a P2 alert: nobody
     service.got.clear()
-    ctx.bus.publish(topics.ALERT, {"phase": "open", "id": 7, "priority": "P2", "camera_id": "cam1", "title": "crowd"})
-    ctx.bus.publish(topics.ALERT, {"phase": "open", "id": 8, "priority": "P1", "camera_id": "cam1", "title": "crowd",
-                                   "thumbnail": "/api/events/1/thumbnail.jpg"})
+    ctx.bus.publish(
+        topics.ALERT, {"phase": "open", "id": 7, "priority": "P2", "camera_id": "cam1", "title": "crowd"}
+    )
+    ctx.bus.publish(
+        topics.ALERT,
+        {
+            "phase": "open",
+            "id": 8,
+            "priority": "P1",
+            "camera_id": "cam1",
+            "title": "crowd",
+            "thumbnail": "/api/events/1/thumbnail.jpg",
+        },
+    )
     got = service.wait(1)
     time.sleep(0.5)
     assert [g["path"] for g in service.got] == ["/push/bruno"]
-    assert browsers["bruno"][0].decrypt(got[0]["body"]) == {"title": "P1 alert: crowd (Plaza 1)", "url": "/#/alerts",
-                                                             "tag": "alert-8"}
+    assert browsers["bruno"][0].decrypt(got[0]["body"]) == {
+        "title": "P1 alert: crowd (Plaza 1)",
+        "url": "/#/alerts",
+        "tag": "alert-8",
+    }
 
     # a new P1 incident on cam0: ana and olga (operators follow incidents too), in their languages
     service.got.clear()
-    ctx.bus.publish(topics.INCIDENT, {"event": "incident.created", "id": 3, "actor": "x", "at": "",
-                                      "incident": {"priority": "P1", "camera_id": "cam0", "caller_name": "Juana"}})
+    ctx.bus.publish(
+        topics.INCIDENT,
+        {
+            "event": "incident.created",
+            "id": 3,
+            "actor": "x",
+            "at": "",
+            "incident": {"priority": "P1", "camera_id": "cam0", "caller_name": "Juana"},
+        },
+    )
     got = service.wait(2)
     by_path = {g["path"]: g for g in got}
     assert set(by_path) == {"/push/ana", "/push/olga"}
     assert browsers["ana"][0].decrypt(by_path["/push/ana"]["body"])["title"] == "Nuevo incidente P1 n.º 3"
     assert browsers["olga"][0].decrypt(by_path["/push/olga"]["body"]) == {
-        "title": "New P1 incident #3", "url": "/#/incidents/3", "tag": "incident-3"}
+        "title": "New P1 incident #3",
+        "url": "/#/incidents/3",
+        "tag": "incident-3",
+    }
 
 
-def test_gone_subscriptions_are_deleted_and_tests_reach_only_oneself(site: tuple[AppContext, PushService]) -> None:
+def test_gone_subscriptions_are_deleted_and_tests_reach_only_oneself(
+    site: tuple[AppContext, PushService],
+) -> None:
     ctx, service = site
     ana, c, csrf = _subscribe(ctx, service, "ana")
     _subscribe(ctx, service, "bruno")
@@ -280,7 +330,17 @@ def test_subscriptions_are_checked_and_personal(site: tuple[AppContext, PushServ
     b = client(ctx)
     bcsrf = login(b, "bruno", PASSWORD)
     assert b.post("/api/push/subscriptions", json=good, headers=bcsrf).status_code == 201
-    assert c.request("DELETE", "/api/push/subscriptions", json={"endpoint": good["endpoint"]}, headers=csrf).status_code == 204
+    assert (
+        c.request(
+            "DELETE", "/api/push/subscriptions", json={"endpoint": good["endpoint"]}, headers=csrf
+        ).status_code
+        == 204
+    )
     assert len(b.get("/api/push/subscriptions").json()) == 1
-    assert b.request("DELETE", "/api/push/subscriptions", json={"endpoint": good["endpoint"]}, headers=bcsrf).status_code == 204
+    assert (
+        b.request(
+            "DELETE", "/api/push/subscriptions", json={"endpoint": good["endpoint"]}, headers=bcsrf
+        ).status_code
+        == 204
+    )
     assert b.get("/api/push/subscriptions").json() == []

@@ -77,7 +77,9 @@ def vapid_key(data_dir: str | Path, wait_s: float = 5.0) -> Vapid:
 
 def public_key(key: Vapid) -> str:
     """The ``applicationServerKey`` a browser subscribes with: the uncompressed point, base64url."""
-    raw = key.public_key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    raw = key.public_key.public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
     return b64urlencode(raw)
 
 
@@ -154,7 +156,9 @@ def payload(notice: Notice, locale: str | None) -> str:
     return json.dumps({"title": title, "url": notice.url, "tag": notice.tag})
 
 
-def recipients(session: Session, cfg: SiteConfig, notice: Notice) -> list[tuple[PushSubscription, str | None]]:
+def recipients(
+    session: Session, cfg: SiteConfig, notice: Notice
+) -> list[tuple[PushSubscription, str | None]]:
     """Every subscription whose active user may take ``notice.action`` on all its cameras, with the
     language to write in (the user's choice, else the app's language when they subscribed)."""
     rows = session.execute(

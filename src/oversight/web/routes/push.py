@@ -86,7 +86,7 @@ def sender(ctx: AppContext) -> PushSender:
     found = ctx.extras.get("push_sender")
     if found is None:
         found = ctx.extras["push_sender"] = PushSender(ctx.db, ctx.cfg)
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 @router.get("/key")
@@ -113,7 +113,9 @@ def my_subscriptions(request: Request, who: Principal = Depends(SUBSCRIBERS)) ->
 
 
 @router.post("/subscriptions", status_code=201)
-def subscribe(body: SubscriptionIn, request: Request, who: Principal = Depends(SUBSCRIBERS)) -> dict[str, Any]:
+def subscribe(
+    body: SubscriptionIn, request: Request, who: Principal = Depends(SUBSCRIBERS)
+) -> dict[str, Any]:
     user_id = _person(who)
     key = endpoint_hash(body.endpoint)
     with get_ctx(request).db.session() as s:
@@ -124,7 +126,14 @@ def subscribe(body: SubscriptionIn, request: Request, who: Principal = Depends(S
         row.user_id, row.p256dh, row.auth = user_id, body.keys.p256dh, body.keys.auth
         row.locale = i18n.normalize(body.locale)
         s.flush()
-        audit(s, who, "push.subscribe", "push_subscription", row.id, detail={"service": urlsplit(body.endpoint).hostname})
+        audit(
+            s,
+            who,
+            "push.subscribe",
+            "push_subscription",
+            row.id,
+            detail={"service": urlsplit(body.endpoint).hostname},
+        )
         return {"id": row.id}
 
 
@@ -134,7 +143,8 @@ def unsubscribe(body: EndpointIn, request: Request, who: Principal = Depends(SUB
     with get_ctx(request).db.session() as s:
         row = s.scalars(
             select(PushSubscription).where(
-                PushSubscription.endpoint_hash == endpoint_hash(body.endpoint), PushSubscription.user_id == user_id
+                PushSubscription.endpoint_hash == endpoint_hash(body.endpoint),
+                PushSubscription.user_id == user_id,
             )
         ).first()
         if row is not None:
@@ -147,5 +157,7 @@ def unsubscribe(body: EndpointIn, request: Request, who: Principal = Depends(SUB
 def test_notice(request: Request, who: Principal = Depends(SUBSCRIBERS)) -> dict[str, int]:
     """A notice to this person's own devices, to see that notifications arrive."""
     user_id = _person(who)
-    notice = Notice("test", N_("Notifications from Oversight reach this device"), "/", "push.subscribe", tag="test")
+    notice = Notice(
+        "test", N_("Notifications from Oversight reach this device"), "/", "push.subscribe", tag="test"
+    )
     return {"sent": sender(get_ctx(request)).deliver(notice, only_user=user_id)}
