@@ -23,7 +23,9 @@ def test_the_manifest_is_served_and_valid(db: Any, tmp_path: Path) -> None:
     m = r.json()
     assert m["name"] == "Test site" and m["display"] == "standalone"
     assert m["start_url"] == "/" and m["scope"] == "/" and m["id"] == "/"
-    assert re.fullmatch(r"#[0-9a-f]{6}", m["theme_color"]) and re.fullmatch(r"#[0-9a-f]{6}", m["background_color"])
+    assert re.fullmatch(r"#[0-9a-f]{6}", m["theme_color"]) and re.fullmatch(
+        r"#[0-9a-f]{6}", m["background_color"]
+    )
     sizes = set()
     for icon in m["icons"]:
         got = c.get(icon["src"])

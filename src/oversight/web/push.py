@@ -19,13 +19,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
 from cryptography.hazmat.primitives import serialization
 from py_vapid import Vapid
 from py_vapid.utils import b64urlencode
-from pywebpush import WebPushException, webpush
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -39,6 +37,9 @@ from oversight.store.base import utcnow
 from oversight.store.db import Database
 from oversight.store.models import User
 from oversight.web.models import PushSubscription
+
+if TYPE_CHECKING:
+    import requests
 
 log = logging.getLogger(__name__)
 VAPID_FILE = "vapid_p256.pem"
@@ -184,7 +185,7 @@ class PushSender:
 
     def __init__(self, db: Database, cfg: SiteConfig, http: requests.Session | None = None):
         self.db, self.cfg = db, cfg
-        self.http = http or requests.Session()
+        self.http = http
         self._key: Vapid | None = None
 
     @property
@@ -195,6 +196,11 @@ class PushSender:
 
     def post(self, sub: PushSubscription, data: str) -> int:
         """Send ``data`` to one subscription; the push service's status (0: unreachable)."""
+        import requests  # with pywebpush, only when something is sent: the CLI starts faster
+        from pywebpush import WebPushException, webpush
+
+        if self.http is None:
+            self.http = requests.Session()
         info = {"endpoint": sub.endpoint, "keys": {"p256dh": sub.p256dh, "auth": sub.auth}}
         try:
             r: Any = webpush(
