@@ -26,16 +26,17 @@ from web_support import PASSWORD, make_ctx
 
 pytestmark = pytest.mark.browser
 CHROMIUM = Path("/usr/bin/chromium")
-NOTIFICATIONS = """() => navigator.serviceWorker.ready.then(r => r.getNotifications()).then(ns => ns.map(n => ({
-  title: n.title, tag: n.tag, url: n.data && n.data.url, body: n.body, image: n.image })))"""
+NOTIFICATIONS = """() => navigator.serviceWorker.ready.then(r => r.getNotifications())
+  .then(ns => ns.map(n => ({ title: n.title, tag: n.tag, url: n.data && n.data.url, body: n.body, image: n.image })))"""
 SUBSCRIBE = """async () => {
   const reg = await navigator.serviceWorker.ready;
   const key = (await (await fetch("/api/push/key")).json()).public_key;
-  const raw = Uint8Array.from(atob(key.replace(/-/g, "+").replace(/_/g, "/") + "=".repeat((4 - key.length % 4) % 4)),
-    ch => ch.charCodeAt(0));
+  const b64 = key.replace(/-/g, "+").replace(/_/g, "/") + "=".repeat((4 - key.length % 4) % 4);
+  const raw = Uint8Array.from(atob(b64), ch => ch.charCodeAt(0));
   try {
-    const sub = await Promise.race([reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: raw }),
-      new Promise((_, no) => setTimeout(() => no(new Error("no answer in 10 s")), 10000))]);
+    const asked = reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: raw });
+    const late = new Promise((_, no) => setTimeout(() => no(new Error("no answer in 10 s")), 10000));
+    const sub = await Promise.race([asked, late]);
     return { ok: true, endpoint: sub.endpoint };
   } catch (e) { return { ok: false, error: String(e) }; }
 }"""
