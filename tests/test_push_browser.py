@@ -27,7 +27,8 @@ from web_support import PASSWORD, make_ctx
 pytestmark = pytest.mark.browser
 CHROMIUM = Path("/usr/bin/chromium")
 NOTIFICATIONS = """() => navigator.serviceWorker.ready.then(r => r.getNotifications())
-  .then(ns => ns.map(n => ({ title: n.title, tag: n.tag, url: n.data && n.data.url, body: n.body, image: n.image })))"""
+  .then(ns => ns.map(n => ({
+    title: n.title, tag: n.tag, url: n.data && n.data.url, body: n.body, image: n.image })))"""
 SUBSCRIBE = """async () => {
   const reg = await navigator.serviceWorker.ready;
   const key = (await (await fetch("/api/push/key")).json()).public_key;
