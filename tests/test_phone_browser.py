@@ -4,6 +4,7 @@ scroll inside their own box). Screenshots in Spanish and English go to test-arti
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,7 @@ def site_url(db: Any, tmp_path: Path):  # type: ignore[no-untyped-def]
     with db.session() as s:
         for name, (role, _) in PAGES.items():
             create_user(s, name, PASSWORD, role)
+        create_user(s, "op", PASSWORD, "operator")
     try:
         with BackgroundServer(ctx) as url:
             yield url
@@ -147,3 +149,70 @@ def test_every_page_fits_a_phone_and_a_tablet(site_url: str) -> None:
         finally:
             browser.close()
     assert not bad, f"pages wider than the screen: {bad}"
+
+
+def _as(url: str, user: str) -> Any:
+    """An API client logged in as ``user`` (the operator who asks for a reveal, calls in an incident)."""
+    import httpx
+
+    c = httpx.Client(base_url=url, timeout=30)
+    r = c.post("/api/auth/login", json={"username": user, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    c.headers["X-CSRF-Token"] = r.json()["csrf"]
+    return c
+
+
+def test_a_supervisor_approves_a_reveal_and_follows_an_incident_from_a_phone(site_url: str) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from playwright.sync_api import sync_playwright
+
+    op = _as(site_url, "op")
+    start = datetime.now(UTC) - timedelta(minutes=10)
+    reveal = op.post(
+        "/api/reveals",
+        json={
+            "camera_ids": ["cam0"],
+            "start": start.isoformat(),
+            "end": (start + timedelta(minutes=2)).isoformat(),
+            "reason": "a fight reported on the square",
+            "reference": "case 7",
+        },
+    ).json()
+    incident = op.post("/api/incidents", json={"type": "assault", "lat": -24.18, "lon": -65.3}).json()
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_context(
+                locale="es-AR", viewport=PHONE, has_touch=True, is_mobile=True
+            ).new_page()
+            _login(page, site_url, "sup")
+            page.click("#nav-toggle")
+            page.click("nav#nav a[href='#/reveals']")
+            card = page.locator("#reveal-requests tbody tr", has_text="case 7")
+            card.locator("button.primary").click()
+            page.fill("dialog textarea", "justified: the fight is on camera 0")
+            page.locator("dialog button[type=submit]").click()
+            page.wait_for_function("() => !document.querySelector('dialog[open]')")
+            assert page.evaluate(OVERFLOW)["scroll"] <= PHONE["width"]
+            page.screenshot(path=str(ARTIFACTS / "phone-es-reveal-approved.png"), full_page=True)
+            deadline = time.monotonic() + 10
+            while op.get("/api/reveals").json()[0]["status"] != "approved":
+                assert time.monotonic() < deadline, "the reveal was not approved from the phone"
+                page.wait_for_timeout(200)
+            assert op.get("/api/reveals").json()[0]["id"] == reveal["id"]
+
+            page.goto(f"{site_url}/#/incidents/{incident['id']}")
+            page.wait_for_selector(".inc-head h1")
+            page.wait_for_timeout(600)
+            assert page.evaluate(OVERFLOW)["scroll"] <= PHONE["width"]
+            page.screenshot(path=str(ARTIFACTS / "phone-es-incident.png"), full_page=True)
+
+            page.goto(f"{site_url}/public/")
+            page.wait_for_selector("h1")
+            page.wait_for_timeout(600)
+            got = page.evaluate(OVERFLOW)
+            page.screenshot(path=str(ARTIFACTS / "phone-es-public.png"), full_page=True)
+            assert got["scroll"] <= PHONE["width"], got
+        finally:
+            browser.close()
