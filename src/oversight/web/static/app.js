@@ -1,7 +1,7 @@
 // Oversight UI shell: hash router, session, API helper, WebSocket hub, site-time formatting.
 // Pages live in ./pages/*.js and are listed in ./pages/index.js (one line each).
 import { PAGES, LANDING } from "./pages/index.js";
-import { registerWorker, pushMenu } from "./lib/push.js";
+import { registerWorker, pushMenu, turnOff as pushOff } from "./lib/push.js";
 import { i18n, loadCatalog, t, tn, fmtNumber, languageName, roleName } from "./lib/i18n.js";
 
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -373,6 +373,7 @@ onMessage((msg) => { if (typeof msg.topic === "string" && msg.topic.startsWith("
 export function loggedIn(me) { state.me = me; loggedInAs = null; }
 
 async function logout(all) {
+  await pushOff(api).catch(() => null);  // this device stops receiving notices
   await api(all ? "/api/auth/logout-all" : "/api/auth/logout", { method: "POST" }).catch(() => null);
   state.me = null; loggedInAs = null; alerts.clear(); if (socket) socket.close();
   $("#user-menu").open = false; go("login");
@@ -404,7 +405,7 @@ async function languageMenu() {
 async function pushEntries() {
   if ($("#push-toggle")) return;
   const items = await pushMenu({ api, h, toast }).catch(() => null);
-  if (items && !$("#push-toggle")) $("#user-menu .menu").prepend(...items);
+  if (items && !$("#push-toggle")) $("#logout").before(...items);
 }
 
 function tick() { $("#clock").textContent = fmtTime(new Date(), { date: false }) + " " + (state.tz === "UTC" ? "UTC" : ""); }

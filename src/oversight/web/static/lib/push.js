@@ -32,7 +32,9 @@ async function turnOn(api) {
   await api("/api/push/subscriptions", { method: "POST", body: { ...sub.toJSON(), locale: i18n.locale } });
 }
 
-async function turnOff(api) {
+// Also on log-out: a phone handed to someone else stops receiving the centre's notices.
+export async function turnOff(api) {
+  if (!("serviceWorker" in navigator) || !(await navigator.serviceWorker.getRegistration())) return;
   const { sub } = await current();
   if (!sub) return;
   await api("/api/push/subscriptions", { method: "DELETE", body: { endpoint: sub.endpoint } }).catch(() => null);
