@@ -23,6 +23,12 @@ from web_support import add_users, client, login, make_ctx, tokens
 PUBLIC = {
     ("GET", "/"),
     ("GET", "/favicon.ico"),
+    # installing the app (web.install): fetched by the browser before anyone logs in, no data
+    ("GET", "/manifest.webmanifest"),
+    ("GET", "/sw.js"),
+    ("GET", "/icons/icon-192.png"),
+    ("GET", "/icons/icon-512.png"),
+    ("GET", "/icons/maskable-512.png"),
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
     ("GET", "/docs/oauth2-redirect"),

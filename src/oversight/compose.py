@@ -25,6 +25,7 @@ from oversight.privacy.export_jobs import ExportJobs
 from oversight.runtime import Runtime
 from oversight.store.db import Database
 from oversight.web.context import AppContext
+from oversight.web.push import PushNotifier
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +54,12 @@ class Installation:
     sweeper: HoldSweeper | None = None
     event_mqtt: MqttPublisher | None = None
     exports: ExportJobs | None = None  # evidence exports in the background
+    push: PushNotifier | None = None  # Web Push to phones: P1 alerts, P1 incidents, reveals waiting
     started: bool = False
 
     def web_context(self, **options: Any) -> AppContext:
         """The web app's view of these parts (options: cache_dir, redactor_factory, ...)."""
-        return AppContext(
+        ctx = AppContext(
             cfg=self.cfg,
             db=self.db,
             bus=self.bus,
@@ -67,6 +69,9 @@ class Installation:
             exports=self.exports,
             **options,
         )
+        if self.push is not None:
+            ctx.extras["push_sender"] = self.push.sender
+        return ctx
 
     def start(self) -> None:
         if self.started:
@@ -80,6 +85,8 @@ class Installation:
             self.integration.start()
         if self.sweeper is not None:
             self.sweeper.start()
+        if self.push is not None:
+            self.push.start()
         if self.exports is not None:
             self.exports.start()  # runs again the jobs a restart interrupted
         if self.owns_runtime:
@@ -91,7 +98,7 @@ class Installation:
         self.started = False
         if self.owns_runtime:
             self.runtime.stop()
-        for part in (self.exports, self.sweeper, self.integration, self.event_mqtt):
+        for part in (self.push, self.exports, self.sweeper, self.integration, self.event_mqtt):
             if part is not None:
                 part.stop()
         if self.sealer is not None:
@@ -141,6 +148,7 @@ def build(
     if integrations:
         parts.integration = Integration(incidents.settings, bus, cfg.site.mqtt)
         parts.sweeper = HoldSweeper(db, incidents)
+        parts.push = PushNotifier(db, cfg, bus)  # one per installation, like the incident webhooks
     if event_mqtt and cfg.site.mqtt is not None:
         parts.event_mqtt = MqttPublisher(cfg.site.mqtt, bus)
     return parts

@@ -62,6 +62,8 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "bookmarks.read": ("operator", "supervisor", "auditor"),
     "bookmarks.create": ("operator", "supervisor"),  # also: attach one to an incident as evidence
     "recording.manual": ("operator", "supervisor"),  # "record this now" on an events-only camera
+    # Web Push to a phone: P1 alerts, new P1 incidents, reveals waiting (web.push decides who gets what)
+    "push.subscribe": ("operator", "supervisor"),
     # administration
     "config.manage": ("admin",),
     "users.manage": ("admin",),

@@ -167,6 +167,16 @@ class CameraGroup(Strict):
     )
 
 
+class PushSettings(Strict):
+    """Web Push to the app installed on phones (``oversight.web.push``): a title and a link, never
+    footage. ``contact`` is the VAPID ``sub`` claim, how a push service reaches the operator of this
+    server about its traffic."""
+
+    enabled: bool = True
+    contact: str = Field("mailto:oversight@localhost", pattern=r"^(mailto:\S+@\S+|https://\S+)$")
+    ttl_s: int = Field(3600, ge=0, le=86400)  # how long a push service keeps an undelivered notice
+
+
 class SiteSettings(Strict):
     name: str = "Oversight site"
     timezone: str = "UTC"
@@ -185,6 +195,7 @@ class SiteSettings(Strict):
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     copies: CopiesConfig = Field(default_factory=CopiesConfig)  # snapshots, caches, exports, reports
     portal: PortalSettings = Field(default_factory=PortalSettings)
+    push: PushSettings = Field(default_factory=PushSettings)
 
 
 class GeoLocation(Strict):

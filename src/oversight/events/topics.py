@@ -129,6 +129,17 @@ class UnitPayload(TypedDict):
     unit: dict[str, Any]
 
 
+class RevealPayload(TypedDict):
+    """A reveal request changed (``event`` is ``reveal.<what>``, e.g. ``reveal.requested``): its id,
+    cameras and requester, so the supervisors who may decide it are told (``web.push``)."""
+
+    event: str
+    id: int
+    camera_ids: list[str]
+    requested_by: str
+    at: str
+
+
 class ClusterCameraPayload(TypedDict):
     """A camera actor started (or restarted) on a cluster node."""
 
@@ -149,6 +160,7 @@ CONFIG_CAMERA = "config.camera"
 INCIDENT = "incident"
 UNIT = "unit"
 CLUSTER_CAMERA = "cluster.camera"
+REVEAL = "reveal"
 
 TOPICS: dict[str, type] = {
     EVENT: EventPayload,
@@ -161,4 +173,5 @@ TOPICS: dict[str, type] = {
     INCIDENT: IncidentPayload,
     UNIT: UnitPayload,
     CLUSTER_CAMERA: ClusterCameraPayload,
+    REVEAL: RevealPayload,
 }

@@ -23,6 +23,7 @@ from oversight import __version__
 from oversight.privacy.egress import OutOfScope
 from oversight.web.auth import ensure_bootstrap
 from oversight.web.context import AppContext
+from oversight.web.install import add_install_routes
 from oversight.web.limits import BodyLimit
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,8 @@ def create_app(ctx: AppContext) -> FastAPI:
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon() -> FileResponse:
         return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
+
+    add_install_routes(app, ctx, STATIC)
 
     ensure_bootstrap(ctx)
     return app

@@ -114,3 +114,20 @@ class EndedSession(Base):
     ended_by: Mapped[str] = mapped_column(String(64), default="")
     ended_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     shown_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class PushSubscription(Base):
+    """A browser of a user subscribed to Web Push (the ``PushSubscription`` the browser's push
+    service issued): where to send and the keys to encrypt for it. Removed when the user turns it
+    off, the account's sessions all end, or the push service answers 404/410."""
+
+    __tablename__ = "push_subscriptions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    endpoint_hash: Mapped[str] = mapped_column(String(64), unique=True)  # SHA-256: endpoints are long
+    endpoint: Mapped[str] = mapped_column(Text)
+    p256dh: Mapped[str] = mapped_column(String(128))  # the browser's P-256 key, base64url
+    auth: Mapped[str] = mapped_column(String(64))  # the 16-byte auth secret, base64url
+    locale: Mapped[str | None] = mapped_column(String(16), nullable=True)  # the app's language then
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -17,6 +17,7 @@ from oversight.web.routes import (
     privacy,
     ptz,
     public,
+    push,
     roster,
     sar,
     users,
@@ -42,4 +43,5 @@ ROUTERS = (
     ptz.router,
     sar.router,
     maps.router,
+    push.router,
 )

@@ -15,13 +15,14 @@ Mounted by ``oversight.web.app.create_app`` (``router``). Roles:
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
+from oversight.events import topics
 from oversight.permissions import roles_for
 from oversight.privacy import audit, copies, hooks, reveals
 from oversight.privacy.recipients import Recipient
@@ -93,9 +94,21 @@ def create_reveal(body: RevealIn, request: Request, who: Principal = Depends(REQ
                 known_cameras={c.id for c in ctx.cfg.cameras},
                 policy=reveals.RevealPolicy.from_settings(ctx.cfg.site.security),
             )
-            return reveals.reveal_dict(r)
+            out = reveals.reveal_dict(r)
     except reveals.RevealError as exc:
         raise HTTPException(exc.status, str(exc)) from None
+    # after the commit: the supervisors who may decide it are told (web.push)
+    ctx.bus.publish(
+        topics.REVEAL,
+        {
+            "event": "reveal.requested",
+            "id": out["id"],
+            "camera_ids": list(body.camera_ids),
+            "requested_by": who.username,
+            "at": datetime.now(UTC).isoformat(),
+        },
+    )
+    return out
 
 
 @router.get("/reveals")

@@ -1,6 +1,7 @@
 // Oversight UI shell: hash router, session, API helper, WebSocket hub, site-time formatting.
 // Pages live in ./pages/*.js and are listed in ./pages/index.js (one line each).
 import { PAGES, LANDING } from "./pages/index.js";
+import { registerWorker, pushMenu, turnOff as pushOff } from "./lib/push.js";
 import { i18n, loadCatalog, t, tn, fmtNumber, languageName, roleName } from "./lib/i18n.js";
 
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -278,6 +279,13 @@ function landing() {
   return (chosen && state.pages.find(p => p.path === chosen.path)) || state.pages.find(p => p.nav && allowed(p));
 }
 
+// On a phone or a tablet the navigation folds behind the menu button (app.css); a navigation closes it.
+function navOpen(open) {
+  $("#top").classList.toggle("nav-open", open);
+  $("#nav-toggle").setAttribute("aria-expanded", String(open));
+  if (open) $("#user-menu").open = false;
+}
+
 function renderNav(active) {
   const nav = $("#nav"); nav.replaceChildren();
   let n = 0;
@@ -294,6 +302,7 @@ async function route() {
   const current = () => my === generation;
   for (const fn of cleanup.splice(0)) { try { fn(); } catch (e) { console.error(e); } }
   const { name, args, query } = parseHash();
+  navOpen(false);
   const public_ = ["login", "bootstrap"];
   if (!state.me && !public_.includes(name)) {
     try { state.me = await api("/api/auth/me"); } catch { state.me = null; }
@@ -339,6 +348,7 @@ async function onLogin() {
   $("#site-name").textContent = state.site ? state.site.name : "Oversight";
   $("#user-name").textContent = `${state.me.username} · ${roleName(state.me.role)}`;
   languageMenu();
+  if (can(state.me, "push.subscribe")) pushEntries();
   const cams = await api("/api/cameras").catch(() => []);
   state.cameraNames = Object.fromEntries(cams.map(c => [c.id, c.name]));
   connectWs();  // its open loads the alert queue (and again after every reconnect)
@@ -363,6 +373,7 @@ onMessage((msg) => { if (typeof msg.topic === "string" && msg.topic.startsWith("
 export function loggedIn(me) { state.me = me; loggedInAs = null; }
 
 async function logout(all) {
+  await pushOff(api).catch(() => null);  // this device stops receiving notices
   await api(all ? "/api/auth/logout-all" : "/api/auth/logout", { method: "POST" }).catch(() => null);
   state.me = null; loggedInAs = null; alerts.clear(); if (socket) socket.close();
   $("#user-menu").open = false; go("login");
@@ -375,7 +386,7 @@ function translateShell() {
   $("#conn-banner").textContent = t("Lost connection to the server: what you see may be out of date. Reconnecting…");
   $("#sound-banner").textContent = t("Sound is off: click anywhere to enable alert sounds");
   $("#alert-count").title = t("Unacknowledged alerts (key: a)"); $("#ws-state").title = t("Live connection");
-  $("#nav").setAttribute("aria-label", t("Pages"));
+  $("#nav").setAttribute("aria-label", t("Pages")); $("#nav-toggle").setAttribute("aria-label", t("Menu"));
 }
 async function languageMenu() {
   const pref = await api("/api/i18n/preference").catch(() => null);
@@ -389,6 +400,12 @@ async function languageMenu() {
     location.reload();
   });
   $("#user-menu .menu").prepend(h("label", {}, t("Language"), sel));
+}
+
+async function pushEntries() {
+  if ($("#push-toggle")) return;
+  const items = await pushMenu({ api, h, toast }).catch(() => null);
+  if (items && !$("#push-toggle")) $("#logout").before(...items);
 }
 
 function tick() { $("#clock").textContent = fmtTime(new Date(), { date: false }) + " " + (state.tz === "UTC" ? "UTC" : ""); }
@@ -410,6 +427,9 @@ async function start() {
   await loadPages();
   $("#logout").addEventListener("click", () => logout(false));
   $("#logout-all").addEventListener("click", () => logout(true));
+  $("#nav-toggle").addEventListener("click", () => navOpen(!$("#top").classList.contains("nav-open")));
+  $("#user-menu").addEventListener("toggle", () => { if ($("#user-menu").open) navOpen(false); });
+  registerWorker();
   window.addEventListener("hashchange", route);
   document.addEventListener("keydown", keys);
   for (const ev of ["pointerdown", "keydown"]) document.addEventListener(ev, enableSound, { capture: true });

@@ -33,8 +33,9 @@ export async function render(el, ctx) {
         h("label", {}, t("Cameras "), rCams), h("label", {}, t("From "), rStart), h("label", {}, t("To "), rEnd), rReason, rRef,
         h("button", { class: "primary", type: "submit" }, t("Request reveal"))), err);
   }
+  const heads = ["#", t("Requested by"), t("Cameras"), t("Window"), t("Reason"), t("Reference"), t("Status"), ""];
   el.append(h("h2", {}, t("Requests")),
-    h("table", {}, h("thead", {}, h("tr", {}, ...["#", t("Requested by"), t("Cameras"), t("Window"), t("Reason"), t("Reference"), t("Status"), ""].map(x => h("th", {}, x)))), list));
+    h("table", { class: "cards", id: "reveal-requests" }, h("thead", {}, h("tr", {}, ...heads.map(x => h("th", {}, x)))), list));
 
   async function decide(r, approve) {
     const fields = [{ name: "note", label: approve ? t("Note for the record (why this is justified)") : t("Why is it denied?"), type: "textarea", required: true }];
@@ -61,6 +62,8 @@ export async function render(el, ctx) {
           h("button", { type: "button", class: "danger", onclick: () => decide(r, false) }, t("Deny"))] : "",
         (r.requested_by === me.username || canDecide) && ["pending", "approved"].includes(r.status) ?
           h("button", { type: "button", onclick: async () => { await api(`/api/reveals/${r.id}/revoke`, { method: "POST" }); load(); } }, t("Revoke")) : ""))));
+    // on a phone each request is a card whose lines say what they are (app.css table.cards)
+    for (const tr of list.children) [...tr.children].forEach((td, i) => { if (heads[i]) td.dataset.label = heads[i]; });
   }
 
   if (canDecide) {
