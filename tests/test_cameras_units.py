@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from fractions import Fraction
 
 import av
@@ -87,3 +88,31 @@ def test_live_clock_waits_one_untimed_keyframe_then_stamps_by_arrival():
     b = clock.stamp(pkt(None, None), now=1001.5)
     assert a is not None and b is not None and clock.restamped == "arrival"
     assert b.wall - a.wall == pytest.approx(0.5) and b.dts > a.dts
+
+
+def test_the_packet_meter_is_read_while_the_ingest_thread_adds() -> None:
+    """Status readers (web, health check) and the ingest thread share the meter: reading while
+    packets arrive never raises (it did: "deque mutated during iteration", in the 16-camera soak)."""
+    from oversight.cameras.worker import _Meter
+
+    meter, stop, errors = _Meter(window=0.05), threading.Event(), []
+
+    def ingest() -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            meter.add(1000, n * 1e-4)
+
+    writer = threading.Thread(target=ingest, daemon=True)
+    writer.start()
+    try:
+        for i in range(20_000):
+            try:
+                meter.rates(i * 1e-4)
+            except (RuntimeError, IndexError) as exc:
+                errors.append(exc)
+                break
+    finally:
+        stop.set()
+        writer.join()
+    assert not errors, errors

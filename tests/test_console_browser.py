@@ -32,6 +32,20 @@ SPREAD = """() => {
   return Math.max(...at) - Math.min(...at);
 }"""
 SEG_S = 6
+FRAMES = """(sel) => {
+  const v = document.querySelector(sel);
+  return v ? v.getVideoPlaybackQuality().totalVideoFrames : -1;
+}"""
+
+
+def _plays(page, sel: str, frames: int = 10, timeout: float = 45) -> None:
+    """The <video> at ``sel`` decodes ``frames`` more frames (H.264 through MSE, not a JPEG <img>)."""
+    _until(page, f"!!document.querySelector({sel!r} + ' video')", timeout)
+    first = page.evaluate(FRAMES, sel + " video")
+    deadline = time.monotonic() + timeout
+    while (now := page.evaluate(FRAMES, sel + " video")) < max(first, 1) + frames:
+        assert time.monotonic() < deadline, f"{sel}: video frames stuck at {now}"
+        time.sleep(0.3)
 
 
 def _write_segment(path: Path, cam: int, first: int) -> None:
@@ -142,12 +156,18 @@ def _saved_view(page, url: str) -> None:
     page.wait_for_selector(".vwall.l2x2 .tile[data-cell='0'][data-camera='cam3']")
     assert page.get_attribute(".tile[data-cell='1']", "data-camera") == "cam1"
     assert "tour 1/2" in page.inner_text(".tile[data-cell='1']")
+    # the tiles are the wall's: live H.264 whose frames advance, on the sub or main stream by size
+    _plays(page, ".tile[data-cell='0']")
+    assert page.get_attribute(".tile[data-cell='0']", "data-stream") in ("sub", "main")
+    assert page.get_attribute(".tile[data-cell='0']", "data-state") == "live"
+    assert page.query_selector(".vwall img") is None  # no JPEG tiles left
     page.goto(url + "/#/views")  # no id in the address: the last view used comes back
     page.wait_for_selector(".tile[data-cell='0'][data-camera='cam3']")
     # a second monitor follows this window; "show on wall" puts a camera on both
     monitor = page.context.new_page()
     monitor.goto(url + "/#/views?follow=1")
     monitor.wait_for_selector(".vwall.follower.l2x2 .tile[data-cell='0'][data-camera='cam3']")
+    _plays(monitor, ".vwall.follower .tile[data-cell='0']")
     page.evaluate("import('/static/lib/console.js').then(m => m.showOnWall('cam0'))")
     monitor.wait_for_selector(".tile.spot[data-cell='0'][data-camera='cam0']")
     page.wait_for_selector(".tile.spot[data-cell='0'][data-camera='cam0']")

@@ -61,24 +61,31 @@ def _iso(wall: float | None) -> str | None:
 
 
 class _Meter:
-    """Packets and bytes over the last few seconds -> fps and kbit/s."""
+    """Packets and bytes over the last few seconds -> fps and kbit/s. The ingest thread adds while
+    status readers (web, health checks) read: one lock, or a reader iterating the deque while a
+    packet is appended dies with "deque mutated during iteration" (seen in the 16-camera soak)."""
 
     def __init__(self, window: float = 5.0):
         self.window = window
         self.samples: deque[tuple[float, int]] = deque()
+        self._lock = threading.Lock()
+
+    def _trim(self, now: float) -> None:
+        while self.samples and now - self.samples[0][0] > self.window:
+            self.samples.popleft()
 
     def add(self, nbytes: int, now: float) -> None:
-        self.samples.append((now, nbytes))
-        while self.samples and now - self.samples[0][0] > self.window:
-            self.samples.popleft()
+        with self._lock:
+            self.samples.append((now, nbytes))
+            self._trim(now)
 
     def rates(self, now: float) -> tuple[float, float]:
-        while self.samples and now - self.samples[0][0] > self.window:
-            self.samples.popleft()
-        if len(self.samples) < 2:
-            return 0.0, 0.0
-        span = max(now - self.samples[0][0], 1e-3)
-        return len(self.samples) / span, sum(b for _, b in self.samples) * 8 / 1000 / span
+        with self._lock:
+            self._trim(now)
+            if len(self.samples) < 2:
+                return 0.0, 0.0
+            span = max(now - self.samples[0][0], 1e-3)
+            return len(self.samples) / span, sum(b for _, b in self.samples) * 8 / 1000 / span
 
 
 class CameraWorker:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -640,7 +641,7 @@ class Egress:
             elif track is None:
                 out = self._redact(cam, img)  # no stored track: the subject is not kept either
             elif planar:
-                return track.apply_i420(img, ts.timestamp())
+                return track.apply_i420(img, ts.timestamp(), inplace=True)  # a fresh array
             else:
                 keep = _grown(subject.box(ts.timestamp())) if subject is not None else None
                 stats["subject_frames"] = stats.get("subject_frames", 0) + (keep is not None)
@@ -765,7 +766,8 @@ def _transcode(
     (yuv420p, faststart). Written under a temporary name first. Returns frames written.
 
     ``per_frame`` gets BGR frames, or with ``i420`` planar YUV 4:2:0 ones as the decoder gives and
-    the encoder takes them (no colour conversion either way)."""
+    the encoder takes them (no colour conversion either way); each is a fresh array of its own, so
+    it may change it in place. It runs on the decoding thread, not the caller's."""
     tmp = dst.with_name(dst.name + ".part")
     try:
         n = _transcode_to(src, tmp, per_frame, crf, i420)
@@ -776,35 +778,102 @@ def _transcode(
     return n
 
 
+X264 = {"preset": "veryfast", "threads": "1"}  # every file transcode, floor and redacted alike
+QUEUED_FRAMES = 8  # decoded frames waiting for the encoder: bounded memory (8 x 1.4 MB at 720p)
+_DONE = object()
+
+
+@dataclass(frozen=True)
+class _SourceInfo:
+    rate: Fraction
+    width: int  # even
+    height: int  # even
+
+
+def _decode_into(
+    src: Path,
+    per_frame: Callable[[np.ndarray, float], np.ndarray],
+    i420: bool,
+    put: Callable[[Any], None],
+) -> None:
+    """The decoding side of ``_transcode_to`` (its own thread, its own container): the source's
+    rate and size, then each frame through ``per_frame`` as an array no other thread holds, then
+    ``_DONE``; or the exception that stopped it."""
+    try:
+        with av.open(str(src)) as inp:
+            vin: Any = inp.streams.video[0]
+            rate = vin.average_rate or vin.guessed_rate or Fraction(10)
+            info = _SourceInfo(
+                Fraction(rate), (vin.codec_context.width // 2) * 2, (vin.codec_context.height // 2) * 2
+            )
+            put(info)
+            base = vin.start_time or 0
+            tb = float(vin.time_base) if vin.time_base else 1 / 90000
+            for frame in inp.decode(vin):
+                img = _picture(frame, info.width, info.height, i420)
+                put(np.ascontiguousarray(per_frame(img, ((frame.pts or 0) - base) * tb)))
+        put(_DONE)
+    except BaseException as exc:  # handed to the encoding side, which raises it
+        put(exc)
+
+
 def _transcode_to(
     src: Path, tmp: Path, per_frame: Callable[[np.ndarray, float], np.ndarray], crf: int, i420: bool
 ) -> int:
+    """Decode and ``per_frame`` in one thread, encode in this one: the two overlap (x264 runs one
+    thread per file; a file is never split across threads, so the CPU spent is the same as in
+    sequence). Each side owns its native objects; only arrays cross, each held by one side at a time."""
+    frames: queue.Queue[Any] = queue.Queue(maxsize=QUEUED_FRAMES)
+    stop = threading.Event()
+
+    def put(item: Any) -> None:
+        while not stop.is_set():
+            try:
+                frames.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+        if isinstance(item, np.ndarray):
+            raise _Stopped
+
+    worker = threading.Thread(
+        target=_decode_into, args=(src, per_frame, i420, put), name="transcode-decode", daemon=True
+    )
+    worker.start()
+    try:
+        return _encode_from(frames.get, tmp, crf, i420)
+    finally:
+        stop.set()
+        worker.join()
+
+
+class _Stopped(Exception):
+    """The encoding side gave up: the decoding side stops too."""
+
+
+def _encode_from(get: Callable[[], Any], tmp: Path, crf: int, i420: bool) -> int:
+    """The encoding side of ``_transcode_to``: a browser-playable H.264 MP4 of the frames ``get``
+    hands over, until ``_DONE``; an exception handed over is raised here."""
+    info = get()
+    if isinstance(info, BaseException):
+        raise info
     n = 0
-    with av.open(str(src)) as inp:
-        vin: Any = inp.streams.video[0]
-        rate = vin.average_rate or vin.guessed_rate or Fraction(10)
-        base = vin.start_time or 0
-        tb = float(vin.time_base) if vin.time_base else 1 / 90000
-        with av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"}) as out:
-            codec = "libx264" if "libx264" in av.codecs_available else "h264"
-            vout: Any = out.add_stream(codec, rate=rate)
-            vout.width = (vin.codec_context.width // 2) * 2
-            vout.height = (vin.codec_context.height // 2) * 2
-            vout.pix_fmt = "yuv420p"
-            vout.options = {"crf": str(crf), "preset": "veryfast"}
-            for frame in inp.decode(vin):
-                img = _picture(frame, vout.width, vout.height, i420)
-                img = per_frame(img, ((frame.pts or 0) - base) * tb)
-                vf = av.VideoFrame.from_ndarray(
-                    np.ascontiguousarray(img), format="yuv420p" if i420 else "bgr24"
-                )
-                vf.pts = n
-                vf.time_base = Fraction(1) / Fraction(rate)
-                for pkt in vout.encode(vf):
-                    out.mux(pkt)
-                n += 1
-            for pkt in vout.encode():
+    with av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"}) as out:
+        codec = "libx264" if "libx264" in av.codecs_available else "h264"
+        vout: Any = out.add_stream(codec, rate=info.rate)
+        vout.width, vout.height, vout.pix_fmt = info.width, info.height, "yuv420p"
+        vout.options = {"crf": str(crf), **X264} if codec == "libx264" else {}
+        tb = Fraction(1) / info.rate
+        while (img := get()) is not _DONE:
+            if isinstance(img, BaseException):
+                raise img
+            vf = av.VideoFrame.from_ndarray(img, format="yuv420p" if i420 else "bgr24")
+            vf.pts, vf.time_base = n, tb
+            for pkt in vout.encode(vf):
                 out.mux(pkt)
+            n += 1
+        for pkt in vout.encode():
+            out.mux(pkt)
     return n
 
 

@@ -198,8 +198,8 @@ def _common_motion(ca: np.ndarray, cb: np.ndarray, size: np.ndarray, near: np.nd
     vec = d[idx[:, 0], idx[:, 1]]
     tol = 0.25 * size[idx[:, 0]]
     cand = np.arange(len(vec))[:: max(1, len(vec) // PROPOSALS)]  # bounded work in a large crowd
-    gap = np.hypot(vec[cand, None, 0] - vec[None, :, 0], vec[cand, None, 1] - vec[None, :, 1])
-    agree = (gap < tol[cand][:, None]).sum(axis=1)
+    gap2 = np.square(vec[cand, None, 0] - vec[None, :, 0]) + np.square(vec[cand, None, 1] - vec[None, :, 1])
+    agree = (gap2 < np.square(tol[cand])[:, None]).sum(axis=1)  # squared: no square root per pair
     best = cand[agree == agree.max()]
     pick = best[np.argmin(np.hypot(vec[best, 0], vec[best, 1]))]  # a tie: the smaller motion
     return np.asarray(vec[pick])
@@ -318,11 +318,14 @@ class TrackView:
             return self._moved(i - 1, ts, keep_left=False)  # after the newest sample: on at its speed
         return list(one.boxes)
 
-    def apply_i420(self, yuv: np.ndarray, ts: float, margin: float = 0.25) -> np.ndarray:
+    def apply_i420(
+        self, yuv: np.ndarray, ts: float, margin: float = 0.25, inplace: bool = False
+    ) -> np.ndarray:
         """``apply`` on a planar YUV 4:2:0 frame (``(h * 3 / 2, w)``, as decoded and as encoded):
-        the same regions hidden in the luma and both chroma planes, with no colour conversion."""
+        the same regions hidden in the luma and both chroma planes, with no colour conversion.
+        ``inplace``: into ``yuv`` itself (a frame the caller owns), saving a copy per frame."""
         found = self.boxes(ts)
-        out = yuv.copy()
+        out = yuv if inplace else yuv.copy()
         y, u, v = i420_planes(out)
         if found is None:
             for plane in (y, u, v):

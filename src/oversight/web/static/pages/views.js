@@ -1,7 +1,10 @@
 // Saved views: named layouts of chosen cameras (1, 2×2, 3×3, 4×4, large-plus-small), private or
 // shared, with tours (a tile cycling its cameras). Stored on the server and restored from the URL
 // (#/views/<id>) or the last one used. "Second monitor" opens a window that follows this one.
-import { liveVideo, frameText, FOOTAGE_ROLES } from "../lib/live.js";
+// Tiles are the wall's (lib/livetiles.js): H.264, sub or main stream by tile size, offline/stalled
+// cards, zoom (wheel, drag); double-click opens the camera.
+import { FOOTAGE_ROLES } from "../lib/live.js";
+import { liveMedia, showFrame, playTiles } from "../lib/livetiles.js";
 import { consoleCss, wallChannel } from "../lib/console.js";
 import { t } from "../lib/i18n.js";
 
@@ -56,22 +59,26 @@ export async function render(el, ctx) {
     if (!view) { grid.className = "vwall"; grid.append(h("p", { class: "muted" }, t("No view yet: make one with “New view”."))); return; }
     grid.className = "vwall " + cls(view.layout) + (follower ? " follower" : "");
     heading.textContent = follower ? view.name : title;
-    const tiles = {};
+    const entries = [];
     shown().forEach((id, i) => {
       const cell = view.cells[i], touring = !(i === 0 && spot) && cell && cellCameras(cell, i).length > 1;
       if (!id) { grid.append(h("div", { class: "tile empty", "data-cell": i, "aria-label": t("empty tile") })); return; }
-      const img = video ? h("img", { alt: t("Live video of {camera}", { camera: names[id] }) }) : h("div", { class: "novideo" }, t("video not available to your role"));
+      const live = video ? liveMedia(h, names[id], { ondblclick: () => go("camera/" + encodeURIComponent(id)) }) : null;
       const st = h("span", { class: "st" });
       const tile = h("div", { class: "tile" + (i === 0 && spot ? " spot" : ""), tabindex: 0, role: "gridcell", "data-cell": i, "data-camera": id, "aria-label": names[id],
-        ondblclick: () => go("camera/" + encodeURIComponent(id)) },
-        img, touring ? h("span", { class: "tour" }, t("tour {i}/{n}", { i: cellCameras(cell, i).indexOf(id) + 1, n: cellCameras(cell, i).length })) : null,
+        onkeydown: (e) => { if (e.key === "Enter") go("camera/" + encodeURIComponent(id)); } },
+        live ? live.view : h("div", { class: "novideo", ondblclick: () => go("camera/" + encodeURIComponent(id)) }, t("video not available to your role")),
+        live && live.card,
+        touring ? h("span", { class: "tour" }, t("tour {i}/{n}", { i: cellCameras(cell, i).indexOf(id) + 1, n: cellCameras(cell, i).length })) : null,
         h("div", { class: "cap" }, h("span", { class: "name" }, names[id]), st));
-      (tiles[id] ||= []).push({ img, st });
+      if (live) { entries.push({ id, tile, media: live.media, st, card: live.card, zoom: live.zoom }); showFrame(tile, st, live.card, null); }
       grid.append(tile);
     });
-    if (video) stopVideo = liveVideo(Object.keys(tiles), (id, url, info) => {
-      for (const tl of tiles[id] || []) { tl.img.src = url; tl.st.textContent = frameText(info); tl.st.className = "st " + (info.state === "live" ? "online" : "offline"); }
-    }, { fps: LAYOUTS[view.layout] >= 16 ? 8 : 10 });
+    if (entries.length) {
+      const stopTiles = playTiles(entries, (e, info) => { e.got = info; showFrame(e.tile, e.st, e.card, info); }, { fps: LAYOUTS[view.layout] >= 16 ? 8 : 10 });
+      const ages = setInterval(() => entries.forEach(e => e.got && showFrame(e.tile, e.st, e.card, e.got)), 1000);  // frame ages keep counting
+      stopVideo = () => { stopTiles(); clearInterval(ages); entries.forEach(e => e.zoom.destroy()); };
+    }
     scheduleTour();
   }
   function scheduleTour() {  // one timer: the shortest dwell of the touring tiles moves them all on

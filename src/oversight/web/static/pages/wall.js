@@ -2,10 +2,12 @@
 // Video is H.264 over one socket (liveWallH264): small tiles take the sub-stream, a large tile or a
 // fullscreen one the main stream. Double-click or F: fullscreen; wheel: zoom; drag: pan; Enter or
 // the camera's name: its page. Offline or stalled cameras show a card over the tile, never their
-// last frame. Browsers without MSE H.264 get JPEG frames (liveVideo).
-import { liveVideo, liveWallH264, frameText, frameLive, FOOTAGE_ROLES } from "../lib/live.js";
+// last frame. Browsers without MSE H.264 get JPEG frames. The tiles are lib/livetiles.js, shared
+// with saved views.
+import { FOOTAGE_ROLES } from "../lib/live.js";
+import { liveMedia, showFrame, playTiles } from "../lib/livetiles.js";
 import { t, tn, fmtNumber } from "../lib/i18n.js";
-import { zoomable, toggleFullscreen } from "../lib/zoom.js";
+import { toggleFullscreen } from "../lib/zoom.js";
 
 export const title = t("Live wall");
 export const permission = "site.view";
@@ -21,8 +23,7 @@ export function statusText(c, fmtTime) {
 
 export async function render(el, ctx) {
   const { h, api, go, fmtTime, onMessage, onCleanup, me } = ctx;
-  let pageNo = 0, cameras = await api("/api/cameras"), stopVideo = null, wall = null, sizes = null;
-  const MAIN_PX = 800;  // a tile this many device pixels wide or more plays the main stream
+  let pageNo = 0, cameras = await api("/api/cameras"), stopVideo = null;
   let size = +(localStorage.getItem("ov_wall_size") || 0);
   if (!SIZES.includes(size)) size = SIZES.find(n => n >= cameras.length) || 16;  // smallest layout that fits
   const video = FOOTAGE_ROLES.includes(me.role);
@@ -42,57 +43,31 @@ export async function render(el, ctx) {
   function flip(d) { pageNo = (pageNo + d + pages()) % pages(); draw(); }
   function caption(c) {
     const tl = tiles[c.id]; if (!tl) return;
-    const text = video ? frameText(tl.got) : statusText(c, fmtTime);
-    const ok = video ? frameLive(tl.got) : c.online;
-    tl.st.className = "st " + (ok ? "online" : "offline");
-    tl.st.textContent = text;
-    tl.tile.dataset.state = video ? (tl.got ? (ok ? "live" : tl.got.state === "offline" ? "offline" : "stalled") : "waiting") : (c.online ? "online" : "offline");
-    if (tl.card) tl.card.textContent = tl.tile.dataset.state === "offline" ? t("camera offline") : tl.tile.dataset.state === "stalled" ? text : "";
+    if (video) showFrame(tl.tile, tl.st, tl.card, tl.got);
+    else {
+      tl.st.className = "st " + (c.online ? "online" : "offline");
+      tl.st.textContent = statusText(c, fmtTime);
+      tl.tile.dataset.state = c.online ? "online" : "offline";
+    }
     tl.tile.classList.toggle("alert", c.active_alerts > 0);
     tl.marker.hidden = !c.active_alerts; tl.marker.textContent = tn("{n} alert", "{n} alerts", c.active_alerts);
   }
   function tileFor(c) {
-    const h264 = video && window.MediaSource;
-    const media = !video ? h("div", { class: "novideo" }, t("video not available to your role"))
-      : h264 ? h("video", { muted: true, autoplay: true, playsinline: true, "aria-label": t("Live video of {camera}", { camera: c.name }) })
-        : h("img", { alt: t("Live video of {camera}", { camera: c.name }) });
-    if (media.tagName === "VIDEO") media.muted = true;
-    const view = h("div", { class: "view", ondblclick: () => toggleFullscreen(tile) }, media);
-    const card = video ? h("div", { class: "card", "aria-live": "polite" }) : null;
+    const live = video ? liveMedia(h, c.name, { ondblclick: () => toggleFullscreen(tile) }) : null;
+    const media = live ? live.view : h("div", { class: "novideo" }, t("video not available to your role"));
     const st = h("span", { class: "st" }), marker = h("span", { class: "marker", hidden: true }, t("alert"));
     const open = () => go("camera/" + encodeURIComponent(c.id));
     const tile = h("div", { class: "tile", tabindex: 0, role: "gridcell", "data-camera": c.id, "aria-label": c.name,
       onkeydown: (e) => { if (e.key === "Enter") open(); } },
-      view, card, marker, h("div", { class: "cap" }, h("button", { type: "button", class: "name link", onclick: open, title: t("Open the camera (Enter)") }, c.name), st));
-    const zoom = video ? zoomable(view, media) : null;
-    return { tile, media, card, st, marker, zoom, got: null };
-  }
-  function pickStreams() {  // the main stream for a large (or fullscreen) tile, the sub-stream for small ones
-    if (!wall) return;
-    for (const [id, tl] of Object.entries(tiles)) {
-      const px = tl.tile.clientWidth * (window.devicePixelRatio || 1);
-      wall.stream(id, px >= MAIN_PX ? "main" : "sub");
-      tl.tile.dataset.stream = wall.streams[id];
-    }
+      media, live && live.card, marker, h("div", { class: "cap" }, h("button", { type: "button", class: "name link", onclick: open, title: t("Open the camera (Enter)") }, c.name), st));
+    return { tile, media: live && live.media, card: live && live.card, st, marker, zoom: live && live.zoom, got: null };
   }
   function startVideo(shown) {
-    const videos = {};
-    for (const c of shown) if (tiles[c.id].media.tagName === "VIDEO") videos[c.id] = tiles[c.id].media;
-    const onFrame = (id, info) => {
-      const tl = tiles[id]; if (!tl) return;
+    const entries = shown.map(c => ({ id: c.id, tile: tiles[c.id].tile, media: tiles[c.id].media }));
+    return playTiles(entries, (e, info) => {
+      const tl = tiles[e.id]; if (!tl) return;
       tl.got = info;
-      const c = cameras.find(x => x.id === id); if (c) caption(c);
-    };
-    wall = liveWallH264(videos, onFrame);
-    if (wall) {
-      sizes = new ResizeObserver(pickStreams);
-      Object.values(tiles).forEach(tl => sizes.observe(tl.tile));
-      pickStreams();
-      return () => { wall.stop(); wall = null; sizes.disconnect(); };
-    }
-    return liveVideo(shown.map(c => c.id), (id, url, info) => {
-      const tl = tiles[id]; if (!tl) return;
-      tl.media.src = url; onFrame(id, info);
+      const c = cameras.find(x => x.id === e.id); if (c) caption(c);
     }, { fps: size >= 16 ? 8 : 10 });
   }
   function draw() {
