@@ -131,7 +131,9 @@ def demo(
     if detector not in ("auto", "hog", "onnx", "none"):
         raise typer.BadParameter("detector must be auto, hog, onnx or none", param_hint="--detector")
     if detector == "onnx" and model is None and packaged_model("detector") is None:
-        raise typer.BadParameter("--detector onnx needs --model PATH (or oversight-models)", param_hint="--model")
+        raise typer.BadParameter(
+            "--detector onnx needs --model PATH (or oversight-models)", param_hint="--model"
+        )
     run_demo(duration, footage, data_dir, host, port, web, detector, model, synthetic)
 
 

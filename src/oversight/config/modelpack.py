@@ -59,7 +59,8 @@ def manifest() -> dict:
 
 def _provenance(pins: tuple[Pinned, ...]) -> str:
     rows = "\n".join(
-        f"| {p.kind} | `{p.file}` | {p.size} | `{p.sha256}` | {p.licence} (`{p.licence_file}`) |" for p in pins
+        f"| {p.kind} | `{p.file}` | {p.size} | `{p.sha256}` | {p.licence} (`{p.licence_file}`) |"
+        for p in pins
     )
     sources = "\n".join(f"- `{p.file}`: {p.name}. Source: {p.source} ({p.note})." for p in pins)
     return (
@@ -76,7 +77,9 @@ def stage(src: Path, licenses: Path, into: Path, recipe: Path = RECIPE) -> Path:
     if problems:
         raise PackError("\n".join(problems))
     if not (recipe / "pyproject.toml").is_file():
-        raise PackError(f"{recipe}: no oversight-models recipe here (run from a source checkout or pass --recipe)")
+        raise PackError(
+            f"{recipe}: no oversight-models recipe here (run from a source checkout or pass --recipe)"
+        )
     root = into / "oversight-models"
     shutil.copytree(recipe, root, ignore=shutil.ignore_patterns("__pycache__", "dist", "*.onnx"))
     pkg = root / "src" / "oversight_models"

@@ -10,7 +10,7 @@ instead of running unknown weights under our name. A config that names a model f
 from __future__ import annotations
 
 import hashlib
-import importlib
+import importlib.util
 import os
 from dataclasses import dataclass
 from functools import lru_cache
@@ -50,7 +50,8 @@ PINNED: tuple[Pinned, ...] = (
         licence_file="YOLOX_LICENSE_Apache-2.0.txt",
         source="https://github.com/Kazuhito00/MOT-Tracking-by-Detection-Pipeline/blob/"
         "e50a76b8b430b778276e7fd04fd4cafd5d45eab2/Detector/yolox/model/yolox_nano_416x416.onnx",
-        note="upstream Megvii-BaseDetection/YOLOX (Apache-2.0); git blob 212becc5e5789d4e934c38561f63eb4f55ed4e54",
+        note="upstream Megvii-BaseDetection/YOLOX (Apache-2.0); "
+        "git blob 212becc5e5789d4e934c38561f63eb4f55ed4e54",
     ),
     Pinned(
         kind="faces",
@@ -89,11 +90,10 @@ def _verified(path: str, size: int, mtime_ns: int, sha256: str) -> bool:
 def _package_dir() -> Path | None:
     if os.environ.get(DISABLE_ENV) == "1":
         return None
-    try:
-        mod = importlib.import_module(MODULE)
-    except ImportError:
+    spec = importlib.util.find_spec(MODULE)  # located, not imported: its files are all we read
+    if spec is None or not spec.origin:
         return None
-    return Path(mod.__file__ or "").parent
+    return Path(spec.origin).parent
 
 
 def packaged_model(kind: Kind) -> Path | None:

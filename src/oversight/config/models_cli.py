@@ -16,7 +16,9 @@ models_app = typer.Typer(help="The default models (the oversight-models package)
 
 @models_app.command("pack")
 def pack_cmd(
-    src: Path = typer.Option(..., "--from", exists=True, file_okay=False, help="Folder with the model files."),
+    src: Path = typer.Option(
+        ..., "--from", exists=True, file_okay=False, help="Folder with the model files."
+    ),
     out: Path = typer.Option(Path("dist"), "--out", help="Where the wheel is written."),
     licenses: Path | None = typer.Option(
         None, "--licenses", exists=True, file_okay=False, help="Licence texts (default: FROM/../licenses)."
@@ -47,8 +49,14 @@ def show() -> None:
                 "installed": str(found) if found else None,
             }
         )
-    note = None if all(r["installed"] for r in rows) else (
-        f"{PACKAGE} {PACKAGE_VERSION} not installed, altered, or disabled by {DISABLE_ENV}=1: cameras with "
-        "no model configured run the HOG/Haar fallbacks (degraded)"
+    note = (
+        None
+        if all(r["installed"] for r in rows)
+        else (
+            f"{PACKAGE} {PACKAGE_VERSION} not installed, altered, or disabled by {DISABLE_ENV}=1: "
+            "cameras with no model configured run the HOG/Haar fallbacks (degraded)"
+        )
     )
-    typer.echo(json.dumps({"package": PACKAGE, "version": PACKAGE_VERSION, "models": rows, "note": note}, indent=2))
+    typer.echo(
+        json.dumps({"package": PACKAGE, "version": PACKAGE_VERSION, "models": rows, "note": note}, indent=2)
+    )
