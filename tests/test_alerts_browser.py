@@ -220,6 +220,9 @@ def test_zone_alert_shows_no_rules_no_alert_sound_banner_and_ack(site: Any) -> N
             expect(page.locator("#server-queues")).to_contain_text("queues: ")  # depths of the bus queues
             expect(page.locator("#server-clock")).to_contain_text("no time reference configured")
             expect(page.locator("#camera-health td.live-encode").first).to_have_text("none")  # nobody watches
+            expect(page.locator("#camera-health td.models").first).to_contain_text(
+                "objects: "
+            )  # which models
             page.screenshot(path=str(ARTIFACTS / "health.png"))
             # the server unreachable: a banner says so, and goes when it answers again
             page.context.set_offline(True)

@@ -8,6 +8,7 @@ import pytest
 
 from conftest import asset
 from media_helpers import oversight
+from oversight.config.models import DISABLE_ENV
 
 pytestmark = pytest.mark.assets
 
@@ -15,8 +16,19 @@ pytestmark = pytest.mark.assets
 def test_bench_capacity_quick_measures_the_real_pipeline():
     video = asset("video/vtest_480x360_h264.avi")
     model = asset("models/yolox_nano_416x416.onnx")
-    out = oversight("bench", "capacity", "--video", str(video), "--model", str(model), "--quick", timeout=150)
+    out = oversight(
+        "bench",
+        "capacity",
+        "--video",
+        str(video),
+        "--model",
+        str(model),
+        "--quick",
+        timeout=150,
+        env={DISABLE_ENV: "1"},  # as if oversight-models were not installed: live redaction on Haar
+    )
     assert out["bench"] == "capacity" and out["resolution"] == [320, 180] and out["detector"] == "onnx"
+    assert out["detector_source"] == "config"
     assert out["face_detector"] == "haar" and len(out["degraded"]) == 1  # the live redaction fallback
     steps = out["steps"]
     assert 1 <= len(steps) <= 2 and [s["cameras"] for s in steps] == list(range(1, len(steps) + 1))

@@ -10,10 +10,12 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 from media_helpers import zero_pts_clip
 from oversight.cameras.load import LoadMeter
 from oversight.cameras.worker import CameraWorker
+from oversight.config.models import DISABLE_ENV
 from oversight.config.schema import CameraConfig
 from oversight.recording.storage import LocalStorage
 from oversight.store.db import Database
@@ -50,7 +52,10 @@ class SlowAnalytics:
         time.sleep(0.3)
 
 
-def test_a_slow_detector_shows_as_dropped_frames_in_status_and_metrics(db: Database, tmp_path: Path):
+def test_a_slow_detector_shows_as_dropped_frames_in_status_and_metrics(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv(DISABLE_ENV, "1")  # as if oversight-models were not installed: both fallbacks
     clip = zero_pts_clip(tmp_path / "clip.mkv", frames=40, fps=10, zero=False)  # 4 s, paced
     cam = CameraConfig.model_validate(
         {
@@ -82,6 +87,9 @@ def test_a_slow_detector_shows_as_dropped_frames_in_status_and_metrics(db: Datab
     assert found and int(float(found.group(1))) >= 10
     assert re.search(r'oversight_camera_packets_dropped_decode\{camera="cam0"\} 0', text)
     assert re.search(r'oversight_camera_degraded_models\{camera="cam0"\} 2\.0', text)  # HOG and Haar
+    assert re.search(
+        r'oversight_camera_model_info\{camera="cam0",model="hog",source="builtin",stage="detector"\} 1', text
+    )
     api = c.get("/api/cameras/cam0", headers={"Authorization": f"Bearer {auditor}"})
     assert api.status_code == 200 and api.json()["status"]["frames_dropped_analytics"] >= 10
     assert api.json()["status"]["overloaded"] is True

@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from oversight.cameras.fallbacks import HAAR_NOTE, HOG_NOTE
 from oversight.cli import app
 from oversight.config import ConfigError, parse_config
+from oversight.config.models import DISABLE_ENV
 
 GOOD = """\
 site:
@@ -175,6 +177,16 @@ def test_hostile_yaml_is_refused_with_file_and_line(
     assert f"{bad}:{line}: " in proc.stderr, proc.stderr
     assert fragment in proc.stderr, proc.stderr
     assert not (tmp_path / "var").exists()  # serve refused before creating anything
+
+
+def test_check_config_says_which_models_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    site = tmp_path / "site.yaml"
+    site.write_text(GOOD)
+    monkeypatch.setenv(DISABLE_ENV, "1")  # as if oversight-models were not installed
+    result = CliRunner().invoke(app, ["check-config", str(site)])
+    assert result.exit_code == 0, result.output
+    want = "square-north: objects: hog (built-in fallback); faces: haar (built-in fallback); DEGRADED: "
+    assert want in result.output and HOG_NOTE in result.output and HAAR_NOTE in result.output
 
 
 def test_check_config_says_which_rules_alert(tmp_path: Path) -> None:

@@ -15,6 +15,8 @@ import pytest
 from sqlalchemy import select
 
 from oversight import health
+from oversight.cameras.fallbacks import HAAR_NOTE, HOG_NOTE, model_status
+from oversight.config.models import DISABLE_ENV
 from oversight.config.schema import SiteConfig
 from oversight.events.alerts import AlertManager
 from oversight.events.bus import EventBus
@@ -110,6 +112,19 @@ def test_camera_down_is_raised_after_two_checks_and_closes_itself(db: Database, 
     assert h["cameras"][0]["problems"] == []
     (a,) = health_alerts(db)
     assert a.ended_at is not None and a.acknowledged_by == "system" and a.ack_reason == "resolved"
+
+
+def test_models_column_shows_the_cameras_models_and_fallbacks(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(DISABLE_ENV, "1")  # as if oversight-models were not installed
+    clock = Clock()
+    cam = site(tmp_path).cameras[0]
+    mon, _ = monitor(db, tmp_path, lambda: [{**status(True, 0.2, clock), **model_status(cam)}], clock)
+    north = mon.check()["cameras"][0]
+    assert (north["detector"], north["detector_source"]) == ("hog", "builtin")
+    assert (north["face_detector"], north["face_model_source"]) == ("haar", "builtin")
+    assert north["degraded"] == [HOG_NOTE, HAAR_NOTE]
 
 
 def test_not_recording_and_analysis_stalled(db: Database, tmp_path: Path) -> None:

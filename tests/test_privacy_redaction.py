@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
+from oversight.config.models import DISABLE_ENV
 from oversight.config.schema import RedactionConfig
 from oversight.events.bus import EventBus
 from oversight.privacy.face_detectors import NoFaceDetector, find_haar_cascade
@@ -71,10 +72,11 @@ def test_real_faces_hidden_with_yunet(n: int) -> None:
     assert fraction_hidden(raw, out, faces) >= 0.95
 
 
-def test_haar_fallback_redacts_without_model() -> None:
+def test_haar_fallback_redacts_without_model(monkeypatch: pytest.MonkeyPatch) -> None:
     raw = _photo(1)
     if find_haar_cascade() is None:
         pytest.skip("no Haar cascade installed (opencv-data)")
+    monkeypatch.setenv(DISABLE_ENV, "1")  # as if oversight-models were not installed
     r = Redactor(RedactionConfig())
     assert r.detector_name == "haar"
     assert fraction_hidden(raw, r.redact(raw), reference_faces(raw)) >= 0.75

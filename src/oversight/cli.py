@@ -37,6 +37,9 @@ app.add_typer(bench_app, name="bench")
 from oversight.maps.cli import map_app  # noqa: E402
 
 app.add_typer(map_app, name="map")
+from oversight.config.models_cli import models_app  # noqa: E402
+
+app.add_typer(models_app, name="models")
 from oversight.cluster.cli import cluster_app  # noqa: E402  (no Ray import until a cluster command runs)
 
 app.add_typer(cluster_app, name="cluster")
@@ -78,10 +81,12 @@ def check_config(path: Path) -> None:
     """Validate a site config; print every problem with file and line; exit 1 on any."""
     cfg = load_or_exit(path, count=True)
     typer.echo(f"{path}: OK ({len(cfg.cameras)} camera(s))")
+    from oversight.cameras.fallbacks import models_summary
     from oversight.recording.segment import recording_note
 
     for cam in cfg.cameras:
         typer.echo(f"  {cam.id}: {alerting_summary(cam, cfg.alarms.sounds)}")
+        typer.echo(f"  {cam.id}: {models_summary(cam)}")
         note = recording_note(cam.streams.record, cam.transcode)
         if note:
             typer.echo(f"  {cam.id}: {note}")
@@ -111,19 +116,24 @@ def demo(
     host: str = typer.Option("127.0.0.1", help="Web app address."),
     port: int = typer.Option(8080, help="Web app port."),
     web: bool = typer.Option(True, help="Serve the web app."),
-    detector: str = typer.Option("hog", help="hog (built in) or onnx (needs --model)."),
-    model: Path | None = typer.Option(None, help="ONNX detector model for --detector onnx."),
+    detector: str = typer.Option(
+        "auto", help="auto (--model, else oversight-models, else HOG), hog, onnx or none."
+    ),
+    model: Path | None = typer.Option(None, help="ONNX detector model (a YOLOX/YOLOv5/YOLOv8 COCO export)."),
 ) -> None:
     """Run the whole system on embedded defaults: demo cameras, recording, analytics, events, web."""
     import logging
 
+    from oversight.config.models import packaged_model
     from oversight.demo.run import run_demo
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if detector not in ("hog", "onnx", "none"):
-        raise typer.BadParameter("detector must be hog, onnx or none", param_hint="--detector")
-    if detector == "onnx" and model is None:
-        raise typer.BadParameter("--detector onnx needs --model PATH", param_hint="--model")
+    if detector not in ("auto", "hog", "onnx", "none"):
+        raise typer.BadParameter("detector must be auto, hog, onnx or none", param_hint="--detector")
+    if detector == "onnx" and model is None and packaged_model("detector") is None:
+        raise typer.BadParameter(
+            "--detector onnx needs --model PATH (or oversight-models)", param_hint="--model"
+        )
     run_demo(duration, footage, data_dir, host, port, web, detector, model, synthetic)
 
 

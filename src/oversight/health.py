@@ -134,6 +134,13 @@ def camera_health(
         "clock_skew_s": st.get("clock_skew_s"),
         "decode_queue": st.get("decode_queue"),
         "decode_drops": int(st.get("packets_dropped_decode") or 0),
+        "detector": st.get("detector"),
+        "detector_model": st.get("detector_model"),
+        "detector_source": st.get("detector_source"),
+        "face_detector": st.get("face_detector"),
+        "face_model": st.get("face_model"),
+        "face_model_source": st.get("face_model_source"),
+        "degraded": list(st.get("degraded") or []),
     }
 
 

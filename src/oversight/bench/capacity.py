@@ -216,7 +216,8 @@ class Fleet:
             "width": min(p.width, 640),
             "height": round(min(p.width, 640) * p.height / p.width / 2) * 2,
         }
-        detect |= {"detector": "onnx", "model_path": p.model} if p.model else {"detector": "hog"}
+        # no --model: the install's default (oversight-models when installed, else HOG, degraded)
+        detect |= {"detector": "onnx", "model_path": p.model} if p.model else {"detector": "auto"}
         return CameraConfig.model_validate(
             {
                 "id": f"cap{i:02d}",
@@ -371,7 +372,11 @@ def run(plan: Plan) -> dict[str, Any]:
         "frames_repeated_to_reach_camera_fps": plan.fps > src_fps,
         "detect_fps": plan.detect_fps,
         "detector": models["detector"],
+        "detector_model": models["detector_model"],
+        "detector_source": models["detector_source"],
         "face_detector": models["face_detector"],
+        "face_model": models["face_model"],
+        "face_model_source": models["face_model_source"],
         "degraded": models["degraded"],
         "viewed_cameras": plan.viewed,
         "live_fps": plan.live_fps,

@@ -172,10 +172,18 @@ def capacity(
     fps: float = typer.Option(25.0, "--fps", min=1, max=60, help="Camera frame rate (frames repeated)."),
     detect_fps: float = typer.Option(5.0, "--detect-fps", min=0.5, max=30, help="Analytics rate to hold."),
     model: Path | None = typer.Option(
-        None, "--model", exists=True, dir_okay=False, help="ONNX person detector (else HOG, degraded)."
+        None,
+        "--model",
+        exists=True,
+        dir_okay=False,
+        help="ONNX person detector (else oversight-models, else HOG, degraded).",
     ),
     face_model: Path | None = typer.Option(
-        None, "--face-model", exists=True, dir_okay=False, help="Face model for live redaction (else Haar)."
+        None,
+        "--face-model",
+        exists=True,
+        dir_okay=False,
+        help="Face model for live redaction (else oversight-models, else Haar).",
     ),
     viewed: int = typer.Option(1, "--viewed", min=0, help="Cameras watched live (redacted JPEG)."),
     live_fps: float = typer.Option(10.0, "--live-fps", min=1, max=30, help="Live frames per second to hold."),

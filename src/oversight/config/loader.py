@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from oversight.config.models import packaged_model
 from oversight.config.schema import CameraConfig, SiteConfig
 
 PathKey = tuple[str | int, ...]
@@ -225,8 +226,10 @@ def camera_issues(cam: CameraConfig, base: PathKey = ()) -> list[tuple[PathKey, 
     found: list[tuple[PathKey, str]] = []
     w, h = cam.detect.width, cam.detect.height
     frame = f"the {w}x{h} detect frame"
-    if cam.detect.detector == "onnx" and not cam.detect.model_path:
-        found.append(((*base, "detect", "detector"), "detector 'onnx' needs detect.model_path"))
+    if cam.detect.detector == "onnx" and not cam.detect.model_path and not packaged_model("detector"):
+        found.append(
+            ((*base, "detect", "detector"), "detector 'onnx' needs detect.model_path or oversight-models")
+        )
     if cam.detect.model_path and not Path(cam.detect.model_path).expanduser().is_file():
         found.append(((*base, "detect", "model_path"), f"model file not found: {cam.detect.model_path}"))
     for mi, mask in enumerate(cam.motion.masks):

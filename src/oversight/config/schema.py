@@ -234,7 +234,8 @@ class DetectConfig(Strict):
     fps: float = Field(5.0, gt=0, le=60)
     width: int = Field(640, ge=64, le=4096)
     height: int = Field(360, ge=64, le=4096)
-    detector: Literal["hog", "onnx", "none"] = "hog"
+    # auto: the model_path file, else the packaged YOLOX-nano (oversight-models), else HOG (degraded)
+    detector: Literal["auto", "hog", "onnx", "none"] = "auto"
     model_path: str | None = None
     providers: list[str] | None = None  # ONNX Runtime providers; default picks CUDA/TensorRT when present
     min_confidence: float = Field(0.4, ge=0, le=1)

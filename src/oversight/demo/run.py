@@ -13,6 +13,7 @@ from typing import Any
 import typer
 import yaml
 
+from oversight.cameras.fallbacks import models_summary
 from oversight.config.schema import SiteConfig
 from oversight.demo.site import demo_site
 from oversight.recording.segment import recording_note
@@ -110,6 +111,7 @@ def run_demo(
     sources = ", ".join(c.streams.record for c in cfg.cameras)
     typer.echo(f"Oversight demo: {len(cfg.cameras)} camera(s) from {sources}")
     for cam in cfg.cameras:
+        typer.echo(f"  {cam.id}: {models_summary(cam)}")
         note = recording_note(cam.streams.record, cam.transcode)
         if note:
             typer.echo(f"  {cam.id}: {note}")

@@ -184,7 +184,7 @@ def camera_entry(index: int, cam_id: str, clip: Path, detector: str, model: Path
 def demo_site(
     data_dir: Path,
     footage: Path | None,
-    detector: str = "hog",
+    detector: str = "auto",
     model: Path | None = None,
     synthetic: bool = False,
 ) -> SiteConfig:

@@ -19,6 +19,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from oversight.config.models import face_choice
 from oversight.config.schema import RedactionConfig
 from oversight.privacy.face_detectors import FaceDetector, make_face_detector
 from oversight.privacy.track import pairs
@@ -81,7 +82,8 @@ class Redactor:
         self.cfg = cfg or RedactionConfig()
         self.detector: FaceDetector | None = None
         if self.cfg.faces:
-            self.detector = detector or make_face_detector(self.cfg.face_model_path)
+            # face_model_path, else the packaged YuNet (oversight-models), else the Haar fallback
+            self.detector = detector or make_face_detector(face_choice(self.cfg.face_model_path).path)
         self.plates: PlateDetector | None = None
         if self.cfg.plates and self.cfg.plate_model_path:
             self.plates = PlateDetector(self.cfg.plate_model_path)

@@ -1,8 +1,9 @@
 """Pluggable object detectors. Each turns a BGR frame into ``Detections`` of wanted classes.
 
-``make_detector(cfg)`` picks one by ``cfg.detector``: ``hog`` (OpenCV's built-in HOG people
-detector, no model file: the offline default), ``onnx`` (a YOLOX / YOLOv5 / YOLOv8 COCO model on
-ONNX Runtime) or ``none``.
+``make_detector(cfg)`` picks one by ``cfg.detector``: ``onnx`` (a YOLOX / YOLOv5 / YOLOv8 COCO model on
+ONNX Runtime: ``model_path``, else the packaged YOLOX-nano), ``hog`` (OpenCV's built-in HOG people
+detector, no model file), ``none``, or ``auto`` (the default: ``onnx`` when a model is configured or
+packaged, else ``hog``; see ``oversight.config.models``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Protocol
 import numpy as np
 
 from oversight.analytics.types import Detections
+from oversight.config.models import detector_choice
 from oversight.config.schema import DetectConfig
 
 
@@ -40,16 +42,17 @@ def make_detector(cfg: DetectConfig, low_confidence: float | None = None) -> Det
     low = cfg.min_confidence if low_confidence is None else low_confidence
     if cfg.detector == "none" or not cfg.enabled:
         return NoDetector()
-    if cfg.detector == "hog":
+    detector, model = detector_choice(cfg.detector, cfg.model_path)
+    if detector == "hog":
         from oversight.analytics.detectors.hog import HogDetector
 
         return HogDetector(classes=cfg.classes, min_confidence=low)
-    if cfg.detector == "onnx":
+    if detector == "onnx":
         from oversight.analytics.detectors.onnx import OnnxDetector
 
-        if not cfg.model_path:
-            raise ValueError("detect.detector 'onnx' needs detect.model_path")
-        return OnnxDetector(cfg.model_path, classes=cfg.classes, min_confidence=low, providers=cfg.providers)
+        if not model.path:
+            raise ValueError("detect.detector 'onnx' needs detect.model_path (or oversight-models installed)")
+        return OnnxDetector(model.path, classes=cfg.classes, min_confidence=low, providers=cfg.providers)
     raise ValueError(f"unknown detector {cfg.detector!r}")
 
 

@@ -183,6 +183,11 @@ class RuntimeCollector:
             "oversight_camera_online", "1 when the camera delivers frames", labels=["camera"]
         )
         numeric: dict[str, GaugeMetricFamily] = {}
+        info = GaugeMetricFamily(
+            "oversight_camera_model_info",
+            "1 per model a camera runs; source: config, package (oversight-models) or builtin (fallback)",
+            labels=["camera", "stage", "model", "source"],
+        )
         for cam in list(ctx.cfg.cameras):
             worker = ctx.worker(cam.id)
             try:
@@ -198,8 +203,11 @@ class RuntimeCollector:
                     name, GaugeMetricFamily(name, f"camera status '{key}'", labels=["camera"])
                 )
                 fam.add_metric([cam.id], float(value))
+            for stage, model, source in _models(st):
+                info.add_metric([cam.id, stage, model, source], 1.0)
         yield up
         yield from numeric.values()
+        yield info
         rec = GaugeMetricFamily(
             "oversight_recording_bytes", "bytes of recorded segments on storage", labels=["camera"]
         )
@@ -220,6 +228,18 @@ class RuntimeCollector:
             g = GaugeMetricFamily(f"oversight_web_{key}", f"open {key.replace('_', ' ')}")
             g.add_metric([], float(stats.get(key, 0)))
             yield g
+
+
+def _models(st: dict) -> list[tuple[str, str, str]]:
+    """(stage, model, source) of the detector and the face detector in a camera's status."""
+    out = []
+    for stage, kind, model, source in (
+        ("detector", "detector", "detector_model", "detector_source"),
+        ("faces", "face_detector", "face_model", "face_model_source"),
+    ):
+        if st.get(kind) not in (None, "none", "off"):
+            out.append((stage, str(st.get(model) or st[kind]), str(st.get(source) or "builtin")))
+    return out
 
 
 def _registry(ctx: AppContext) -> CollectorRegistry:

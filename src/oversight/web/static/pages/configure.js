@@ -39,7 +39,7 @@ const SECTIONS = () => [
     ["field_of_view.description", t("What it sees (published)"), "text"]]],
   [t("Detection"), [["detect.enabled", t("Analytics on"), "bool"], ["detect.fps", t("Frames per second analysed"), "num", { min: 0.5, max: 60, step: 0.5 }],
     ["detect.width", t("Detect width (px)"), "num", { min: 64, max: 4096 }], ["detect.height", t("Detect height (px)"), "num", { min: 64, max: 4096 }],
-    ["detect.detector", t("Detector"), "select", { options: [["hog", "HOG (CPU)"], ["onnx", t("ONNX model")], ["none", t("none (motion only)")]] }],
+    ["detect.detector", t("Detector"), "select", { options: [["auto", t("automatic (packaged model, else HOG)")], ["hog", "HOG (CPU)"], ["onnx", t("ONNX model")], ["none", t("none (motion only)")]] }],
     ["detect.model_path", t("ONNX model file"), "text"], ["detect.min_confidence", t("Minimum confidence (0–1)"), "num", { min: 0, max: 1, step: 0.05 }],
     ["detect.classes", t("Classes detected (comma-separated)"), "list"]]],
   [t("Redaction"), [["redaction.faces", t("Blur faces"), "bool"], ["redaction.persons", t("Blur whole persons"), "bool"], ["redaction.plates", t("Blur number plates"), "bool"],

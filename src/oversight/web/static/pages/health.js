@@ -27,13 +27,22 @@ function live(e) {
   if (e.stalled) parts.push(t("stalled"));
   return parts.join(" · ");
 }
+const SOURCE = () => ({ config: t("configured"), package: t("oversight-models"), builtin: t("built-in fallback") });
+function model(kind, file, source) { return !kind || kind === "none" || kind === "off" ? t("off") : `${file || kind} (${SOURCE()[source] || source || "?"})`; }
+function models(h, c) {
+  const bad = (c.degraded || []).length > 0;
+  return h("td", { class: bad ? "models error" : "models", title: (c.degraded || []).join("\n") },
+    h("div", {}, t("objects: {model}", { model: model(c.detector, c.detector_model, c.detector_source) })),
+    h("div", {}, t("faces: {model}", { model: model(c.face_detector, c.face_model, c.face_model_source) })),
+    bad ? h("div", { class: "small" }, tn("degraded: {n} fallback model", "degraded: {n} fallback models", c.degraded.length)) : "");
+}
 function bytes(n) { return n === null || n === undefined ? "?" : n >= 1e12 ? one(n / 1e12) + " TB" : n >= 1e9 ? one(n / 1e9) + " GB" : one(n / 1e6) + " MB"; }
 
 export async function render(el, ctx) {
   const { h, api, onCleanup } = ctx;
   const body = h("tbody"), server = h("div", { class: "toolbar", id: "server-health" }), stamp = h("span", { class: "muted small" });
   el.append(h("div", { class: "toolbar" }, h("h1", { style: "margin:0" }, title), stamp), server,
-    h("table", { id: "camera-health" }, h("thead", {}, h("tr", {}, ...[t("Camera"), t("Receiving"), t("Recording"), t("Analysing"), t("Live encode"), t("Codec"), t("Clock"), t("Reconnects"), t("Last error"), t("Problems")].map(x => h("th", {}, x)))), body));
+    h("table", { id: "camera-health" }, h("thead", {}, h("tr", {}, ...[t("Camera"), t("Receiving"), t("Recording"), t("Analysing"), t("Live encode"), t("Codec"), t("Models"), t("Clock"), t("Reconnects"), t("Last error"), t("Problems")].map(x => h("th", {}, x)))), body));
   async function load() {
     let r;
     try { r = await api("/api/health"); } catch (x) { stamp.textContent = t("Could not refresh: {error}", { error: x.message }); stamp.className = "error small"; return; }
@@ -56,6 +65,7 @@ export async function render(el, ctx) {
         c.decode_drops_per_min ? h("div", { class: "muted small" }, t("decoder drops {n}/min", { n: c.decode_drops_per_min })) : ""),
       h("td", { class: "live-encode" }, live(c.live_encode)),
       h("td", {}, (c.codec || "?") + (c.transcoding ? ` → H.264${c.transcode_load !== null ? t(" ({percent} of a core)", { percent: fmtNumber(c.transcode_load, { style: "percent" }) }) : ""}` : "")),
+      models(h, c),
       h("td", {}, c.clock_skew_s === null || c.clock_skew_s === undefined ? "?" : signed(c.clock_skew_s) + " s"), h("td", {}, String(c.reconnects)), h("td", {}, c.last_error || ""),
       h("td", { class: c.problems.length ? "error" : "ok" }, c.problems.map(problem).join(", ") || t("OK")))));
   }
