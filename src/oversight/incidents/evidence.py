@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from oversight.i18n import N_
 from oversight.incidents import geo
 from oversight.incidents.errors import InvalidInput
 from oversight.incidents.journal import Journal, audit
@@ -25,15 +26,15 @@ MAX_CLIP = timedelta(hours=24)
 class Evidence(Journal):
     def _check_clip(self, inc: Incident, camera_id: str, start: datetime, end: datetime, known: bool) -> None:
         if inc.status == "closed":
-            raise InvalidInput(f"incident {inc.id} is closed")
+            raise InvalidInput(N_("incident {id} is closed"), id=inc.id)
         if known and self.cfg.cameras and camera_id not in {c.id for c in self.cfg.cameras}:
-            raise InvalidInput(f"unknown camera {camera_id!r}")
+            raise InvalidInput(N_("unknown camera {camera_id!r}"), camera_id=camera_id)
         if start.tzinfo is None or end.tzinfo is None:
-            raise InvalidInput("clip times need a time zone (use UTC)")
+            raise InvalidInput(N_("clip times need a time zone (use UTC)"))
         if not start < end:
-            raise InvalidInput("a clip must end after it starts")
+            raise InvalidInput(N_("a clip must end after it starts"))
         if end - start > MAX_CLIP:
-            raise InvalidInput("a clip may be at most 24 hours long")
+            raise InvalidInput(N_("a clip may be at most 24 hours long"))
 
     def attach_clip(
         self,

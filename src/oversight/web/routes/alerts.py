@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
@@ -20,9 +20,11 @@ from oversight.config.schema import PRIORITIES
 from oversight.events import topics
 from oversight.events.alerts import acknowledge, alert_dict
 from oversight.events.models import ACK_REASONS, FALSE_ALARM_CAUSES, Alert
+from oversight.i18n import N_
 from oversight.incidents.errors import IncidentError
 from oversight.web.audit import audit
 from oversight.web.auth import Principal, get_ctx, require, scoped_cameras
+from oversight.web.errors import http_error, service_error
 from oversight.web.params import DbId, as_utc
 
 router = APIRouter(prefix="/api/alerts", tags=["alerts"])
@@ -154,7 +156,7 @@ def list_alerts(
 def _get(s: Session, alert_id: int, who: Principal) -> Alert:
     a = s.get(Alert, alert_id)
     if a is None or not who.sees(a.camera_id):
-        raise HTTPException(404, "no such alert")
+        raise http_error(404, N_("no such alert"))
     return a
 
 
@@ -217,11 +219,11 @@ def escalate(
         a = _get(s, alert_id, who)
         event_id = a.event_id
         if event_id is None:
-            raise HTTPException(409, "only an alert raised by a rule can become an incident")
+            raise http_error(409, N_("only an alert raised by a rule can become an incident"))
         try:
             inc, _ = ctx.incident_service().escalate(s, event_id, who.username, body.note or None)
         except IncidentError as exc:
-            raise HTTPException(exc.status_code, exc.message) from None
+            raise service_error(exc) from None
         incident_id = inc.id
     _ack(request, who, [alert_id], AckIn(reason="real", note=("escalated: " + body.note).strip()))
     return {"alert_id": alert_id, "event_id": event_id, "incident_id": incident_id}
