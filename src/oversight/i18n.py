@@ -70,12 +70,24 @@ class Message:
         )
 
     def jsonable(self) -> dict[str, Any]:
-        """The machine form: the msgid and parameters as JSON values (non-JSON ones as text)."""
-        ok = (str, int, float, bool, type(None))
-        return {
-            "msgid": self.msgid,
-            "params": {k: v if isinstance(v, ok) else str(v) for k, v in self.params.items()},
-        }
+        """The machine form: msgid and parameters as JSON (a parameter that is itself a ``Message``,
+        such as a class name to translate, as a nested ``{"msgid", "params"}``; others as text)."""
+        return {"msgid": self.msgid, "params": {k: _jsonable(v) for k, v in self.params.items()}}
+
+    @classmethod
+    def from_json(cls, msgid: str, params: dict[str, Any] | None) -> Message:
+        """The inverse of ``jsonable``: nested ``{"msgid", "params"}`` become ``Message`` again."""
+        out = {}
+        for k, v in (params or {}).items():
+            nested = isinstance(v, dict) and isinstance(v.get("msgid"), str)
+            out[k] = cls.from_json(v["msgid"], v.get("params")) if nested else v
+        return cls(msgid, out)
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, Message):
+        return v.jsonable()
+    return v if isinstance(v, str | int | float | bool | type(None)) else str(v)
 
 
 class TextError(Exception):

@@ -373,11 +373,11 @@ class SarReminders:
         with self.db.session() as s:
             soon, overdue = due(s, now)
         for code, n, words in (
-            ("sar_due", soon, "{n} subject access request(s) due within 3 days"),
-            ("sar_overdue", overdue, "{n} subject access request(s) past their legal deadline"),
+            ("sar_due", soon, N_("{n} subject access request(s) due within 3 days")),
+            ("sar_overdue", overdue, N_("{n} subject access request(s) past their legal deadline")),
         ):
             if n:
-                self.alerts.raise_health(None, code, words.format(n=n), REMINDER_CODES[code])
+                self.alerts.raise_health(None, code, Message(words, {"n": n}), REMINDER_CODES[code])
             else:
                 self.alerts.clear_health(None, code)
         return soon, overdue

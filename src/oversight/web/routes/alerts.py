@@ -18,14 +18,15 @@ from sqlalchemy.orm import Session
 
 from oversight.config.schema import PRIORITIES
 from oversight.events import topics
-from oversight.events.alerts import acknowledge, alert_dict
+from oversight.events.alerts import acknowledge, alert_dict, localized
 from oversight.events.models import ACK_REASONS, FALSE_ALARM_CAUSES, Alert
-from oversight.i18n import N_
+from oversight.i18n import N_, Translator
 from oversight.incidents.errors import IncidentError
 from oversight.web.audit import audit
 from oversight.web.auth import Principal, get_ctx, require, scoped_cameras
 from oversight.web.errors import http_error, service_error
 from oversight.web.params import DbId, as_utc
+from oversight.web.routes.i18n import request_locale
 
 router = APIRouter(prefix="/api/alerts", tags=["alerts"])
 Reason = Literal["real", "false_alarm", "test", "duplicate"]
@@ -61,6 +62,11 @@ def _in_scope(q: Any, who: Principal) -> Any:
     """Only alerts of cameras in ``who``'s scope, and server-wide ones (no camera)."""
     cams = scoped_cameras(who, None)
     return q if cams is None else q.where(or_(Alert.camera_id.is_(None), Alert.camera_id.in_(cams)))
+
+
+def _reader(request: Request, who: Principal) -> Translator:
+    """The language the reader sees alert titles in (the bus and MQTT keep the English and msgid)."""
+    return Translator(request_locale(request, who))
 
 
 def _out(a: Alert, names: dict[str, str]) -> dict[str, Any]:
@@ -146,10 +152,10 @@ def list_alerts(
         q = q.where(Alert.camera_id == camera)
     if before_id:
         q = q.where(Alert.id < before_id)
-    names = _names(request)
+    names, tr = _names(request), _reader(request, who)
     with get_ctx(request).db.session() as s:
         rows = list(s.scalars(q.order_by(Alert.id.desc()).limit(limit + 1)))
-        items = [_out(a, names) for a in rows[:limit]]
+        items = [localized(_out(a, names), tr) for a in rows[:limit]]
     return {"items": items, "next_before": items[-1]["id"] if len(rows) > limit else None}
 
 
@@ -165,7 +171,7 @@ def get_alert(
     alert_id: DbId, request: Request, who: Principal = Depends(require("events.read"))
 ) -> dict[str, Any]:
     with get_ctx(request).db.session() as s:
-        return _out(_get(s, alert_id, who), _names(request))
+        return localized(_out(_get(s, alert_id, who), _names(request)), _reader(request, who))
 
 
 def _ack(request: Request, who: Principal, ids: list[int], body: AckIn) -> list[dict[str, Any]]:
@@ -205,7 +211,7 @@ def ack(
         _get(s, alert_id, who)
     _ack(request, who, [alert_id], body)
     with ctx.db.session() as s:
-        return _out(_get(s, alert_id, who), _names(request))
+        return localized(_out(_get(s, alert_id, who), _names(request)), _reader(request, who))
 
 
 @router.post("/{alert_id}/escalate")
