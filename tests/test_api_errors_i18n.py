@@ -5,17 +5,19 @@ new ``HTTPException`` with a bare English literal fails here."""
 from __future__ import annotations
 
 import ast
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from alert_text_support import rule_alerts
 from incidents_helpers import site
-from oversight.events.alerts import AlertManager
 from oversight.events.bus import EventBus
+from oversight.events.models import Alert
+from oversight.store.base import utcnow
 from oversight.store.db import Database
 from oversight.store.models import User
 from oversight.web.app import create_app
@@ -117,19 +119,13 @@ def test_a_users_stored_language_beats_the_browsers(app: Any, db: Database) -> N
 
 def test_alert_titles_render_in_each_readers_language(app: Any, db: Database) -> None:
     """A rule alert and a health alert stored as msgid + parameters: Spanish for a Spanish reader,
-    English (and the stored English title) for everyone else and for MQTT; an old row keeps its text."""
-    cfg = app.state.ctx.cfg
+    English for everyone else; the bus (MQTT, webhooks) keeps English and the machine form; a row
+    from before migration 0013 keeps its stored text."""
     seen: list[dict[str, Any]] = []
     bus = EventBus()
     bus.subscribe("alert", lambda m: seen.append(dict(m.data)))
-    alerts = AlertManager(cfg, db, bus)
-    cam = cfg.cameras[0]
-    rule = SimpleNamespace(id="yard", type="zone", priority="P2", cooldown_s=30.0, sound=None)
-    alerts._occurrence((cam.id, rule.id, None), cam, rule, _what(rule), 1, _now())
-    alerts.raise_health(cam.id, "camera_down", _camera_down(cam.display_name), "P2")
+    rule_alerts(db, bus, "north", "Plaza Norte")
     with db.session() as s:
-        from oversight.events.models import Alert
-
         s.add(
             Alert(
                 kind="health",
@@ -139,50 +135,28 @@ def test_alert_titles_render_in_each_readers_language(app: Any, db: Database) ->
                 sound="beep",
                 title="Old words",
                 occurrences=1,
-                opened_at=_now(),
-                updated_at=_now(),
+                opened_at=utcnow(),
+                updated_at=utcnow(),
                 data={},
             )
         )
-    es = {a["kind"]: a["title"] for a in _as(app, "olga", "es-AR").get("/api/alerts").json()["items"]}
-    en = {a["kind"]: a["title"] for a in _as(app, "olga", None).get("/api/alerts").json()["items"]}
-    assert en["rule"] == f"person · zone '{rule.id}' on {cam.display_name}"
-    assert es["rule"] == f"persona · zona '{rule.id}' en {cam.display_name}"
-    titles = sorted(t for k, t in es.items() if k == "health")
-    assert f"La cámara {cam.display_name} no envía video" in _all(app, "es-AR") and "Old words" in _all(
-        app, "es-AR"
-    )
-    assert f"Camera {cam.display_name} is not sending video" in _all(app, "en")
-    assert titles
-    # the bus (MQTT, webhooks) keeps the English title and the machine form
+    es = _titles(app, "es-AR")
+    en = _titles(app, None)
+    assert es["rule"] == ["persona · zona 'fuente' en Plaza Norte"]
+    assert en["rule"] == ["person · zone 'fuente' on Plaza Norte"]
+    assert es["health"] == ["Old words", "La cámara Plaza Norte no envía video"]
+    assert en["health"] == ["Old words", "Camera Plaza Norte is not sending video"]
     opened = [m for m in seen if m["phase"] == "open"]
-    assert opened[0]["title"] == en["rule"] and opened[0]["title_msgid"] == "{what} on {camera}"
+    assert [m["title"] for m in opened] == en["rule"] + en["health"][1:]
+    assert opened[0]["title_msgid"] == "{what} on {camera}"
+    assert opened[0]["title_params"]["what"]["params"]["label"] == {"msgid": "person", "params": {}}
 
 
-def _all(app: Any, lang: str) -> list[str]:
-    return [a["title"] for a in _as(app, "olga", lang).get("/api/alerts").json()["items"]]
-
-
-def _what(rule: Any) -> Any:
-    from oversight.i18n import Message
-
-    return Message(
-        "{label} · {rule_type} '{rule}'",
-        {"label": Message("person"), "rule_type": Message(rule.type), "rule": rule.id},
-    )
-
-
-def _camera_down(name: str) -> Any:
-    from oversight.health import PROBLEMS
-    from oversight.i18n import Message
-
-    return Message(PROBLEMS["camera_down"][1], {"name": name})
-
-
-def _now() -> Any:
-    from oversight.store.base import utcnow
-
-    return utcnow()
+def _titles(app: Any, lang: str | None) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for a in _as(app, "olga", lang).get("/api/alerts").json()["items"]:
+        out.setdefault(a["kind"], []).append(a["title"])
+    return out
 
 
 def _bare_details(path: Path) -> list[str]:
@@ -230,3 +204,19 @@ def test_the_check_catches_a_bare_literal(tmp_path: Path) -> None:
         'raise http_error(404, N_("fine"))\n'
     )
     assert _bare_details(bad) == ["route.py:1", "route.py:2"]
+
+
+def test_the_alert_websocket_sends_each_reader_their_language(db: Database) -> None:
+    """The WebSocket translates an alert's title per connection; the bus message keeps English."""
+    from oversight.events.bus import Message as BusMessage
+    from oversight.i18n import Translator
+    from oversight.web.routes.live import ws_payload
+
+    seen: list[BusMessage] = []
+    bus = EventBus()
+    bus.subscribe("alert", seen.append)
+    rule_alerts(db, bus, "north", "Plaza Norte")
+    es = json.loads(ws_payload(seen[0], "operator", tr=Translator("es_AR")) or "{}")
+    en = json.loads(ws_payload(seen[0], "operator", tr=Translator("en")) or "{}")
+    assert es["data"]["title"] == "persona · zona 'fuente' en Plaza Norte"
+    assert en["data"]["title"] == seen[0].data["title"] == "person · zone 'fuente' on Plaza Norte"
