@@ -63,6 +63,11 @@ def _invalid(app: Any, lang: str | None) -> Any:
     return _as(app, "olga", lang).post("/api/incidents", json={"type": "fire", "x": "left"})
 
 
+def _invalid_value(app: Any, lang: str | None) -> Any:
+    """A validator's own refusal (``i18n.InvalidValue``), not one of pydantic's types."""
+    return _as(app, "olga", lang).post("/api/alerts/1/ack", json={"reason": "false_alarm"})
+
+
 def _forbidden(app: Any, lang: str | None) -> Any:
     return _as(app, "vic", lang).get("/api/incidents")
 
@@ -81,6 +86,7 @@ CASES: list[tuple[Callable[[Any, str | None], Any], int, str, str]] = [
     (_not_found, 404, "no camera 'elsewhere'", "no existe la cámara 'elsewhere'"),
     (_conflict, 409, "unit F-1 is not available", "la unidad F-1 no está disponible"),
     (_invalid, 422, "x: must be a number", "x: debe ser un número"),
+    (_invalid_value, 422, "a false alarm needs a cause (", "una falsa alarma necesita una causa ("),
     (_forbidden, 403, "role 'viewer' may not do this", "el rol 'viewer' no puede hacer esto"),
     (
         _throttled,

@@ -98,6 +98,11 @@ class TextError(Exception):
         super().__init__(str(self.text))
 
 
+class InvalidValue(TextError, ValueError):
+    """A refused value with its text as a msgid: a pydantic validator raising it is answered in the
+    requester's language (``web/errors.py``), a caller catching ``ValueError`` still catches it."""
+
+
 def message_of(exc: BaseException) -> Message:
     """An error's text as a ``Message``: its own where it has one, else its English words."""
     text = getattr(exc, "text", None)

@@ -29,7 +29,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from oversight.i18n import N_, TextError
+from oversight.i18n import N_, InvalidValue
 from oversight.permissions import ALL_CAMERAS, CameraScope, camera_scope, roles_for
 from oversight.store.base import utcnow
 from oversight.store.db import Database
@@ -78,10 +78,6 @@ _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
 
 def sha256(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-class InvalidValue(TextError, ValueError):
-    """An account value refused (password, role, user name), with its text as a msgid."""
 
 
 @dataclass(frozen=True)

@@ -116,17 +116,26 @@ def validation_body(tr: i18n.Translator, errors: list[Any]) -> dict[str, Any]:
     for e in errors:
         kind = str(e.get("type", ""))
         ctx = {k: _ctx_value(v) for k, v in (e.get("ctx") or {}).items()}
-        msgid = VALIDATION_MESSAGES.get(kind)
-        try:
-            msg = tr.gettext(msgid, **ctx) if msgid else str(e.get("msg", ""))
-        except (KeyError, IndexError):
-            msg = str(e.get("msg", ""))
+        msg = _issue_text(tr, kind, ctx, e)
         loc = [str(p) for p in e.get("loc", ())]
         issues.append({"loc": loc, "msg": msg, "type": kind})
     named = [(_field(i["loc"]), str(i["msg"])) for i in issues]
     fields = "; ".join(f"{name}: {msg}" if name else msg for name, msg in named)
     message = tr.gettext(N_("Check the fields: {fields}"), fields=fields)
     return {"detail": issues, "message": message, "msgid": "validation", "params": {}}
+
+
+def _issue_text(tr: i18n.Translator, kind: str, ctx: dict[str, Any], e: Any) -> str:
+    """One issue in words: our msgid for pydantic's type, a validator's own ``InvalidValue``
+    translated, else pydantic's English."""
+    text = getattr((e.get("ctx") or {}).get("error"), "text", None)
+    if kind == "value_error" and isinstance(text, Message):
+        return text.translate(tr)
+    msgid = VALIDATION_MESSAGES.get(kind)
+    try:
+        return tr.gettext(msgid, **ctx) if msgid else str(e.get("msg", ""))
+    except (KeyError, IndexError):
+        return str(e.get("msg", ""))
 
 
 def _field(loc: Any) -> str:

@@ -20,7 +20,7 @@ from oversight.config.schema import PRIORITIES
 from oversight.events import topics
 from oversight.events.alerts import acknowledge, alert_dict, localized
 from oversight.events.models import ACK_REASONS, FALSE_ALARM_CAUSES, Alert
-from oversight.i18n import N_, Translator
+from oversight.i18n import N_, InvalidValue, Translator
 from oversight.incidents.errors import IncidentError
 from oversight.web.audit import audit
 from oversight.web.auth import Principal, get_ctx, require, scoped_cameras
@@ -42,7 +42,9 @@ class AckIn(BaseModel):
     @model_validator(mode="after")
     def _cause_for_false_alarms(self) -> AckIn:
         if self.reason == "false_alarm" and self.cause is None:
-            raise ValueError("a false alarm needs a cause (" + ", ".join(FALSE_ALARM_CAUSES) + ")")
+            raise InvalidValue(
+                N_("a false alarm needs a cause ({choices})"), choices=", ".join(FALSE_ALARM_CAUSES)
+            )
         return self
 
 

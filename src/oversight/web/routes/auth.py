@@ -259,7 +259,9 @@ def oidc_callback(
     ip = auth.client_ip(request)
     try:
         if error or not code:
-            raise OidcError(f"the identity provider did not sign you in ({error or 'no code'})", 401)
+            raise OidcError(
+                N_("the identity provider did not sign you in ({reason})"), 401, reason=error or "no code"
+            )
         who = client.finish(state, request.cookies.get(STATE_COOKIE), code)
     except OidcError as exc:
         _audit_login(ctx, "oidc", ip, False, action="auth.oidc_refused")

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from oversight.cameras.onvif import PtzCamera, PtzError, discover
 from oversight.config.schema import CameraConfig
-from oversight.i18n import N_
+from oversight.i18n import N_, InvalidValue
 from oversight.privacy.camera_audit import onvif_device_info
 from oversight.web.audit import audit
 from oversight.web.auth import Principal, get_ctx, require
@@ -55,7 +55,9 @@ class DiscoverIn(BaseModel):
             try:
                 ipaddress.IPv4Address(v)
             except ValueError:
-                raise ValueError("not an IPv4 address (four numbers 0-255, e.g. 192.168.1.20)") from None
+                raise InvalidValue(
+                    N_("not an IPv4 address (four numbers 0-255, e.g. 192.168.1.20)")
+                ) from None
         return v
 
 
