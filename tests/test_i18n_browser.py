@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from alert_text_support import rule_alerts
 from oversight import i18n
 from oversight.config.loader import load_config
 from oversight.events.bus import EventBus
@@ -166,6 +167,7 @@ def spanish_site(db: Any, tmp_path: Path):  # type: ignore[no-untyped-def]
     with db.session() as s:
         for name, (role, _) in PAGES.items():
             create_user(s, name, PASSWORD, role)
+    rule_alerts(db, ctx.bus, "cam0", "Plaza Belgrano")  # their titles are stored as msgids
     try:
         with BackgroundServer(ctx) as url:
             yield url
@@ -239,6 +241,10 @@ def test_the_main_pages_in_spanish_show_no_english(spanish_site: str) -> None:
                     page.screenshot(path=str(ARTIFACTS / f"i18n-es-{path}.png"), full_page=True)
                     if path == "events":
                         _dates_are_spanish_in_the_sites_zone(page)
+                    if path == "alerts":
+                        shown = page.evaluate(VISIBLE_TEXT)
+                        assert "persona · zona 'fuente' en Plaza Belgrano" in shown, shown
+                        assert "La cámara Plaza Belgrano no envía video" in shown, shown
                     found[f"{user} #/{path}"] = _english(page.evaluate(VISIBLE_TEXT), vocab)
                 page.context.close()
         finally:

@@ -445,7 +445,11 @@ def test_server_errors_carry_no_stack_trace(ctx):
     c = TestClient(create_app(ctx), raise_server_exceptions=False)
     r = c.get("/api/cameras/cam0/snapshot.jpg", headers=bearer(tok))
     assert r.status_code == 500
-    assert r.json() == {"detail": "internal server error"}
+    body = r.json()  # the error body of web/errors.py: no more than the sentence and its msgid
+    assert (
+        body["detail"] == body["message"] == body["msgid"] == "internal server error" and not body["params"]
+    )
+    assert set(body) == {"detail", "message", "msgid", "params"}
     assert "Traceback" not in r.text and "secret" not in r.text
 
 

@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 
 from oversight.config.schema import AlarmSettings, CameraConfig, Priority, SiteConfig
+from oversight.i18n import N_, Message
 from oversight.store.base import utcnow
 from oversight.store.db import Database
 from oversight.store.models import Segment
@@ -43,18 +44,18 @@ STALLED_RATIO = 0.25  # analysing below a quarter of the configured rate is a st
 
 # code -> (priority, what an operator reads)
 PROBLEMS: dict[str, tuple[Priority, str]] = {
-    "camera_down": ("P2", "Camera {name} is not sending video"),
-    "not_recording": ("P2", "Camera {name} is not being recorded"),
-    "analysis_stalled": ("P3", "Analytics on camera {name} have stalled"),
-    "storage_low": ("P2", "Storage low: {days} days of footage left at the current bitrate"),
-    "clock_skew": ("P3", "The clock of camera {name} is {skew} s off the server's"),
-    "decode_dropping": ("P3", "Camera {name}: the decoder is dropping video ({drops} packets a minute)"),
-    "server_clock": ("P2", "The server's clock is {offset} s off the time reference {ref}"),
-    "queue_backlog": ("P2", "Queue {queue} is {fill}% full: a consumer is falling behind"),
+    "camera_down": ("P2", N_("Camera {name} is not sending video")),
+    "not_recording": ("P2", N_("Camera {name} is not being recorded")),
+    "analysis_stalled": ("P3", N_("Analytics on camera {name} have stalled")),
+    "storage_low": ("P2", N_("Storage low: {days} days of footage left at the current bitrate")),
+    "clock_skew": ("P3", N_("The clock of camera {name} is {skew} s off the server's")),
+    "decode_dropping": ("P3", N_("Camera {name}: the decoder is dropping video ({drops} packets a minute)")),
+    "server_clock": ("P2", N_("The server's clock is {offset} s off the time reference {ref}")),
+    "queue_backlog": ("P2", N_("Queue {queue} is {fill}% full: a consumer is falling behind")),
     # a cluster head about its camera hosts; the alert's code is "<problem>@<host>"
-    "host_clock": ("P2", "The clock of camera host {host} is {offset} s off the cluster head's"),
-    "host_disk": ("P2", "Camera host {host} has {free_gb} GB of disk left"),
-    "host_queue": ("P2", "Queue {queue} on camera host {host} is {fill}% full"),
+    "host_clock": ("P2", N_("The clock of camera host {host} is {offset} s off the cluster head's")),
+    "host_disk": ("P2", N_("Camera host {host} has {free_gb} GB of disk left")),
+    "host_queue": ("P2", N_("Queue {queue} on camera host {host} is {fill}% full")),
 }
 
 
@@ -76,13 +77,16 @@ def plain_error(error: Any) -> str | None:
     e = str(error)
     low = e.lower()
     for needle, words in (
-        ("connection refused", "The camera refused the connection (wrong address or port, or it is off)."),
-        ("timed out", "The camera did not answer in time (network down or camera off)."),
-        ("timeout", "The camera did not answer in time (network down or camera off)."),
-        ("401", "The camera rejected the user name or password."),
-        ("unauthorized", "The camera rejected the user name or password."),
-        ("404", "The stream address was not found on the camera."),
-        ("no such file", "The video file does not exist."),
+        (
+            "connection refused",
+            N_("The camera refused the connection (wrong address or port, or it is off)."),
+        ),
+        ("timed out", N_("The camera did not answer in time (network down or camera off).")),
+        ("timeout", N_("The camera did not answer in time (network down or camera off).")),
+        ("401", N_("The camera rejected the user name or password.")),
+        ("unauthorized", N_("The camera rejected the user name or password.")),
+        ("404", N_("The stream address was not found on the camera.")),
+        ("no such file", N_("The video file does not exist.")),
         ("cannot be recorded", e),
         ("not recordable", e),
     ):
@@ -397,7 +401,7 @@ class HealthMonitor:
             base, _, host = code.partition("@")
             prio, words = PROBLEMS[base]
             about = by_host[host] if host else server  # a camera host's report, or this server
-            title = words.format(**problem_words(by_id.get(cam_id or "", {"name": cam_id}), about))
+            title = Message(words, problem_words(by_id.get(cam_id or "", {"name": cam_id}), about))
             self.alerts.raise_health(cam_id, code, title, prio)
         self._seen = problems
         if not settled:

@@ -43,6 +43,72 @@ def N_(msgid: str) -> str:  # noqa: N802 - the gettext convention for "mark now,
     return msgid
 
 
+class Message:
+    """A msgid and its parameters: English in logs and ``str()``, the reader's language where shown.
+
+    Errors and alerts carry one so the text is translated for whoever reads it, not for whoever
+    raised it (an alert raised on a camera thread is read in Spanish and in English).
+    """
+
+    __slots__ = ("msgid", "params")
+
+    def __init__(self, msgid: str, params: dict[str, Any] | None = None) -> None:
+        self.msgid, self.params = msgid, dict(params or {})
+
+    def __str__(self) -> str:
+        return self.msgid.format(**self.params) if self.params else self.msgid
+
+    def __repr__(self) -> str:
+        return f"Message({self.msgid!r}, {self.params!r})"
+
+    def translate(self, tr: Translator | None = None) -> str:
+        """The text in ``tr``'s language (the ``use()`` block's without one)."""
+        tr = tr or current()
+        return tr.gettext(
+            self.msgid,
+            **{k: v.translate(tr) if isinstance(v, Message) else v for k, v in self.params.items()},
+        )
+
+    def jsonable(self) -> dict[str, Any]:
+        """The machine form: msgid and parameters as JSON (a parameter that is itself a ``Message``,
+        such as a class name to translate, as a nested ``{"msgid", "params"}``; others as text)."""
+        return {"msgid": self.msgid, "params": {k: _jsonable(v) for k, v in self.params.items()}}
+
+    @classmethod
+    def from_json(cls, msgid: str, params: dict[str, Any] | None) -> Message:
+        """The inverse of ``jsonable``: nested ``{"msgid", "params"}`` become ``Message`` again."""
+        out = {}
+        for k, v in (params or {}).items():
+            nested = isinstance(v, dict) and isinstance(v.get("msgid"), str)
+            out[k] = cls.from_json(v["msgid"], v.get("params")) if nested else v
+        return cls(msgid, out)
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, Message):
+        return v.jsonable()
+    return v if isinstance(v, str | int | float | bool | type(None)) else str(v)
+
+
+class TextError(Exception):
+    """An error whose message is a msgid (marked with ``N_``) and parameters, kept as ``.text``."""
+
+    def __init__(self, msgid: str | Message, /, **params: Any) -> None:
+        self.text = msgid if isinstance(msgid, Message) else Message(msgid, params)
+        super().__init__(str(self.text))
+
+
+class InvalidValue(TextError, ValueError):
+    """A refused value with its text as a msgid: a pydantic validator raising it is answered in the
+    requester's language (``web/errors.py``), a caller catching ``ValueError`` still catches it."""
+
+
+def message_of(exc: BaseException) -> Message:
+    """An error's text as a ``Message``: its own where it has one, else its English words."""
+    text = getattr(exc, "text", None)
+    return text if isinstance(text, Message) else Message(str(exc))
+
+
 def normalize(tag: str | None) -> str | None:
     """``es-ar`` / ``es_AR`` / ``es`` -> the shipped catalogue that fits best, or None."""
     if not tag:

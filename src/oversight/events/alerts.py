@@ -41,6 +41,7 @@ from oversight.config.schema import PRIORITIES, AnyRule, CameraConfig, LineRule,
 from oversight.events import topics
 from oversight.events.bus import EventBus
 from oversight.events.models import Alert
+from oversight.i18n import N_, Message, Translator
 from oversight.store.base import utcnow
 from oversight.store.db import Database
 
@@ -75,6 +76,8 @@ def alert_dict(a: Alert) -> dict[str, Any]:
         "priority": a.priority,
         "sound": a.sound,
         "title": a.title,
+        "title_msgid": a.title_msgid,
+        "title_params": a.title_params,
         "event_id": a.event_id,
         "last_event_id": a.last_event_id,
         "occurrences": a.occurrences,
@@ -92,6 +95,21 @@ def alert_dict(a: Alert) -> dict[str, Any]:
     }
 
 
+def localized(d: dict[str, Any], tr: Translator) -> dict[str, Any]:
+    """An ``alert_dict`` (or bus message) with ``title`` in ``tr``'s language; an alert from before
+    titles were stored as msgids keeps its English title."""
+    msgid = d.get("title_msgid")
+    if not isinstance(msgid, str):
+        return d
+    return {**d, "title": Message.from_json(msgid, d.get("title_params")).translate(tr)}
+
+
+def _set_title(a: Alert, title: Message) -> None:
+    a.title = str(title)[:255]
+    data = title.jsonable()
+    a.title_msgid, a.title_params = data["msgid"], data["params"]
+
+
 def _ts(value: Any, default: datetime) -> datetime:
     if isinstance(value, datetime):
         return value
@@ -101,6 +119,14 @@ def _ts(value: Any, default: datetime) -> datetime:
         except ValueError:
             return default
     return default
+
+
+def _on(what: Message, cam: CameraConfig) -> Message:
+    return Message(N_("{what} on {camera}"), {"what": what, "camera": cam.display_name})
+
+
+# the classes a detector reports, for the catalogue (an alert's title names the class)
+CLASS_NAMES = (N_("person"), N_("car"), N_("truck"), N_("bus"), N_("bicycle"), N_("motorcycle"), N_("object"))
 
 
 def _raise(priority: str) -> Priority:
@@ -238,7 +264,11 @@ class AlertManager:
             track = msg.get("track_id") if rule.type == "dwell" else None
             key: Key = (cam.id, rule.id, track)
             if phase == "start":
-                what = f"{msg.get('label', 'object')} · {rule.type} '{rule.id}'"
+                label = str(msg.get("label") or "object")
+                what = Message(
+                    N_("{label} · {rule_type} '{rule}'"),
+                    {"label": Message(label), "rule_type": Message(rule.type), "rule": rule.id},
+                )
                 self._occurrence(key, cam, rule, what, eid, now)
             elif phase == "end":
                 sit = self._situations.get(key)
@@ -256,21 +286,22 @@ class AlertManager:
             hits.popleft()
         if rule.alert_above is None or len(hits) <= rule.alert_above:
             return
-        what = f"{len(hits)} crossings of line '{rule.id}' in {rule.per_minutes:g} min"
-        what += f" (above {rule.alert_above})"
+        what = Message(
+            N_("{n} crossings of line '{rule}' in {minutes} min (above {above})"),
+            {"n": len(hits), "rule": rule.id, "minutes": f"{rule.per_minutes:g}", "above": rule.alert_above},
+        )
         key: Key = (cam.id, rule.id, None)
         self._occurrence(key, cam, rule, what, None, now)
         sit = self._situations.get(key)
         if sit is not None and sit.ended is None:  # not folded into a storm
-            title = f"{what} on {cam.display_name}"
-            self._write(sit.alert_id, None, data={"crossings": len(hits)}, title=title)
+            self._write(sit.alert_id, None, data={"crossings": len(hits)}, title=_on(what, cam))
 
     def _occurrence(
         self,
         key: Key,
         cam: CameraConfig,
         rule: AnyRule,
-        what: str,
+        what: Message,
         eid: Any,
         now: datetime,
     ) -> None:
@@ -289,7 +320,7 @@ class AlertManager:
             self._storm(cam, rule_id, priority, now)
             return
         opens.append(now)
-        title = f"{what} on {cam.display_name}"
+        title = _on(what, cam)
         data = {"track": key[2]} if key[2] is not None else None  # restore() finds the situation again
         alert_id = self._open("rule", cam.id, rule_id, priority, rule.sound, title, eid, now, data)
         self._situations[key] = Situation(
@@ -301,7 +332,10 @@ class AlertManager:
         sit = self._situations.get(key)
         if sit is None or sit.ended is not None:
             n = self.cfg.alarms.storm_per_minute
-            title = f"Alert storm on {cam.display_name}: over {n} alerts a minute, further ones grouped here"
+            title = Message(
+                N_("Alert storm on {camera}: over {n} alerts a minute, further ones grouped here"),
+                {"camera": cam.display_name, "n": n},
+            )
             alert_id = self._open("storm", cam.id, None, priority, None, title, None, now, {"rules": {}})
             sit = self._situations[key] = Situation(alert_id, priority, STORM_WINDOW_S, last=now)
             self._add_to_storm(sit, rule_id, priority, now, bump=False)
@@ -328,7 +362,9 @@ class AlertManager:
         self._publish("update", msg)
 
     # -- health ------------------------------------------------------------------------------
-    def raise_health(self, camera_id: str | None, code: str, title: str, priority: Priority = "P2") -> int:
+    def raise_health(
+        self, camera_id: str | None, code: str, title: str | Message, priority: Priority = "P2"
+    ) -> int:
         """Open (or keep) the health alert for ``code`` on a camera (None: the server); returns its id."""
         now = self.clock()
         key: Key = (camera_id, "health:" + code, None)
@@ -336,7 +372,8 @@ class AlertManager:
             sit = self._situations.get(key)
             if sit is not None and sit.ended is None:
                 return sit.alert_id
-            alert_id = self._open("health", camera_id, code, priority, None, title, None, now)
+            text = title if isinstance(title, Message) else Message(title)
+            alert_id = self._open("health", camera_id, code, priority, None, text, None, now)
             self._situations[key] = Situation(alert_id, priority, 0.0, last=now)
             return alert_id
 
@@ -421,7 +458,7 @@ class AlertManager:
         rule_id: str | None,
         priority: Priority,
         sound: str | None,
-        title: str,
+        title: Message,
         eid: Any,
         now: datetime,
         data: dict[str, Any] | None = None,
@@ -434,7 +471,6 @@ class AlertManager:
                 rule_id=rule_id,
                 priority=priority,
                 sound=sound or self.cfg.alarms.sounds.get(priority, "beep"),
-                title=title[:255],
                 event_id=eid,
                 last_event_id=eid,
                 occurrences=1,
@@ -442,6 +478,7 @@ class AlertManager:
                 updated_at=now,
                 data=data or {},
             )
+            _set_title(a, title)
             s.add(a)
             s.flush()
             msg = alert_dict(a)
@@ -456,7 +493,10 @@ class AlertManager:
             if a is None:
                 return
             for k, v in values.items():
-                setattr(a, k, v[:255] if k == "title" else v)
+                if k == "title":
+                    _set_title(a, v)
+                else:
+                    setattr(a, k, v)
             if bump:
                 a.occurrences += 1
             msg = alert_dict(a)

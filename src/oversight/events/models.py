@@ -38,7 +38,11 @@ class Alert(Base):
     rule_id: Mapped[str | None] = mapped_column(String(64), nullable=True)  # health: the problem code
     priority: Mapped[str] = mapped_column(String(2))  # P1..P4 (raised by escalation)
     sound: Mapped[str] = mapped_column(String(16))
-    title: Mapped[str] = mapped_column(String(255))
+    title: Mapped[str] = mapped_column(String(255))  # English, as written when raised
+    # the title as a msgid and parameters (``i18n.Message.jsonable``), translated for each reader;
+    # None on rows from before migration 0013, which show ``title`` as it is
+    title_msgid: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    title_params: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     event_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the first event
     last_event_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     occurrences: Mapped[int] = mapped_column(Integer, default=1)  # events / grouped alerts folded in

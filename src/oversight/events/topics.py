@@ -50,7 +50,9 @@ class AlertPayload(TypedDict, total=False):
     rule_id: str | None
     priority: str
     sound: str
-    title: str
+    title: str  # English, stable for integrations; the UI shows it translated per reader
+    title_msgid: str | None  # the title as msgid + parameters (None on alerts from before 0013)
+    title_params: dict[str, Any] | None
     event_id: int | None
     last_event_id: int | None
     occurrences: int

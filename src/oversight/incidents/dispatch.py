@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from oversight.config.incidents import UNIT_TYPES
+from oversight.i18n import N_
 from oversight.incidents import geo
 from oversight.incidents.errors import Conflict, InvalidInput, NotFound
 from oversight.incidents.journal import audit
@@ -47,13 +48,17 @@ class Dispatch(Roster):
         y: float | None = None,
     ) -> ResponseUnit:
         if type not in UNIT_TYPES:
-            raise InvalidInput(f"unit type must be one of {', '.join(UNIT_TYPES)}, not {type!r}")
+            raise InvalidInput(
+                N_("unit type must be one of {choices}, not {type!r}"),
+                choices=", ".join(UNIT_TYPES),
+                type=type,
+            )
         if not id or len(id) > 32 or not all(ch.isalnum() or ch in "-_" for ch in id):
-            raise InvalidInput("unit id (call sign) must be 1-32 letters, digits, '-' or '_'")
+            raise InvalidInput(N_("unit id (call sign) must be 1-32 letters, digits, '-' or '_'"))
         if lat is not None or x is not None:
             self._check_location(lat, lon, x, y, None)
         if session.get(ResponseUnit, id) is not None:
-            raise Conflict(f"unit {id!r} already exists")
+            raise Conflict(N_("unit {id!r} already exists"), id=id)
         unit = ResponseUnit(
             id=id,
             type=type,
@@ -210,13 +215,18 @@ class Dispatch(Roster):
         if res.rowcount != 1:  # type: ignore[attr-defined]
             unit = session.get(ResponseUnit, unit_id)
             if unit is None:
-                raise NotFound(f"unit {unit_id!r} not found")
+                raise NotFound(N_("unit {unit_id!r} not found"), unit_id=unit_id)
             session.refresh(unit)
             where = f" to incident #{unit.incident_id}" if unit.incident_id else ""
             state = unit.status.replace("_", " ")
             if unit.retired_at is not None or not unit.on_duty:
                 state = "retired" if unit.retired_at is not None else "off shift"
-            raise Conflict(f"unit {unit_id} is not available: it is {state}{where}")
+            raise Conflict(
+                N_("unit {unit_id} is not available: it is {state}{where}"),
+                unit_id=unit_id,
+                state=state,
+                where=where,
+            )
         inc = session.get(Incident, incident_id)
         if inc is None or inc.status not in ACTIVE_STATUSES:
             # give the unit back before refusing, so a caller that commits anyway changes nothing
@@ -227,9 +237,11 @@ class Dispatch(Roster):
                 .execution_options(synchronize_session=False)
             )
             if inc is None:
-                raise NotFound(f"incident {incident_id} not found")
+                raise NotFound(N_("incident {incident_id} not found"), incident_id=incident_id)
             raise InvalidInput(
-                f"incident {incident_id} is {inc.status}; units can only be sent to active incidents"
+                N_("incident {incident_id} is {state}; units can only be sent to active incidents"),
+                incident_id=incident_id,
+                state=inc.status,
             )
         return inc
 
@@ -295,18 +307,26 @@ class Dispatch(Roster):
         if unit.incident_id is not None:
             if status == "out_of_service":
                 raise InvalidInput(
-                    f"unit {unit_id} is assigned to incident #{unit.incident_id}; release it first"
+                    N_("unit {unit_id} is assigned to incident #{incident_id}; release it first"),
+                    unit_id=unit_id,
+                    incident_id=unit.incident_id,
                 )
             if status != "available":
                 i, j = UNIT_FLOW.index(cur), UNIT_FLOW.index(status)
                 if j != i + 1:
                     nxt = UNIT_FLOW[i + 1] if i + 1 < len(UNIT_FLOW) else "available"
                     raise InvalidInput(
-                        f"unit {unit_id} cannot go from {cur!r} to {status!r}: the next step is {nxt!r}"
+                        N_("unit {unit_id} cannot go from {cur!r} to {state!r}: the next step is {nxt!r}"),
+                        unit_id=unit_id,
+                        cur=cur,
+                        state=status,
+                        nxt=nxt,
                     )
         elif status in UNIT_FLOW:
             raise InvalidInput(
-                f"unit {unit_id} is not assigned to an incident; it cannot be {status.replace('_', ' ')}"
+                N_("unit {unit_id} is not assigned to an incident; it cannot be {state}"),
+                unit_id=unit_id,
+                state=status.replace("_", " "),
             )
 
     def set_unit_status(
@@ -324,13 +344,17 @@ class Dispatch(Roster):
         """A unit reports progress (console, mobile app, radio gateway). Assigned units move
         dispatched → en_route → on_scene → available; the incident follows its first unit."""
         if status not in UNIT_STATUSES:
-            raise InvalidInput(f"unknown unit status {status!r}; statuses: {', '.join(UNIT_STATUSES)}")
+            raise InvalidInput(
+                N_("unknown unit status {state!r}; statuses: {choices}"),
+                state=status,
+                choices=", ".join(UNIT_STATUSES),
+            )
         if lat is not None or lon is not None or x is not None or y is not None:
             self._check_location(lat, lon, x, y, None)
         unit = self._live_unit(session, unit_id)
         cur = unit.status
         if status == "dispatched":
-            raise InvalidInput("use dispatch to send a unit to an incident")
+            raise InvalidInput(N_("use dispatch to send a unit to an incident"))
         if cur == status:
             if lat is not None or x is not None:
                 return self.set_unit_location(session, unit_id, actor, lat=lat, lon=lon, x=x, y=y)
@@ -349,7 +373,7 @@ class Dispatch(Roster):
             .execution_options(synchronize_session=False)
         )
         if res.rowcount != 1:  # type: ignore[attr-defined]
-            raise Conflict(f"unit {unit_id} changed meanwhile; reload and try again")
+            raise Conflict(N_("unit {unit_id} changed meanwhile; reload and try again"), unit_id=unit_id)
         inc_id = unit.incident_id
         session.refresh(unit)
         if inc_id is not None:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
 
-class IncidentError(Exception):
+from oversight.i18n import Message, TextError
+
+
+class IncidentError(TextError):
+    """``message`` is the English text; ``text`` the msgid and parameters the API translates."""
+
     status_code = 400
 
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str | Message, /, **params: Any):
+        super().__init__(message, **params)
+        self.message = str(self.text)
 
 
 class InvalidInput(IncidentError):

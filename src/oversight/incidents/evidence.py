@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from oversight.i18n import N_
 from oversight.incidents import geo
 from oversight.incidents.errors import Conflict, InvalidInput
 from oversight.incidents.journal import Journal, audit
@@ -27,15 +28,15 @@ MAX_CLIP = timedelta(hours=24)
 class Evidence(Journal):
     def _check_clip(self, inc: Incident, camera_id: str, start: datetime, end: datetime, known: bool) -> None:
         if inc.status == "closed":
-            raise InvalidInput(f"incident {inc.id} is closed")
+            raise InvalidInput(N_("incident {id} is closed"), id=inc.id)
         if known and self.cfg.cameras and camera_id not in {c.id for c in self.cfg.cameras}:
-            raise InvalidInput(f"unknown camera {camera_id!r}")
+            raise InvalidInput(N_("unknown camera {camera_id!r}"), camera_id=camera_id)
         if start.tzinfo is None or end.tzinfo is None:
-            raise InvalidInput("clip times need a time zone (use UTC)")
+            raise InvalidInput(N_("clip times need a time zone (use UTC)"))
         if not start < end:
-            raise InvalidInput("a clip must end after it starts")
+            raise InvalidInput(N_("a clip must end after it starts"))
         if end - start > MAX_CLIP:
-            raise InvalidInput("a clip may be at most 24 hours long")
+            raise InvalidInput(N_("a clip may be at most 24 hours long"))
 
     def attach_clip(
         self,
@@ -136,7 +137,11 @@ class Evidence(Journal):
             raise InvalidInput("say why the footage is no longer needed (at least 10 characters)")
         inc = self.get(session, incident_id)
         if inc.status != "closed":
-            raise Conflict(f"incident {incident_id} is {inc.status}; its holds are released after it closes")
+            raise Conflict(
+                N_("incident {incident_id} is {status}; its holds are released after it closes"),
+                incident_id=incident_id,
+                status=inc.status,
+            )
         now = utcnow()
         rows = session.execute(
             select(EvidenceHold)
@@ -148,7 +153,9 @@ class Evidence(Journal):
             hold.released_at, hold.released_by = now, actor
             ids.append(hold.id)
         if not ids:
-            raise Conflict(f"incident {incident_id} has no evidence holds in force")
+            raise Conflict(
+                N_("incident {incident_id} has no evidence holds in force"), incident_id=incident_id
+            )
         audit(session, actor, "evidence.release", "incident", inc.id, {"holds": ids, "reason": reason})
         self._log(session, inc.id, actor, "clip", f"Evidence holds released: {reason}", holds=ids)
         self._incident_changed(session, inc, "updated", actor)

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from oversight.config.incidents import IncidentSettings
+from oversight.i18n import N_, TextError
 
 EARTH_RADIUS_M = 6_371_008.8
 
 
-class LocationError(ValueError):
+class LocationError(TextError, ValueError):
     """A location that cannot be placed on the map."""
 
 
@@ -51,31 +52,43 @@ def validate_location(
 ) -> None:
     """Raise LocationError unless the place is on the map (or only an address is given)."""
     if (lat is None) != (lon is None):
-        raise LocationError("give both latitude and longitude, or neither")
+        raise LocationError(N_("give both latitude and longitude, or neither"))
     if (x is None) != (y is None):
-        raise LocationError("give both site-plan x and y, or neither")
+        raise LocationError(N_("give both site-plan x and y, or neither"))
     if lat is None and x is None and not (address and address.strip()):
-        raise LocationError("a location is required: latitude/longitude, a site-plan point or an address")
+        raise LocationError(N_("a location is required: latitude/longitude, a site-plan point or an address"))
     if lat is not None and lon is not None:
         for v, name in ((lat, "latitude"), (lon, "longitude")):
             if not math.isfinite(v):
-                raise LocationError(f"{name} must be a number")
+                raise LocationError(N_("{name} must be a number"), name=name)
         if not (-90 <= lat <= 90) or not (-180 <= lon <= 180):
             raise LocationError(
-                f"location ({lat}, {lon}) is off the map: latitude -90..90, longitude -180..180"
+                N_("location ({lat}, {lon}) is off the map: latitude -90..90, longitude -180..180"),
+                lat=lat,
+                lon=lon,
             )
         b = settings.bounds
         if b and not (b.min_lat <= lat <= b.max_lat and b.min_lon <= lon <= b.max_lon):
             raise LocationError(
-                f"location ({lat:.6f}, {lon:.6f}) is off the map: the served area is latitude "
-                f"{b.min_lat}..{b.max_lat}, longitude {b.min_lon}..{b.max_lon}"
+                N_(
+                    "location ({lat:.6f}, {lon:.6f}) is off the map: the served area is "
+                    "latitude {min_lat}..{max_lat}, longitude {min_lon}..{max_lon}"
+                ),
+                lat=lat,
+                lon=lon,
+                min_lat=b.min_lat,
+                max_lat=b.max_lat,
+                min_lon=b.min_lon,
+                max_lon=b.max_lon,
             )
     if (
         x is not None
         and y is not None
         and not (math.isfinite(x) and math.isfinite(y) and 0 <= x <= 1 and 0 <= y <= 1)
     ):
-        raise LocationError(f"site-plan point ({x}, {y}) is off the map: x and y must be within 0..1")
+        raise LocationError(
+            N_("site-plan point ({x}, {y}) is off the map: x and y must be within 0..1"), x=x, y=y
+        )
 
 
 def distance_m(a: Located, b: Located, settings: IncidentSettings) -> float | None:

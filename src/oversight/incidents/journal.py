@@ -17,6 +17,7 @@ from oversight.config.incidents import PRIORITIES, IncidentSettings
 from oversight.config.schema import SiteConfig
 from oversight.events import topics
 from oversight.events.bus import EventBus
+from oversight.i18n import N_, message_of
 from oversight.incidents import geo
 from oversight.incidents.errors import InvalidInput, NotFound
 from oversight.incidents.models import Incident, IncidentEntry, ResponseUnit
@@ -126,13 +127,13 @@ class Journal:
     def get(self, session: Session, incident_id: int) -> Incident:
         inc = session.get(Incident, incident_id)
         if inc is None:
-            raise NotFound(f"incident {incident_id} not found")
+            raise NotFound(N_("incident {incident_id} not found"), incident_id=incident_id)
         return inc
 
     def get_unit(self, session: Session, unit_id: str) -> ResponseUnit:
         unit = session.get(ResponseUnit, unit_id)
         if unit is None:
-            raise NotFound(f"unit {unit_id!r} not found")
+            raise NotFound(N_("unit {unit_id!r} not found"), unit_id=unit_id)
         return unit
 
     # ---- checks ---------------------------------------------------------------------------------
@@ -140,17 +141,25 @@ class Journal:
     def _check_type(self, type_id: str) -> None:
         if self.settings.type(type_id) is None:
             known = ", ".join(t.id for t in self.settings.types)
-            raise InvalidInput(f"unknown incident type {type_id!r}; known types: {known}")
+            raise InvalidInput(
+                N_("unknown incident type {type_id!r}; known types: {known}"), type_id=type_id, known=known
+            )
 
     @staticmethod
     def _check_priority(priority: str) -> None:
         if priority not in PRIORITIES:
-            raise InvalidInput(f"priority must be one of {', '.join(PRIORITIES)}, not {priority!r}")
+            raise InvalidInput(
+                N_("priority must be one of {choices}, not {priority!r}"),
+                choices=", ".join(PRIORITIES),
+                priority=priority,
+            )
 
     def _check_district(self, district: str | None) -> None:
         if district and self.settings.districts and district not in {d.id for d in self.settings.districts}:
             known = ", ".join(d.id for d in self.settings.districts)
-            raise InvalidInput(f"unknown district {district!r}; known districts: {known}")
+            raise InvalidInput(
+                N_("unknown district {district!r}; known districts: {known}"), district=district, known=known
+            )
 
     def _check_location(
         self, lat: float | None, lon: float | None, x: float | None, y: float | None, address: str | None
@@ -158,4 +167,4 @@ class Journal:
         try:
             geo.validate_location(self.settings, lat, lon, x, y, address)
         except geo.LocationError as exc:
-            raise InvalidInput(str(exc)) from None
+            raise InvalidInput(message_of(exc)) from None

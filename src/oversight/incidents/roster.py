@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from oversight.config.incidents import UNIT_TYPES
+from oversight.i18n import N_
 from oversight.incidents.errors import Conflict, InvalidInput, NotFound
 from oversight.incidents.journal import Journal, audit
 from oversight.incidents.models import ResponseUnit, Station
@@ -62,7 +63,11 @@ class Roster(Journal):
         """Start or end a unit's shift; off-shift units are not recommended and cannot be sent."""
         unit = self._live_unit(session, unit_id)
         if not on_duty and unit.incident_id is not None:
-            raise Conflict(f"unit {unit_id} is assigned to incident #{unit.incident_id}; release it first")
+            raise Conflict(
+                N_("unit {unit_id} is assigned to incident #{incident_id}; release it first"),
+                unit_id=unit_id,
+                incident_id=unit.incident_id,
+            )
         if unit.on_duty != on_duty:
             unit.on_duty, unit.duty_changed_at = on_duty, utcnow()
             audit(session, actor, "unit.shift", "unit", unit.id, {"on_duty": on_duty})
@@ -73,7 +78,11 @@ class Roster(Journal):
         """Take a unit off the roster for good; its row and history stay."""
         unit = self._live_unit(session, unit_id)
         if unit.incident_id is not None:
-            raise Conflict(f"unit {unit_id} is assigned to incident #{unit.incident_id}; release it first")
+            raise Conflict(
+                N_("unit {unit_id} is assigned to incident #{incident_id}; release it first"),
+                unit_id=unit_id,
+                incident_id=unit.incident_id,
+            )
         now = utcnow()
         unit.retired_at, unit.retired_by = now, actor
         unit.status, unit.status_changed_at, unit.on_duty = "out_of_service", now, False
@@ -107,9 +116,9 @@ class Roster(Journal):
             self._check_location(lat, lon, x, y, None)
         st = session.get(Station, id)
         if create and st is not None:
-            raise Conflict(f"station {id!r} already exists")
+            raise Conflict(N_("station {station} already exists"), station=id)
         if not create and st is None:
-            raise NotFound(f"station {id!r} not found")
+            raise NotFound(N_("station {station} not found"), station=id)
         if st is None:
             st = Station(id=id, name=name)
             session.add(st)

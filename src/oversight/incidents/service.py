@@ -19,6 +19,7 @@ from oversight.config.incidents import IncidentType
 from oversight.config.schema import SiteConfig
 from oversight.events import topics
 from oversight.events.bus import EventBus
+from oversight.i18n import N_
 from oversight.incidents import geo
 from oversight.incidents.dispatch import Dispatch
 from oversight.incidents.errors import Conflict, InvalidInput, NotFound
@@ -71,11 +72,11 @@ class IncidentService(Evidence, Dispatch):
     @staticmethod
     def _check_report(source: str, reported_at: datetime | None) -> None:
         if reported_at is not None and reported_at.tzinfo is None:
-            raise InvalidInput("reported_at needs a time zone (use UTC, e.g. 2026-01-01T12:00:00Z)")
+            raise InvalidInput(N_("reported_at needs a time zone (use UTC, e.g. 2026-01-01T12:00:00Z)"))
         if reported_at is not None and reported_at > utcnow() + timedelta(minutes=1):
-            raise InvalidInput("reported_at is in the future")
+            raise InvalidInput(N_("reported_at is in the future"))
         if source not in ("call", "alert", "api"):
-            raise InvalidInput("source must be call, alert or api")
+            raise InvalidInput(N_("source must be call, alert or api"))
 
     def create(
         self,
@@ -159,7 +160,7 @@ class IncidentService(Evidence, Dispatch):
         is put on hold. Returns (incident, created); a second click returns the open incident."""
         ev = session.get(Event, event_id)
         if ev is None:
-            raise NotFound(f"alert {event_id} not found")
+            raise NotFound(N_("alert {event_id} not found"), event_id=event_id)
         existing = session.scalar(
             select(Incident).where(
                 Incident.event_id == event_id, Incident.status.in_(ACTIVE_STATUSES + ("cleared",))
@@ -244,11 +245,13 @@ class IncidentService(Evidence, Dispatch):
     def update(self, session: Session, incident_id: int, actor: str, **changes: Any) -> Incident:
         inc = self.get(session, incident_id)
         if inc.status == "closed":
-            raise InvalidInput(f"incident {incident_id} is closed; it cannot be edited")
+            raise InvalidInput(
+                N_("incident {incident_id} is closed; it cannot be edited"), incident_id=incident_id
+            )
         loc_keys = {"lat", "lon", "x", "y"}
         unknown = set(changes) - set(self.EDITABLE) - loc_keys
         if unknown:
-            raise InvalidInput(f"cannot change {', '.join(sorted(unknown))}")
+            raise InvalidInput(N_("cannot change {unknown}"), unknown=", ".join(sorted(unknown)))
         if "type" in changes:
             self._check_type(changes["type"])
         if "priority" in changes:
@@ -277,10 +280,10 @@ class IncidentService(Evidence, Dispatch):
     def add_note(self, session: Session, incident_id: int, actor: str, text: str) -> Incident:
         text = text.strip()
         if not text:
-            raise InvalidInput("a note cannot be empty")
+            raise InvalidInput(N_("a note cannot be empty"))
         inc = self.get(session, incident_id)
         if inc.status == "closed":
-            raise InvalidInput(f"incident {incident_id} is closed")
+            raise InvalidInput(N_("incident {incident_id} is closed"), incident_id=incident_id)
         now = utcnow()
         inc.notes = (inc.notes + "\n" if inc.notes else "") + f"[{now:%H:%M:%S} {actor}] {text}"
         inc.updated_at = now
@@ -293,7 +296,9 @@ class IncidentService(Evidence, Dispatch):
     ) -> Incident:
         """Move the incident one step along new → dispatched → en_route → on_scene → cleared → closed."""
         if to not in INCIDENT_STATUSES:
-            raise InvalidInput(f"unknown status {to!r}; statuses: {', '.join(INCIDENT_STATUSES)}")
+            raise InvalidInput(
+                N_("unknown status {to!r}; statuses: {choices}"), to=to, choices=", ".join(INCIDENT_STATUSES)
+            )
         inc = self.get(session, incident_id)
         cur = inc.status
         self._check_step(inc, to, disposition)
@@ -311,7 +316,9 @@ class IncidentService(Evidence, Dispatch):
             .execution_options(synchronize_session=False)
         )
         if res.rowcount != 1:  # type: ignore[attr-defined]
-            raise Conflict(f"incident {incident_id} changed meanwhile; reload and try again")
+            raise Conflict(
+                N_("incident {incident_id} changed meanwhile; reload and try again"), incident_id=incident_id
+            )
         session.refresh(inc)
         if to == "closed":
             inc.disposition = disposition
@@ -339,7 +346,7 @@ class IncidentService(Evidence, Dispatch):
         cancel = to == "closed" and cur == "new" and disposition in CANCEL_DISPOSITIONS
         if to != nxt and not cancel:
             if cur == "closed":
-                raise InvalidInput(f"incident {inc.id} is closed")
+                raise InvalidInput(N_("incident {id} is closed"), id=inc.id)
             raise InvalidInput(
                 f"cannot go from {cur!r} to {to!r}: the next step is {nxt!r}"
                 + (
@@ -349,13 +356,15 @@ class IncidentService(Evidence, Dispatch):
                 )
             )
         if to == "dispatched":
-            raise InvalidInput("dispatch a unit to move the incident to 'dispatched'")
+            raise InvalidInput(N_("dispatch a unit to move the incident to 'dispatched'"))
         if to == "closed":
             if not disposition:
                 raise InvalidInput("closing needs a disposition: " + ", ".join(DISPOSITIONS))
             if disposition not in DISPOSITIONS:
                 raise InvalidInput(
-                    f"unknown disposition {disposition!r}; dispositions: {', '.join(DISPOSITIONS)}"
+                    N_("unknown disposition {disposition!r}; dispositions: {choices}"),
+                    disposition=disposition,
+                    choices=", ".join(DISPOSITIONS),
                 )
 
     def _units_follow(
@@ -384,7 +393,7 @@ class IncidentService(Evidence, Dispatch):
             q = q.where(Incident.status != "closed")
         elif status != "all":
             if status not in INCIDENT_STATUSES:
-                raise InvalidInput(f"unknown status {status!r}")
+                raise InvalidInput(N_("unknown status {state!r}"), state=status)
             q = q.where(Incident.status == status)
         return list(session.scalars(q))
 

@@ -39,6 +39,7 @@ import cv2
 import numpy as np
 
 from oversight.config.schema import RedactionConfig
+from oversight.i18n import N_, TextError
 from oversight.privacy import audit, hooks, masks
 from oversight.privacy.live_feed import H264Feed, Subscription
 from oversight.privacy.track import TrackView, read_track
@@ -67,7 +68,7 @@ class Who(Protocol):
     def ip(self) -> str | None: ...
 
 
-class OutOfScope(LookupError):
+class OutOfScope(TextError, LookupError):
     """A camera outside the principal's scope: the web app answers it as 404, like no camera."""
 
 
@@ -81,7 +82,7 @@ def in_scope(who: Who, camera_id: str) -> bool:
 
 def _scoped(who: Who, camera_id: str) -> None:
     if not in_scope(who, camera_id):
-        raise OutOfScope(f"no camera '{camera_id}'")
+        raise OutOfScope(N_("no camera '{camera_id}'"), camera_id=camera_id)
 
 
 class FrameRedactor(Protocol):

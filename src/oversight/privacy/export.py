@@ -39,6 +39,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from oversight.config.schema import SiteConfig
+from oversight.i18n import N_, Message, TextError
 from oversight.permissions import roles_for
 from oversight.privacy import audit
 from oversight.privacy.copies import default_cache_dir
@@ -56,9 +57,9 @@ EXPORT_ROLES = roles_for("export.create")
 META_FILES = {"manifest.json", "manifest.sig", "public_key.txt"}
 
 
-class ExportError(Exception):
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
+class ExportError(TextError):
+    def __init__(self, message: str | Message, /, status: int = 400, **params: Any):
+        super().__init__(message, **params)
         self.status = status
 
 
@@ -242,7 +243,7 @@ def export_footage(
     try:
         found = _find_footage(db, req, allow_unredacted)
         if not found.segs:
-            raise ExportError("no recorded footage for these cameras in this window", 404)
+            raise ExportError(N_("no recorded footage for these cameras in this window"), 404)
         tell = progress or (lambda fraction, stage: None)
         files = _export_clips(cfg, gate, req, found, work, clips, tell, subjects or {})
         tell(0.97, "signing the manifest")
@@ -277,7 +278,7 @@ def check_request(
     with db.session() as s:
         q = select(Segment.id).where(Segment.camera_id.in_(cams), Segment.end > start, Segment.start < end)
         if s.execute(q.limit(1)).first() is None:
-            raise ExportError("no recorded footage for these cameras in this window", 404)
+            raise ExportError(N_("no recorded footage for these cameras in this window"), 404)
 
 
 def _export_clips(
@@ -303,7 +304,7 @@ def _export_clips(
 
         def tick(rel: float) -> None:
             if failed.is_set():  # another clip failed: the export is lost, stop this one too
-                raise ExportCancelled("another clip of this export failed")
+                raise ExportCancelled(N_("another clip of this export failed"))
             with lock:
                 done[i] = min(max(rel / span, 0.0), 1.0)
                 fraction = 0.95 * sum(done) / len(segs)
@@ -331,22 +332,24 @@ def _checked_cameras(
 ) -> list[str]:
     """The request's cameras, sorted, once the role, cameras, window and purpose pass."""
     if role not in EXPORT_ROLES:
-        raise ExportError("exports need the supervisor role", 403)
+        raise ExportError(N_("exports need the supervisor role"), 403)
     cams = sorted(set(camera_ids))
     known = {c.id for c in cfg.cameras}
     if not cams or (unknown := set(cams) - known):
-        raise ExportError(f"unknown camera(s): {', '.join(sorted(unknown)) if cams else '(none)'}", 404)
+        raise ExportError(
+            N_("unknown camera(s): {cameras}"), 404, cameras=", ".join(sorted(unknown)) if cams else "(none)"
+        )
     if start.tzinfo is None or end.tzinfo is None or end <= start:
-        raise ExportError("give a UTC start before the end")
+        raise ExportError(N_("give a UTC start before the end"))
     if len(purpose.strip()) < 10:
-        raise ExportError("give the purpose of the export (at least 10 characters)")
+        raise ExportError(N_("give the purpose of the export (at least 10 characters)"))
     return cams
 
 
 def _checked_recipient(recipient: str, recipient_ref: str | None) -> str | None:
     """The reference stripped (None when empty), once the category is one of the published list."""
     if recipient not in CATEGORIES:
-        raise ExportError(f"give the recipient: one of {', '.join(CATEGORIES)}", 422)
+        raise ExportError(N_("give the recipient: one of {choices}"), 422, choices=", ".join(CATEGORIES))
     ref = (recipient_ref or "").strip()
     if len(ref) > 128:
         raise ExportError("the recipient reference is at most 128 characters", 422)
@@ -400,7 +403,7 @@ def _export_clip(
     """
     src = Path(seg.path)
     if not src.is_file():
-        raise ExportError(f"segment {seg.id} file is missing: {src}", 410)
+        raise ExportError(N_("segment {id} file is missing: {src}"), 410, id=seg.id, src=src)
     rel = Path("clips") / seg.camera_id / f"{seg.start.astimezone(UTC):%Y%m%dT%H%M%S}Z-{seg.id}.mp4"
     dst = work / rel
     dst.parent.mkdir(parents=True, exist_ok=True)

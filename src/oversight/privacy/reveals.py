@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from oversight.config.schema import SecuritySettings
+from oversight.i18n import N_, Message, TextError
 from oversight.permissions import roles_for
 from oversight.privacy import audit
 from oversight.privacy.models import RevealRequest
@@ -47,11 +48,11 @@ class RevealPolicy:
         return 2 if end - now > self.ahead else 1
 
 
-class RevealError(Exception):
+class RevealError(TextError):
     """A request or decision that the rules forbid; ``status`` is the HTTP status to answer."""
 
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
+    def __init__(self, message: str | Message, /, status: int = 400, **params: Any):
+        super().__init__(message, **params)
         self.status = status
 
 
@@ -68,27 +69,31 @@ def _check_request(
 ) -> list[str]:
     """The request's cameras, sorted; a ``RevealError`` saying what is wrong with it otherwise."""
     if role not in REQUEST_ROLES:
-        raise RevealError(f"role '{role}' may not request reveals", 403)
+        raise RevealError(N_("role '{role}' may not request reveals"), 403, role=role)
     cams = sorted({c.strip() for c in camera_ids if c and c.strip()})
     if not cams:
-        raise RevealError("name at least one camera")
+        raise RevealError(N_("name at least one camera"))
     if known_cameras is not None and (unknown := set(cams) - known_cameras):
-        raise RevealError(f"unknown camera(s): {', '.join(sorted(unknown))}")
+        raise RevealError(N_("unknown camera(s): {unknown}"), unknown=", ".join(sorted(unknown)))
     if start.tzinfo is None or end.tzinfo is None:
-        raise RevealError("start and end need a time zone (UTC ISO-8601)")
+        raise RevealError(N_("start and end need a time zone (UTC ISO-8601)"))
     if end <= start:
-        raise RevealError("end must be after start")
+        raise RevealError(N_("end must be after start"))
     if end - start > MAX_WINDOW:
-        raise RevealError(f"a reveal window may be at most {MAX_WINDOW.days} days")
+        raise RevealError(N_("a reveal window may be at most {days} days"), days=MAX_WINDOW.days)
     if end - now > policy.ahead_max:
         raise RevealError(
-            f"a reveal may reach at most {_human(policy.ahead_max)} past now "
-            f"({_human(policy.ahead)} on one approval, more needs two supervisors)"
+            N_(
+                "a reveal may reach at most {most} past now "
+                "({single} on one approval, more needs two supervisors)"
+            ),
+            most=_human(policy.ahead_max),
+            single=_human(policy.ahead),
         )
     if len((reason or "").strip()) < 10:
-        raise RevealError("give a reason of at least 10 characters")
+        raise RevealError(N_("give a reason of at least 10 characters"))
     if not (reference or "").strip():
-        raise RevealError("give the incident or case reference")
+        raise RevealError(N_("give the incident or case reference"))
     return cams
 
 
@@ -148,17 +153,21 @@ def _decidable(
     """The request, locked, when ``approver`` may decide it now; a ``RevealError`` otherwise."""
     r = session.get(RevealRequest, reveal_id, with_for_update=True)
     if r is None:
-        raise RevealError(f"no reveal request {reveal_id}", 404)
+        raise RevealError(N_("no reveal request {reveal_id}"), 404, reveal_id=reveal_id)
     if role not in APPROVER_ROLES:
-        raise RevealError("only a supervisor may approve or deny a reveal", 403)
+        raise RevealError(N_("only a supervisor may approve or deny a reveal"), 403)
     if approver == r.requested_by:
-        raise RevealError("the requester cannot decide their own reveal request (four-eyes rule)", 403)
+        raise RevealError(N_("the requester cannot decide their own reveal request (four-eyes rule)"), 403)
     if r.status != "pending":
-        raise RevealError(f"reveal {reveal_id} is already {r.status}", 409)
+        raise RevealError(
+            N_("reveal {reveal_id} is already {state}"), 409, reveal_id=reveal_id, state=r.status
+        )
     if approve and not (timedelta(0) < valid_for <= MAX_VALID_FOR):
-        raise RevealError(f"validity must be between 0 and {MAX_VALID_FOR.days} days")
+        raise RevealError(N_("validity must be between 0 and {days} days"), days=MAX_VALID_FOR.days)
     if approve and r.end - now > policy.ahead_max:
-        raise RevealError(f"the window now reaches more than {_human(policy.ahead_max)} past now", 409)
+        raise RevealError(
+            N_("the window now reaches more than {most} past now"), 409, most=_human(policy.ahead_max)
+        )
     return r
 
 
@@ -184,7 +193,7 @@ def decide(
     needed = max(int(r.approvals_needed or 1), policy.approvals_for(r.end, now))
     if approve and needed > 1 and approver == r.first_approved_by:
         raise RevealError(
-            "this reveal reaches far into the future: a second, different supervisor must approve", 403
+            N_("this reveal reaches far into the future: a second, different supervisor must approve"), 403
         )
     if approve and needed > 1 and r.first_approved_by is None:
         r.approvals_needed, r.first_approved_by, r.first_approved_at = needed, approver, now
@@ -224,11 +233,13 @@ def decide(
 def revoke(session: Session, reveal_id: int, by: str, role: str, source: str | None = None) -> RevealRequest:
     r = session.get(RevealRequest, reveal_id)
     if r is None:
-        raise RevealError(f"no reveal request {reveal_id}", 404)
+        raise RevealError(N_("no reveal request {reveal_id}"), 404, reveal_id=reveal_id)
     if by != r.requested_by and role not in APPROVER_ROLES:
-        raise RevealError("only the requester or a supervisor may revoke a reveal", 403)
+        raise RevealError(N_("only the requester or a supervisor may revoke a reveal"), 403)
     if r.status not in ("pending", "approved"):
-        raise RevealError(f"reveal {reveal_id} is already {r.status}", 409)
+        raise RevealError(
+            N_("reveal {reveal_id} is already {state}"), 409, reveal_id=reveal_id, state=r.status
+        )
     r.status = "revoked"
     r.expires_at = min(r.expires_at, utcnow()) if r.expires_at else None
     session.flush()

@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from oversight.config.schema import SiteConfig
-from oversight.i18n import N_
+from oversight.i18n import N_, Message, TextError
 from oversight.privacy import audit
 from oversight.privacy.models import SubjectAccessRequest, SubjectMark
 from oversight.privacy.track import Box, Sample, read_track
@@ -49,17 +49,21 @@ FOLLOW_GAP_S = 2.0  # the followed region is lost after this long without a matc
 CLICK_REACH = 0.15  # a click this far (normalised) from a region still picks it
 
 
-class SarError(Exception):
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.message, self.status = message, status
+class SarError(TextError):
+    def __init__(self, message: str | Message, /, status: int = 400, **params: Any):
+        super().__init__(message, **params)
+        self.message, self.status = str(self.text), status
 
 
 def deadline(jurisdiction: str, received_at: datetime) -> datetime:
     """When the answer is due: calendar days, or one calendar month (the same day next month, the
     month's last day when it has no such day) for the GDPR."""
     if jurisdiction not in JURISDICTIONS:
-        raise SarError(f"unknown jurisdiction {jurisdiction!r}; one of {', '.join(JURISDICTIONS)}")
+        raise SarError(
+            N_("unknown jurisdiction {jurisdiction!r}; one of {choices}"),
+            jurisdiction=jurisdiction,
+            choices=", ".join(JURISDICTIONS),
+        )
     days = JURISDICTIONS[jurisdiction][1]
     if days:
         return received_at + timedelta(days=days)
@@ -75,7 +79,7 @@ def deadline(jurisdiction: str, received_at: datetime) -> datetime:
 def _text(body: dict[str, Any], key: str, least: int, most: int = 2000) -> str:
     v = str(body.get(key) or "").strip()
     if len(v) < least or len(v) > most:
-        raise SarError(f"{key}: give {least}–{most} characters")
+        raise SarError(N_("{key}: give {least}–{most} characters"), key=key, least=least, most=most)
     return v
 
 
@@ -83,9 +87,9 @@ def _when(body: dict[str, Any], key: str) -> datetime:
     try:
         t = datetime.fromisoformat(str(body.get(key)))
     except ValueError:
-        raise SarError(f"{key}: give an ISO-8601 time with its UTC offset") from None
+        raise SarError(N_("{key}: give an ISO-8601 time with its UTC offset"), key=key) from None
     if t.tzinfo is None:
-        raise SarError(f"{key}: give an ISO-8601 time with its UTC offset")
+        raise SarError(N_("{key}: give an ISO-8601 time with its UTC offset"), key=key)
     return t.astimezone(UTC)
 
 
@@ -96,10 +100,12 @@ def record_request(
     cams = sorted({str(c) for c in body.get("camera_ids") or []})
     known = {c.id for c in cfg.cameras}
     if not cams or set(cams) - known:
-        raise SarError(f"unknown camera(s): {', '.join(sorted(set(cams) - known)) or '(none)'}", 404)
+        raise SarError(
+            N_("unknown camera(s): {cameras}"), 404, cameras=", ".join(sorted(set(cams) - known)) or "(none)"
+        )
     start, end = _when(body, "start"), _when(body, "end")
     if not start < end or end - start > MAX_WINDOW:
-        raise SarError("give a window whose start is before its end, at most 24 hours long")
+        raise SarError(N_("give a window whose start is before its end, at most 24 hours long"))
     received = _when(body, "received_at") if body.get("received_at") else (now or utcnow())
     jurisdiction = str(body.get("jurisdiction") or "")
     r = SubjectAccessRequest(
@@ -126,9 +132,9 @@ def record_request(
 def get_open(s: Session, request_id: int) -> SubjectAccessRequest:
     r = s.get(SubjectAccessRequest, request_id)
     if r is None:
-        raise SarError("no such request", 404)
+        raise SarError(N_("no such request"), 404)
     if r.status != "open":
-        raise SarError(f"the request is {r.status}", 409)
+        raise SarError(N_("the request is {state}"), 409, state=r.status)
     return r
 
 
@@ -138,11 +144,11 @@ def add_mark(
     """The operator's click on the requester: one camera, one moment inside the request's window."""
     r = get_open(s, request_id)
     if camera_id not in r.camera_ids:
-        raise SarError("that camera is not part of the request")
+        raise SarError(N_("that camera is not part of the request"))
     if not (r.start <= ts.astimezone(UTC) <= r.end):
-        raise SarError("that moment is outside the request's window")
+        raise SarError(N_("that moment is outside the request's window"))
     if not (0 <= x <= 1 and 0 <= y <= 1):
-        raise SarError("x and y are fractions of the picture (0..1)")
+        raise SarError(N_("x and y are fractions of the picture (0..1)"))
     m = SubjectMark(
         request_id=r.id, camera_id=camera_id, ts=ts, x=x, y=y, marked_by=actor, marked_at=utcnow()
     )
@@ -158,7 +164,7 @@ def refuse(s: Session, request_id: int, actor: str, role: str, reason: str) -> S
     r = get_open(s, request_id)
     reason = reason.strip()
     if len(reason) < 10:
-        raise SarError("give the reason for the refusal (at least 10 characters)")
+        raise SarError(N_("give the reason for the refusal (at least 10 characters)"))
     r.status, r.closed_by, r.closed_at, r.refusal_reason = "refused", actor, utcnow(), reason
     audit.record(s, actor, "sar.refuse", "sar", r.id, role=role, purpose=reason)
     return r
@@ -251,14 +257,14 @@ def follow(samples: Sequence[Sample], ts: float, x: float, y: float) -> list[tup
     """The marked person's region through one camera's samples: the region nearest the click in
     the sample nearest ``ts``, followed forwards and backwards by nearness until it is lost."""
     if not samples:
-        raise SarError("no privacy track is stored for that footage; the person cannot be followed", 409)
+        raise SarError(N_("no privacy track is stored for that footage; the person cannot be followed"), 409)
     times = [smp.ts for smp in samples]
     i = min(range(len(times)), key=lambda k: abs(times[k] - ts))
     if abs(times[i] - ts) > FOLLOW_GAP_S:
-        raise SarError("no privacy track sample near that moment", 409)
+        raise SarError(N_("no privacy track sample near that moment"), 409)
     seed = min(samples[i].boxes, key=lambda b: _distance(b, x, y), default=None)
     if seed is None or _distance(seed, x, y) > CLICK_REACH:
-        raise SarError("nobody was found where you clicked; click on the person's head", 409)
+        raise SarError(N_("nobody was found where you clicked; click on the person's head"), 409)
     after = _walk(samples, seed, range(i, len(samples)))
     before = _walk(samples, seed, range(i - 1, -1, -1))
     return sorted(before + after)
@@ -268,7 +274,7 @@ def follow_mark(cfg: SiteConfig, camera_id: str, ts: datetime, x: float, y: floa
     """What one click would follow (checked before the mark is kept): a SarError when nobody is
     there or no track is stored. The track is read ten minutes either side of the click."""
     if camera_id not in {c.id for c in cfg.cameras}:
-        raise SarError("unknown camera", 404)
+        raise SarError(N_("unknown camera"), 404)
     root = Path(cfg.site.data_dir).expanduser() / "privacy"
     t = ts.timestamp()
     return follow(read_track(root, camera_id, t - 600, t + 600), t, x, y)
@@ -295,7 +301,7 @@ def subject_tracks(db: Database, cfg: SiteConfig, request_id: int) -> dict[str, 
     with db.session() as s:
         r = s.get(SubjectAccessRequest, request_id)
         if r is None:
-            raise SarError("no such request", 404)
+            raise SarError(N_("no such request"), 404)
         marks = list(s.scalars(select(SubjectMark).where(SubjectMark.request_id == request_id)))
         start, end = r.start.timestamp(), r.end.timestamp()
     out: dict[str, list[tuple[float, Box]]] = {}
@@ -367,11 +373,11 @@ class SarReminders:
         with self.db.session() as s:
             soon, overdue = due(s, now)
         for code, n, words in (
-            ("sar_due", soon, "{n} subject access request(s) due within 3 days"),
-            ("sar_overdue", overdue, "{n} subject access request(s) past their legal deadline"),
+            ("sar_due", soon, N_("{n} subject access request(s) due within 3 days")),
+            ("sar_overdue", overdue, N_("{n} subject access request(s) past their legal deadline")),
         ):
             if n:
-                self.alerts.raise_health(None, code, words.format(n=n), REMINDER_CODES[code])
+                self.alerts.raise_health(None, code, Message(words, {"n": n}), REMINDER_CODES[code])
             else:
                 self.alerts.clear_health(None, code)
         return soon, overdue

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from oversight.i18n import N_, TextError, message_of
 from oversight.permissions import roles_for
 from oversight.privacy import audit as audit_log
 from oversight.privacy.models import RevealRequest
@@ -23,7 +24,7 @@ from oversight.web import auth
 from oversight.web.models import ApiToken
 
 
-class AccountError(ValueError):
+class AccountError(TextError, ValueError):
     status = 400
 
 
@@ -55,13 +56,15 @@ def _audit(s: Session, by: Actor, action: str, kind: str, target: Any, detail: A
 def _user(s: Session, username: str) -> User:
     user = s.scalar(select(User).where(User.username == username))
     if user is None:
-        raise NotFound(f"no user '{username}'")
+        raise NotFound(N_("no user '{username}'"), username=username)
     return user
 
 
 def _check_role(role: str) -> None:
     if role not in ROLES:
-        raise AccountError(f"unknown role '{role}' (one of {', '.join(ROLES)})")
+        raise AccountError(
+            N_("unknown role '{role}' (one of {choices})"), role=role, choices=", ".join(ROLES)
+        )
 
 
 def managers_left(s: Session) -> int:
@@ -81,7 +84,7 @@ def add_user(
     """A new account, from a password or (a change approved later) the hash taken when proposed."""
     _check_role(role)
     if s.scalar(select(User).where(User.username == username)) is not None:
-        raise Conflict(f"user '{username}' already exists")
+        raise Conflict(N_("user '{username}' already exists"), username=username)
     try:
         if password_hash is None:
             user = auth.create_user(s, username, password or "", role)
@@ -89,7 +92,7 @@ def add_user(
             user = User(username=username, password_hash=password_hash, role=role, active=True)
             s.add(user)
     except ValueError as exc:
-        raise Conflict(str(exc)) from None
+        raise Conflict(message_of(exc)) from None
     _audit(s, by, "user.create", "user", username, {"role": role})
     return user
 
@@ -113,7 +116,7 @@ def update_user(
     managers = roles_for("users.manage")
     losing = (role is not None and role not in managers) or active is False
     if user.role in managers and user.active and losing and managers_left(s) <= 1:
-        raise Conflict("this is the last active admin")
+        raise Conflict(N_("this is the last active admin"))
     hashed = _hash(password) if password is not None else password_hash
     changes: dict[str, Any] = dict(detail or {})
     if role is not None and role != user.role:
@@ -153,7 +156,7 @@ def set_camera_groups(
     user = _user(s, username)
     unknown = sorted(set(groups) - known)
     if unknown:
-        raise AccountError(f"no camera group {', '.join(repr(g) for g in unknown)}")
+        raise AccountError(N_("no camera group {groups}"), groups=", ".join(repr(g) for g in unknown))
     before = list(user.camera_groups or [])
     after = sorted(set(groups))
     user.camera_groups = after
@@ -170,7 +173,7 @@ def _hash(password: str) -> str:
     try:
         return auth.hash_password(password)
     except ValueError as exc:
-        raise AccountError(str(exc)) from None
+        raise AccountError(message_of(exc)) from None
 
 
 def logout_everywhere(s: Session, by: Actor, username: str) -> None:
@@ -193,7 +196,7 @@ def create_token(s: Session, by: Actor, name: str, role: str) -> tuple[ApiToken,
 def revoke_token(s: Session, by: Actor, token_id: int) -> None:
     row = s.get(ApiToken, token_id)
     if row is None:
-        raise NotFound("no such token")
+        raise NotFound(N_("no such token"))
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         _audit(s, by, "token.revoke", "api_token", token_id)

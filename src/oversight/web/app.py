@@ -20,9 +20,11 @@ from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from oversight import __version__
+from oversight.i18n import N_, Message, message_of
 from oversight.privacy.egress import OutOfScope
 from oversight.web.auth import ensure_bootstrap
 from oversight.web.context import AppContext
+from oversight.web.errors import ApiError, error_body, request_translator, validation_body
 from oversight.web.install import add_install_routes
 from oversight.web.limits import BodyLimit
 
@@ -100,61 +102,56 @@ def create_app(ctx: AppContext) -> FastAPI:
 
 
 def _add_error_handlers(app: FastAPI) -> None:
-    """Plain JSON errors: the client's mistakes as 4xx with what was wrong, ours as a bare 500."""
+    """Plain JSON errors in the requester's language (``web/errors.py``): the client's mistakes as
+    4xx with what was wrong, ours as a bare 500."""
+
+    def answer(request: Request, status: int, detail: Any, headers: Any = None) -> JSONResponse:
+        return JSONResponse(
+            error_body(request_translator(request), detail), status_code=status, headers=headers
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        headers = getattr(exc, "headers", None)
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+        detail = exc.text if isinstance(exc, ApiError) else exc.detail
+        return answer(request, exc.status_code, detail, getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        issues = [
-            {
-                "loc": [str(p) for p in e.get("loc", ())],
-                "msg": str(e.get("msg", "")),
-                "type": e.get("type", ""),
-            }
-            for e in exc.errors()
-        ]
-        return JSONResponse({"detail": issues}, status_code=422)
+        return JSONResponse(validation_body(request_translator(request), list(exc.errors())), status_code=422)
 
     @app.exception_handler(OutOfScope)
     async def out_of_scope(request: Request, exc: OutOfScope) -> Response:
         # the egress gate refused a camera outside the principal's groups that a route let through
         log.warning("egress refused an out-of-scope camera on %s %s", request.method, request.url.path)
-        return JSONResponse({"detail": str(exc)}, status_code=404)
+        return answer(request, 404, message_of(exc))
 
     @app.exception_handler(DataError)
     async def data_error(request: Request, exc: DataError) -> Response:
         # the database refused a value the client sent (e.g. an id beyond 32 bits): a client error
         log.warning("database refused a value on %s %s: %s", request.method, request.url.path, exc.orig)
-        return JSONResponse({"detail": "a value is out of range"}, status_code=422)
+        return answer(request, 422, Message(N_("a value is out of range")))
 
     @app.exception_handler(OverflowError)
     async def overflow_error(request: Request, exc: OverflowError) -> Response:
         if "SQLite INTEGER" not in str(exc):  # only the driver's refusal of a huge client number
             return await server_error(request, exc)
         log.warning("number out of range on %s %s", request.method, request.url.path)
-        return JSONResponse({"detail": "a number is out of range"}, status_code=422)
+        return answer(request, 422, Message(N_("a number is out of range")))
 
     @app.exception_handler(OperationalError)
     async def storage_error(request: Request, exc: OperationalError) -> Response:
         # a full disk or an unreachable database: say so and when to retry, never a bare 500.
         # Footage reads land here too when their audit entry cannot be written: no look unlogged.
         log.error("storage unavailable on %s %s: %s", request.method, request.url.path, exc.orig)
-        return JSONResponse(
-            {"detail": "storage is unavailable (disk full?); nothing was changed"},
-            status_code=503,
-            headers={"Retry-After": "10"},
-        )
+        text = Message(N_("storage is unavailable (disk full?); nothing was changed"))
+        return answer(request, 503, text, {"Retry-After": "10"})
 
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception) -> Response:
         if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
             return await storage_error(request, OperationalError("write", None, exc))
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse({"detail": "internal server error"}, status_code=500)
+        return answer(request, 500, Message(N_("internal server error")))
 
 
 def iter_routes(app: FastAPI) -> list[tuple[str, Any]]:

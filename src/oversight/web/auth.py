@@ -29,12 +29,13 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from oversight.i18n import N_
+from oversight.i18n import N_, InvalidValue
 from oversight.permissions import ALL_CAMERAS, CameraScope, camera_scope, roles_for
 from oversight.store.base import utcnow
 from oversight.store.db import Database
 from oversight.store.models import ROLES, User
 from oversight.web.context import AppContext
+from oversight.web.errors import http_error
 from oversight.web.models import ApiToken, EndedSession, WebSession
 from oversight.web.throttle import HashGate as HashGate
 from oversight.web.throttle import LoginThrottle as LoginThrottle
@@ -61,7 +62,7 @@ _hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile
 
 def hash_password(password: str) -> str:
     if len(password) < MIN_PASSWORD:
-        raise ValueError(f"password must be at least {MIN_PASSWORD} characters")
+        raise InvalidValue(N_("password must be at least {least} characters"), least=MIN_PASSWORD)
     return _hasher.hash(password)
 
 
@@ -105,11 +106,13 @@ def create_user(session: Session, username: str, password: str, role: str) -> Us
     import re
 
     if role not in ROLES:
-        raise ValueError(f"unknown role '{role}' (one of {', '.join(ROLES)})")
+        raise InvalidValue(
+            N_("unknown role '{role}' (one of {choices})"), role=role, choices=", ".join(ROLES)
+        )
     if not re.match(USERNAME_PATTERN, username):
-        raise ValueError("username: 1-64 letters, digits or _ . @ -")
+        raise InvalidValue(N_("username: 1-64 letters, digits or _ . @ -"))
     if session.scalar(select(User).where(User.username == username)) is not None:
-        raise ValueError(f"user '{username}' already exists")
+        raise InvalidValue(N_("user '{username}' already exists"), username=username)
     user = User(username=username, password_hash=hash_password(password), role=role, active=True)
     session.add(user)
     session.flush()
@@ -348,7 +351,7 @@ def resolve_principal(ctx: AppContext, conn: Any, method: str) -> Principal | No
     if csrf is not None and method not in SAFE_METHODS:  # an API token needs no CSRF
         sent = conn.headers.get(CSRF_HEADER.lower(), "")
         if not sent or not hmac.compare_digest(sent, csrf):
-            raise HTTPException(403, "missing or wrong CSRF token (send the X-CSRF-Token header)")
+            raise http_error(403, N_("missing or wrong CSRF token (send the X-CSRF-Token header)"))
     scope = camera_scope(ctx.cfg, principal.role, principal.groups)
     return replace(principal, ip=client_ip(conn), scope=scope)
 
@@ -382,13 +385,13 @@ def _role_check(allowed: tuple[str, ...], name: str) -> Callable[[Request], Prin
     def dependency(request: Request) -> Principal:
         principal = resolve_principal(get_ctx(request), request, request.method)
         if principal is None:
-            raise HTTPException(401, "not logged in", headers={"WWW-Authenticate": "Bearer"})
+            raise http_error(401, N_("not logged in"), headers={"WWW-Authenticate": "Bearer"})
+        request.state.principal = principal  # known before any refusal: errors answer in the user's language
         if principal.role not in allowed:
-            raise HTTPException(403, f"role '{principal.role}' may not do this")
+            raise http_error(403, N_("role '{role}' may not do this"), role=principal.role)
         camera_id = request.path_params.get("camera_id")
         if camera_id is not None and not principal.sees(camera_id):
             raise not_found_camera(camera_id)  # every /cameras/{camera_id}/... route, by construction
-        request.state.principal = principal
         return principal
 
     dependency.roles = allowed  # type: ignore[attr-defined]
@@ -399,7 +402,7 @@ def _role_check(allowed: tuple[str, ...], name: str) -> Callable[[Request], Prin
 def not_found_camera(camera_id: str) -> HTTPException:
     """What a principal gets for a camera outside their scope: the same 404 as for no camera at
     all, so the answer does not tell which cameras exist elsewhere."""
-    return HTTPException(404, f"no camera '{camera_id}'")
+    return http_error(404, N_("no camera '{camera_id}'"), camera_id=camera_id)
 
 
 def check_cameras(who: Principal, camera_ids: Any) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from oversight.config.schema import CameraConfig, RecordConfig, RedactionConfig
+from oversight.i18n import N_, Message, TextError
 from oversight.permissions import roles_for
 from oversight.store.base import utcnow
 from oversight.web.audit import audit
@@ -45,9 +46,9 @@ Applier = Callable[[AppContext, PendingChange, Principal], Awaitable[dict[str, A
 APPLIERS: dict[str, Applier] = {}
 
 
-class DutyError(Exception):
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
+class DutyError(TextError):
+    def __init__(self, message: str | Message, /, status: int = 400, **params: Any):
+        super().__init__(message, **params)
         self.status = status
 
 
@@ -162,15 +163,15 @@ def pending_answer(c: PendingChange) -> dict[str, Any]:
 def _claim(s: Session, change_id: int, who: Principal) -> PendingChange:
     c = s.get(PendingChange, change_id, with_for_update=True)
     if c is None:
-        raise DutyError(f"no pending change {change_id}", 404)
+        raise DutyError(N_("no pending change {change_id}"), 404, change_id=change_id)
     if who.via != "session":
-        raise DutyError("a change must be decided by a person logged in, not an API token", 403)
+        raise DutyError(N_("a change must be decided by a person logged in, not an API token"), 403)
     if who.role not in APPROVER_ROLES:
-        raise DutyError("only an admin or an auditor may decide a change", 403)
+        raise DutyError(N_("only an admin or an auditor may decide a change"), 403)
     if who.username == c.requested_by:
-        raise DutyError("the requester cannot decide their own change (separation of duties)", 403)
+        raise DutyError(N_("the requester cannot decide their own change (separation of duties)"), 403)
     if c.status != "pending":
-        raise DutyError(f"change {change_id} is already {c.status}", 409)
+        raise DutyError(N_("change {change_id} is already {state}"), 409, change_id=change_id, state=c.status)
     return c
 
 

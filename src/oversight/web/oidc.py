@@ -30,6 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from oversight.config.schema import OidcSettings
+from oversight.i18n import N_, Message, TextError
 from oversight.store.models import User
 from oversight.web.models import OidcLink
 
@@ -39,11 +40,11 @@ META_TTL_S = 3600.0
 ALGORITHMS = ["RS256", "PS256", "ES256", "EdDSA"]
 
 
-class OidcError(Exception):
+class OidcError(TextError):
     """A sign-in that must not succeed; ``status`` is the HTTP status to answer."""
 
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
+    def __init__(self, message: str | Message, /, status: int = 400, **params: Any):
+        super().__init__(message, **params)
         self.status = status
 
 
@@ -87,9 +88,11 @@ class OidcClient:
             meta = self.http.get(url).raise_for_status().json()
             keys = KeySet.import_key_set(self.http.get(meta["jwks_uri"]).raise_for_status().json())
         except (httpx.HTTPError, KeyError, ValueError) as exc:
-            raise OidcError(f"the identity provider is unreachable or misconfigured ({exc})", 502) from None
+            raise OidcError(
+                N_("the identity provider is unreachable or misconfigured ({exc})"), 502, exc=exc
+            ) from None
         if meta.get("issuer") != self.cfg.issuer:
-            raise OidcError("the provider's discovery document names another issuer", 502)
+            raise OidcError(N_("the provider's discovery document names another issuer"), 502)
         with self._lock:
             self._meta = (time.monotonic(), meta, keys)
         return meta, keys
@@ -124,11 +127,11 @@ class OidcClient:
     def finish(self, state: str, cookie_state: str | None, code: str) -> Identity:
         """Check the callback, redeem the code and verify the ID token; returns who signed in."""
         if not cookie_state or not secrets.compare_digest(state, cookie_state):
-            raise OidcError("this sign-in was not started by this browser")
+            raise OidcError(N_("this sign-in was not started by this browser"))
         with self._lock:
             pending = self._pending.pop(state, None)
         if pending is None or time.monotonic() - pending.created > PENDING_TTL_S:
-            raise OidcError("this sign-in expired or was already used; start again")
+            raise OidcError(N_("this sign-in expired or was already used; start again"))
         meta, keys = self.metadata()
         auth = (self.cfg.client_id, self.cfg.client_secret or "")
         body = {
@@ -140,7 +143,7 @@ class OidcClient:
         try:
             tokens = self.http.post(meta["token_endpoint"], data=body, auth=auth).raise_for_status().json()
         except (httpx.HTTPError, ValueError) as exc:
-            raise OidcError(f"the provider refused the code ({exc})", 401) from None
+            raise OidcError(N_("the provider refused the code ({exc})"), 401, exc=exc) from None
         claims = self._verify(str(tokens.get("id_token", "")), keys, pending.nonce)
         return self.identity(claims)
 
@@ -156,7 +159,9 @@ class OidcClient:
                 nonce={"essential": True, "value": nonce},
             ).validate(token.claims)
         except (JoseError, ValueError) as exc:
-            raise OidcError(f"the ID token is not valid ({exc.__class__.__name__})", 401) from None
+            raise OidcError(
+                N_("the ID token is not valid ({kind})"), 401, kind=exc.__class__.__name__
+            ) from None
         return dict(token.claims)
 
     def identity(self, claims: dict[str, Any]) -> Identity:
@@ -164,7 +169,7 @@ class OidcClient:
         groups = tuple(str(g) for g in (raw if isinstance(raw, list) else [raw]))
         role = next((r for g, r in self.cfg.role_map.items() if g in groups), None)
         if role is None:
-            raise OidcError("your account at the identity provider has no Oversight role", 403)
+            raise OidcError(N_("your account at the identity provider has no Oversight role"), 403)
         name = str(claims.get(self.cfg.username_claim) or claims["sub"])
         username = re.sub(r"[^A-Za-z0-9_.@-]", "", name)[:56] or "user"
         return Identity(str(claims["sub"]), username, role, groups)
@@ -180,9 +185,9 @@ def link_account(session: Session, issuer: str, who: Identity) -> tuple[User, st
     if link is not None:
         user = session.get(User, link.user_id)
         if user is None:
-            raise OidcError("the linked account is gone", 403)
+            raise OidcError(N_("the linked account is gone"), 403)
         if not user.active:
-            raise OidcError("this account is disabled", 403)
+            raise OidcError(N_("this account is disabled"), 403)
         before = user.role if user.role != who.role else None
         user.role = who.role
         return user, before

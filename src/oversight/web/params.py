@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import HTTPException, Path
+from fastapi import Path
+
+from oversight.i18n import N_
+from oversight.web.errors import http_error
 
 DbId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 CameraId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
@@ -19,5 +22,5 @@ def as_utc(value: datetime | None, name: str = "time") -> datetime | None:
         return None
     value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     if not EARLIEST <= value <= LATEST:
-        raise HTTPException(422, f"{name} is out of range")
+        raise http_error(422, N_("{name} is out of range"), name=name)
     return value

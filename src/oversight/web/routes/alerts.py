@@ -11,19 +11,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from oversight.config.schema import PRIORITIES
 from oversight.events import topics
-from oversight.events.alerts import acknowledge, alert_dict
+from oversight.events.alerts import acknowledge, alert_dict, localized
 from oversight.events.models import ACK_REASONS, FALSE_ALARM_CAUSES, Alert
+from oversight.i18n import N_, InvalidValue, Translator
 from oversight.incidents.errors import IncidentError
 from oversight.web.audit import audit
 from oversight.web.auth import Principal, get_ctx, require, scoped_cameras
+from oversight.web.errors import http_error, service_error
 from oversight.web.params import DbId, as_utc
+from oversight.web.routes.i18n import request_locale
 
 router = APIRouter(prefix="/api/alerts", tags=["alerts"])
 Reason = Literal["real", "false_alarm", "test", "duplicate"]
@@ -39,7 +42,9 @@ class AckIn(BaseModel):
     @model_validator(mode="after")
     def _cause_for_false_alarms(self) -> AckIn:
         if self.reason == "false_alarm" and self.cause is None:
-            raise ValueError("a false alarm needs a cause (" + ", ".join(FALSE_ALARM_CAUSES) + ")")
+            raise InvalidValue(
+                N_("a false alarm needs a cause ({choices})"), choices=", ".join(FALSE_ALARM_CAUSES)
+            )
         return self
 
 
@@ -59,6 +64,11 @@ def _in_scope(q: Any, who: Principal) -> Any:
     """Only alerts of cameras in ``who``'s scope, and server-wide ones (no camera)."""
     cams = scoped_cameras(who, None)
     return q if cams is None else q.where(or_(Alert.camera_id.is_(None), Alert.camera_id.in_(cams)))
+
+
+def _reader(request: Request, who: Principal) -> Translator:
+    """The language the reader sees alert titles in (the bus and MQTT keep the English and msgid)."""
+    return Translator(request_locale(request, who))
 
 
 def _out(a: Alert, names: dict[str, str]) -> dict[str, Any]:
@@ -144,17 +154,17 @@ def list_alerts(
         q = q.where(Alert.camera_id == camera)
     if before_id:
         q = q.where(Alert.id < before_id)
-    names = _names(request)
+    names, tr = _names(request), _reader(request, who)
     with get_ctx(request).db.session() as s:
         rows = list(s.scalars(q.order_by(Alert.id.desc()).limit(limit + 1)))
-        items = [_out(a, names) for a in rows[:limit]]
+        items = [localized(_out(a, names), tr) for a in rows[:limit]]
     return {"items": items, "next_before": items[-1]["id"] if len(rows) > limit else None}
 
 
 def _get(s: Session, alert_id: int, who: Principal) -> Alert:
     a = s.get(Alert, alert_id)
     if a is None or not who.sees(a.camera_id):
-        raise HTTPException(404, "no such alert")
+        raise http_error(404, N_("no such alert"))
     return a
 
 
@@ -163,7 +173,7 @@ def get_alert(
     alert_id: DbId, request: Request, who: Principal = Depends(require("events.read"))
 ) -> dict[str, Any]:
     with get_ctx(request).db.session() as s:
-        return _out(_get(s, alert_id, who), _names(request))
+        return localized(_out(_get(s, alert_id, who), _names(request)), _reader(request, who))
 
 
 def _ack(request: Request, who: Principal, ids: list[int], body: AckIn) -> list[dict[str, Any]]:
@@ -203,7 +213,7 @@ def ack(
         _get(s, alert_id, who)
     _ack(request, who, [alert_id], body)
     with ctx.db.session() as s:
-        return _out(_get(s, alert_id, who), _names(request))
+        return localized(_out(_get(s, alert_id, who), _names(request)), _reader(request, who))
 
 
 @router.post("/{alert_id}/escalate")
@@ -217,11 +227,11 @@ def escalate(
         a = _get(s, alert_id, who)
         event_id = a.event_id
         if event_id is None:
-            raise HTTPException(409, "only an alert raised by a rule can become an incident")
+            raise http_error(409, N_("only an alert raised by a rule can become an incident"))
         try:
             inc, _ = ctx.incident_service().escalate(s, event_id, who.username, body.note or None)
         except IncidentError as exc:
-            raise HTTPException(exc.status_code, exc.message) from None
+            raise service_error(exc) from None
         incident_id = inc.id
     _ack(request, who, [alert_id], AckIn(reason="real", note=("escalated: " + body.note).strip()))
     return {"alert_id": alert_id, "event_id": event_id, "incident_id": incident_id}

@@ -11,12 +11,14 @@ from nacl.secret import SecretBox
 from pydantic import BaseModel, Field, computed_field
 
 from oversight import i18n
+from oversight.i18n import N_, Message
 from oversight.permissions import permissions_of
 from oversight.privacy.hooks import audit_login
 from oversight.store.models import User
 from oversight.web import auth, totp
 from oversight.web.auth import Principal, get_ctx, require
 from oversight.web.context import AppContext
+from oversight.web.errors import http_error, service_error
 from oversight.web.oidc import STATE_COOKIE, OidcClient, OidcError, link_account
 from oversight.web.routes.i18n import request_locale
 from oversight.web.throttle import DEVICE_COOKIE, Busy, DbCounts
@@ -56,8 +58,11 @@ def _seed_box(ctx: AppContext) -> SecretBox:
 
 
 def _too_many(wait: float, why: str) -> HTTPException:
+    """A 429; ``why`` is a msgid (``N_``), translated with the rest of the sentence."""
     secs = str(int(wait) + 1)
-    return HTTPException(429, f"{why}; try again in {secs} s", headers={"Retry-After": secs})
+    return http_error(
+        429, N_("{why}; try again in {secs} s"), headers={"Retry-After": secs}, why=Message(why), secs=secs
+    )
 
 
 class Credentials(BaseModel):
@@ -167,15 +172,15 @@ def login(body: Credentials, request: Request, response: Response) -> Me:
     device = request.cookies.get(DEVICE_COOKIE)
     wait = throttle.retry_after(body.username, ip, device)
     if wait > 0:
-        raise _too_many(wait, "too many failed attempts")
+        raise _too_many(wait, N_("too many failed attempts"))
     try:
         account = auth.check_credentials(ctx.db, body.username, body.password, _gate(ctx))
     except Busy:
-        raise _too_many(0, "too many logins at once") from None
+        raise _too_many(0, N_("too many logins at once")) from None
     if account is None:
         throttle.failed(body.username, ip, device)
         _audit_login(ctx, body.username.strip()[:64], ip, False)
-        raise HTTPException(401, "wrong user name or password")
+        raise http_error(401, N_("wrong user name or password"))
     with ctx.db.session() as s:
         factor = totp.second_factor(
             s, ctx.cfg.site.security, _seed_box(ctx), account.id, account.username, account.role, body.totp
@@ -189,7 +194,7 @@ def login(body: Credentials, request: Request, response: Response) -> Me:
     with ctx.db.session() as s:
         user = s.get(User, account.id)
         if user is None or not user.active:
-            raise HTTPException(401, "wrong user name or password")
+            raise http_error(401, N_("wrong user name or password"))
         if factor.kind == "enrolled":
             _audit_login(ctx, user.username, ip, True, user.role, s, action="auth.totp_enrolled")
         _audit_login(ctx, user.username, ip, True, user.role, s)
@@ -211,7 +216,7 @@ def login(body: Credentials, request: Request, response: Response) -> Me:
 def _oidc(ctx: AppContext) -> OidcClient:
     cfg = ctx.cfg.site.security.oidc
     if cfg is None:
-        raise HTTPException(404, "single sign-on is not configured")
+        raise http_error(404, N_("single sign-on is not configured"))
     found = ctx.extras.get("oidc")
     if not isinstance(found, OidcClient) or found.cfg is not cfg:
         found = ctx.extras["oidc"] = OidcClient(cfg)
@@ -227,7 +232,7 @@ def oidc_login(request: Request) -> Response:
     try:
         url, state = client.start(redirect_uri)
     except OidcError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
+        raise service_error(exc) from None
     out = RedirectResponse(url, status_code=303)
     out.set_cookie(  # Lax: it must come back on the provider's top-level redirect to the callback
         STATE_COOKIE,
@@ -254,16 +259,18 @@ def oidc_callback(
     ip = auth.client_ip(request)
     try:
         if error or not code:
-            raise OidcError(f"the identity provider did not sign you in ({error or 'no code'})", 401)
+            raise OidcError(
+                N_("the identity provider did not sign you in ({reason})"), 401, reason=error or "no code"
+            )
         who = client.finish(state, request.cookies.get(STATE_COOKIE), code)
     except OidcError as exc:
         _audit_login(ctx, "oidc", ip, False, action="auth.oidc_refused")
-        raise HTTPException(exc.status, str(exc)) from None
+        raise service_error(exc) from None
     with ctx.db.session() as s:
         try:
             user, before = link_account(s, client.cfg.issuer, who)
         except OidcError as exc:
-            raise HTTPException(exc.status, str(exc)) from None
+            raise service_error(exc) from None
         if before is not None:
             _audit_login(ctx, user.username, ip, True, user.role, s, action="user.role_from_groups")
         _audit_login(ctx, user.username, ip, True, user.role, s)
@@ -279,14 +286,18 @@ def _totp_detail(factor: totp.Outcome) -> dict[str, str | None]:
     if factor.kind == "enrol":
         return {
             "totp": "enrol",
-            "message": "Your role needs a second factor: add this key to an authenticator app, "
-            "then log in again with its code.",
+            "message": N_(
+                "Your role needs a second factor: add this key to an authenticator app, "
+                "then log in again with its code."
+            ),
             "secret": factor.secret,
             "otpauth_uri": factor.uri,
         }
     wrong = factor.kind == "wrong"
     msg = (
-        "That code is wrong or was already used." if wrong else "Enter the code from your authenticator app."
+        N_("That code is wrong or was already used.")
+        if wrong
+        else N_("Enter the code from your authenticator app.")
     )
     return {"totp": "required", "message": msg}
 
@@ -311,16 +322,16 @@ def bootstrap(body: Bootstrap, request: Request, response: Response) -> Me:
     ip = auth.client_ip(request)
     throttle = _throttle(ctx)
     if throttle.retry_after("<bootstrap>", ip) > 0:
-        raise HTTPException(429, "too many failed attempts")
+        raise http_error(429, N_("too many failed attempts"))
     secret = auth.ensure_bootstrap(ctx)
     if secret is None:
-        raise HTTPException(409, "an account already exists; log in instead")
+        raise http_error(409, N_("an account already exists; log in instead"))
     if not hmac.compare_digest(body.secret.encode(), secret.encode()):
         throttle.failed("<bootstrap>", ip)
-        raise HTTPException(403, "wrong bootstrap secret")
+        raise http_error(403, N_("wrong bootstrap secret"))
     with ctx.db.session() as s:
         if auth.user_count(s) > 0:
-            raise HTTPException(409, "an account already exists; log in instead")
+            raise http_error(409, N_("an account already exists; log in instead"))
         user = auth.create_user(s, body.username, body.password, "admin")
         token, csrf = auth.start_session(s, user, ip, request.headers.get("user-agent", ""))
         me = Me(username=user.username, role=user.role, via="session", csrf=csrf)
@@ -352,7 +363,7 @@ def logout(
 def logout_all(request: Request, who: Principal = Depends(require("session.self"))) -> Response:
     """End every session of the current user, on every device."""
     if who.user_id is None:
-        raise HTTPException(400, "API tokens have no sessions; revoke the token instead")
+        raise http_error(400, N_("API tokens have no sessions; revoke the token instead"))
     with get_ctx(request).db.session() as s:
         user = s.get(User, who.user_id)
         if user is not None:
@@ -369,7 +380,7 @@ def change_password(
 ) -> Response:
     """Change my password; other sessions of mine end (this one stays)."""
     if who.user_id is None:
-        raise HTTPException(400, "API tokens have no password")
+        raise http_error(400, N_("API tokens have no password"))
     ctx = get_ctx(request)
     with ctx.db.session() as s:
         user = s.get(User, who.user_id)
@@ -379,14 +390,14 @@ def change_password(
             ok = stored is not None and auth.verify_password(stored, body.current)
             new_hash = auth.hash_password(body.new) if ok else ""
     except Busy:
-        raise _too_many(0, "too many password checks at once") from None
+        raise _too_many(0, N_("too many password checks at once")) from None
     if not ok:
         _throttle(ctx).failed(who.username, auth.client_ip(request))
-        raise HTTPException(403, "current password is wrong")
+        raise http_error(403, N_("current password is wrong"))
     with ctx.db.session() as s:
         user = s.get(User, who.user_id)
         if user is None:
-            raise HTTPException(403, "current password is wrong")
+            raise http_error(403, N_("current password is wrong"))
         user.password_hash = new_hash
         auth.revoke_sessions(s, user)
         token, csrf = auth.start_session(

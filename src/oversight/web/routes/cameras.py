@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from pydantic import BaseModel
 from sqlalchemy import func, select
@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from oversight.config.schema import CameraConfig
 from oversight.events.models import Alert
+from oversight.i18n import N_
 from oversight.permissions import roles_for
 from oversight.privacy.egress import egress
 from oversight.recording.timeline import timeline
@@ -27,6 +28,7 @@ from oversight.store.base import utcnow
 from oversight.store.models import Segment
 from oversight.web.auth import Principal, get_ctx, require
 from oversight.web.context import AppContext
+from oversight.web.errors import http_error
 from oversight.web.params import CameraId, DbId, as_utc
 from oversight.web.revocation import StreamGuard
 
@@ -111,7 +113,7 @@ def _camera(ctx: AppContext, camera_id: str) -> CameraConfig:
     try:
         return ctx.cfg.camera(camera_id)
     except KeyError:
-        raise HTTPException(404, f"no camera '{camera_id}'") from None
+        raise http_error(404, N_("no camera '{camera_id}'"), camera_id=camera_id) from None
 
 
 def _jsonable(value: Any) -> Any:
@@ -187,7 +189,7 @@ def site_plan(request: Request, who: Principal = Depends(require("site.view"))) 
     """The site plan image the map page draws cameras on."""
     plan = get_ctx(request).cfg.site.site_plan
     if not plan or not Path(plan).is_file():
-        raise HTTPException(404, "no site plan configured")
+        raise http_error(404, N_("no site plan configured"))
     return FileResponse(plan)
 
 
@@ -269,7 +271,7 @@ def snapshot(
     _camera(ctx, camera_id)
     enc = egress(ctx).still(who, camera_id)
     if enc.state != "live":
-        raise HTTPException(503, f"no picture from this camera ({enc.state})")
+        raise http_error(503, N_("no picture from this camera ({state})"), state=enc.state)
     headers = {"X-Frame-Time": enc.ts.isoformat()} if enc.ts else {}
     return Response(enc.jpeg, media_type="image/jpeg", headers=headers)
 
@@ -298,7 +300,7 @@ def recordings(
     end_ = as_utc(end, "end") or utcnow()
     start_ = as_utc(start, "start") or end_ - timedelta(hours=24)
     if start_ >= end_:
-        raise HTTPException(422, "start must be before end")
+        raise http_error(422, N_("start must be before end"))
     with ctx.db.session() as s:
         found = timeline(s, camera_id, start_, end_)
     segs, gaps, evs = found.segments, found.gaps, found.events
@@ -387,7 +389,7 @@ def segment_video(
     try:
         path, name = egress(ctx).segment(who, segment_id)
     except LookupError:
-        raise HTTPException(404, "no such segment") from None
+        raise http_error(404, N_("no such segment")) from None
     except FileNotFoundError:
-        raise HTTPException(410, "the segment file is gone (retention)") from None
+        raise http_error(410, N_("the segment file is gone (retention)")) from None
     return FileResponse(path, media_type="video/mp4", filename=name)

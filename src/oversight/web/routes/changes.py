@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from oversight.web import duties
 from oversight.web.auth import Principal, get_ctx, require
+from oversight.web.errors import service_error
 from oversight.web.params import DbId
 
 router = APIRouter(prefix="/api/changes", tags=["changes"])
@@ -33,7 +34,7 @@ async def _decide(change_id: int, body: DecisionIn, request: Request, who: Princ
     try:
         return await duties.decide(get_ctx(request), change_id, who, approve, body.note)
     except duties.DutyError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
+        raise service_error(exc) from None
 
 
 @router.post("/{change_id}/approve")

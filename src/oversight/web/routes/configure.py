@@ -19,11 +19,13 @@ from starlette.concurrency import run_in_threadpool
 from oversight.config.loader import ConfigError, _fmt_path, _pydantic_message, camera_issues, parse_config
 from oversight.config.roundtrip import render_preserving
 from oversight.config.schema import CameraConfig, SiteConfig
+from oversight.i18n import N_
 from oversight.privacy.egress import egress
 from oversight.web import duties
 from oversight.web.audit import audit
 from oversight.web.auth import Principal, get_ctx, require
 from oversight.web.context import AppContext
+from oversight.web.errors import http_error
 from oversight.web.params import CameraId
 
 router = APIRouter(prefix="/api/config", tags=["configure"])
@@ -146,7 +148,10 @@ def _save_camera(ctx: AppContext, cam: CameraConfig) -> bool:
             return_issues = [Issue(path=i.path, message=i.message) for i in exc.issues]
             raise HTTPException(
                 422,
-                {"message": "invalid site configuration", "issues": [i.model_dump() for i in return_issues]},
+                {
+                    "message": N_("invalid site configuration"),
+                    "issues": [i.model_dump() for i in return_issues],
+                },
             ) from None
         ctx.cfg.cameras[:] = cameras
     return saved
@@ -185,7 +190,7 @@ def get_camera_config(
     try:
         return get_ctx(request).cfg.camera(camera_id).model_dump(mode="json")
     except KeyError:
-        raise HTTPException(404, f"no camera '{camera_id}'") from None
+        raise http_error(404, N_("no camera '{camera_id}'"), camera_id=camera_id) from None
 
 
 @router.post(
@@ -209,7 +214,7 @@ async def add_camera(
     if cam is None:
         return _invalid(issues)
     if any(c.id == cam.id for c in ctx.cfg.cameras):
-        raise HTTPException(409, f"camera '{cam.id}' already exists")
+        raise http_error(409, N_("camera '{id}' already exists"), id=cam.id)
     if dry_run:
         return ConfigResult(camera=cam.model_dump(mode="json"), applied=False, saved=False)
     return _needs_second_person(ctx, cam, who) or await _store(ctx, cam, who, "config.camera.add")
@@ -235,7 +240,7 @@ async def put_camera(
     if cam is None:
         return _invalid(issues)
     if not any(c.id == camera_id for c in ctx.cfg.cameras):
-        raise HTTPException(404, f"no camera '{camera_id}' (POST to add one)")
+        raise http_error(404, N_("no camera '{camera_id}' (POST to add one)"), camera_id=camera_id)
     if dry_run:
         return ConfigResult(camera=cam.model_dump(mode="json"), applied=False, saved=False)
     return _needs_second_person(ctx, cam, who) or await _store(ctx, cam, who, "config.camera.update")
@@ -244,7 +249,7 @@ async def put_camera(
 def _drop_camera(ctx: AppContext, camera_id: str) -> None:
     with ctx.lock:
         if not any(c.id == camera_id for c in ctx.cfg.cameras):
-            raise HTTPException(404, f"no camera '{camera_id}'")
+            raise http_error(404, N_("no camera '{camera_id}'"), camera_id=camera_id)
         cameras = [c for c in ctx.cfg.cameras if c.id != camera_id]
         save_config(ctx, ctx.cfg.model_copy(update={"cameras": cameras}))
         ctx.cfg.cameras[:] = cameras
@@ -275,8 +280,8 @@ def config_snapshot(camera_id: CameraId, request: Request, who: Principal = Depe
     try:
         ctx.cfg.camera(camera_id)
     except KeyError:
-        raise HTTPException(404, f"no camera '{camera_id}'") from None
+        raise http_error(404, N_("no camera '{camera_id}'"), camera_id=camera_id) from None
     enc = egress(ctx).still(who, camera_id, "footage.config_snapshot", purpose="configuration")
     if enc.state != "live":
-        raise HTTPException(503, f"no picture from this camera ({enc.state})")
+        raise http_error(503, N_("no picture from this camera ({state})"), state=enc.state)
     return Response(enc.jpeg, media_type="image/jpeg")

@@ -12,11 +12,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from oversight.i18n import N_
 from oversight.incidents.errors import IncidentError
 from oversight.permissions import allowed
 from oversight.store.base import utcnow
@@ -25,6 +26,7 @@ from oversight.web.audit import audit
 from oversight.web.auth import Principal, check_cameras, get_ctx, require
 from oversight.web.console_models import Bookmark, SavedView
 from oversight.web.context import AppContext
+from oversight.web.errors import http_error, service_error
 from oversight.web.params import CameraId, DbId, as_utc
 
 router = APIRouter(prefix="/api", tags=["console"])
@@ -92,15 +94,19 @@ def _view_dict(v: SavedView, who: Principal) -> dict[str, Any]:
 
 def _check_view(ctx: AppContext, body: ViewIn, who: Principal) -> None:
     if body.shared and not allowed(who.role, "views.share"):
-        raise HTTPException(403, "only a supervisor may share a view")
+        raise http_error(403, N_("only a supervisor may share a view"))
     if len(body.cells) > LAYOUTS[body.layout]:
-        raise HTTPException(
-            422, f"layout {body.layout} has {LAYOUTS[body.layout]} tiles, not {len(body.cells)}"
+        raise http_error(
+            422,
+            N_("layout {layout} has {tiles} tiles, not {cells}"),
+            layout=body.layout,
+            tiles=LAYOUTS[body.layout],
+            cells=len(body.cells),
         )
     known = {c.id for c in ctx.cfg.cameras}
     unknown = sorted({c for cell in body.cells for c in cell.cameras} - known)
     if unknown:
-        raise HTTPException(422, f"unknown camera(s): {', '.join(unknown)}")
+        raise http_error(422, N_("unknown camera(s): {unknown}"), unknown=", ".join(unknown))
     check_cameras(who, [c for cell in body.cells for c in cell.cameras])
 
 
@@ -112,9 +118,9 @@ def _own_view(s: Session, view_id: int, who: Principal) -> SavedView:
     """The view ``who`` may change: their own, or a shared one when they may share views."""
     v = s.get(SavedView, view_id)
     if v is None or (v.owner != who.username and not v.shared):
-        raise HTTPException(404, "no such view")
+        raise http_error(404, N_("no such view"))
     if v.owner != who.username and not allowed(who.role, "views.share"):
-        raise HTTPException(403, "a shared view is changed by a supervisor")
+        raise http_error(403, N_("a shared view is changed by a supervisor"))
     return v
 
 
@@ -131,7 +137,7 @@ def get_view(view_id: DbId, request: Request, who: Principal = Depends(USERS)) -
     with get_ctx(request).db.session() as s:
         v = s.get(SavedView, view_id)
         if v is None or (v.owner != who.username and not v.shared):
-            raise HTTPException(404, "no such view")
+            raise http_error(404, N_("no such view"))
         return _view_dict(v, who)
 
 
@@ -212,14 +218,14 @@ def _bookmark_dict(b: Bookmark) -> dict[str, Any]:
 def create_bookmark(body: BookmarkIn, request: Request, who: Principal = Depends(MARKERS)) -> dict[str, Any]:
     ctx = get_ctx(request)
     if body.camera_id not in {c.id for c in ctx.cfg.cameras}:
-        raise HTTPException(422, f"unknown camera {body.camera_id!r}")
+        raise http_error(422, N_("unknown camera {camera_id!r}"), camera_id=body.camera_id)
     check_cameras(who, [body.camera_id])
     start, end = as_utc(body.start, "start"), as_utc(body.end, "end")
     assert start is not None
     if end is not None and not start < end:
-        raise HTTPException(422, "a bookmarked span must end after it starts")
+        raise http_error(422, N_("a bookmarked span must end after it starts"))
     if end is not None and end - start > timedelta(hours=24):
-        raise HTTPException(422, "a bookmarked span may be at most 24 hours long")
+        raise http_error(422, N_("a bookmarked span may be at most 24 hours long"))
     with ctx.db.session() as s:
         b = Bookmark(
             camera_id=body.camera_id,
@@ -272,7 +278,7 @@ def attach_bookmark(
         with ctx.db.session() as s:
             b = s.get(Bookmark, bookmark_id)
             if b is None or not who.sees(b.camera_id):
-                raise HTTPException(404, "no such bookmark")
+                raise http_error(404, N_("no such bookmark"))
             start, end = (b.start, b.end) if b.end else (b.start - MOMENT_CLIP, b.start + MOMENT_CLIP)
             note = f"bookmark #{b.id}" + (f": {b.note}" if b.note else "")
             svc.attach_clip(s, body.incident_id, b.camera_id, start, end, who.username, note[:500])
@@ -280,7 +286,7 @@ def attach_bookmark(
             audit(s, who, "bookmark.attach", "bookmark", b.id, detail={"incident": body.incident_id})
             return _bookmark_dict(b)
     except IncidentError as exc:
-        raise HTTPException(exc.status_code, exc.message) from None
+        raise service_error(exc) from None
 
 
 @router.post("/cameras/{camera_id}/record-now", status_code=201)
@@ -292,12 +298,16 @@ def record_now(
     ctx = get_ctx(request)
     cam = next((c for c in ctx.cfg.cameras if c.id == camera_id), None)
     if cam is None:
-        raise HTTPException(404, f"no camera '{camera_id}'")
+        raise http_error(404, N_("no camera '{camera_id}'"), camera_id=camera_id)
     if cam.record.mode != "events":
-        raise HTTPException(409, f"{cam.display_name} records continuously: bookmark the moment instead")
+        raise http_error(
+            409,
+            N_("{display_name} records continuously: bookmark the moment instead"),
+            display_name=cam.display_name,
+        )
     worker = ctx.worker(camera_id)
     if worker is None or not hasattr(worker, "record_now"):
-        raise HTTPException(409, f"{cam.display_name} is not running here")
+        raise http_error(409, N_("{display_name} is not running here"), display_name=cam.display_name)
     now = utcnow()
     until = now + timedelta(seconds=body.seconds)
     worker.record_now(body.seconds, now.timestamp())

@@ -7,18 +7,20 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from oversight.events.search import BadCursor, search
+from oversight.i18n import N_
 from oversight.privacy.egress import egress
 from oversight.store.base import utcnow
 from oversight.store.models import Event
 from oversight.web.audit import audit
 from oversight.web.auth import Principal, get_ctx, require, scoped_cameras
 from oversight.web.context import AppContext
+from oversight.web.errors import http_error, service_error
 from oversight.web.params import DbId, as_utc
 
 router = APIRouter(prefix="/api/events", tags=["events"])
@@ -117,13 +119,13 @@ def _bad_cursor() -> Iterator[None]:
     try:
         yield
     except BadCursor:
-        raise HTTPException(422, "bad cursor") from None
+        raise http_error(422, N_("bad cursor")) from None
 
 
 def _get(s: Session, event_id: int, who: Principal) -> Event:
     e = s.get(Event, event_id)
     if e is None or not who.sees(e.camera_id):
-        raise HTTPException(404, "no such event")
+        raise http_error(404, N_("no such event"))
     return e
 
 
@@ -146,7 +148,7 @@ def thumbnail(
     try:
         jpeg = egress(ctx).thumbnail(who, event_id)
     except LookupError as exc:
-        raise HTTPException(404, str(exc)) from None
+        raise service_error(exc, 404) from None
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
 
 

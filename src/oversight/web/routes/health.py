@@ -9,8 +9,10 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 
 from oversight.health import HealthMonitor
+from oversight.i18n import Translator
 from oversight.privacy.live_status import LiveEncodeMeter
 from oversight.web.auth import Principal, get_ctx, require
+from oversight.web.routes.i18n import request_locale
 
 router = APIRouter(tags=["health"])
 
@@ -26,7 +28,14 @@ def health(request: Request, who: Principal = Depends(require("health.read"))) -
         latest = HealthMonitor(ctx.cfg, ctx.db, status if callable(status) else list).check()
     meter = ctx.extras.setdefault("live_encode_meter", LiveEncodeMeter())
     live = meter.read(ctx.extras.get("egress"))  # no gate yet: nobody has watched anything
+    tr = Translator(request_locale(request, who))  # plain-word errors are msgids; raw ones pass through
     cameras = [
-        {**c, "live_encode": live.get(c["id"])} for c in latest.get("cameras", []) if who.sees(c.get("id"))
+        {
+            **c,
+            "live_encode": live.get(c["id"]),
+            "last_error": c.get("last_error") and tr.gettext(c["last_error"]),
+        }
+        for c in latest.get("cameras", [])
+        if who.sees(c.get("id"))
     ]
     return {**latest, "cameras": cameras}

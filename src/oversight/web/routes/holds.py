@@ -9,14 +9,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from oversight.i18n import N_
 from oversight.store.base import utcnow
 from oversight.store.models import EvidenceHold
 from oversight.web.audit import audit
 from oversight.web.auth import Principal, get_ctx, require
+from oversight.web.errors import http_error
 from oversight.web.params import DbId
 
 router = APIRouter(prefix="/api/holds", tags=["evidence holds"])
@@ -63,15 +65,15 @@ def renew_hold(
 ) -> dict[str, Any]:
     ctx = get_ctx(request)
     if who.via != "session":
-        raise HTTPException(403, "a hold is renewed by a supervisor logged in, not an API token")
+        raise http_error(403, N_("a hold is renewed by a supervisor logged in, not an API token"))
     max_days = ctx.cfg.site.max_hold_days
     with ctx.db.session() as s:
         h = s.get(EvidenceHold, hold_id, with_for_update=True)
         if h is None or not who.sees(h.camera_id):
-            raise HTTPException(404, "no such evidence hold")
+            raise http_error(404, N_("no such evidence hold"))
         before = _expiry(h, max_days)
         if h.released_at is not None or before <= utcnow():
-            raise HTTPException(409, "this hold is released or has lapsed; place a new one")
+            raise http_error(409, N_("this hold is released or has lapsed; place a new one"))
         h.expires_at = utcnow() + timedelta(days=max_days)
         audit(
             s,

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
+from starlette.requests import HTTPConnection
 
 from oversight import i18n
+from oversight.i18n import N_
 from oversight.store.models import User
 from oversight.web.auth import Principal, get_ctx, require, resolve_principal
+from oversight.web.context import AppContext
+from oversight.web.errors import http_error
 
 router = APIRouter(prefix="/api/i18n", tags=["i18n"])
 
@@ -26,10 +30,12 @@ class PreferenceOut(BaseModel):
     available: list[str]
 
 
-def stored_preference(request: Request, user_id: int | None) -> str | None:
+def stored_preference(conn: HTTPConnection, user_id: int | None) -> str | None:
+    """The user's stored language (a request's or a WebSocket's user), None to follow the browser."""
     if user_id is None:
         return None
-    with get_ctx(request).db.session() as s:
+    ctx: AppContext = conn.app.state.ctx
+    with ctx.db.session() as s:
         user = s.get(User, user_id)
         return user.locale if user is not None else None
 
@@ -66,10 +72,15 @@ def set_preference(
 ) -> PreferenceOut:
     """Store the user's language (null: follow the browser). API tokens have no user to store it on."""
     if who.user_id is None:
-        raise HTTPException(400, "API tokens have no language preference")
+        raise http_error(400, N_("API tokens have no language preference"))
     locale = i18n.normalize(body.locale) if body.locale else None
     if body.locale and locale is None:
-        raise HTTPException(422, f"unknown language {body.locale!r}; available: {', '.join(i18n.LOCALES)}")
+        raise http_error(
+            422,
+            N_("unknown language {locale!r}; available: {choices}"),
+            locale=body.locale,
+            choices=", ".join(i18n.LOCALES),
+        )
     with get_ctx(request).db.session() as s:
         user = s.get(User, who.user_id)
         if user is not None:

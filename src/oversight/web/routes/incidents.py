@@ -18,14 +18,14 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from oversight.config.incidents import PRIORITIES, UNIT_TYPES
-from oversight.i18n import use
+from oversight.i18n import N_, use
 from oversight.incidents.errors import IncidentError
 from oversight.incidents.models import INCIDENT_STATUSES
 from oversight.incidents.reports import incidents_csv, report_csv, report_svg, response_report
@@ -33,6 +33,7 @@ from oversight.incidents.serialize import assignment_dict, clip_dict, entry_dict
 from oversight.incidents.service import DISPOSITIONS, IncidentService
 from oversight.web.auth import Principal, check_cameras, get_ctx, require
 from oversight.web.context import AppContext
+from oversight.web.errors import http_error, service_error
 from oversight.web.params import DbId
 from oversight.web.routes.i18n import request_locale
 
@@ -82,9 +83,9 @@ def _errors() -> Iterator[None]:
     try:
         yield
     except IncidentError as exc:
-        raise HTTPException(exc.status_code, exc.message) from None
+        raise service_error(exc) from None
     except ValueError as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise service_error(exc, 422) from None
 
 
 class _Body(BaseModel):
@@ -186,7 +187,7 @@ def _in_scope(svc: IncidentService, s: Any, inc_id: int, who: Principal) -> Any:
     no incident); incidents with no camera (a phone call) are everyone's who may read incidents."""
     inc = svc.get(s, inc_id)
     if not who.sees(inc.camera_id):
-        raise HTTPException(404, f"incident {inc_id} not found")
+        raise http_error(404, N_("incident {inc_id} not found"), inc_id=inc_id)
     return inc
 
 
@@ -212,7 +213,7 @@ def _event_in_scope(s: Session, event_id: int, who: Principal) -> None:
 
     e = s.get(Event, event_id)
     if e is not None and not who.sees(e.camera_id):
-        raise HTTPException(404, f"event {event_id} not found")
+        raise http_error(404, N_("event {event_id} not found"), event_id=event_id)
 
 
 # ---- catalogue & reports (static paths before /{incident_id}) -----------------------------------
@@ -237,7 +238,7 @@ def _period(start: datetime | None, end: datetime | None) -> tuple[datetime, dat
     end = end or datetime.now(UTC) + timedelta(seconds=1)
     start = start or end - timedelta(days=30)
     if start.tzinfo is None or end.tzinfo is None:
-        raise HTTPException(422, "start and end need a time zone (e.g. 2026-01-01T00:00:00Z)")
+        raise http_error(422, N_("start and end need a time zone (e.g. 2026-01-01T00:00:00Z)"))
     return start, end
 
 

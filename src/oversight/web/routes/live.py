@@ -18,7 +18,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import CollectorRegistry, GaugeMetricFamily
 from sqlalchemy import func, select
 
+from oversight import i18n
+from oversight.events.alerts import localized
 from oversight.events.bus import Message
+from oversight.i18n import Translator
 from oversight.permissions import ALL_CAMERAS, CameraScope, roles_for
 from oversight.privacy.egress import LiveSession, egress
 from oversight.privacy.live_feed import Subscription
@@ -26,6 +29,7 @@ from oversight.store.models import Segment
 from oversight.web.auth import ALERT_ROLES, ALL_ROLES, Principal, get_ctx, require, resolve_principal
 from oversight.web.context import AppContext
 from oversight.web.revocation import CHECK_S, StreamGuard
+from oversight.web.routes.i18n import stored_preference
 
 router = APIRouter(tags=["live"])
 WS_ROLES = roles_for("events.stream")
@@ -49,7 +53,9 @@ def _default(value: Any) -> Any:
     return str(value)
 
 
-def ws_payload(msg: Message, role: str, scope: CameraScope = ALL_CAMERAS) -> str | None:
+def ws_payload(
+    msg: Message, role: str, scope: CameraScope = ALL_CAMERAS, tr: Translator | None = None
+) -> str | None:
     """The JSON a client of ``role`` seeing the cameras of ``scope`` receives for a bus message, or
     None when it gets nothing (a message about a camera outside the scope is never sent)."""
     topic = next((t for t in TOPIC_ROLES if msg.topic == t or msg.topic.startswith(t + ".")), None)
@@ -64,6 +70,8 @@ def ws_payload(msg: Message, role: str, scope: CameraScope = ALL_CAMERAS) -> str
             data = {k: data.get(k) for k in VIEWER_EVENT_KEYS}
         elif snap and data.get("id") is not None:
             data["thumbnail"] = f"/api/events/{data['id']}/thumbnail.jpg"
+    if topic == "alert" and tr is not None:
+        data = localized(data, tr)  # the title in the reader's language
     return json.dumps({"topic": msg.topic, "data": data, "sent": time.time()}, default=_default)
 
 
@@ -110,6 +118,7 @@ async def websocket(ws: WebSocket) -> None:
     if who is None:
         return
     await ws.accept()
+    tr = Translator(i18n.negotiate(ws.headers.get("accept-language"), stored_preference(ws, who.user_id)))
     loop = asyncio.get_running_loop()
     queue, unsubscribe = ctx.bus.subscribe_async("", loop, maxsize=2000)
     stats = ctx.extras.setdefault("stats", {"mjpeg_viewers": 0, "mjpeg_frames": 0})
@@ -132,7 +141,7 @@ async def websocket(ws: WebSocket) -> None:
                 last_ping = time.monotonic()
                 await ws.send_text('{"topic":"ping","data":{}}')
             if msg is not None:
-                text = ws_payload(msg, who.role, who.scope)
+                text = ws_payload(msg, who.role, who.scope, tr)
                 if text is not None:
                     await ws.send_text(text)
 

@@ -13,9 +13,11 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from oversight.i18n import N_
 from oversight.maps import gazetteer
 from oversight.maps.tiles import TileError, TileFile
 from oversight.web.auth import Principal, get_ctx, require
+from oversight.web.errors import http_error, service_error
 
 router = APIRouter(prefix="/api/map", tags=["map"])
 
@@ -37,13 +39,13 @@ def _open(path: str, mtime_ns: int) -> TileFile:  # a replaced file has a new mt
 def _tiles(request: Request) -> TileFile:
     path = get_ctx(request).cfg.site.map_tiles
     if not path:
-        raise HTTPException(404, "no map tiles configured (site.map_tiles)")
+        raise http_error(404, N_("no map tiles configured (site.map_tiles)"))
     try:
         return _open(path, Path(path).stat().st_mtime_ns)
     except OSError as e:
-        raise HTTPException(404, f"map tiles unreadable: {e.strerror}") from None
+        raise http_error(404, N_("map tiles unreadable: {strerror}"), strerror=e.strerror) from None
     except TileError as e:
-        raise HTTPException(404, str(e)) from None
+        raise service_error(e, 404) from None
 
 
 @router.get("", response_model=MapInfo)

@@ -18,15 +18,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
 from oversight.events import topics
+from oversight.i18n import N_
 from oversight.permissions import roles_for
 from oversight.privacy import audit, copies, hooks, reveals
 from oversight.privacy.recipients import Recipient
 from oversight.web.auth import Principal, check_cameras, client_ip, get_ctx, require
+from oversight.web.errors import http_error, service_error
 from oversight.web.params import DbId, as_utc
 
 router = APIRouter(prefix="/api", tags=["privacy"])
@@ -96,7 +98,7 @@ def create_reveal(body: RevealIn, request: Request, who: Principal = Depends(REQ
             )
             out = reveals.reveal_dict(r)
     except reveals.RevealError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
+        raise service_error(exc) from None
     # after the commit: the supervisors who may decide it are told (web.push)
     ctx.bus.publish(
         topics.REVEAL,
@@ -131,7 +133,7 @@ def _reveal_in_scope(request: Request, reveal_id: int, who: Principal) -> None:
     with get_ctx(request).db.session() as s:
         r = s.get(RevealRequest, reveal_id)
         if r is not None and not who.scope.allows_all(r.camera_ids or []):
-            raise HTTPException(404, f"no reveal {reveal_id}")
+            raise http_error(404, N_("no reveal {reveal_id}"), reveal_id=reveal_id)
 
 
 def _decide(
@@ -141,7 +143,9 @@ def _decide(
     _reveal_in_scope(request, reveal_id, who)
     try:
         if who.via != "session":
-            raise reveals.RevealError("a reveal must be decided by a person logged in, not an API token", 403)
+            raise reveals.RevealError(
+                N_("a reveal must be decided by a person logged in, not an API token"), 403
+            )
         with ctx.db.session() as s:
             r = reveals.decide(
                 s,
@@ -157,7 +161,7 @@ def _decide(
             out = reveals.reveal_dict(r)
     except reveals.RevealError as exc:
         _refused(request, who, "reveal.decide_refused", reveal_id, exc)
-        raise HTTPException(exc.status, str(exc)) from None
+        raise service_error(exc) from None
     hooks.forget_cache(ctx)
     return out
 
@@ -184,7 +188,7 @@ def revoke_reveal(reveal_id: DbId, request: Request, who: Principal = Depends(RE
         with ctx.db.session() as s:
             out = reveals.reveal_dict(reveals.revoke(s, reveal_id, who.username, who.role, _source(request)))
     except reveals.RevealError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
+        raise service_error(exc) from None
     hooks.forget_cache(ctx)
     copies.drop_reveal_copies(ctx.web_cache_dir(), reveal_id)  # unredacted copies die with the reveal
     return out
@@ -302,7 +306,7 @@ def create_export(body: ExportIn, request: Request, who: Principal = Depends(EXP
             recipient_ref=body.recipient_ref,
         )  # fmt: skip
     except ExportError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
+        raise service_error(exc) from None
 
 
 @router.get("/exports")
@@ -335,7 +339,7 @@ def get_export_job(
         or (mine is not None and job["exporter"] != mine)
         or not who.scope.allows_all(job["camera_ids"])
     ):
-        raise HTTPException(404, "no such export job")
+        raise http_error(404, N_("no such export job"))
     return job
 
 
@@ -344,9 +348,9 @@ def cancel_export_job(job_id: DbId, request: Request, who: Principal = Depends(E
     try:
         return get_ctx(request).export_jobs().cancel(job_id, who.username, _source(request))
     except LookupError as exc:
-        raise HTTPException(404, str(exc)) from None
+        raise service_error(exc, 404) from None
     except PermissionError as exc:
-        raise HTTPException(403, str(exc)) from None
+        raise service_error(exc, 403) from None
 
 
 @router.get("/exports/{export_id}/download")
@@ -356,9 +360,9 @@ def download_export(export_id: DbId, request: Request, who: Principal = Depends(
     try:
         path = egress(get_ctx(request)).export_package(who, export_id, _source(request))
     except LookupError as exc:
-        raise HTTPException(404, str(exc)) from None
+        raise service_error(exc, 404) from None
     except PermissionError as exc:
-        raise HTTPException(403, str(exc)) from None
+        raise service_error(exc, 403) from None
     # Starlette answers Range requests (206) from the file, so a broken download resumes
     return FileResponse(path, filename=path.name, media_type="application/zip")
 
@@ -392,9 +396,9 @@ def report(
     end = as_utc(until, "to") or datetime.now().astimezone()
     start = as_utc(since, "from") or end - timedelta(days=30)
     if kind == "pia" and format == "csv":
-        raise HTTPException(422, "the privacy impact assessment is HTML or PDF")
+        raise http_error(422, N_("the privacy impact assessment is HTML or PDF"))
     if start >= end:
-        raise HTTPException(422, "'from' must be before 'to'")
+        raise http_error(422, N_("'from' must be before 'to'"))
     out = ctx.web_cache_dir() / "reports"
     locale = normalize(lang) or request_locale(request, who)
     files = reports.build_report(kind, ctx.db, ctx.cfg, start, end, out, formats=(format,), locale=locale)

@@ -13,16 +13,18 @@ import asyncio
 import ipaddress
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from oversight.cameras.onvif import PtzCamera, PtzError, discover
 from oversight.config.schema import CameraConfig
+from oversight.i18n import N_, InvalidValue
 from oversight.privacy.camera_audit import onvif_device_info
 from oversight.web.audit import audit
 from oversight.web.auth import Principal, get_ctx, require
 from oversight.web.context import AppContext
+from oversight.web.errors import http_error, service_error
 from oversight.web.params import CameraId
 
 router = APIRouter(prefix="/api/ptz", tags=["ptz"])
@@ -53,7 +55,9 @@ class DiscoverIn(BaseModel):
             try:
                 ipaddress.IPv4Address(v)
             except ValueError:
-                raise ValueError("not an IPv4 address (four numbers 0-255, e.g. 192.168.1.20)") from None
+                raise InvalidValue(
+                    N_("not an IPv4 address (four numbers 0-255, e.g. 192.168.1.20)")
+                ) from None
         return v
 
 
@@ -61,9 +65,11 @@ def _ptz_cam(ctx: AppContext, camera_id: str) -> CameraConfig:
     try:
         cam = ctx.cfg.camera(camera_id)
     except KeyError:
-        raise HTTPException(404, f"no camera '{camera_id}'") from None
+        raise http_error(404, N_("no camera '{camera_id}'"), camera_id=camera_id) from None
     if cam.ptz is None or not cam.onvif:
-        raise HTTPException(409, f"camera '{camera_id}' is not a PTZ camera (set ptz and onvif)")
+        raise http_error(
+            409, N_("camera '{camera_id}' is not a PTZ camera (set ptz and onvif)"), camera_id=camera_id
+        )
     return cam
 
 
@@ -77,7 +83,7 @@ async def _client(ctx: AppContext, cam: CameraConfig) -> PtzCamera:
     try:
         client = await PtzCamera.connect(cam.id, str(cam.onvif), home)
     except PtzError as exc:
-        raise HTTPException(502, str(exc)) from None
+        raise service_error(exc, 502) from None
     if kept is not None:
         client.at_home = kept[2].at_home  # the camera did not move because its config changed
         if kept[0] is loop:
@@ -113,7 +119,7 @@ async def _command(
     try:
         result = await run(client)
     except PtzError as exc:
-        raise HTTPException(502, str(exc)) from None
+        raise service_error(exc, 502) from None
     analysing = _sync_analytics(ctx, cam, client)
     if action in PLACES:  # where privacy masks are placed (privacy.masks reads the worker's preset)
         worker = getattr(ctx.runtime, "workers", {}).get(cam.id) if ctx.runtime is not None else None
@@ -133,7 +139,7 @@ async def ptz_state(camera_id: CameraId, request: Request, who: Principal = Depe
     try:
         presets = await client.presets()
     except PtzError as exc:
-        raise HTTPException(502, str(exc)) from None
+        raise service_error(exc, 502) from None
     return {
         "presets": presets,
         "home_preset": client.home_preset,
@@ -172,7 +178,7 @@ async def ptz_goto(
     camera_id: CameraId, token: str, request: Request, who: Principal = Depends(steer)
 ) -> dict[str, Any]:
     if not 0 < len(token) <= 64:
-        raise HTTPException(422, "a preset token has 1 to 64 characters")
+        raise http_error(422, N_("a preset token has 1 to 64 characters"))
     return await _command(
         request, camera_id, who, "ptz.preset.goto", {"preset": token}, lambda c: c.goto_preset(token)
     )
@@ -197,7 +203,7 @@ async def ptz_discover(
     try:
         found = await run_in_threadpool(discover, body.timeout_s, body.address)
     except PtzError as exc:
-        raise HTTPException(502, str(exc)) from None
+        raise service_error(exc, 502) from None
     out = []
     for d in found[:64]:
         try:

@@ -8,11 +8,12 @@ Pages are in the reader's language (Accept-Language), English by default.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from oversight.i18n import negotiate
+from oversight.i18n import N_, negotiate
 from oversight.web.auth import get_ctx
+from oversight.web.errors import http_error
 from oversight.web.portal import ASSET_FILES, ASSETS, Portal, PortalCache
 from oversight.web.portal_text import PAGES
 
@@ -24,7 +25,7 @@ MEDIA = {"css": "text/css", "js": "text/javascript", "svg": "image/svg+xml"}
 def _portal(request: Request) -> Portal:
     ctx = get_ctx(request)
     if not ctx.cfg.site.portal.enabled:
-        raise HTTPException(404, "the public portal is switched off on this site")
+        raise http_error(404, N_("the public portal is switched off on this site"))
     state = request.app.state
     cache = getattr(state, "portal_cache", None)
     if cache is None:
@@ -46,11 +47,11 @@ def public_index(request: Request) -> Response:
 def public_file(request: Request, file: str) -> Response:
     if file in ASSET_FILES:
         if not get_ctx(request).cfg.site.portal.enabled:
-            raise HTTPException(404, "the public portal is switched off on this site")
+            raise http_error(404, N_("the public portal is switched off on this site"))
         return FileResponse(ASSETS / file, media_type=MEDIA[file.rsplit(".", 1)[1]], headers=CACHE)
     name, _, ext = file.rpartition(".")
     if ext != "html" or name not in PAGES:
-        raise HTTPException(404, "no such page")
+        raise http_error(404, N_("no such page"))
     return HTMLResponse(_portal(request).html(name), headers=CACHE)
 
 
@@ -58,6 +59,6 @@ def public_file(request: Request, file: str) -> Response:
 def public_data(request: Request, file: str) -> Response:
     name, _, ext = file.rpartition(".")
     if ext != "json" or name not in PAGES:
-        raise HTTPException(404, "no such data")
+        raise http_error(404, N_("no such data"))
     body = _portal(request).pages[name].as_json()
     return Response(body, media_type="application/json", headers=CACHE)

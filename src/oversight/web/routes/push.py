@@ -13,7 +13,7 @@ import binascii
 from typing import Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
 
@@ -22,6 +22,7 @@ from oversight.i18n import N_
 from oversight.web.audit import audit
 from oversight.web.auth import Principal, get_ctx, require
 from oversight.web.context import AppContext
+from oversight.web.errors import http_error
 from oversight.web.models import PushSubscription
 from oversight.web.push import Notice, PushSender, endpoint_hash, public_key
 
@@ -77,7 +78,7 @@ class EndpointIn(BaseModel):
 
 def _person(who: Principal) -> int:
     if who.via != "session" or who.user_id is None:
-        raise HTTPException(403, "notifications are for people logged in, not API tokens")
+        raise http_error(403, N_("notifications are for people logged in, not API tokens"))
     return who.user_id
 
 

@@ -13,11 +13,12 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from oversight.i18n import _, use
+from oversight.i18n import N_, _, use
 from oversight.privacy import sar
 from oversight.privacy.models import SubjectAccessRequest, SubjectMark
 from oversight.privacy.recipients import Recipient
 from oversight.web.auth import Principal, check_cameras, client_ip, get_ctx, require
+from oversight.web.errors import http_error, service_error
 from oversight.web.params import DbId, as_utc
 from oversight.web.routes.i18n import request_locale
 
@@ -52,7 +53,7 @@ class RefuseIn(BaseModel):
 
 
 def _fail(exc: sar.SarError) -> HTTPException:
-    return HTTPException(exc.status, exc.message)
+    return service_error(exc)
 
 
 def _dict(s: Any, r: SubjectAccessRequest) -> dict[str, Any]:
@@ -66,7 +67,7 @@ def _visible(s: Any, who: Principal, request_id: int) -> SubjectAccessRequest:
     """The request, when it exists and every camera it names is one ``who`` may see (else 404)."""
     r = s.get(SubjectAccessRequest, request_id)
     if r is None or not who.scope.allows_all(r.camera_ids):
-        raise HTTPException(404, "no such request")
+        raise http_error(404, N_("no such request"))
     return r
 
 
@@ -153,7 +154,7 @@ def export(request_id: DbId, request: Request, who: Principal = Depends(EXPORTER
             cams, start, end = list(r.camera_ids), r.start, r.end
         subjects = sar.subject_tracks(ctx.db, ctx.cfg, request_id)
         if not subjects:
-            raise sar.SarError("mark the requester in the footage first", 409)
+            raise sar.SarError(N_("mark the requester in the footage first"), 409)
         res = export_footage(
             ctx.db, ctx.cfg, cams, start, end, exporter=who.username, role=who.role,
             purpose=f"subject access request {request_id}: the requester's own footage",
@@ -166,5 +167,5 @@ def export(request_id: DbId, request: Request, who: Principal = Depends(EXPORTER
     except sar.SarError as exc:
         raise _fail(exc) from None
     except ExportError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
+        raise service_error(exc) from None
     return res.as_dict()

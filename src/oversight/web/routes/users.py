@@ -12,18 +12,20 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from oversight.i18n import N_
 from oversight.store.base import utcnow
 from oversight.store.models import ROLES, User
 from oversight.web import accounts, auth, duties, totp
 from oversight.web.accounts import Actor
 from oversight.web.audit import audit
 from oversight.web.auth import Principal, get_ctx, require
+from oversight.web.errors import http_error, service_error
 from oversight.web.models import ApiToken, PendingChange
 from oversight.web.params import DbId
 
@@ -100,7 +102,7 @@ def _change(request: Request) -> Iterator[Session]:
         with get_ctx(request).db.session() as s:
             yield s
     except accounts.AccountError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
+        raise service_error(exc) from None
 
 
 @router.get("/users", response_model=list[UserOut])
@@ -115,7 +117,7 @@ def add_user(body: UserIn, request: Request, who: Principal = Depends(admin_only
         if body.role not in duties.GUARDED_ROLES:
             return _out(accounts.add_user(s, Actor.of(who), body.username, body.password, body.role))
         if s.scalar(select(User).where(User.username == body.username)) is not None:
-            raise HTTPException(409, f"user '{body.username}' already exists")
+            raise http_error(409, N_("user '{username}' already exists"), username=body.username)
         account = {"username": body.username, "role": body.role}
         payload = account | {"hash": auth.hash_password(body.password)}
         reasons = [f"a new account with the {body.role} role"]
@@ -148,7 +150,7 @@ def update_user(
     with _change(request) as s:
         user = s.scalar(select(User).where(User.username == username))
         if user is None:
-            raise HTTPException(404, "no such user")
+            raise http_error(404, N_("no such user"))
         reasons = _patch_reasons(user, body, who)
         if not reasons:
             by = Actor.of(who)
@@ -202,7 +204,7 @@ def set_camera_groups(
     with _change(request) as s:
         user = s.scalar(select(User).where(User.username == username))
         if user is None:
-            raise HTTPException(404, "no such user")
+            raise http_error(404, N_("no such user"))
         before = sorted(user.camera_groups or [])
         added = sorted(set(body.camera_groups) - set(before))
         if not added or user.role not in duties.FOOTAGE_RANK or set(added) - known:
@@ -237,7 +239,7 @@ def reset_second_factor(username: str, request: Request, who: Principal = Depend
     with get_ctx(request).db.session() as s:
         user = s.scalar(select(User).where(User.username == username))
         if user is None:
-            raise HTTPException(404, "no such user")
+            raise http_error(404, N_("no such user"))
         had = totp.reset(s, user.id)
         auth.revoke_sessions(s, user, "second_factor_reset", who.username)
         audit(s, who, "user.totp_reset", "user", username, detail={"had_second_factor": had})

@@ -11,8 +11,12 @@ function cookie(name) {
   return m ? decodeURIComponent(m[1]) : null;
 }
 
+// .message is the server's sentence in the user's language (the error body's "message"; web/errors.py)
 export class ApiError extends Error {
-  constructor(status, detail, body) { super(typeof detail === "string" ? detail : JSON.stringify(detail)); this.status = status; this.detail = detail; this.body = body; }
+  constructor(status, detail, body) {
+    super(body && typeof body.message === "string" ? body.message : typeof detail === "string" ? detail : JSON.stringify(detail));
+    this.status = status; this.detail = detail; this.body = body;
+  }
 }
 
 // fetch wrapper: JSON in/out, CSRF header on writes, 401 -> login page.

@@ -6,6 +6,7 @@ Revision ID: 0014_one_head
 
 revision = "0014_one_head"
 down_revision = (
+    "0013_alert_text",
     "0013_push",
     "0013_recipients",
     "0013_roster",
