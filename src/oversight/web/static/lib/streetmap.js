@@ -28,7 +28,7 @@ export function loadMapLibre() {
 }
 
 const PRIORITY_COLORS = { P1: "#e0625a", P2: "#e89a3c", P3: "#d9c94a", P4: "#6fa8dc" };
-const UNIT_COLORS = { available: "#4aa3df", dispatched: "#e89a3c", en_route: "#e89a3c", on_scene: "#b48ee0", out_of_service: "#6b7682" };
+const UNIT_COLORS = { available: "#4aa3df", dispatched: "#e89a3c", en_route: "#e89a3c", on_scene: "#b48ee0", out_of_service: "#6b7682", off_shift: "#6b7682" };
 const EMPTY = { type: "FeatureCollection", features: [] };
 
 // The city's file may follow Oversight's own schema (`oversight map tiles`: streets, blocks), the
@@ -95,7 +95,8 @@ function collections(data) {
     cameras: cams.map(c => point(c.location, { id: c.id, name: c.name, color: camColor(c), alerts: c.active_alerts, status: c.online ? "online" : "offline" })),
     fov: cams.filter(c => c.field_of_view).map(cone),
     incidents: data.incidents.filter(hasGeo).map(i => point(i.location, { id: i.id, name: `#${i.id} ${i.type_label}`, priority: i.priority, status: i.status, color: PRIORITY_COLORS[i.priority] || "#d8dee4" })),
-    units: data.units.filter(u => hasGeo(u) && !u.retired).map(u => point(u.location, { id: u.id, name: u.name || u.id, status: u.status, at: u.location_at || "", color: UNIT_COLORS[u.status] || "#d8dee4" })),
+    units: data.units.filter(u => hasGeo(u) && !u.retired).map(u => { const st = u.on_duty === false ? "off_shift" : u.status;
+      return point(u.location, { id: u.id, name: u.name || u.id, status: st, at: u.location_at || "", color: UNIT_COLORS[st] || "#d8dee4" }); }),
   };
 }
 

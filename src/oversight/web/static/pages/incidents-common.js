@@ -24,7 +24,7 @@ export const stepLabel = (key, fallback) => ({ dispatch: t("Call → dispatch"),
 // what a status or field key is called on screen
 export const label = (s) => ({ new: t("new"), dispatched: t("dispatched"), en_route: t("en route"), on_scene: t("on scene"), cleared: t("cleared"), closed: t("closed"),
   police: t("police"), medical: t("medical"), fire: t("fire"), other: t("other"),
-  all_units: t("all"), available: t("available"), busy: t("busy"), out_of_service: t("out of service"), lat: t("latitude"), lon: t("longitude"), x: t("site plan x"), y: t("site plan y") }[s] || (s || "").replace(/_/g, " "));
+  all_units: t("all"), available: t("available"), off_shift: t("off shift"), retired: t("retired"), busy: t("busy"), out_of_service: t("out of service"), lat: t("latitude"), lon: t("longitude"), x: t("site plan x"), y: t("site plan y") }[s] || (s || "").replace(/_/g, " "));
 
 // seconds -> "m:ss" (or "h:mm:ss")
 export function fmtDur(sec) {
@@ -45,6 +45,8 @@ export function isOverdue(t, now = Date.now()) {
   return e !== null && e !== undefined && e > t.target;
 }
 
+// what a unit is now as a person reads it: a retired or off-shift unit is not "available" whatever its status column says
+export const unitState = (u) => (u.retired ? "retired" : u.on_duty === false ? "off_shift" : u.status);
 export function pill(h, status) { return h("span", { class: "status-pill " + status, dataset: { status } }, label(status)); }
 export function prio(h, p) { return h("span", { class: "prio " + p }, p); }
 

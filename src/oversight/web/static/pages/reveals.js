@@ -4,6 +4,8 @@ export const title = t("Reveals");
 import { formDialog } from "../lib/dialog.js";
 import { recipientBody, recipientFields, recipientLabel } from "../lib/recipients.js";
 export const permission = "reveal.read";
+// a request's status as shown (the API speaks the machine values)
+export const revealStatus = (s) => ({ pending: t("pending"), approved: t("approved"), denied: t("denied"), revoked: t("revoked"), expired: t("expired") }[s] || s);
 
 export async function render(el, ctx) {
   const { h, api, toast, fmtTime, me, siteInputToDate, can, go } = ctx;
@@ -52,7 +54,7 @@ export async function render(el, ctx) {
     list.replaceChildren(...rows.map(r => h("tr", {},
       h("td", {}, String(r.id)), h("td", {}, r.requested_by), h("td", {}, r.camera_ids.join(", ")),
       h("td", { class: "small" }, `${fmtTime(r.start)} – ${fmtTime(r.end)}`), h("td", {}, r.reason), h("td", {}, r.reference),
-      h("td", {}, t(r.status), r.expires_at && r.status === "approved" ? h("span", { class: "small muted" }, t(" until {time}", { time: fmtTime(r.expires_at) })) : "",
+      h("td", { class: "reveal-status", dataset: { status: r.status } }, revealStatus(r.status), r.expires_at && r.status === "approved" ? h("span", { class: "small muted" }, t(" until {time}", { time: fmtTime(r.expires_at) })) : "",
         r.decided_by ? h("span", { class: "small muted" }, t(" by {user}", { user: r.decided_by })) : "",
         r.approvals_needed > 1 && r.status === "pending" ? h("span", { class: "small muted" },
           " (" + t("far into the future: {state}", { state: r.first_approved_by ? t("1 of 2 approvals, first by {user}", { user: r.first_approved_by }) : t("needs 2 approvals") }) + ")") : ""),

@@ -2,7 +2,7 @@
 // the console; for supervisors the roster (add, edit, retire units) and the stations. The same changes
 // arrive from mobile apps / radio gateways through the API and show up here live. Forms open in the
 // page's own dialogs (lib/dialog.js), never the browser's prompt/confirm.
-import { ensureCss, label, pill } from "./incidents-common.js";
+import { ensureCss, label, pill, unitState } from "./incidents-common.js";
 import { formDialog } from "../lib/dialog.js";
 import { t, tn } from "../lib/i18n.js";
 
@@ -55,7 +55,7 @@ export async function render(el, ctx) {
   function row(u) {
     const st = stations.find(s => s.id === u.station);
     return h("tr", { dataset: { unit: u.id, status: u.status, duty: u.on_duty ? "on" : "off" } }, h("td", { class: "mono" }, u.id + (u.name ? " · " + u.name : "")),
-      h("td", {}, label(u.type)), h("td", {}, st ? st.name : u.station || ""), h("td", {}, pill(h, u.status)),
+      h("td", {}, label(u.type)), h("td", {}, st ? st.name : u.station || ""), h("td", {}, pill(h, unitState(u))),
       h("td", {}, u.on_duty ? t("on shift") : h("span", { class: "muted" }, t("off shift"))),
       h("td", {}, u.incident_id ? h("a", { href: "#/incidents/" + u.incident_id }, "#" + u.incident_id) : ""),
       h("td", { class: "mono" }, fmtTime(u.status_changed_at, { date: false })), h("td", {}, h("div", { class: "actions-row" }, ...actions(u))));
@@ -63,11 +63,11 @@ export async function render(el, ctx) {
   function visible(u) {
     const v = filter.value;
     if (v === "off_shift") return !u.on_duty;
-    return v === "all" || (v === "busy" ? ["dispatched", "en_route", "on_scene"].includes(u.status) : u.status === v);
+    return v === "all" || (u.on_duty && (v === "busy" ? ["dispatched", "en_route", "on_scene"].includes(u.status) : u.status === v));
   }
   function count() {
     const counts = {};
-    for (const u of units) counts[u.status] = (counts[u.status] || 0) + 1;
+    for (const u of units) if (u.on_duty) counts[u.status] = (counts[u.status] || 0) + 1;
     const off = units.filter(u => !u.on_duty).length;
     summary.textContent = [...Object.entries(counts).map(([k, n]) => t("{n} {status}", { n, status: label(k) })),
       ...(off ? [tn("{n} off shift", "{n} off shift", off)] : [])].join(" · ");

@@ -5,6 +5,8 @@ import { t, tn, roleName } from "../lib/i18n.js";
 const WAITS = () => t("This change waits for another admin or an auditor to approve it.");
 export const title = t("Users");
 export const permission = "users.manage";
+// a pending change's status as shown (web/duties.py speaks the machine values)
+const changeStatus = (s) => ({ pending: t("pending"), approving: t("being applied"), approved: t("approved"), rejected: t("rejected"), failed: t("failed") }[s] || s);
 const ROLES = ["viewer", "operator", "supervisor", "auditor", "admin"];
 const ABOUT = () => ({ viewer: t("live video, redacted"), operator: t("alerts, incidents, playback"), supervisor: t("approves reveals and exports"),
   auditor: t("audit log and reports, no footage"), admin: t("configuration and users, no footage") });
@@ -35,7 +37,7 @@ export async function render(el, ctx) {
     h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, t("Change")), h("th", {}, t("Why")), h("th", {}, t("Asked by")), h("th", {}, t("Status")), h("th", {}, ""))), changes));
 
   async function decide(c, verb) {
-    try { const r = await api(`/api/changes/${c.id}/${verb}`, { method: "POST", body: {} }); toast(r.status === "failed" ? t("Not applied: {error}", { error: r.result.error }) : t("Change {status}.", { status: t(r.status) })); }
+    try { const r = await api(`/api/changes/${c.id}/${verb}`, { method: "POST", body: {} }); toast(r.status === "failed" ? t("Not applied: {error}", { error: r.result.error }) : t("Change {status}.", { status: changeStatus(r.status) })); }
     catch (x) { toast(x.message, { kind: "error" }); }
     load();
   }
@@ -85,7 +87,7 @@ export async function render(el, ctx) {
       h("td", {}, tok.revoked_at ? h("span", { class: "muted" }, t("revoked")) : h("button", { type: "button", class: "danger", onclick: async () => { await api(`/api/tokens/${tok.id}`, { method: "DELETE" }); load(); } }, t("Revoke"))))));
     const waiting = await api("/api/changes");
     changes.replaceChildren(...waiting.map(c => h("tr", {}, h("td", {}, `${c.kind} ${c.target}`), h("td", { class: "small" }, c.reasons.join("; ")),
-      h("td", {}, c.requested_by), h("td", {}, t(c.status), c.decided_by ? h("span", { class: "muted" }, t(" by {user}", { user: c.decided_by })) : ""),
+      h("td", {}, c.requested_by), h("td", {}, changeStatus(c.status), c.decided_by ? h("span", { class: "muted" }, t(" by {user}", { user: c.decided_by })) : ""),
       h("td", {}, c.status !== "pending" || c.requested_by === me.username ? "" : [
         h("button", { type: "button", class: "primary", onclick: () => decide(c, "approve") }, t("Approve")), " ",
         h("button", { type: "button", onclick: () => decide(c, "reject") }, t("Reject"))]))));
