@@ -226,3 +226,20 @@ def test_the_alert_websocket_sends_each_reader_their_language(db: Database) -> N
     en = json.loads(ws_payload(seen[0], "operator", tr=Translator("en")) or "{}")
     assert es["data"]["title"] == "persona · zona 'fuente' en Plaza Norte"
     assert en["data"]["title"] == seen[0].data["title"] == "person · zone 'fuente' on Plaza Norte"
+
+
+def test_status_words_inside_messages_are_the_readers(app: Any) -> None:
+    """A unit's state inside a refusal is a word from a fixed list: translated with the message,
+    kept as a nested msgid in the machine form."""
+    es, en = _as(app, "olga", "es-AR,es;q=0.9"), _as(app, "olga", "en")
+    iid = es.post("/api/incidents", json={"type": "fire", "x": 0.2, "y": 0.3, "address": "Hall"}).json()["id"]
+    assert es.post("/api/dispatch", json={"incident_id": iid, "unit_id": "F-1"}).status_code == 201
+    body = es.post("/api/dispatch", json={"incident_id": iid, "unit_id": "F-1"}).json()
+    want = f"la unidad F-1 no está disponible: su estado es «despachado» (incidente #{iid})"
+    assert body["message"] == want
+    assert body["params"]["state"] == {"msgid": "dispatched", "params": {}, "value": "dispatched"}
+    assert es.post("/api/units/P-far/shift", json={"on_duty": False}).status_code == 200
+    off = {"incident_id": iid, "unit_id": "P-far"}
+    assert es.post("/api/dispatch", json=off).json()["message"].endswith("su estado es «fuera de turno»")
+    english = en.post("/api/dispatch", json=off).json()["message"]
+    assert english == "unit P-far is not available: it is off shift"

@@ -154,3 +154,17 @@ def test_the_response_time_chart_is_drawn_in_the_readers_language(db: Any, tmp_p
     assert es.status_code == 200 and "segundos de total por tipo" in es.text
     assert "no hay respuestas terminadas en este período" in es.text
     assert "total seconds by type" in c.get("/api/incidents/reports/chart.svg").text
+
+
+def test_a_term_is_translated_where_its_message_is_read() -> None:
+    """Words from a fixed list (statuses) ride in a message as nested msgids: English in logs and
+    ``str()`` (with ``!r`` too), the reader's language in ``translate``; unknown values stay as given."""
+    words = {"en_route": i18n.N_("en route")}
+    msg = i18n.Message(
+        "unit {unit_id} cannot go from {cur!r} to {state!r}: the next step is {nxt!r}",
+        {"unit_id": "P-1", "cur": i18n.term("en_route", words), "state": "dispatched", "nxt": "x"},
+    )
+    assert str(msg) == "unit P-1 cannot go from 'en route' to 'dispatched': the next step is 'x'"
+    assert "de 'en camino' a 'dispatched'" in msg.translate(i18n.Translator("es"))
+    assert i18n.term("mystery", words) == "mystery"
+    assert msg.jsonable()["params"]["cur"] == {"msgid": "en route", "params": {}, "value": "en_route"}

@@ -109,7 +109,7 @@ def test_skipping_steps_is_rejected_and_changes_nothing(db: Database, svc: Incid
         svc.advance(s, iid, "dispatched", "olga")
     with db.session() as s:
         svc.dispatch(s, iid, "P-near", "olga")
-    with pytest.raises(InvalidInput, match="next step is 'en_route'"), db.session() as s:
+    with pytest.raises(InvalidInput, match="next step is 'en route'"), db.session() as s:
         svc.set_unit_status(s, "P-near", "on_scene", "radio")
     with pytest.raises(InvalidInput, match="not assigned"), db.session() as s:
         svc.set_unit_status(s, "P-far", "en_route", "radio")

@@ -553,14 +553,15 @@ def test_the_portal_speaks_the_readers_language(portal: Any) -> None:
     es = c.get("/public/", headers={"Accept-Language": "es-AR,es;q=0.9"})
     assert es.status_code == 200 and '<html lang="es-AR">' in es.text
     assert "Portal público de transparencia" in es.text and "Accept-Language" in es.headers["vary"]
+    assert "la ciudad" in es.text and "the city" not in es.text  # the default controller, translated
     pia = c.get("/public/pia.html", headers={"Accept-Language": "es-EC"}).text
-    assert "Marco normativo" in pia and "Ley 25.326" in pia and "art. 42" in pia
+    assert "Marco normativo" in pia and "Ley 25.326" in pia and "art. 42" in pia and "the city" not in pia
     policy = c.get("/public/policy.html", headers={"Accept-Language": "es-AR"}).text
     assert "lectura de patentes" in policy  # Argentine wording
     stats = c.get("/public/statistics.html", headers={"Accept-Language": "es"}).text
     assert "Exportaciones de evidencia por destinatario" in stats and "Fiscalía" in stats
     en = c.get("/public/")
-    assert '<html lang="en">' in en.text and "Public transparency portal" in en.text
+    assert '<html lang="en">' in en.text and "Public transparency portal" in en.text and "the city" in en.text
 
 
 def test_transparency_report_counts_exports_by_recipient(portal: Any, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import copy
 import gettext
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime
@@ -56,7 +56,11 @@ class Message:
         self.msgid, self.params = msgid, dict(params or {})
 
     def __str__(self) -> str:
-        return self.msgid.format(**self.params) if self.params else self.msgid
+        if not self.params:
+            return self.msgid
+        return self.msgid.format(
+            **{k: str(v) if isinstance(v, Message) else v for k, v in self.params.items()}
+        )
 
     def __repr__(self) -> str:
         return f"Message({self.msgid!r}, {self.params!r})"
@@ -88,6 +92,26 @@ def _jsonable(v: Any) -> Any:
     if isinstance(v, Message):
         return v.jsonable()
     return v if isinstance(v, str | int | float | bool | type(None)) else str(v)
+
+
+class Term(Message):
+    """A machine value from a fixed list (a status) shown as its word: the machine form keeps the value."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, msgid: str, value: str) -> None:
+        super().__init__(msgid)
+        self.value = value
+
+    def jsonable(self) -> dict[str, Any]:
+        return {**super().jsonable(), "value": self.value}
+
+
+def term(value: str, words: Mapping[str, str]) -> Message | str:
+    """A machine value from a fixed list (a status, a state) as the word a reader reads, translated
+    where the message is shown: ``words`` maps values to ``N_``-marked msgids; others stay as they are."""
+    msgid = words.get(value)
+    return Term(msgid, value) if msgid else value
 
 
 class TextError(Exception):

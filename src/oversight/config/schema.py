@@ -190,7 +190,7 @@ class SiteSettings(Strict):
     map_tiles: str | None = None  # a PMTiles file of vector tiles (streets) for the map page; docs/map.md
     gazetteer: str | None = None  # GeoJSON of address points / named streets: call intake's address lookup
     road_network: str | None = None  # GeoJSON road LineStrings: dispatch's travel time by road (docs/map.md)
-    controller: str = "the city"  # the data controller named in reports
+    controller: str = "the city"  # the data controller named in reports (this default is shown translated)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     copies: CopiesConfig = Field(default_factory=CopiesConfig)  # snapshots, caches, exports, reports

@@ -14,11 +14,18 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from oversight.config.incidents import UNIT_TYPES
-from oversight.i18n import N_
+from oversight.i18n import N_, term
 from oversight.incidents import geo
 from oversight.incidents.errors import Conflict, InvalidInput, NotFound
 from oversight.incidents.journal import audit
-from oversight.incidents.models import ACTIVE_STATUSES, UNIT_STATUSES, Assignment, Incident, ResponseUnit
+from oversight.incidents.models import (
+    ACTIVE_STATUSES,
+    STATUS_WORDS,
+    UNIT_STATUSES,
+    Assignment,
+    Incident,
+    ResponseUnit,
+)
 from oversight.incidents.roster import Roster
 from oversight.incidents.serialize import unit_dict
 from oversight.maps import roads
@@ -217,15 +224,20 @@ class Dispatch(Roster):
             if unit is None:
                 raise NotFound(N_("unit {unit_id!r} not found"), unit_id=unit_id)
             session.refresh(unit)
-            where = f" to incident #{unit.incident_id}" if unit.incident_id else ""
-            state = unit.status.replace("_", " ")
+            state = unit.status
             if unit.retired_at is not None or not unit.on_duty:
-                state = "retired" if unit.retired_at is not None else "off shift"
+                state = "retired" if unit.retired_at is not None else "off_shift"
+            if unit.incident_id:
+                raise Conflict(
+                    N_("unit {unit_id} is not available: it is {state} to incident #{incident_id}"),
+                    unit_id=unit_id,
+                    state=term(state, STATUS_WORDS),
+                    incident_id=unit.incident_id,
+                )
             raise Conflict(
-                N_("unit {unit_id} is not available: it is {state}{where}"),
+                N_("unit {unit_id} is not available: it is {state}"),
                 unit_id=unit_id,
-                state=state,
-                where=where,
+                state=term(state, STATUS_WORDS),
             )
         inc = session.get(Incident, incident_id)
         if inc is None or inc.status not in ACTIVE_STATUSES:
@@ -241,7 +253,7 @@ class Dispatch(Roster):
             raise InvalidInput(
                 N_("incident {incident_id} is {state}; units can only be sent to active incidents"),
                 incident_id=incident_id,
-                state=inc.status,
+                state=term(inc.status, STATUS_WORDS),
             )
         return inc
 
@@ -318,15 +330,15 @@ class Dispatch(Roster):
                     raise InvalidInput(
                         N_("unit {unit_id} cannot go from {cur!r} to {state!r}: the next step is {nxt!r}"),
                         unit_id=unit_id,
-                        cur=cur,
-                        state=status,
-                        nxt=nxt,
+                        cur=term(cur, STATUS_WORDS),
+                        state=term(status, STATUS_WORDS),
+                        nxt=term(nxt, STATUS_WORDS),
                     )
         elif status in UNIT_FLOW:
             raise InvalidInput(
                 N_("unit {unit_id} is not assigned to an incident; it cannot be {state}"),
                 unit_id=unit_id,
-                state=status.replace("_", " "),
+                state=term(status, STATUS_WORDS),
             )
 
     def set_unit_status(

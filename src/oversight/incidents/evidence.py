@@ -14,11 +14,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from oversight.i18n import N_
+from oversight.i18n import N_, term
 from oversight.incidents import geo
 from oversight.incidents.errors import Conflict, InvalidInput
 from oversight.incidents.journal import Journal, audit
-from oversight.incidents.models import Incident, IncidentClip
+from oversight.incidents.models import STATUS_WORDS, Incident, IncidentClip
 from oversight.store.base import utcnow
 from oversight.store.models import EvidenceHold
 
@@ -140,7 +140,7 @@ class Evidence(Journal):
             raise Conflict(
                 N_("incident {incident_id} is {status}; its holds are released after it closes"),
                 incident_id=incident_id,
-                status=inc.status,
+                status=term(inc.status, STATUS_WORDS),
             )
         now = utcnow()
         rows = session.execute(

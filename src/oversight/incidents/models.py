@@ -14,12 +14,26 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
+from oversight.i18n import N_
 from oversight.store import models as _core  # noqa: F401  (evidence_holds, referenced below)
 from oversight.store.base import Base, UTCDateTime, utcnow
 
 INCIDENT_STATUSES = ("new", "dispatched", "en_route", "on_scene", "cleared", "closed")
 UNIT_STATUSES = ("available", "dispatched", "en_route", "on_scene", "out_of_service")
 ACTIVE_STATUSES = ("new", "dispatched", "en_route", "on_scene")  # units may be sent; one per alert
+# the statuses as words inside messages (i18n.term translates them where they are read)
+STATUS_WORDS = {
+    "new": N_("new"),
+    "available": N_("available"),
+    "dispatched": N_("dispatched"),
+    "en_route": N_("en route"),
+    "on_scene": N_("on scene"),
+    "cleared": N_("cleared"),
+    "closed": N_("closed"),
+    "out_of_service": N_("out of service"),
+    "off_shift": N_("off shift"),
+    "retired": N_("retired"),
+}
 
 
 class Incident(Base):

@@ -46,6 +46,16 @@ FOOTAGE_PREFIXES = ("footage.", "reveal.view", "export.download", "export.create
 LOGIN_PREFIXES = ("auth.login", "login")
 
 
+# config/schema.py's default controller (config imports no i18n): shown in the reader's language
+DEFAULT_CONTROLLER = N_("the city")
+
+
+def controller_name(cfg: SiteConfig) -> str:
+    """The data controller as reports name it: a city's own name as written, the default translated."""
+    c = cfg.site.controller
+    return _(c) if c == DEFAULT_CONTROLLER else c
+
+
 # ------------------------------------------------------------------ data
 
 
@@ -631,7 +641,7 @@ def pia_blocks(
                 "Controller: {controller}. Generated {generated} ({zone}) by Oversight from the live "
                 "configuration and the audit log; usage figures cover {start} to {end}. Structure follows "
                 "GDPR Article 35(7).",
-                controller=cfg.site.controller,
+                controller=controller_name(cfg),
                 generated=format_datetime(datetime.now(UTC), cfg.site.timezone),
                 zone=cfg.site.timezone,
                 start=format_datetime(start, cfg.site.timezone, time=False),
@@ -797,7 +807,7 @@ def transparency_blocks(
                 start=format_datetime(start, cfg.site.timezone),
                 end=format_datetime(end, cfg.site.timezone),
                 zone=cfg.site.timezone,
-                controller=cfg.site.controller,
+                controller=controller_name(cfg),
             ),
         ),
         ("h2", _("Cameras")),

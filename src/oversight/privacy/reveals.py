@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from oversight.config.schema import SecuritySettings
-from oversight.i18n import N_, Message, TextError
+from oversight.i18n import N_, Message, TextError, term
 from oversight.permissions import roles_for
 from oversight.privacy import audit
 from oversight.privacy.models import RevealRequest
@@ -31,6 +31,14 @@ APPROVER_ROLES = roles_for("reveal.approve")
 DEFAULT_VALID_FOR = timedelta(hours=8)
 MAX_VALID_FOR = timedelta(days=7)
 MAX_WINDOW = timedelta(days=7)
+# a request's status as a word inside messages (translated where read)
+WORDS = {
+    "pending": N_("pending"),
+    "approved": N_("approved"),
+    "denied": N_("denied"),
+    "revoked": N_("revoked"),
+    "expired": N_("expired"),
+}
 
 
 @dataclass(frozen=True)
@@ -160,7 +168,7 @@ def _decidable(
         raise RevealError(N_("the requester cannot decide their own reveal request (four-eyes rule)"), 403)
     if r.status != "pending":
         raise RevealError(
-            N_("reveal {reveal_id} is already {state}"), 409, reveal_id=reveal_id, state=r.status
+            N_("reveal {reveal_id} is already {state}"), 409, reveal_id=reveal_id, state=term(r.status, WORDS)
         )
     if approve and not (timedelta(0) < valid_for <= MAX_VALID_FOR):
         raise RevealError(N_("validity must be between 0 and {days} days"), days=MAX_VALID_FOR.days)
@@ -238,7 +246,7 @@ def revoke(session: Session, reveal_id: int, by: str, role: str, source: str | N
         raise RevealError(N_("only the requester or a supervisor may revoke a reveal"), 403)
     if r.status not in ("pending", "approved"):
         raise RevealError(
-            N_("reveal {reveal_id} is already {state}"), 409, reveal_id=reveal_id, state=r.status
+            N_("reveal {reveal_id} is already {state}"), 409, reveal_id=reveal_id, state=term(r.status, WORDS)
         )
     r.status = "revoked"
     r.expires_at = min(r.expires_at, utcnow()) if r.expires_at else None

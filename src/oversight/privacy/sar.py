@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from oversight.config.schema import SiteConfig
-from oversight.i18n import N_, Message, TextError
+from oversight.i18n import N_, Message, TextError, term
 from oversight.privacy import audit
 from oversight.privacy.models import SubjectAccessRequest, SubjectMark
 from oversight.privacy.track import Box, Sample, read_track
@@ -45,6 +45,11 @@ JURISDICTIONS: dict[str, tuple[str, int]] = {
 }
 DUE_SOON = timedelta(days=3)  # a reminder this long before the deadline
 MAX_WINDOW = timedelta(hours=24)  # one request covers at most a day of footage
+WORDS = {
+    "open": N_("open"),
+    "answered": N_("answered"),
+    "refused": N_("refused"),
+}  # statuses as words in messages
 FOLLOW_GAP_S = 2.0  # the followed region is lost after this long without a matching sample
 CLICK_REACH = 0.15  # a click this far (normalised) from a region still picks it
 
@@ -134,7 +139,7 @@ def get_open(s: Session, request_id: int) -> SubjectAccessRequest:
     if r is None:
         raise SarError(N_("no such request"), 404)
     if r.status != "open":
-        raise SarError(N_("the request is {state}"), 409, state=r.status)
+        raise SarError(N_("the request is {state}"), 409, state=term(r.status, WORDS))
     return r
 
 

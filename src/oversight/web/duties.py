@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from oversight.config.schema import CameraConfig, RecordConfig, RedactionConfig
-from oversight.i18n import N_, Message, TextError
+from oversight.i18n import N_, Message, TextError, term
 from oversight.permissions import roles_for
 from oversight.store.base import utcnow
 from oversight.web.audit import audit
@@ -32,6 +32,14 @@ APPROVER_ROLES = roles_for("changes.decide")
 GUARDED_ROLES = ("viewer", "operator", "supervisor", "admin")
 
 FOOTAGE_RANK = {"viewer": 1, "operator": 2, "supervisor": 3}  # admins and auditors see no footage
+# a change's status as a word inside messages (translated where read)
+WORDS = {
+    "pending": N_("pending"),
+    "approving": N_("being applied"),
+    "approved": N_("approved"),
+    "rejected": N_("rejected"),
+    "failed": N_("failed"),
+}
 
 
 def grants_more(old_role: str, new_role: str) -> bool:
@@ -171,7 +179,9 @@ def _claim(s: Session, change_id: int, who: Principal) -> PendingChange:
     if who.username == c.requested_by:
         raise DutyError(N_("the requester cannot decide their own change (separation of duties)"), 403)
     if c.status != "pending":
-        raise DutyError(N_("change {change_id} is already {state}"), 409, change_id=change_id, state=c.status)
+        raise DutyError(
+            N_("change {change_id} is already {state}"), 409, change_id=change_id, state=term(c.status, WORDS)
+        )
     return c
 
 

@@ -29,7 +29,7 @@ from oversight.incidents.reports import incident_summary, response_report
 from oversight.permissions import PERMISSIONS
 from oversight.privacy import audit_trail, masks, sar
 from oversight.privacy.recipients import CATEGORIES, COUNTED
-from oversight.privacy.reports import REVEAL_SCOPE_COLUMNS, Block, collect_usage, pia_blocks
+from oversight.privacy.reports import REVEAL_SCOPE_COLUMNS, Block, collect_usage, controller_name, pia_blocks
 from oversight.privacy.retention_report import RetentionReport, retention_report
 from oversight.store.db import Database
 from oversight.store.models import ROLES, User
@@ -609,7 +609,7 @@ def index_page(cfg: SiteConfig, figures: dict[str, Any], tx: dict[str, str]) -> 
     latest, genesis = figures["latest"], figures["genesis"]
     blocks: list[Block] = [
         ("h1", tx["index.h1"].format(site=site)),
-        ("p", tx["index.intro"].format(controller=cfg.site.controller, cameras=len(cfg.cameras))),
+        ("p", tx["index.intro"].format(controller=controller_name(cfg), cameras=len(cfg.cameras))),
         ("p", tx["index.contact"].format(contact=contact) if contact else tx["index.no_contact"]),
         ("h2", tx["index.documents"], "index.documents"),
         (
@@ -630,7 +630,7 @@ def index_page(cfg: SiteConfig, figures: dict[str, Any], tx: dict[str, str]) -> 
         "index",
         tx["nav.index"],
         blocks,
-        {"site": site, "controller": cfg.site.controller, "cameras": len(cfg.cameras), "contact": contact},
+        {"site": site, "controller": controller_name(cfg), "cameras": len(cfg.cameras), "contact": contact},
     )
 
 
@@ -646,16 +646,15 @@ def build_portal(db: Database, cfg: SiteConfig, now: datetime | None = None, lan
         accounts = Counter(r for (r,) in s.execute(select(User.role).where(User.active.is_(True))))
     figures = audit_figures(db, cfg)
     with use(lang):
-        pia = Page("pia", tx["nav.pia"], pia_blocks(db, cfg, now - timedelta(days=30), now, public=True))
-    pages = [
-        index_page(cfg, figures, tx),
-        cameras_page(cfg, tx),
-        policy_page(cfg, accounts, now, tx),
-        pia,
-        statistics_page(db, cfg, now, tx),
-        audit_page(figures, tx),
-        mapping_page(tx),
-    ]
+        pages = [
+            index_page(cfg, figures, tx),
+            cameras_page(cfg, tx),
+            policy_page(cfg, accounts, now, tx),
+            Page("pia", tx["nav.pia"], pia_blocks(db, cfg, now - timedelta(days=30), now, public=True)),
+            statistics_page(db, cfg, now, tx),
+            audit_page(figures, tx),
+            mapping_page(tx),
+        ]
     return Portal(now, lang, {p.name: p for p in pages})
 
 
