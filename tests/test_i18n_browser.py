@@ -118,6 +118,13 @@ PAGES = {  # user name -> (role, pages); the names are data, not English
 }
 
 
+# page -> (where a planted status shows, its Spanish word)
+STATUS_SHOWN = {
+    "reveals": ("#reveal-requests td.reveal-status", "pendiente"),
+    "units": ("tr[data-unit='M-7'] .status-pill", "fuera de turno"),
+}
+
+
 def _vocabulary() -> set[str]:
     english: set[str] = set()
     spanish: set[str] = set()
@@ -168,11 +175,35 @@ def spanish_site(db: Any, tmp_path: Path):  # type: ignore[no-untyped-def]
         for name, (role, _) in PAGES.items():
             create_user(s, name, PASSWORD, role)
     rule_alerts(db, ctx.bus, "cam0", "Plaza Belgrano")  # their titles are stored as msgids
+    _plant_statuses(db)
     try:
         with BackgroundServer(ctx) as url:
             yield url
     finally:
         ctx.runtime.stop()  # type: ignore[union-attr]
+
+
+def _plant_statuses(db: Any) -> None:
+    """A pending reveal and an off-shift unit: status values the pages must show as Spanish words."""
+    from datetime import timedelta
+
+    from oversight.incidents.models import ResponseUnit
+    from oversight.privacy.reveals import request_reveal
+    from oversight.store.base import utcnow
+
+    now = utcnow()
+    with db.session() as s:
+        request_reveal(
+            s,
+            "ana",
+            "supervisor",
+            ["cam0"],
+            now - timedelta(hours=2),
+            now - timedelta(hours=1),
+            "riña en la plaza, pedido fiscal",
+            "EXP-1",
+        )
+        s.add(ResponseUnit(id="M-7", type="police", status="available", on_duty=False, lat=-24.18, lon=-65.3))
 
 
 VISIBLE_TEXT = """() => {
@@ -245,6 +276,9 @@ def test_the_main_pages_in_spanish_show_no_english(spanish_site: str) -> None:
                         shown = page.evaluate(VISIBLE_TEXT)
                         assert "persona · zona 'fuente' en Plaza Belgrano" in shown, shown
                         assert "La cámara Plaza Belgrano no envía video" in shown, shown
+                    if path in STATUS_SHOWN:  # a machine status value shown as its Spanish word
+                        where, word = STATUS_SHOWN[path]
+                        assert page.locator(where).first.inner_text().startswith(word), path
                     found[f"{user} #/{path}"] = _english(page.evaluate(VISIBLE_TEXT), vocab)
                 page.context.close()
         finally:

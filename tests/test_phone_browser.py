@@ -46,6 +46,19 @@ OVERFLOW = """() => {
   return { scroll: document.documentElement.scrollWidth, inner: innerWidth, wide: wide.slice(0, 8) };
 }"""
 
+# wall captions crowded on a phone: a name cut short while the status takes the rest of its line,
+# or a caption past its tile (each "camera: why")
+CROWDED = """() => [...document.querySelectorAll(".wall .tile")].flatMap(tile => {
+  const box = tile.getBoundingClientRect(), id = tile.dataset.camera;
+  const name = tile.querySelector(".cap .name"), st = tile.querySelector(".cap .st").getBoundingClientRect();
+  const out = [];
+  const right = Math.max(name.getBoundingClientRect().right, st.right);
+  if (right > box.right + 1) out.push(id + ": past the tile");
+  const cut = name.scrollWidth > name.clientWidth && name.clientWidth < box.width * 0.6;
+  if (cut) out.push(id + ": name cut short");
+  return out;
+})"""
+
 
 def _site(tmp: Path) -> AppContext:
     cams = [
@@ -132,6 +145,8 @@ def _walk(browser: Any, url: str, viewport: dict[str, int], locale: str, tag: st
             # must fit the device's width, not merely the (widened) innerWidth
             if max(got["scroll"], got["inner"]) > viewport["width"]:
                 bad[path] = got
+            if path == "wall" and page.evaluate(CROWDED):
+                bad[f"{path} captions"] = page.evaluate(CROWDED)
             page.screenshot(path=str(ARTIFACTS / f"{tag}-{locale[:2]}-{path.replace('/', '-')}.png"))
             _nav_and_logout_reachable(page, path)
         ctx.close()

@@ -130,9 +130,12 @@ export async function render(el, ctx) {
     const [a, b] = span();
     g.fillStyle = "#8b98a5"; g.font = "11px system-ui"; g.strokeStyle = "#2a343e";
     const tick = windowS > 7200 ? 3600e3 : windowS > 1200 ? 600e3 : 60e3;
-    for (let t = Math.ceil(a / tick) * tick; t < b; t += tick) {
-      const px = x(t, W); g.beginPath(); g.moveTo(px, 0); g.lineTo(px, H); g.stroke();
-      g.fillText(fmtTime(new Date(t), { date: false, seconds: false }), px + 3, H - 4);
+    // a label on every n-th line, n chosen so labels never touch on a narrow (phone) timeline
+    const hhmm = (ms) => fmtTime(new Date(ms), { date: false, seconds: false });
+    const every = Math.max(1, Math.ceil((g.measureText(hhmm(b)).width + 10) / ((tick / (b - a)) * W)));
+    for (let at = Math.ceil(a / tick) * tick; at < b; at += tick) {
+      const px = x(at, W); g.beginPath(); g.moveTo(px, 0); g.lineTo(px, H); g.stroke();
+      if (Math.round(at / tick) % every === 0) g.fillText(hhmm(at), px + 3, H - 4);
     }
     if (!rec) return;
     for (const s of rec.spans) { g.fillStyle = "#3d7f72"; const x1 = x(Date.parse(s.start), W), x2 = x(Date.parse(s.end), W); g.fillRect(x1, 14, Math.max(2, x2 - x1), 22); }
