@@ -97,7 +97,7 @@ export async function render(el, ctx) {
     stopPlayback(); video.controls = false; mode.textContent = "● " + t("LIVE"); mode.className = "mode"; liveBtn.classList.add("on");
     if (canSee && !stopLive) {
       // H.264 in a <video> where the browser can play it; JPEG frames over the wall socket otherwise
-      stopLive = liveH264(video, id, { onState: (s) => { st.textContent = t(s); st.className = "st " + (s === "live" ? "online" : "offline"); } });
+      stopLive = liveH264(video, id, { onState: (s) => { st.textContent = { live: t("live"), stalled: t("stalled"), offline: t("offline") }[s] || s; st.className = "st " + (s === "live" ? "online" : "offline"); } });
       if (stopLive) { video.hidden = false; img.hidden = true; }
       else stopLive = liveVideo([id], (_, url, info) => {
         img.src = url; st.textContent = frameText(info); st.className = "st " + (info.state === "live" ? "online" : "offline");
