@@ -118,13 +118,15 @@ class AnalyticsRunner:
 
 
 RECENT_S = 1.5  # seconds of converted frames kept for the live view (it shows covered frames)
+RECENT_MIN = 8
 
 
 def _keep_recent(recent: Any, item: tuple[np.ndarray, datetime]) -> None:
-    """Append, then drop frames over ``RECENT_S`` older than it: at the analytics rate of an unwatched
-    camera that is 8 frames, not the ``maxlen`` sized for the live rate (15 MB at 640x360)."""
+    """Append, then drop frames over ``RECENT_S`` older than it, keeping at least ``RECENT_MIN``: an
+    unwatched camera at the analytics rate holds 8 frames, not the ``maxlen`` sized for the live
+    rate (22 frames, 15 MB at 640x360); a file decoded faster than real time keeps its newest 8."""
     recent.append(item)
-    while len(recent) > 1 and (item[1] - recent[0][1]).total_seconds() > RECENT_S:
+    while len(recent) > RECENT_MIN and (item[1] - recent[0][1]).total_seconds() > RECENT_S:
         recent.popleft()
 
 
