@@ -90,3 +90,28 @@ def test_live_viewer_goes_through_the_egress_gate(monkeypatch):
     assert opened == [("capacity-bench", "operator", ("cap00",), "live")]
     assert viewer.new_frames == 2  # ts 1 and ts 3; the repeat and the stalled card do not count
     assert closed == [True]
+
+
+def test_bench_memory_reads_rss_per_added_camera_with_the_privacy_stage():
+    video = asset("video/vtest_480x360_h264.avi")
+    out = oversight(
+        "bench",
+        "memory",
+        "--video",
+        str(video),
+        "--width",
+        "320",
+        "--height",
+        "180",
+        "--cameras",
+        "2",
+        "--settle-s",
+        "3",
+        "--clip-s",
+        "2",
+        timeout=150,
+    )
+    assert out["bench"] == "memory" and [s["cameras"] for s in out["steps"]] == [1, 2]
+    assert out["face_detector"] in {"model", "haar"} and out["memory_mb_per_added_camera"] is not None
+    assert all(s["rss_mb"] > out["memory_mb_before_cameras"] for s in out["steps"])
+    assert out["steps"][-1]["frames_analyzed"] > 0  # the cameras really ran

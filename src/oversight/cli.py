@@ -21,10 +21,12 @@ app = typer.Typer(
 @app.callback()
 def _private_files() -> None:
     # every file a command writes (footage, snapshots, caches, exports, reports) is 0600, folders 0700
+    from oversight.cameras.malloc import keep_frames_off_heap
     from oversight.i18n import activate, cli_locale
     from oversight.privacy.copies import private_umask
 
     private_umask()
+    keep_frames_off_heap()  # before any camera thread allocates a frame
     activate(cli_locale())  # messages for operators in the language of their shell ($LANG)
 
 

@@ -125,20 +125,7 @@ class Runtime:
 
     def default_privacy_factory(self, cam: CameraConfig, analytics: Any) -> Any:
         """Face regions once per sampled frame, sharing the analytics' tracked persons."""
-        from oversight.privacy.track import FaceTrackStage
-
-        size = (cam.detect.width, cam.detect.height)
-
-        def tracks() -> tuple[Any, tuple[int, int]]:
-            return getattr(analytics, "tracks", None), size
-
-        def quiet() -> bool:
-            return not getattr(analytics, "motion_active", True) and not getattr(analytics, "tracks", None)
-
-        root = Path(self.cfg.site.data_dir).expanduser() / "privacy"
-        if analytics is None:
-            return FaceTrackStage.for_camera(cam, root)
-        return FaceTrackStage.for_camera(cam, root, tracks, quiet)
+        return privacy_stage(cam, analytics, Path(self.cfg.site.data_dir).expanduser() / "privacy")
 
     def start(self) -> None:
         with self._lock:
@@ -353,3 +340,21 @@ class Runtime:
                 self.check_stages()
             except Exception:
                 log.exception("watchdog pass failed")
+
+
+def privacy_stage(cam: CameraConfig, analytics: Any, root: Path) -> Any:
+    """The camera's ``FaceTrackStage`` fed by its analytics' tracks (serve and the benches build it
+    here, so a bench measures what serve runs)."""
+    from oversight.privacy.track import FaceTrackStage
+
+    size = (cam.detect.width, cam.detect.height)
+
+    def tracks() -> tuple[Any, tuple[int, int]]:
+        return getattr(analytics, "tracks", None), size
+
+    def quiet() -> bool:
+        return not getattr(analytics, "motion_active", True) and not getattr(analytics, "tracks", None)
+
+    if analytics is None:
+        return FaceTrackStage.for_camera(cam, root)
+    return FaceTrackStage.for_camera(cam, root, tracks, quiet)

@@ -3,10 +3,11 @@
 Cameras are added one step at a time to ONE process running the real pipeline of ``serve``:
 ``CameraWorker`` (file source looped and paced at its frame rate, continuous recording to disk,
 decode, analytics at ``detect.fps`` with the shared detector session, a zone rule writing events to
-SQLite) and, for the first ``viewed`` cameras, the live view (the privacy egress gate: redaction and
-JPEG encode) pulled at ``live_fps``. After each added camera the rates are measured for
-``step_s`` seconds; the run stops when any camera's analytics rate, or a viewed camera's live rate,
-falls below 95 % of its configured rate, or when ``max_cameras`` or the time budget is reached.
+SQLite, the privacy stage's face regions) and, for the first ``viewed`` cameras, the live view (the
+privacy egress gate: redaction and JPEG encode) pulled at ``live_fps``. After each added camera the
+rates are measured for ``step_s`` seconds; the run stops when any camera's analytics rate, or a
+viewed camera's live rate, falls below 95 % of its configured rate, or when ``max_cameras`` or the
+time budget is reached.
 
 Reported: cameras per box (the last step that held every rate), CPU (cores) and memory (RSS) per
 camera as the slope over the steps, and where the CPU goes by thread kind (readers and recording,
@@ -242,12 +243,18 @@ class Fleet:
     def add(self, i: int) -> None:
         from oversight.analytics.pipeline import CameraAnalytics
         from oversight.cameras.worker import CameraWorker
+        from oversight.runtime import privacy_stage
 
         cam = self.camera(i)
         self.site.cameras.append(cam)
-        snaps = self.work / "snapshots"
+        snaps, privacy = self.work / "snapshots", self.work / "data" / "privacy"
         worker = CameraWorker(
-            cam, self.db, self.bus, self.storage, lambda c: CameraAnalytics(c, self.db, self.bus, snaps)
+            cam,
+            self.db,
+            self.bus,
+            self.storage,
+            lambda c: CameraAnalytics(c, self.db, self.bus, snaps),
+            privacy_factory=lambda c, a: privacy_stage(c, a, privacy),
         )
         self.workers[cam.id] = worker
         worker.start()

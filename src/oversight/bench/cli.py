@@ -222,6 +222,24 @@ def capacity(
     typer.echo(json.dumps(run(plan), indent=2))
 
 
+@bench_app.command("memory")
+def memory(
+    video: Path = typer.Option(..., "--video", exists=True, dir_okay=False, help="Clip every camera plays."),
+    width: int = typer.Option(1280, "--width", min=64, max=4096, help="Camera resolution (clip is scaled)."),
+    height: int = typer.Option(720, "--height", min=64, max=4096),
+    cameras: int = typer.Option(4, "--cameras", min=2, max=32, help="Cameras started one by one."),
+    settle_s: float = typer.Option(10.0, "--settle-s", min=1, help="Seconds each added camera runs first."),
+    viewed: int = typer.Option(1, "--viewed", min=0, help="Cameras watched live (redacted JPEG)."),
+    clip_s: float = typer.Option(8.0, "--clip-s", min=1, help="Seconds of the clip to loop."),
+) -> None:
+    """RSS per added camera on the real pipeline, without waiting for the analytics rate."""
+    from oversight.bench.capacity import Plan
+    from oversight.bench.memory import run
+
+    plan = Plan(video=video, width=width, height=height, viewed=viewed, clip_s=clip_s)
+    typer.echo(json.dumps(run(plan, cameras, settle_s), indent=2))
+
+
 @bench_app.command("video")
 def video(
     photo: Path = typer.Option(

@@ -117,6 +117,19 @@ class AnalyticsRunner:
                 self.last_done, self.busy_since = time.monotonic(), None
 
 
+RECENT_S = 1.5  # seconds of converted frames kept for the live view (it shows covered frames)
+RECENT_MIN = 8
+
+
+def _keep_recent(recent: Any, item: tuple[np.ndarray, datetime]) -> None:
+    """Append, then drop frames over ``RECENT_S`` older than it, keeping at least ``RECENT_MIN``: an
+    unwatched camera at the analytics rate holds 8 frames, not the ``maxlen`` sized for the live
+    rate (22 frames, 15 MB at 640x360); a file decoded faster than real time keeps its newest 8."""
+    recent.append(item)
+    while len(recent) > RECENT_MIN and (item[1] - recent[0][1]).total_seconds() > RECENT_S:
+        recent.popleft()
+
+
 IN_ORDER_S = 0.5  # a feed further behind the newest covered frame than this jumps to it
 
 
@@ -158,10 +171,10 @@ class FrameSampler:
         self._latest: tuple[np.ndarray, datetime] | None = None  # read-only, made by the decode thread
         # the last ~1.5 s of converted frames: the live view can show the newest frame whose face
         # regions the privacy stage has already found (it lags the decoder by its detection time)
-        self._recent: deque[tuple[np.ndarray, datetime]] = deque(maxlen=round(self.live_fps * 1.5))
+        self._recent: deque[tuple[np.ndarray, datetime]] = deque(maxlen=round(self.live_fps * RECENT_S))
         self._wanted_until = 0.0  # monotonic time until which viewers want live frames
         # the same at the decoded stream's own resolution, for a large tile or fullscreen
-        self._recent_main: deque[tuple[np.ndarray, datetime]] = deque(maxlen=round(self.live_fps * 1.5))
+        self._recent_main: deque[tuple[np.ndarray, datetime]] = deque(maxlen=round(self.live_fps * RECENT_S))
         self._main_until = 0.0  # monotonic time until which a viewer wants main-stream frames
         self._fresh = threading.Condition()
         self.frames_converted = 0
@@ -352,9 +365,9 @@ class FrameSampler:
             big = self._main_frame(frame, ts) if live and now <= self._main_until else None
             with self._fresh:  # an analytics frame is the newest picture too, at no extra cost
                 self._latest = (img, ts)
-                self._recent.append(self._latest)
+                _keep_recent(self._recent, self._latest)
                 if big is not None:
-                    self._recent_main.append(big)
+                    _keep_recent(self._recent_main, big)
                 self.frames_converted += 1
                 self.last_live = now
                 self._fresh.notify_all()

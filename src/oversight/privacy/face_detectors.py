@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -45,14 +46,94 @@ def nms(boxes: Boxes, iou: float) -> Boxes:
     return boxes[idx]
 
 
+_ORT_SESSIONS: dict[tuple[str, int | None], Any] = {}
+_SHARED_LOCK = threading.Lock()
+
+
 def _ort_session(model_path: str, threads: int | None = None):
+    """One session per model file and thread count in the process: every camera's redactor shares
+    it (an ONNX Runtime ``Run`` is thread-safe), so a camera adds no model weights or arena."""
     import onnxruntime as ort
 
-    ort.set_default_logger_severity(3)
-    opts = ort.SessionOptions()
-    if threads:
-        opts.intra_op_num_threads = threads
-    return ort.InferenceSession(model_path, sess_options=opts, providers=["CPUExecutionProvider"])
+    key = (os.path.realpath(model_path), threads)
+    with _SHARED_LOCK:
+        session = _ORT_SESSIONS.get(key)
+        if session is None:
+            ort.set_default_logger_severity(3)
+            opts = ort.SessionOptions()
+            if threads:
+                opts.intra_op_num_threads = threads
+            session = ort.InferenceSession(model_path, sess_options=opts, providers=["CPUExecutionProvider"])
+            _ORT_SESSIONS[key] = session
+        return session
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def pool_limit() -> int:
+    """Native face detectors per input size: half the cores (the other half decode and run the
+    person detector), so memory is bounded by the box, not by its number of cameras."""
+    return max(1, _cores() // 2)
+
+
+class YuNetPool:
+    """The process's ``cv2.FaceDetectorYN`` objects for one model, input size and thresholds.
+
+    A native detector holds its network and every intermediate blob for its input size (about
+    240 MB at 1920x1080), and is not safe to call from two threads at once. So cameras borrow one:
+    a new one is made only when all are busy, and never more than ``pool_limit()``."""
+
+    def __init__(self, make: Any, limit: int):
+        self.make, self.limit = make, max(1, limit)
+        self.idle: list[Any] = []
+        self.created = 0
+        self._cond = threading.Condition()
+
+    def run(self, img: np.ndarray) -> Any:
+        with self._cond:
+            while not self.idle and self.created >= self.limit:
+                self._cond.wait()
+            if self.idle:
+                det = self.idle.pop()
+            else:
+                self.created += 1
+                det = None
+        try:
+            if det is None:
+                det = self.make()
+            return det.detect(img)[1]
+        finally:
+            with self._cond:
+                if det is None:
+                    self.created -= 1  # creation failed: let another thread try
+                else:
+                    self.idle.append(det)
+                self._cond.notify()
+
+
+MAX_POOLS = 8
+_YUNET_POOLS: dict[tuple[str, tuple[int, int], float, float], YuNetPool] = {}
+
+
+def yunet_pool(model_path: str, size: tuple[int, int], score: float, nms_iou: float) -> YuNetPool:
+    """The shared pool for this model, input size and thresholds, made on first use."""
+    key = (os.path.realpath(model_path), size, score, nms_iou)
+    with _SHARED_LOCK:
+        pool = _YUNET_POOLS.get(key)
+        if pool is None:
+            if len(_YUNET_POOLS) >= MAX_POOLS:  # exports of odd sizes: drop pools nobody is using
+                for k, p in list(_YUNET_POOLS.items()):
+                    if len(p.idle) == p.created:
+                        del _YUNET_POOLS[k]
+            pool = _YUNET_POOLS[key] = YuNetPool(
+                lambda: cv2.FaceDetectorYN.create(model_path, "", size, score, nms_iou, 5000), pool_limit()
+            )
+        return pool
 
 
 class YuNetDetector:
@@ -108,30 +189,22 @@ class YuNetDetector:
 
 class YuNetCVDetector:
     """YuNet through OpenCV DNN at the frame's own resolution (no downscaling to 640, so small faces
-    in large frames are still found). One ``cv2.FaceDetectorYN`` per input size."""
+    in large frames are still found). The native detectors come from the process's shared
+    ``YuNetPool`` for each input size, so cameras of one resolution share them."""
 
     name = "yunet"
 
     def __init__(self, model_path: str, score: float = 0.5, nms_iou: float = 0.3, upscale: float = 1.0):
         self.model_path, self.score, self.nms_iou, self.upscale = model_path, score, nms_iou, upscale
-        self._by_size: dict[tuple[int, int], object] = {}
-        self._make((320, 320))  # fail now, not on the first frame, if the model cannot load
-
-    def _make(self, size: tuple[int, int]):
-        det = self._by_size.get(size)
-        if det is None:
-            det = cv2.FaceDetectorYN.create(self.model_path, "", size, self.score, self.nms_iou, 5000)
-            if len(self._by_size) > 8:
-                self._by_size.clear()
-            self._by_size[size] = det
-        return det
+        # fail now, not on the first frame, if the model cannot load
+        yunet_pool(model_path, (320, 320), score, nms_iou).run(np.zeros((320, 320, 3), np.uint8))
 
     def detect(self, frame_bgr: np.ndarray) -> Boxes:
         img = frame_bgr
         if self.upscale != 1.0:
             img = cv2.resize(frame_bgr, None, fx=self.upscale, fy=self.upscale, interpolation=cv2.INTER_CUBIC)
         h, w = img.shape[:2]
-        _, faces = self._make((w, h)).detect(img)
+        faces = yunet_pool(self.model_path, (w, h), self.score, self.nms_iou).run(img)
         if faces is None or len(faces) == 0:
             return _empty()
         f = np.asarray(faces, np.float32)
