@@ -70,11 +70,27 @@ def merge_boxes(boxes: Iterable[Box], grow: float = 0.0) -> list[Box]:
     return [(b[0], b[1], b[2], b[3]) for b in out]
 
 
+def _cell_means(roi: np.ndarray, cols: int, rows: int) -> np.ndarray:
+    """The mean of each of ``rows`` x ``cols`` cells of a 2-D ``roi``, from a summed-area table: a
+    few lookups per cell whatever its size (``cv2.resize``'s area mode spends ~5 ns a pixel at a
+    non-integer ratio: 3 ms a frame on a crowd's region, most of the export's redaction cost)."""
+    h, w = roi.shape
+    xs = np.arange(cols + 1) * w // cols
+    ys = np.arange(rows + 1) * h // rows
+    s = cv2.integral(roi)[np.ix_(ys, xs)].astype(np.float64)
+    sums = s[1:, 1:] - s[:-1, 1:] - s[1:, :-1] + s[:-1, :-1]
+    return np.rint(sums / np.outer(np.diff(ys), np.diff(xs))).astype(roi.dtype)
+
+
+SMALL_REGION = 64 * 64  # px: below this cv2.resize is the cheaper way to the cell means
+
+
 def pixelate(img: np.ndarray, regions: Sequence[Box], block: int = 10, most: int = 6) -> None:
     """Hide each region (pixel coordinates) in place: a downscale to cells of ``block`` pixels (at
     most ``most`` cells a side, so a large face is no more recognisable than a small one) and a
     smooth upscale. It costs the same whatever the region's size (a large Gaussian kernel does
-    not), and leaves no block edges (which a sharpness check would read as detail)."""
+    not), and leaves no block edges (which a sharpness check reads as detail: blocky cells,
+    tried, left 17 % of the coverage test's faces as sharp; this upscale 0.1 %)."""
     h, w = img.shape[:2]
     for x1, y1, x2, y2 in regions:
         a, b = max(0, int(x1)), max(0, int(y1))
@@ -82,8 +98,12 @@ def pixelate(img: np.ndarray, regions: Sequence[Box], block: int = 10, most: int
         if c - a < 2 or d - b < 2:
             continue
         cells = (max(1, min(most, (c - a) // block)), max(1, min(most, (d - b) // block)))
-        small = cv2.resize(img[b:d, a:c], cells, interpolation=cv2.INTER_AREA)
-        img[b:d, a:c] = cv2.resize(small, (c - a, d - b), interpolation=cv2.INTER_LINEAR)
+        roi = img[b:d, a:c]
+        if roi.ndim == 2 and roi.size >= SMALL_REGION:  # a plane's large region: the cheap means
+            small = _cell_means(roi, *cells)
+        else:
+            small = cv2.resize(roi, cells, interpolation=cv2.INTER_AREA)
+        roi[:] = cv2.resize(small, (c - a, d - b), interpolation=cv2.INTER_LINEAR).reshape(roi.shape)
 
 
 def i420_planes(yuv: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -339,8 +359,8 @@ class TrackView:
             a, b = max(0, int(x1 / 2)), max(0, int(y1 / 2))
             c, d = min(cw, int(np.ceil(x2 / 2))), min(ch, int(np.ceil(y2 / 2)))
             if c > a and d > b:
-                u[b:d, a:c] = int(u[b:d, a:c].mean())
-                v[b:d, a:c] = int(v[b:d, a:c].mean())
+                u[b:d, a:c] = int(cv2.mean(u[b:d, a:c])[0])
+                v[b:d, a:c] = int(cv2.mean(v[b:d, a:c])[0])
         return out
 
     def apply(self, img: np.ndarray, ts: float, margin: float = 0.25, keep: Box | None = None) -> np.ndarray:
