@@ -37,6 +37,10 @@ NOT_CAMERA_PIXELS = {
     "/api/reports/{kind}": "privacy/transparency reports: text and charts of counts",
     "/api/incidents/reports/chart.svg": "a chart of incident counts",
     "/public/{file}": "the public portal's fixed CSS, script and icon (its crawl test checks the rest)",
+    "/sw.js": "the service worker's script",
+    "/icons/icon-192.png": "the app icon, drawn from constants (web/install.py)",
+    "/icons/icon-512.png": "the app icon, drawn from constants (web/install.py)",
+    "/icons/maskable-512.png": "the app icon, drawn from constants (web/install.py)",
 }
 MEDIA_TYPES = ("image/", "video/", "multipart/", "application/zip")
 RESPONSES = {"FileResponse", "StreamingResponse"}
@@ -44,7 +48,7 @@ RESPONSES = {"FileResponse", "StreamingResponse"}
 # Calls that redact, encode or fetch raw frames; only the gate (and the modules that define them,
 # and the benchmarks that measure them without serving anything) may make them.
 PRIMITIVES = {
-    "imencode": set(),
+    "imencode": {"web/install.py"},  # the app's icons, drawn from constants: no camera pixel
     "redact": {"privacy/redaction.py"},
     "Redactor": {"privacy/redaction.py", "privacy/track.py"},  # track: the ingest region finder
     "apply_regions": {"privacy/redaction.py"},

@@ -46,11 +46,11 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 def fill(disk: Path) -> Path:
     """Write until the disk is full; returns the filler to delete."""
     filler = disk / "filler"
-    with open(filler, "wb") as f:
+    # unbuffered: a buffered file would retry the failed write when it closes, and raise again there
+    with open(filler, "wb", buffering=0) as f:
         try:
             while True:
                 f.write(b"\0" * 65536)
-                f.flush()
         except OSError as exc:
             assert exc.errno == errno.ENOSPC
     with contextlib.suppress(OSError):
