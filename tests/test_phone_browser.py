@@ -9,15 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from oversight.config.loader import load_config
-from oversight.events.bus import EventBus
 from oversight.web.auth import create_user
 from oversight.web.context import AppContext
 from oversight.web.server import BackgroundServer
-from oversight.web.synthetic import SyntheticRuntime
-from web_support import PASSWORD
+from web_support import PASSWORD, plaza_site
 
 pytestmark = pytest.mark.browser
 CHROMIUM = Path("/usr/bin/chromium")
@@ -61,28 +57,9 @@ CROWDED = """() => [...document.querySelectorAll(".wall .tile")].flatMap(tile =>
 
 
 def _site(tmp: Path) -> AppContext:
-    cams = [
-        {
-            "id": f"cam{i}",
-            "name": f"Plaza {n}",
-            "purpose": "traffic safety on the square",
-            "streams": {"record": str(tmp / f"cam{i}.mp4")},
-            "location": {"lat": -24.18 + i * 0.001, "lon": -65.3 + i * 0.001},
-            "detect": {"width": 320, "height": 180, "detector": "none"},
-        }
-        for i, n in enumerate(["Belgrano", "Italia", "Independencia", "San Martín"])
-    ]
-    site = {
-        "name": "Centro de monitoreo",
-        "timezone": "America/Argentina/Jujuy",
-        "data_dir": str(tmp / "var"),
-    }
-    path = tmp / "site.yaml"
-    path.write_text(yaml.safe_dump({"site": site, "cameras": cams}, sort_keys=False))
-    cfg = load_config(path)
-    rt = SyntheticRuntime(cfg)
-    rt.start()
-    return AppContext(cfg=cfg, db=None, bus=EventBus(), runtime=rt, config_path=path, cache_dir=tmp / "c")  # type: ignore[arg-type]
+    return plaza_site(
+        tmp, ["Belgrano", "Italia", "Independencia", "San Martín"], "traffic safety on the square"
+    )
 
 
 @pytest.fixture

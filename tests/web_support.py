@@ -84,3 +84,29 @@ def login(c: TestClient, username: str, password: str = PASSWORD) -> dict[str, s
     r = c.post("/api/auth/login", json={"username": username, "password": password})
     assert r.status_code == 200, r.text
     return {"X-CSRF-Token": r.json()["csrf"]}
+
+
+def plaza_site(tmp: Path, streets: list[str], purpose: str) -> AppContext:
+    """A Jujuy site of synthetic cameras named after squares (the Spanish-language browser tests)."""
+    cams = [
+        {
+            "id": f"cam{i}",
+            "name": f"Plaza {n}",
+            "purpose": purpose,
+            "streams": {"record": str(tmp / f"cam{i}.mp4")},
+            "location": {"lat": -24.18 + i * 0.001, "lon": -65.3 + i * 0.001},
+            "detect": {"width": 320, "height": 180, "detector": "none"},
+        }
+        for i, n in enumerate(streets)
+    ]
+    site = {
+        "name": "Centro de monitoreo",
+        "timezone": "America/Argentina/Jujuy",
+        "data_dir": str(tmp / "var"),
+    }
+    path = tmp / "site.yaml"
+    path.write_text(yaml.safe_dump({"site": site, "cameras": cams}, sort_keys=False))
+    cfg = load_config(path)
+    rt = SyntheticRuntime(cfg)
+    rt.start()
+    return AppContext(cfg=cfg, db=None, bus=EventBus(), runtime=rt, config_path=path, cache_dir=tmp / "c")  # type: ignore[arg-type]
