@@ -136,6 +136,8 @@ def test_map_draws_streets_cameras_and_a_moving_unit(site: tuple[str, AppContext
         page.fill("input[name=password]", PW)
         page.click("button[type=submit]")
         expect(page.locator("#user-name")).to_contain_text("olga")
+        # the operator lands on the wall first; going to the map before that route has run races it
+        expect(page.get_by_role("heading", name="Live wall")).to_be_visible()
         page.goto(base + "/#/map")
         expect(page.locator("#streetmap canvas.maplibregl-canvas")).to_be_visible()
         page.wait_for_function(
