@@ -63,7 +63,8 @@ def db(migrated_db: Database) -> Iterator[Database]:
 
 # Fixtures through which a test reaches the backend under test. On the PostgreSQL run a test that
 # uses none of them (and is not marked as choosing its backend itself) would only repeat its SQLite
-# run, so it is left out: the video, browser-free privacy and config tests run once.
+# run, so it is left out: the video, browser-free privacy and config tests run once. So is a test
+# marked ``one_backend``: it needs a database, but what it measures does not depend on which.
 BACKEND_FIXTURES = {"db_url", "private_db"}
 
 
@@ -74,7 +75,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         uses_backend = BACKEND_FIXTURES & set(getattr(item, "fixturenames", ()))
         marked = item.get_closest_marker("postgres") or item.get_closest_marker("both_backends")
-        (keep if uses_backend or marked else drop).append(item)
+        once = item.get_closest_marker("one_backend")
+        (keep if (uses_backend or marked) and not once else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep

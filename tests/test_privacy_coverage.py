@@ -277,6 +277,7 @@ def _jpeg(data: bytes) -> np.ndarray:
     return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
 
 
+@pytest.mark.one_backend  # what it measures is pixels at each exit; the database only holds its ctx
 def test_every_exit_hides_faces_with_aligned_regions(db: Database, moving) -> None:  # type: ignore[no-untyped-def]
     cfg, cameras = moving
     tally = Tally()
