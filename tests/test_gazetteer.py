@@ -7,21 +7,13 @@ from __future__ import annotations
 
 import pytest
 
+from oversight.demo.site import DEMO_CENTER, DEMO_STREETS
 from oversight.maps.gazetteer import Gazetteer, fold
 from oversight.maps.grid import grid_gazetteer
 from oversight.maps.tiles import street_grid
 
-CENTER = (-24.1858, -65.2995)
-EW = ["Güemes", "Alvear", "Lamadrid", "Belgrano", "San Martín", "Independencia", "Otero"]
-NS = [
-    "Balcarce",
-    "Necochea",
-    "Gorriti",
-    "Avenida Senador Pérez",
-    "Lavalle",
-    "Sarmiento",
-    "Ramírez de Velasco",
-]
+CENTER = DEMO_CENTER
+EW, NS = DEMO_STREETS
 BLOCK_LAT = 110.0 / 111_320.0
 BLOCK_LON = BLOCK_LAT / 0.912
 
