@@ -447,7 +447,11 @@ def test_a_viewer_too_far_behind_is_made_to_rejoin_instead_of_piling_up(db, tmp_
 
 
 def test_live_video_sockets_do_not_deflate_h264(db, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """Per-message deflate of video costs CPU per viewer and saves nothing: the server declines it."""
+    """Per-message deflate of video costs CPU per viewer and saves nothing: the server declines it.
+    When the server stops, its live encodes stop with it: a feed thread still inside OpenCV when
+    the interpreter exits aborts the process (exit 134 on every service stop)."""
+    import threading
+
     from websockets.sync.client import connect
 
     from oversight.web.server import BackgroundServer
@@ -460,6 +464,9 @@ def test_live_video_sockets_do_not_deflate_h264(db, tmp_path) -> None:  # type: 
             with connect(ws_url, additional_headers=bearer(tok), compression="deflate") as ws:
                 assert ws.recv(timeout=20)  # the wall is flowing
                 assert ws.protocol.extensions == []
+                # still subscribed: without the server's shutdown the feed would idle on for seconds
+                assert [t for t in threading.enumerate() if t.name.startswith("h264-")]
+        assert not [t.name for t in threading.enumerate() if t.name.startswith("h264-")]
     finally:
         ctx.runtime.stop()
 

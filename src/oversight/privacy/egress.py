@@ -27,6 +27,7 @@ import json
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -217,6 +218,17 @@ class Egress:
         self.feed_restarts = 0  # stuck live encodes replaced
         self.live_from_track = 0  # live frames redacted with the privacy stage's regions
         self.live_detected = 0  # ... and with a detector run for the live frame itself
+
+    def close(self, timeout: float = 5.0) -> None:
+        """End every live encode and wait for its thread: a feed thread left running inside OpenCV
+        when the interpreter exits aborts the process (``FATAL: exception not rethrown``)."""
+        with self._lock:
+            feeds = list(self._feeds.values())
+        for feed in feeds:
+            feed.abandon()
+        deadline = time.monotonic() + timeout
+        for feed in feeds:
+            feed.join(max(0.0, deadline - time.monotonic()))
 
     # -- decisions -------------------------------------------------------
 

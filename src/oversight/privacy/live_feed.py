@@ -94,6 +94,9 @@ class H264Feed:
         self.alive = False
         self._send(None)
 
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
     def unsubscribe(self, queue: Any) -> None:
         with self._lock:
             self._subs = [s for s in self._subs if s[1] is not queue]

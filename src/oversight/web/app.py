@@ -9,6 +9,8 @@ from __future__ import annotations
 import errno
 import logging
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DataError, OperationalError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from oversight import __version__
@@ -51,7 +54,15 @@ HSTS = "max-age=31536000; includeSubDomains"  # only on https responses: browser
 def create_app(ctx: AppContext) -> FastAPI:
     from oversight.web.routes import ROUTERS
 
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        gate = ctx.extras.get("egress")
+        if gate is not None:  # live encodes end with the server, not with the interpreter
+            await run_in_threadpool(gate.close)
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Oversight API",
         version=__version__,
         description="Monitoring-center API. Times are UTC ISO-8601. Authenticate with the session "

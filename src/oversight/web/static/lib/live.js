@@ -39,14 +39,16 @@ const wsUrl = (path) => (location.protocol === "https:" ? "wss://" : "ws://") + 
 // reset(codec, t0) starts a new stream (a new MediaSource: the next buffer is its init segment);
 // t0 is the source time of media time 0, so frameTime() is the wall-clock time of the frame shown.
 class MsePlayer {
-  constructor(video, onError) { this.video = video; this.onError = onError; this.sb = null; this.queue = []; this.url = null; this.t0 = 0; }
+  constructor(video, onError) { this.video = video; this.onError = onError; this.ms = null; this.sb = null; this.queue = []; this.url = null; this.t0 = 0; }
   reset(codec, t0 = 0) {
     const ms = new MediaSource();
-    this.sb = null; this.queue = []; this.t0 = t0;
+    this.ms = ms; this.sb = null; this.queue = []; this.t0 = t0;
     if (this.url) URL.revokeObjectURL(this.url);
     this.url = URL.createObjectURL(ms); this.video.src = this.url;
     const start = () => {
-      this.sb = ms.addSourceBuffer(`video/mp4; codecs="${codec}"`);
+      // A later reset() or stop() may have replaced or detached this source before it opened.
+      if (this.ms !== ms || ms.readyState !== "open") return;
+      try { this.sb = ms.addSourceBuffer(`video/mp4; codecs="${codec}"`); } catch (e) { this.onError(e); return; }
       this.sb.addEventListener("updateend", () => { this.keepLive(); this.pump(); });
       this.pump();
     };
@@ -71,7 +73,7 @@ class MsePlayer {
     if (!this.t0 || !b.length || v.currentTime < b.start(0)) return NaN;
     return (this.t0 + v.currentTime) * 1000;
   }
-  stop() { this.video.removeAttribute("src"); this.video.load(); if (this.url) URL.revokeObjectURL(this.url); this.url = null; }
+  stop() { this.ms = null; this.sb = null; this.queue = []; this.video.removeAttribute("src"); this.video.load(); if (this.url) URL.revokeObjectURL(this.url); this.url = null; }
 }
 
 export function h264Supported() { return !!(window.MediaSource && MediaSource.isTypeSupported(H264)); }
