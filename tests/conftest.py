@@ -68,6 +68,16 @@ def db(migrated_db: Database) -> Iterator[Database]:
 BACKEND_FIXTURES = {"db_url", "private_db"}
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Let live encodes that tests left idling out end before the interpreter does: a daemon thread
+    still inside OpenCV or ONNX Runtime at exit aborts the process (exit 134 after a green run)."""
+    import threading
+
+    for t in threading.enumerate():
+        if t.name.startswith("h264-"):
+            t.join(15)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if backend() != "postgres":
         return

@@ -50,26 +50,37 @@ def test_bench_capacity_quick_measures_the_real_pipeline():
 
 
 def test_live_viewer_goes_through_the_egress_gate(monkeypatch):
-    """The capacity bench watches through the privacy egress gate (opened as a live session,
-    closed at the end) and counts only fresh live frames, not stalled cards."""
+    """The capacity bench watches as a wall tile does: an audited live session of the privacy egress
+    gate subscribed to the camera's H.264 feed. It counts fragments, not state messages, joins the
+    feed again when it ends, and closes what it opened."""
+    import asyncio
     import time
-    import types
-    from datetime import UTC, datetime
 
     from oversight.bench import capacity
     from oversight.bench.capacity import Viewer
 
-    frames = iter([("live", 1), ("live", 1), ("stalled", 2), ("live", 3), *[("live", 3)] * 1000])
+    feeds = [[b"f1", "live", b"f2", None], [b"f3", "stalled", b"f4"]]
     opened: list[tuple] = []
-    closed: list[bool] = []
+    closed: list[str] = []
 
-    class Session:
-        def frame(self, camera_id: str):
-            state, t = next(frames)
-            return types.SimpleNamespace(ts=datetime.fromtimestamp(t, UTC), state=state)
+    class Sub:
+        def __init__(self, items: list) -> None:
+            self.queue: asyncio.Queue = asyncio.Queue()
+            for item in items:
+                self.queue.put_nowait(item)
 
         def close(self) -> None:
-            closed.append(True)
+            closed.append("sub")
+
+    class Session:
+        def h264(self, camera_id: str, loop: object) -> Sub:
+            return Sub(feeds.pop(0) if feeds else [])
+
+        def __enter__(self) -> Session:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            closed.append("session")
 
     class Gate:
         def open_live(self, who, camera_ids, kind, purpose):
@@ -77,19 +88,19 @@ def test_live_viewer_goes_through_the_egress_gate(monkeypatch):
             return Session()
 
     monkeypatch.setattr(capacity, "egress", lambda ctx: Gate())
-    viewer = Viewer(ctx=object(), camera_id="cap00", fps=200.0)
+    viewer = Viewer(ctx=object(), camera_id="cap00", fps=10.0)
     viewer.start()
     deadline = time.monotonic() + 10
-    while viewer.new_frames < 2 and time.monotonic() < deadline:
+    while viewer.new_frames < 4 and time.monotonic() < deadline:
         time.sleep(0.01)
     viewer.stop()
     deadline = time.monotonic() + 5
-    while not closed and time.monotonic() < deadline:
+    while "session" not in closed and time.monotonic() < deadline:
         time.sleep(0.01)
     assert viewer.error is None
-    assert opened == [("capacity-bench", "operator", ("cap00",), "live")]
-    assert viewer.new_frames == 2  # ts 1 and ts 3; the repeat and the stalled card do not count
-    assert closed == [True]
+    assert opened == [("capacity-bench", "operator", ("cap00",), "live.h264")]
+    assert viewer.new_frames == 4  # four fragments over two feeds; state messages do not count
+    assert closed == ["sub", "sub", "session"]
 
 
 def test_bench_memory_reads_rss_per_added_camera_with_the_privacy_stage():

@@ -141,6 +141,7 @@ def moving(db: Database, tmp_path: Path):  # type: ignore[no-untyped-def]
     photos = {f"cam{n}": img for n in (1, 9, 17) if (img := face_image(n)) is not None}
     if not photos or not YUNET.exists():
         pytest.skip("face photos / YuNet model not present under ../shared/assets")
+    from oversight.analytics.motion import MotionDetector
     from oversight.privacy.redaction import Redactor
     from oversight.privacy.track import FaceTrackStage
 
@@ -159,8 +160,11 @@ def moving(db: Database, tmp_path: Path):  # type: ignore[no-untyped-def]
     out = []
     for cam in cfg.cameras:
         frames = _pan(photos[cam.id], 24)
-        stage = FaceTrackStage(cam, tmp_path / "data" / "privacy", Redactor(cam.redaction))
+        motion = MotionDetector(cam.motion, 640, 360)  # where faces are searched between full scans
+        root = tmp_path / "data" / "privacy"
+        stage = FaceTrackStage(cam, root, Redactor(cam.redaction), moving=lambda m=motion: m.moving)
         for i in range(0, len(frames), FPS // DETECT_FPS):  # the camera's privacy stage at 5 fps
+            motion.update(frames[i])
             stage.process(frames[i], t0 + timedelta(seconds=i / FPS))
         stage.close()
         clip = write_mp4(tmp_path / "data" / "recordings" / cam.id / "seg.mp4", frames, fps=FPS)

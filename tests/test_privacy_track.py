@@ -305,7 +305,7 @@ def test_the_privacy_stage_skips_the_detector_only_on_quiet_empty_scenes(
     calls: list[int] = []
 
     class Finder:
-        def regions(self, frame: Any, tracks: Any, size: Any) -> list[Any]:
+        def regions(self, frame: Any, tracks: Any, size: Any, interest: Any = None) -> list[Any]:
             calls.append(1)
             return [(1.0, 1.0, 5.0, 5.0)] if previous_faces and len(calls) == 1 else []
 

@@ -355,6 +355,9 @@ def privacy_stage(cam: CameraConfig, analytics: Any, root: Path) -> Any:
     def quiet() -> bool:
         return not getattr(analytics, "motion_active", True) and not getattr(analytics, "tracks", None)
 
+    def moving() -> Any:
+        return getattr(analytics, "motion_mask", None)
+
     if analytics is None:
         return FaceTrackStage.for_camera(cam, root)
-    return FaceTrackStage.for_camera(cam, root, tracks, quiet)
+    return FaceTrackStage.for_camera(cam, root, tracks, quiet, moving)

@@ -60,6 +60,9 @@ class MotionDetector:
         self._any_kept = kept > 0
         self._min_pixels = max(1, round(cfg.min_area * self.sw * self.sh))
         self.last_fraction = 0.0
+        # where the last frame moved (``sh`` x ``sw``, over the whole frame), or None before the
+        # second frame: a new array each frame, never written after, so other threads may read it
+        self.moving: np.ndarray | None = None
 
     def _build_mask(self, polygons: Sequence[Sequence[tuple[float, float]]]) -> np.ndarray | None:
         if not polygons:
@@ -88,6 +91,7 @@ class MotionDetector:
         moving = diff > self.cfg.threshold
         if self._mask is not None:
             moving &= self._mask
+        self.moving = moving
         changed = int(np.count_nonzero(moving))
         self.last_fraction = changed / float(self.sw * self.sh)
         # bg += alpha * (g - bg)

@@ -83,6 +83,11 @@ class CameraAnalytics:
         self.paused_frames = 0
 
     @property
+    def motion_mask(self) -> np.ndarray | None:
+        """Where the newest analysed frame moved, over the whole frame (read-only; see ``motion``)."""
+        return self.motion.moving
+
+    @property
     def event_active(self) -> bool:
         return self.events.active
 

@@ -4,10 +4,10 @@ Cameras are added one step at a time to ONE process running the real pipeline of
 ``CameraWorker`` (file source looped and paced at its frame rate, continuous recording to disk,
 decode, analytics at ``detect.fps`` with the shared detector session, a zone rule writing events to
 SQLite, the privacy stage's face regions) and, for the first ``viewed`` cameras, the live view (the
-privacy egress gate: redaction and JPEG encode) pulled at ``live_fps``. After each added camera the
-rates are measured for ``step_s`` seconds; the run stops when any camera's analytics rate, or a
-viewed camera's live rate, falls below 95 % of its configured rate, or when ``max_cameras`` or the
-time budget is reached.
+privacy egress gate's shared H.264 feed, as a wall tile gets it) expected at ``live_fps``. After
+each added camera the rates are measured for ``step_s`` seconds; the run stops when any camera's
+analytics rate, or a viewed camera's live rate, falls below 95 % of its configured rate, or when
+``max_cameras`` or the time budget is reached.
 
 Reported: cameras per box (the last step that held every rate), CPU (cores) and memory (RSS) per
 camera as the slope over the steps, and where the CPU goes by thread kind (readers and recording,
@@ -21,7 +21,6 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -49,6 +48,7 @@ KINDS = (
     ("decode-", "decode"),
     ("analytics-", "analytics"),
     ("live-", "live_view"),
+    ("h264-", "live_view"),  # the camera's shared live encode (redact, H.264, fragment)
 )
 
 
@@ -133,16 +133,11 @@ class BenchViewer:
     ip: str | None = None
 
 
-def live_puller(ctx: Any, camera_id: str) -> tuple[Callable[[], Any], Callable[[], None]]:
-    """(pull the newest outgoing live frame, close), through the privacy egress gate (redact,
-    encode and audit in one place, as every viewer gets them)."""
-    session = egress(ctx).open_live(BenchViewer(), [camera_id], kind="live", purpose="capacity benchmark")
-    return (lambda: session.frame(camera_id)), session.close
-
-
 @dataclass
 class Viewer:
-    """Pulls one camera's live frame at ``fps`` through the web's live path, counting new frames."""
+    """Watches one camera as a wall tile does: a live session of the privacy egress gate (audited)
+    subscribed to the camera's shared H.264 feed, counting the fragments (one per frame) it gets.
+    A feed that ends (a reveal changed the pixels, a renewed encode) is joined again."""
 
     ctx: Any
     camera_id: str
@@ -151,34 +146,48 @@ class Viewer:
     error: str | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
 
-    def start(self) -> None:
-        threading.Thread(target=self._run, name=f"live-{self.camera_id}", daemon=True).start()
+    _thread: threading.Thread | None = None
 
-    def stop(self) -> None:
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"live-{self.camera_id}", daemon=True)
+        self._thread.start()
+
+    def stop(self, wait: float = 0.0) -> None:
         self._stop.set()
+        if wait and self._thread is not None:
+            self._thread.join(wait)
 
     def _run(self) -> None:
-        last = None
-        period = 1.0 / self.fps
-        next_t = time.monotonic()
+        import asyncio
+
+        loop = asyncio.new_event_loop()
         try:
-            pull, close = live_puller(self.ctx, self.camera_id)
+            with egress(self.ctx).open_live(
+                BenchViewer(), [self.camera_id], kind="live.h264", purpose="capacity benchmark"
+            ) as session:
+                loop.run_until_complete(self._watch(session, loop))
         except Exception as exc:  # report in the JSON, keep the other figures
             self.error = f"{type(exc).__name__}: {exc}"
-            return
+        finally:
+            loop.close()
+
+    async def _watch(self, session: Any, loop: Any) -> None:
+        import asyncio
+
+        sub = session.h264(self.camera_id, loop)
         try:
             while not self._stop.is_set():
-                enc = pull()
-                fresh = enc is not None and getattr(enc, "state", "live") == "live"
-                if fresh and enc.ts != last:
-                    last = enc.ts
+                try:
+                    item = await asyncio.wait_for(sub.queue.get(), 0.5)
+                except TimeoutError:
+                    continue
+                if item is None:  # the feed ended: join the camera's current one
+                    sub.close()
+                    sub = session.h264(self.camera_id, loop)
+                elif isinstance(item, bytes):
                     self.new_frames += 1
-                next_t += period
-                self._stop.wait(max(0.0, next_t - time.monotonic()))
-        except Exception as exc:
-            self.error = f"{type(exc).__name__}: {exc}"
         finally:
-            close()
+            sub.close()
 
 
 class Fleet:
@@ -274,7 +283,8 @@ class Fleet:
 
     def stop(self) -> None:
         for v in self.viewers.values():
-            v.stop()
+            v.stop(wait=5.0)  # its session's closing audit entry is written before the database goes
+        egress(self.ctx).close()  # and the live encodes it watched end
         stoppers = [threading.Thread(target=w.stop, args=(5.0,)) for w in self.workers.values()]
         for t in stoppers:
             t.start()

@@ -185,7 +185,7 @@ def capacity(
         dir_okay=False,
         help="Face model for live redaction (else oversight-models, else Haar).",
     ),
-    viewed: int = typer.Option(1, "--viewed", min=0, help="Cameras watched live (redacted JPEG)."),
+    viewed: int = typer.Option(1, "--viewed", min=0, help="Cameras watched live (H.264, as a wall tile)."),
     live_fps: float = typer.Option(10.0, "--live-fps", min=1, max=30, help="Live frames per second to hold."),
     step_s: float = typer.Option(20.0, "--step-s", min=1, help="Seconds measured after each added camera."),
     max_cameras: int = typer.Option(32, "--max-cameras", min=1),
@@ -229,7 +229,7 @@ def memory(
     height: int = typer.Option(720, "--height", min=64, max=4096),
     cameras: int = typer.Option(4, "--cameras", min=2, max=32, help="Cameras started one by one."),
     settle_s: float = typer.Option(10.0, "--settle-s", min=1, help="Seconds each added camera runs first."),
-    viewed: int = typer.Option(1, "--viewed", min=0, help="Cameras watched live (redacted JPEG)."),
+    viewed: int = typer.Option(1, "--viewed", min=0, help="Cameras watched live (H.264, as a wall tile)."),
     clip_s: float = typer.Option(8.0, "--clip-s", min=1, help="Seconds of the clip to loop."),
 ) -> None:
     """RSS per added camera on the real pipeline, without waiting for the analytics rate."""

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from oversight.config.schema import RedactionConfig
-from oversight.privacy.face_detectors import YuNetCVDetector
+from oversight.privacy.face_detectors import YuNetCVDetector, YuNetTiledDetector
 from oversight.privacy.redaction import Redactor
 
 COVER = 0.8
@@ -133,7 +133,7 @@ def run(
     refs = [ref.detect(f) for f in composed]
 
     cfg = RedactionConfig(face_model_path=model)
-    redactor = Redactor(cfg, detector=YuNetCVDetector(model, score=0.5, upscale=upscale))
+    redactor = Redactor(cfg, detector=YuNetTiledDetector(model, score=0.5, upscale=upscale))
     per_frame, all_faces, red_s = [], [0, 0], 0.0
     small: dict[str, list[int]] = {}
     for f, r in zip(composed, refs, strict=True):

@@ -21,7 +21,7 @@ import numpy as np
 
 from oversight.config.models import face_choice
 from oversight.config.schema import RedactionConfig
-from oversight.privacy.face_detectors import FaceDetector, make_face_detector
+from oversight.privacy.face_detectors import FaceDetector, YuNetTiledDetector, make_face_detector
 from oversight.privacy.track import pairs
 
 log = logging.getLogger(__name__)
@@ -105,17 +105,22 @@ class Redactor:
         frame_bgr: np.ndarray,
         tracks: Iterable[Any] | None = None,
         tracks_size: tuple[int, int] | None = None,
+        interest: np.ndarray | None = None,
     ) -> list[Box]:
-        """Every box that must be hidden in this frame (pixels of ``frame_bgr``)."""
+        """Every box that must be hidden in this frame (pixels of ``frame_bgr``). ``interest``: where
+        faces may be (see ``FaceTrackStage``), for a detector that can search part of a frame."""
         h, w = frame_bgr.shape[:2]
         sx = sy = 1.0
         if tracks_size:
             sx, sy = w / tracks_size[0], h / tracks_size[1]
         out: list[Box] = []
         if self.detector is not None:
-            faces: list[Box] = [
-                (float(b[0]), float(b[1]), float(b[2]), float(b[3])) for b in self.detector.detect(frame_bgr)
-            ]
+            found = (
+                self.detector.detect(frame_bgr, interest)
+                if interest is not None and isinstance(self.detector, YuNetTiledDetector)
+                else self.detector.detect(frame_bgr)
+            )
+            faces: list[Box] = [(float(b[0]), float(b[1]), float(b[2]), float(b[3])) for b in found]
             # a carried box the face was found again near is superseded by the fresh one: carrying it
             # too would smear the region over both places (boxes trailing beside moving people)
             found_again = {i for i, _ in pairs([b for b, _ in self._carried], faces)}

@@ -390,28 +390,39 @@ class FaceTrackStage:
 
     Sharing what analytics knows keeps it cheap: while the analytics sees no motion and tracks
     nobody, and the previous sample had no face, the frame gets an empty sample without running
-    the face detector (a still scene with a face in it keeps being searched).
+    the face detector (a still scene with a face in it keeps being searched). Otherwise a detector
+    that searches in tiles searches only those near motion, a tracked person or a face of the
+    previous sample, and every tile at least every ``FULL_SCAN_S`` (a face that neither moves nor
+    belongs to a detected person is found by then, and is then followed from sample to sample).
     """
+
+    FULL_SCAN_S = 1.0
 
     event_active = False
 
-    def __init__(self, cam: Any, root: Path, redactor: Any, tracks: Any = None, quiet: Any = None):
+    def __init__(
+        self, cam: Any, root: Path, redactor: Any, tracks: Any = None, quiet: Any = None, moving: Any = None
+    ):
         self.cam = cam
         self.redactor = redactor
         self.writer = TrackWriter(root, cam.id)
         self.tracks = tracks  # callable -> (tracks, (width, height)) of the analytics, or None
         self.fps = float(cam.detect.fps)
         self.quiet = quiet  # callable -> True while analytics sees no motion and no tracks
+        self.moving = moving  # callable -> the analytics' motion mask over the frame, or None
         self.skipped = 0  # samples written without running the detector (a quiet scene)
+        self._until_full = 0  # samples until every tile is searched again
         self._lock = threading.Lock()
         self._recent: deque[Sample] = deque(maxlen=64)  # for the live view: no file read per frame
 
     @classmethod
-    def for_camera(cls, cam: Any, root: Path, tracks: Any = None, quiet: Any = None) -> FaceTrackStage:
+    def for_camera(
+        cls, cam: Any, root: Path, tracks: Any = None, quiet: Any = None, moving: Any = None
+    ) -> FaceTrackStage:
         """The stage with the camera's configured region finder (``redaction.Redactor.regions``)."""
         from oversight.privacy.redaction import Redactor
 
-        return cls(cam, root, Redactor(cam.redaction), tracks, quiet)
+        return cls(cam, root, Redactor(cam.redaction), tracks, quiet, moving)
 
     def process(self, frame_bgr: np.ndarray, ts: datetime) -> None:
         tracks, size = self.tracks() if self.tracks is not None else (None, None)
@@ -423,11 +434,37 @@ class FaceTrackStage:
             self.skipped += 1
         else:
             # each region as found (merged only when pixelated): a region per face can follow it
-            boxes = _distinct(self.redactor.regions(frame_bgr, tracks, size))
+            interest = self._interest(tracks, size)
+            boxes = _distinct(self.redactor.regions(frame_bgr, tracks, size, interest))
         self.writer.append(ts.timestamp(), boxes, (w, h))
         norm = tuple((b[0] / w, b[1] / h, b[2] / w, b[3] / h) for b in boxes)
         with self._lock:
             self._recent.append(Sample(ts.timestamp(), norm))
+
+    def _interest(self, tracks: Any, size: tuple[int, int] | None) -> np.ndarray | None:
+        """Where faces may be in this sample: a coarse mask over the frame of the analytics' motion
+        (grown, so a head above moving legs counts), its tracked objects and the previous sample's
+        faces (grown by half); None, meaning everywhere, every ``FULL_SCAN_S`` or with no motion mask."""
+        moving = self.moving() if self.moving is not None else None
+        if moving is None or self._until_full <= 0:
+            self._until_full = max(1, round(self.FULL_SCAN_S * self.fps)) - 1
+            return None
+        self._until_full -= 1
+        mh, mw = moving.shape
+        k = max(3, mw // 8) | 1
+        mask = cv2.dilate(moving.astype(np.uint8), np.ones((k, k), np.uint8))
+        norm = [
+            (b[0] / size[0], b[1] / size[1], b[2] / size[0], b[3] / size[1])
+            for b in (getattr(t, "box", None) for t in tracks or ())
+            if b is not None and size
+        ]
+        with self._lock:
+            last = self._recent[-1].boxes if self._recent else ()
+        for x1, y1, x2, y2 in [*norm, *last]:
+            gx, gy = (x2 - x1) / 2, (y2 - y1) / 2
+            a, b = max(0, int((x1 - gx) * mw)), max(0, int((y1 - gy) * mh))
+            mask[b : int(np.ceil((y2 + gy) * mh)) + 1, a : int(np.ceil((x2 + gx) * mw)) + 1] = 1
+        return mask.astype(bool)
 
     def recent(self) -> list[Sample]:
         """The newest samples, oldest first (read by web threads: a copy of immutable samples)."""
