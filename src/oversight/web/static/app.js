@@ -86,7 +86,7 @@ export function localizeDateInputs(root) {
   const hint = fmt(INPUT_PARTS).formatToParts(new Date(Date.UTC(2026, 10, 30, 14, 5)))
     .map(p => ({ year: t("yyyy"), month: t("mm"), day: t("dd"), hour: t("hh"), minute: t("mm") })[p.type] || p.value).join("");
   for (const el of root.querySelectorAll("input[type=datetime-local]")) {
-    const v = el.getAttribute("value"), d = siteInputToDate(v);
+    const v = el.value || el.getAttribute("value"), d = siteInputToDate(v);  // what was typed before this ran too
     el.type = "text"; el.placeholder = hint; el.title = t("Date and time in {zone}, like {example}", { zone: state.tz, example: hint });
     el.value = d ? fmt(INPUT_PARTS).format(d) : "";
     el.dataset.dateInput = "";
