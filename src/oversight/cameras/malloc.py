@@ -9,7 +9,7 @@ mmap/munmap per frame buffer, a few microseconds against milliseconds of decodin
 
 The number of arenas is capped too (glibc's default is 8 per core): each camera brings a reader,
 decoder, analytics and privacy thread, and an arena per thread keeps its own freed small blocks.
-With one arena per core the same bench gave about 50 MB per added camera instead of 64.
+With one arena per core the same bench gave 46-53 MB per added camera instead of 64-71.
 """
 
 from __future__ import annotations
