@@ -5,6 +5,7 @@ frame: a face on a tile seam, or larger than a tile, is still found."""
 
 from __future__ import annotations
 
+import os
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ import onnxruntime as ort
 import pytest
 
 from conftest import asset
+from oversight.analytics.detectors import onnx
 from oversight.config.schema import CameraConfig
 from oversight.privacy import face_detectors
 from oversight.runtime import privacy_stage
@@ -37,7 +39,7 @@ def photo(size: tuple[int, int] = (640, 360)) -> np.ndarray:
 
 
 def test_three_cameras_share_one_face_session(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(face_detectors, "_ORT_SESSIONS", {})
+    monkeypatch.setattr(onnx, "_SESSIONS", {})
     made: list[str] = []
     real = ort.InferenceSession
 
@@ -76,6 +78,46 @@ def test_cameras_at_once_agree_with_a_detector_of_their_own(tmp_path: Path) -> N
     assert len(expected) > 10
     for boxes in got.values():
         np.testing.assert_allclose(boxes, expected, atol=1e-3)
+
+
+def test_cameras_at_once_run_the_face_model_at_most_once_per_core(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Each run at once holds its own working memory in ONNX Runtime's arena (about 17 MB for YuNet
+    at 640x640), which keeps it: ungated, the arena grew by that much per camera."""
+    model = asset("models/face_detection_yunet_2023mar.onnx")
+    stages = [privacy_stage(camera(i, model), None, tmp_path) for i in range(6)]
+    shared = stages[0].redactor.detector.net.shared
+    assert all(s.redactor.detector.net.shared is shared for s in stages)
+    assert shared.slots <= (os.cpu_count() or 1)
+    monkeypatch.setattr(shared, "gate", threading.BoundedSemaphore(2))  # two cores, on any machine
+    running, most = [0], [0]
+    lock = threading.Lock()
+    real = shared.session
+
+    class Counting:  # the real session, counting the runs inside it at once
+        def __getattr__(self, name: str) -> object:
+            return getattr(real, name)
+
+        def run(self, *args: object) -> object:
+            with lock:
+                running[0] += 1
+                most[0] = max(most[0], running[0])
+            try:
+                return real.run(*args)
+            finally:
+                with lock:
+                    running[0] -= 1
+
+    for s in stages:
+        s.redactor.detector.net.session = Counting()
+    img = photo((1280, 720))
+    threads = [threading.Thread(target=s.redactor.detector.detect, args=(img,)) for s in stages]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert 1 <= most[0] <= 2
 
 
 def test_tiles_find_faces_on_their_seams_and_larger_than_the_overlap() -> None:

@@ -46,6 +46,7 @@ KINDS = (
     ("rec-", "read_and_record"),
     ("det-", "read_and_record"),
     ("decode-", "decode"),
+    ("analytics-privacy-", "privacy"),  # the privacy stage's face search
     ("analytics-", "analytics"),
     ("live-", "live_view"),
     ("h264-", "live_view"),  # the camera's shared live encode (redact, H.264, fragment)

@@ -19,6 +19,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from oversight.analytics.detectors.onnx import shared_session
 from oversight.config.models import face_choice
 from oversight.config.schema import RedactionConfig
 from oversight.privacy.face_detectors import FaceDetector, YuNetTiledDetector, make_face_detector
@@ -47,11 +48,10 @@ class PlateDetector:
     is ``(1, N, 5)`` rows of normalised ``x1, y1, x2, y2, score`` at a fixed input size."""
 
     def __init__(self, model_path: str, score: float = 0.5):
-        from oversight.privacy.face_detectors import _ort_session
-
         if not Path(model_path).is_file():
             raise FileNotFoundError(f"redaction.plate_model_path does not exist: {model_path}")
-        self.session = _ort_session(model_path)
+        self.shared = shared_session(model_path, None)
+        self.session = self.shared.session
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
         self.in_h, self.in_w = int(inp.shape[2]), int(inp.shape[3])
@@ -60,7 +60,8 @@ class PlateDetector:
     def detect(self, frame_bgr: np.ndarray) -> list[Box]:
         h, w = frame_bgr.shape[:2]
         blob = cv2.resize(frame_bgr, (self.in_w, self.in_h)).astype(np.float32).transpose(2, 0, 1)[None]
-        rows = np.asarray(self.session.run(None, {self.input_name: blob})[0]).reshape(-1, 5)
+        with self.shared.gate:
+            rows = np.asarray(self.session.run(None, {self.input_name: blob})[0]).reshape(-1, 5)
         rows = rows[rows[:, 4] >= self.score]
         return [(r[0] * w, r[1] * h, r[2] * w, r[3] * h) for r in rows]
 

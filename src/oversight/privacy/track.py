@@ -382,6 +382,31 @@ class TrackView:
         return out
 
 
+def _norm_box(track: Any, size: tuple[int, int]) -> Box | None:
+    """A tracked object's box normalised to the frame."""
+    box = getattr(track, "box", None)
+    if box is None:
+        return None
+    return (box[0] / size[0], box[1] / size[1], box[2] / size[0], box[3] / size[1])
+
+
+def _head(box: Box, size: tuple[int, int]) -> Box:
+    """Where a tracked person's face can be: an upright person's head (the top quarter of the box,
+    grown by a quarter of its width each way for the time since it was tracked), else the whole box
+    grown by a quarter (a person sitting or lying)."""
+    x1, y1, x2, y2 = box
+    w, h = x2 - x1, y2 - y1
+    if h * size[1] >= 1.5 * w * size[0]:
+        return (x1 - w / 4, y1 - h / 8, x2 + w / 4, y1 + h / 4)
+    return (x1 - w / 4, y1 - h / 4, x2 + w / 4, y2 + h / 4)
+
+
+def _cells(x1: float, y1: float, x2: float, y2: float, mw: int, mh: int) -> tuple[slice, slice]:
+    """The cells of an ``mh`` x ``mw`` mask over the frame that a normalised box touches."""
+    a, b = max(0, int(x1 * mw)), max(0, int(y1 * mh))
+    return slice(b, max(b, int(np.ceil(y2 * mh)) + 1)), slice(a, max(a, int(np.ceil(x2 * mw)) + 1))
+
+
 class FaceTrackStage:
     """The camera pipeline's privacy stage: runs the redactor's region finder (face detector plus
     the heads of tracked persons) once per sampled frame and appends the result to the track.
@@ -442,28 +467,34 @@ class FaceTrackStage:
             self._recent.append(Sample(ts.timestamp(), norm))
 
     def _interest(self, tracks: Any, size: tuple[int, int] | None) -> np.ndarray | None:
-        """Where faces may be in this sample: a coarse mask over the frame of the analytics' motion
-        (grown, so a head above moving legs counts), its tracked objects and the previous sample's
-        faces (grown by half); None, meaning everywhere, every ``FULL_SCAN_S`` or with no motion mask."""
+        """Where faces may be in this sample: a coarse mask over the frame of tracked persons' heads
+        (``_head``), the analytics' motion that no tracked person explains (a person the detector
+        missed, a vehicle's occupants; grown by about a head) and the previous sample's faces
+        (grown by a face); None, meaning everywhere, every ``FULL_SCAN_S`` or with no motion mask."""
         moving = self.moving() if self.moving is not None else None
         if moving is None or self._until_full <= 0:
             self._until_full = max(1, round(self.FULL_SCAN_S * self.fps)) - 1
             return None
         self._until_full -= 1
         mh, mw = moving.shape
-        k = max(3, mw // 8) | 1
-        mask = cv2.dilate(moving.astype(np.uint8), np.ones((k, k), np.uint8))
-        norm = [
-            (b[0] / size[0], b[1] / size[1], b[2] / size[0], b[3] / size[1])
-            for b in (getattr(t, "box", None) for t in tracks or ())
-            if b is not None and size
+        persons = [
+            b
+            for t in tracks or ()
+            if size and getattr(t, "label", "") == "person" and (b := _norm_box(t, size))
         ]
+        moved = moving.astype(np.uint8)
+        for box in persons:  # motion a tracked person explains: the head stands for it
+            moved[_cells(*box, mw, mh)] = 0
+        k = max(3, mw // 40) | 1  # about a head beside the moving pixels
+        mask = cv2.dilate(moved, np.ones((k, k), np.uint8))
+        regions = [_head(b, size) for b in persons] if size else []
         with self._lock:
             last = self._recent[-1].boxes if self._recent else ()
-        for x1, y1, x2, y2 in [*norm, *last]:
-            gx, gy = (x2 - x1) / 2, (y2 - y1) / 2
-            a, b = max(0, int((x1 - gx) * mw)), max(0, int((y1 - gy) * mh))
-            mask[b : int(np.ceil((y2 + gy) * mh)) + 1, a : int(np.ceil((x2 + gx) * mw)) + 1] = 1
+        for x1, y1, x2, y2 in last:  # the previous sample's faces, grown by a face each way
+            gx, gy = x2 - x1, y2 - y1
+            regions.append((x1 - gx, y1 - gy, x2 + gx, y2 + gy))
+        for region in regions:
+            mask[_cells(*region, mw, mh)] = 1
         return mask.astype(bool)
 
     def recent(self) -> list[Sample]:
