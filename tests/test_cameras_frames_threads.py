@@ -243,3 +243,41 @@ def test_every_privacy_sampled_frame_is_a_live_frame_while_watched(tmp_path):
         assert fs.latest(not_after=sampled[-1]) == fs._recent[ring.index(sampled[-1])]
     finally:
         fs.stop()
+
+
+@pytest.mark.parametrize("watched", [False, True])
+def test_an_unwatched_camera_keeps_only_its_newest_frames(tmp_path, watched):
+    """Recent frames are for the live view: a live camera nobody watches keeps its newest three
+    (memory per camera), a watched one the last 1.5 s and at least eight."""
+
+    class Analytics:
+        event_active = False
+
+        def process(self, img, ts):
+            pass
+
+    cam = CameraConfig.model_validate(
+        {
+            "id": "c",
+            "purpose": "test",
+            "streams": {"record": "rtsp://127.0.0.1/x"},
+            "detect": {"fps": 25, "width": 320, "height": 180},
+        }
+    )
+    fs = FrameSampler(cam, Analytics(), max_queue=1000)
+    fs.want_s = 60.0
+    fs.start()
+    try:
+        info, pkts = _packets(_clip(tmp_path))
+        fs.new_stream(info)
+        if watched:
+            fs.latest()
+        for data, pts, key in pkts[:40]:
+            fs.submit(data, pts, key)  # a live camera: never blocks the reader
+        deadline = time.monotonic() + 30
+        while (fs.busy_since is not None or not fs.q.empty()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert fs.frames_converted >= 12
+        assert (len(fs._recent) >= 8) if watched else (1 <= len(fs._recent) <= 3)
+    finally:
+        fs.stop()

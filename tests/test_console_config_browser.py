@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from onvif_device import VirtualCamera, virtual_onvif_camera
@@ -172,7 +173,8 @@ def test_a_role_change_asks_and_says_the_user_is_logged_out(db: Any, tmp_path: P
         dialog = page.wait_for_selector("dialog[open]")
         assert "logged out" in dialog.inner_text()
         page.click("dialog[open] button:text('Cancel')")
-        assert page.eval_on_selector(sel, "s => s.value") == "operator"
+        # the old role comes back once the dialog's answer arrives (a moment after the click)
+        expect(page.locator(sel)).to_have_value("operator", timeout=10000)
         page.select_option(sel, "viewer")
         page.click("dialog[open] button:text('Change role')")
         page.wait_for_selector(".toast:text-matches('sessions ended')")

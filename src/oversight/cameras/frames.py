@@ -119,13 +119,18 @@ class AnalyticsRunner:
 
 RECENT_S = 1.5  # seconds of converted frames kept for the live view (it shows covered frames)
 RECENT_MIN = 8
+UNWATCHED = 3  # frames an unwatched live camera keeps: the newest privacy sample's frame is among them
 
 
-def _keep_recent(recent: Any, item: tuple[np.ndarray, datetime]) -> None:
-    """Append, then drop frames over ``RECENT_S`` older than it, keeping at least ``RECENT_MIN``: an
-    unwatched camera at the analytics rate holds 8 frames, not the ``maxlen`` sized for the live
-    rate (22 frames, 15 MB at 640x360); a file decoded faster than real time keeps its newest 8."""
+def _keep_recent(recent: Any, item: tuple[np.ndarray, datetime], watched: bool = True) -> None:
+    """Append, then drop frames over ``RECENT_S`` older than it, keeping at least ``RECENT_MIN``,
+    not the ``maxlen`` sized for the live rate (22 frames, 15 MB at 640x360); a file decoded faster
+    than real time keeps its newest 8. A live camera nobody watches keeps its newest ``UNWATCHED``
+    (2 MB instead of 5.5): a viewer who arrives gets frames at the live rate from then on."""
     recent.append(item)
+    if not watched:
+        while len(recent) > UNWATCHED:
+            recent.popleft()
     while len(recent) > RECENT_MIN and (item[1] - recent[0][1]).total_seconds() > RECENT_S:
         recent.popleft()
 
@@ -365,7 +370,7 @@ class FrameSampler:
             big = self._main_frame(frame, ts) if live and now <= self._main_until else None
             with self._fresh:  # an analytics frame is the newest picture too, at no extra cost
                 self._latest = (img, ts)
-                _keep_recent(self._recent, self._latest)
+                _keep_recent(self._recent, self._latest, now <= self._wanted_until or self._lossless)
                 if big is not None:
                     _keep_recent(self._recent_main, big)
                 self.frames_converted += 1
