@@ -224,3 +224,36 @@ def test_hevc_is_recorded_with_the_hvc1_tag(db: Database, tmp_path: Path):
         with open(seg.path, "rb") as f:
             assert b"hvc1" in f.read(4096)
     assert frames == 40
+
+
+def test_a_segment_of_two_packets_with_b_frames_verifies(tmp_path: Path) -> None:
+    """A camera stopped just after a segment began leaves one or two packets; with B-frames the
+    decoder returns their frame only when drained, and the segment must still verify (it used to be
+    deleted as "no frame decodes")."""
+    from oversight.recording.segment import verify_segment
+
+    clip = tmp_path / "b.mp4"
+    with av.open(str(clip), "w") as out:
+        st = out.add_stream("libx264", rate=25, options={"bf": "3"})
+        st.width, st.height, st.pix_fmt = 320, 180, "yuv420p"
+        for i in range(30):
+            img = np.full((180, 320, 3), 40, np.uint8)
+            img[50:100, (i * 9) % 280 : (i * 9) % 280 + 40] = 230
+            for pkt in st.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
+                out.mux(pkt)
+        for pkt in st.encode():
+            out.mux(pkt)
+    short = tmp_path / "short.mp4"
+    with av.open(str(clip)) as inp, av.open(str(short), "w") as out:
+        src = inp.streams.video[0]
+        dst = out.add_stream_from_template(src)
+        kept = [p for p in inp.demux(src) if p.size][:2]
+        for p in kept:
+            p.stream = dst
+            out.mux(p)
+    with av.open(str(short)) as check:  # the case at hand: the packets alone give no frame
+        assert sum(len(p.decode()) for p in check.demux(check.streams.video[0]) if p.size) == 0
+    assert verify_segment(short, 2) is None
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(b"\0" * 4096)
+    assert verify_segment(garbage, 2) is not None

@@ -106,7 +106,9 @@ class SegmentWriter:
 def verify_segment(path: Path, expected_packets: int) -> str | None:
     """Why the finished file at ``path`` is not a whole, decodable segment, or None when it is:
     every packet written can be read back and its first frame decodes. A disk that filled while
-    writing leaves a file that passes neither check."""
+    writing leaves a file that passes neither check. The decoder is drained at the end: with
+    B-frames it returns nothing for the first packets, and a segment closed after one or two (a
+    camera stopped) would otherwise fail."""
     try:
         with av.open(str(path)) as inp:
             stream = inp.streams.video[0]
@@ -118,6 +120,8 @@ def verify_segment(path: Path, expected_packets: int) -> str | None:
                 packets += 1
                 if frames == 0:
                     frames += len(pkt.decode())
+            if frames == 0 and packets > 0:  # a stream with B-frames holds its first frames back
+                frames += len(stream.codec_context.decode(None))
     except (av.FFmpegError, OSError, IndexError) as exc:
         return f"unreadable: {exc}"
     if packets != expected_packets:
